@@ -1,0 +1,217 @@
+"""Type stub and contract of ``hookfit._core``, the only bridge to the C kernels.
+
+Design
+------
+a) ``csrc/`` is plain C11: kernels over caller-owned float32 buffers that return
+   a status code. No Python.h, no allocation on the per-batch path.
+b) ``_core.pyx`` checks arguments with the GIL held, releases it for the whole
+   batch (or the whole run of batches) and maps a non-zero status to exactly one
+   exception type per status.
+c) ``_reference.py`` is a pure-NumPy twin of everything here, with the same
+   names and signatures; it is the test oracle and, with the environment
+   variable ``HOOKFIT_IMPLEMENTATION=reference``, a debug fallback.
+
+Conventions: float32, row-major (C-contiguous), batch rows addressed inside
+the full arrays by position, through an optional order (permutation) array.
+Enum values below are the integers the C headers use.
+"""
+
+from typing import Sequence
+
+import numpy as np
+
+# Activations (csrc/hf_activation.h).
+ACT_LINEAR: int  # 0
+ACT_RELU: int  # 1
+ACT_SIGMOID: int  # 2
+ACT_TANH: int  # 3
+ACT_SOFTMAX: int  # 4 (row-wise)
+
+# Losses (csrc/hf_loss.h): per-sample mean over the last axis, then Keras's
+# "sum_over_batch_size" reduction: sum_i w_i * l_i / N.
+LOSS_MSE: int  # 0
+LOSS_MAE: int  # 1
+LOSS_BCE: int  # 2 binary crossentropy on probabilities, eps 1e-7
+LOSS_CCE: int  # 3 categorical crossentropy on probabilities, eps 1e-7
+LOSS_SCCE: int  # 4 sparse categorical crossentropy; y holds class ids as float32
+
+# Metrics (csrc/hf_metric.h): running weighted sum and count (float32), so
+# the running mean is read, not recomputed.
+METRIC_MSE: int  # 0
+METRIC_MAE: int  # 1
+METRIC_BCE: int  # 2
+METRIC_CCE: int  # 3
+METRIC_SCCE: int  # 4
+METRIC_BINARY_ACCURACY: int  # 5 (threshold 0.5)
+METRIC_CATEGORICAL_ACCURACY: int  # 6
+METRIC_SPARSE_CATEGORICAL_ACCURACY: int  # 7
+
+# Optimizers (csrc/hf_optimizer.h), Keras 2 formulas and defaults.
+OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0)
+OPT_RMSPROP: int  # 1: slots [v, m, a]  (m: momentum > 0, a: centered)
+OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad)
+
+class CoreError(Exception):
+    """Base of every error raised by the core (always also a ValueError/TypeError/...)."""
+
+class Dataset:
+    """Arrays bound for a run of batches; checked and converted once.
+
+    ``x``: 2-D (n, d); ``y``: 2-D (n, k) or None; ``sample_weight``: 1-D (n,)
+    or None. Any real dtype, any strides, read-only allowed: each is converted
+    once here to a C-contiguous float32 array that this object keeps alive.
+    Raises ValueError naming the argument for a wrong rank, a row-count
+    mismatch, an empty x, or a NaN/inf value (with the first bad row).
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> None: ...
+    @property
+    def n_rows(self) -> int: ...
+    @property
+    def n_positions(self) -> int:
+        """len(order) when an order is set, else n_rows."""
+    @property
+    def x(self) -> np.ndarray: ...
+    @property
+    def y(self) -> np.ndarray | None: ...
+    @property
+    def sample_weight(self) -> np.ndarray | None: ...
+    def set_order(self, order: np.ndarray | None) -> None:
+        """Rows are visited as x[order[p]] for position p; None = identity.
+
+        ``order``: 1-D integer array with values in [0, n_rows) (checked once).
+        """
+
+class Network:
+    """A Sequential stack of Dense layers with its parameters, optimizer
+    slots, metric accumulators and workspace.
+
+    All parameters live in one flat float32 array ``params``; each layer's
+    kernel (in, out) and bias (out,) are views into it, so the optimizer
+    update is one pass over one buffer.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        units: Sequence[int],
+        activations: Sequence[int],
+        use_bias: Sequence[bool],
+    ) -> None: ...
+    @property
+    def n_layers(self) -> int: ...
+    @property
+    def n_params(self) -> int: ...
+    @property
+    def input_dim(self) -> int: ...
+    @property
+    def output_dim(self) -> int: ...
+    @property
+    def params(self) -> np.ndarray:
+        """The flat float32 parameter buffer (a view, writable)."""
+    def layer_weights(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Views (kernel (in, out), bias (out,) or None) of layer i."""
+    def configure(
+        self,
+        loss: int,
+        metrics: Sequence[int],
+        optimizer: int,
+        *,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        nesterov: bool = False,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        amsgrad: bool = False,
+    ) -> None:
+        """Set loss, metrics and optimizer; zero the optimizer slots, the
+        iteration counter and the metric accumulators."""
+    iterations: int
+    """Optimizer steps applied so far (Adam's bias correction uses it)."""
+    def optimizer_slots(self) -> list[np.ndarray]:
+        """Views of the slot buffers, each of length n_params (the unused
+        ones included, zero), in the order given for the optimizer kind."""
+    def reset_metrics(self) -> None: ...
+    def metric_results(self) -> list[float]:
+        """Running means [loss, metric_0, ...] as Python floats (0.0 when
+        nothing was accumulated, as Keras's divide-no-nan)."""
+    def metric_state(self) -> np.ndarray:
+        """A copy of the accumulators, float32, shape (1 + n_metrics, 2):
+        (total, count) per entry."""
+    def set_metric_state(self, state: np.ndarray) -> None: ...
+    def train_batch(self, data: Dataset, start: int, count: int, lr: float) -> None:
+        """One step on rows at positions [start, start + count): forward,
+        loss, backward, optimizer update (iterations += 1), metric
+        accumulation (the loss is computed with the weights before the
+        update), all with the GIL released."""
+    def train_batches(
+        self, data: Dataset, start: int, count: int, batch_size: int, lr: float
+    ) -> None:
+        """ceil(count / batch_size) consecutive steps over positions
+        [start, start + count), the last one partial; one native call."""
+    def test_batch(self, data: Dataset, start: int, count: int) -> None:
+        """Forward, loss and metric accumulation on positions [start, start+count)."""
+    def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> None: ...
+    def predict_batch(self, data: Dataset, start: int, count: int, out: np.ndarray) -> None:
+        """Forward into out[start:start + count] (out: float32 C-contiguous
+        (data.n_positions, output_dim), writable)."""
+    def predict_batches(
+        self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray
+    ) -> None: ...
+
+# Single kernels, exposed for tests and benchmarks (out-parameter style).
+def dense_forward(
+    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: int, out: np.ndarray
+) -> np.ndarray: ...
+def dense_backward(
+    x: np.ndarray,
+    kernel: np.ndarray,
+    a: np.ndarray,
+    da: np.ndarray,
+    activation: int,
+    dkernel: np.ndarray,
+    dbias: np.ndarray | None,
+    dx: np.ndarray | None,
+) -> None:
+    """Given the layer input x, its output a = act(x·W + b) and dL/da, write
+    dL/dW, dL/db and dL/dx (each optional output may be None)."""
+def loss_value_and_grad(
+    loss: int,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    sample_weight: np.ndarray | None,
+    grad_out: np.ndarray | None,
+) -> float:
+    """Batch loss with Keras's reduction; writes dL/dy_pred into grad_out."""
+def metric_update(
+    metric: int, y_true: np.ndarray, y_pred: np.ndarray, state: np.ndarray
+) -> None:
+    """Adds this batch to state = float32 [total, count]."""
+def optimizer_update(
+    optimizer: int,
+    params: np.ndarray,
+    grads: np.ndarray,
+    slots: Sequence[np.ndarray],
+    lr: float,
+    iteration: int,
+    *,
+    rho: float = 0.9,
+    momentum: float = 0.0,
+    epsilon: float = 1e-7,
+    centered: bool = False,
+    nesterov: bool = False,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    amsgrad: bool = False,
+) -> None:
+    """One in-place update of params from grads; ``iteration`` is the count
+    of updates applied before this one (Adam uses t = iteration + 1)."""
+def cpu_features() -> str:
+    """The SIMD path chosen at run time for the hot loops (e.g. "avx2+fma")."""
