@@ -1,0 +1,268 @@
+"""``ModelCheckpoint``: save the model or its weights during training.
+
+Keras 2 (tf-keras 2.21) semantics. Files are written atomically by
+``hookfit.saving``, so a checkpoint on disk is always a complete one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import string
+
+import numpy as np
+
+from hookfit.callbacks.callback import Callback
+from hookfit.saving.atomic import check_can_write
+
+logger = logging.getLogger("hookfit")
+
+
+class FilepathTemplateError(KeyError, ValueError):
+    """The ``filepath`` template names a value the logs do not have."""
+
+    def __str__(self):  # KeyError would show the message's repr
+        return str(self.args[0])
+
+
+def _template_fields(template: str) -> list[str]:
+    """The top-level field names used by a ``str.format`` template."""
+    names = []
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field:
+            names.append(field.split(".")[0].split("[")[0])
+    return names
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (``model.save``) or its weights (``model.save_weights``)
+    at the end of every epoch or every ``save_freq`` batches.
+
+    Args:
+        filepath: a path or a ``str.format`` template filled from ``epoch``
+            (1-based), ``batch`` (1-based, batch-level saves) and every logs
+            key, e.g. ``"weights.{epoch:02d}-{val_loss:.2f}.npz"``.
+            With ``save_weights_only`` it must end in ``.npz`` or
+            ``.weights.h5``.
+        monitor: the logs key for ``save_best_only``.
+        verbose: 1 prints a line per save (or per non-improvement).
+        save_best_only: save only when ``monitor`` improves on the best so far.
+        save_weights_only: save weights instead of the whole model.
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max if ``"acc"`` is a
+            substring of ``monitor`` or it starts with ``"fmeasure"``).
+        save_freq: ``"epoch"`` or a number of batches (counted across epochs).
+        options: accepted for compatibility (TensorFlow save options); unused.
+        initial_value_threshold: the best value to beat at the start.
+
+    >>> checkpoint = ModelCheckpoint("ckpt/weights.{epoch:02d}-{loss:.2f}.npz",
+    ...                              save_weights_only=True, monitor="loss")
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        options=None,
+        initial_value_threshold=None,
+        **kwargs,
+    ):
+        super().__init__()
+        self._supports_tf_logs = True
+        self.monitor = monitor
+        self.verbose = verbose
+        self.filepath = os.fspath(filepath)
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
+        self.epochs_since_last_save = 0
+        self._batches_seen_since_last_saving = 0
+        self._last_batch_seen = 0
+        self._current_epoch = 0
+        self.best = initial_value_threshold
+        self._options = options
+
+        if "load_weights_on_restart" in kwargs:
+            kwargs.pop("load_weights_on_restart")
+            logger.warning(
+                "`load_weights_on_restart` argument is deprecated. Please use "
+                "`model.load_weights()` for loading weights before the start of `model.fit()`."
+            )
+        if "period" in kwargs:
+            self.period = kwargs.pop("period")
+            logger.warning(
+                "`period` argument is deprecated. Please use `save_freq` to specify the "
+                "frequency in number of batches seen."
+            )
+        else:
+            self.period = 1
+        if kwargs:
+            raise TypeError(f"ModelCheckpoint got unexpected argument(s) {sorted(kwargs)}.")
+
+        if mode not in ("auto", "min", "max"):
+            logger.warning("ModelCheckpoint mode %s is unknown, fallback to auto mode.", mode)
+            mode = "auto"
+        if mode == "min" or (
+            mode == "auto" and not ("acc" in self.monitor or self.monitor.startswith("fmeasure"))
+        ):
+            self.monitor_op = np.less
+            if self.best is None:
+                self.best = np.inf
+        else:
+            self.monitor_op = np.greater
+            if self.best is None:
+                self.best = -np.inf
+
+        if self.save_freq != "epoch" and (
+            isinstance(self.save_freq, bool) or not isinstance(self.save_freq, int)
+        ):
+            raise ValueError(
+                f"Unrecognized save_freq: {self.save_freq}. Expected save_freq are 'epoch' or integer"
+            )
+        if isinstance(self.save_freq, int) and self.save_freq <= 0:
+            raise ValueError(f"save_freq must be 'epoch' or a positive number of batches; got {save_freq}.")
+        if self.save_weights_only:
+            from hookfit.saving.weights import _format_of
+
+            _format_of(self.filepath)  # raises naming the accepted suffixes
+        else:
+            from hookfit.saving.model_file import check_model_path
+
+            check_model_path(self.filepath)
+        self._chief_worker_only = False
+
+    # -- hooks -------------------------------------------------------------------
+
+    def _implements_train_batch_hooks(self):
+        return self.save_freq != "epoch"
+
+    def on_train_begin(self, logs=None):
+        # Fail before training, not after the first (maybe long) epoch.
+        static_dir = self.filepath.split("{", 1)[0]
+        if "{" in self.filepath:
+            check_can_write(
+                os.path.dirname(static_dir) or ".", what="checkpoint directory", directory=True
+            )
+        else:
+            check_can_write(self.filepath, what="checkpoint file")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._should_save_on_batch(batch):
+            self._save_model(epoch=self._current_epoch, batch=batch, logs=logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_since_last_save += 1
+        if self.save_freq == "epoch":
+            self._save_model(epoch=epoch, batch=None, logs=logs)
+
+    def _should_save_on_batch(self, batch):
+        """Count batches across epochs by index differences, as Keras 2 does."""
+        if self.save_freq == "epoch":
+            return False
+        if batch <= self._last_batch_seen:  # a new epoch began
+            add_batches = batch + 1
+        else:
+            add_batches = batch - self._last_batch_seen
+        self._batches_seen_since_last_saving += add_batches
+        self._last_batch_seen = batch
+        if self._batches_seen_since_last_saving >= self.save_freq:
+            self._batches_seen_since_last_saving = 0
+            return True
+        return False
+
+    def _save_model(self, epoch, batch, logs):
+        logs = logs or {}
+        if not (isinstance(self.save_freq, int) or self.epochs_since_last_save >= self.period):
+            return
+        self.epochs_since_last_save = 0
+        filepath = self._get_file_path(epoch, batch, logs)
+        if os.path.isdir(filepath):
+            raise IsADirectoryError(
+                "Please specify a non-directory filepath for ModelCheckpoint. "
+                f"Filepath used is an existing directory: {filepath}"
+            )
+        if self.save_best_only:
+            current = logs.get(self.monitor)
+            if current is None:
+                logger.warning(
+                    "Can save best model only with %s available, skipping.", self.monitor
+                )
+                return
+            if self.monitor_op(current, self.best):
+                if self.verbose > 0:
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} "
+                        f"to {current:.5f}, saving model to {filepath}",
+                        flush=True,
+                    )
+                self.best = current
+                self._write(filepath)
+            elif self.verbose > 0:
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}",
+                    flush=True,
+                )
+        else:
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: saving model to {filepath}", flush=True)
+            self._write(filepath)
+
+    def _write(self, filepath):
+        if self.save_weights_only:
+            save = getattr(self.model, "save_weights", None)
+            if save is None:
+                from hookfit.saving import save_weights
+
+                return save_weights(self.model, filepath, overwrite=True)
+        else:
+            save = getattr(self.model, "save", None)
+            if save is None:
+                from hookfit.saving import save_model
+
+                return save_model(self.model, filepath, overwrite=True)
+        save(filepath, overwrite=True)
+
+    def _get_file_path(self, epoch, batch, logs):
+        try:
+            if batch is None or "batch" in logs:
+                return self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **logs)
+        except KeyError as e:
+            available = ["epoch"] + ([] if batch is None else ["batch"]) + list(logs)
+            missing = [f for f in _template_fields(self.filepath) if f not in available]
+            raise FilepathTemplateError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}. '
+                f"The template needs {', '.join(map(repr, missing)) or repr(e.args[0])}, but the "
+                f"values available are: {', '.join(available)}."
+            ) from None
+        except (ValueError, IndexError) as e:
+            raise ValueError(
+                f'Failed to format this callback filepath: "{self.filepath}" with epoch={epoch + 1} '
+                f"and logs {sorted(logs)}: {e}. Use named fields such as {{epoch:02d}} or "
+                "{val_loss:.2f}."
+            ) from None
+
+    # -- stateful-callback protocol ---------------------------------------------
+
+    def get_state(self):
+        return {
+            "best": self.best,
+            "epochs_since_last_save": self.epochs_since_last_save,
+            "batches_seen_since_last_saving": self._batches_seen_since_last_saving,
+            "last_batch_seen": self._last_batch_seen,
+            "current_epoch": self._current_epoch,
+        }
+
+    def set_state(self, state):
+        self.best = state["best"]
+        self.epochs_since_last_save = state["epochs_since_last_save"]
+        self._batches_seen_since_last_saving = state["batches_seen_since_last_saving"]
+        self._last_batch_seen = state["last_batch_seen"]
+        self._current_epoch = state["current_epoch"]

@@ -1,0 +1,203 @@
+"""``TensorBoard``: scalars (and weight histograms) for TensorBoard.
+
+Event files are written by tensorboardX (the optional extra
+``hookfit[tensorboard]``), a maintained writer of TensorBoard's format; the
+layout is Keras 2's: ``log_dir/train`` and ``log_dir/validation`` runs
+(each created only when first written to), ``epoch_<key>`` scalars at step
+= epoch, ``evaluation_<key>_vs_iterations`` at each evaluation end, and
+``batch_<key>`` every ``update_freq`` batches.
+
+Event files are append-only logs made of checksummed records, so they are
+the one kind of file hookfit does not write through a temporary file:
+TensorBoard's reader skips a torn last record.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from hookfit.callbacks.callback import Callback
+from hookfit.saving.atomic import check_can_write
+
+logger = logging.getLogger("hookfit")
+
+# Arguments of older Keras versions that only earn a warning.
+_LEGACY_KWARGS = ("write_grads", "embeddings_layer_names", "embeddings_data", "batch_size")
+
+
+def _summary_writer_class():
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError as e:
+        raise ImportError(
+            "The TensorBoard callback needs tensorboardX: pip install 'hookfit[tensorboard]'."
+        ) from e
+    return SummaryWriter
+
+
+class TensorBoard(Callback):
+    """Write logs for TensorBoard.
+
+    Args:
+        log_dir: the directory of the runs (``train/``, ``validation/``).
+        histogram_freq: every this many epochs (0: never), a histogram of
+            each layer's kernel and bias (``dense/kernel_0/histogram``).
+        write_graph: accepted for compatibility; hookfit has no graph to draw.
+        write_images: accepted for compatibility; unused.
+        write_steps_per_second: also log ``epoch_steps_per_second``.
+        update_freq: ``"epoch"``, ``"batch"`` or N: write ``batch_<key>``
+            scalars when the global batch counter (1-based, running across
+            epochs) is a multiple of N.
+        profile_batch: must be 0 (no profiler in hookfit).
+        embeddings_freq: must be 0 (no embedding layers in hookfit).
+        embeddings_metadata: accepted for compatibility; unused.
+
+    Unlike tf-keras (keras-team/tf-keras#641), ``update_freq`` batch scalars
+    are written whatever the verbosity: this callback asks for the batch
+    hooks itself when it needs them.
+
+    >>> tensorboard = TensorBoard(log_dir="logs", update_freq=10)
+    """
+
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq=0,
+        write_graph=True,
+        write_images=False,
+        write_steps_per_second=False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq=0,
+        embeddings_metadata=None,
+        **kwargs,
+    ):
+        super().__init__()
+        for key in list(kwargs):
+            if key in _LEGACY_KWARGS:
+                kwargs.pop(key)
+                logger.warning(
+                    "`%s` is deprecated in the TensorBoard callback and will be ignored.", key
+                )
+        if kwargs:
+            raise ValueError(
+                f"Unrecognized arguments in `TensorBoard` Callback: {sorted(kwargs)}. "
+                "Supported: log_dir, histogram_freq, write_graph, write_images, "
+                "write_steps_per_second, update_freq, profile_batch, embeddings_freq, "
+                "embeddings_metadata."
+            )
+        self.log_dir = os.fspath(log_dir)
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(f"histogram_freq must be an integer >= 0; got {histogram_freq!r}.")
+        self.histogram_freq = histogram_freq
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.write_steps_per_second = write_steps_per_second
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq < 1
+        ):
+            raise ValueError(
+                f"update_freq must be 'epoch', 'batch' or a positive integer; got {update_freq!r}."
+            )
+        self.update_freq = update_freq
+        if profile_batch not in (0, None, (0, 0)):
+            raise ValueError(
+                f"profile_batch={profile_batch!r}: hookfit has no profiler; use 0. Per-callback "
+                "costs are in history.callback_costs instead."
+            )
+        if embeddings_freq:
+            raise ValueError(
+                f"embeddings_freq={embeddings_freq!r}: hookfit has no embedding layers; use 0."
+            )
+        self.embeddings_freq = embeddings_freq
+        self.embeddings_metadata = embeddings_metadata
+        self._writer_class = _summary_writer_class()  # fail at construction, not mid-fit
+        self._writers = {}
+        self._global_train_batch = 0
+        self._epoch_start = None
+        self._epoch_steps = 0
+
+    # -- writers -----------------------------------------------------------------
+
+    def _writer(self, run):
+        writer = self._writers.get(run)
+        if writer is None:
+            writer = self._writer_class(logdir=os.path.join(self.log_dir, run))
+            self._writers[run] = writer
+        return writer
+
+    def _close_writers(self):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    # -- hooks -------------------------------------------------------------------
+
+    def _implements_train_batch_hooks(self):
+        return self.update_freq != "epoch"
+
+    def on_train_begin(self, logs=None):
+        check_can_write(self.log_dir, what="TensorBoard log directory", directory=True)
+        self._global_train_batch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._epoch_steps = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._epoch_steps = batch + 1
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
+            return
+        writer = self._writer("train")
+        for name, value in (logs or {}).items():
+            if np.ndim(value) == 0:
+                writer.add_scalar("batch_" + name, float(value), self._global_train_batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train_logs = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val_logs = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if self.write_steps_per_second and self._epoch_start is not None:
+            steps = self._epoch_steps or (self.params or {}).get("steps") or 0
+            elapsed = time.perf_counter() - self._epoch_start
+            train_logs["steps_per_second"] = steps / elapsed if elapsed > 0 else 0.0
+        for run, values in (("train", train_logs), ("validation", val_logs)):
+            if not values:
+                continue
+            writer = self._writer(run)
+            for name, value in values.items():
+                if np.ndim(value) == 0:
+                    writer.add_scalar("epoch_" + name, float(value), epoch)
+            writer.flush()
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+
+    def on_test_end(self, logs=None):
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not logs:
+            return
+        writer = self._writer("validation")
+        step = int(optimizer.iterations)
+        for name, value in logs.items():
+            if np.ndim(value) == 0:
+                writer.add_scalar("evaluation_" + name + "_vs_iterations", float(value), step)
+        writer.flush()
+
+    def on_train_end(self, logs=None):
+        self._close_writers()
+
+    def _log_weights(self, epoch):
+        writer = self._writer("train")
+        for layer in self.model.layers:
+            for name, weight in zip(("kernel", "bias"), layer.get_weights()):
+                writer.add_histogram(f"{layer.name}/{name}_0/histogram", np.asarray(weight), epoch)
+        writer.flush()

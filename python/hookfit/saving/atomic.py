@@ -1,0 +1,160 @@
+"""Atomic file writing: every file hookfit writes goes through here.
+
+A file is written to a temporary file in the same directory, flushed and
+fsync'ed, then renamed over the target with ``os.replace`` (atomic on POSIX
+and Windows), and the directory is fsync'ed so that the rename itself
+survives a power cut. A crash or kill at any point leaves either the old
+file or the new one, never a torn mix. Temporary files start with ``.`` and
+end with ``.tmp``; a killed writer may leave one behind, never the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+
+class UnwritableDirectoryError(PermissionError, ValueError):
+    """The directory for a file that hookfit must write cannot be written."""
+
+
+def _fsync_directory(directory: str) -> None:
+    # Makes the rename durable; not available (nor needed) on Windows.
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_writable_directory(path, *, what: str = "file", probe: bool = True) -> str:
+    """Create the parent directory of ``path`` if needed and check that it is
+    writable; return it. Raises ``UnwritableDirectoryError`` saying which
+    directory and why, so a run can fail before training starts."""
+    directory = os.path.dirname(os.path.abspath(os.fspath(path)))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise UnwritableDirectoryError(
+            f"Cannot create the directory {directory!r} for the {what} {path!r}: "
+            f"{e.strerror or e}. Choose a path in a writable directory."
+        ) from e
+    if not os.path.isdir(directory):
+        raise UnwritableDirectoryError(
+            f"{directory!r} is not a directory, so the {what} {path!r} cannot be written."
+        )
+    if not probe:
+        return directory
+    # os.access is unreliable for root and network file systems: really try.
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".hookfit-probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UnwritableDirectoryError(
+            f"The directory {directory!r} is not writable, so the {what} {path!r} "
+            f"cannot be saved: {e.strerror or e}. Choose a writable directory."
+        ) from e
+    return directory
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; on a clean exit, move it into
+    place atomically. For writers that want a file name (h5py).
+
+    >>> with atomic_path("weights.weights.h5") as tmp:  # doctest: +SKIP
+    ...     write_h5(tmp)
+    """
+    path = os.fspath(path)
+    directory = ensure_writable_directory(path, probe=False)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+        )
+    except OSError as e:
+        raise UnwritableDirectoryError(
+            f"Cannot write {path!r}: the directory {directory!r} is not writable "
+            f"({e.strerror or e}). Choose a writable directory."
+        ) from e
+    os.close(fd)
+    try:
+        yield tmp
+        # The writer closed its file; make its bytes durable before the rename.
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb", **open_kwargs):
+    """Open a temporary file next to ``path`` for writing; on a clean exit,
+    flush, fsync and move it into place atomically. On an exception the
+    temporary file is removed and ``path`` is untouched.
+
+    >>> with atomic_write("log.csv", "w", newline="") as f:  # doctest: +SKIP
+    ...     f.write("epoch,loss\\r\\n")
+    """
+    if not any(c in mode for c in "wx"):
+        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), got {mode!r}.")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path, text: str, *, newline: str | None = "") -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; ``newline=""`` keeps
+    line endings exactly as given."""
+    with atomic_write(path, "w", encoding="utf-8", newline=newline) as f:
+        f.write(text)
+
+
+def check_can_write(path, *, what: str = "file", directory: bool = False) -> None:
+    """Check, without creating anything, that the file (or, with
+    ``directory=True``, the directory) ``path`` could be written: its nearest
+    existing ancestor must be a writable directory, and a file path must not
+    be an existing directory. Raises ``UnwritableDirectoryError``; meant to
+    fail fast before training starts."""
+    path = os.path.abspath(os.fspath(path))
+    if not directory and os.path.isdir(path):
+        raise UnwritableDirectoryError(
+            f"The {what} {path!r} is an existing directory; give a file path instead."
+        )
+    ancestor = path if directory else os.path.dirname(path)
+    while not os.path.exists(ancestor):
+        parent = os.path.dirname(ancestor)
+        if parent == ancestor:
+            break
+        ancestor = parent
+    if not os.path.isdir(ancestor):
+        raise UnwritableDirectoryError(
+            f"Cannot write the {what} {path!r}: {ancestor!r} is a file, not a directory."
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".hookfit-probe-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UnwritableDirectoryError(
+            f"Cannot write the {what} {path!r}: the directory {ancestor!r} is not writable "
+            f"({e.strerror or e}). Choose a writable directory."
+        ) from e
