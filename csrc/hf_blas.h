@@ -1,0 +1,33 @@
+/* Matrix products through a Fortran BLAS handed in as function pointers.
+ *
+ * The Cython bridge fills an hf_blas table from scipy.linalg.cython_blas at
+ * import (scipy ships OpenBLAS), so the C code links no BLAS itself. A NULL
+ * sgemm selects the naive C product, which also serves as the test oracle. */
+#ifndef HF_BLAS_H
+#define HF_BLAS_H
+
+#include <stddef.h>
+
+/* The integer type of the BLAS interface (LP64 in scipy's cython_blas). */
+typedef int hf_blas_int;
+
+typedef void (*hf_sgemm_fn)(char *transa, char *transb, hf_blas_int *m, hf_blas_int *n,
+                            hf_blas_int *k, float *alpha, float *a, hf_blas_int *lda, float *b,
+                            hf_blas_int *ldb, float *beta, float *c, hf_blas_int *ldc);
+
+typedef struct hf_blas {
+    hf_sgemm_fn sgemm;
+} hf_blas;
+
+/* Row-major C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.
+ * ta/tb: 0 = as stored, 1 = transposed. lda/ldb/ldc are row strides in
+ * elements. Sizes must fit hf_blas_int (the caller checks). */
+void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+             const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+             size_t ldc);
+
+/* The same product by plain loops. */
+void hf_gemm_naive(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
+                   size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
+
+#endif

@@ -1,0 +1,46 @@
+#include "hf_dense.h"
+
+#include "hf_activation.h"
+#include "hf_simd.h"
+
+hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                           const float *b, int act, float *a, size_t n, size_t din, size_t dout)
+{
+    if (!hf_act_valid(act))
+        return HF_ERR_KIND;
+    if (n == 0 || din == 0 || dout == 0)
+        return HF_ERR_SHAPE;
+    hf_gemm(blas, 0, 0, n, dout, din, 1.0f, x, ldx, w, dout, 0.0f, a, dout);
+    hf_act_forward(act, a, n, dout, b);
+    return HF_OK;
+}
+
+HF_HOT static void column_sums(const float *restrict z, float *restrict out, size_t n, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        out[j] = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float *r = z + i * k;
+        HF_SIMD
+        for (size_t j = 0; j < k; j++)
+            out[j] += r[j];
+    }
+}
+
+hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                            const float *a, const float *da, float *dz, int act, float *dw,
+                            float *db, float *dx, size_t n, size_t din, size_t dout)
+{
+    if (!hf_act_valid(act))
+        return HF_ERR_KIND;
+    if (n == 0 || din == 0 || dout == 0)
+        return HF_ERR_SHAPE;
+    hf_act_backward(act, a, da, dz, n, dout);
+    /* dW = x^T dz, db = column sums of dz, dx = dz W^T. */
+    hf_gemm(blas, 1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout);
+    if (db != NULL)
+        column_sums(dz, db, n, dout);
+    if (dx != NULL)
+        hf_gemm(blas, 0, 1, n, din, dout, 1.0f, dz, dout, w, dout, 0.0f, dx, din);
+    return HF_OK;
+}

@@ -1,0 +1,23 @@
+/* A Dense layer on a batch: forward a = act(x W + b) through sgemm, and
+ * backward giving dW, db, dx with the activation's derivative fused in
+ * (computed from the stored a). x: n x din (row stride ldx), W: din x dout,
+ * b: dout or NULL, a: n x dout. */
+#ifndef HF_DENSE_H
+#define HF_DENSE_H
+
+#include <stddef.h>
+
+#include "hf_blas.h"
+#include "hf_status.h"
+
+hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                           const float *b, int act, float *a, size_t n, size_t din, size_t dout);
+
+/* da (n x dout) is dL/da; dz (n x dout) receives dL/dz and may be da itself.
+ * dw (din x dout) and db (dout) are overwritten; dx (n x din) is written when
+ * not NULL; db may be NULL (no bias). */
+hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                            const float *a, const float *da, float *dz, int act, float *dw,
+                            float *db, float *dx, size_t n, size_t din, size_t dout);
+
+#endif
