@@ -1,0 +1,29 @@
+"""In-process implementation "hookfit": the public API, exactly as a user
+calls it (``import hookfit as keras``; ``fit``/``evaluate``/``predict`` with
+verbose=0)."""
+
+from __future__ import annotations
+
+import data
+from keras_shaped import build_model, make_callbacks, workload
+
+NAME = "hookfit"
+
+
+def setup():
+    import hookfit as keras
+    from hookfit import _native
+
+    missing = [a for a in ("Sequential", "layers", "optimizers", "callbacks") if not hasattr(keras, a)]
+    if missing:
+        raise ImportError(f"hookfit has no {', '.join(missing)} (is the package fully installed?)")
+
+    versions = {"hookfit": getattr(keras, "__version__", "?")}
+    versions["hookfit core"] = f"{_native.core.__name__} ({_native.core.cpu_features()})"
+
+    def make(case):
+        x, y = data.for_case(case)
+        model = build_model(keras, case)
+        return workload(case, model, x, y, make_callbacks(keras.callbacks.Callback, case))
+
+    return versions, make

@@ -1,0 +1,112 @@
+"""Workloads for anything with Keras's ``fit``/``evaluate``/``predict``.
+
+hookfit, tf-keras and Keras 3 run the very same calls, built here; only the
+``keras`` module passed in differs. Standard library only (peers import it).
+"""
+
+from __future__ import annotations
+
+from timing import Workload
+
+
+def build_model(keras, case, *, input_layer: bool = False):
+    """The case's model, compiled. ``input_layer`` starts it with
+    ``keras.Input`` instead of the tutorial's ``input_dim=`` (Keras 3 warns
+    about ``input_dim``)."""
+    model = keras.Sequential()
+    first = {"input_dim": case.input_dim}
+    if input_layer:
+        model.add(keras.Input(shape=(case.input_dim,)))
+        first = {}
+    if case.model == "mlp":
+        model.add(keras.layers.Dense(256, activation="relu", **first))
+        model.add(keras.layers.Dense(128, activation="relu"))
+        model.add(keras.layers.Dense(10))
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(learning_rate=0.001),
+            loss="mean_squared_error",
+        )
+    else:
+        model.add(keras.layers.Dense(1, **first))
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(learning_rate=0.1),
+            loss="mean_squared_error",
+            metrics=["mean_absolute_error"],
+        )
+    return model
+
+
+def callback_classes(base):
+    """(a callback overriding all six batch hooks with ``pass``,
+    a callback overriding none), subclassing the framework's ``Callback``."""
+
+    class AllBatchHooks(base):
+        def on_train_batch_begin(self, batch, logs=None):
+            pass
+
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+        def on_test_batch_begin(self, batch, logs=None):
+            pass
+
+        def on_test_batch_end(self, batch, logs=None):
+            pass
+
+        def on_predict_batch_begin(self, batch, logs=None):
+            pass
+
+        def on_predict_batch_end(self, batch, logs=None):
+            pass
+
+    class NoHooks(base):
+        pass
+
+    return AllBatchHooks, NoHooks
+
+
+def make_callbacks(base, case) -> list:
+    all_hooks, no_hooks = callback_classes(base)
+    return [all_hooks() for _ in range(case.callbacks_all)] + [
+        no_hooks() for _ in range(case.callbacks_none)
+    ]
+
+
+def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
+    """``fn(scale)``: per step, one ``fit(epochs=scale)`` or ``scale``
+    evaluate/predict calls; per call, ``scale`` calls of one epoch.
+
+    ``keras_kwargs=False`` leaves out ``verbose`` and ``callbacks`` (for the
+    hand-written loops, which have neither).
+    """
+    kw = {"batch_size": case.batch}
+    if keras_kwargs:
+        kw.update(verbose=0, callbacks=list(callbacks or []))
+    if case.kind == "fit" and case.validation_split:
+        kw["validation_split"] = case.validation_split
+
+    if case.kind == "fit" and case.per == "step":
+
+        def fn(scale):
+            model.fit(x, y, epochs=scale, **kw)
+
+    elif case.kind == "fit":
+
+        def fn(scale):
+            for _ in range(scale):
+                model.fit(x, y, epochs=1, **kw)
+
+    elif case.kind == "evaluate":
+
+        def fn(scale):
+            for _ in range(scale):
+                model.evaluate(x, y, **kw)
+
+    else:
+
+        def fn(scale):
+            for _ in range(scale):
+                model.predict(x, **kw)
+
+    per = case.steps if case.per == "step" else 1
+    return Workload(case.name, fn, per, "µs/step" if case.per == "step" else "µs/call")
