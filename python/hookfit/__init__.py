@@ -1,0 +1,46 @@
+"""hookfit: Keras-compatible training of dense networks with a C hot path.
+
+Code written for Keras 2 runs after ``import hookfit as keras``:
+
+>>> import hookfit as keras
+>>> model = keras.Sequential([keras.layers.Dense(1, input_dim=784)])
+>>> model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.1),
+...               loss="mean_squared_error", metrics=["mean_absolute_error"])
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from hookfit import backend, callbacks, layers, losses, metrics, optimizers, utils
+from hookfit.layers import Input
+from hookfit.models import Model, Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Model",
+    "Sequential",
+    "backend",
+    "callbacks",
+    "datasets",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
+    "saving",
+    "utils",
+]
+
+# Sub-packages imported on first use (they are not needed to train).
+_LAZY = ("datasets", "saving", "demo")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f"hookfit.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'hookfit' has no attribute {name!r}")

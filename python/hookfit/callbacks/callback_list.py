@@ -1,0 +1,382 @@
+"""``CallbackList``: Keras 2's container, with dispatch tables and costs.
+
+Design
+------
+a) Order is Keras 2's: the user's callbacks, then ``History``, then
+   ``ProgbarLogger``. One hook call hands the same ``logs`` dict to every
+   callback; begin hooks get ``{}``.
+b) For every hook, a table of the bound methods of the callbacks that
+   override it is built once (and again after ``set_params``/``append``).
+   A hook nobody overrides is never called. Batch hooks of a mode are
+   dispatched only when some callback's ``_implements_<mode>_batch_hooks()``
+   says so (Keras 2's flag); then every callback overriding the hook is
+   called (the base class forwards ``on_train_batch_*`` to the
+   ``on_batch_*`` aliases, so overriding an alias counts).
+c) Every call is timed with ``perf_counter_ns``: one clock read per call,
+   the previous read doubling as the start of the next call. Totals per
+   (callback, hook) are kept in ``CallbackCosts`` (``history.callback_costs``).
+d) The slow-callback warning follows Keras 2's rule exactly (armed only when
+   a callback from outside hookfit is present; batch 0 gives no batch time;
+   after 5 batch times, mean hook dispatch time vs mean batch time, strictly
+   greater; checked once per CallbackList) and then names the callbacks
+   that spent the time, from the per-callback totals.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from hookfit.callbacks.callback import Callback, is_default
+from hookfit.callbacks.history import History
+from hookfit.callbacks.progbar_logger import ProgbarLogger
+
+logger = logging.getLogger("hookfit")
+
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+_INDEX = {h: i for i, h in enumerate(HOOKS)}
+# Overriding an alias makes the base's on_train_batch_* hook do work.
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
+_MODE_OF = {
+    "on_train_batch_begin": "train",
+    "on_train_batch_end": "train",
+    "on_test_batch_begin": "test",
+    "on_test_batch_end": "test",
+    "on_predict_batch_begin": "predict",
+    "on_predict_batch_end": "predict",
+}
+_TIMING_WINDOW = 5  # batch times before the one check (Keras 2)
+
+_clock = time.perf_counter_ns
+
+
+def overrides(callback, hook: str) -> bool:
+    """True if ``callback`` does real work in ``hook``."""
+    if not is_default(getattr(callback, hook)):
+        return True
+    alias = _ALIASES.get(hook)
+    return alias is not None and not is_default(getattr(callback, alias))
+
+
+def _is_builtin(callback) -> bool:
+    return type(callback).__module__.startswith("hookfit.")
+
+
+def _flatten(callbacks):
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise TypeError(
+            "callbacks must be a list of Callback objects; got a single "
+            f"{type(callbacks).__name__} (wrap it: callbacks=[{type(callbacks).__name__}(...)])"
+        )
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}"
+        )
+    out = []
+    for item in callbacks:
+        if isinstance(item, (list, tuple)):
+            out.extend(_flatten(item))
+        elif isinstance(item, Callback):
+            out.append(item)
+        else:
+            what = "a class" if isinstance(item, type) else f"a {type(item).__name__}"
+            hint = f" (instantiate it: {item.__name__}())" if isinstance(item, type) else ""
+            raise TypeError(
+                f"every callback must be an instance of hookfit.callbacks.Callback; "
+                f"got {what} {item!r}{hint}"
+            )
+    return out
+
+
+class CallbackCosts:
+    """Calls and total time per (callback, hook) for one CallbackList.
+
+    The dispatch loop adds nanoseconds into one small list per hook;
+    ``rows()`` folds them into the running totals and reports them.
+    """
+
+    def __init__(self):
+        self.names: list[str] = []
+        self._totals: dict = {}  # (callback index, hook) -> [calls, ns]
+        self._members = [()] * len(HOOKS)  # callback indices in each hook's table
+        self._ns = [[] for _ in HOOKS]  # per hook: ns per member since last fold
+        self._dispatches = [0] * len(HOOKS)  # per hook: dispatches since last fold
+
+    def _set_names(self, callbacks):
+        seen: dict = {}
+        names = []
+        for cb in callbacks:
+            base = type(cb).__name__
+            seen[base] = seen.get(base, 0) + 1
+            names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+        self.names = names
+
+    def _fold(self):
+        for h, members in enumerate(self._members):
+            calls = self._dispatches[h]
+            ns = self._ns[h]
+            if not members:
+                continue
+            for k, cb_index in enumerate(members):
+                if calls or ns[k]:
+                    entry = self._totals.setdefault((cb_index, HOOKS[h]), [0, 0])
+                    entry[0] += calls
+                    entry[1] += ns[k]
+                    ns[k] = 0
+            self._dispatches[h] = 0
+
+    def _install(self, h, members):
+        """New members of hook ``h`` (after folding what was counted)."""
+        self._fold()
+        self._members[h] = tuple(members)
+        self._ns[h][:] = [0] * len(members)
+
+    def rows(self) -> list[dict]:
+        """One dict per (callback, hook) that was called: ``callback``,
+        ``hook``, ``calls``, ``seconds`` (total), most expensive first."""
+        self._fold()
+        rows = [
+            {"callback": self.names[i], "hook": hook, "calls": calls, "seconds": ns * 1e-9}
+            for (i, hook), (calls, ns) in self._totals.items()
+        ]
+        rows.sort(key=lambda r: (-r["seconds"], r["callback"], r["hook"]))
+        return rows
+
+    def seconds(self, callback_index: int, hook: str) -> float:
+        self._fold()
+        return self._totals.get((callback_index, hook), [0, 0])[1] * 1e-9
+
+
+class CallbackList:
+    """Container abstracting a list of callbacks (Keras 2 API).
+
+    Args:
+        callbacks: list of ``Callback`` instances (nested lists are flattened).
+        add_history: append a ``History`` if none is present.
+        add_progbar: append a ``ProgbarLogger`` if none is present.
+        model: the model the callbacks act on.
+        **params: ``verbose``, ``epochs``, ``steps`` for ``set_params``.
+    """
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+        self.callbacks = _flatten(callbacks)
+        self._history = next((c for c in self.callbacks if isinstance(c, History)), None)
+        self._progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
+        if add_history and self._history is None:
+            self._history = History()
+            self.callbacks.append(self._history)
+        if add_progbar and self._progbar is None:
+            self._progbar = ProgbarLogger(count_mode="steps")
+            self.callbacks.append(self._progbar)
+        self.model = None
+        self.params = {}
+        self.costs = CallbackCosts()
+        if self._history is not None:
+            self._history._costs = self.costs
+        # Keras 2's slow-callback check state.
+        self._timing = any(not _is_builtin(c) for c in self.callbacks)
+        self._hook_times: dict = {}
+        self._batch_times: list = []
+        self._batch_start = 0
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+        self._build_tables()
+
+    # -- set-up --------------------------------------------------------------
+
+    def set_model(self, model):
+        self.model = model
+        if self._history is not None:
+            model.history = self._history
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        self.params = params
+        for cb in self.callbacks:
+            cb.set_params(params)
+        self._build_tables()  # ProgbarLogger's batch predicates depend on params
+
+    def append(self, callback):
+        (callback,) = _flatten([callback])
+        self.callbacks.append(callback)
+        if not _is_builtin(callback):
+            self._timing = True
+        self._build_tables()  # unlike Keras 2, the flags see the new callback
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def _build_tables(self):
+        self.costs._set_names(self.callbacks)
+        self._flags = {
+            "train": any(c._implements_train_batch_hooks() for c in self.callbacks),
+            "test": any(c._implements_test_batch_hooks() for c in self.callbacks),
+            "predict": any(c._implements_predict_batch_hooks() for c in self.callbacks),
+        }
+        self._fns = []
+        for h, hook in enumerate(HOOKS):
+            mode = _MODE_OF.get(hook)
+            members = []
+            if mode is None or self._flags[mode]:
+                members = [i for i, c in enumerate(self.callbacks) if overrides(c, hook)]
+            self._fns.append(tuple(getattr(self.callbacks[i], hook) for i in members))
+            self.costs._install(h, members)
+
+    def batch_plan(self, mode: str) -> tuple[bool, bool, bool]:
+        """For the loop: (call the begin hook, call the end hook, build logs)."""
+        if not self._flags[mode]:
+            return False, False, False
+        begin = self._fns[_INDEX[f"on_{mode}_batch_begin"]]
+        end = self._fns[_INDEX[f"on_{mode}_batch_end"]]
+        timing = self._timing
+        return bool(begin) or timing, bool(end) or timing, bool(end)
+
+    def implements(self, hook: str) -> bool:
+        """True if calling ``hook`` would call at least one callback."""
+        return bool(self._fns[_INDEX[hook]])
+
+    # -- dispatch --------------------------------------------------------------
+
+    def _call(self, h, *args):
+        """Call hook ``h`` on its table; returns (start, end) clock readings."""
+        fns = self._fns[h]
+        acc = self.costs._ns[h]
+        t = start = _clock()
+        k = 0
+        for fn in fns:
+            fn(*args)
+            now = _clock()
+            acc[k] += now - t
+            t = now
+            k += 1
+        self.costs._dispatches[h] += 1
+        return start, t
+
+    def _call_plain(self, hook, *args):
+        h = _INDEX[hook]
+        if self._fns[h]:
+            self._call(h, *args)
+
+    def _batch_begin(self, mode, batch, logs):
+        if not self._flags[mode]:
+            return
+        hook = f"on_{mode}_batch_begin"
+        start, end = self._call(_INDEX[hook], batch, {} if logs is None else logs)
+        if self._timing:
+            self._hook_times.setdefault(hook, []).append(end - start)
+            self._batch_start = end
+
+    def _batch_end(self, mode, batch, logs):
+        if not self._flags[mode]:
+            return
+        hook = f"on_{mode}_batch_end"
+        if self._timing and batch >= 1:
+            self._batch_times.append(_clock() - self._batch_start)
+        start, end = self._call(_INDEX[hook], batch, {} if logs is None else logs)
+        if self._timing:
+            self._hook_times.setdefault(hook, []).append(end - start)
+            if len(self._batch_times) >= _TIMING_WINDOW:
+                self._check_slow(mode)
+
+    def _check_slow(self, mode):
+        """Keras 2's one-shot comparison, then disarm for this list's life."""
+        batch_time = sum(self._batch_times) / len(self._batch_times) * 1e-9
+        for hook in (f"on_{mode}_batch_begin", f"on_{mode}_batch_end"):
+            times = self._hook_times.get(hook)
+            if not times:
+                continue
+            hook_time = sum(times) / len(times) * 1e-9
+            if hook_time > 1.0 * batch_time:
+                logger.warning(
+                    "Callback method `%s` is slow compared to the batch time "
+                    "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s",
+                    hook,
+                    batch_time,
+                    hook,
+                    hook_time,
+                    self._culprits(hook),
+                )
+        self._timing = False
+        self._hook_times = {}
+        self._batch_times = []
+
+    def _culprits(self, hook):
+        h = _INDEX[hook]
+        members = self.costs._members[h]
+        spent = [(self.costs.seconds(i, hook), self.costs.names[i]) for i in members]
+        total = sum(s for s, _ in spent)
+        if total <= 0:
+            return ""
+        spent.sort(key=lambda p: -p[0])
+        parts = ", ".join(f"{name} {100 * s / total:.1f}%" for s, name in spent)
+        return f" Time in `{hook}` by callback: {parts}."
+
+    # -- the Keras 2 hook API ------------------------------------------------------
+
+    def on_batch_begin(self, batch, logs=None):
+        self._batch_begin("train", batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        self._batch_end("train", batch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._batch_begin("train", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batch_end("train", batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._batch_begin("test", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._batch_end("test", batch, logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._batch_begin("predict", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._batch_end("predict", batch, logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call_plain("on_epoch_begin", epoch, {} if logs is None else logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call_plain("on_epoch_end", epoch, {} if logs is None else logs)
+
+    def on_train_begin(self, logs=None):
+        self._call_plain("on_train_begin", {} if logs is None else logs)
+
+    def on_train_end(self, logs=None):
+        self._call_plain("on_train_end", {} if logs is None else logs)
+
+    def on_test_begin(self, logs=None):
+        self._call_plain("on_test_begin", {} if logs is None else logs)
+
+    def on_test_end(self, logs=None):
+        self._call_plain("on_test_end", {} if logs is None else logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call_plain("on_predict_begin", {} if logs is None else logs)
+
+    def on_predict_end(self, logs=None):
+        self._call_plain("on_predict_end", {} if logs is None else logs)

@@ -1,0 +1,51 @@
+"""``History``: records the epoch logs; ``fit`` returns it."""
+
+from __future__ import annotations
+
+from hookfit.callbacks.callback import Callback
+
+
+class History(Callback):
+    """Records every epoch's logs into ``history`` (key -> list of values).
+
+    Added to every ``fit`` (after the user's callbacks), and returned by it.
+    ``epoch`` lists the epoch indices seen by the latest ``fit``; ``history``
+    keeps accumulating if the same instance is passed to several fits, as in
+    Keras 2.
+
+    >>> history = model.fit(x, y, epochs=3, verbose=0)  # doctest: +SKIP
+    >>> history.history["loss"]                          # doctest: +SKIP
+    [0.53, 0.31, 0.27]
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+        self._costs = None  # CallbackCosts of the CallbackList that used it last
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            # Keras 2: the model's history is whichever History last recorded.
+            self.model.history = self
+
+    @property
+    def callback_costs(self) -> list[dict]:
+        """Per (callback, hook): calls and total seconds measured during the
+        latest run this History took part in, most expensive first."""
+        if self._costs is None:
+            return []
+        return self._costs.rows()
+
+    def plot(self, path=None):
+        """Plot each metric per epoch with its ``val_`` twin (needs matplotlib)."""
+        from hookfit.utils.plotting import plot_history
+
+        return plot_history(self, path=path)

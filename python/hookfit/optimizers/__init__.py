@@ -1,0 +1,35 @@
+"""Optimizers with Keras 2's formulas, defaults and names."""
+
+from __future__ import annotations
+
+from hookfit.optimizers.adam import Adam
+from hookfit.optimizers.optimizer import Optimizer
+from hookfit.optimizers.rmsprop import RMSprop
+from hookfit.optimizers.sgd import SGD
+
+__all__ = ["Adam", "Optimizer", "RMSprop", "SGD", "get"]
+
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+
+
+def get(identifier) -> Optimizer:
+    """An optimizer from a name (``"rmsprop"``), a config dict or an instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(
+                f"Unknown optimizer {identifier!r}; known names: {sorted(_BY_NAME)} "
+                "(or pass an optimizer object such as hookfit.optimizers.RMSprop(0.01))"
+            )
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _BY_NAME.get(str(identifier["class_name"]).lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer class {identifier['class_name']!r}")
+        return cls.from_config(identifier.get("config", {}))
+    raise TypeError(
+        f"optimizer must be a name such as 'rmsprop' or an Optimizer object; got "
+        f"{type(identifier).__name__} {identifier!r}"
+    )
