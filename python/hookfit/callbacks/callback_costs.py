@@ -29,7 +29,8 @@ class CallbackCosts:
     """A table of callback x hook -> calls, total seconds and share of step time.
 
     Args:
-        rows: ``(callback name, hook name, calls, total seconds)`` tuples.
+        rows: ``(callback name, hook name, calls, total seconds)`` tuples,
+            or dicts with those keys (``callback``, ``hook``, ``calls``, ``seconds``).
         step_seconds: total time spent in the training/eval/predict steps.
 
     >>> costs = CallbackCosts([("Slow", "on_train_batch_end", 10, 0.5)], step_seconds=0.25)
@@ -40,9 +41,17 @@ class CallbackCosts:
     """
 
     def __init__(self, rows=(), step_seconds: float = 0.0):
-        self.rows = [r if isinstance(r, CallbackCost) else CallbackCost(*r) for r in rows]
-        self.rows.sort(key=lambda r: -r.seconds)
+        self.rows = [self._row(r) for r in rows]
+        self.rows.sort(key=lambda r: (-r.seconds, r.callback, r.hook))
         self.step_seconds = float(step_seconds)
+
+    @staticmethod
+    def _row(row) -> CallbackCost:
+        if isinstance(row, CallbackCost):
+            return row
+        if isinstance(row, dict):
+            return CallbackCost(row["callback"], row["hook"], int(row["calls"]), float(row["seconds"]))
+        return CallbackCost(*row)
 
     def __iter__(self):
         return iter(self.rows)

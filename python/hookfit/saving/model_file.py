@@ -54,6 +54,20 @@ def save_model(model, path, overwrite: bool = True) -> None:
     save_state(path, state)
 
 
+def _compile_from_config(model, config: dict) -> None:
+    compile_from_config = getattr(model, "compile_from_config", None)
+    if compile_from_config is not None:
+        compile_from_config(config)
+        return
+    from hookfit import optimizers
+
+    model.compile(
+        optimizer=optimizers.get(config["optimizer"]),
+        loss=config["loss"],
+        metrics=config["metrics"],
+    )
+
+
 def load_model(path, compile: bool = True):
     """Rebuild a model saved by ``model.save(path)``.
 
@@ -86,7 +100,7 @@ def load_model(path, compile: bool = True):
         raise ValueError(f"Unknown model class {state['class_name']!r} in {os.fspath(path)!r}.")
     model = cls.from_config(state["config"])
     if compile and state["compile_config"] is not None:
-        model.compile_from_config(state["compile_config"])
+        _compile_from_config(model, state["compile_config"])
     model.set_weights(state["weights"])
     if compile and state["optimizer"] is not None and getattr(model, "optimizer", None) is not None:
         model.optimizer.set_state(state["optimizer"])

@@ -1,0 +1,35 @@
+"""The per-callback cost table (its figures come from the loop's CallbackList)."""
+
+import math
+
+from hookfit.callbacks.callback_costs import CallbackCost, CallbackCosts
+
+
+def test_table_sorted_by_total_time_and_shares():
+    costs = CallbackCosts(
+        [("Fast", "on_epoch_end", 3, 0.001),
+         {"callback": "Slow", "hook": "on_train_batch_end", "calls": 100, "seconds": 0.5},
+         CallbackCost("Slow", "on_train_batch_begin", 100, 0.25)],
+        step_seconds=0.5,
+    )
+    assert [(r.callback, r.hook) for r in costs] == [
+        ("Slow", "on_train_batch_end"), ("Slow", "on_train_batch_begin"), ("Fast", "on_epoch_end")]
+    assert costs.slowest() == CallbackCost("Slow", "on_train_batch_end", 100, 0.5)
+    assert math.isclose(costs.share("Slow"), 1.5)
+    assert math.isclose(costs.total_seconds(), 0.751)
+    assert costs.as_dict()[("Fast", "on_epoch_end")] == (3, 0.001)
+    assert math.isclose(costs.rows[0].mean_seconds, 0.005)
+
+
+def test_str_is_a_readable_table():
+    text = str(CallbackCosts([("Slow", "on_train_batch_end", 100, 0.5)], step_seconds=0.25))
+    lines = text.splitlines()
+    assert lines[0].split() == ["callback", "hook", "calls", "total", "s", "mean", "us", "%", "of", "step", "time"]
+    assert lines[2].split() == ["Slow", "on_train_batch_end", "100", "0.500000", "5000.00", "200.00"]
+    assert lines[-1] == "step time: 0.250000 s; hooks: 0.500000 s"
+
+
+def test_empty_table():
+    costs = CallbackCosts()
+    assert len(costs) == 0 and costs.slowest() is None and costs.share() == 0.0
+    assert "step time" in str(costs)

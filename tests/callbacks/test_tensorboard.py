@@ -1,0 +1,131 @@
+"""TensorBoard: hookfit's event files read back with TensorBoard's own reader."""
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorboardX", reason="tensorboardX (extra 'tensorboard') writes the event files")
+event_accumulator = pytest.importorskip(
+    "tensorboard.backend.event_processing.event_accumulator",
+    reason="the tensorboard package provides the reader used to check the files",
+)
+
+from hookfit.callbacks.tensorboard import TensorBoard
+
+
+class FakeOptimizer:
+    iterations = 0
+
+
+class FakeLayer:
+    name = "dense"
+
+    def get_weights(self):
+        return [np.arange(6, dtype=np.float32).reshape(3, 2), np.zeros(2, np.float32)]
+
+
+class FakeModel:
+    def __init__(self):
+        self.optimizer = FakeOptimizer()
+        self.layers = [FakeLayer()]
+        self.stop_training = False
+
+
+def read(run_dir):
+    acc = event_accumulator.EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "histograms": 0})
+    acc.Reload()
+    return acc
+
+
+def scalars(acc, tag):
+    return [(e.step, pytest.approx(e.value)) for e in acc.Scalars(tag)]
+
+
+def fit(callback, epochs, steps, validate=True):
+    model = FakeModel()
+    callback.set_model(model)
+    callback.set_params({"verbose": 0, "epochs": epochs, "steps": steps})
+    callback.on_train_begin({})
+    for epoch in range(epochs):
+        callback.on_epoch_begin(epoch, {})
+        for batch in range(steps):
+            if callback._implements_train_batch_hooks():
+                callback.on_train_batch_begin(batch, {})
+            model.optimizer.iterations += 1
+            if callback._implements_train_batch_hooks():
+                callback.on_train_batch_end(batch, {"loss": 10.0 * epoch + batch, "mae": 1.0})
+        logs = {"loss": 1.0 / (epoch + 1), "mae": 0.5, "lr": np.float32(0.001)}
+        if validate:
+            callback.on_test_begin({})
+            callback.on_test_end({"loss": 2.0 / (epoch + 1), "mae": 0.75})
+            logs.update({"val_loss": 2.0 / (epoch + 1), "val_mae": 0.75})
+        callback.on_epoch_end(epoch, logs)
+    callback.on_train_end(logs)
+
+
+def test_epoch_scalars_in_train_and_validation_runs(tmp_path):
+    fit(TensorBoard(log_dir=tmp_path), epochs=3, steps=4)
+    assert sorted(os.listdir(tmp_path)) == ["train", "validation"]
+    train, val = read(tmp_path / "train"), read(tmp_path / "validation")
+    assert sorted(train.Tags()["scalars"]) == ["epoch_loss", "epoch_lr", "epoch_mae"]
+    assert scalars(train, "epoch_loss") == [(0, 1.0), (1, 0.5), (2, 1 / 3)]
+    assert scalars(train, "epoch_lr") == [(e, 0.001) for e in range(3)]
+    assert sorted(val.Tags()["scalars"]) == [
+        "epoch_loss", "epoch_mae", "evaluation_loss_vs_iterations", "evaluation_mae_vs_iterations"]
+    assert scalars(val, "epoch_loss") == [(0, 2.0), (1, 1.0), (2, 2 / 3)]
+    # step = optimizer iterations at the end of each evaluation
+    assert scalars(val, "evaluation_loss_vs_iterations") == [(4, 2.0), (8, 1.0), (12, 2 / 3)]
+
+
+def test_no_validation_run_without_validation(tmp_path):
+    fit(TensorBoard(log_dir=tmp_path), epochs=2, steps=2, validate=False)
+    assert os.listdir(tmp_path) == ["train"]
+
+
+def test_batch_scalars_every_update_freq_global_batches(tmp_path):
+    callback = TensorBoard(log_dir=tmp_path, update_freq=3)
+    assert callback._implements_train_batch_hooks()
+    fit(callback, epochs=2, steps=4, validate=False)
+    train = read(tmp_path / "train")
+    # global batches 3 and 6 (1-based): epoch 0 batch 2, epoch 1 batch 1
+    assert scalars(train, "batch_loss") == [(3, 2.0), (6, 11.0)]
+    assert "batch_mae" in train.Tags()["scalars"]
+
+
+def test_epoch_update_freq_writes_no_batch_scalars(tmp_path):
+    callback = TensorBoard(log_dir=tmp_path)
+    assert not callback._implements_train_batch_hooks()
+    fit(callback, epochs=1, steps=3, validate=False)
+    assert not any(t.startswith("batch_") for t in read(tmp_path / "train").Tags()["scalars"])
+
+
+def test_histograms_and_steps_per_second(tmp_path):
+    fit(TensorBoard(log_dir=tmp_path, histogram_freq=2, write_steps_per_second=True), epochs=3, steps=2, validate=False)
+    train = read(tmp_path / "train")
+    assert train.Tags()["histograms"] == ["dense/kernel_0/histogram", "dense/bias_0/histogram"]
+    assert [e.step for e in train.Histograms("dense/kernel_0/histogram")] == [0, 2]
+    assert len(train.Scalars("epoch_steps_per_second")) == 3
+
+
+def test_bad_arguments(tmp_path, caplog):
+    with pytest.raises(ValueError, match="Unrecognized arguments in `TensorBoard` Callback: \\['bogus'\\]"):
+        TensorBoard(tmp_path, bogus=1)
+    with pytest.raises(ValueError, match="update_freq"):
+        TensorBoard(tmp_path, update_freq=0)
+    with pytest.raises(ValueError, match="histogram_freq"):
+        TensorBoard(tmp_path, histogram_freq=-1)
+    with pytest.raises(ValueError, match="profiler"):
+        TensorBoard(tmp_path, profile_batch=2)
+    TensorBoard(tmp_path, write_grads=True)
+    assert "`write_grads` is deprecated" in caplog.text
+    assert TensorBoard(tmp_path, update_freq="batch").update_freq == 1
+
+
+def test_unwritable_log_dir_fails_at_train_begin(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    callback = TensorBoard(blocker / "logs")
+    callback.set_model(FakeModel())
+    with pytest.raises(ValueError, match="not a directory|is a file"):
+        callback.on_train_begin({})
