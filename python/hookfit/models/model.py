@@ -33,6 +33,10 @@ from hookfit.trainers.epoch_iterator import EpochIterator
 from hookfit.utils import naming
 
 
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate called before compile (Keras raises RuntimeError)."""
+
+
 def _resolve_verbose(verbose, argument="verbose") -> int:
     if verbose == "auto":
         return 1
@@ -232,7 +236,7 @@ class Model:
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
-            raise RuntimeError(
+            raise NotCompiledError(
                 f"You must compile your model before {what}. Call "
                 "`model.compile(optimizer, loss)` first."
             )
