@@ -76,3 +76,33 @@ def test_keras_weights_load_into_hookfit(tmp_path):
     got = [w for layer in ours.layers for w in layer.get_weights()]
     for a, b in zip(got, theirs.get_weights()):
         np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def hookfit_model():
+    import hookfit
+
+    hookfit.utils.set_random_seed(5)
+    model = hookfit.Sequential(
+        [hookfit.layers.Dense(4, activation="relu", input_dim=5), hookfit.layers.Dense(3, use_bias=False)]
+    )
+    model.compile(optimizer="rmsprop", loss="mse")
+    return model
+
+
+def test_trained_hookfit_model_predicts_the_same_in_keras(tmp_path):
+    ours = hookfit_model()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 5)).astype("f4")
+    ours.fit(x, rng.standard_normal((64, 3)).astype("f4"), epochs=2, verbose=0)
+    path = tmp_path / "trained.weights.h5"
+    ours.save_weights(path)
+    theirs = keras_model()
+    theirs.load_weights(path)
+    np.testing.assert_allclose(
+        np.asarray(theirs.predict(x, verbose=0)), ours.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    # and back: Keras's file into a fresh hookfit model
+    theirs.save_weights(tmp_path / "back.weights.h5")
+    again = hookfit_model()
+    again.load_weights(tmp_path / "back.weights.h5")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), ours.predict(x, verbose=0))
