@@ -88,3 +88,25 @@ def test_no_temp_files_left_and_state_round_trip(tmp_path):
 def test_bad_separator():
     with pytest.raises(ValueError, match="single character"):
         CSVLogger("x.csv", separator=", ")
+
+
+def test_in_fit_with_validation_and_lr(tmp_path):
+    import hookfit as keras
+    from hookfit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3)).astype(np.float32)
+    y = rng.standard_normal((40, 1)).astype(np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])
+    path = tmp_path / "log.csv"
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0,
+                        callbacks=[ReduceLROnPlateau(), CSVLogger(path)])
+    lines = path.read_bytes().decode().split("\r\n")
+    assert lines[0] == "epoch,loss,lr,mae,val_loss,val_mae"
+    h = history.history
+    for epoch in range(2):
+        assert lines[1 + epoch] == ",".join(
+            [str(epoch), str(h["loss"][epoch]), str(h["lr"][epoch]), str(h["mae"][epoch]),
+             str(h["val_loss"][epoch]), str(h["val_mae"][epoch])])
+    assert lines[3] == ""

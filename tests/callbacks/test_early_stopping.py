@@ -139,3 +139,26 @@ def test_reusable_and_state_round_trip():
     np.testing.assert_array_equal(other.best_weights[0], [1, 1])
     run(callback, LOSSES)  # on_train_begin resets
     assert callback.stopped_epoch == 4
+
+
+# -- with the real loop ------------------------------------------------------------
+
+def test_in_fit_stops_and_restores_best_weights():
+    import hookfit as keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = x @ np.ones((3, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+    # A rate so large that the loss diverges after the first epochs.
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.9), loss="mse")
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(model.get_weights()))
+    stop = EarlyStopping(monitor="loss", patience=1, restore_best_weights=True)
+    history = model.fit(x, y, epochs=20, batch_size=64, verbose=0, callbacks=[record, stop])
+    losses = history.history["loss"]
+    best = int(np.argmin(losses))
+    assert len(losses) < 20 and stop.stopped_epoch == len(losses) - 1
+    for a, b in zip(model.get_weights(), snapshots[best]):
+        np.testing.assert_array_equal(a, b)

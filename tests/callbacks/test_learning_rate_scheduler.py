@@ -84,3 +84,22 @@ def test_optimizer_without_lr():
 def test_schedule_must_be_callable():
     with pytest.raises(TypeError, match="schedule must be a function"):
         LearningRateScheduler(0.1)
+
+
+def test_in_fit_lr_reaches_history_and_takes_effect():
+    import hookfit as keras
+
+    x = np.ones((8, 2), np.float32)
+    y = np.zeros((8, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1), loss="mse")
+    weights = []
+    callbacks = [
+        LearningRateScheduler(lambda epoch, lr: 0.0 if epoch == 1 else 0.05),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: weights.append(model.get_weights())),
+    ]
+    history = model.fit(x, y, epochs=3, batch_size=4, verbose=0, callbacks=callbacks)
+    assert history.history["lr"] == [np.float32(0.05), np.float32(0.0), np.float32(0.05)]
+    assert all(type(v) is np.float32 for v in history.history["lr"])
+    for a, b in zip(weights[0], weights[1]):  # lr 0 in epoch 1: no change
+        np.testing.assert_array_equal(a, b)

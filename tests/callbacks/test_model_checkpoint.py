@@ -161,3 +161,33 @@ def test_period_saves_every_n_epochs(tmp_path, caplog):
     assert "`period` argument is deprecated" in caplog.text
     fit(callback, [{"loss": 1.0}] * 4)
     assert sorted(os.listdir(tmp_path)) == ["w2.npz", "w4.npz"]
+
+
+def test_in_fit_whole_model_checkpoints_reload(tmp_path):
+    import hookfit as keras
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 3)).astype(np.float32)
+    y = rng.standard_normal((32, 1)).astype(np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="adam", loss="mse")
+    template = str(tmp_path / "model.{epoch:02d}-{loss:.3f}.npz")
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[ModelCheckpoint(template, monitor="loss")])
+    names = sorted(os.listdir(tmp_path))
+    assert names == [f"model.{e + 1:02d}-{history.history['loss'][e]:.3f}.npz" for e in range(2)]
+    last = keras.models.load_model(tmp_path / names[-1])
+    np.testing.assert_array_equal(last.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert last.optimizer.iterations == 8
+
+
+def test_in_fit_batch_level_saves_with_verbose_0(tmp_path):
+    import hookfit as keras
+
+    x = np.ones((40, 2), np.float32)
+    y = np.zeros((40, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss="mse")
+    template = str(tmp_path / "w.{epoch}.{batch}.npz")
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0,
+              callbacks=[ModelCheckpoint(template, save_weights_only=True, save_freq=3)])
+    assert sorted(os.listdir(tmp_path)) == ["w.1.3.npz", "w.2.2.npz"]

@@ -129,3 +129,19 @@ def test_unwritable_log_dir_fails_at_train_begin(tmp_path):
     callback.set_model(FakeModel())
     with pytest.raises(ValueError, match="not a directory|is a file"):
         callback.on_train_begin({})
+
+
+def test_in_fit_batch_scalars_written_even_with_verbose_0(tmp_path):
+    import hookfit as keras
+
+    x = np.ones((40, 2), np.float32)
+    y = np.zeros((40, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=2, batch_size=10, verbose=0, validation_split=0.5,
+                        callbacks=[TensorBoard(tmp_path, update_freq=2)])
+    train, val = read(tmp_path / "train"), read(tmp_path / "validation")
+    assert [e.step for e in train.Scalars("batch_loss")] == [2, 4]
+    assert [e.value for e in train.Scalars("epoch_loss")] == pytest.approx(history.history["loss"])
+    assert [e.value for e in val.Scalars("epoch_mae")] == pytest.approx(history.history["val_mae"])
+    assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [2, 4]

@@ -34,3 +34,15 @@ def test_asks_for_train_batch_hooks_only():
     assert callback._implements_train_batch_hooks()
     assert not callback._implements_test_batch_hooks()
     assert not callback._implements_predict_batch_hooks()
+
+
+def test_in_fit_finishes_the_epoch_then_stops():
+    import hookfit as keras
+
+    x = np.full((32, 2), 1e18, np.float32)  # the squared error overflows float32
+    y = np.zeros((32, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2, kernel_initializer="ones")])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[TerminateOnNaN()])
+    assert len(history.history["loss"]) == 1
+    assert not np.isfinite(history.history["loss"][0])
