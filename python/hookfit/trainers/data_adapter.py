@@ -76,7 +76,7 @@ def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argume
             raise ValueError(
                 f"{argument} holds class ids for sparse_categorical_crossentropy, which must "
                 f"be integers in [0, {output_dim}) for a model with {output_dim} outputs; "
-                f"sample {i} has label {y[i]!r}"
+                f"sample {i} has label {y[i].item():g}"
             )
         return y.reshape(n, 1)
     if y.ndim == 1:
