@@ -1,0 +1,240 @@
+"""CallbackList: Keras 2 dispatch rules, cost accounting, the slow-callback warning."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+from hookfit.callbacks import CallbackList
+
+SLOW_TEXT = (
+    r"Callback method `{hook}` is slow compared to the batch time \(batch time: \d+\.\d{{4}}s "
+    r"vs `{hook}` time: \d+\.\d{{4}}s\)\. Check your callbacks\."
+)
+
+
+def _model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=4)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", metrics=["mae"])
+    return model
+
+
+def _data(n=48):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    return x, x.sum(1)
+
+
+class Pass(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+
+class SlowEnd(keras.callbacks.Callback):
+    def __init__(self, seconds=0.01):
+        super().__init__()
+        self.seconds = seconds
+        self.events = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(self.seconds)
+        self.events.append(batch)
+
+
+@pytest.fixture
+def hookfit_log(caplog):
+    caplog.set_level(logging.WARNING, logger="hookfit")
+    return caplog
+
+
+def _slow_records(caplog):
+    return [r for r in caplog.records if "is slow compared to the batch time" in r.getMessage()]
+
+
+def test_slow_hook_warns_once_with_keras_text_and_names_the_callback(hookfit_log):
+    x, y = _data(48)
+    cb = SlowEnd(0.01)
+    when = []
+
+    class Mark(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            when.append((batch, len(_slow_records(hookfit_log))))
+
+    _model().fit(x, y, batch_size=6, epochs=2, verbose=0, callbacks=[cb, Mark()])
+    records = _slow_records(hookfit_log)
+    assert len(records) == 1  # one shot per fit
+    message = records[0].getMessage()
+    assert records[0].name == "hookfit" and records[0].levelno == logging.WARNING
+    import re
+
+    assert re.match(SLOW_TEXT.format(hook="on_train_batch_end"), message)
+    assert re.search(r"Time in `on_train_batch_end` by callback: SlowEnd (9\d|100)\.\d%, Mark \d+\.\d%\.$", message)
+    # Batch 0 gives no batch time; the 5th batch time arrives at batch 5.
+    assert (5, 1) in when and (4, 0) in when
+
+
+@pytest.mark.parametrize("n_batches, warns", [(5, 0), (6, 1)])
+def test_batch_zero_is_skipped(hookfit_log, n_batches, warns):
+    x, y = _data(6 * n_batches)
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=0, callbacks=[SlowEnd(0.005)])
+    assert len(_slow_records(hookfit_log)) == warns
+
+
+def test_slow_begin_and_end_warn_begin_first(hookfit_log):
+    class Both(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            time.sleep(0.005)
+
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.005)
+
+    x, y = _data(48)
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=0, callbacks=[Both()])
+    messages = [r.getMessage() for r in _slow_records(hookfit_log)]
+    assert len(messages) == 2
+    assert messages[0].startswith("Callback method `on_train_batch_begin`")
+    assert messages[1].startswith("Callback method `on_train_batch_end`")
+
+
+def test_evaluate_and_predict_warn_for_their_hooks(hookfit_log):
+    class SlowTest(keras.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            time.sleep(0.005)
+
+        def on_predict_batch_end(self, batch, logs=None):
+            time.sleep(0.005)
+
+    x, y = _data(48)
+    model = _model()
+    model.evaluate(x, y, batch_size=6, verbose=0, callbacks=[SlowTest()])
+    model.predict(x, batch_size=6, verbose=0, callbacks=[SlowTest()])
+    messages = [r.getMessage() for r in _slow_records(hookfit_log)]
+    assert [m.split("`")[1] for m in messages] == ["on_test_batch_end", "on_predict_batch_end"]
+
+
+def test_fast_callback_never_warns(hookfit_log):
+    x, y = _data(600)
+    model = _model()
+    model.fit(x, y, batch_size=6, epochs=3, verbose=0, validation_split=0.2, callbacks=[Pass()])
+    model.evaluate(x, y, batch_size=6, verbose=0, callbacks=[Pass()])
+    model.predict(x, batch_size=6, verbose=0, callbacks=[Pass()])
+    assert _slow_records(hookfit_log) == []
+
+
+def test_builtin_callbacks_do_not_arm_the_check(hookfit_log):
+    # An instance of a hookfit class, even with a slow batch hook, does not arm
+    # the check (Keras 2 arms it only for callbacks it does not define).
+    slow_builtin = keras.callbacks.History()
+    slow_builtin.on_train_batch_end = lambda batch, logs=None: time.sleep(0.005)
+    x, y = _data(48)
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=0, callbacks=[slow_builtin])
+    assert _slow_records(hookfit_log) == []
+
+
+def test_hooks_run_only_when_the_mode_flag_is_on():
+    calls = []
+
+    class TensorBoardLike(keras.callbacks.Callback):
+        """Overrides a batch hook but says it does not need batch hooks (tf-keras quirk)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            calls.append(batch)
+
+        def _implements_train_batch_hooks(self):
+            return False
+
+    x, y = _data(12)
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=0, callbacks=[TensorBoardLike()])
+    assert calls == []
+    # With verbose=1 the progress bar needs train batch hooks: now it is called too.
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=1, callbacks=[TensorBoardLike()])
+    assert calls == [0, 1]
+
+
+def test_batch_plan_and_tables():
+    model = _model()
+    cl = CallbackList([Pass()], add_history=True, add_progbar=False, model=model,
+                      verbose=0, epochs=1, steps=2)
+    assert cl.batch_plan("train") == (True, True, True)
+    cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=2, epochs=1, steps=2)
+    assert cl.batch_plan("train") == (False, False, False)
+    assert cl.implements("on_epoch_end") and not cl.implements("on_predict_batch_end")
+    cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=1, epochs=1, steps=2)
+    assert cl.batch_plan("test") == (False, True, True)
+
+
+def test_append_refreshes_the_tables():
+    model = _model()
+    cl = CallbackList([], add_history=True, model=model, verbose=0, epochs=1, steps=1)
+    assert cl.batch_plan("predict") == (False, False, False)
+    cl.append(Pass())
+    assert cl.batch_plan("predict")[1]
+    with pytest.raises(TypeError):
+        cl.append(object())
+    assert len(list(cl)) == 2
+
+
+def test_callback_list_is_used_as_is():
+    x, y = _data(12)
+    model = _model()
+    rec = Pass()
+    cl = CallbackList([rec], model=model, verbose=0, epochs=1, steps=2)
+    model.fit(x, y, batch_size=6, epochs=1, verbose=1, callbacks=cl)
+    assert [type(c) for c in cl.callbacks] == [Pass]  # no History/progbar added
+
+
+def test_cost_accounting_counts_every_call():
+    x, y = _data(48)
+    model = _model()
+    history = model.fit(x, y, batch_size=6, epochs=2, verbose=0, validation_split=0.25,
+                        callbacks=[Pass(), SlowEnd(0.002)])
+    rows = {(r["callback"], r["hook"]): r for r in history.callback_costs}
+    assert rows[("Pass", "on_train_batch_begin")]["calls"] == 12  # 36 rows / 6 x 2 epochs
+    assert rows[("Pass", "on_test_batch_end")]["calls"] == 4
+    assert rows[("History", "on_epoch_end")]["calls"] == 2
+    assert rows[("SlowEnd", "on_train_batch_end")]["seconds"] >= 12 * 0.002
+    assert history.callback_costs[0]["callback"] == "SlowEnd"
+    assert ("SlowEnd", "on_train_batch_begin") not in rows  # not overridden, never called
+    assert all(r["seconds"] >= 0 for r in rows.values())
+
+
+def test_cost_names_distinguish_instances():
+    model = _model()
+    x, y = _data(12)
+    history = model.fit(x, y, batch_size=6, verbose=0, callbacks=[Pass(), Pass()])
+    names = {r["callback"] for r in history.callback_costs}
+    assert {"Pass", "Pass#2", "History"} <= names
+
+
+def test_logs_none_becomes_empty_dict():
+    got = []
+
+    class Look(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            got.append(logs)
+
+        def on_test_batch_begin(self, batch, logs=None):
+            got.append(logs)
+
+    cl = CallbackList([Look()], model=_model(), verbose=0, epochs=1, steps=1)
+    cl.on_train_begin()
+    cl.on_test_batch_begin(0)
+    assert got == [{}, {}]
