@@ -41,7 +41,8 @@ def test_verbose_1_redraws_in_place_with_eta_and_final_line(clock):
     line1 = "1/8 [==>...........................] - ETA: 0s - loss: 12.3457"
     line2 = "4/8 [==============>...............] - ETA: 0s - loss: 1.5000"
     assert frames[1] == line1 + "\b" * len(line1)
-    assert frames[2] == line2 + " " * (len(line1) - len(line2)) + "\b" * len(line1)
+    # padded to the previous width; the next erase covers the unpadded text (Keras 2)
+    assert frames[2] == line2 + " " * (len(line1) - len(line2)) + "\b" * len(line2)
     assert len(frames) == 4
     assert re.fullmatch(
         r"8/8 \[==============================\] - 0s \d+ms/step - loss: 2\.0000\n", frames[2]
