@@ -45,7 +45,7 @@ def test_verbose_1_redraws_in_place_with_eta_and_final_line(clock):
     assert frames[2] == line2 + " " * (len(line1) - len(line2)) + "\b" * len(line2)
     assert len(frames) == 4
     assert re.fullmatch(
-        r"8/8 \[==============================\] - 0s \d+ms/step - loss: 2\.0000\n", frames[2]
+        r"8/8 \[==============================\] - 0s \d+ms/step - loss: 2\.0000\n", frames[3]
     )
 
 
