@@ -142,6 +142,7 @@ METRIC_BINARY_ACCURACY, METRIC_CATEGORICAL_ACCURACY, METRIC_SPARSE_CATEGORICAL_A
 OPT_SGD, OPT_RMSPROP, OPT_ADAM = 0, 1, 2
 
 _SPARSE_METRICS = (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY)
+_N_SLOTS = {OPT_SGD: 1, OPT_RMSPROP: 3, OPT_ADAM: 3}
 
 
 def cpu_features():
@@ -493,8 +494,10 @@ cdef class Network:
         self.net.iterations = value
 
     def optimizer_slots(self):
-        """Views of the three slot buffers (unused ones included, zero)."""
-        return [self._slots[0], self._slots[1], self._slots[2]]
+        """Views of the slot buffers of the configured optimizer, in the order
+        of _core.pyi (SGD: [m]; RMSprop: [v, m, a]; Adam: [m, v, vhat]); the
+        unused ones are included and stay zero."""
+        return [self._slots[i] for i in range(_N_SLOTS[self.net.opt.kind])]
 
     # ---- metrics
 
@@ -504,9 +507,12 @@ cdef class Network:
 
     def metric_results(self):
         """Running means [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
+        cdef float *st = _fptr(self._mstate)
+        cdef Py_ssize_t i
         out = []
-        for total, count in self._mstate.tolist():
-            out.append(total / count if count != 0.0 else 0.0)
+        for i in range(<Py_ssize_t>self._mstate.shape[0]):
+            # float32 division, as Keras's divide_no_nan(total, count).
+            out.append(<double>(st[2 * i] / st[2 * i + 1]) if st[2 * i + 1] != 0.0 else 0.0)
         return out
 
     def metric_state(self):
@@ -850,10 +856,15 @@ def optimizer_update(int optimizer, params, grads, slots, lr, iteration, *, rho=
     if grads.shape[0] != n:
         raise ShapeError(f"grads must have shape ({n},); got {grads.shape}")
     slots = list(slots)
-    if len(slots) != 3:
-        raise ShapeError(f"slots must hold 3 arrays (unused ones too); got {len(slots)}")
+    if len(slots) != _N_SLOTS[optimizer]:
+        raise ShapeError(
+            f"slots must hold {_N_SLOTS[optimizer]} array(s) for this optimizer (unused ones too); "
+            f"got {len(slots)}"
+        )
     for i, s in enumerate(slots):
         _check_out(s, f"slots[{i}]", (n,))
+    while len(slots) < 3:  # SGD: the C code never touches s1, s2
+        slots.append(slots[0])
     lr = float(lr)
     if not isfinite(<float>lr):
         raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")

@@ -21,10 +21,14 @@ CASES = [
 ]
 
 
+def slots_for(kind, n):
+    return [np.zeros(n, np.float32) for _ in range(1 if kind == core.OPT_SGD else 3)]
+
+
 def run(kind, hyper, n=37, steps=6, lr=0.01, seed=0):
     rng = np.random.default_rng(seed)
     params = rng.standard_normal(n).astype(np.float32)
-    slots = [np.zeros(n, np.float32) for _ in range(3)]
+    slots = slots_for(kind, n)
     grads = [rng.standard_normal(n).astype(np.float32) for _ in range(steps)]
     return params, slots, grads, lr
 
@@ -74,7 +78,7 @@ def test_adam_first_step_is_lr_sized():
 
 def test_sgd_plain_step():
     params = np.ones(2, np.float32)
-    slots = [np.zeros(2, np.float32) for _ in range(3)]
+    slots = slots_for(core.OPT_SGD, 2)
     core.optimizer_update(core.OPT_SGD, params, np.array([1.0, -2.0], np.float32), slots, 0.01, 0)
     np.testing.assert_allclose(params, [0.99, 1.02], rtol=1e-6)
     assert np.all(slots[0] == 0)  # no momentum slot used
@@ -83,7 +87,7 @@ def test_sgd_plain_step():
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e39])
 def test_non_finite_lr_is_rejected(bad):
     params = np.ones(2, np.float32)
-    slots = [np.zeros(2, np.float32) for _ in range(3)]
+    slots = slots_for(core.OPT_SGD, 2)
     with pytest.raises(ValueError, match="lr"):
         core.optimizer_update(core.OPT_SGD, params, np.ones(2, np.float32), slots, bad, 0)
     assert np.all(params == 1)
@@ -91,19 +95,20 @@ def test_non_finite_lr_is_rejected(bad):
 
 def test_argument_errors():
     params = np.ones(3, np.float32)
-    slots = [np.zeros(3, np.float32) for _ in range(3)]
+    slots = slots_for(core.OPT_SGD, 3)
     with pytest.raises(ValueError, match="optimizer"):
         core.optimizer_update(7, params, np.ones(3), slots, 0.1, 0)
     with pytest.raises(ValueError, match="grads"):
         core.optimizer_update(core.OPT_SGD, params, np.ones(4), slots, 0.1, 0)
     with pytest.raises(ValueError, match="slots"):
-        core.optimizer_update(core.OPT_SGD, params, np.ones(3), slots[:2], 0.1, 0)
+        core.optimizer_update(core.OPT_RMSPROP, params, np.ones(3), slots_for(core.OPT_RMSPROP, 3)[:2], 0.1, 0)
     with pytest.raises(TypeError, match="float32"):
         core.optimizer_update(core.OPT_SGD, params.astype(np.float64), np.ones(3), slots, 0.1, 0)
     with pytest.raises(ValueError, match="momentum"):
         core.optimizer_update(core.OPT_SGD, params, np.ones(3), slots, 0.1, 0, momentum=1.5)
     with pytest.raises(ValueError, match="rho"):
-        core.optimizer_update(core.OPT_RMSPROP, params, np.ones(3), slots, 0.1, 0, rho=float("nan"))
+        core.optimizer_update(core.OPT_RMSPROP, params, np.ones(3), slots_for(core.OPT_RMSPROP, 3), 0.1, 0,
+                              rho=float("nan"))
 
 
 def test_denormal_velocities_are_flushed_and_caller_mode_restored():
