@@ -37,3 +37,19 @@ def test_bad_input():
         plot_history({})
     with pytest.raises(TypeError, match="History"):
         plot_history([1, 2, 3])
+
+
+def test_history_plot_after_fit(tmp_path):
+    import numpy as np
+
+    import hookfit as keras
+
+    x = np.ones((20, 2), np.float32)
+    y = np.zeros((20, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    history = model.fit(x, y, epochs=3, validation_split=0.5, verbose=0)
+    figure = history.plot(tmp_path / "h.png")
+    assert (tmp_path / "h.png").read_bytes()[:4] == b"\x89PNG"
+    assert [ax.get_title() for ax in figure.axes] == ["loss", "mae"]
+    assert [l.get_label() for l in figure.axes[1].get_lines()] == ["mae", "val_mae"]

@@ -85,6 +85,7 @@ class ModelCheckpoint(Callback):
         self._current_epoch = 0
         self.best = initial_value_threshold
         self._options = options
+        self._warned_missing = False
 
         if "load_weights_on_restart" in kwargs:
             kwargs.pop("load_weights_on_restart")
@@ -141,6 +142,7 @@ class ModelCheckpoint(Callback):
         return self.save_freq != "epoch"
 
     def on_train_begin(self, logs=None):
+        self._warned_missing = False
         # Fail before training, not after the first (maybe long) epoch.
         static_dir = self.filepath.split("{", 1)[0]
         if "{" in self.filepath:
@@ -191,9 +193,11 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             current = logs.get(self.monitor)
             if current is None:
-                logger.warning(
-                    "Can save best model only with %s available, skipping.", self.monitor
-                )
+                if not self._warned_missing:  # Keras repeats it at every save
+                    self._warned_missing = True
+                    logger.warning(
+                        "Can save best model only with %s available, skipping.", self.monitor
+                    )
                 return
             if self.monitor_op(current, self.best):
                 if self.verbose > 0:
