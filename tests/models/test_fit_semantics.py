@@ -367,16 +367,27 @@ def test_set_random_seed_makes_fit_reproducible(make_model, data):
         np.testing.assert_array_equal(a, b)
 
 
-def test_shuffle_false_and_batch_mode(make_model, data):
+@pytest.mark.parametrize("shuffle", [False, True, "batch"])
+def test_shuffle_modes_install_one_order_per_epoch(make_model, data, shuffle):
     x, y = data
-    runs = []
-    for shuffle in (False, False, "batch"):
-        model = make_model(seed=2)
-        keras.utils.set_random_seed(int(shuffle == "batch") + 7)
-        model.fit(x, y, batch_size=10, epochs=1, shuffle=shuffle, verbose=0)
-        runs.append(model.get_weights())
-    np.testing.assert_array_equal(runs[0][0], runs[1][0])
-    assert not np.array_equal(runs[0][0], runs[2][0])
+    orders = []
+
+    class Order(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            order = self.model._epoch_iterator.order
+            orders.append(None if order is None else order.copy())
+
+    make_model().fit(x, y, batch_size=10, epochs=2, shuffle=shuffle, verbose=0, callbacks=[Order()])
+    if shuffle is False:
+        assert orders == [None, None]
+        return
+    for order in orders:
+        assert sorted(order) == list(range(50))
+    assert not np.array_equal(orders[0], orders[1])  # a fresh permutation each epoch
+    if shuffle == "batch":  # rows move only within their batch
+        for order in orders:
+            for s in range(0, 50, 10):
+                assert sorted(order[s:s + 10]) == list(range(s, s + 10))
 
 
 def test_accuracy_resolution_follows_keras_2(make_model, data):
