@@ -1,0 +1,51 @@
+"""1000 fit/evaluate/predict calls leave resident memory and object counts flat."""
+
+import gc
+import resource
+import sys
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+
+
+def _rss_kib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (resource.getpagesize() // 1024)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_no_leak_over_1000_calls():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype(np.float32)
+    y = x.sum(1)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Dense(4, activation="relu", input_dim=8),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+
+    class Pass(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+        def on_predict_batch_end(self, batch, logs=None):
+            pass
+
+    def cycle(i):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, validation_split=0.25,
+                  callbacks=[Pass()] if i % 2 else None)
+        model.evaluate(x, y, batch_size=16, verbose=0)
+        model.predict(x, batch_size=16, verbose=0, callbacks=[Pass()])
+
+    for i in range(100):  # warm up caches and allocator pools
+        cycle(i)
+    gc.collect()
+    rss0, objects0 = _rss_kib(), len(gc.get_objects())
+    for i in range(1000):
+        cycle(i)
+    gc.collect()
+    rss1, objects1 = _rss_kib(), len(gc.get_objects())
+    print(f"objects {objects0} -> {objects1}, RSS {rss0} -> {rss1} KiB")
+    assert objects1 - objects0 < 200, (objects0, objects1)
+    assert rss1 - rss0 < 2048, f"RSS grew by {rss1 - rss0} KiB"
