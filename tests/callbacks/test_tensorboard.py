@@ -145,3 +145,12 @@ def test_in_fit_batch_scalars_written_even_with_verbose_0(tmp_path):
     assert [e.value for e in train.Scalars("epoch_loss")] == pytest.approx(history.history["loss"])
     assert [e.value for e in val.Scalars("epoch_mae")] == pytest.approx(history.history["val_mae"])
     assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [2, 4]
+
+
+def test_state_keeps_the_global_batch_counter(tmp_path):
+    callback = TensorBoard(tmp_path, update_freq=1)
+    fit(callback, epochs=1, steps=3, validate=False)
+    assert callback.get_state() == {"global_train_batch": 3}
+    other = TensorBoard(tmp_path)
+    other.set_state(callback.get_state())
+    assert other._global_train_batch == 3

@@ -201,3 +201,10 @@ class TensorBoard(Callback):
             for name, weight in zip(("kernel", "bias"), layer.get_weights()):
                 writer.add_histogram(f"{layer.name}/{name}_0/histogram", np.asarray(weight), epoch)
         writer.flush()
+
+    # Stateful-callback protocol: a resumed run continues the batch steps.
+    def get_state(self):
+        return {"global_train_batch": self._global_train_batch}
+
+    def set_state(self, state):
+        self._global_train_batch = int(state["global_train_batch"])
