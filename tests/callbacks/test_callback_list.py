@@ -169,24 +169,43 @@ def test_hooks_run_only_when_the_mode_flag_is_on():
     assert calls == [0, 1]
 
 
-def test_batch_plan_and_tables():
+def _present(hooks):
+    begin, end, logs_needed = hooks
+    return begin is not None, end is not None, logs_needed
+
+
+def test_batch_hooks_and_tables():
     model = _model()
     cl = CallbackList([Pass()], add_history=True, add_progbar=False, model=model,
                       verbose=0, epochs=1, steps=2)
-    assert cl.batch_plan("train") == (True, True, True)
+    assert _present(cl.batch_hooks("train")) == (True, True, True)
     cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=2, epochs=1, steps=2)
-    assert cl.batch_plan("train") == (False, False, False)
+    assert _present(cl.batch_hooks("train")) == (False, False, False)
     assert cl.implements("on_epoch_end") and not cl.implements("on_predict_batch_end")
     cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=1, epochs=1, steps=2)
-    assert cl.batch_plan("test") == (False, True, True)
+    assert _present(cl.batch_hooks("test")) == (False, True, True)
+
+
+def test_armed_check_uses_timed_hooks_then_lean_ones():
+    model = _model()
+    cl = CallbackList([Pass()], model=model, verbose=0, epochs=1, steps=2)
+    begin, end, _ = cl.batch_hooks("train")
+    assert begin == cl.on_train_batch_begin  # timed while the slow check is armed
+    cl._timing = False
+    begin, end, _ = cl.batch_hooks("train")
+    assert begin.__name__ == "call" and end.__name__ == "call"
+    begin(0, {})
+    end(0, {"loss": 1.0})
+    rows = {(r["callback"], r["hook"]): r["calls"] for r in cl.costs.rows()}
+    assert rows == {("Pass", "on_train_batch_begin"): 1, ("Pass", "on_train_batch_end"): 1}
 
 
 def test_append_refreshes_the_tables():
     model = _model()
     cl = CallbackList([], add_history=True, model=model, verbose=0, epochs=1, steps=1)
-    assert cl.batch_plan("predict") == (False, False, False)
+    assert _present(cl.batch_hooks("predict")) == (False, False, False)
     cl.append(Pass())
-    assert cl.batch_plan("predict")[1]
+    assert _present(cl.batch_hooks("predict"))[1]
     with pytest.raises(TypeError):
         cl.append(object())
     assert len(list(cl)) == 2

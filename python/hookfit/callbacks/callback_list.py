@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 
 from hookfit.callbacks.callback import Callback, is_default
 from hookfit.callbacks.history import History
@@ -60,6 +61,8 @@ _MODE_OF = {
     "on_predict_batch_begin": "predict",
     "on_predict_batch_end": "predict",
 }
+_MODES = tuple(_MODE_OF.get(h) for h in HOOKS)
+_BATCH_HOOKS = {m: (_INDEX[f"on_{m}_batch_begin"], _INDEX[f"on_{m}_batch_end"]) for m in ("train", "test", "predict")}
 _TIMING_WINDOW = 5  # batch times before the one check (Keras 2)
 
 _clock = time.perf_counter_ns
@@ -71,6 +74,25 @@ def overrides(callback, hook: str) -> bool:
         return True
     alias = _ALIASES.get(hook)
     return alias is not None and not is_default(getattr(callback, alias))
+
+
+_HOOK_NAMES = frozenset(HOOKS) | frozenset(_ALIASES.values())
+# Which hooks a class overrides, computed once per class (weak keys: classes
+# made on the fly may go away).
+_class_overrides: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def overridden_hooks(callback) -> tuple:
+    """Indices (into HOOKS) of the hooks in which ``callback`` does real work."""
+    own = getattr(callback, "__dict__", {})
+    if own and not _HOOK_NAMES.isdisjoint(own):  # instance attributes (LambdaCallback)
+        return tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
+    cls = type(callback)
+    found = _class_overrides.get(cls)
+    if found is None:
+        found = tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
+        _class_overrides[cls] = found
+    return found
 
 
 def _is_builtin(callback) -> bool:
@@ -118,6 +140,7 @@ class CallbackCosts:
         self._members = [()] * len(HOOKS)  # callback indices in each hook's table
         self._ns = [[] for _ in HOOKS]  # per hook: ns per member since last fold
         self._dispatches = [0] * len(HOOKS)  # per hook: dispatches since last fold
+        self._sources = []  # (hook, drain) of the loop's lean dispatch closures
 
     def _set_names(self, callbacks):
         seen: dict = {}
@@ -129,24 +152,29 @@ class CallbackCosts:
         self.names = names
 
     def _fold(self):
-        for h, members in enumerate(self._members):
-            calls = self._dispatches[h]
-            ns = self._ns[h]
-            if not members:
+        for h, drain in self._sources:
+            ns, calls = drain()
+            acc = self._ns[h]
+            for k, v in enumerate(ns):
+                acc[k] += v
+            self._dispatches[h] += calls
+        for h, calls in enumerate(self._dispatches):
+            if not calls:  # nothing was timed for this hook since the last fold
                 continue
-            for k, cb_index in enumerate(members):
-                if calls or ns[k]:
-                    entry = self._totals.setdefault((cb_index, HOOKS[h]), [0, 0])
-                    entry[0] += calls
-                    entry[1] += ns[k]
-                    ns[k] = 0
+            ns = self._ns[h]
+            for k, cb_index in enumerate(self._members[h]):
+                entry = self._totals.setdefault((cb_index, HOOKS[h]), [0, 0])
+                entry[0] += calls
+                entry[1] += ns[k]
+                ns[k] = 0
             self._dispatches[h] = 0
 
-    def _install(self, h, members):
-        """New members of hook ``h`` (after folding what was counted)."""
+    def _install(self, members_per_hook):
+        """New tables (after folding what was counted under the old ones)."""
         self._fold()
-        self._members[h] = tuple(members)
-        self._ns[h][:] = [0] * len(members)
+        self._sources = []
+        self._members = [tuple(m) for m in members_per_hook]
+        self._ns = [[0] * len(m) for m in members_per_hook]
 
     def rows(self) -> list[dict]:
         """One dict per (callback, hook) that was called: ``callback``,
@@ -192,13 +220,16 @@ class CallbackList:
             self._history._costs = self.costs
         # Keras 2's slow-callback check state.
         self._timing = any(not _is_builtin(c) for c in self.callbacks)
-        self._hook_times: dict = {}
+        self._hook_times: dict = {}  # hook index -> dispatch times (ns)
         self._batch_times: list = []
+
         self._batch_start = 0
         if model is not None:
             self.set_model(model)
         if params:
-            self.set_params(params)
+            self.params = params
+            for cb in self.callbacks:
+                cb.set_params(params)
         self._build_tables()
 
     # -- set-up --------------------------------------------------------------
@@ -233,23 +264,18 @@ class CallbackList:
             "test": any(c._implements_test_batch_hooks() for c in self.callbacks),
             "predict": any(c._implements_predict_batch_hooks() for c in self.callbacks),
         }
-        self._fns = []
-        for h, hook in enumerate(HOOKS):
-            mode = _MODE_OF.get(hook)
-            members = []
-            if mode is None or self._flags[mode]:
-                members = [i for i, c in enumerate(self.callbacks) if overrides(c, hook)]
-            self._fns.append(tuple(getattr(self.callbacks[i], hook) for i in members))
-            self.costs._install(h, members)
-
-    def batch_plan(self, mode: str) -> tuple[bool, bool, bool]:
-        """For the loop: (call the begin hook, call the end hook, build logs)."""
-        if not self._flags[mode]:
-            return False, False, False
-        begin = self._fns[_INDEX[f"on_{mode}_batch_begin"]]
-        end = self._fns[_INDEX[f"on_{mode}_batch_end"]]
-        timing = self._timing
-        return bool(begin) or timing, bool(end) or timing, bool(end)
+        members = [[] for _ in HOOKS]
+        fns = [[] for _ in HOOKS]
+        flags = self._flags
+        for i, cb in enumerate(self.callbacks):
+            for h in overridden_hooks(cb):
+                mode = _MODES[h]
+                if mode is None or flags[mode]:
+                    members[h].append(i)
+                    fns[h].append(getattr(cb, HOOKS[h]))
+        self.costs._install(members)  # folds what the old tables counted
+        self._fns = [tuple(f) for f in fns]
+        self._lean_cache = {}
 
     def implements(self, hook: str) -> bool:
         """True if calling ``hook`` would call at least one callback."""
@@ -280,29 +306,104 @@ class CallbackList:
     def _batch_begin(self, mode, batch, logs):
         if not self._flags[mode]:
             return
-        hook = f"on_{mode}_batch_begin"
-        start, end = self._call(_INDEX[hook], batch, {} if logs is None else logs)
+        h, _ = _BATCH_HOOKS[mode]
+        start, end = self._call(h, batch, {} if logs is None else logs)
         if self._timing:
-            self._hook_times.setdefault(hook, []).append(end - start)
+            self._hook_times.setdefault(h, []).append(end - start)
             self._batch_start = end
 
     def _batch_end(self, mode, batch, logs):
         if not self._flags[mode]:
             return
-        hook = f"on_{mode}_batch_end"
+        _, h = _BATCH_HOOKS[mode]
         if self._timing and batch >= 1:
             self._batch_times.append(_clock() - self._batch_start)
-        start, end = self._call(_INDEX[hook], batch, {} if logs is None else logs)
+        start, end = self._call(h, batch, {} if logs is None else logs)
         if self._timing:
-            self._hook_times.setdefault(hook, []).append(end - start)
+            self._hook_times.setdefault(h, []).append(end - start)
             if len(self._batch_times) >= _TIMING_WINDOW:
                 self._check_slow(mode)
+
+    def batch_hooks(self, mode: str):
+        """For the loop: ``(begin, end, logs_needed)``; ``begin``/``end`` are
+        callables ``f(batch, logs)`` or None when nothing is to be called.
+
+        While the slow-callback check is armed they are the timed public
+        methods; otherwise lean closures over the dispatch tables.
+        """
+        if not self._flags[mode]:
+            return None, None, False
+        hb, he = _BATCH_HOOKS[mode]
+        logs_needed = bool(self._fns[he])
+        if self._timing:
+            return (
+                getattr(self, f"on_{mode}_batch_begin"),
+                getattr(self, f"on_{mode}_batch_end"),
+                logs_needed,
+            )
+        return self._lean(hb), self._lean(he), logs_needed
+
+    def _lean(self, h):
+        """A closure calling hook ``h``'s table, timing each call.
+
+        Its counters are closure variables (the cheapest to update); the
+        cost table reads and clears them when it folds.
+        """
+        call = self._lean_cache.get(h)
+        if call is not None or not self._fns[h]:
+            return call
+        fns = self._fns[h]
+        clock = _clock
+        if len(fns) == 1:
+            (fn,) = fns
+            ns = calls = 0
+
+            def call(batch, logs):
+                nonlocal ns, calls
+                t = clock()
+                fn(batch, logs)
+                ns += clock() - t
+                calls += 1
+
+            def drain():
+                nonlocal ns, calls
+                out = ([ns], calls)
+                ns = calls = 0
+                return out
+
+        else:
+            acc = [0] * len(fns)
+            calls = 0
+
+            def call(batch, logs):
+                nonlocal calls
+                t = clock()
+                k = 0
+                for fn in fns:
+                    fn(batch, logs)
+                    now = clock()
+                    acc[k] += now - t
+                    t = now
+                    k += 1
+                calls += 1
+
+            def drain():
+                nonlocal calls
+                out = (acc[:], calls)
+                acc[:] = [0] * len(acc)
+                calls = 0
+                return out
+
+        self.costs._sources.append((h, drain))
+        self._lean_cache[h] = call
+        return call
 
     def _check_slow(self, mode):
         """Keras 2's one-shot comparison, then disarm for this list's life."""
         batch_time = sum(self._batch_times) / len(self._batch_times) * 1e-9
-        for hook in (f"on_{mode}_batch_begin", f"on_{mode}_batch_end"):
-            times = self._hook_times.get(hook)
+        for h in _BATCH_HOOKS[mode]:
+            hook = HOOKS[h]
+            times = self._hook_times.get(h)
             if not times:
                 continue
             hook_time = sum(times) / len(times) * 1e-9

@@ -68,6 +68,17 @@ def _check_validation_freq(validation_freq):
     )
 
 
+def logs_builder(names):
+    """A function ``results -> {names[0]: results[0], ...}``.
+
+    Batch-end logs are built once per batch; a generated dict display is about
+    twice as fast as ``dict(zip(names, results))``. The names are embedded with
+    ``repr``, so any string is safe.
+    """
+    body = ", ".join(f"{name!r}: r[{i}]" for i, name in enumerate(names))
+    return eval(f"lambda r: {{{body}}}")  # noqa: S307 - built from reprs only
+
+
 def _flatten_in_order(logs: dict, names: list):
     """Keras 2's evaluate return: values in metrics_names order, then the
     other keys sorted; a single value is returned bare."""
@@ -376,6 +387,7 @@ class Model:
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
         network = self._network
         names = self.metrics_names
+        make_logs = logs_builder(names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
         epoch_logs = {}
         while it.epoch < epochs:
@@ -386,12 +398,12 @@ class Model:
             if it.at_epoch_start:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
-            begin, end, logs_needed = cl.batch_plan("train")
+            begin, end, _ = cl.batch_hooks("train")
             if begin or end:
-                self._train_batches(cl, it, names, begin, end, logs_needed)
+                self._train_batches(cl, it, make_logs)
             else:
                 self._train_epoch(it)
-            epoch_logs = dict(zip(names, network.metric_results()))
+            epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out
             if ran_out:
                 it.warn_ran_out()
@@ -418,26 +430,30 @@ class Model:
             network.train_batches(data, start, rows, it.batch_size, opt._learning_rate)
             it.step += n_batches
 
-    def _train_batches(self, cl, it, names, call_begin, call_end, logs_needed) -> None:
+    def _train_batches(self, cl, it, make_logs) -> None:
         """One native call per batch, with the batch hooks around it."""
         network, data, opt = self._network, it.dataset, self.optimizer
         train, results = network.train_batch, network.metric_results
-        on_begin, on_end = cl.on_train_batch_begin, cl.on_train_batch_end
+        on_begin, on_end, logs_needed = cl.batch_hooks("train")
+        timed = cl._timing  # the timed hooks are swapped for lean ones once checked
         batch_size, n_rows = it.batch_size, it.n_rows
+        last_rows = n_rows - (it.batches_per_pass - 1) * batch_size
+        last = it.batches_per_pass - 1
         batch = it.batch_in_epoch
         for first, n_batches in it.segments():
             for j in range(first, first + n_batches):
-                start = j * batch_size
-                rows = min(batch_size, n_rows - start)
-                if call_begin:
+                if on_begin is not None:
                     on_begin(batch, {})
-                train(data, start, rows, opt._learning_rate)
+                train(data, j * batch_size, batch_size if j != last else last_rows, opt._learning_rate)
                 it.step += 1
-                if call_end:
-                    on_end(batch, dict(zip(names, results())) if logs_needed else {})
+                if on_end is not None:
+                    on_end(batch, make_logs(results()) if logs_needed else {})
                 if self.stop_training:
                     return
                 batch += 1
+                if timed and not cl._timing:
+                    timed = False
+                    on_begin, on_end, logs_needed = cl.batch_hooks("train")
 
     # -- evaluate -----------------------------------------------------------------
 
@@ -452,18 +468,17 @@ class Model:
         rows = min(n, n_batches * batch_size)
         cl.on_test_begin({})
         network.reset_metrics()
-        begin, end, logs_needed = cl.batch_plan("test")
-        if begin or end:
+        on_begin, on_end, logs_needed = cl.batch_hooks("test")
+        if on_begin or on_end:
             test, results = network.test_batch, network.metric_results
-            on_begin, on_end = cl.on_test_batch_begin, cl.on_test_batch_end
+            make_logs = logs_builder(names)
             for batch in range(n_batches):
                 start = batch * batch_size
-                count = min(batch_size, n - start)
-                if begin:
+                if on_begin is not None:
                     on_begin(batch, {})
-                test(data, start, count)
-                if end:
-                    on_end(batch, dict(zip(names, results())) if logs_needed else {})
+                test(data, start, min(batch_size, n - start))
+                if on_end is not None:
+                    on_end(batch, make_logs(results()) if logs_needed else {})
         else:
             network.test_batches(data, 0, rows, batch_size)
         logs = dict(zip(names, network.metric_results()))
@@ -558,17 +573,16 @@ class Model:
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
-        begin, end, logs_needed = cl.batch_plan("predict")
-        if begin or end:
-            on_begin, on_end = cl.on_predict_batch_begin, cl.on_predict_batch_end
+        on_begin, on_end, logs_needed = cl.batch_hooks("predict")
+        if on_begin or on_end:
             step = network.predict_batch
             for batch in range(n_batches):
                 start = batch * batch_size
                 count = min(batch_size, n - start)
-                if begin:
+                if on_begin is not None:
                     on_begin(batch, {})
                 step(data, start, count, out)
-                if end:
+                if on_end is not None:
                     on_end(batch, {"outputs": out[start : start + count]} if logs_needed else {})
         else:
             network.predict_batches(data, 0, rows, batch_size, out)

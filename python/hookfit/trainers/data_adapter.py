@@ -23,9 +23,7 @@ def as_array(value, argument: str) -> np.ndarray:
         array = np.asarray(value)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{argument} must be an array of numbers; {e}") from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-    ) or np.issubdtype(array.dtype, np.complexfloating):
+    if array.dtype.kind not in "fiub":  # float, int, unsigned, bool
         raise TypeError(
             f"{argument} must hold real numbers; got dtype {array.dtype}. "
             "Convert it, e.g. np.asarray(x, dtype='float32')"
@@ -67,7 +65,7 @@ def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argume
                 f"({n},) or ({n}, 1); got {y.shape}. For one-hot labels use "
                 "categorical_crossentropy"
             )
-        finite = np.isfinite(y) if np.issubdtype(y.dtype, np.floating) else True
+        finite = np.isfinite(y) if y.dtype.kind == "f" else True
         if not np.all(finite):
             raise ValueError(f"{argument} contains NaN or infinity; remove those samples")
         bad = (y < 0) | (y >= output_dim) | (y != np.floor(y))
