@@ -131,3 +131,11 @@ def test_results_are_fresh_writable_copies():
 def test_bad_image_size_is_a_clear_value_error(bad):
     with pytest.raises(ValueError, match="image_size must be 28 .* or 8"):
         digits.load_data(image_size=bad)
+
+
+def test_reachable_as_keras_datasets_after_import_hookfit_as_keras():
+    import hookfit as keras
+
+    (x_train, _), _ = keras.datasets.digits.load_data()
+    assert x_train.shape == (797, 28, 28)
+    assert keras.datasets.mnist.load_data is not None
