@@ -115,3 +115,18 @@ def test_mnist_or_digits_falls_back_to_the_embedded_digits(keras_home):
     description = mnist_or_digits.describe()
     assert description.startswith("UCI handwritten digits")
     assert os.path.join(str(keras_home), "datasets", "mnist.npz") in description
+
+
+def test_path_may_be_none_or_a_pathlib_path(tmp_path, keras_home):
+    arrays = write_mnist_like(keras_home / "datasets" / "mnist.npz")
+    (x_train, _), _ = mnist.load_data(None)
+    assert np.array_equal(x_train, arrays["x_train"])
+    write_mnist_like(tmp_path / "elsewhere.npz")
+    (x_train, _), _ = mnist.load_data(tmp_path / "elsewhere.npz")
+    assert x_train.shape == (6, 28, 28)
+
+
+@pytest.mark.parametrize("bad", [3, b"mnist.npz", ["mnist.npz"]])
+def test_path_of_a_wrong_type_is_a_clear_type_error(bad, keras_home):
+    with pytest.raises(TypeError, match="path must be a file name or path"):
+        mnist.load_data(bad)

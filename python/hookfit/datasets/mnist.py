@@ -24,17 +24,26 @@ def datasets_dir() -> str:
     return os.path.join(keras_home, "datasets")
 
 
-def resolve_path(path: str = "mnist.npz") -> str:
-    """Where ``load_data(path)`` looks: ``path`` itself if absolute, else inside ``datasets_dir()``."""
+def resolve_path(path: str | os.PathLike | None = "mnist.npz") -> str:
+    """Where ``load_data(path)`` looks: ``path`` itself if absolute, else inside
+    ``datasets_dir()``; ``None`` means ``"mnist.npz"``."""
+    if path is None:
+        path = "mnist.npz"
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a file name or path such as 'mnist.npz'; got "
+            f"{type(path).__name__} {path!r}"
+        )
     return os.path.join(datasets_dir(), os.path.expanduser(os.fspath(path)))
 
 
-def load_data(path: str = "mnist.npz"):
+def load_data(path: str | os.PathLike | None = "mnist.npz"):
     """Loads the MNIST dataset, as ``keras.datasets.mnist.load_data`` does, without downloading.
 
     Args:
         path: the file name inside ``~/.keras/datasets/`` (``$KERAS_HOME/datasets``
-            when ``KERAS_HOME`` is set), as in Keras, or an absolute path.
+            when ``KERAS_HOME`` is set), as in Keras, or an absolute path
+            (``str`` or ``pathlib.Path``); ``None`` means ``"mnist.npz"``.
 
     Returns:
         Tuple of NumPy arrays ``(x_train, y_train), (x_test, y_test)``, as stored
@@ -43,6 +52,7 @@ def load_data(path: str = "mnist.npz"):
 
     Raises:
         FileNotFoundError: if the file is absent; the message says where to put it.
+        TypeError: if ``path`` is not a string or path.
         ValueError: if the file is not an ``.npz`` or lacks one of the four arrays,
             or an ``x`` and its ``y`` have different numbers of rows.
 
