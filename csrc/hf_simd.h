@@ -5,7 +5,7 @@
  * that the running CPU supports (an ifunc). The wheel thus stays portable
  * (no -march flags) yet uses 256-bit FMA where available. Other compilers
  * and architectures get the plain baseline function. Sanitizer builds also
- * get the plain function, so ASan sees every call through an ordinary symbol. */
+ * get the plain function, so the two CI builds cover both code paths. */
 #ifndef HF_SIMD_H
 #define HF_SIMD_H
 
