@@ -139,3 +139,16 @@ def test_reachable_as_keras_datasets_after_import_hookfit_as_keras():
     (x_train, _), _ = keras.datasets.digits.load_data()
     assert x_train.shape == (797, 28, 28)
     assert keras.datasets.mnist.load_data is not None
+
+
+@pytest.mark.parametrize("image_size", [8, 28])
+def test_images_and_labels_stay_paired(image_size):
+    # A nearest-class-mean classifier fit on the training part recognises most
+    # test digits only if every image kept its own label through the shuffle.
+    (x_train, y_train), (x_test, y_test) = digits.load_data(image_size=image_size)
+    x_train = x_train.reshape(len(x_train), -1).astype(float)
+    x_test = x_test.reshape(len(x_test), -1).astype(float)
+    means = np.stack([x_train[y_train == c].mean(axis=0) for c in range(10)])
+    distances = ((x_test[:, None, :] - means[None, :, :]) ** 2).sum(axis=2)
+    accuracy = (distances.argmin(axis=1) == y_test).mean()
+    assert accuracy > 0.85
