@@ -104,6 +104,7 @@ _KILLED_RUN = textwrap.dedent(
     from hookfit.callbacks.backup_and_restore import BackupAndRestore
 
     backup_dir, out, kill_epoch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    save_freq = "epoch" if sys.argv[4] == "epoch" else int(sys.argv[4])
     rng = np.random.default_rng(0)
     x = rng.standard_normal((100, 4)).astype(np.float32)
     y = (x @ rng.standard_normal((4, 2))).astype(np.float32)
@@ -115,18 +116,27 @@ _KILLED_RUN = textwrap.dedent(
         if epoch == kill_epoch:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    history = model.fit(x, y, epochs=5, batch_size=16, validation_split=0.2, verbose=0,
-                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=maybe_kill),
-                                   BackupAndRestore(backup_dir)])
+    seen = []
+
+    def maybe_kill_mid_epoch(batch, logs):
+        seen.append(batch)
+        if len(seen) == 4 * kill_epoch + 3:  # batch 2 of epoch kill_epoch (4 batches/epoch)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    kill = (keras.callbacks.LambdaCallback(on_epoch_end=maybe_kill) if save_freq == "epoch"
+            else keras.callbacks.LambdaCallback(on_batch_end=maybe_kill_mid_epoch))
+    history = model.fit(x, y, epochs=5, batch_size=20, validation_split=0.2, verbose=0,
+                        callbacks=[kill, BackupAndRestore(backup_dir, save_freq=save_freq)])
     np.savez(out, *model.get_weights(), history=repr(history.history))
     """
 )
 
 
-def test_killed_process_then_resume_is_bit_exact(tmp_path):
+@pytest.mark.parametrize("save_freq", ["epoch", "2"])
+def test_killed_process_then_resume_is_bit_exact(tmp_path, save_freq):
     def run(backup_dir, out, kill_epoch):
         return subprocess.run(
-            [sys.executable, "-c", _KILLED_RUN, str(backup_dir), str(out), str(kill_epoch)],
+            [sys.executable, "-c", _KILLED_RUN, str(backup_dir), str(out), str(kill_epoch), save_freq],
             env=dict(os.environ), capture_output=True, text=True, timeout=300,
         )
 

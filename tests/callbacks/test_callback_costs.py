@@ -33,3 +33,26 @@ def test_empty_table():
     costs = CallbackCosts()
     assert len(costs) == 0 and costs.slowest() is None and costs.share() == 0.0
     assert "step time" in str(costs)
+
+
+def test_history_callback_costs_after_fit_counts_calls():
+    import numpy as np
+
+    import hookfit as keras
+
+    class Counting(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    x = np.ones((40, 2), np.float32)
+    y = np.zeros((40, 1), np.float32)
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=10, verbose=0, callbacks=[Counting()])
+    costs = history.callback_costs
+    assert isinstance(costs, CallbackCosts)
+    calls = {(r.callback, r.hook): r.calls for r in costs}
+    assert calls[("Counting", "on_train_batch_end")] == 12
+    assert calls[("History", "on_epoch_end")] == 3
+    assert costs.step_seconds > 0
+    assert "Counting" in str(costs)
