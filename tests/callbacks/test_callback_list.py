@@ -196,7 +196,7 @@ def test_armed_check_uses_timed_hooks_then_lean_ones():
     assert begin.__name__ == "call" and end.__name__ == "call"
     begin(0, {})
     end(0, {"loss": 1.0})
-    rows = {(r["callback"], r["hook"]): r["calls"] for r in cl.costs.rows()}
+    rows = {(r["callback"], r["hook"]): r["calls"] for r in cl.costs.rows()}  # raw rows
     assert rows == {("Pass", "on_train_batch_begin"): 1, ("Pass", "on_train_batch_end"): 1}
 
 
@@ -225,21 +225,25 @@ def test_cost_accounting_counts_every_call():
     model = _model()
     history = model.fit(x, y, batch_size=6, epochs=2, verbose=0, validation_split=0.25,
                         callbacks=[Pass(), SlowEnd(0.002)])
-    rows = {(r["callback"], r["hook"]): r for r in history.callback_costs}
-    assert rows[("Pass", "on_train_batch_begin")]["calls"] == 12  # 36 rows / 6 x 2 epochs
-    assert rows[("Pass", "on_test_batch_end")]["calls"] == 4
-    assert rows[("History", "on_epoch_end")]["calls"] == 2
-    assert rows[("SlowEnd", "on_train_batch_end")]["seconds"] >= 12 * 0.002
-    assert history.callback_costs[0]["callback"] == "SlowEnd"
+    costs = history.callback_costs
+    rows = {(r.callback, r.hook): r for r in costs}
+    assert rows[("Pass", "on_train_batch_begin")].calls == 12  # 36 rows / 6 x 2 epochs
+    assert rows[("Pass", "on_test_batch_end")].calls == 4
+    assert rows[("History", "on_epoch_end")].calls == 2
+    assert rows[("SlowEnd", "on_train_batch_end")].seconds >= 12 * 0.002
+    assert costs.slowest().callback == "SlowEnd"
     assert ("SlowEnd", "on_train_batch_begin") not in rows  # not overridden, never called
-    assert all(r["seconds"] >= 0 for r in rows.values())
+    assert all(r.seconds >= 0 for r in rows.values())
+    # Step time excludes the hooks: the sleeping callback does not count as step time.
+    assert 0 < costs.step_seconds < rows[("SlowEnd", "on_train_batch_end")].seconds
+    assert costs.share("SlowEnd") > 1.0
 
 
 def test_cost_names_distinguish_instances():
     model = _model()
     x, y = _data(12)
     history = model.fit(x, y, batch_size=6, verbose=0, callbacks=[Pass(), Pass()])
-    names = {r["callback"] for r in history.callback_costs}
+    names = {r.callback for r in history.callback_costs}
     assert {"Pass", "Pass#2", "History"} <= names
 
 
@@ -257,3 +261,50 @@ def test_logs_none_becomes_empty_dict():
     cl.on_train_begin()
     cl.on_test_batch_begin(0)
     assert got == [{}, {}]
+
+
+def test_after_dispatch_calls_run_after_every_callback():
+    order = []
+
+    class Watcher(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            order.append("watcher.on_train_begin")
+
+        def on_epoch_end(self, epoch, logs=None):
+            order.append(f"watcher.on_epoch_end({epoch})")
+
+        def _after_train_begin(self, callbacks):
+            order.append(("after_train_begin", [type(c).__name__ for c in callbacks]))
+
+        def _after_epoch_end(self, epoch, callbacks):
+            order.append(f"after_epoch_end({epoch}) history has {len(callbacks[-1].epoch)}")
+
+        def _after_train_batch_end(self, batch, callbacks):
+            order.append(f"after_batch({batch})")
+
+        def _implements_train_batch_hooks(self):
+            return True
+
+    class Later(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            order.append("later.on_train_begin")
+
+    x, y = _data(12)
+    _model().fit(x, y, batch_size=6, epochs=1, verbose=0, callbacks=[Watcher(), Later()])
+    assert order == [
+        "watcher.on_train_begin",
+        "later.on_train_begin",
+        ("after_train_begin", ["Watcher", "Later", "History"]),
+        "after_batch(0)",
+        "after_batch(1)",
+        "watcher.on_epoch_end(0)",
+        "after_epoch_end(0) history has 1",
+    ]
+
+
+def test_history_state_roundtrip():
+    h = keras.callbacks.History()
+    h.epoch, h.history = [0, 1], {"loss": [1.0, 0.5]}
+    other = keras.callbacks.History()
+    other.set_state(h.get_state())
+    assert (other.epoch, other.history) == ([0, 1], {"loss": [1.0, 0.5]})

@@ -63,7 +63,14 @@ _MODE_OF = {
 }
 _MODES = tuple(_MODE_OF.get(h) for h in HOOKS)
 _BATCH_HOOKS = {m: (_INDEX[f"on_{m}_batch_begin"], _INDEX[f"on_{m}_batch_end"]) for m in ("train", "test", "predict")}
-_TIMING_WINDOW = 5  # batch times before the one check (Keras 2)
+_TIMING_WINDOW = 5
+# Calls made after a whole dispatch, for callbacks that need every other
+# callback to have seen the hook first (BackupAndRestore): hook -> method.
+_AFTER = {
+    "on_train_begin": "_after_train_begin",
+    "on_epoch_end": "_after_epoch_end",
+    "on_train_batch_end": "_after_train_batch_end",
+}  # batch times before the one check (Keras 2)
 
 _clock = time.perf_counter_ns
 
@@ -93,6 +100,13 @@ def overridden_hooks(callback) -> tuple:
         found = tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
         _class_overrides[cls] = found
     return found
+
+
+def _after_dispatch(after, hook, callbacks):
+    """Adapt ``after(..., callbacks)`` to the hook's signature, to run last."""
+    if hook == "on_train_begin":
+        return lambda logs: after(callbacks)
+    return lambda index, logs: after(index, callbacks)
 
 
 def _is_builtin(callback) -> bool:
@@ -141,6 +155,7 @@ class CallbackCosts:
         self._ns = [[] for _ in HOOKS]  # per hook: ns per member since last fold
         self._dispatches = [0] * len(HOOKS)  # per hook: dispatches since last fold
         self._sources = []  # (hook, drain) of the loop's lean dispatch closures
+        self.step_ns = 0  # time in the batch loops outside callbacks
 
     def _set_names(self, callbacks):
         seen: dict = {}
@@ -175,6 +190,23 @@ class CallbackCosts:
         self._sources = []
         self._members = [tuple(m) for m in members_per_hook]
         self._ns = [[0] * len(m) for m in members_per_hook]
+
+    def total_ns(self) -> int:
+        self._fold()
+        return sum(ns for _, ns in self._totals.values())
+
+    def start_steps(self):
+        """Token for ``stop_steps``: the clock and the hooks' time so far."""
+        return _clock(), self.total_ns()
+
+    def stop_steps(self, token) -> None:
+        """Add the loop's time since ``token``, minus the hooks' share, to step time."""
+        start, hooks = token
+        self.step_ns += (_clock() - start) - (self.total_ns() - hooks)
+
+    @property
+    def step_seconds(self) -> float:
+        return self.step_ns * 1e-9
 
     def rows(self) -> list[dict]:
         """One dict per (callback, hook) that was called: ``callback``,
@@ -273,6 +305,13 @@ class CallbackList:
                 if mode is None or flags[mode]:
                     members[h].append(i)
                     fns[h].append(getattr(cb, HOOKS[h]))
+        for i, cb in enumerate(self.callbacks):
+            for hook, name in _AFTER.items():
+                after = getattr(cb, name, None)
+                h = _INDEX[hook]
+                if after is not None and (_MODES[h] is None or flags[_MODES[h]]):
+                    members[h].append(i)
+                    fns[h].append(_after_dispatch(after, hook, self.callbacks))
         self.costs._install(members)  # folds what the old tables counted
         self._fns = [tuple(f) for f in fns]
         self._lean_cache = {}

@@ -37,12 +37,26 @@ class History(Callback):
             self.model.history = self
 
     @property
-    def callback_costs(self) -> list[dict]:
-        """Per (callback, hook): calls and total seconds measured during the
-        latest run this History took part in, most expensive first."""
+    def callback_costs(self):
+        """A ``CallbackCosts`` table of the latest fit/evaluate/predict this
+        History took part in: per (callback, hook) the calls and total
+        seconds, most expensive first, and the time spent in the steps.
+
+        >>> print(model.fit(x, y, verbose=0).callback_costs)  # doctest: +SKIP
+        """
+        from hookfit.callbacks.callback_costs import CallbackCosts
+
         if self._costs is None:
-            return []
-        return self._costs.rows()
+            return CallbackCosts()
+        return CallbackCosts(self._costs.rows(), step_seconds=self._costs.step_seconds)
+
+    def get_state(self):
+        """The recorded epochs (for a bit-exact resume by BackupAndRestore)."""
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    def set_state(self, state):
+        self.epoch = list(state["epoch"])
+        self.history = {k: list(v) for k, v in state["history"].items()}
 
     def plot(self, path=None):
         """Plot each metric per epoch with its ``val_`` twin (needs matplotlib)."""

@@ -399,10 +399,12 @@ class Model:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
             begin, end, _ = cl.batch_hooks("train")
+            steps = cl.costs.start_steps()
             if begin or end:
                 self._train_batches(cl, it, make_logs)
             else:
                 self._train_epoch(it)
+            cl.costs.stop_steps(steps)
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out
             if ran_out:
@@ -469,6 +471,7 @@ class Model:
         cl.on_test_begin({})
         network.reset_metrics()
         on_begin, on_end, logs_needed = cl.batch_hooks("test")
+        steps = cl.costs.start_steps()
         if on_begin or on_end:
             test, results = network.test_batch, network.metric_results
             make_logs = logs_builder(names)
@@ -481,6 +484,7 @@ class Model:
                     on_end(batch, make_logs(results()) if logs_needed else {})
         else:
             network.test_batches(data, 0, rows, batch_size)
+        cl.costs.stop_steps(steps)
         logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(logs))
         return logs
@@ -574,6 +578,7 @@ class Model:
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
         on_begin, on_end, logs_needed = cl.batch_hooks("predict")
+        steps = cl.costs.start_steps()
         if on_begin or on_end:
             step = network.predict_batch
             for batch in range(n_batches):
@@ -586,6 +591,7 @@ class Model:
                     on_end(batch, {"outputs": out[start : start + count]} if logs_needed else {})
         else:
             network.predict_batches(data, 0, rows, batch_size, out)
+        cl.costs.stop_steps(steps)
         cl.on_predict_end({})
         return out if rows == n else out[:rows]
 
