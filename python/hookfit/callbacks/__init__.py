@@ -16,6 +16,7 @@ from hookfit.callbacks.progbar_logger import ProgbarLogger
 # Public name -> module under hookfit.callbacks (imported lazily).
 _LAZY = {
     "BackupAndRestore": "backup_and_restore",
+    "CallbackCosts": "callback_costs",
     "CSVLogger": "csv_logger",
     "EarlyStopping": "early_stopping",
     "LambdaCallback": "lambda_callback",

@@ -19,6 +19,7 @@ d) Keras 2 semantics hold on both paths: ``stop_training`` reset before
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -73,8 +74,13 @@ def logs_builder(names):
 
     Batch-end logs are built once per batch; a generated dict display is about
     twice as fast as ``dict(zip(names, results))``. The names are embedded with
-    ``repr``, so any string is safe.
+    ``repr``, so any string is safe. Compiled once per list of names.
     """
+    return _logs_builder(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)
+def _logs_builder(names):
     body = ", ".join(f"{name!r}: r[{i}]" for i, name in enumerate(names))
     return eval(f"lambda r: {{{body}}}")  # noqa: S307 - built from reprs only
 

@@ -91,7 +91,7 @@ class EpochIterator:
             for s in range(0, self.n_rows, self.batch_size):
                 gen.shuffle(order[s : s + self.batch_size])
         elif self.shuffle:
-            order = rng.generator().permutation(self.n_rows).astype(np.int64)
+            order = rng.generator().permutation(self.n_rows)  # int64
         else:
             order = None
         self.dataset.set_order(order)
