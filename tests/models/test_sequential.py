@@ -113,3 +113,10 @@ def test_a_layer_belongs_to_one_model():
         keras.Sequential([layer])
     with pytest.raises(TypeError, match="expects a hookfit.layers.Dense"):
         keras.Sequential(["dense"])
+
+
+def test_declared_input_sizes_must_agree():
+    with pytest.raises(ValueError, match="input_dim=3 but the Input has 5 features"):
+        keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(2, input_dim=3)])
+    with pytest.raises(ValueError, match="input_dim=4 but follows a layer with 2 units"):
+        keras.Sequential([keras.layers.Dense(2, input_dim=3), keras.layers.Dense(1, input_dim=4)])

@@ -56,6 +56,12 @@ class Sequential(Model):
             )
         if layer._model is not None or any(l is layer for l in self._layers):
             raise ValueError(f"layer {layer.name!r} is already part of a model; create a new one")
+        if not self._layers and self._input_layer is not None and layer.input_dim is not None:
+            if layer.input_dim != self._input_layer.input_dim:
+                raise ValueError(
+                    f"layer {layer.name!r} declares input_dim={layer.input_dim} but the Input "
+                    f"has {self._input_layer.input_dim} features"
+                )
         if self._layers and layer.input_dim is not None:
             expected = self._layers[-1].units
             if layer.input_dim != expected:
