@@ -114,7 +114,7 @@ def rss_bytes():
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
-def test_no_leak_over_1000_step_calls():
+def test_no_leak_over_1200_step_calls():
     rng = np.random.default_rng(0)
     net = core.Network(784, [1], [core.ACT_LINEAR], [True])
     net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_RMSPROP)
@@ -139,13 +139,18 @@ def test_no_leak_over_1000_step_calls():
             pass
         core.Dataset(x[:10], None).set_order(np.arange(10))
 
-    for _ in range(50):
+    for _ in range(100):
         calls()
-    gc.collect()
-    rss0, objs0 = rss_bytes(), len(gc.get_objects())
-    for _ in range(1000):
-        calls()
-    gc.collect()
-    rss1, objs1 = rss_bytes(), len(gc.get_objects())
-    assert objs1 - objs0 < 50, (objs0, objs1)
-    assert rss1 - rss0 < 2 * 2**20, (rss0, rss1)
+    # A leak grows in every window; allocator noise from other tests run in
+    # the same process (arena growth, BLAS buffers) does not repeat.
+    rss_growth, obj_growth = [], []
+    for _ in range(3):
+        gc.collect()
+        rss0, objs0 = rss_bytes(), len(gc.get_objects())
+        for _ in range(400):
+            calls()
+        gc.collect()
+        rss_growth.append(rss_bytes() - rss0)
+        obj_growth.append(len(gc.get_objects()) - objs0)
+    assert min(obj_growth) <= 0 and max(obj_growth) < 50, obj_growth
+    assert min(rss_growth) < 64 * 2**10 and rss_growth[-1] < 2**20, rss_growth
