@@ -14,6 +14,20 @@ c) ``_reference.py`` is a pure-NumPy twin of everything here, with the same
 Conventions: float32, row-major (C-contiguous), batch rows addressed inside
 the full arrays by position, through an optional order (permutation) array.
 Enum values below are the integers the C headers use.
+
+Code paths: a Network of one Dense layer with one unit (the tutorial's
+``Dense(1)``) trains through a fused kernel that reads each batch row once
+(forward, loss gradient and weight gradient in one pass, rows in pairs);
+every other stack goes through sgemm (scipy's OpenBLAS, handed to C as a
+function pointer). Both give the same results as ``_reference`` at float32
+tolerances. Denormals are flushed to zero inside every call (FTZ/DAZ) and
+the caller's floating-point mode is restored on return.
+
+Errors: every exception derives from ``CoreError`` (``hookfit.errors``) and
+from ValueError (ShapeError, NonFiniteError, LabelError, PositionError,
+KindError), TypeError (DtypeError), MemoryError (WorkspaceError) or
+RuntimeError (BusyError: a Network used by two threads at once, or
+``set_order`` while a step runs on that Dataset). Messages name the argument.
 """
 
 from typing import Sequence
@@ -47,7 +61,7 @@ METRIC_CATEGORICAL_ACCURACY: int  # 6
 METRIC_SPARSE_CATEGORICAL_ACCURACY: int  # 7
 
 # Optimizers (csrc/hf_optimizer.h), Keras 2 formulas and defaults.
-OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0)
+OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0; 1 slot)
 OPT_RMSPROP: int  # 1: slots [v, m, a]  (m: momentum > 0, a: centered)
 OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad)
 
@@ -81,10 +95,16 @@ class Dataset:
     def y(self) -> np.ndarray | None: ...
     @property
     def sample_weight(self) -> np.ndarray | None: ...
+    @property
+    def order(self) -> np.ndarray | None:
+        """The int64 order in use (a read-only view of the Dataset's own copy)."""
     def set_order(self, order: np.ndarray | None) -> None:
         """Rows are visited as x[order[p]] for position p; None = identity.
 
-        ``order``: 1-D integer array with values in [0, n_rows) (checked once).
+        ``order``: non-empty 1-D integer array with values in [0, n_rows)
+        (checked once, then copied; rows may repeat). The x/y/sample_weight
+        properties are read-only float32 views (no copy when the input was
+        already C-contiguous float32).
         """
 
 class Network:
@@ -137,11 +157,13 @@ class Network:
     """Optimizer steps applied so far (Adam's bias correction uses it)."""
     def optimizer_slots(self) -> list[np.ndarray]:
         """Views of the slot buffers, each of length n_params (the unused
-        ones included, zero), in the order given for the optimizer kind."""
+        ones included, zero), in the order given for the optimizer kind:
+        1 for SGD, 3 for RMSprop and Adam."""
     def reset_metrics(self) -> None: ...
     def metric_results(self) -> list[float]:
-        """Running means [loss, metric_0, ...] as Python floats (0.0 when
-        nothing was accumulated, as Keras's divide-no-nan)."""
+        """Running means [loss, metric_0, ...] as Python floats: the float32
+        quotient total / count (0.0 when nothing was accumulated, as Keras's
+        divide-no-nan)."""
     def metric_state(self) -> np.ndarray:
         """A copy of the accumulators, float32, shape (1 + n_metrics, 2):
         (total, count) per entry."""
@@ -155,7 +177,10 @@ class Network:
         self, data: Dataset, start: int, count: int, batch_size: int, lr: float
     ) -> None:
         """ceil(count / batch_size) consecutive steps over positions
-        [start, start + count), the last one partial; one native call."""
+        [start, start + count), the last one partial; one native call, the
+        GIL released throughout. Same result, bit for bit, as the equivalent
+        train_batch calls. The workspace is allocated on first use and grown
+        only when a larger batch comes."""
     def test_batch(self, data: Dataset, start: int, count: int) -> None:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
     def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> None: ...
@@ -212,6 +237,10 @@ def optimizer_update(
     amsgrad: bool = False,
 ) -> None:
     """One in-place update of params from grads; ``iteration`` is the count
-    of updates applied before this one (Adam uses t = iteration + 1)."""
+    of updates applied before this one (Adam uses t = iteration + 1).
+    ``params`` and every slot: writable C-contiguous float32 (n,); ``slots``
+    holds 1 array for SGD, 3 for RMSprop and Adam."""
 def cpu_features() -> str:
-    """The SIMD path chosen at run time for the hot loops (e.g. "avx2+fma")."""
+    """The SIMD path chosen at run time for the hot loops: "x86-64-v3
+    (avx2+fma)" or "baseline (sse2)" (GCC function clones picked by the
+    loader); the reference twin returns "numpy-reference"."""
