@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from typing import NamedTuple
 
 from hookfit.callbacks.callback import Callback, is_default
 from hookfit.callbacks.history import History
@@ -83,22 +84,50 @@ def overrides(callback, hook: str) -> bool:
     return alias is not None and not is_default(getattr(callback, alias))
 
 
-_HOOK_NAMES = frozenset(HOOKS) | frozenset(_ALIASES.values())
-# Which hooks a class overrides, computed once per class (weak keys: classes
-# made on the fly may go away).
-_class_overrides: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_HOOK_NAMES = frozenset(HOOKS) | frozenset(_ALIASES.values()) | frozenset(_AFTER.values())
+_PREDICATES = (
+    "_implements_train_batch_hooks",
+    "_implements_test_batch_hooks",
+    "_implements_predict_batch_hooks",
+)
+_MODE_NAMES = ("train", "test", "predict")
 
 
-def overridden_hooks(callback) -> tuple:
-    """Indices (into HOOKS) of the hooks in which ``callback`` does real work."""
-    own = getattr(callback, "__dict__", {})
-    if own and not _HOOK_NAMES.isdisjoint(own):  # instance attributes (LambdaCallback)
-        return tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
+class _Profile(NamedTuple):
+    """What dispatch needs to know about a callback, found once per class."""
+
+    hooks: tuple  # indices (into HOOKS) of the hooks it overrides
+    after: tuple  # (hook index, method name) of its after-dispatch calls
+    flags: tuple | None  # its (train, test, predict) batch predicates, or None
+    # when they depend on the instance (the predicates are overridden)
+
+
+# Weak keys: classes made on the fly (tests, LambdaCallback factories) may go away.
+_class_profiles: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _make_profile(callback) -> _Profile:
+    hooks = tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
+    after = tuple(
+        (_INDEX[hook], name) for hook, name in _AFTER.items() if getattr(callback, name, None)
+    )
     cls = type(callback)
-    found = _class_overrides.get(cls)
+    flags = None
+    if all(getattr(cls, p) is getattr(Callback, p) for p in _PREDICATES):
+        flags = tuple(any(_MODES[h] == mode for h in hooks) for mode in _MODE_NAMES)
+    return _Profile(hooks, after, flags)
+
+
+def profile(callback) -> _Profile:
+    """The callback's dispatch profile (cached per class unless the instance
+    carries its own hook attributes, as LambdaCallback does)."""
+    own = getattr(callback, "__dict__", None)
+    if own and not _HOOK_NAMES.isdisjoint(own):
+        return _make_profile(callback)
+    cls = type(callback)
+    found = _class_profiles.get(cls)
     if found is None:
-        found = tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
-        _class_overrides[cls] = found
+        found = _class_profiles[cls] = _make_profile(callback)
     return found
 
 
@@ -186,7 +215,8 @@ class CallbackCosts:
 
     def _install(self, members_per_hook):
         """New tables (after folding what was counted under the old ones)."""
-        self._fold()
+        if self._sources or any(self._dispatches):
+            self._fold()
         self._sources = []
         self._members = [tuple(m) for m in members_per_hook]
         self._ns = [[0] * len(m) for m in members_per_hook]
@@ -290,28 +320,30 @@ class CallbackList:
         return iter(self.callbacks)
 
     def _build_tables(self):
-        self.costs._set_names(self.callbacks)
-        self._flags = {
-            "train": any(c._implements_train_batch_hooks() for c in self.callbacks),
-            "test": any(c._implements_test_batch_hooks() for c in self.callbacks),
-            "predict": any(c._implements_predict_batch_hooks() for c in self.callbacks),
-        }
+        callbacks = self.callbacks
+        self.costs._set_names(callbacks)
+        profiles = [profile(c) for c in callbacks]
+        flags = [False, False, False]
+        for cb, p in zip(callbacks, profiles):
+            for k in range(3):
+                if not flags[k]:
+                    flags[k] = p.flags[k] if p.flags is not None else getattr(cb, _PREDICATES[k])()
+        self._flags = flags = dict(zip(_MODE_NAMES, flags))
         members = [[] for _ in HOOKS]
         fns = [[] for _ in HOOKS]
-        flags = self._flags
-        for i, cb in enumerate(self.callbacks):
-            for h in overridden_hooks(cb):
+        for i, (cb, p) in enumerate(zip(callbacks, profiles)):
+            for h in p.hooks:
                 mode = _MODES[h]
                 if mode is None or flags[mode]:
                     members[h].append(i)
                     fns[h].append(getattr(cb, HOOKS[h]))
-        for i, cb in enumerate(self.callbacks):
-            for hook, name in _AFTER.items():
-                after = getattr(cb, name, None)
-                h = _INDEX[hook]
-                if after is not None and (_MODES[h] is None or flags[_MODES[h]]):
+        # After-dispatch calls go last in their hook's table.
+        for i, (cb, p) in enumerate(zip(callbacks, profiles)):
+            for h, name in p.after:
+                mode = _MODES[h]
+                if mode is None or flags[mode]:
                     members[h].append(i)
-                    fns[h].append(_after_dispatch(after, hook, self.callbacks))
+                    fns[h].append(_after_dispatch(getattr(cb, name), HOOKS[h], callbacks))
         self.costs._install(members)  # folds what the old tables counted
         self._fns = [tuple(f) for f in fns]
         self._lean_cache = {}
