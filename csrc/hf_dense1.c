@@ -66,7 +66,7 @@ typedef struct row_ctx {
     hf_status st;
 } row_ctx;
 
-static inline float finish_row(row_ctx *c, size_t i, float z)
+HF_ALWAYS_INLINE float finish_row(row_ctx *c, size_t i, float z)
 {
     float ai = hf_act1(c->act, z + c->bias);
     float wi = c->sw ? hf_row(c->sw, i)[0] : 1.0f;

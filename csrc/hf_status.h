@@ -13,9 +13,11 @@ typedef enum hf_status {
 } hf_status;
 
 #if defined(__GNUC__) || defined(__clang__)
+#define HF_ALWAYS_INLINE static inline __attribute__((always_inline))
 #define HF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
+#define HF_ALWAYS_INLINE static inline
 #define HF_LIKELY(x) (x)
 #define HF_UNLIKELY(x) (x)
 #endif
