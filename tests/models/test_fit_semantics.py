@@ -430,3 +430,17 @@ def test_class_weight(make_model, data):
                          class_weight={0: 0.0, 1: 1.0}).history["loss"][0]
     by_hand = model.evaluate(x, labels, batch_size=50, sample_weight=labels, verbose=0)
     assert weighted == pytest.approx(by_hand, rel=1e-6) and weighted != plain
+
+
+def test_no_ran_out_warning_when_stopped_before_the_end(make_model, data, caplog):
+    x, y = data
+
+    class Stop(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self.model.stop_training = True
+
+    with caplog.at_level(logging.WARNING, logger="hookfit"):
+        make_model().fit(x, y, batch_size=16, steps_per_epoch=5, epochs=1, verbose=0,
+                         callbacks=[Stop()])
+    assert "ran out of data" not in caplog.text

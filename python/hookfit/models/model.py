@@ -412,7 +412,7 @@ class Model:
                 self._train_epoch(it)
             cl.costs.stop_steps(steps)
             epoch_logs = make_logs(network.metric_results())
-            ran_out = it.ran_out
+            ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
             if ran_out:
                 it.warn_ran_out()
             if val_data is not None and _should_eval(epoch, val_freq):
