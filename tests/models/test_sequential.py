@@ -120,3 +120,12 @@ def test_declared_input_sizes_must_agree():
         keras.Sequential([keras.Input(shape=(5,)), keras.layers.Dense(2, input_dim=3)])
     with pytest.raises(ValueError, match="input_dim=4 but follows a layer with 2 units"):
         keras.Sequential([keras.layers.Dense(2, input_dim=3), keras.layers.Dense(1, input_dim=4)])
+
+
+def test_weights_views_and_call():
+    model = keras.Sequential([keras.layers.Dense(2, input_dim=3), keras.layers.Dense(1)])
+    assert [w.shape for w in model.weights] == [(3, 2), (2,), (2, 1), (1,)]
+    model.weights[3][...] = 5.0
+    assert model.get_weights()[3][0] == 5.0
+    x = np.ones((4, 3), np.float32)
+    np.testing.assert_array_equal(model(x), model.predict(x, verbose=0))

@@ -673,6 +673,17 @@ class Model:
         for layer, group in zip(layers, groups):
             layer.set_weights(group)
 
+    @property
+    def weights(self) -> list:
+        """Views of every layer's weights (writable; ``get_weights`` copies)."""
+        return [w for layer in self._weighted_layers() for w in layer.weights] if self.built else []
+
+    trainable_weights = weights
+
+    def __call__(self, x):
+        """The outputs for ``x`` as one batch (NumPy in, NumPy out)."""
+        return self.predict_on_batch(x)
+
     def count_params(self) -> int:
         return self._network.n_params if self.built else 0
 
