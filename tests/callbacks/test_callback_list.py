@@ -131,11 +131,18 @@ def test_evaluate_and_predict_warn_for_their_hooks(hookfit_log):
 
 
 def test_fast_callback_never_warns(hookfit_log):
-    x, y = _data(600)
-    model = _model()
-    model.fit(x, y, batch_size=6, epochs=3, verbose=0, validation_split=0.2, callbacks=[Pass()])
-    model.evaluate(x, y, batch_size=6, verbose=0, callbacks=[Pass()])
-    model.predict(x, batch_size=6, verbose=0, callbacks=[Pass()])
+    # Batches big enough that a step clearly outlasts an empty hook, even on a
+    # loaded machine (a tiny model can make Keras 2's rule fire on any hook).
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1200, 256)).astype(np.float32)
+    y = x[:, 0]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.layers.Dense(64, activation="relu", input_dim=256),
+                              keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(x, y, batch_size=100, epochs=2, verbose=0, validation_split=0.2, callbacks=[Pass()])
+    model.evaluate(x, y, batch_size=100, verbose=0, callbacks=[Pass()])
+    model.predict(x, batch_size=100, verbose=0, callbacks=[Pass()])
     assert _slow_records(hookfit_log) == []
 
 
