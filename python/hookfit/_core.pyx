@@ -507,12 +507,14 @@ cdef class Network:
 
     def metric_results(self):
         """Running means [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
-        cdef float *st = _fptr(self._mstate)
-        cdef Py_ssize_t i
-        out = []
-        for i in range(<Py_ssize_t>self._mstate.shape[0]):
-            # float32 division, as Keras's divide_no_nan(total, count).
-            out.append(<double>(st[2 * i] / st[2 * i + 1]) if st[2 * i + 1] != 0.0 else 0.0)
+        cdef cnp.ndarray ms = self._mstate
+        cdef const float *st = <const float *>cnp.PyArray_DATA(ms)
+        cdef Py_ssize_t i, m = cnp.PyArray_DIM(ms, 0)
+        cdef list out = [0.0] * m
+        for i in range(m):
+            if st[2 * i + 1] != 0.0:
+                # float32 division, as Keras's divide_no_nan(total, count).
+                out[i] = <double>(st[2 * i] / st[2 * i + 1])
         return out
 
     def metric_state(self):
@@ -643,7 +645,7 @@ cdef class Network:
                           Py_ssize_t batch_size, object out) except -1:
         self._check_run(data, start, count, batch_size, False)
         cdef cnp.ndarray o
-        if (type(out) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
+        if (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
                 and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
                 and cnp.PyArray_DIM(<cnp.ndarray>out, 0) == <cnp.npy_intp>data.data.n_positions
                 and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>self.net.dims[self.net.n_layers]):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hookfit import _core as core
 from hookfit import errors
@@ -250,3 +252,44 @@ def test_native_switch_selects_implementation(monkeypatch):
     assert bad.returncode != 0 and "HOOKFIT_IMPLEMENTATION" in bad.stderr
     if os.environ.get("HOOKFIT_IMPLEMENTATION", "compiled") == "compiled":
         assert importlib.import_module("hookfit._native").core is core
+
+
+_ARRAYS = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6),
+    st.tuples(st.sampled_from([np.float32, np.float64, np.int8, np.bool_, np.complex64, object]),
+              st.lists(st.integers(0, 4), min_size=0, max_size=3)).map(
+        lambda t: np.ones(t[1], dtype=t[0]) if t[0] is not object else np.empty(t[1], dtype=object)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=_ARRAYS, y=_ARRAYS, sw=_ARRAYS, order=_ARRAYS, start=st.integers(-2, 6), count=st.integers(-1, 6),
+       batch=st.integers(-1, 4), lr=st.sampled_from([0.1, float("nan"), -1.0, 1e300]), out=_ARRAYS)
+def test_no_input_crashes_the_process(x, y, sw, order, start, count, batch, lr, out):
+    """Arbitrary arguments end in a result or a ValueError/TypeError, never a crash."""
+    net = core.Network(4, [1], [core.ACT_SIGMOID], [True])
+    net.configure(core.LOSS_BCE, [core.METRIC_BINARY_ACCURACY], core.OPT_ADAM)
+    wide = core.Network(4, [3, 2], [core.ACT_RELU, core.ACT_SOFTMAX], [True, False])
+    wide.configure(core.LOSS_SCCE, [core.METRIC_SPARSE_CATEGORICAL_ACCURACY], core.OPT_SGD)
+    try:
+        data = core.Dataset(x, y, sw)
+    except (ValueError, TypeError):
+        data = core.Dataset(np.ones((4, 4)), np.ones((4, 1)))
+    for call in (
+        lambda: data.set_order(order),
+        lambda: net.train_batches(data, start, count, batch, lr),
+        lambda: wide.train_batch(data, start, count, lr),
+        lambda: net.test_batches(data, start, count, batch),
+        lambda: wide.predict_batches(data, start, count, batch, out),
+        lambda: net.predict_batch(data, start, count, out),
+        lambda: net.set_metric_state(out),
+        lambda: core.loss_value_and_grad(core.LOSS_SCCE, y, x, sw, out),
+        lambda: core.metric_update(core.METRIC_CCE, y, x, out),
+        lambda: core.dense_forward(x, y, sw, core.ACT_SOFTMAX, out),
+    ):
+        try:
+            call()
+        except (ValueError, TypeError):
+            pass
