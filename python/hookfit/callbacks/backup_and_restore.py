@@ -124,13 +124,16 @@ class BackupAndRestore(Callback):
         return model, iterator, network
 
     @staticmethod
-    def _stateful(callbacks):
-        """(index, callback) of every other callback with a state to keep."""
-        return [
-            (i, c)
-            for i, c in enumerate(callbacks)
-            if not isinstance(c, BackupAndRestore) and c.get_state() is not None
-        ]
+    def _callback_states(callbacks):
+        """The state of every other callback that has one, with its position."""
+        entries = []
+        for i, c in enumerate(callbacks):
+            if isinstance(c, BackupAndRestore):
+                continue
+            state = c.get_state()
+            if state is not None:
+                entries.append({"index": i, "class": type(c).__name__, "state": state})
+        return entries
 
     def _save(self, callbacks):
         model, iterator, network = self._fit_parts()
@@ -142,10 +145,7 @@ class BackupAndRestore(Callback):
             "optimizer": model.optimizer.get_state(),
             "iterator": iterator.get_state(),
             "metric_state": network.metric_state(),
-            "callbacks": [
-                {"index": i, "class": type(c).__name__, "state": c.get_state()}
-                for i, c in self._stateful(callbacks)
-            ],
+            "callbacks": self._callback_states(callbacks),
         }
         save_state(self.backup_path, state)
 
