@@ -196,3 +196,14 @@ def test_unwritable_backup_dir_fails_before_training(tmp_path):
         fit(model, [BackupAndRestore(blocker / "b")])
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_interrupted_before_the_first_backup_starts_afresh(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), [Interrupt(at_epoch=0), BackupAndRestore(tmp_path / "b")])
+    assert not (tmp_path / "b" / "backup.npz").exists()
+    reference = build()
+    ref_history = fit(reference, [Interrupt(), BackupAndRestore(tmp_path / "ref")])
+    rerun = build()
+    history = fit(rerun, [Interrupt(), BackupAndRestore(tmp_path / "b")])
+    assert_same_run(reference, ref_history, rerun, history)
