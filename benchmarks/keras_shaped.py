@@ -108,5 +108,8 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
             for _ in range(scale):
                 model.predict(x, **kw)
 
-    per = case.steps if case.per == "step" else 1
-    return Workload(case.name, fn, per, "µs/step" if case.per == "step" else "µs/call")
+    per_step = case.per == "step"
+    return Workload(
+        case.name, fn, case.steps if per_step else 1, "µs/step" if per_step else "µs/call",
+        amortizes=per_step and case.kind == "fit",
+    )

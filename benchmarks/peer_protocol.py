@@ -98,7 +98,7 @@ def serve(impl: str, setup) -> None:
             report["cases"][w.name] = {"error": failed[w.name]}
         else:
             report["cases"][w.name] = {
-                "samples": w.samples, "scale": w.scale, "units": w.units, "unit": w.unit,
+                "samples": w.samples, "scale": w.scale, "units": w.units, "unit": w.unit, "amortizes": w.amortizes,
             }
     _write(args.out, report)
 

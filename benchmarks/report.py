@@ -38,8 +38,11 @@ def net_samples(results: dict, impl: str, name: str) -> list[float] | None:
     fixed = rep["cases"].get(case.fixed or "", {})
     if case.per == "call" or "samples" not in fixed or len(fixed["samples"]) != len(entry["samples"]):
         return list(entry["samples"])
+    # A fit-per-step sample is one call over `scale` epochs (one fixed cost);
+    # an evaluate/predict sample is `scale` calls (a fixed cost each).
+    calls = 1 if entry.get("amortizes", True) else entry["scale"]
     steps = entry["scale"] * entry["units"]
-    return paired(entry["samples"], fixed["samples"], lambda s, f: s - f / steps)
+    return paired(entry["samples"], fixed["samples"], lambda s, f: s - f * calls / steps)
 
 
 def stat(results, impl, name) -> Stat | None:

@@ -33,6 +33,9 @@ class Workload:
     fn: Callable[[int], object]
     units: int  # units of work (steps or calls) per unit of scale
     unit: str = "µs/step"
+    # True when a bigger scale spreads a per-call fixed cost thinner (one
+    # fit call with more epochs); False for loops of whole calls.
+    amortizes: bool = False
     scale: int = 1
     samples: list[float] = field(default_factory=list)
 
@@ -96,7 +99,7 @@ def run_round_robin(
             log(f"  {w.name} failed: {failed[w.name]}")
 
     for w in workloads:
-        guarded(w, lambda w: calibrate(w, target_s, min_scale if w.unit == "µs/step" else 1))
+        guarded(w, lambda w: calibrate(w, target_s, min_scale if w.amortizes else 1))
         if w.name not in failed:
             log(f"  calibrated {w.name}: scale {w.scale}")
     for r in range(repeats):
