@@ -63,7 +63,14 @@ _MODE_OF = {
     "on_predict_batch_end": "predict",
 }
 _MODES = tuple(_MODE_OF.get(h) for h in HOOKS)
-_BATCH_HOOKS = {m: (_INDEX[f"on_{m}_batch_begin"], _INDEX[f"on_{m}_batch_end"]) for m in ("train", "test", "predict")}
+_TRAIN_BEGIN, _TRAIN_END = _INDEX["on_train_batch_begin"], _INDEX["on_train_batch_end"]
+_TEST_BEGIN, _TEST_END = _INDEX["on_test_batch_begin"], _INDEX["on_test_batch_end"]
+_PREDICT_BEGIN, _PREDICT_END = _INDEX["on_predict_batch_begin"], _INDEX["on_predict_batch_end"]
+_BATCH_HOOKS = {
+    "train": (_TRAIN_BEGIN, _TRAIN_END),
+    "test": (_TEST_BEGIN, _TEST_END),
+    "predict": (_PREDICT_BEGIN, _PREDICT_END),
+}
 _TIMING_WINDOW = 5
 # Calls made after a whole dispatch, for callbacks that need every other
 # callback to have seen the hook first (BackupAndRestore): hook -> method.
@@ -347,6 +354,17 @@ class CallbackList:
         self.costs._install(members)  # folds what the old tables counted
         self._fns = [tuple(f) for f in fns]
         self._lean_cache = {}
+        self._refresh_fast()
+
+    def _refresh_fast(self):
+        """Lean closures behind the public batch methods once no timing
+        check is pending (None: use the general, timed path)."""
+        self._fast = fast = [None] * len(HOOKS)
+        if self._timing:
+            return
+        for mode, (hb, he) in _BATCH_HOOKS.items():
+            if self._flags[mode]:
+                fast[hb], fast[he] = self._lean(hb), self._lean(he)
 
     def implements(self, hook: str) -> bool:
         """True if calling ``hook`` would call at least one callback."""
@@ -491,6 +509,7 @@ class CallbackList:
         self._timing = False
         self._hook_times = {}
         self._batch_times = []
+        self._refresh_fast()
 
     def _culprits(self, hook):
         h = _INDEX[hook]
@@ -506,28 +525,60 @@ class CallbackList:
     # -- the Keras 2 hook API ------------------------------------------------------
 
     def on_batch_begin(self, batch, logs=None):
-        self._batch_begin("train", batch, logs)
+        fast = self._fast[_TRAIN_BEGIN]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_begin("train", batch, logs)
 
     def on_batch_end(self, batch, logs=None):
-        self._batch_end("train", batch, logs)
+        fast = self._fast[_TRAIN_END]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_end("train", batch, logs)
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._batch_begin("train", batch, logs)
+        fast = self._fast[_TRAIN_BEGIN]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_begin("train", batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        self._batch_end("train", batch, logs)
+        fast = self._fast[_TRAIN_END]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_end("train", batch, logs)
 
     def on_test_batch_begin(self, batch, logs=None):
-        self._batch_begin("test", batch, logs)
+        fast = self._fast[_TEST_BEGIN]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_begin("test", batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        self._batch_end("test", batch, logs)
+        fast = self._fast[_TEST_END]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_end("test", batch, logs)
 
     def on_predict_batch_begin(self, batch, logs=None):
-        self._batch_begin("predict", batch, logs)
+        fast = self._fast[_PREDICT_BEGIN]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_begin("predict", batch, logs)
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._batch_end("predict", batch, logs)
+        fast = self._fast[_PREDICT_END]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+        else:
+            self._batch_end("predict", batch, logs)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._call_plain("on_epoch_begin", epoch, {} if logs is None else logs)
