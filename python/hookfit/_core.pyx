@@ -234,6 +234,8 @@ cdef class Dataset:
     cdef double _label_min, _label_max
 
     def __init__(self, x, y=None, sample_weight=None):
+        if self._users:
+            raise BusyError("Dataset.__init__: a Network is running batches on this Dataset right now")
         x = _as_float32(x, "x", 2)
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ShapeError(f"x must have at least one row and one column; got shape {x.shape}")
@@ -342,6 +344,7 @@ cdef class Network:
     cdef int _loss
 
     def __init__(self, input_dim, units, activations, use_bias):
+        self._check_idle("Network.__init__")
         units, activations, use_bias = list(units), list(activations), list(use_bias)
         n_layers = len(units)
         if n_layers == 0:
