@@ -42,8 +42,8 @@ class Workload:
 
 def _elapsed(fn: Callable[[int], object], scale: int) -> float:
     # Like timeit: the collector is off while timing, so a collection
-    # triggered by earlier garbage does not land in one sample.
-    gc.collect()
+    # triggered by earlier garbage does not land in one sample. (A full
+    # collect is done once per round, not here: it costs milliseconds.)
     gc.disable()
     try:
         t0 = time.perf_counter()
@@ -103,6 +103,7 @@ def run_round_robin(
         if w.name not in failed:
             log(f"  calibrated {w.name}: scale {w.scale}")
     for r in range(repeats):
+        gc.collect()
         for w in workloads:
             if w.name not in failed:
                 guarded(w, sample)
