@@ -3,7 +3,11 @@
 # HOOKFIT_BUILD=sanitize) and run the test suite against the installed package.
 # Extra arguments go to pytest.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "test"
+# The release build runs everything; the sanitizer build skips the optional
+# third-party extras (large C++ libraries that are not built with ASan).
+extras=test-full
+[ "${HOOKFIT_BUILD:-release}" = sanitize ] && extras=test
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "$extras"
 cd "$root"
 if [ "$build" = sanitize ]; then
   # The interpreter is not instrumented, so the sanitizer runtimes are
