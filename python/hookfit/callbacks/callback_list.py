@@ -12,9 +12,14 @@ b) For every hook, a table of the bound methods of the callbacks that
    says so (Keras 2's flag); then every callback overriding the hook is
    called (the base class forwards ``on_train_batch_*`` to the
    ``on_batch_*`` aliases, so overriding an alias counts).
-c) Every call is timed with ``perf_counter_ns``: one clock read per call,
-   the previous read doubling as the start of the next call. Totals per
-   (callback, hook) are kept in ``CallbackCosts`` (``history.callback_costs``).
+c) Every call is timed with ``perf_counter_ns``: one clock read per call
+   plus one per dispatch (a call's end reading starts the next call). Totals
+   per (callback, hook) are kept in ``CallbackCosts``; the loop adds the time
+   spent in its batch loops (``history.callback_costs`` shows both).
+e) Callbacks that must act after every other callback has seen a hook
+   (BackupAndRestore) define ``_after_train_begin(callbacks)``,
+   ``_after_epoch_end(epoch, callbacks)`` or ``_after_train_batch_end(batch,
+   callbacks)``; these run at the end of that hook's dispatch.
 d) The slow-callback warning follows Keras 2's rule exactly (armed only when
    a callback from outside hookfit is present; batch 0 gives no batch time;
    after 5 batch times, mean hook dispatch time vs mean batch time, strictly
@@ -71,14 +76,14 @@ _BATCH_HOOKS = {
     "test": (_TEST_BEGIN, _TEST_END),
     "predict": (_PREDICT_BEGIN, _PREDICT_END),
 }
-_TIMING_WINDOW = 5
+_TIMING_WINDOW = 5  # batch times before the one check (Keras 2)
 # Calls made after a whole dispatch, for callbacks that need every other
 # callback to have seen the hook first (BackupAndRestore): hook -> method.
 _AFTER = {
     "on_train_begin": "_after_train_begin",
     "on_epoch_end": "_after_epoch_end",
     "on_train_batch_end": "_after_train_batch_end",
-}  # batch times before the one check (Keras 2)
+}
 
 _clock = time.perf_counter_ns
 
