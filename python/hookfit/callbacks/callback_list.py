@@ -16,11 +16,11 @@ c) Every call is timed with ``perf_counter_ns``: one clock read per call
    plus one per dispatch (a call's end reading starts the next call). Totals
    per (callback, hook) are kept in ``CallbackCosts``; the loop adds the time
    spent in its batch loops (``history.callback_costs`` shows both).
-e) Callbacks that must act after every other callback has seen a hook
+d) Callbacks that must act after every other callback has seen a hook
    (BackupAndRestore) define ``_after_train_begin(callbacks)``,
    ``_after_epoch_end(epoch, callbacks)`` or ``_after_train_batch_end(batch,
    callbacks)``; these run at the end of that hook's dispatch.
-d) The slow-callback warning follows Keras 2's rule exactly (armed only when
+e) The slow-callback warning follows Keras 2's rule exactly (armed only when
    a callback from outside hookfit is present; batch 0 gives no batch time;
    after 5 batch times, mean hook dispatch time vs mean batch time, strictly
    greater; checked once per CallbackList) and then names the callbacks
