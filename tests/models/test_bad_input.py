@@ -183,3 +183,15 @@ def test_predict_rejects_wrong_width_and_garbage(make_model):
         model.predict(None)
     with pytest.raises(TypeError, match="real numbers"):
         model.predict(np.zeros((2, 6), dtype=complex))
+
+
+def test_failed_compile_changes_nothing(make_model):
+    model = make_model()
+    optimizer, names = model.optimizer, model.metrics_names
+    with pytest.raises(ValueError, match="repeated"):
+        model.compile(optimizer="adam", loss="mae", metrics=["mse", "mse"])
+    assert model.optimizer is optimizer and model.metrics_names == names
+    unbuilt = keras.Sequential([keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="repeated"):
+        unbuilt.compile(loss="mse", metrics=["mae", "mae"])
+    assert unbuilt.metrics_names == []

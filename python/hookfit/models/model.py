@@ -160,7 +160,11 @@ class Model:
         old = self._network
         old_weights = {}
         if old is not None:
-            old_weights = {id(l): l.get_weights() for l in layers if l._model is self and l._index is not None and l._index < old.n_layers}
+            old_weights = {
+                id(layer): layer.get_weights()
+                for layer in layers
+                if layer._model is self and layer._index is not None and layer._index < old.n_layers
+            }
         network = core.Network(
             input_dim,
             [l.units for l in layers],
@@ -228,20 +232,18 @@ class Model:
         optimizer = _optimizers.get(optimizer)
         loss_code, _ = _losses.resolve(loss)
         metric_specs = _metrics.normalize(metrics)
+        # Resolve now so that bad names fail before anything changes (the
+        # names do not depend on the output width; the kinds may).
+        width = self._network.output_dim if self._network is not None else 1
+        names = [n for n, _ in _metrics.resolve(metric_specs, width, loss_code)]
         self.optimizer = optimizer
         self.loss = loss
         self._loss_code = loss_code
         self._metric_specs = metric_specs
         self._compiled = True
+        self._metric_names = names
         if self._network is not None:
             self._configure()
-        else:
-            # Names are known before the model is built (they do not depend
-            # on the output width).
-            self._metric_names = [
-                m if isinstance(m, str) else getattr(m, "name", getattr(m, "__name__", "?"))
-                for m in metric_specs
-            ]
 
     def _configure(self) -> None:
         network = self._network
