@@ -120,6 +120,7 @@ def _args(argv=None):
 
 def _in_process(selected, args, log) -> dict:
     """hookfit, its core and the hand NumPy loop, sampled in shared rounds."""
+    import impl_floor
     import impl_hookfit
     import impl_native
     import impl_numpy
@@ -129,6 +130,7 @@ def _in_process(selected, args, log) -> dict:
         ("core:batches", lambda: impl_native.setup(per_batch=False)),
         ("core:batch", lambda: impl_native.setup(per_batch=True)),
         ("numpy", impl_numpy.setup),
+        ("floor", impl_floor.setup),
     ]
     results, makers = {}, {}
     for name, setup in impls:

@@ -1,0 +1,80 @@
+"""In-process implementation "floor": the machine's physical floor for a
+step, measured in the same rounds as everything else.
+
+The machine is shared: its memory bandwidth changes by 2x with the load of
+its neighbours, and absolute microseconds move with it. A floor measured in
+the same rounds turns every step time into a load-independent ratio.
+
+- Dense(1) cases (memory-bound): one read of the step's rows, as
+  ``x_rows @ w`` with NumPy's BLAS (sgemv), for every batch of the epoch:
+  a training step cannot read its batch fewer than once.
+- MLP cases (compute-bound): the step's matrix products alone, with NumPy's
+  BLAS into preallocated outputs: forward (3), weight gradients (3), input
+  gradients of layers 2 and 3 (2) for fit; forward only for evaluate/predict.
+
+Rows are read in order (the prefetcher's best case), so the floor is a
+lower bound for a shuffled epoch too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import data
+from peer_protocol import Declined
+from timing import Workload
+
+NAME = "floor"
+
+
+def setup():
+    def make(case):
+        if case.callbacks_all or case.callbacks_none or case.per != "step":
+            raise Declined("a floor exists for steps only")
+        x, _ = data.for_case(case)
+        n_val = int(len(x) * case.validation_split)
+        x = x[: len(x) - n_val]
+        n, b = len(x), case.batch
+        starts = range(0, n, b)
+        if case.model == "mlp":
+            rng = np.random.default_rng(0)
+            sizes = [784, 256, 128, 10]
+            ws = [rng.standard_normal((i, o)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
+            acts = [np.empty((b, o), np.float32) for o in sizes[1:]]
+            grads = [np.empty_like(w) for w in ws]
+            dins = [np.empty((b, i), np.float32) for i in sizes[1:-1]]
+
+            def epoch():
+                for s in starts:
+                    xb = x[s : s + b]
+                    m = len(xb)  # the last batch is partial
+                    h = xb
+                    for w, out in zip(ws, acts):
+                        np.matmul(h, w, out=out[:m])
+                        h = out[:m]
+                    if case.kind != "fit":
+                        continue
+                    inputs = [xb] + [a[:m] for a in acts[:-1]]
+                    for k in (2, 1, 0):
+                        np.matmul(inputs[k].T, acts[k][:m], out=grads[k])
+                        if k:
+                            np.matmul(acts[k][:m], ws[k].T, out=dins[k - 1][:m])
+
+        else:
+            w = np.ones(x.shape[1], np.float32)
+            out = np.empty(b, np.float32)
+
+            def epoch():
+                for s in starts:
+                    xb = x[s : s + b]
+                    np.dot(xb, w, out=out[: len(xb)])
+
+        steps = case.steps
+
+        def fn(scale):
+            for _ in range(scale):
+                epoch()
+
+        return Workload(case.name, fn, steps, amortizes=True)
+
+    return {}, make
