@@ -10,9 +10,10 @@
 #include "hf_metric.h"
 #include "hf_rows.h"
 
-/* Workspace layout for a batch of B rows (general path):
+/* Workspace layout for batches of up to B rows:
  *   gathered x (B x dims[0]) | a_0 .. a_{L-1} (B x dims[l+1]) | d0, d1 (B x max width)
- * The dense1 path only uses the a_0 slot (B x 1). */
+ *   | dense1 scratch (HF_DENSE1_SCRATCH(dims[0]))
+ * The dense1 path only uses the a_0 slot (B x 1) and its scratch. */
 static size_t max_width(const hf_network *net)
 {
     size_t m = 1;
@@ -21,12 +22,18 @@ static size_t max_width(const hf_network *net)
     return m;
 }
 
-size_t hf_network_workspace(const hf_network *net, size_t batch)
+static size_t general_floats(const hf_network *net, size_t batch)
 {
     size_t total = batch * net->dims[0];
     for (size_t l = 1; l <= net->n_layers; l++)
         total += batch * net->dims[l];
     return total + 2 * batch * max_width(net);
+}
+
+/* ... followed by the dense1 path's alignment scratch. */
+size_t hf_network_workspace(const hf_network *net, size_t batch)
+{
+    return general_floats(net, batch) + HF_DENSE1_SCRATCH(net->dims[0]);
 }
 
 int hf_network_is_dense1(const hf_network *net)
@@ -152,7 +159,7 @@ static hf_status train_general(hf_network *net, const hf_data *d, size_t start, 
 }
 
 static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, size_t n,
-                              float *ws, double *loss_value, const float **pred)
+                              float *ws, float *scratch, double *loss_value, const float **pred)
 {
     hf_rows x = rows_of(d->x, d->x_width, d, start);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
@@ -162,16 +169,17 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
     return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->dims[0],
                            layer_w(net, net->params, 0), layer_b(net, net->params, 0),
                            net->acts[0], net->loss, layer_w(net, net->grads, 0),
-                           layer_b(net, net->grads, 0), a, loss_value);
+                           layer_b(net, net->grads, 0), a, loss_value, scratch);
 }
 
 static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size_t n, float lr,
-                           float *ws)
+                           float *ws, float *scratch)
 {
     double loss_value = 0.0;
     const float *pred = NULL;
-    hf_status st = hf_network_is_dense1(net) ? train_dense1(net, d, start, n, ws, &loss_value, &pred)
-                                             : train_general(net, d, start, n, ws, &loss_value, &pred);
+    hf_status st = hf_network_is_dense1(net)
+                       ? train_dense1(net, d, start, n, ws, scratch, &loss_value, &pred)
+                       : train_general(net, d, start, n, ws, &loss_value, &pred);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
@@ -196,16 +204,18 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
         return HF_ERR_NONFINITE;
     if (!hf_opt_valid(net->opt.kind))
         return HF_ERR_KIND;
+    float *scratch = ws + general_floats(net, count < batch ? count : batch);
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch;
-        st = train_one(net, data, start + done, n, lr, ws);
+        st = train_one(net, data, start + done, n, lr, ws, scratch);
     }
     hf_fpenv_leave(env);
     return st;
 }
 
-static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_t n, float *ws)
+static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_t n, float *ws,
+                          float *scratch)
 {
     const float *pred = NULL;
     hf_status st;
@@ -213,7 +223,7 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
         hf_rows x = rows_of(d->x, d->x_width, d, start);
         float *a = ws + n * net->dims[0];
         st = hf_dense1_forward(&x, n, net->dims[0], layer_w(net, net->params, 0),
-                               layer_b(net, net->params, 0), net->acts[0], a);
+                               layer_b(net, net->params, 0), net->acts[0], a, scratch);
         pred = a;
     } else {
         st = forward(net, d, start, n, ws, NULL, &pred);
@@ -236,10 +246,11 @@ hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size
     hf_status st = check(net, data, start, count, batch, 1);
     if (st != HF_OK)
         return st;
+    float *scratch = ws + general_floats(net, count < batch ? count : batch);
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch;
-        st = test_one(net, data, start + done, n, ws);
+        st = test_one(net, data, start + done, n, ws, scratch);
     }
     hf_fpenv_leave(env);
     return st;
@@ -252,13 +263,14 @@ hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t st
     if (st != HF_OK)
         return st;
     const size_t k = net->dims[net->n_layers];
+    float *scratch = ws + general_floats(net, count < batch ? count : batch);
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch, p = start + done;
         if (hf_network_is_dense1(net)) {
             hf_rows x = rows_of(data->x, data->x_width, data, p);
             st = hf_dense1_forward(&x, n, net->dims[0], layer_w(net, net->params, 0),
-                                   layer_b(net, net->params, 0), net->acts[0], out + p);
+                                   layer_b(net, net->params, 0), net->acts[0], out + p, scratch);
         } else {
             const float *res;
             st = forward(net, data, p, n, ws, out + p * k, &res);

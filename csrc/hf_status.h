@@ -14,10 +14,12 @@ typedef enum hf_status {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define HF_ALWAYS_INLINE static inline __attribute__((always_inline))
+#define HF_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 #define HF_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HF_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define HF_ALWAYS_INLINE static inline
+#define HF_PREFETCH(p) ((void)(p))
 #define HF_LIKELY(x) (x)
 #define HF_UNLIKELY(x) (x)
 #endif

@@ -217,6 +217,15 @@ cdef inline float *_fptr(object arr):
     return <float *>cnp.PyArray_DATA(<cnp.ndarray>arr)
 
 
+cdef object _aligned_zeros(Py_ssize_t n):
+    """A zeroed float32 (n,) array whose data starts on a 64-byte boundary
+    (a cache line), so vector loads of it never split a line."""
+    buf = np.zeros(n + 16, dtype=np.float32)
+    cdef size_t addr = <size_t>cnp.PyArray_DATA(<cnp.ndarray>buf)
+    cdef Py_ssize_t skip = <Py_ssize_t>(((64 - addr % 64) % 64) // 4)
+    return buf[skip:skip + n]
+
+
 cdef inline object _read_only(object arr):
     view = arr.view()
     view.flags.writeable = False
@@ -375,9 +384,9 @@ cdef class Network:
         self._acts = np.array([int(a) for a in activations], dtype=np.intc)
         self._w_off = np.array(w_off, dtype=np.uintp)
         self._b_off = np.array(b_off, dtype=np.int64)
-        self._params = np.zeros(total, dtype=np.float32)
-        self._grads = np.zeros(total, dtype=np.float32)
-        self._slots = np.zeros((3, total), dtype=np.float32)
+        self._params = _aligned_zeros(total)
+        self._grads = _aligned_zeros(total)
+        self._slots = [_aligned_zeros(total) for _ in range(3)]
         self._metrics = np.zeros(0, dtype=np.intc)
         self._mstate = np.zeros((1, 2), dtype=np.float32)
         self._ws = None
@@ -395,11 +404,9 @@ cdef class Network:
         self.net.n_params = <size_t>total
         self.net.params = _fptr(self._params)
         self.net.grads = _fptr(self._grads)
-        cdef float *slot_base = _fptr(self._slots)
-        cdef size_t n_total = total
-        self.net.slots[0] = slot_base
-        self.net.slots[1] = slot_base + n_total
-        self.net.slots[2] = slot_base + 2 * n_total
+        self.net.slots[0] = _fptr(self._slots[0])
+        self.net.slots[1] = _fptr(self._slots[1])
+        self.net.slots[2] = _fptr(self._slots[2])
         self.net.opt.kind = OPT_RMSPROP
         self.net.loss = LOSS_MSE
         self.net.n_metrics = 0
@@ -472,7 +479,8 @@ cdef class Network:
             )
         self._metrics = np.array(metrics, dtype=np.intc)
         self._mstate = np.zeros((1 + len(metrics), 2), dtype=np.float32)
-        self._slots[...] = 0.0
+        for slot in self._slots:
+            slot[...] = 0.0
         self.net.opt = opt
         self.net.loss = loss
         self.net.n_metrics = <size_t>len(metrics)

@@ -215,3 +215,33 @@ def test_shapes_hypothesis(ref, n, din, hidden, k, batch, seed):
     out = np.empty((n, k), np.float32)
     net.predict_batches(data, 0, n, batch, out)
     assert np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("d", [16, 48, 784])
+@pytest.mark.parametrize("offset", [0, 1, 4, 13])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_dense1_rows_at_any_alignment(ref, rng, d, offset, shuffled):
+    """The fused path realigns its loads when rows start mid cache line
+    (NumPy's large arrays start 16 bytes into one): same results."""
+    n = 23
+    buf = np.zeros(n * d + 64, np.float32)
+    start_at = (-(buf.ctypes.data // 4) % 16) + offset  # `offset` floats past a 64-byte line
+    x = buf[start_at:start_at + n * d].reshape(n, d)
+    x[...] = rng.standard_normal((n, d))
+    y = rng.standard_normal((n, 1)).astype(np.float32)
+    net = ref.make_net(rng, [d, 1], [core.ACT_TANH], scale=0.1)
+    net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_SGD)
+    data = core.Dataset(x, y)
+    assert np.shares_memory(data.x, x)  # no copy: the kernel handles alignment
+    order = rng.permutation(n) if shuffled else np.arange(n)
+    data.set_order(order)
+    layers = ref.layers_of(net)
+    value, g = ref.grads(layers, [core.ACT_TANH], x[order[:15]], y[order[:15]], core.LOSS_MSE)
+    pred = ref.forward(layers, [core.ACT_TANH], x[order])[-1]
+    out = np.empty((n, 1), np.float32)
+    net.predict_batches(data, 0, n, 7, out)
+    np.testing.assert_allclose(out, pred, rtol=1e-5, atol=1e-6)
+    expect = net.params - 0.1 * g
+    net.train_batch(data, 0, 15, 0.1)
+    np.testing.assert_allclose(net.params, expect, rtol=1e-5, atol=1e-6)
+    assert net.metric_results()[0] == pytest.approx(value, rel=1e-5)
