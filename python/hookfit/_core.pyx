@@ -143,6 +143,8 @@ OPT_SGD, OPT_RMSPROP, OPT_ADAM = 0, 1, 2
 
 _SPARSE_METRICS = (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY)
 _N_SLOTS = {OPT_SGD: 1, OPT_RMSPROP: 3, OPT_ADAM: 3}
+# Matrix sizes reach sgemm as hf_blas_int (LP64: 32-bit).
+_BLAS_INT_MAX = 2**31 - 1
 
 
 def cpu_features():
@@ -365,9 +367,9 @@ cdef class Network:
             )
         dims = [int(input_dim)] + [int(u) for u in units]
         for i, d in enumerate(dims):
-            if d < 1:
+            if not 1 <= d <= _BLAS_INT_MAX:
                 what = "input_dim" if i == 0 else f"units[{i - 1}]"
-                raise ShapeError(f"{what} must be a positive integer; got {d}")
+                raise ShapeError(f"{what} must be an integer in [1, {_BLAS_INT_MAX}]; got {d}")
         for i, a in enumerate(activations):
             if not hf_act_valid(int(a)):
                 raise KindError(f"activations[{i}] must be one of ACT_* (0-4); got {a!r}")
@@ -577,6 +579,8 @@ cdef class Network:
             )
         if batch_size < 1:
             raise PositionError(f"batch_size must be >= 1; got {batch_size}")
+        if min(batch_size, count) > _BLAS_INT_MAX:
+            raise ShapeError(f"a batch may hold at most {_BLAS_INT_MAX} rows (the BLAS int); got {min(batch_size, count)}")
         if need_y:
             if not self._configured:
                 raise KindError("call configure(loss, metrics, optimizer) before training or testing")

@@ -121,7 +121,7 @@ def test_network_construction_errors():
         core.Network(3, [], [], [])
     with pytest.raises(errors.ShapeError, match="same length"):
         core.Network(3, [2], [0, 0], [True])
-    with pytest.raises(errors.ShapeError, match=r"units\[1\] must be a positive integer"):
+    with pytest.raises(errors.ShapeError, match=r"units\[1\] must be an integer in \[1, "):
         core.Network(3, [2, 0], [0, 0], [True, True])
     with pytest.raises(errors.ShapeError, match="input_dim"):
         core.Network(0, [2], [0], [True])
