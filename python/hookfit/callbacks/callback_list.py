@@ -182,6 +182,9 @@ def _flatten(callbacks):
     return out
 
 
+_NO_NS: list = []  # shared by hooks without members (never written)
+
+
 class CallbackCosts:
     """Calls and total time per (callback, hook) for one CallbackList.
 
@@ -193,7 +196,7 @@ class CallbackCosts:
         self.names: list[str] = []
         self._totals: dict = {}  # (callback index, hook) -> [calls, ns]
         self._members = [()] * len(HOOKS)  # callback indices in each hook's table
-        self._ns = [[] for _ in HOOKS]  # per hook: ns per member since last fold
+        self._ns = [_NO_NS] * len(HOOKS)  # per hook: ns per member since last fold
         self._dispatches = [0] * len(HOOKS)  # per hook: dispatches since last fold
         self._sources = []  # (hook, drain) of the loop's lean dispatch closures
         self.step_ns = 0  # time in the batch loops outside callbacks
@@ -208,6 +211,8 @@ class CallbackCosts:
         self.names = names
 
     def _fold(self):
+        if not self._sources and not any(self._dispatches):
+            return
         for h, drain in self._sources:
             ns, calls = drain()
             acc = self._ns[h]
@@ -230,8 +235,8 @@ class CallbackCosts:
         if self._sources or any(self._dispatches):
             self._fold()
         self._sources = []
-        self._members = [tuple(m) for m in members_per_hook]
-        self._ns = [[0] * len(m) for m in members_per_hook]
+        self._members = [tuple(m) if m else () for m in members_per_hook]
+        self._ns = [[0] * len(m) if m else _NO_NS for m in members_per_hook]
 
     def total_ns(self) -> int:
         self._fold()
@@ -341,23 +346,28 @@ class CallbackList:
                 if not flags[k]:
                     flags[k] = p.flags[k] if p.flags is not None else getattr(cb, _PREDICATES[k])()
         self._flags = flags = dict(zip(_MODE_NAMES, flags))
-        members = [[] for _ in HOOKS]
-        fns = [[] for _ in HOOKS]
+        members: list = [None] * len(HOOKS)
+        fns: list = [None] * len(HOOKS)
+
+        def add(h, i, fn):
+            if members[h] is None:
+                members[h], fns[h] = [], []
+            members[h].append(i)
+            fns[h].append(fn)
+
         for i, (cb, p) in enumerate(zip(callbacks, profiles)):
             for h in p.hooks:
                 mode = _MODES[h]
                 if mode is None or flags[mode]:
-                    members[h].append(i)
-                    fns[h].append(getattr(cb, HOOKS[h]))
+                    add(h, i, getattr(cb, HOOKS[h]))
         # After-dispatch calls go last in their hook's table.
         for i, (cb, p) in enumerate(zip(callbacks, profiles)):
             for h, name in p.after:
                 mode = _MODES[h]
                 if mode is None or flags[mode]:
-                    members[h].append(i)
-                    fns[h].append(_after_dispatch(getattr(cb, name), HOOKS[h], callbacks))
+                    add(h, i, _after_dispatch(getattr(cb, name), HOOKS[h], callbacks))
         self.costs._install(members)  # folds what the old tables counted
-        self._fns = [tuple(f) for f in fns]
+        self._fns = [tuple(f) if f else () for f in fns]
         self._lean_cache = {}
         self._refresh_fast()
 
