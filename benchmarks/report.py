@@ -319,6 +319,7 @@ def plot(results: dict, derived: dict, path: str) -> str | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return "matplotlib is not installed (pip install matplotlib)"
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
@@ -330,6 +331,7 @@ def plot(results: dict, derived: dict, path: str) -> str | None:
                 ax.plot(xs, ys, "o-", label=impl)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("batch × inputs per step")
         ax.set_ylabel("µs per fit step")
         ax.set_title(f"Dense(1) fit step, {label} sweep")
