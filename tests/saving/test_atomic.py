@@ -103,15 +103,10 @@ def test_kill_during_save_keeps_previous_file_intact(tmp_path):
     """SIGKILL a process that saves a big file in a loop: whatever moment
     the kill lands, the file on disk is one complete earlier save."""
     target = tmp_path / "state.npz"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(os.path.dirname(__file__), "..", "..", "python"), env.get("PYTHONPATH", "")]
-    )
     for delay in (0.0, 0.13, 0.29):
         proc = subprocess.Popen(
             [sys.executable, "-c", _WRITER, str(target)],
             stdout=subprocess.PIPE,
-            env=env,
             text=True,
         )
         try:
@@ -174,12 +169,8 @@ _HALF_WRITER = textwrap.dedent(
 
 def test_kill_exactly_mid_write_keeps_previous_file(tmp_path):
     target = tmp_path / "weights.bin"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(os.path.dirname(__file__), "..", "..", "python"), env.get("PYTHONPATH", "")]
-    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HALF_WRITER, str(target)], stdout=subprocess.PIPE, env=env, text=True
+        [sys.executable, "-c", _HALF_WRITER, str(target)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout.readline().split() == ["saved", "1"]
