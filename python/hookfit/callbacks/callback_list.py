@@ -529,12 +529,18 @@ class CallbackList:
     def _culprits(self, hook):
         h = _INDEX[hook]
         members = self.costs._members[h]
+        calls = max(1, len(self._hook_times.get(h, ())))
         spent = [(self.costs.seconds(i, hook), self.costs.names[i]) for i in members]
         total = sum(s for s, _ in spent)
         if total <= 0:
             return ""
         spent.sort(key=lambda p: -p[0])
-        parts = ", ".join(f"{name} {100 * s / total:.1f}%" for s, name in spent)
+        # Batch times are microseconds here, below Keras's 4-decimal seconds,
+        # so each share also carries its mean time per call.
+        parts = ", ".join(
+            f"{name} {100 * s / total:.1f}% ({1e6 * s / calls:.1f}us per call)"
+            for s, name in spent
+        )
         return f" Time in `{hook}` by callback: {parts}."
 
     # -- the Keras 2 hook API ------------------------------------------------------
