@@ -2,10 +2,12 @@
 
 Method (as in the team's performance-limits study): the process pins itself
 to one core (``--core``, default 1) with one OpenBLAS thread; each repeat
-runs the body back to back for at least ``--seconds`` (0.25 s) with
-``perf_counter``; after one warm-up repeat, ``--repeats`` (11) repeats are
-timed and we print the median (min-max) per step. Data for a 1000-row epoch
-is resident in memory, as in Keras's ``fit`` on NumPy arrays.
+runs a case back to back for at least ``--seconds`` (0.25 s); after one
+warm-up round, ``--repeats`` (11) rounds are timed, going round-robin over
+the cases, and we print the median (min-max) wall time per step plus the
+median CPU time of the thread (robust to other processes on the machine).
+Data for a 1000-row epoch is resident in memory, as in Keras's ``fit`` on
+NumPy arrays.
 
     python benchmarks/bench_core.py            # all cases
     python benchmarks/bench_core.py --quick    # 3 short repeats
@@ -33,45 +35,63 @@ EPOCH_ROWS, BATCH = 1000, 128
 EPOCH_STEPS = -(-EPOCH_ROWS // BATCH)  # 7 x 128 + 1 x 104 = 8 steps
 
 
-def measure(body, steps_per_call, seconds, repeats):
-    """Per-step microseconds: (wall median, min, max, CPU-time median).
+class Case:
+    """One timed body: `steps` training/predict steps per call."""
 
-    The CPU time of this thread (time.thread_time) excludes the time the
-    scheduler gave to other processes, so it stays meaningful on a busy
-    machine; the wall-clock figures are the ones to quote on a quiet one.
-    """
-    calls = 1
-    while True:  # calibrate: enough calls to fill `seconds`
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            body()
-        dt = time.perf_counter() - t0
-        if dt >= seconds / 4:
-            break
-        calls *= 2
-    calls = max(1, int(calls * seconds / dt))
-    wall, cpu = [], []
-    for r in range(repeats + 1):
+    def __init__(self, group, name, body, steps, target=None, unit="us"):
+        self.group, self.name, self.body, self.steps = group, name, body, steps
+        self.target, self.unit = target, unit
+        self.calls, self.wall, self.cpu = 1, [], []
+
+    def calibrate(self, seconds):
+        while True:  # enough calls to fill `seconds`
+            t0 = time.perf_counter()
+            for _ in range(self.calls):
+                self.body()
+            dt = time.perf_counter() - t0
+            if dt >= seconds / 4:
+                break
+            self.calls *= 2
+        self.calls = max(1, int(self.calls * seconds / dt))
+
+    def repeat(self, keep):
         c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
-        for _ in range(calls):
-            body()
+        for _ in range(self.calls):
+            self.body()
         t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
-        if r:  # the first repeat warms up
-            wall.append((t1 - t0) / 1e3 / (calls * steps_per_call))
-            cpu.append((c1 - c0) / 1e3 / (calls * steps_per_call))
-    wall.sort()
-    cpu.sort()
-    return wall[len(wall) // 2], wall[0], wall[-1], cpu[len(cpu) // 2]
+        if keep:
+            per = 1e3 * self.calls * self.steps
+            self.wall.append((t1 - t0) / per)
+            self.cpu.append((c1 - c0) / per)
+
+    def line(self):
+        """Median (min-max) wall time per step, and the median CPU time: the
+        CPU time of this thread excludes time the scheduler gave to other
+        processes, so it stays meaningful on a busy machine."""
+        scale = 1e-3 if self.unit == "ms" else 1.0
+        wall, cpu = sorted(self.wall), sorted(self.cpu)
+        med, lo, hi, cmed = wall[len(wall) // 2], wall[0], wall[-1], cpu[len(cpu) // 2]
+        text = (f"{self.name:<50} {med * scale:8.3f} ({lo * scale:.3f}-{hi * scale:.3f}) "
+                f"{self.unit}/step  cpu {cmed * scale:8.3f} (min {cpu[0] * scale:.3f})")
+        if self.target is not None:
+            text += f"  target <= {self.target}: {'met' if med * scale <= self.target else 'MISSED'}"
+        return text
 
 
-def report(name, stats, target=None, unit="us"):
-    med, lo, hi, cpu = stats
-    scale = 1e-3 if unit == "ms" else 1.0
-    line = (f"{name:<52} {med * scale:8.3f} ({lo * scale:.3f}-{hi * scale:.3f}) {unit}/step"
-            f"  cpu {cpu * scale:8.3f}")
-    if target is not None:
-        line += f"  target <= {target} {unit}: {'met' if med * scale <= target else 'MISSED'}"
-    print(line, flush=True)
+def run(cases, seconds, repeats):
+    """Repeats go round-robin over the cases, so a burst of load from other
+    processes hits every case alike; the first round warms up."""
+    for c in cases:
+        c.calibrate(seconds)
+    for r in range(repeats + 1):
+        for c in cases:
+            c.repeat(keep=r > 0)
+    group = None
+    for c in cases:
+        if c.group != group:
+            group = c.group
+            print("\n" + group)
+        print(c.line(), flush=True)
 
 
 def tutorial_model(rng):
@@ -141,47 +161,47 @@ def main(argv=None):
     net = tutorial_model(rng)
     lr = 0.001
 
-    print("\nTutorial model: Dense(1) on 784 inputs, MSE + MAE, RMSprop, 1000-row epoch of 7x128+104")
-    report("train, train_batches over the epoch (epoch / 8)",
-           measure(lambda: net.train_batches(data, 0, EPOCH_ROWS, BATCH, lr), EPOCH_STEPS, *m), 15)
+    tut = "Tutorial model: Dense(1) on 784 inputs, MSE + MAE, RMSprop, 1000-row epoch of 7x128+104"
+    cases = [Case(tut, "train, train_batches over the epoch (epoch / 8)",
+                  lambda: net.train_batches(data, 0, EPOCH_ROWS, BATCH, lr), EPOCH_STEPS, 15)]
 
     def epoch_single_calls():
         for s in range(0, EPOCH_ROWS, BATCH):
             net.train_batch(data, s, min(BATCH, EPOCH_ROWS - s), lr)
 
-    report("train, one train_batch call per step", measure(epoch_single_calls, EPOCH_STEPS, *m), 15)
-
+    cases.append(Case(tut, "train, one train_batch call per step", epoch_single_calls, EPOCH_STEPS, 15))
     data_shuffled = core.Dataset(x, y)
     data_shuffled.set_order(rng.permutation(EPOCH_ROWS))
-    report("train, shuffled (rows read through an order array)",
-           measure(lambda: net.train_batches(data_shuffled, 0, EPOCH_ROWS, BATCH, lr), EPOCH_STEPS, *m))
-
+    cases.append(Case(tut, "train, shuffled (rows read through an order array)",
+                      lambda: net.train_batches(data_shuffled, 0, EPOCH_ROWS, BATCH, lr), EPOCH_STEPS))
     out = np.empty((EPOCH_ROWS, 1), np.float32)
-    report("predict, predict_batches over the epoch (epoch / 8)",
-           measure(lambda: net.predict_batches(data, 0, EPOCH_ROWS, BATCH, out), EPOCH_STEPS, *m), 13)
+    cases.append(Case(tut, "predict, predict_batches over the epoch (epoch / 8)",
+                      lambda: net.predict_batches(data, 0, EPOCH_ROWS, BATCH, out), EPOCH_STEPS, 13))
 
     def predict_single_calls():
         for s in range(0, EPOCH_ROWS, BATCH):
             net.predict_batch(data, s, min(BATCH, EPOCH_ROWS - s), out)
 
-    report("predict, one predict_batch call per step", measure(predict_single_calls, EPOCH_STEPS, *m), 13)
-    report("evaluate, test_batches over the epoch (epoch / 8)",
-           measure(lambda: net.test_batches(data, 0, EPOCH_ROWS, BATCH), EPOCH_STEPS, *m))
+    cases.append(Case(tut, "predict, one predict_batch call per step", predict_single_calls, EPOCH_STEPS, 13))
+    cases.append(Case(tut, "evaluate, test_batches over the epoch (epoch / 8)",
+                      lambda: net.test_batches(data, 0, EPOCH_ROWS, BATCH), EPOCH_STEPS))
 
-    print("\nMLP 784-256(relu)-128(relu)-10, batch 128, MSE, RMSprop (7 full batches of the epoch)")
+    mlp_group = "MLP 784-256(relu)-128(relu)-10, batch 128, MSE, RMSprop (7 full batches of the epoch)"
     y10 = rng.standard_normal((EPOCH_ROWS, 10)).astype(np.float32)
     data10 = core.Dataset(x, y10)
     mlp = mlp_model(rng)
     full = 7 * BATCH
-    report("train, train_batches over 7 batches",
-           measure(lambda: mlp.train_batches(data10, 0, full, BATCH, lr), 7, *m), 1.2, unit="ms")
-    report("train, one train_batch call", measure(lambda: mlp.train_batch(data10, 0, BATCH, lr), 1, *m),
-           1.2, unit="ms")
-    report("floor: the step's 8 matrix products alone (numpy matmul, out=)",
-           measure(sgemm_floor(rng), 1, *m), unit="ms")
     out10 = np.empty((EPOCH_ROWS, 10), np.float32)
-    report("predict, predict_batches over 7 batches",
-           measure(lambda: mlp.predict_batches(data10, 0, full, BATCH, out10), 7, *m), unit="ms")
+    cases += [
+        Case(mlp_group, "train, train_batches over 7 batches",
+             lambda: mlp.train_batches(data10, 0, full, BATCH, lr), 7, 1.2, "ms"),
+        Case(mlp_group, "train, one train_batch call",
+             lambda: mlp.train_batch(data10, 0, BATCH, lr), 1, 1.2, "ms"),
+        Case(mlp_group, "floor: its 8 matrix products alone (numpy matmul)", sgemm_floor(rng), 1, None, "ms"),
+        Case(mlp_group, "predict, predict_batches over 7 batches",
+             lambda: mlp.predict_batches(data10, 0, full, BATCH, out10), 7, None, "ms"),
+    ]
+    run(cases, *m)
     return 0
 
 
