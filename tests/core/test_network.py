@@ -86,7 +86,10 @@ def test_several_steps_match_reference_optimizer(ref, rng, name, opt, hyper):
         _, g = ref.grads(layers, acts, x[start:start + count], y[start:start + count], loss)
         p = oracle.step(p, g, lr)
         net.train_batch(data, start, count, lr)
-        np.testing.assert_allclose(net.params, p, rtol=1e-4, atol=2e-5)
+        # Where a gradient sum cancels to ~sqrt(epsilon), RMSprop turns its
+        # float32 rounding (which depends on the summation order) into a
+        # visible part of the step; 1e-4 is 1% of a typical step here.
+        np.testing.assert_allclose(net.params, p, rtol=1e-4, atol=1e-4)
     assert net.iterations == 3
 
 
