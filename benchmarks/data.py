@@ -8,6 +8,8 @@ denormal range.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -26,7 +28,17 @@ def make(rows: int, input_dim: int = 784, seed: int = 0) -> dict[str, np.ndarray
     return {"x": x, "y": y, "y10": y10}
 
 
+@functools.lru_cache(maxsize=None)
+def _shared(rows: int, input_dim: int) -> dict[str, np.ndarray]:
+    return make(rows, input_dim)  # shared by every case: nobody writes to it
+
+
 def for_case(case) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) for a ``cases.Case``: its rows, its input width, its targets."""
-    d = make(case.rows, case.input_dim)
+    """(x, y) for a ``cases.Case``: its rows, its input width, its targets.
+
+    Cases of the same shape share one array: the C kernels' speed depends on
+    where a row starts inside a cache line, and one allocation per case
+    would put that difference between cases that are compared.
+    """
+    d = _shared(case.rows, case.input_dim)
     return d["x"], d["y10"] if case.model == "mlp" else d["y"]

@@ -78,13 +78,13 @@ class HandModel:
 
     # -- Keras-shaped calls ----------------------------------------------
 
-    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0):
+    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, shuffle=True):
         n_val = int(len(x) * validation_split)
         if n_val:
             x, y, xv, yv = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
         history = []
         for _ in range(epochs):
-            order = self.rng.permutation(len(x))
+            order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
             totals, count, logs = [0.0, 0.0], 0, {}
             for start in range(0, len(x), batch_size):
                 idx = order[start : start + batch_size]

@@ -62,6 +62,7 @@ def serve(impl: str, setup) -> None:
     ap.add_argument("--repeats", type=int, required=True)
     ap.add_argument("--target", type=float, required=True)
     ap.add_argument("--min-scale", type=int, default=1)
+    ap.add_argument("--min-calls", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -92,7 +93,9 @@ def serve(impl: str, setup) -> None:
     def log(msg):
         print(f"[{impl}] {msg}", file=sys.stderr, flush=True)
 
-    failed = timing.run_round_robin(workloads, args.repeats, args.target, args.min_scale, log)
+    failed = timing.run_round_robin(
+        workloads, args.repeats, args.target, args.min_scale, log, args.min_calls
+    )
     for w in workloads:
         if w.name in failed:
             report["cases"][w.name] = {"error": failed[w.name]}
@@ -135,7 +138,7 @@ PEERS = {
 
 def run_peer(
     name: str, python: str, case_names: list[str], repeats: int, target: float,
-    min_scale: int, timeout: float, log,
+    min_scale: int, min_calls: int, timeout: float, log,
 ) -> dict:
     """Run one peer in a subprocess; always returns a report (a failure or a
     timeout becomes "skipped" with the reason and the tail of stderr)."""
@@ -148,7 +151,7 @@ def run_peer(
         cmd = [
             python, str(HERE / script), *extra, "--cases", ",".join(case_names),
             "--repeats", str(repeats), "--target", str(target),
-            "--min-scale", str(min_scale), "--out", out,
+            "--min-scale", str(min_scale), "--min-calls", str(min_calls), "--out", out,
         ]
         t0 = time.perf_counter()
         try:

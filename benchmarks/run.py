@@ -53,6 +53,7 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 
+import agreement as agreement_mod  # noqa: E402
 import cases as case_table  # noqa: E402
 import machine  # noqa: E402
 import peer_protocol  # noqa: E402
@@ -68,6 +69,9 @@ PEER_CASES = {
     "fixed_fit", "fixed_evaluate", "fixed_predict", "fit_val",
 }
 PEER_REPEATS = 5
+# Keras 2 spends ~100 ms (±10) in each evaluate/predict call; a sample of
+# 4 calls keeps that noise below its per-step cost.
+PEER_MIN_CALLS = 4
 SMOKE_PEER_CASES = "fit_b128,fixed_fit"
 
 
@@ -187,11 +191,24 @@ def _peers(selected, args, log) -> dict:
         out[peer] = peer_protocol.run_peer(
             peer, python, [c.name for c in names], min(args.repeats, PEER_REPEATS),
             args.target_ms / 1000,
-            min_scale, args.peer_timeout, log,
+            min_scale, 1 if args.smoke else PEER_MIN_CALLS, args.peer_timeout, log,
         )
         if out[peer].get("skipped"):
             log(f"{peer}: skipped ({out[peer]['skipped']})")
     return out
+
+
+def _agreement(results, log) -> list[dict]:
+    """The NumPy peer computes what hookfit computes (see agreement.py)."""
+    if results["hookfit"].get("skipped"):
+        return []
+    try:
+        rows = agreement_mod.check_all()
+    except Exception as exc:  # reported, and fails the run below
+        rows = [{"model": "?", "agree": False, "error": f"{type(exc).__name__}: {exc}"}]
+    for row in rows:
+        log(f"agreement {row}")
+    return rows
 
 
 def _load(triple) -> str:
@@ -215,6 +232,7 @@ def main(argv=None) -> int:
     versions = machine.numpy_versions()
 
     results = _in_process(args.cases, args, log)
+    agreement = _agreement(results, log)
     results.update(_peers(args.cases, args, log))
     derived = report.derive(results)
     target_rows = report.targets(results, derived)
@@ -243,6 +261,15 @@ def main(argv=None) -> int:
         if name not in report.IN_PROCESS and rep.get("versions"):
             print(f"Peer {name}: " + ", ".join(f"{k} {v}" for k, v in rep["versions"].items())
                   + f" ({rep.get('python')})  ")
+    for row in agreement:
+        if "error" in row:
+            print(f"Same formulas? the hookfit/NumPy check failed: {row['error']}  ")
+        else:
+            print(f"Same formulas? {row['model']}: after {agreement_mod.EPOCHS} epochs from the "
+                  f"same weights, hookfit and the NumPy loop differ by "
+                  f"{row['max_rel_weight_diff']:.1e} (weights, relative to the largest) and "
+                  f"{row['rel_loss_diff']:.1e} (loss): "
+                  f"{'agree' if row['agree'] else 'DISAGREE'}  ")
     print()
     print(report.render(results, derived, target_rows))
 
@@ -251,7 +278,7 @@ def main(argv=None) -> int:
             "started": started.isoformat(), "seconds": elapsed, "command": command.strip(),
             "settings": {"repeats": args.repeats, "target_ms": args.target_ms, "smoke": args.smoke},
             "machine": info, "versions": versions, "results": results, "derived": derived,
-            "targets": target_rows,
+            "targets": target_rows, "agreement": agreement,
             "cases": {c.name: {"about": c.about, "group": c.group, "kind": c.kind, "batch": c.batch,
                                "steps": c.steps, "per": c.per, "fixed": c.fixed}
                       for c in case_table.CASES},
@@ -271,6 +298,8 @@ def main(argv=None) -> int:
               for case, e in results[impl]["cases"].items() if "error" in e]
     if results["hookfit"].get("skipped"):
         broken.append("hookfit: " + results["hookfit"]["skipped"])
+    broken += [f"hookfit and the NumPy loop disagree ({row['model']})" for row in agreement
+               if not row["agree"]]
     if broken:
         print(f"\nFAILED: {', '.join(broken)}", file=sys.stderr)
         return 1

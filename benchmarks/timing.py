@@ -82,8 +82,13 @@ def run_round_robin(
     target_s: float,
     min_scale: int = 1,
     log: Callable[[str], None] = lambda s: None,
+    min_calls: int = 1,
 ) -> dict[str, str]:
     """Calibrate each workload, then take ``repeats`` rounds of samples.
+
+    ``min_scale``: fewest epochs of a fit sample (spreads its fixed cost);
+    ``min_calls``: fewest calls in a sample of whole calls (averages the
+    call-to-call noise of slow peers).
 
     A workload that raises is dropped (its samples cleared) and reported in
     the returned {name: error} map; the others go on.
@@ -99,7 +104,7 @@ def run_round_robin(
             log(f"  {w.name} failed: {failed[w.name]}")
 
     for w in workloads:
-        guarded(w, lambda w: calibrate(w, target_s, min_scale if w.amortizes else 1))
+        guarded(w, lambda w: calibrate(w, target_s, min_scale if w.amortizes else min_calls))
         if w.name not in failed:
             log(f"  calibrated {w.name}: scale {w.scale}")
     for r in range(repeats):
