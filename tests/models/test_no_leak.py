@@ -1,6 +1,7 @@
 """1000 fit/evaluate/predict calls leave resident memory and object counts flat."""
 
 import gc
+import os
 import resource
 import sys
 
@@ -8,6 +9,11 @@ import numpy as np
 import pytest
 
 import hookfit as keras
+
+
+# Under AddressSanitizer freed memory sits in a quarantine, so resident memory
+# grows without any leak; the object count is still a valid check there.
+_SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def _rss_kib():
@@ -48,4 +54,5 @@ def test_no_leak_over_1000_calls():
     rss1, objects1 = _rss_kib(), len(gc.get_objects())
     print(f"objects {objects0} -> {objects1}, RSS {rss0} -> {rss1} KiB")
     assert objects1 - objects0 < 200, (objects0, objects1)
-    assert rss1 - rss0 < 2048, f"RSS grew by {rss1 - rss0} KiB"
+    if not _SANITIZED:
+        assert rss1 - rss0 < 2048, f"RSS grew by {rss1 - rss0} KiB"
