@@ -1,4 +1,8 @@
-"""The Keras callback tutorial, end to end: examples/*.py and ``python -m hookfit.demo``.
+"""The Keras callback tutorial, end to end: hookfit/tutorial/*.py, examples/ and ``python -m hookfit.demo``.
+
+The tutorial's four examples are package files (hookfit/tutorial/, run in
+process here, from the installed package); examples/ links to them and the
+demo runs them.
 
 The expected output is the tutorial's own printed output (the user's copy of
 Keras's "Writing your own callbacks" guide, run with tf.keras 2). Numbers
@@ -22,8 +26,11 @@ import numpy as np
 import pytest
 
 import hookfit
+from hookfit import demo, tutorial
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TUTORIAL = Path(tutorial.__file__).resolve().parent  # as installed
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
 SEED = 1
 
 # Example 1's output, verbatim from the tutorial (its progress-bar fragments
@@ -153,14 +160,10 @@ def no_mnist(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run_example(name, monkeypatch, capsys, data="UCI handwritten digits"):
-    """Run examples/<name> in this process, seeded; return (stdout, the script's globals)."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))
+def run_example(name, capsys, data="UCI handwritten digits"):
+    """Run hookfit/tutorial/<name> in this process, seeded; return (stdout, the script's globals)."""
     hookfit.utils.set_random_seed(SEED)
-    try:
-        script_globals = runpy.run_path(str(EXAMPLES / name), run_name="__main__")
-    finally:
-        sys.modules.pop("_data", None)
+    script_globals = runpy.run_path(str(TUTORIAL / name), run_name="__main__")
     captured = capsys.readouterr()
     assert f"[data] {data}" in captured.err
     return captured.out, script_globals
@@ -243,30 +246,30 @@ def test_tutorial_output_parses_as_the_tutorial_shows():
     assert "...Predicting: start of batch 1; got log keys: []" in messages
 
 
-def test_example_1_custom_callback_hook_trace(no_mnist, monkeypatch, capsys):
-    out, _ = run_example("01_custom_callback.py", monkeypatch, capsys)
+def test_example_1_custom_callback_hook_trace(no_mnist, capsys):
+    out, _ = run_example("01_custom_callback.py", capsys)
     check_example_1(out)
 
 
-def test_example_2_loss_and_error_printing(no_mnist, monkeypatch, capsys):
-    out, g = run_example("02_loss_and_error_printing.py", monkeypatch, capsys)
+def test_example_2_loss_and_error_printing(no_mnist, capsys):
+    out, g = run_example("02_loss_and_error_printing.py", capsys)
     assert len(g["x_train"]) == 797 and len(g["x_test"]) == 1000
     check_example_2(out, len(g["x_train"]), len(g["x_test"]), g["res"])
 
 
-def test_example_3_early_stopping_at_min_loss(no_mnist, monkeypatch, capsys):
-    out, g = run_example("03_early_stopping_at_min_loss.py", monkeypatch, capsys)
+def test_example_3_early_stopping_at_min_loss(no_mnist, capsys):
+    out, g = run_example("03_early_stopping_at_min_loss.py", capsys)
     check_example_3(out, g["model"].history.history)
 
 
-def test_example_4_custom_learning_rate_scheduler(no_mnist, monkeypatch, capsys):
-    out, g = run_example("04_custom_learning_rate_scheduler.py", monkeypatch, capsys)
+def test_example_4_custom_learning_rate_scheduler(no_mnist, capsys):
+    out, g = run_example("04_custom_learning_rate_scheduler.py", capsys)
     check_example_4(out, g["model"].history.history)
     lr = hookfit.backend.get_value(g["model"].optimizer.learning_rate)
     assert float(lr) == pytest.approx(0.001)
 
 
-def test_examples_use_mnist_when_the_user_has_it(no_mnist, monkeypatch, capsys):
+def test_examples_use_mnist_when_the_user_has_it(no_mnist, capsys):
     # A synthetic file in Keras's mnist.npz format where Keras keeps it: with
     # 1000 training rows, example 2 runs the tutorial's 8 batches per epoch.
     folder = no_mnist / "keras_home" / "datasets"
@@ -279,16 +282,31 @@ def test_examples_use_mnist_when_the_user_has_it(no_mnist, monkeypatch, capsys):
         x_test=rng.integers(0, 256, (1000, 28, 28), dtype=np.uint8),
         y_test=rng.integers(0, 10, 1000, dtype=np.uint8),
     )
-    out, g = run_example("02_loss_and_error_printing.py", monkeypatch, capsys, data="MNIST")
+    out, g = run_example("02_loss_and_error_printing.py", capsys, data="MNIST")
     assert len(g["x_train"]) == 1000
     check_example_2(out, 1000, 1000, g["res"])
     assert sum(line[0] == "batch" for line in loss_lines(out)) == 8 + 8 + 8
 
 
-def test_examples_are_reproducible_with_a_seed(no_mnist, monkeypatch, capsys):
-    first, _ = run_example("04_custom_learning_rate_scheduler.py", monkeypatch, capsys)
-    second, _ = run_example("04_custom_learning_rate_scheduler.py", monkeypatch, capsys)
+def test_examples_are_reproducible_with_a_seed(no_mnist, capsys):
+    first, _ = run_example("04_custom_learning_rate_scheduler.py", capsys)
+    second, _ = run_example("04_custom_learning_rate_scheduler.py", capsys)
     assert loss_lines(first) == loss_lines(second)
+
+
+def test_examples_folder_links_to_the_tutorial_files_the_demo_runs():
+    # One copy of the tutorial's code: examples/NN_name.py are links to the
+    # package's files (the installed ones hold the same text), and the demo
+    # runs exactly those files, in order.
+    scripts = sorted(path.name for path in TUTORIAL.glob("0*.py"))
+    assert [name for name, _ in demo.EXAMPLES] == scripts
+    assert len(scripts) == 4
+    assert sorted(path.name for path in EXAMPLES.glob("*.py")) == scripts
+    for name in scripts:
+        link = EXAMPLES / name
+        assert link.is_symlink()
+        assert link.resolve() == REPO / "python" / "hookfit" / "tutorial" / name
+        assert link.read_bytes() == (TUTORIAL / name).read_bytes()
 
 
 def test_example_scripts_run_as_scripts(no_mnist):
@@ -305,6 +323,13 @@ def test_example_scripts_run_as_scripts(no_mnist):
             check_example_1(result.stdout)
         else:
             assert loss_lines(result.stdout)
+    # And from the repository's root, by the relative path examples/README.md gives.
+    result = subprocess.run(
+        [sys.executable, "examples/01_custom_callback.py"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    check_example_1(result.stdout)
 
 
 def run_demo(keras_home, *args):
