@@ -211,7 +211,7 @@ def targets(results: dict, derived: dict) -> list[dict]:
 # ------------------------------------------------------------------ tables
 
 
-def fmt(s: Stat | dict | None, ms: bool = False) -> str:
+def fmt(s: Stat | dict | None, ms: bool = False, allow_negative: bool = False) -> str:
     if s is None:
         return "–"
     if isinstance(s, dict):
@@ -222,7 +222,10 @@ def fmt(s: Stat | dict | None, ms: bool = False) -> str:
         v /= k
         return f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
 
-    return f"{f(s.median)} ({f(s.min)}–{f(s.max)})"
+    # † : the range crosses zero, i.e. the per-step cost is smaller than the
+    # call-to-call noise of the fixed cost subtracted from it.
+    mark = "†" if s.min < 0 < s.max and not allow_negative else ""
+    return f"{f(s.median)} ({f(s.min)}–{f(s.max)}){mark}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -254,7 +257,7 @@ def render(results: dict, derived: dict, target_rows: list[dict]) -> str:
         rows.append([
             f"`{c.name}`", c.about, fmt(h),
             fmt(stat(results, "core:batches", c.name)), fmt(stat(results, "core:batch", c.name)),
-            fmt(over), fmt(bridge), fmt(floor),
+            fmt(over, allow_negative=True), fmt(bridge, allow_negative=True), fmt(floor),
             f"{h.median / floor.median:.2f}" if h and floor else "–",
         ])
     parts.append(_table(
@@ -277,6 +280,8 @@ def render(results: dict, derived: dict, target_rows: list[dict]) -> str:
             row.append(cell)
         rows.append(row)
     parts.append(_table(["case", "hookfit"] + peers, rows))
+    parts.append("\n\n†: the min–max range crosses zero: this per-step cost is smaller than "
+                 "the call-to-call noise of the call's fixed cost that was subtracted from it.")
     skipped = [(p, results[p]["skipped"]) for p in results if results[p].get("skipped")]
     if skipped:
         parts.append("\n\nSkipped: " + "; ".join(f"**{p}**: {why}" for p, why in skipped))
