@@ -5,6 +5,7 @@ verbose=0)."""
 from __future__ import annotations
 
 import data
+import machine
 from keras_shaped import build_model, make_callbacks, workload
 
 NAME = "hookfit"
@@ -26,7 +27,9 @@ def setup():
         raise ImportError(f"hookfit has no {', '.join(missing)} (is the package fully installed?)")
 
     versions = {"hookfit": getattr(keras, "__version__", "?")}
-    versions["hookfit core"] = f"{_native.core.__name__} ({_native.core.cpu_features()})"
+    versions["hookfit core"] = (
+        f"{_native.core.__name__} ({_native.core.cpu_features()}; {machine.module_file(_native.core)})"
+    )
 
     def make(case):
         x, y = data.for_case(case)

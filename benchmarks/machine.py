@@ -80,3 +80,29 @@ def numpy_versions() -> dict:
     except ImportError:
         pass
     return versions
+
+
+def source_revision(path) -> str:
+    """The git commit of the checkout holding ``path``, with "+ changes"
+    when files differ from it (what exactly was timed)."""
+    try:
+        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    if rev.returncode != 0:
+        return "unknown (not a git checkout)"
+    return rev.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def module_file(module) -> str:
+    """Where a compiled module was loaded from, and when it was built."""
+    import datetime
+
+    path = getattr(module, "__file__", None)
+    if not path:
+        return "?"
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
+    return f"{os.path.basename(path)} built {built:%Y-%m-%d %H:%M} UTC"

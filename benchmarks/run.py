@@ -247,7 +247,7 @@ def main(argv=None) -> int:
             versions.setdefault(k, v)
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"## hookfit benchmarks — {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s\n")
-    print(f"Command: `{command.strip()}`  ")
+    print(f"Command: `{command.strip()}` at commit {machine.source_revision(os.path.dirname(__file__))}  ")
     print(f"Machine: {info['cpu']} ({info['cpu_family_model_stepping']}), "
           f"{info['logical_cpus']} logical CPUs, pinned to core {info['pinned_core']}, "
           f"SIMD {'/'.join(info['simd_flags'])}, "
@@ -276,6 +276,7 @@ def main(argv=None) -> int:
     if args.json:
         payload = {
             "started": started.isoformat(), "seconds": elapsed, "command": command.strip(),
+            "source": machine.source_revision(os.path.dirname(__file__)),
             "settings": {"repeats": args.repeats, "target_ms": args.target_ms, "smoke": args.smoke},
             "machine": info, "versions": versions, "results": results, "derived": derived,
             "targets": target_rows, "agreement": agreement,
