@@ -38,10 +38,15 @@ def _pin_and_limit_threads() -> None:
     core = str(cpus[1] if len(cpus) > 1 else cpus[0])
     if "--core" in sys.argv:
         core = sys.argv[sys.argv.index("--core") + 1]
+    try:  # may be refused (containers, cgroups): then run unpinned, and say so
+        os.sched_setaffinity(0, {int(core)})
+    except (OSError, ValueError) as exc:
+        os.environ["HOOKFIT_BENCH_PINNED"] = ""
+        os.environ["HOOKFIT_BENCH_PIN_ERROR"] = f"not pinned to core {core}: {exc}"
+        return
     os.environ["HOOKFIT_BENCH_PINNED"] = core
-    if shutil.which("taskset"):
+    if shutil.which("taskset"):  # a fresh process, pinned before anything loads
         os.execvp("taskset", ["taskset", "-c", core, sys.executable, *sys.argv])
-    os.sched_setaffinity(0, {int(core)})
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -221,7 +226,9 @@ def main(argv=None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     info = machine.describe()
-    info["pinned_core"] = os.environ.get("HOOKFIT_BENCH_PINNED") or None
+    pinned = os.environ.get("HOOKFIT_BENCH_PINNED")
+    info["pinned_core"] = (f"core {pinned}" if pinned
+                           else os.environ.get("HOOKFIT_BENCH_PIN_ERROR") or "none (--no-pin)")
     try:
         import threadpoolctl
 
@@ -249,7 +256,7 @@ def main(argv=None) -> int:
     print(f"## hookfit benchmarks — {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s\n")
     print(f"Command: `{command.strip()}` at commit {machine.source_revision(os.path.dirname(__file__))}  ")
     print(f"Machine: {info['cpu']} ({info['cpu_family_model_stepping']}), "
-          f"{info['logical_cpus']} logical CPUs, pinned to core {info['pinned_core']}, "
+          f"{info['logical_cpus']} logical CPUs, pinning: {info['pinned_core']}, "
           f"SIMD {'/'.join(info['simd_flags'])}, "
           + ", ".join(f"{k} {v}" for k, v in info["lscpu"].items() if "cache" in k)
           + f"; load average {_load(info['load_average_at_start'])} at start, "
