@@ -9,11 +9,10 @@ different orders). Run by ``run.py`` (also in smoke mode); a few ms.
 
 from __future__ import annotations
 
-import numpy as np
-
 import cases as case_table
 import data
 import hand_numpy
+import numpy as np
 from keras_shaped import build_model
 
 EPOCHS = 3

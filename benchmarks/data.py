@@ -28,7 +28,7 @@ def make(rows: int, input_dim: int = 784, seed: int = 0) -> dict[str, np.ndarray
     return {"x": x, "y": y, "y10": y10}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shared(rows: int, input_dim: int) -> dict[str, np.ndarray]:
     return make(rows, input_dim)  # shared by every case: nobody writes to it
 

@@ -18,9 +18,10 @@ lower bound for a shuffled epoch too.
 
 from __future__ import annotations
 
-import numpy as np
+import itertools
 
 import data
+import numpy as np
 from peer_protocol import Declined
 from timing import Workload
 
@@ -39,7 +40,7 @@ def setup():
         if case.model == "mlp":
             rng = np.random.default_rng(0)
             sizes = [784, 256, 128, 10]
-            ws = [rng.standard_normal((i, o)).astype(np.float32) for i, o in zip(sizes, sizes[1:])]
+            ws = [rng.standard_normal((i, o)).astype(np.float32) for i, o in itertools.pairwise(sizes)]
             acts = [np.empty((b, o), np.float32) for o in sizes[1:]]
             grads = [np.empty_like(w) for w in ws]
             dins = [np.empty((b, i), np.float32) for i in sizes[1:-1]]

@@ -18,9 +18,8 @@ stays on fit's side of the difference.
 
 from __future__ import annotations
 
-import numpy as np
-
 import data
+import numpy as np
 from peer_protocol import Declined
 from timing import Workload
 

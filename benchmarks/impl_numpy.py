@@ -4,10 +4,9 @@ so the hookfit/NumPy ratio is measured under the same machine load."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import data
 import hand_numpy
+import numpy as np
 from keras_shaped import workload
 from peer_protocol import Declined
 

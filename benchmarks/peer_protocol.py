@@ -84,7 +84,7 @@ def serve(impl: str, setup) -> None:
         except Declined as exc:
             report["cases"][name] = {"declined": str(exc)}
             continue
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported; the other cases go on
             report["cases"][name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
         w.name = name
@@ -156,8 +156,7 @@ def run_peer(
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, timeout=timeout,
+                cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False,
             )
         except FileNotFoundError:
             return _skipped(name, python, f"interpreter {python} not found")

@@ -53,17 +53,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":
     _pin_and_limit_threads()
 
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
+import argparse
+import datetime
+import json
+import time
 
-import agreement as agreement_mod  # noqa: E402
-import cases as case_table  # noqa: E402
-import machine  # noqa: E402
-import peer_protocol  # noqa: E402
-import report  # noqa: E402
-import timing  # noqa: E402
+import agreement as agreement_mod
+import cases as case_table
+import machine
+import peer_protocol
+import report
+import timing
 
 # Peers run the cases of the comparison table, not the sweeps or the
 # extra callback variants (Keras 2 spends 40-100 ms in every evaluate/predict
@@ -159,7 +159,7 @@ def _in_process(selected, args, log) -> dict:
             except peer_protocol.Declined as exc:
                 results[name]["cases"][case.name] = {"declined": str(exc)}
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported; the other cases go on
                 results[name]["cases"][case.name] = {"error": f"{type(exc).__name__}: {exc}"}
                 log(f"{name}/{case.name}: {results[name]['cases'][case.name]['error']}")
                 continue
@@ -209,7 +209,7 @@ def _agreement(results, log) -> list[dict]:
         return []
     try:
         rows = agreement_mod.check_all()
-    except Exception as exc:  # reported, and fails the run below
+    except Exception as exc:  # noqa: BLE001 - reported, and fails the run below
         rows = [{"model": "?", "agree": False, "error": f"{type(exc).__name__}: {exc}"}]
     for row in rows:
         log(f"agreement {row}")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import gc
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 # Doubling stops here even if the target time is not reached (a broken or
 # instant workload must not hang the suite).
@@ -98,7 +98,7 @@ def run_round_robin(
     def guarded(w, action):
         try:
             action(w)
-        except Exception as exc:  # a broken case must not sink the suite
+        except Exception as exc:  # noqa: BLE001 - a broken case must not sink the suite
             failed[w.name] = f"{type(exc).__name__}: {exc}"
             w.samples.clear()
             log(f"  {w.name} failed: {failed[w.name]}")
@@ -124,7 +124,7 @@ class Stat:
     n: int
 
     @classmethod
-    def of(cls, values: list[float]) -> "Stat":
+    def of(cls, values: list[float]) -> Stat:
         if not values:
             raise ValueError("no samples to summarise")
         return cls(statistics.median(values), min(values), max(values), len(values))

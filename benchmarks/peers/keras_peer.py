@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from peer_protocol import ONE_THREAD_ENV, serve  # noqa: E402
+from peer_protocol import ONE_THREAD_ENV, serve
 
 FLAVORS = ("keras2", "keras3-jax", "keras3-torch")
 

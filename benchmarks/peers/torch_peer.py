@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from peer_protocol import ONE_THREAD_ENV, Declined, serve  # noqa: E402
+from peer_protocol import ONE_THREAD_ENV, Declined, serve
 
 
 def setup():

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import cases  # noqa: E402
-import report  # noqa: E402
-import timing  # noqa: E402
+import cases
+import report
+import timing
 
 
 def _entry(samples, scale, units, amortizes):

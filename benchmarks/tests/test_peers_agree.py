@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import hand_numpy  # noqa: E402
+import hand_numpy
 
 
 @pytest.mark.parametrize("model", ["tutorial", "mlp"])
