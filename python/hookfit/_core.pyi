@@ -83,7 +83,11 @@ class Dataset:
         x: np.ndarray,
         y: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
-    ) -> None: ...
+        *,
+        check_finite: bool = True,
+    ) -> None:
+        """``check_finite=False`` skips the NaN/inf scan (one read of each
+        array); evaluate and predict use it, training never does."""
     @property
     def n_rows(self) -> int: ...
     @property

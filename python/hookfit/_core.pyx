@@ -244,28 +244,31 @@ cdef class Dataset:
     cdef int _users
     cdef double _label_min, _label_max
 
-    def __init__(self, x, y=None, sample_weight=None):
+    def __init__(self, x, y=None, sample_weight=None, *, bint check_finite=True):
         if self._users:
             raise BusyError("Dataset.__init__: a Network is running batches on this Dataset right now")
         x = _as_float32(x, "x", 2)
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ShapeError(f"x must have at least one row and one column; got shape {x.shape}")
         n = x.shape[0]
-        _check_finite(x, "x")
+        if check_finite:
+            _check_finite(x, "x")
         if y is not None:
             y = _as_float32(y, "y", 2)
             if y.shape[0] != n:
                 raise ShapeError(f"y must have as many rows as x ({n}); got {y.shape[0]}")
             if y.shape[1] == 0:
                 raise ShapeError(f"y must have at least one column; got shape {y.shape}")
-            _check_finite(y, "y")
+            if check_finite:
+                _check_finite(y, "y")
         if sample_weight is not None:
             sample_weight = _as_float32(sample_weight, "sample_weight", 1)
             if sample_weight.shape[0] != n:
                 raise ShapeError(
                     f"sample_weight must have one value per row of x ({n}); got {sample_weight.shape[0]}"
                 )
-            _check_finite(sample_weight, "sample_weight")
+            if check_finite:
+                _check_finite(sample_weight, "sample_weight")
         self._x, self._y, self._sw, self._order = x, y, sample_weight, None
         self._users = 0
         # Sparse labels are range-checked per batch against these bounds (O(1)).

@@ -288,24 +288,27 @@ def _check_finite(name, a):
 
 
 class Dataset:
-    def __init__(self, x, y=None, sample_weight=None):
+    def __init__(self, x, y=None, sample_weight=None, *, check_finite=True):
         x = _as_float32_2d("x", x)
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise CoreValueError(f"x is empty (shape {x.shape}); pass at least one row")
-        _check_finite("x", x)
+        if check_finite:
+            _check_finite("x", x)
         n = x.shape[0]
         if y is not None:
             y = _as_float32_2d("y", y)
             if y.shape[0] != n:
                 raise CoreValueError(f"x has {n} rows but y has {y.shape[0]}; they must match")
-            _check_finite("y", y)
+            if check_finite:
+                _check_finite("y", y)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32)
             if sample_weight.ndim != 1 or sample_weight.shape[0] != n:
                 raise CoreValueError(
                     f"sample_weight must have shape ({n},); got {sample_weight.shape}"
                 )
-            _check_finite("sample_weight", sample_weight)
+            if check_finite:
+                _check_finite("sample_weight", sample_weight)
         self._x, self._y, self._sw = x, y, sample_weight
         self._order = None
 

@@ -76,6 +76,8 @@ def test_non_finite_values_name_argument_and_row(rng, bad, where):
     {"x": x, "y": y, "sample_weight": sw[:, None]}[where][7, 0] = bad
     with pytest.raises(errors.NonFiniteError, match=rf"{where} must be finite; row 7"):
         core.Dataset(x, y, sw)
+    data = core.Dataset(x, y, sw, check_finite=False)  # evaluate/predict: no scan
+    assert data.n_rows == 10
 
 
 def test_dataset_shape_errors(rng):

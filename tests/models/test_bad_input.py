@@ -64,8 +64,22 @@ def test_nan_or_inf_is_refused(model, data, where, bad):
     with pytest.raises(ValueError, match=rf"{where}.*(NaN|infinit|non-finite)"):
         model.fit(x, y, verbose=0)
     _unchanged(model, before)
-    with pytest.raises(ValueError):
-        model.evaluate(x, y, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_propagates_in_evaluate_and_predict(model, data, bad):
+    """evaluate/predict do not scan x (it would double their cost); as in
+    Keras, a non-finite input row shows up as a non-finite output."""
+    x, y = data
+    x = x.copy()
+    x[7] = bad
+    before = model.get_weights()
+    out = model.predict(x, verbose=0)
+    assert not np.isfinite(out[7]).all()
+    assert np.isfinite(np.delete(out, 7, axis=0)).all()
+    loss = model.evaluate(x, y, verbose=0)
+    assert not np.isfinite(np.asarray(loss, dtype=float)).all()
+    _unchanged(model, before)
 
 
 def test_nan_in_validation_rows_is_refused_before_training(model, data):

@@ -522,7 +522,7 @@ class Model:
         steps = da.check_positive_int(steps, "steps")
         x, y, sample_weight = self._xy(x, y, sample_weight)
         batch_size = da.default_batch_size(batch_size, x.shape[0], steps)
-        data = da.make_dataset(x, y, sample_weight)
+        data = da.make_dataset(x, y, sample_weight, for_training=False)
         n_batches = -(-x.shape[0] // batch_size)
         if steps is not None and steps > n_batches:
             self._warn_short(steps, n_batches)
@@ -568,7 +568,7 @@ class Model:
         self._ensure_built(x)
         n = x.shape[0]
         batch_size = da.default_batch_size(batch_size, n, steps)
-        data = da.make_dataset(x)
+        data = da.make_dataset(x, for_training=False)
         n_batches = -(-n // batch_size)
         if steps is not None:
             if steps > n_batches:
@@ -622,7 +622,7 @@ class Model:
         """Loss/metrics on exactly this batch (no weight change)."""
         self._assert_compiled("training/testing")
         x, y, sample_weight = self._xy(x, y, sample_weight)
-        data = da.make_dataset(x, y, sample_weight)
+        data = da.make_dataset(x, y, sample_weight, for_training=False)
         if reset_metrics:
             self._network.reset_metrics()
         self._network.test_batch(data, 0, x.shape[0])
@@ -633,7 +633,7 @@ class Model:
         """The outputs for exactly this batch."""
         x = da.check_features(da.as_array(x, "x"), self.input_dim)
         self._ensure_built(x)
-        data = da.make_dataset(x)
+        data = da.make_dataset(x, for_training=False)
         out = np.empty((x.shape[0], self._network.output_dim), dtype=np.float32)
         self._network.predict_batch(data, 0, x.shape[0], out)
         return out

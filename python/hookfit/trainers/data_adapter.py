@@ -162,9 +162,15 @@ def unpack_validation_data(validation_data):
     return x, y, (rest[0] if rest else None)
 
 
-def make_dataset(x, y=None, sample_weight=None) -> Dataset:
-    """Convert once to the core's float32 rows (this also rejects NaN/inf)."""
-    return Dataset(x, y, sample_weight)
+def make_dataset(x, y=None, sample_weight=None, *, for_training=True) -> Dataset:
+    """Convert once to the core's float32 rows.
+
+    Data to train on is also checked for NaN/inf (one extra read of x), so
+    a bad value is reported before any weight changes. evaluate/predict skip
+    that pass, as Keras does: it would double their cost, and a NaN input
+    shows up as a NaN output there, changing nothing.
+    """
+    return Dataset(x, y, sample_weight, check_finite=for_training)
 
 
 def class_weights_to_sample_weight(class_weight, y: np.ndarray, sample_weight):
