@@ -323,14 +323,18 @@ cdef class Dataset:
             raise DtypeError(f"order must be an array of integers; got dtype {arr.dtype}")
         if arr.ndim != 1 or arr.shape[0] == 0:
             raise ShapeError(f"order must be a non-empty 1-D array; got shape {arr.shape}")
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= <Py_ssize_t>self.data.n_rows:
-            bad = lo if lo < 0 else hi
-            raise PositionError(
-                f"order values must be row indices in [0, {self.data.n_rows}); got {bad}"
-            )
         # Our own copy: the C code trusts these values, so nobody may change them.
         own = np.array(arr, dtype=np.int64, order="C", copy=True)
+        # One pass over the copy (NumPy's min and max would be two more, and
+        # this runs once per epoch of a shuffled fit).
+        cdef const int64_t *p = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>own)
+        cdef Py_ssize_t i, m = own.shape[0]
+        cdef int64_t limit = <int64_t>self.data.n_rows
+        for i in range(m):
+            if p[i] < 0 or p[i] >= limit:
+                raise PositionError(
+                    f"order values must be row indices in [0, {self.data.n_rows}); got {p[i]}"
+                )
         self._order = own
         self.data.order = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>own)
         self.data.n_positions = <size_t>own.shape[0]
