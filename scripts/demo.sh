@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install hookfit into .venv and run the tutorial demo.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" ""
-cd /tmp && exec "$PY" -m hookfit.demo "$@"
+# The plot extra lets the demo save its History plot.
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" "plot"
+exec "$PY" -m hookfit.demo "$@"

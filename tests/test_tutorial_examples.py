@@ -335,7 +335,7 @@ def test_example_scripts_run_as_scripts(no_mnist):
 def run_demo(keras_home, *args):
     env = dict(os.environ, KERAS_HOME=str(keras_home))
     result = subprocess.run(
-        [sys.executable, "-m", "hookfit.demo", *args],
+        [sys.executable, "-m", "hookfit.demo", "--plot", str(keras_home / "history.png"), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -378,6 +378,13 @@ def test_python_m_hookfit_demo_runs_the_tutorial(demo_output):
     assert re.fullmatch(r"Epoch \d{5}: early stopping", three[-1])
     four = [line for line in sections[3].splitlines() if LR_LINE.match(line)]
     assert four == TUTORIAL_EXAMPLE_4_LR_LINES
+
+
+def test_demo_saves_a_history_plot(demo_output, demo_keras_home):
+    pytest.importorskip("matplotlib", reason="History.plot() needs the 'plot' extra")
+    png = demo_keras_home / "history.png"
+    assert f"to {png}" in demo_output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_is_reproducible_and_seeded(demo_output, demo_keras_home):

@@ -18,6 +18,7 @@ from hookfit import tutorial
 from hookfit.datasets import mnist_or_digits
 
 DEFAULT_SEED = 1
+DEFAULT_PLOT = "hookfit-demo-history.png"
 
 # The tutorial's examples in its order, each with the title printed before it.
 EXAMPLES = [
@@ -32,8 +33,9 @@ EXAMPLES = [
 ]
 
 
-def main(seed=DEFAULT_SEED):
-    """Run the tutorial's four examples in order, printing what the tutorial prints."""
+def main(seed=DEFAULT_SEED, plot=DEFAULT_PLOT):
+    """Run the tutorial's four examples in order, printing what the tutorial
+    prints; then save a History plot to ``plot`` (None: skip it)."""
     keras.utils.set_random_seed(seed)
     print("hookfit demo: the Keras callback tutorial, run with `import hookfit as keras`")
     print(f"data: {mnist_or_digits.describe()}")
@@ -42,6 +44,28 @@ def main(seed=DEFAULT_SEED):
     for number, (script, title) in enumerate(EXAMPLES, start=1):
         print(f"\n== {number}/{len(EXAMPLES)} {title} ==", flush=True)
         runpy.run_path(str(folder / script), run_name="__main__")
+    if plot is not None:
+        save_history_plot(plot)
+
+
+def save_history_plot(path):
+    """Beyond the tutorial: the loss curves of a fit with validation, as a PNG."""
+    print("\n-- beyond the tutorial: History.plot() --")
+    (x_train, y_train), _ = mnist_or_digits.load_data()
+    x = x_train.reshape(-1, 784).astype("float32")[:1000] / 255.0
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=784)])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=0.01),
+        loss="mean_squared_error",
+        metrics=["mean_absolute_error"],
+    )
+    history = model.fit(x, y_train[:1000], batch_size=64, epochs=15, validation_split=0.2, verbose=0)
+    try:
+        history.plot(path)
+    except ImportError as e:
+        print(f"History.plot() skipped: {e}")
+        return
+    print(f"saved the per-epoch loss and MAE (train and validation) to {path}")
 
 
 if __name__ == "__main__":
@@ -52,4 +76,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)"
     )
-    main(seed=parser.parse_args().seed)
+    parser.add_argument(
+        "--plot",
+        default=DEFAULT_PLOT,
+        help="where History.plot() saves its PNG (default: %(default)s); 'none' skips it",
+    )
+    args = parser.parse_args()
+    main(seed=args.seed, plot=None if args.plot.lower() == "none" else args.plot)
