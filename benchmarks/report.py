@@ -53,6 +53,18 @@ def stat(results, impl, name) -> Stat | None:
     return Stat.of(values) if values else None
 
 
+def shown_stat(results, impl, name) -> tuple[Stat | None, str]:
+    """The per-step value to print, and its mark. When the tiny call is not
+    cheaper than the full one (tf-keras: an 8-row evaluate can cost more
+    than a 1000-row one), "net of the fixed cost" means nothing: show the
+    whole call divided by its steps instead, marked ‡."""
+    s = stat(results, impl, name)
+    if s is None or s.median > 0 or case_table.BY_NAME[name].per != "step":
+        return s, ""
+    raw = results[impl]["cases"][name]["samples"]
+    return Stat.of(list(raw)), "‡"
+
+
 def diff(results, impl_a, name_a, impl_b, name_b) -> Stat | None:
     """a - b, round by round (both must come from one process)."""
     a, b = net_samples(results, impl_a, name_a), net_samples(results, impl_b, name_b)
@@ -273,15 +285,17 @@ def render(results: dict, derived: dict, target_rows: list[dict]) -> str:
         h = stat(results, "hookfit", c.name)
         row = [f"`{c.name}`", fmt(h)]
         for p in peers:
-            s = stat(results, p, c.name)
-            cell = fmt(s)
-            if s and h and h.median > 0:
+            s, mark = shown_stat(results, p, c.name)
+            cell = fmt(s) + mark
+            if s and h and h.median > 0 and not mark:
                 cell += f" **{s.median / h.median:.1f}×**"
             row.append(cell)
         rows.append(row)
     parts.append(_table(["case", "hookfit"] + peers, rows))
     parts.append("\n\n†: the min–max range crosses zero: this per-step cost is smaller than "
-                 "the call-to-call noise of the call's fixed cost that was subtracted from it.")
+                 "the call-to-call noise of the call's fixed cost that was subtracted from it.  \n"
+                 "‡: the 8-row call was not cheaper than the full call, so no fixed cost can be "
+                 "separated: whole call ÷ steps, fixed cost included (no ratio).")
     skipped = [(p, results[p]["skipped"]) for p in results if results[p].get("skipped")]
     if skipped:
         parts.append("\n\nSkipped: " + "; ".join(f"**{p}**: {why}" for p, why in skipped))

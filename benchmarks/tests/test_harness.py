@@ -109,3 +109,13 @@ def test_case_steps_follow_keras():
     assert cases.BY_NAME["fit_val"].steps == 4  # 500 training rows
     assert cases.BY_NAME["fixed_fit"].steps == 1
     assert cases.BY_NAME["fit_d392"].input_dim == 392
+
+
+def test_a_fixed_cost_that_cannot_be_separated_falls_back_to_whole_calls():
+    # The tiny call costs more than a whole 8-step call: "net" would be negative.
+    results = {"x": {"skipped": None, "cases": {
+        "evaluate_b128": _entry([100.0, 110.0], scale=1, units=8, amortizes=False),
+        "fixed_evaluate": {"samples": [1000.0, 1000.0], "scale": 1, "units": 1, "unit": "µs/call"},
+    }}}
+    s, mark = report.shown_stat(results, "x", "evaluate_b128")
+    assert mark == "‡" and s.median == 105.0
