@@ -407,7 +407,7 @@ class Model:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
             begin, end, _ = cl.batch_hooks("train")
-            steps = cl.costs.start_steps()
+            steps = cl.costs.start_steps(hooks_inside=bool(begin or end))
             if begin or end:
                 self._train_batches(cl, it, make_logs)
             else:
@@ -479,7 +479,7 @@ class Model:
         cl.on_test_begin({})
         network.reset_metrics()
         on_begin, on_end, logs_needed = cl.batch_hooks("test")
-        steps = cl.costs.start_steps()
+        steps = cl.costs.start_steps(hooks_inside=bool(on_begin or on_end))
         if on_begin or on_end:
             test, results = network.test_batch, network.metric_results
             make_logs = logs_builder(names)
@@ -586,7 +586,7 @@ class Model:
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
         on_begin, on_end, logs_needed = cl.batch_hooks("predict")
-        steps = cl.costs.start_steps()
+        steps = cl.costs.start_steps(hooks_inside=bool(on_begin or on_end))
         if on_begin or on_end:
             step = network.predict_batch
             for batch in range(n_batches):
