@@ -243,6 +243,7 @@ cdef class Dataset:
     cdef hf_data data
     cdef int _users
     cdef double _label_min, _label_max
+    cdef bint _labels_known
 
     def __init__(self, x, y=None, sample_weight=None, *, bint check_finite=True):
         if self._users:
@@ -271,11 +272,9 @@ cdef class Dataset:
                 _check_finite(sample_weight, "sample_weight")
         self._x, self._y, self._sw, self._order = x, y, sample_weight, None
         self._users = 0
-        # Sparse labels are range-checked per batch against these bounds (O(1)).
-        if y is not None and y.shape[1] == 1:
-            self._label_min, self._label_max = float(y.min()), float(y.max())
-        else:
-            self._label_min, self._label_max = 0.0, 0.0
+        # Sparse labels are range-checked per batch against y's bounds (O(1)),
+        # found on first use: only sparse crossentropy needs them.
+        self._labels_known = False
         self.data.x = _fptr(x)
         self.data.y = _fptr(y) if y is not None else NULL
         self.data.sw = _fptr(sample_weight) if sample_weight is not None else NULL
@@ -340,6 +339,9 @@ cdef class Dataset:
         self.data.n_positions = <size_t>own.shape[0]
 
     cdef int _check_labels(self, Py_ssize_t k) except -1:
+        if not self._labels_known:
+            self._label_min, self._label_max = float(self._y.min()), float(self._y.max())
+            self._labels_known = True
         if not (self._label_min >= 0.0 and self._label_max < <double>k):
             bad = self._label_min if self._label_min < 0.0 else self._label_max
             raise LabelError(
