@@ -91,7 +91,10 @@ class EpochIterator:
             for s in range(0, self.n_rows, self.batch_size):
                 gen.shuffle(order[s : s + self.batch_size])
         elif self.shuffle:
-            order = rng.generator().permutation(self.n_rows)  # int64
+            # The same permutation as Generator.permutation(n), same stream,
+            # without its extra conversions (~4 us per 1000 rows per epoch).
+            order = np.arange(self.n_rows, dtype=np.int64)
+            rng.generator().shuffle(order)
         else:
             order = None
         self.dataset.set_order(order)
