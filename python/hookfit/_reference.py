@@ -417,9 +417,8 @@ class Network:
 
     # -- steps ---------------------------------------------------------------
 
-    def _check(self, data, start, count, need_y):
-        if not self._configured:
-            raise CoreValueError("the network has no loss/optimizer yet; call configure() first")
+    def _check_rows(self, data, start, count):
+        """The features match and [start, start + count) lies in data's positions."""
         if data.x.shape[1] != self._input_dim:
             raise CoreValueError(
                 f"x has {data.x.shape[1]} features but the network expects {self._input_dim}"
@@ -428,6 +427,11 @@ class Network:
             raise CoreValueError(
                 f"batch [{start}, {start + count}) is outside the {data.n_positions} positions"
             )
+
+    def _check(self, data, start, count, need_y):
+        if not self._configured:
+            raise CoreValueError("the network has no loss/optimizer yet; call configure() first")
+        self._check_rows(data, start, count)
         if need_y:
             if data.y is None:
                 raise CoreValueError("this step needs targets y; the dataset has none")
@@ -497,14 +501,7 @@ class Network:
             self.test_batch(data, s, min(batch_size, start + count - s))
 
     def predict_batch(self, data, start, count, out):
-        if data.x.shape[1] != self._input_dim:
-            raise CoreValueError(
-                f"x has {data.x.shape[1]} features but the network expects {self._input_dim}"
-            )
-        if count < 1 or start < 0 or start + count > data.n_positions:
-            raise CoreValueError(
-                f"batch [{start}, {start + count}) is outside the {data.n_positions} positions"
-            )
+        self._check_rows(data, start, count)
         if (
             out.dtype != np.float32
             or out.shape != (data.n_positions, self.output_dim)
