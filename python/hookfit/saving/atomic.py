@@ -48,17 +48,22 @@ def ensure_writable_directory(path, *, what: str = "file", probe: bool = True) -
         )
     if not probe:
         return directory
-    # os.access is unreliable for root and network file systems: really try.
+    _probe_writable(directory, what, path)
+    return directory
+
+
+def _probe_writable(directory, what, path) -> None:
+    """Create and remove a file in ``directory`` (os.access is unreliable for
+    root and network file systems: really try)."""
     try:
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".hookfit-probe-", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
         raise UnwritableDirectoryError(
-            f"The directory {directory!r} is not writable, so the {what} {path!r} "
-            f"cannot be saved: {e.strerror or e}. Choose a writable directory."
+            f"Cannot write the {what} {path!r}: the directory {directory!r} is not writable "
+            f"({e.strerror or e}). Choose a writable directory."
         ) from e
-    return directory
 
 
 @contextlib.contextmanager
@@ -149,12 +154,4 @@ def check_can_write(path, *, what: str = "file", directory: bool = False) -> Non
         raise UnwritableDirectoryError(
             f"Cannot write the {what} {path!r}: {ancestor!r} is a file, not a directory."
         )
-    try:
-        fd, probe = tempfile.mkstemp(dir=ancestor, prefix=".hookfit-probe-", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise UnwritableDirectoryError(
-            f"Cannot write the {what} {path!r}: the directory {ancestor!r} is not writable "
-            f"({e.strerror or e}). Choose a writable directory."
-        ) from e
+    _probe_writable(ancestor, what, path)
