@@ -236,6 +236,14 @@ cdef inline object _read_only(object arr):
 
 # ---------------------------------------------------------------- Dataset
 
+# Which run of batches Network._run makes (and the name its errors give).
+cdef enum:
+    _TRAIN = 0
+    _TEST = 1
+    _PREDICT = 2
+_MODE_NAMES = ("train", "test", "predict")
+
+
 cdef class Dataset:
     """Arrays bound for a run of batches; checked and converted once (see _core.pyi)."""
 
@@ -620,18 +628,7 @@ cdef class Network:
         cdef float lrf = <float>lr
         if not isfinite(lrf):
             raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
-        cdef float *ws = self._workspace(<size_t>min(batch_size, count))
-        cdef hf_status st
-        self._busy = True
-        data._users += 1
-        try:
-            with nogil:
-                st = hf_train_steps(&self.net, &data.data, <size_t>start, <size_t>count,
-                                    <size_t>batch_size, lrf, ws)
-        finally:
-            self._busy = False
-            data._users -= 1
-        return _ok(st, "train")
+        return self._run(_TRAIN, data, start, count, batch_size, lrf, NULL)
 
     def test_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count):
         """Forward, loss and metric accumulation on positions [start, start + count)."""
@@ -644,18 +641,7 @@ cdef class Network:
     cdef int _run_test(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                        Py_ssize_t batch_size) except -1:
         self._check_run(data, start, count, batch_size, True)
-        cdef float *ws = self._workspace(<size_t>min(batch_size, count))
-        cdef hf_status st
-        self._busy = True
-        data._users += 1
-        try:
-            with nogil:
-                st = hf_test_steps(&self.net, &data.data, <size_t>start, <size_t>count,
-                                   <size_t>batch_size, ws)
-        finally:
-            self._busy = False
-            data._users -= 1
-        return _ok(st, "test")
+        return self._run(_TEST, data, start, count, batch_size, 0.0, NULL)
 
     def predict_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, out):
         """Forward into out[start:start + count]."""
@@ -677,19 +663,34 @@ cdef class Network:
         else:
             _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
             o = <cnp.ndarray>out
+        return self._run(_PREDICT, data, start, count, batch_size, 0.0,
+                         <float *>cnp.PyArray_DATA(o))
+
+    cdef int _run(self, int mode, Dataset data, Py_ssize_t start, Py_ssize_t count,
+                  Py_ssize_t batch_size, float lr, float *out) except -1:
+        """The checked run of batches, with the GIL released; the busy marks
+        make a concurrent call on this network or a change of the data raise."""
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
-        cdef float *optr = <float *>cnp.PyArray_DATA(o)
         cdef hf_status st
         self._busy = True
         data._users += 1
         try:
             with nogil:
-                st = hf_predict_steps(&self.net, &data.data, <size_t>start, <size_t>count,
-                                      <size_t>batch_size, optr, ws)
+                if mode == _TRAIN:
+                    st = hf_train_steps(&self.net, &data.data, <size_t>start, <size_t>count,
+                                        <size_t>batch_size, lr, ws)
+                elif mode == _TEST:
+                    st = hf_test_steps(&self.net, &data.data, <size_t>start, <size_t>count,
+                                       <size_t>batch_size, ws)
+                else:
+                    st = hf_predict_steps(&self.net, &data.data, <size_t>start, <size_t>count,
+                                          <size_t>batch_size, out, ws)
         finally:
             self._busy = False
             data._users -= 1
-        return _ok(st, "predict")
+        if st != HF_OK:
+            _raise(st, _MODE_NAMES[mode])
+        return 0
 
 
 cdef int _fill_opt(hf_opt *opt, int kind, rho, momentum, epsilon, centered, nesterov, beta_1,
