@@ -13,6 +13,9 @@ import math
 
 import numpy as np
 
+# The same base as the compiled core's errors, so callers catch either alike.
+from hookfit.errors import CoreError
+
 ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX = range(5)
 LOSS_MSE, LOSS_MAE, LOSS_BCE, LOSS_CCE, LOSS_SCCE = range(5)
 (
@@ -34,10 +37,6 @@ _N_SLOTS = {OPT_SGD: 1, OPT_RMSPROP: 3, OPT_ADAM: 3}
 EPSILON = 1e-7
 
 f32 = np.float32
-
-
-class CoreError(Exception):
-    """Base of every error raised by the reference core."""
 
 
 class CoreValueError(CoreError, ValueError):
