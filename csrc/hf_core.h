@@ -12,6 +12,7 @@
 #include "hf_network.h"
 #include "hf_optimizer.h"
 #include "hf_rows.h"
+#include "hf_shuffle.h"
 #include "hf_simd.h"
 #include "hf_status.h"
 #endif

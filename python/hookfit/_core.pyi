@@ -102,6 +102,13 @@ class Dataset:
     @property
     def order(self) -> np.ndarray | None:
         """The int64 order in use (a read-only view of the Dataset's own copy)."""
+    @property
+    def order(self) -> np.ndarray | None:
+        """The installed order (read-only), or None for the identity."""
+    def shuffle(self, seed: int) -> None:
+        """Install a random order of all rows, made natively from ``seed``
+        (an integer in [0, 2**64)): Fisher-Yates over SplitMix64 draws,
+        the same on every platform and in the NumPy twin."""
     def set_order(self, order: np.ndarray | None) -> None:
         """Rows are visited as x[order[p]] for position p; None = identity.
 

@@ -15,7 +15,7 @@ of the tutorial's step for each one.
 
 cimport numpy as cnp
 from libc.math cimport isfinite
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from scipy.linalg.cython_blas cimport sgemm as _scipy_sgemm
 
 import numpy as np
@@ -71,6 +71,7 @@ cdef extern from "hf_core.h" nogil:
     size_t hf_metric_y_width(int kind, size_t k)
 
     int64_t hf_first_nonfinite_row(const float *a, size_t rows, size_t w)
+    void hf_permutation(int64_t *out, size_t n, uint64_t seed)
 
     hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
                                const float *b, int act, float *a, size_t n, size_t din,
@@ -315,6 +316,24 @@ cdef class Dataset:
     @property
     def order(self):
         return None if self._order is None else _read_only(self._order)
+
+    def shuffle(self, seed):
+        """Install a fresh random order of all rows, made in C from ``seed``
+        (an integer in [0, 2**64)); ``order`` then shows it. Same seed, same
+        order, on every platform and in the NumPy twin."""
+        if self._users:
+            raise BusyError("shuffle: a Network is running batches on this Dataset right now")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+            raise DtypeError(f"seed must be an integer in [0, 2**64); got {seed!r}")
+        cdef uint64_t s = <uint64_t>int(seed)
+        own = np.empty(self.data.n_rows, dtype=np.int64)
+        cdef int64_t *p = <int64_t *>cnp.PyArray_DATA(<cnp.ndarray>own)
+        cdef size_t n = self.data.n_rows
+        with nogil:
+            hf_permutation(p, n, s)
+        self._order = own
+        self.data.order = p
+        self.data.n_positions = n
 
     def set_order(self, order):
         """Rows are visited as x[order[p]] for position p; None = identity."""

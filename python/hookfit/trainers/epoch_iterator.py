@@ -91,10 +91,13 @@ class EpochIterator:
             for s in range(0, self.n_rows, self.batch_size):
                 gen.shuffle(order[s : s + self.batch_size])
         elif self.shuffle:
-            # The same permutation as Generator.permutation(n), same stream,
-            # without its extra conversions (~4 us per 1000 rows per epoch).
-            order = np.arange(self.n_rows, dtype=np.int64)
-            rng.generator().shuffle(order)
+            # One 64-bit draw from hookfit's stream seeds a permutation made in
+            # C (~4 us per 1000 rows, against ~15 us for NumPy's shuffle); the
+            # stream's state and the order are what a resume restores.
+            self.dataset.shuffle(int(rng.generator().bit_generator.random_raw()))
+            self.order = self.dataset.order
+            self.pass_index = p
+            return
         else:
             order = None
         self.dataset.set_order(order)
