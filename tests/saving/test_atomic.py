@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -183,3 +184,23 @@ def test_kill_exactly_mid_write_keeps_previous_file(tmp_path):
     assert target.read_bytes() == b"\x01" * 8_000_000
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "weights.bin"]
     assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the torn write went there
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    """A new file gets 0o666 less the umask, as open() gives (not mkstemp's
+    private 0600); a replaced file keeps its mode."""
+    from hookfit.saving.atomic import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / "new.bin"
+        atomic_write_bytes(new, b"a")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        kept = tmp_path / "kept.bin"
+        kept.write_bytes(b"old")
+        kept.chmod(0o640)
+        atomic_write_bytes(kept, b"new")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+        assert kept.read_bytes() == b"new"
+    finally:
+        os.umask(umask)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 
 
@@ -66,6 +67,17 @@ def _probe_writable(directory, what, path) -> None:
         ) from e
 
 
+def _target_mode(path) -> int:
+    """Permission bits for the file written at ``path``: those of the file
+    it replaces, else 0o666 less the process umask (as ``open`` gives)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # reading the umask means setting it; restore at once
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; on a clean exit, move it into
@@ -85,7 +97,12 @@ def atomic_path(path):
             f"Cannot write {path!r}: the directory {directory!r} is not writable "
             f"({e.strerror or e}). Choose a writable directory."
         ) from e
-    os.close(fd)
+    try:
+        # mkstemp makes the file private (0600); give it the mode a plain
+        # open() would, or keep the mode of the file it replaces.
+        os.fchmod(fd, _target_mode(path))
+    finally:
+        os.close(fd)
     try:
         yield tmp
         # The writer closed its file; make its bytes durable before the rename.
