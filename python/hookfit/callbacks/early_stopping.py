@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 
+from hookfit.callbacks.arguments import check_number
 from hookfit.callbacks.callback import Callback
 
 logger = logging.getLogger("hookfit")
@@ -45,6 +46,10 @@ class EarlyStopping(Callback):
         start_from_epoch=0,
     ):
         super().__init__()
+        check_number("EarlyStopping", "min_delta", min_delta)
+        check_number("EarlyStopping", "baseline", baseline, optional=True)
+        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
+            check_number("EarlyStopping", name, value, integer=True)
         if patience < 0:
             raise ValueError(f"EarlyStopping: patience must be >= 0 (epochs to wait); got {patience}.")
         if start_from_epoch < 0:

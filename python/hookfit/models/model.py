@@ -399,8 +399,9 @@ class Model:
         cl.on_train_begin({})  # a callback may restore the iterator's position here
         epoch_logs = {}
         while it.epoch < epochs:
-            if it.exhausted:
-                it.warn_ran_out()
+            if it.at_epoch_start and (it.stopped or it.exhausted):
+                if not it.stopped:
+                    it.warn_ran_out()
                 break
             epoch = it.epoch
             if it.at_epoch_start:
@@ -408,7 +409,9 @@ class Model:
             cl.on_epoch_begin(epoch, {})
             begin, end, _ = cl.batch_hooks("train")
             steps = cl.costs.start_steps(hooks_inside=bool(begin or end))
-            if begin or end:
+            if it.stopped:  # a resumed run that had stopped: only the epoch's end is left
+                pass
+            elif begin or end:
                 self._train_batches(cl, it, make_logs)
             else:
                 self._train_epoch(it)
