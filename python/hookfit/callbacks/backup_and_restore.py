@@ -27,8 +27,9 @@ e) A fresh fit writes a first backup right after ``on_train_begin``, so an
    interruption before the first epoch's end still resumes bit-exactly
    (the same process may have moved the weights and the random stream).
 f) ``stop_training`` is saved: a resumed run that had stopped trains no
-   more batches. A run whose loss became NaN keeps its last finite backup
-   (no NaN backup is written, and it is not deleted at the end).
+   more batches. A run that ended on a NaN loss keeps its backup (with
+   ``TerminateOnNaN(raise_error=True)`` the one before the NaN epoch, as
+   ``on_train_end`` is never reached).
 """
 
 from __future__ import annotations
@@ -98,7 +99,6 @@ class BackupAndRestore(Callback):
         self._callbacks: list = []
         self._pending: dict | None = None  # a read backup, until every callback began
         self._undo: dict | None = None  # the fit's own state, if the restore must be undone
-        self._ended_on_nan = False
 
     @property
     def backup_path(self) -> str:
@@ -113,7 +113,6 @@ class BackupAndRestore(Callback):
         check_can_write(self.backup_dir, what="backup directory", directory=True)
         self._batches_since_save = 0
         self._pending = None
-        self._ended_on_nan = False
         if os.path.exists(self.backup_path):
             self._pending = self._read_checked()
             self._restore_model(self._pending)
@@ -140,8 +139,8 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         self._callbacks = []
-        if self._ended_on_nan or not _finite_loss(logs):
-            return  # keep the last finite backup to resume from
+        if not _finite_loss(logs):
+            return  # a run that ended on NaN keeps its backup (Keras PR 21841)
         if self.delete_checkpoint:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self.backup_path)
@@ -174,9 +173,6 @@ class BackupAndRestore(Callback):
         return entries
 
     def _save(self, phase: str, position: int, logs) -> None:
-        if not _finite_loss(logs):
-            self._ended_on_nan = True
-            return
         model, iterator, network = self._fit_parts()
         optimizer = model.optimizer
         state = {

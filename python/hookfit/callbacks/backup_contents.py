@@ -40,12 +40,12 @@ def _int(value, what, where, low=0):
     return int(value)
 
 
-def _real_array(value, what, where, shape=None):
+def _real_array(value, what, where, shape=None, finite=False):
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
         raise BackupError(f"{where}: {what} must be an array of real numbers.")
     if shape is not None and value.shape != tuple(shape):
         raise BackupError(f"{where}: {what} has shape {value.shape}; this model needs {tuple(shape)}.")
-    if not np.all(np.isfinite(value)):
+    if finite and not np.all(np.isfinite(value)):
         raise BackupError(f"{where}: {what} holds NaN or infinite values.")
     return value
 
@@ -86,7 +86,7 @@ def check_iterator(state, iterator, where) -> None:
         )
     order = state["order"]
     if order is not None:
-        order = _real_array(order, "the shuffle order", where, (iterator.n_rows,))
+        order = _real_array(order, "the shuffle order", where, (iterator.n_rows,), finite=True)
         if order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(iterator.n_rows)):
             raise BackupError(f"{where}: the shuffle order is not a permutation of the {iterator.n_rows} rows.")
     check_random_state(state["rng"], where)

@@ -49,6 +49,9 @@ def check_features(x: np.ndarray, input_dim: int | None, argument: str = "x") ->
     return x
 
 
+_ELEMENTWISE = (core.LOSS_MSE, core.LOSS_MAE, core.LOSS_BCE)
+
+
 def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argument="y"):
     """``y`` as (n, columns) for the loss, with the labels checked."""
     if y.shape[:1] != (n,):
@@ -79,6 +82,10 @@ def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argume
         return y.reshape(n, 1)
     if y.ndim == 1:
         y = y.reshape(n, 1)
+    if y.ndim == 2 and y.shape[1] == 1 < output_dim and loss_code in _ELEMENTWISE:
+        # Keras broadcasts one target column against every output of an
+        # elementwise loss (its BackupAndRestore docstring example does).
+        y = np.repeat(y, output_dim, axis=1)
     if y.ndim != 2 or y.shape[1] != output_dim:
         raise ValueError(
             f"{argument} must have shape ({n}, {output_dim}) to match the model's "
