@@ -14,10 +14,12 @@ from hookfit.saving.atomic import (
 from hookfit.saving.layer_weights import WeightsMismatchError
 from hookfit.saving.model_file import load_model, save_model
 from hookfit.saving.state_codec import load_state, save_state
+from hookfit.saving.verify import VerificationError, verify
 from hookfit.saving.weights import load_weights, save_weights
 
 __all__ = [
     "UnwritableDirectoryError",
+    "VerificationError",
     "WeightsMismatchError",
     "atomic_path",
     "atomic_write",
@@ -29,4 +31,5 @@ __all__ = [
     "save_model",
     "save_state",
     "save_weights",
+    "verify",
 ]
