@@ -21,6 +21,7 @@ Contents (format ``hookfit.backup``, version 2):
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -104,7 +105,7 @@ def check_optimizer(entry, optimizer, slots_needed, where) -> None:
     if state["iterations"] >= 2**62:
         raise BackupError(f"{where}: the optimizer's iteration count {state['iterations']} is out of range.")
     lr = state["learning_rate"]
-    if isinstance(lr, bool) or not isinstance(lr, (numbers.Real, np.floating)) or not np.isfinite(lr) or lr < 0:
+    if isinstance(lr, bool) or not isinstance(lr, (numbers.Real, np.floating)) or not math.isfinite(float(lr)) or lr < 0:
         raise BackupError(f"{where}: the learning rate must be a finite number >= 0; got {lr!r}.")
     slots = state["slots"]
     if not isinstance(slots, (list, tuple)) or len(slots) != len(slots_needed):

@@ -63,7 +63,7 @@ class CheckpointRetention:
     def _kept(self) -> list[dict]:
         if self.keep_last is None and self.keep_best is None:
             return list(self.files)
-        keep = set()
+        keep: set[int] = set()
         if self.keep_last is not None:
             keep.update(id(e) for e in self.files[-self.keep_last:])
         if self.keep_best is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -31,6 +32,7 @@ class Verified:
 def _count(value) -> tuple[int, int]:
     if isinstance(value, np.ndarray):
         return 1, value.nbytes
+    values: Iterable
     if isinstance(value, dict):
         values = value.values()
     elif isinstance(value, (list, tuple)):
