@@ -377,11 +377,9 @@ class CallbackList:
         methods while the slow-callback check is armed, else lean closures."""
         hb, he = BATCH_HOOKS[mode]
         if self._timing:
-            return (
-                getattr(self, f"on_{mode}_batch_begin") if self._fns[hb] else None,
-                getattr(self, f"on_{mode}_batch_end") if self._fns[he] else None,
-                True,
-            )
+            # Both, even with an empty table: the begin call marks when the
+            # batch starts (Keras 2 times batches between the two hooks).
+            return getattr(self, f"on_{mode}_batch_begin"), getattr(self, f"on_{mode}_batch_end"), True
         return self._lean(hb), self._lean(he), False
 
     def _call(self, h, *args):
