@@ -14,7 +14,7 @@ import string
 import numpy as np
 
 from hookfit.callbacks.arguments import check_number
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.callbacks.checkpoint_retention import CheckpointRetention, check_keep
 from hookfit.saving.atomic import check_can_write
 
@@ -236,6 +236,29 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save += 1
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
+
+    def _batch_schedule(self, mode):
+        # Only the batches where a save is due need this callback's hook.
+        if self.save_freq == "epoch":
+            return None
+        return Schedule(due=self._next_save_batch, skip=self._skip_batches)
+
+    def _next_save_batch(self, batch, last):
+        """The first batch >= ``batch`` where ``_should_save_on_batch`` says yes."""
+        to_go = self.save_freq - self._batches_seen_since_last_saving
+        if batch <= self._last_batch_seen:  # counted as a new epoch: adds batch + 1
+            return Due(batch=max(batch, to_go - 1))
+        return Due(batch=self._last_batch_seen + to_go)
+
+    def _skip_batches(self, batch, count):
+        """Batches ``batch..batch+count-1`` ran without a save due: count them
+        as ``_should_save_on_batch`` would have."""
+        last = batch + count - 1
+        if batch <= self._last_batch_seen:
+            self._batches_seen_since_last_saving += last + 1
+        else:
+            self._batches_seen_since_last_saving += last - self._last_batch_seen
+        self._last_batch_seen = last
 
     def _should_save_on_batch(self, batch):
         """Count batches across epochs by index differences, as Keras 2 does."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Schedule
 
 
 class TerminateOnNaN(Callback):
@@ -26,6 +26,11 @@ class TerminateOnNaN(Callback):
             raise TypeError(f"TerminateOnNaN: raise_error must be True or False; got {raise_error!r}.")
         self.raise_error = bool(raise_error)
         self._supports_tf_logs = True
+
+    def _batch_schedule(self, mode):
+        # The native run stops after the first batch whose running loss is
+        # not finite; this hook is called there (and nowhere else).
+        return Schedule(watches_nonfinite=True)
 
     def on_batch_end(self, batch, logs=None):
         logs = logs or {}
