@@ -14,8 +14,9 @@ import string
 import numpy as np
 
 from hookfit.callbacks.arguments import check_number
-from hookfit.callbacks.callback import Callback, Due, Schedule
+from hookfit.callbacks.callback import Due, Schedule
 from hookfit.callbacks.checkpoint_retention import CheckpointRetention, check_keep
+from hookfit.callbacks.monitor_callback import MonitorCallback
 from hookfit.saving.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
@@ -58,7 +59,7 @@ def _template_fields(template: str) -> list[str]:
     return names
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model (``model.save``) or its weights (``model.save_weights``)
     at the end of every epoch or every ``save_freq`` batches.
 
@@ -119,7 +120,6 @@ class ModelCheckpoint(Callback):
         if not isinstance(save_last, (bool, np.bool_)):
             raise TypeError(f"ModelCheckpoint: save_last must be True or False; got {save_last!r}.")
         self._supports_tf_logs = True
-        self.monitor = monitor
         self.verbose = verbose
         self.filepath = os.fspath(filepath)
         self.save_best_only = save_best_only
@@ -131,7 +131,6 @@ class ModelCheckpoint(Callback):
         self._current_epoch = 0
         self.best = initial_value_threshold
         self._options = options
-        self._warned_missing = False
 
         self.load_weights_on_restart = bool(kwargs.pop("load_weights_on_restart", False))
         if self.load_weights_on_restart:
@@ -150,19 +149,9 @@ class ModelCheckpoint(Callback):
         if kwargs:
             raise TypeError(f"ModelCheckpoint got unexpected argument(s) {sorted(kwargs)}.")
 
-        if mode not in ("auto", "min", "max"):
-            logger.warning("ModelCheckpoint mode %s is unknown, fallback to auto mode.", mode)
-            mode = "auto"
-        if mode == "min" or (
-            mode == "auto" and not ("acc" in self.monitor or self.monitor.startswith("fmeasure"))
-        ):
-            self.monitor_op = np.less
-            if self.best is None:
-                self.best = np.inf
-        else:
-            self.monitor_op = np.greater
-            if self.best is None:
-                self.best = -np.inf
+        self._set_monitor(monitor, mode)
+        if self.best is None:
+            self.best = self._worst()
         self.keep_last, self.keep_best, self.save_last = keep_last, keep_best, bool(save_last)
         self._retention = None
         if keep_last is not None or keep_best is not None or save_last:
@@ -170,7 +159,7 @@ class ModelCheckpoint(Callback):
                 os.path.dirname(self.filepath.split("{", 1)[0]) or ".",
                 keep_last,
                 keep_best,
-                lower_is_better=self.monitor_op is np.less,
+                lower_is_better=not self._monitor_max,
                 monitor=self.monitor,
             )
 
@@ -198,7 +187,6 @@ class ModelCheckpoint(Callback):
         return self.save_freq != "epoch"
 
     def on_train_begin(self, logs=None):
-        self._warned_missing = False
         # Fail before training, not after the first (maybe long) epoch.
         static_dir = self.filepath.split("{", 1)[0]
         if "{" in self.filepath:
@@ -236,6 +224,12 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save += 1
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
+
+    _missing_message = "Can save best model only with {monitor} available, skipping."
+    _unknown_mode_message = "ModelCheckpoint mode {mode} is unknown, fallback to auto mode."
+
+    def _auto_is_max(self, monitor):
+        return "acc" in monitor or monitor.startswith("fmeasure")
 
     def _batch_schedule(self, mode):
         # Only the batches where a save is due need this callback's hook.
@@ -299,15 +293,10 @@ class ModelCheckpoint(Callback):
                 f"Filepath used is an existing directory: {filepath}"
             )
         if self.save_best_only:
-            current = logs.get(self.monitor)
+            current = self.get_monitor_value(logs)
             if current is None:
-                if not self._warned_missing:  # Keras repeats it at every save
-                    self._warned_missing = True
-                    logger.warning(
-                        "Can save best model only with %s available, skipping.", self.monitor
-                    )
                 return
-            if self.monitor_op(current, self.best):
+            if self._is_improvement(current, self.best):
                 if self.verbose > 0:
                     print(
                         f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} "
