@@ -23,10 +23,13 @@ d) Exactness for the callbacks after it in the list (History always is):
    ``_after_train_begin`` call), their states are set and the hook is
    replayed to them. Stateless callbacks after it are not replayed (as in
    Keras, they miss that one hook).
-e) A fresh fit writes a first backup right after ``on_train_begin``, so an
+e) ``fit(on_interrupt="backup")`` calls ``_save_interrupted`` at the batch
+   boundary where it stopped (phase "interrupted": nothing to replay) and
+   the backup is kept when that fit ends.
+f) A fresh fit writes a first backup right after ``on_train_begin``, so an
    interruption before the first epoch's end still resumes bit-exactly
    (the same process may have moved the weights and the random stream).
-f) ``stop_training`` is saved: a resumed run that had stopped trains no
+g) ``stop_training`` is saved: a resumed run that had stopped trains no
    more batches. A run that ended on a NaN loss keeps its backup (with
    ``TerminateOnNaN(raise_error=True)`` the one before the NaN epoch, as
    ``on_train_end`` is never reached).
@@ -99,6 +102,7 @@ class BackupAndRestore(Callback):
         self._callbacks: list = []
         self._pending: dict | None = None  # a read backup, until every callback began
         self._undo: dict | None = None  # the fit's own state, if the restore must be undone
+        self._keep = False  # an interrupted fit keeps its backup
 
     @property
     def backup_path(self) -> str:
@@ -150,9 +154,16 @@ class BackupAndRestore(Callback):
         if self.save_freq == "epoch" or self.model.stop_training:
             self._save("epoch_end", epoch, logs)
 
+    def _save_interrupted(self, logs) -> None:
+        """``fit(on_interrupt="backup")``: back up this batch boundary and
+        keep the file when the fit then ends."""
+        self._save("interrupted", self.model._epoch_iterator.batch_in_epoch, logs)
+        self._keep = True
+
     def on_train_end(self, logs=None):
         self._callbacks = []
-        if not _finite_loss(logs):
+        keep, self._keep = self._keep, False
+        if keep or not _finite_loss(logs):
             return  # a run that ended on NaN keeps its backup (Keras PR 21841)
         if self.delete_checkpoint:
             with contextlib.suppress(FileNotFoundError):

@@ -9,7 +9,8 @@ Contents (format ``hookfit.backup``, version 2):
     phase         where the run was: "train_begin" (nothing trained yet),
                   "batch" (after a train batch, before the epoch's end work) or
                   "epoch_end" (in the epoch's end work, after BackupAndRestore's
-                  own on_epoch_end)
+                  own on_epoch_end) or "interrupted" (a graceful stop between
+                  two batches: every callback has seen every hook before it)
     position      the batch (phase "batch") or epoch (phase "epoch_end") index
     logs          that hook's logs (replayed to the callbacks after it)
     stop_training the model's flag at that moment
@@ -28,7 +29,7 @@ import numpy as np
 
 FORMAT = "hookfit.backup"
 VERSION = 2
-PHASES = ("train_begin", "batch", "epoch_end")
+PHASES = ("train_begin", "batch", "epoch_end", "interrupted")
 
 
 class BackupError(ValueError):

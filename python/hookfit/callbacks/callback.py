@@ -277,6 +277,13 @@ class Callback:
     def on_predict_end(self, logs=None):
         pass
 
+    @_default
+    def on_exception(self, exception, logs=None):
+        """Beyond Keras: ``fit``/``evaluate``/``predict`` is about to raise
+        ``exception`` (a KeyboardInterrupt too); flush what must not be lost.
+        ``logs`` holds the running metrics. The exception is raised after
+        every callback has been told; an error here is logged, not raised."""
+
     # Which batch hooks this callback needs; built-ins may override these
     # predicates (ProgbarLogger: verbose == 1), as in Keras 2.
     def _implements_train_batch_hooks(self) -> bool:

@@ -47,6 +47,7 @@ from hookfit.callbacks.callback import (
     MODES,
     Callback,
     EveryNBatches,
+    is_default,
     overrides,
 )
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY, CallbackCosts
@@ -520,6 +521,19 @@ class CallbackList:
 
     def on_predict_end(self, logs=None):
         self._call_plain(_PREDICT_END, {} if logs is None else logs)
+
+    def on_exception(self, exception, logs=None):
+        """Tell the callbacks overriding ``on_exception`` that the call is
+        about to raise ``exception`` (rare: no dispatch table). An error in
+        one of them is logged and never replaces ``exception``."""
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_exception", None)
+            if hook is None or is_default(hook):
+                continue
+            try:
+                hook(exception, dict(logs or {}))
+            except Exception:
+                logger.exception("%s.on_exception failed (the original error follows)", type(cb).__name__)
 
 
 def _overrides(callback, h) -> bool:

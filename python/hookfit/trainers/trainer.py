@@ -31,6 +31,7 @@ e) A rejected call changes nothing (compile checks everything first), and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import threading
@@ -42,6 +43,7 @@ from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
+from hookfit.trainers import graceful_interrupt
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 
@@ -329,8 +331,15 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        on_interrupt=None,
     ):
         """Train the model for a fixed number of epochs (Keras 2 semantics).
+
+        Beyond Keras, ``on_interrupt="backup"`` turns the first Ctrl-C or
+        SIGTERM into a clean end: the running batch finishes, every
+        ``BackupAndRestore`` writes a backup of that point, ``on_train_end``
+        runs and the History so far is returned (a second Ctrl-C stops at
+        once). See ``hookfit.trainers.graceful_interrupt``.
 
         Returns:
             the ``History`` (also ``model.history``).
@@ -340,6 +349,7 @@ class Trainer:
         self._refuse_while_fitting("start another fit of this model")
         self._assert_compiled("training/testing")
         verbose = _resolve_verbose(verbose)
+        on_interrupt = graceful_interrupt.check_mode(on_interrupt)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
@@ -397,21 +407,52 @@ class Trainer:
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
+        guard = self._interrupt_guard = (
+            graceful_interrupt.GracefulInterrupt() if on_interrupt is not None else None
+        )
         try:
-            epoch_logs = self._fit_loop(
-                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
-            )
+            with guard or contextlib.nullcontext():
+                try:
+                    epoch_logs = self._fit_loop(
+                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
+                    )
+                except graceful_interrupt.Interrupted:
+                    epoch_logs = self._save_interrupted(cl)
+                cl.on_train_end(dict(epoch_logs))
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
-        cl.on_train_end(dict(epoch_logs))
+            self._interrupt_guard = None
         return self.history
+
+    def _logs_now(self) -> dict:
+        """The running metrics (for on_exception), or {} if there are none."""
+        try:
+            return dict(zip(self.metrics_names, self._network.metric_results()))
+        except Exception:
+            return {}
+
+    def _save_interrupted(self, cl) -> dict:
+        """A graceful stop at a batch boundary: every BackupAndRestore backs
+        up this exact point; the logs are the epoch's running metrics."""
+        logs = self._logs_now()
+        for cb in cl.callbacks:
+            save = getattr(cb, "_save_interrupted", None)
+            if save is not None:
+                save(logs)
+        return logs
 
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
         network = self._network
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
         steps = self._train_steps(it, make_logs)
+        guard = getattr(self, "_interrupt_guard", None)
+        if guard is not None:  # the safe points of a graceful interrupt
+            steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
         epoch_logs = {}
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
@@ -452,6 +493,7 @@ class Trainer:
         def many(j, k, stop_on_nonfinite):
             start = j * batch_size
             rows = min(n_rows, start + k * batch_size) - start
+            before = network.iterations
             try:
                 if stop_on_nonfinite:
                     return network.train_batches(
@@ -459,7 +501,9 @@ class Trainer:
                     )
                 ran = network.train_batches(data, start, rows, batch_size, opt._learning_rate)
             except BaseException:
-                it.step += getattr(network, "last_run_batches", 0) or 0
+                # The batches that ran before the exception (a signal between
+                # batches, or raised before the run started: none).
+                it.step += int(network.iterations) - int(before)
                 raise
             return k if ran is None else ran
 
@@ -543,7 +587,11 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
-        logs = self._test(cl, data, batch_size, steps)
+        try:
+            logs = self._test(cl, data, batch_size, steps)
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         if return_dict:
             return logs
         return _flatten_in_order(logs, self.metrics_names)
@@ -579,6 +627,13 @@ class Trainer:
             n_batches = min(steps, n_batches)
         rows = min(n, n_batches * batch_size)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
+        try:
+            return self._predict(cl, data, n, n_batches, batch_size, rows)
+        except BaseException as e:
+            cl.on_exception(e, {})
+            raise
+
+    def _predict(self, cl, data, n, n_batches, batch_size, rows):
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
