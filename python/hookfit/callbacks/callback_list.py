@@ -51,6 +51,7 @@ from hookfit.callbacks.callback import (
     overrides,
 )
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY, CallbackCosts
+from hookfit.callbacks.cost_details import PathNote, path_note
 from hookfit.callbacks.history import History
 from hookfit.callbacks.progbar_logger import ProgbarLogger
 
@@ -147,14 +148,16 @@ def _flatten(callbacks):
     return out
 
 
-def _lean_dispatch(fns):
+def _lean_dispatch(fns, samples):
     """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order and
-    times one call in ``SAMPLE_EVERY`` (the first, then every 8th);
+    times one call in ``SAMPLE_EVERY`` (the first, then every 8th), keeping
+    that time in ``samples`` (one ``Samples`` per fn, for p50/p99);
     ``drain()`` returns and clears (estimated ns per fn, calls)."""
     clock = _clock
     mask = SAMPLE_EVERY - 1
     if len(fns) == 1:
         (fn,) = fns
+        (keep,) = samples
         ns = calls = sampled = 0
 
         def call(batch, logs):
@@ -165,8 +168,10 @@ def _lean_dispatch(fns):
                 return
             t = clock()
             fn(batch, logs)
-            ns += clock() - t
+            d = clock() - t
+            ns += d
             sampled += 1
+            keep.add(d)
 
         def drain():
             nonlocal ns, calls, sampled
@@ -192,6 +197,7 @@ def _lean_dispatch(fns):
             fn(batch, logs)
             now = clock()
             acc[k] += now - t
+            samples[k].add(now - t)
             t = now
             k += 1
         sampled += 1
@@ -331,11 +337,10 @@ class CallbackList:
         whole run can be one native call), a ``PerBatch`` (hooks at every
         batch) or a ``Scheduled`` (hooks only at the batches the callbacks'
         schedules name; native runs in between)."""
-        if not self._flags[mode]:
-            return None
         hb, he = BATCH_HOOKS[mode]
-        members = sorted(set(self._members[hb]) | set(self._members[he]))
+        members = sorted(set(self._members[hb]) | set(self._members[he])) if self._flags[mode] else []
         if not members:
+            self.costs.note_path(PathNote(mode, "native"))
             return None
         schedules = {}
         for i in members:
@@ -343,9 +348,14 @@ class CallbackList:
             schedule = cb._batch_schedule(mode)
             if schedule is None and steps_per_execution > 1:
                 schedule = EveryNBatches(steps_per_execution)
-            if schedule is None:  # someone needs every batch: Keras's way for all
-                return batch_dispatch.PerBatch(self, mode)
             schedules[i] = schedule
+        every = [i for i in members if schedules[i] is None]
+        if every:  # someone needs every batch: Keras's way for all
+            self.costs.note_path(path_note(
+                mode, "per batch", self.callbacks, self.costs.names, every, schedules, steps_per_execution))
+            return batch_dispatch.PerBatch(self, mode)
+        self.costs.note_path(path_note(
+            mode, "scheduled", self.callbacks, self.costs.names, members, schedules, steps_per_execution))
         entries = []
         afters = dict(self._afters[he])
         for i in members:
@@ -368,7 +378,7 @@ class CallbackList:
         call = self._lean_cache.get(h)
         if call is not None or not self._fns[h]:
             return call
-        call, drain = _lean_dispatch(self._fns[h])
+        call, drain = _lean_dispatch(self._fns[h], self.costs.samples_of(h))
         self.costs.add_source(h, drain)
         self._lean_cache[h] = call
         return call
@@ -387,12 +397,14 @@ class CallbackList:
         """Call hook ``h``'s table; returns (start, end) clock readings."""
         fns = self._fns[h]
         acc = self.costs._ns[h]
+        samples = self.costs.samples_of(h)
         t = start = _clock()
         k = 0
         for fn in fns:
             fn(*args)
             now = _clock()
             acc[k] += now - t
+            samples[k].add(now - t)
             t = now
             k += 1
         self.costs._dispatches[h] += 1
@@ -443,7 +455,9 @@ class CallbackList:
             if hook_time > 1.0 * batch_time:
                 logger.warning(
                     "Callback method `%s` is slow compared to the batch time "
-                    "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s",
+                    "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s "
+                    "history.callback_costs has each hook's p50/p99 and what keeps fit off "
+                    "the one-native-call path.",
                     hook,
                     batch_time,
                     hook,

@@ -470,7 +470,8 @@ class Trainer:
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
             if not it.stopped:  # a resumed run that had stopped: only the epoch's end is left
-                run_batches(steps, dispatch, it.segments(), first, last, model=self)
+                ran = run_batches(steps, dispatch, it.segments(), first, last, model=self)
+                cl.costs.count_steps("train", ran)
             cl.costs.stop_steps(token)
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
@@ -548,7 +549,8 @@ class Trainer:
         def logs(batch, j):
             return make_logs(results())
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token)
         logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(logs))
@@ -653,7 +655,8 @@ class Trainer:
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("predict", ran)
         cl.costs.stop_steps(token)
         cl.on_predict_end({})
         return out if rows == n else out[:rows]
