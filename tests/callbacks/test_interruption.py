@@ -249,3 +249,12 @@ def test_sigkill_then_resume_with_a_changed_callback_list(tmp_path):
     with np.load(tmp_path / "ref.npz") as a, np.load(tmp_path / "resumed.npz") as b:
         for name in a.files:
             np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_tensorboard_flushes_on_an_exception(tmp_path):
+    pytest.importorskip("tensorboardX")
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "tb"), update_freq=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), [board, SignalAt(1, 2)])
+    assert board._writers == {}  # closed, so the events file is complete
+    assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "tb") for name in files)
