@@ -11,6 +11,24 @@ from keras_shaped import build_model, make_callbacks, workload
 NAME = "hookfit"
 
 
+def builtin_callbacks(keras):
+    """ModelCheckpoint(save_freq=50) + TensorBoard(update_freq=50) +
+    TerminateOnNaN(), writing into a directory removed at exit."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    where = tempfile.mkdtemp(prefix="hookfit-bench-")
+    atexit.register(shutil.rmtree, where, True)
+    cb = keras.callbacks
+    return [
+        cb.ModelCheckpoint(os.path.join(where, "ckpt.npz"), save_weights_only=True, save_freq=50),
+        cb.TensorBoard(log_dir=os.path.join(where, "tb"), update_freq=50),
+        cb.TerminateOnNaN(),
+    ]
+
+
 def setup():
     import logging
 
@@ -34,6 +52,9 @@ def setup():
     def make(case):
         x, y = data.for_case(case)
         model = build_model(keras, case)
-        return workload(case, model, x, y, make_callbacks(keras.callbacks.Callback, case))
+        callbacks = make_callbacks(keras.callbacks.Callback, case)
+        if case.builtins:
+            callbacks += builtin_callbacks(keras)
+        return workload(case, model, x, y, callbacks)
 
     return versions, make
