@@ -82,6 +82,8 @@ class BackupAndRestore(Callback):
 
     def _batch_schedule(self, mode):
         # Only the batches where a backup is due need this callback.
+        if self.save_freq == "epoch":
+            return Schedule()
         return Schedule(due=self._next_backup_batch, skip=self._skip_batches)
 
     def _next_backup_batch(self, batch, last):

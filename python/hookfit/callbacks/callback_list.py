@@ -307,6 +307,7 @@ class CallbackList:
         self._fns = [tuple(f) if f else () for f in fns]
         self._afters = [tuple(a) if a else () for a in afters]
         self._lean_cache = {}
+        self._dispatchers = {}
         self._refresh_fast()
 
     def _refresh_fast(self):
@@ -330,6 +331,16 @@ class CallbackList:
         whole run can be one native call), a ``PerBatch`` (hooks at every
         batch) or a ``Scheduled`` (hooks only at the batches the callbacks'
         schedules name; native runs in between)."""
+        key = (mode, steps_per_execution)
+        if key in self._dispatchers:
+            found = self._dispatchers[key]
+            if found is not None and not found.per_batch:
+                found.reset()
+            return found
+        self._dispatchers[key] = found = self._make_dispatcher(mode, steps_per_execution)
+        return found
+
+    def _make_dispatcher(self, mode, steps_per_execution):
         if not self._flags[mode]:
             return None
         hb, he = BATCH_HOOKS[mode]
@@ -394,7 +405,9 @@ class CallbackList:
             acc[k] += now - t
             t = now
             k += 1
-        self.costs._dispatches[h] += 1
+        costs = self.costs
+        costs._dispatches[h] += 1
+        costs._hook_ns += t - start
         return start, t
 
     def _call_plain(self, h, *args):
