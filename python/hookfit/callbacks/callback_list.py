@@ -64,6 +64,7 @@ _AFTER = {
     "on_train_batch_end": "_after_train_batch_end",
 }
 _clock = time.perf_counter_ns
+_TIME_ALL_NS = 20_000  # a hook call slower than this gets every call timed
 
 _HOOK_NAMES = frozenset(HOOKS) | frozenset(ALIASES.values()) | frozenset(_AFTER.values())
 _PREDICATES = tuple(f"_implements_{mode}_batch_hooks" for mode in MODES)
@@ -147,25 +148,34 @@ def _flatten(callbacks):
 
 
 def _lean_dispatch(fns):
-    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order and
-    times one call in ``SAMPLE_EVERY`` (the first, then every 8th);
-    ``drain()`` returns and clears (estimated ns per fn, calls)."""
+    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order.
+
+    Timing is sampled: one call in ``SAMPLE_EVERY`` is timed (the first,
+    then every 8th) and stands for the others, unless a timed call took
+    more than ``_TIME_ALL_NS``: then every call is timed, since two clock
+    reads are nothing next to such a hook and its total must be exact.
+    ``drain()`` returns and clears (ns per fn, calls).
+    """
     clock = _clock
     mask = SAMPLE_EVERY - 1
     if len(fns) == 1:
         (fn,) = fns
         ns = calls = sampled = 0
+        every = False
 
         def call(batch, logs):
-            nonlocal ns, calls, sampled
+            nonlocal ns, calls, sampled, every
             calls += 1
-            if calls & mask != 1:
+            if calls & mask != 1 and not every:
                 fn(batch, logs)
                 return
             t = clock()
             fn(batch, logs)
-            ns += clock() - t
+            t = clock() - t
+            ns += t
             sampled += 1
+            if t > _TIME_ALL_NS:
+                every = True
 
         def drain():
             nonlocal ns, calls, sampled
@@ -177,15 +187,16 @@ def _lean_dispatch(fns):
 
     acc = [0] * len(fns)
     calls = sampled = 0
+    every = False
 
     def call(batch, logs):
-        nonlocal calls, sampled
+        nonlocal calls, sampled, every
         calls += 1
-        if calls & mask != 1:
+        if calls & mask != 1 and not every:
             for fn in fns:
                 fn(batch, logs)
             return
-        t = clock()
+        t = start = clock()
         k = 0
         for fn in fns:
             fn(batch, logs)
@@ -194,6 +205,8 @@ def _lean_dispatch(fns):
             t = now
             k += 1
         sampled += 1
+        if t - start > _TIME_ALL_NS:
+            every = True
 
     def drain():
         nonlocal calls, sampled
