@@ -210,3 +210,22 @@ def test_verbose_1_redraws_on_the_interval_not_every_batch(make_model, data, cap
     # than the 0.05 s interval) only the final line.
     assert out.count("ETA") == 2
     assert out.count("50/50 [") == 2
+
+
+def test_epoch_frequency_builtins_do_not_force_per_batch_dispatch(make_model, data, tmp_path):
+    # Their batch hooks exist but would do nothing: with the progress bar on,
+    # the dispatch stays scheduled (and nothing breaks).
+    model = make_model()
+    cbs = [
+        ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True),
+        keras.callbacks.BackupAndRestore(tmp_path / "b"),
+        TerminateOnNaN(),
+        Log(5),
+    ]
+    from hookfit.callbacks.callback_list import CallbackList
+
+    cl = CallbackList(cbs, add_history=True, add_progbar=True, model=model, verbose=1, epochs=2, steps=13)
+    assert type(cl.batch_dispatcher("train")).__name__ == "Scheduled"
+    x, y = data
+    model.fit(x, y, batch_size=4, epochs=2, verbose=1, callbacks=cbs)
+    assert [b for e, b, _ in cbs[-1].ends if e == 0] == [4, 9, 12]

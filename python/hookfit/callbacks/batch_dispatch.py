@@ -77,6 +77,11 @@ class Scheduled:
         self._batch_seconds = None  # estimated from the chunks run so far
         self._t0 = 0.0
 
+    def reset(self) -> None:
+        """Reused for a new run of batches (the batch time estimate stays)."""
+        for e in self._entries:
+            e.due = None
+
     def start_epoch(self, first: int, last: int) -> None:
         """This epoch runs batches ``first..last`` (first > 0 on a resume)."""
         self._last = last

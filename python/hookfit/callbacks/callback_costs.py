@@ -74,6 +74,7 @@ class CallbackCosts:
         self._dispatches: list = []  # per hook: dispatches since the last fold
         self._sources: list = []  # (hook index, drain) of per-batch closures
         self.step_ns = 0  # time in the batch loops outside callbacks
+        self._hook_ns = 0  # all hook time counted so far (folded or not)
 
     # -- live counting (CallbackList) ---------------------------------------------
 
@@ -102,6 +103,11 @@ class CallbackCosts:
         self._sources.append((h, drain))
 
     def add(self, callback_index: int, hook: str, ns: int, calls: int = 1) -> None:
+        """Time spent outside the per-hook tables (scheduled dispatch)."""
+        self._record(callback_index, hook, ns, calls)
+        self._hook_ns += ns
+
+    def _record(self, callback_index, hook, ns, calls):
         entry = self._totals.setdefault((callback_index, hook), [0, 0])
         entry[0] += calls
         entry[1] += ns
@@ -132,25 +138,32 @@ class CallbackCosts:
         if note is not None:
             note.steps += n
 
-    def _fold(self) -> None:
+    def _drain_sources(self) -> None:
         for h, drain in self._sources:
             ns, calls = drain()
+            if not calls:
+                continue
             acc = self._ns[h]
             for k, v in enumerate(ns):
                 acc[k] += v
+            self._hook_ns += sum(ns)
             self._dispatches[h] += calls
+
+    def _fold(self) -> None:
+        self._drain_sources()
         for h, calls in enumerate(self._dispatches):
             if not calls:  # nothing was timed for this hook since the last fold
                 continue
             ns = self._ns[h]
             for k, cb_index in enumerate(self._members[h]):
-                self.add(cb_index, self._hooks[h], ns[k], calls)
+                self._record(cb_index, self._hooks[h], ns[k], calls)
                 ns[k] = 0
             self._dispatches[h] = 0
 
     def total_ns(self) -> int:
-        self._fold()
-        return sum(ns for _, ns in self._totals.values())
+        """All hook time so far (cheap: no folding into rows)."""
+        self._drain_sources()
+        return self._hook_ns
 
     def start_steps(self, hooks_inside: bool = True):
         """Token for ``stop_steps``: the clock and, when hooks run inside the

@@ -66,6 +66,7 @@ _AFTER = {
     "on_train_batch_end": "_after_train_batch_end",
 }
 _clock = time.perf_counter_ns
+_TIME_ALL_NS = 20_000  # a hook call slower than this gets every call timed
 
 _HOOK_NAMES = frozenset(HOOKS) | frozenset(ALIASES.values()) | frozenset(_AFTER.values())
 _PREDICATES = tuple(f"_implements_{mode}_batch_hooks" for mode in MODES)
@@ -149,29 +150,38 @@ def _flatten(callbacks):
 
 
 def _lean_dispatch(fns, samples):
-    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order and
-    times one call in ``SAMPLE_EVERY`` (the first, then every 8th), keeping
-    that time in ``samples`` (one ``Samples`` per fn, for p50/p99);
-    ``drain()`` returns and clears (estimated ns per fn, calls)."""
+    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order.
+
+    Timing is sampled: one call in ``SAMPLE_EVERY`` is timed (the first,
+    then every 8th) and stands for the others, unless a timed call took
+    more than ``_TIME_ALL_NS``: then every call is timed, since two clock
+    reads are nothing next to such a hook and its total must be exact.
+    Each timed call also goes into ``samples`` (one ``Samples`` per fn, for
+    the p50/p99 of the cost table).
+    ``drain()`` returns and clears (ns per fn, calls).
+    """
     clock = _clock
     mask = SAMPLE_EVERY - 1
     if len(fns) == 1:
         (fn,) = fns
         (keep,) = samples
         ns = calls = sampled = 0
+        every = False
 
         def call(batch, logs):
-            nonlocal ns, calls, sampled
+            nonlocal ns, calls, sampled, every
             calls += 1
-            if calls & mask != 1:
+            if calls & mask != 1 and not every:
                 fn(batch, logs)
                 return
             t = clock()
             fn(batch, logs)
-            d = clock() - t
-            ns += d
+            t = clock() - t
+            ns += t
             sampled += 1
-            keep.add(d)
+            keep.add(t)
+            if t > _TIME_ALL_NS:
+                every = True
 
         def drain():
             nonlocal ns, calls, sampled
@@ -183,15 +193,16 @@ def _lean_dispatch(fns, samples):
 
     acc = [0] * len(fns)
     calls = sampled = 0
+    every = False
 
     def call(batch, logs):
-        nonlocal calls, sampled
+        nonlocal calls, sampled, every
         calls += 1
-        if calls & mask != 1:
+        if calls & mask != 1 and not every:
             for fn in fns:
                 fn(batch, logs)
             return
-        t = clock()
+        t = start = clock()
         k = 0
         for fn in fns:
             fn(batch, logs)
@@ -201,6 +212,8 @@ def _lean_dispatch(fns, samples):
             t = now
             k += 1
         sampled += 1
+        if t - start > _TIME_ALL_NS:
+            every = True
 
     def drain():
         nonlocal calls, sampled
@@ -314,6 +327,7 @@ class CallbackList:
         self._fns = [tuple(f) if f else () for f in fns]
         self._afters = [tuple(a) if a else () for a in afters]
         self._lean_cache = {}
+        self._dispatchers = {}
         self._refresh_fast()
 
     def _refresh_fast(self):
@@ -337,6 +351,16 @@ class CallbackList:
         whole run can be one native call), a ``PerBatch`` (hooks at every
         batch) or a ``Scheduled`` (hooks only at the batches the callbacks'
         schedules name; native runs in between)."""
+        key = (mode, steps_per_execution)
+        if key in self._dispatchers:
+            found = self._dispatchers[key]
+            if found is not None and not found.per_batch:
+                found.reset()
+            return found
+        self._dispatchers[key] = found = self._make_dispatcher(mode, steps_per_execution)
+        return found
+
+    def _make_dispatcher(self, mode, steps_per_execution):
         hb, he = BATCH_HOOKS[mode]
         members = sorted(set(self._members[hb]) | set(self._members[he])) if self._flags[mode] else []
         if not members:
@@ -407,7 +431,9 @@ class CallbackList:
             samples[k].add(now - t)
             t = now
             k += 1
-        self.costs._dispatches[h] += 1
+        costs = self.costs
+        costs._dispatches[h] += 1
+        costs._hook_ns += t - start
         return start, t
 
     def _call_plain(self, h, *args):

@@ -234,7 +234,7 @@ class ModelCheckpoint(MonitorCallback):
     def _batch_schedule(self, mode):
         # Only the batches where a save is due need this callback's hook.
         if self.save_freq == "epoch":
-            return None
+            return Schedule()  # never due: its batch hook would do nothing
         return Schedule(due=self._next_save_batch, skip=self._skip_batches)
 
     def _next_save_batch(self, batch, last):

@@ -151,7 +151,10 @@ class TensorBoard(Callback):
         self._epoch_steps = 0
 
     def _batch_schedule(self, mode):
-        # Only the batches whose scalars are written need this callback.
+        # Only the batches whose scalars are written need this callback; the
+        # others are counted by ``_skip_batches``.
+        if self.update_freq == "epoch":
+            return Schedule(skip=self._skip_batches)
         return Schedule(due=self._next_write_batch, skip=self._skip_batches)
 
     def _next_write_batch(self, batch, last):

@@ -496,23 +496,22 @@ class Trainer:
             rows = min(n_rows, start + k * batch_size) - start
             before = network.iterations
             try:
-                if stop_on_nonfinite:
-                    return network.train_batches(
-                        data, start, rows, batch_size, opt._learning_rate, stop_on_nonfinite=True
-                    )
-                ran = network.train_batches(data, start, rows, batch_size, opt._learning_rate)
+                return network.train_batches(
+                    data, start, rows, batch_size, opt._learning_rate,
+                    stop_on_nonfinite=stop_on_nonfinite,
+                )
             except BaseException:
-                # The batches that ran before the exception (a signal between
-                # batches, or raised before the run started: none).
+                # Ctrl-C between batches keeps the position exact: count the
+                # batches that really ran (none if raised before the run began).
                 it.step += int(network.iterations) - int(before)
                 raise
-            return k if ran is None else ran
 
         def one(j):
             start = j * batch_size
             network.train_batch(data, start, min(batch_size, n_rows - start), opt._learning_rate)
+            it.step += 1
 
-        def logs(batch, j):
+        def logs(j):
             return make_logs(results())
 
         def advance(n):
@@ -539,14 +538,13 @@ class Trainer:
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
-            ran = network.test_batches(data, start, min(n, start + k * batch_size) - start, batch_size)
-            return k if ran is None else ran
+            return network.test_batches(data, start, min(n, start + k * batch_size) - start, batch_size)
 
         def one(j):
             start = j * batch_size
             network.test_batch(data, start, min(batch_size, n - start))
 
-        def logs(batch, j):
+        def logs(j):
             return make_logs(results())
 
         ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
@@ -644,14 +642,13 @@ class Trainer:
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
-            ran = network.predict_batches(data, start, min(n, start + k * batch_size) - start, batch_size, out)
-            return k if ran is None else ran
+            return network.predict_batches(data, start, min(n, start + k * batch_size) - start, batch_size, out)
 
         def one(j):
             start = j * batch_size
             network.predict_batch(data, start, min(batch_size, n - start), out)
 
-        def logs(batch, j):
+        def logs(j):
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
