@@ -1,5 +1,7 @@
 """hookfit.testing.CallbackHarness: scripted runs of one callback, and the state round trip."""
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,13 @@ def test_evaluate_and_predict_hooks():
                            "on_test_batch_begin", "on_test_batch_end", "on_test_end"]
     run = CallbackHarness(CountBatches()).predict(steps=1)
     assert run.hooks()[0] == "on_predict_begin" and run.hooks()[-1] == "on_predict_end"
+
+
+def test_the_readme_example_runs():
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    (example,) = [b for b in blocks if "CallbackHarness(stopper)" in b]
+    exec(textwrap.dedent(example), {"keras": keras})
