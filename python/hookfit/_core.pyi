@@ -101,10 +101,8 @@ class Dataset:
     def sample_weight(self) -> np.ndarray | None: ...
     @property
     def order(self) -> np.ndarray | None:
-        """The int64 order in use (a read-only view of the Dataset's own copy)."""
-    @property
-    def order(self) -> np.ndarray | None:
-        """The installed order (read-only), or None for the identity."""
+        """The installed int64 order (a read-only view of the Dataset's own
+        copy), or None for the identity."""
     def shuffle(self, seed: int) -> None:
         """Install a random order of all rows, made natively from ``seed``
         (an integer in [0, 2**64)): Fisher-Yates over SplitMix64 draws,

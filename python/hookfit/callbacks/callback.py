@@ -312,7 +312,10 @@ class Callback:
         if every is None and seconds is None:
             return None
         _check_schedule(every, seconds)
-        return EveryNBatches(every) if every is not None else EverySeconds(seconds)
+        if every is not None:
+            return EveryNBatches(every)
+        assert seconds is not None
+        return EverySeconds(seconds)
 
     # Stateful-callback protocol (beyond Keras): a callback whose decisions
     # depend on past epochs returns its state here so that a backup can

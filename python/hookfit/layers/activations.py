@@ -24,7 +24,7 @@ def resolve(activation) -> tuple[int, str]:
             f"Unknown activation {activation!r}; known: {sorted(k for k in _CODES if k)}"
         )
     name = getattr(activation, "__name__", None)
-    if name in _CODES:  # e.g. a function named relu from another library
+    if isinstance(name, str) and name in _CODES:  # e.g. a function named relu from another library
         return _CODES[name], name
     raise TypeError(
         f"activation must be one of {sorted(k for k in _CODES if k)} (a string) or None; got "

@@ -9,6 +9,8 @@ loadable into any model of the same architecture.
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 
 import numpy as np
@@ -25,7 +27,7 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
-def layer_entries(model) -> list[tuple[str, object]]:
+def layer_entries(model) -> list[tuple[str, Any]]:
     """[(entry name, layer)] in model order, named as Keras 3 names them."""
     layers = list(getattr(model, "layers", []))
     if not layers:

@@ -67,7 +67,7 @@ def save_weights(model, path, overwrite: bool = True) -> None:
             for i, w in enumerate(layer.get_weights())
         }
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # (the stub types **kwds as allow_pickle)
         with atomic_write(path, "wb") as f:
             f.write(buffer.getbuffer())
         return

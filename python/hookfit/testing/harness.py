@@ -139,7 +139,7 @@ class CallbackHarness:
         def point(hook, *where):
             if raise_at is not None and (raise_at[0], *raise_at[1:]) == (hook, *where):
                 error = ScriptedError(f"scripted exception after {hook} {where}")
-                error.run = run  # type: ignore[attr-defined]
+                error.run = run
                 self._fail(run, error, {})
 
         cb.set_model(model)

@@ -35,6 +35,7 @@ import contextlib
 import functools
 import numbers
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -142,6 +143,8 @@ class Trainer:
     The model class provides ``_network`` (the compiled core network, or
     None before build), ``input_dim`` and ``_ensure_built(x)``.
     """
+
+    _network: Any  # provided by the model class
 
     def __init__(self):
         self.optimizer = None
@@ -550,9 +553,9 @@ class Trainer:
         ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token)
-        logs = dict(zip(names, network.metric_results()))
-        cl.on_test_end(dict(logs))
-        return logs
+        results_logs = dict(zip(names, network.metric_results()))
+        cl.on_test_end(dict(results_logs))
+        return results_logs
 
     def evaluate(
         self,
