@@ -339,3 +339,14 @@ def test_keras_docstring_example_resumes_at_the_interrupted_epoch(tmp_path):
     # Keras 2 prints len(history.history['loss']) == 6: its History starts empty in the resumed
     # fit. hookfit restores History too (the resumed run is the uninterrupted one), so 10.
     assert history.epoch == list(range(10)) and len(history.history["loss"]) == 10
+
+
+def test_two_callbacks_with_one_name_are_refused_before_training(tmp_path):
+    a, b = EarlyStopping(monitor="loss"), ReduceLROnPlateau(monitor="loss")
+    a.name = b.name = "watch"
+    model = build()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="share the name 'watch'"):
+        fit(model, [a, b, BackupAndRestore(tmp_path / "b")])
+    same_weights_list = [np.array_equal(u, v) for u, v in zip(before, model.get_weights())]
+    assert all(same_weights_list)

@@ -136,11 +136,16 @@ class BackupAndRestore(Callback):
 
     def _after_train_begin(self, callbacks):
         self._callbacks = list(callbacks)
-        if self._pending is None:
-            self._save("train_begin", 0, {})  # see design e)
-            return
         state, self._pending = self._pending, None
-        self._restore_callbacks(state)
+        try:
+            callback_keys(self._callbacks, skip=BackupAndRestore)  # two callbacks, one name: refuse now
+            if state is None:
+                self._save("train_begin", 0, {})  # see design f)
+            else:
+                self._restore_callbacks(state)
+        except BaseException:
+            self._undo_model()
+            raise
 
     def on_train_batch_end(self, batch, logs=None):
         if self.save_freq == "epoch":
