@@ -229,3 +229,46 @@ def test_epoch_frequency_builtins_do_not_force_per_batch_dispatch(make_model, da
     x, y = data
     model.fit(x, y, batch_size=4, epochs=2, verbose=1, callbacks=cbs)
     assert [b for e, b, _ in cbs[-1].ends if e == 0] == [4, 9, 12]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_path):
+    import signal
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 128)).astype(np.float32)
+    y = rng.normal(size=(2000, 1)).astype(np.float32)
+
+    def model():
+        keras.utils.set_random_seed(5)
+        m = keras.Sequential([keras.layers.Dense(128, activation="relu", input_dim=128),
+                              keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.SGD(0.001), loss="mse", metrics=["mae"])
+        return m
+
+    def fit(m, callbacks):
+        return m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=callbacks)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    interrupted = model()
+    backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=37)
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.15)
+        try:
+            fit(interrupted, [backup, Log(50)])
+            pytest.skip("the fit ended before the alarm (machine too fast for this test)")
+        except KeyboardInterrupt:
+            pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert interrupted._fit_thread is None and interrupted._epoch_iterator is None
+    assert interrupted.optimizer.iterations > 0
+    resumed = fit(interrupted, [backup, Log(50)])
+    reference = model()
+    want = fit(reference, [Log(50)])
+    assert resumed.history == want.history
+    _same_weights(interrupted, reference)
