@@ -150,40 +150,34 @@ def test_terminate_on_nan_stops_at_the_same_batch(make_model, data, capsys, extr
     assert len(test_terminate_on_nan_stops_at_the_same_batch.seen) == 1
 
 
-class StopAt(Log):
-    def __init__(self, every, at):
-        super().__init__(every)
-        self.at = at
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        if (self.model._epoch_iterator.epoch, batch) == self.at:
-            self.model.stop_training = True
-
-
-def test_stop_in_the_middle_of_an_epoch(make_model, data):
-    scheduled = StopAt(3, (1, 5))
-    m1, h1 = _fit(make_model, data, [scheduled])
-    per_batch = StopAt(None, (1, 5))
-    m2, h2 = _fit(make_model, data, [per_batch])
-    assert m1.optimizer.iterations == m2.optimizer.iterations == 13 + 6
-    assert h1.history == h2.history
-    _same_weights(m1, m2)
-
-
 class Boom(Exception):
     pass
 
 
-class RaiseAt(Log):
-    def __init__(self, every, at):
+class ActAt(Log):
+    """At (epoch, batch) ``at``: stop training, or raise ``Boom``."""
+
+    def __init__(self, every, at, action):
         super().__init__(every)
         self.at = at
+        self.action = action
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
         if (self.model._epoch_iterator.epoch, batch) == self.at:
-            raise Boom
+            if self.action == "raise":
+                raise Boom
+            self.model.stop_training = True
+
+
+def test_stop_in_the_middle_of_an_epoch(make_model, data):
+    scheduled = ActAt(3, (1, 5), "stop")
+    m1, h1 = _fit(make_model, data, [scheduled])
+    per_batch = ActAt(None, (1, 5), "stop")
+    m2, h2 = _fit(make_model, data, [per_batch])
+    assert m1.optimizer.iterations == m2.optimizer.iterations == 13 + 6
+    assert h1.history == h2.history
+    _same_weights(m1, m2)
 
 
 @pytest.mark.parametrize("every", [4, None])
@@ -192,7 +186,7 @@ def test_exception_mid_epoch_then_resume_is_bit_exact(make_model, data, tmp_path
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=3)
     model = make_model()
     with pytest.raises(Boom):
-        model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, RaiseAt(every, (1, 7))])
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, ActAt(every, (1, 7), "raise")])
     assert model._epoch_iterator is None and model._fit_thread is None
     # The backup was taken at global batch 18 (epoch 1, batch 4): resume from there.
     history = model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, Log(every)])
