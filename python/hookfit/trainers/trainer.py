@@ -469,7 +469,7 @@ class Trainer:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
             dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
-            token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+            token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
             if not it.stopped:  # a resumed run that had stopped: only the epoch's end is left
@@ -535,7 +535,7 @@ class Trainer:
         cl.on_test_begin({})
         network.reset_metrics()
         dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
         make_logs = logs_builder(names)
         results = network.metric_results
 
@@ -641,7 +641,7 @@ class Trainer:
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
         dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
