@@ -270,3 +270,8 @@ def cpu_features() -> str:
     """The SIMD path chosen at run time for the hot loops: "x86-64-v3
     (avx2+fma)" or "baseline (sse2)" (GCC function clones picked by the
     loader); the reference twin returns "numpy-reference"."""
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in all (the caller included) for the core's
+    parallel work; the results do not depend on it."""
+def get_threads() -> int:
+    """Threads the core's parallel work uses, the caller included."""
