@@ -308,37 +308,46 @@ def test_a_run_ended_on_nan_keeps_its_backup(tmp_path):
         keras.callbacks.TerminateOnNaN(raise_error="yes")
 
 
+KERAS_DOCSTRING_EXAMPLE = """
+class InterruptingCallback(keras.callbacks.Callback):
+  def on_epoch_begin(self, epoch, logs=None):
+    if epoch == 4:
+      raise RuntimeError('Interrupting!')
+callback = keras.callbacks.BackupAndRestore(backup_dir="/tmp/backup")
+model = keras.models.Sequential([keras.layers.Dense(10)])
+model.compile(keras.optimizers.SGD(), loss='mse')
+try:
+  model.fit(np.arange(100).reshape(5, 20), np.zeros(5), epochs=10,
+            batch_size=1, callbacks=[callback, InterruptingCallback()],
+            verbose=0)
+except:
+  pass
+first_history = model.history  # (added: what the first fit recorded)
+history = model.fit(np.arange(100).reshape(5, 20), np.zeros(5),
+                    epochs=10, batch_size=1, callbacks=[callback],
+                    verbose=0)
+# Only 6 more epochs are run, since first training got interrupted at
+# zero-indexed epoch 4, second training will continue from 4 to 9.
+len(history.history['loss'])
+"""
+
+
 def test_keras_docstring_example_resumes_at_the_interrupted_epoch(tmp_path):
-    """Keras's BackupAndRestore docstring example, unchanged but for the directory."""
-    import hookfit as keras  # noqa: F811 - as the docstring spells it
-    seen = []
-
-    class InterruptingCallback(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            seen.append(epoch)
-            if epoch == 4:
-                raise RuntimeError('Interrupting!')
-
-    callback = keras.callbacks.BackupAndRestore(backup_dir=str(tmp_path / "backup"))
-    model = keras.models.Sequential([keras.layers.Dense(10)])
-    model.compile(keras.optimizers.SGD(), loss='mse')
-    try:
-        model.fit(np.arange(100).reshape(5, 20), np.zeros(5), epochs=10,
-                  batch_size=1, callbacks=[callback, InterruptingCallback()],
-                  verbose=0)
-    except:  # noqa: E722 - as in the docstring
-        pass
-    history = model.fit(np.arange(100).reshape(5, 20), np.zeros(5),
-                        epochs=10, batch_size=1, callbacks=[callback],
-                        verbose=0)
-    assert seen == [0, 1, 2, 3, 4]
+    """Keras's BackupAndRestore docstring example, verbatim but for the directory (and one line
+    that keeps the first fit's History to look at)."""
+    scope = {"keras": keras, "np": np}
+    exec(KERAS_DOCSTRING_EXAMPLE.replace("/tmp/backup", str(tmp_path / "backup")), scope)
+    assert scope["first_history"].epoch == [0, 1, 2, 3]  # interrupted at epoch 4
+    history, model = scope["history"], scope["model"]
     # Keras: "second training will continue from 4 to 9" (6 more epochs): the resumed fit
-    # dispatched on_epoch_end 6 times.
+    # dispatched on_epoch_end 6 times and ran 6 epochs of 5 batches.
     assert history.callback_costs.as_dict()[("History", "on_epoch_end")][0] == 6
     assert model.optimizer.iterations == 10 * 5
     # Keras 2 prints len(history.history['loss']) == 6: its History starts empty in the resumed
     # fit. hookfit restores History too (the resumed run is the uninterrupted one), so 10.
     assert history.epoch == list(range(10)) and len(history.history["loss"]) == 10
+    # The example's SGD diverges (x up to 99): its loss ends NaN, so the backup is kept.
+    assert not np.isfinite(history.history["loss"][-1]) and (tmp_path / "backup").exists()
 
 
 def test_two_callbacks_with_one_name_are_refused_before_training(tmp_path):

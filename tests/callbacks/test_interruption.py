@@ -234,6 +234,7 @@ _KILLED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_with_a_changed_callback_list(tmp_path):
     def run(mode, backup, out):
         return subprocess.run([sys.executable, "-c", _KILLED, str(backup), str(out), mode],
