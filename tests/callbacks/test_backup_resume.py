@@ -359,3 +359,22 @@ def test_two_callbacks_with_one_name_are_refused_before_training(tmp_path):
         fit(model, [a, b, BackupAndRestore(tmp_path / "b")])
     same_weights_list = [np.array_equal(u, v) for u, v in zip(before, model.get_weights())]
     assert all(same_weights_list)
+
+
+def test_the_restore_happens_in_backup_and_restores_own_on_train_begin(tmp_path):
+    """Keras's order: callbacks after BackupAndRestore see the restored weights in on_train_begin,
+    callbacks before it the weights the fit started with."""
+    with pytest.raises(Boom):
+        fit(build(), [RaiseAt("epoch_end", 1), BackupAndRestore(tmp_path / "b")])
+    saved = load_state(tmp_path / "b" / "backup.npz")["weights"]
+    seen = {}
+
+    def look(name):
+        return keras.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.setdefault(name, model.get_weights()))
+
+    model = build(seed=3)
+    start = model.get_weights()
+    fit(model, [look("before"), BackupAndRestore(tmp_path / "b"), look("after")])
+    for a, b, c, d in zip(seen["before"], start, seen["after"], saved):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(c, d)
