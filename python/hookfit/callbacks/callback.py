@@ -123,8 +123,9 @@ class EveryNBatches(Schedule):
 
 
 class EverySeconds(Schedule):
-    """The end hook at the first batch that ends at least ``seconds`` after
-    the previous call (the first call: at the epoch's first batch)."""
+    """The end hook at each epoch's first batch, then at the first batch that
+    ends at least ``seconds`` after the previous call (the begin hook at the
+    batch after each call)."""
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -182,7 +183,8 @@ class Callback:
     each epoch's start: ``on_*_batch_begin`` at a chunk's first batch,
     ``on_*_batch_end`` with that batch's logs at its last, as Keras 3 does
     with ``steps_per_execution``) or ``batch_every_seconds = T`` (the end
-    hook at the first batch ending T seconds after the previous call). The
+    hook at each epoch's first batch, then at the first batch ending T
+    seconds after the previous call). The
     batches in between run in one native call, so such a callback costs
     almost nothing per batch.
 
