@@ -26,9 +26,12 @@ d) Exactness for the callbacks after it in the list (History always is):
 e) ``fit(on_interrupt="backup")`` calls ``_save_interrupted`` at the batch
    boundary where it stopped (phase "interrupted": nothing to replay) and
    the backup is kept when that fit ends.
-f) A fresh fit writes a first backup right after ``on_train_begin``, so an
-   interruption before the first epoch's end still resumes bit-exactly
-   (the same process may have moved the weights and the random stream).
+f) A fresh fit keeps its starting state in memory (taken right after every
+   ``on_train_begin``) and writes it in ``on_exception`` if the fit fails
+   before its first backup, so a Ctrl-C in the first epoch followed by a
+   new fit in the same process (which has moved the weights and the random
+   stream) still resumes bit-exactly, at no disk cost for fits that do not
+   fail.
 g) ``stop_training`` is saved: a resumed run that had stopped trains no
    more batches. A run that ended on a NaN loss keeps its backup (with
    ``TerminateOnNaN(raise_error=True)`` the one before the NaN epoch, as
@@ -103,6 +106,7 @@ class BackupAndRestore(Callback):
         self._pending: dict | None = None  # a read backup, until every callback began
         self._undo: dict | None = None  # the fit's own state, if the restore must be undone
         self._keep = False  # an interrupted fit keeps its backup
+        self._initial: dict | None = None  # the fit's start, until a backup is written
 
     @property
     def backup_path(self) -> str:
@@ -140,7 +144,7 @@ class BackupAndRestore(Callback):
         try:
             callback_keys(self._callbacks, skip=BackupAndRestore)  # two callbacks, one name: refuse now
             if state is None:
-                self._save("train_begin", 0, {})  # see design f)
+                self._initial = self._state("train_begin", 0, {})  # see design f)
             else:
                 self._restore_callbacks(state)
         except BaseException:
@@ -165,8 +169,14 @@ class BackupAndRestore(Callback):
         self._save("interrupted", self.model._epoch_iterator.batch_in_epoch, logs)
         self._keep = True
 
+    def on_exception(self, exception, logs=None):
+        initial, self._initial = self._initial, None
+        if initial is not None:  # failed before the first backup: keep the start (f)
+            save_state(self.backup_path, initial)
+
     def on_train_end(self, logs=None):
         self._callbacks = []
+        self._initial = None
         keep, self._keep = self._keep, False
         if keep or not _finite_loss(logs):
             return  # a run that ended on NaN keeps its backup (Keras PR 21841)
@@ -202,6 +212,10 @@ class BackupAndRestore(Callback):
         return entries
 
     def _save(self, phase: str, position: int, logs) -> None:
+        save_state(self.backup_path, self._state(phase, position, logs))
+        self._initial = None
+
+    def _state(self, phase: str, position: int, logs) -> dict:
         model, iterator, network = self._fit_parts()
         optimizer = model.optimizer
         state = {
@@ -218,7 +232,7 @@ class BackupAndRestore(Callback):
             "metric_state": network.metric_state(),
             "callbacks": self._callback_entries(),
         }
-        save_state(self.backup_path, state)
+        return state
 
     # -- restoring ------------------------------------------------------------------
 
