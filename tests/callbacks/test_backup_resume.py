@@ -378,3 +378,14 @@ def test_the_restore_happens_in_backup_and_restores_own_on_train_begin(tmp_path)
     for a, b, c, d in zip(seen["before"], start, seen["after"], saved):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(c, d)
+
+
+def test_a_replaced_optimizer_trains_without_a_backup_too():
+    """model.optimizer = <fresh optimizer> after compile: fit trains with it (fresh slots), as Keras."""
+    x, y = data()
+    a, b = build(optimizer="adam"), build(optimizer="sgd")
+    a.optimizer = keras.optimizers.SGD()
+    a.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+    b.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+    same_weights(a, b)
+    assert a.optimizer.iterations == b.optimizer.iterations == 2 * 4

@@ -250,20 +250,13 @@ class BackupAndRestore(Callback):
                 f"The backup {where} is damaged ({type(e).__name__}: {e}); delete it to start afresh."
             ) from None
         model, iterator, network = self._fit_parts()
-        optimizer = model.optimizer
-        bound = getattr(optimizer, "_network", None) is network
-        slots = network.optimizer_slots() if bound else self._slots_of_fresh(model)
+        # fit binds a replaced (fresh) optimizer before on_train_begin, so its
+        # slots are the network's: the backup's slots go into it.
         contents.check_backup(
-            state, where, model=model, iterator=iterator, network=network, slots_needed=slots
+            state, where, model=model, iterator=iterator, network=network,
+            slots_needed=network.optimizer_slots(),
         )
         return state
-
-    @staticmethod
-    def _slots_of_fresh(model):
-        """Slot shapes for a fresh optimizer (not yet bound to the network):
-        binding it, as Keras builds a new optimizer on its first step."""
-        model._configure()
-        return model._network.optimizer_slots()
 
     def _restore_model(self, state) -> None:
         model, iterator, network = self._fit_parts()

@@ -406,6 +406,10 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
         )
+        if self.optimizer._network is not self._network:
+            # model.optimizer was replaced since compile: train with it (fresh
+            # slots), as Keras does; a backup may then restore its slots.
+            self._configure()
         cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
         self.stop_training = False
         self._epoch_iterator = iterator
