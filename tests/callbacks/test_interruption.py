@@ -259,3 +259,10 @@ def test_tensorboard_flushes_on_an_exception(tmp_path):
         fit(build(), [board, SignalAt(1, 2)])
     assert board._writers == {}  # closed, so the events file is complete
     assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "tb") for name in files)
+
+
+def test_lambda_callback_takes_on_exception():
+    seen = []
+    with pytest.raises(ZeroDivisionError):
+        fit(build(), [Fail(), keras.callbacks.LambdaCallback(on_exception=lambda exc, logs: seen.append(exc))])
+    assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
