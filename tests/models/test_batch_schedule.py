@@ -266,3 +266,15 @@ def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_pat
     want = fit(reference, [Log(50)])
     assert resumed.history == want.history
     _same_weights(interrupted, reference)
+
+
+def test_a_bad_schedule_is_refused_before_anything_runs(make_model, data):
+    cb = Log(0)
+    model = make_model()
+    before = model.get_weights()
+    x, y = data
+    with pytest.raises(ValueError, match="batch_every must be a positive integer"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    assert cb.ends == [] and model.optimizer.iterations == 0
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
