@@ -75,12 +75,15 @@ def variable_name(layer, index: int) -> str:
     return names[index] if index < len(names) else f"variable {index}"
 
 
-def check_and_set(model, entries, found: dict, source: str, *, skip_mismatch: bool = False) -> list:
+def check_and_set(
+    model, entries, found: dict, source: str, *, skip_mismatch: bool = False, only_found: bool = False
+) -> list:
     """Set each layer's weights from ``found`` (entry name -> [StoredArray or
     array]) after checking every shape first, so a mismatch leaves the model
     unchanged. With ``skip_mismatch`` a layer whose weights do not fit is
     left as it is (logged, as Keras warns) instead. Returns the skipped
-    layers' names."""
+    layers' names. With ``only_found`` (Keras 2's ``by_name``) layers the
+    file does not name keep their weights."""
     found = {k: [a if isinstance(a, StoredArray) else in_memory(a) for a in v] for k, v in found.items()}
     layer_entry_names = [name for name, _ in entries]
     extra = [name for name, arrays in found.items() if name not in layer_entry_names and arrays]
@@ -92,6 +95,8 @@ def check_and_set(model, entries, found: dict, source: str, *, skip_mismatch: bo
         )
     planned, skipped = [], []
     for index, (name, layer) in enumerate(entries):
+        if only_found and name not in found:
+            continue
         current = [w.shape for w in getattr(layer, "weights", layer.get_weights())]
         stored = found.get(name, [])
         label = f"Layer {index} ({getattr(layer, 'name', name)!r}, stored as {name!r})"

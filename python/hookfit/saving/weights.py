@@ -119,4 +119,4 @@ def load_weights(model, path, *, skip_mismatch: bool = False, by_name: bool = Fa
             if "model_weights" in f:  # a whole-model file also holds the weights
                 f = h5_io.child_group(f, "model_weights", label)
             found = keras2_h5.read_weights(f, label, entries, by_name=by_name)
-        return check_and_set(model, entries, found, label, skip_mismatch=skip_mismatch)
+        return check_and_set(model, entries, found, label, skip_mismatch=skip_mismatch, only_found=by_name)
