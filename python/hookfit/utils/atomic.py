@@ -98,7 +98,7 @@ def real_target(path) -> str:
     """Where ``open(path, "w")`` would write: symbolic links (in the parent
     directories and the file itself) resolved. The temporary file is made in
     that directory so the final rename never crosses file systems."""
-    return os.path.realpath(os.path.abspath(os.fspath(path)))
+    return os.path.realpath(os.fspath(path))  # not abspath first: it drops ".." textually
 
 
 def _check_name_length(path: str, directory: str) -> None:
