@@ -709,6 +709,10 @@ class Model:
         from hookfit import saving
 
         kwargs.pop("save_format", None)  # the suffix decides, as in Keras 3
+        # TensorFlow SavedModel settings: accepted at their defaults only.
+        for key, default in (("signatures", None), ("options", None), ("save_traces", True)):
+            if kwargs.pop(key, default) != default:
+                raise ValueError(f"save(): {key} applies to TensorFlow SavedModel files, which hookfit does not write")
         if kwargs:
             raise TypeError(f"save() got unexpected argument(s) {sorted(kwargs)}")
         return saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
