@@ -304,3 +304,24 @@ def test_model_checkpoint_writes_keras_and_h5(tmp_path):
     again = ours()
     again.load_weights(tmp_path / "w.h5")
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_keras_loss_and_metric_objects_load(tmp_path):
+    x, y = data(6)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="tanh")])
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+        loss=keras.losses.MeanSquaredError(),
+        metrics=[keras.metrics.MeanAbsoluteError()],
+    )
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    model.save(tmp_path / "objects.keras")
+    loaded = hookfit.models.load_model(tmp_path / "objects.keras")
+    assert loaded.optimizer.momentum == 0.5 and loaded.optimizer.centered
+    assert loaded.optimizer.iterations == 4
+    state = loaded.optimizer.get_state()
+    keras_vars = [np.asarray(v) for v in model.optimizer.variables[2:]]  # velocity, momentum, average_gradient
+    np.testing.assert_array_equal(state["slots"][0][:15], keras_vars[0].reshape(-1))
+    np.testing.assert_array_equal(state["slots"][2][:15], keras_vars[4].reshape(-1))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), np.asarray(model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+    assert loaded.evaluate(x, y, verbose=0)[0] == pytest.approx(model.evaluate(x, y, verbose=0)[0], rel=1e-4)

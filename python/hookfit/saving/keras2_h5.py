@@ -115,15 +115,4 @@ def read_optimizer(f, label, optimizer, model):
     if group is None:
         return None
     names = h5_io.read_name_list(group, "weight_names", label)
-    shapes = [w.shape for w in model.get_weights()]
-    expected = optimizer_variables.expected_shapes(optimizer, shapes, keras=2)
-    if len(names) != len(expected):
-        raise FileFormatError(
-            f"{label}: the optimizer state has {len(names)} variables; {type(optimizer).__name__} on this "
-            f"model needs {len(expected)} (as tf-keras 2 stores them)."
-        )
-    arrays = [
-        h5_io.read_dataset(group, n, label, shape, what=f"optimizer variable {n!r}")
-        for n, shape in zip(names, expected)
-    ]
-    return optimizer_variables.from_keras(optimizer, arrays, shapes, keras=2, source=label)
+    return optimizer_variables.read_state(optimizer, model, group, names, label, keras=2)

@@ -71,16 +71,4 @@ def read_optimizer(f, label, optimizer, model):
     variables = h5_io.child_group(group, "vars", label, required=False)
     if variables is None:
         return None
-    shapes = [w.shape for w in model.get_weights()]
-    expected = optimizer_variables.expected_shapes(optimizer, shapes, keras=3)
-    names = _indexed(variables, label)
-    if len(names) != len(expected):
-        raise FileFormatError(
-            f"{label}: the optimizer state has {len(names)} variables; {type(optimizer).__name__} on this "
-            f"model needs {len(expected)}. The optimizer's settings (momentum, amsgrad, centered) differ."
-        )
-    arrays = [
-        h5_io.read_dataset(variables, n, label, shape, what=f"optimizer variable {n}")
-        for n, shape in zip(names, expected)
-    ]
-    return optimizer_variables.from_keras(optimizer, arrays, shapes, keras=3, source=label)
+    return optimizer_variables.read_state(optimizer, model, variables, _indexed(variables, label), label, keras=3)

@@ -15,7 +15,7 @@ import io
 import json
 import zipfile
 
-from hookfit.saving import h5_io, keras3_weights, keras_model_config
+from hookfit.saving import h5_io, keras3_weights, keras_model_config, optimizer_variables
 from hookfit.saving.file_errors import FileFormatError, UnsafeFileError, describe
 from hookfit.saving.layer_weights import check_and_set, layer_entries
 from hookfit.saving.limits import CONTAINER_SLACK_BYTES, MAX_JSON_BYTES, MAX_PARAMETERS
@@ -94,9 +94,6 @@ def load(path, classes: dict, *, compile: bool = True):
     with h5_io.open_h5(weights, "weights", name=f"model.weights.h5 in {label}") as (f, inner):
         entries = layer_entries(model)
         check_and_set(model, entries, keras3_weights.read_layers(f, inner), inner)
-        optimizer = getattr(model, "optimizer", None)
-        if compile and compile_config and optimizer is not None:
-            state = keras3_weights.read_optimizer(f, inner, optimizer, model)
-            if state is not None:
-                optimizer.set_state(state)
+        if compile and compile_config:
+            optimizer_variables.restore(model, lambda opt: keras3_weights.read_optimizer(f, inner, opt, model))
     return model

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numbers
 
+from hookfit.layers import dense as dense_module
 from hookfit.saving.file_errors import UnsafeFileError, UnsupportedConfigError
 from hookfit.saving.limits import MAX_PARAMETERS
 
@@ -107,15 +108,7 @@ class DenseTranslator:
     hookfit_class = "Dense"
     weight_names = ("kernel", "bias")
     # Keras settings hookfit has no counterpart for: refused unless at their default.
-    _UNSUPPORTED = (
-        "kernel_regularizer",
-        "bias_regularizer",
-        "activity_regularizer",
-        "kernel_constraint",
-        "bias_constraint",
-        "quantization_config",
-        "lora_rank",
-    )
+    _UNSUPPORTED = (*dense_module._UNSUPPORTED, "quantization_config", "lora_rank")
 
     def to_keras(self, layer, keras: int) -> dict:
         config = {
@@ -168,28 +161,23 @@ class DenseTranslator:
         return fan_in * units + (units if config.get("use_bias", True) else 0), units
 
 
+def input_config(features: int, name: str, keras: int) -> dict:
+    """An InputLayer config: Keras 2 says ``batch_input_shape``, Keras 3 ``batch_shape``."""
+    config = {"dtype": "float32", "sparse": False, "ragged": False, "name": name}
+    if keras == 2:
+        config["batch_input_shape"] = [None, features]
+    else:
+        config.update(batch_shape=[None, features], optional=False)
+    return config
+
+
 class InputLayerTranslator:
     keras_class = "InputLayer"
     hookfit_class = "InputLayer"
     weight_names = ()
 
     def to_keras(self, layer, keras: int) -> dict:
-        if keras == 2:
-            return {
-                "batch_input_shape": [None, layer.input_dim],
-                "dtype": "float32",
-                "sparse": False,
-                "ragged": False,
-                "name": layer.name,
-            }
-        return {
-            "batch_shape": [None, layer.input_dim],
-            "dtype": "float32",
-            "sparse": False,
-            "ragged": False,
-            "name": layer.name,
-            "optional": False,
-        }
+        return input_config(layer.input_dim, layer.name, keras)
 
     def from_keras(self, config: dict, classes: dict, where: str):
         shape = config.get("batch_shape") or config.get("batch_input_shape")

@@ -18,15 +18,8 @@ _MODEL_CLASSES = ("Sequential",)
 
 def _input_layer_config(model, keras: int) -> dict:
     layer = getattr(model, "_input_layer", None)
-    if layer is not None:
-        return keras_layers.TRANSLATORS["InputLayer"].to_keras(layer, keras)
-    config = {"dtype": "float32", "sparse": False, "ragged": False, "name": "input_layer"}
-    if keras == 2:
-        config["batch_input_shape"] = [None, model.input_dim]
-    else:
-        config["batch_shape"] = [None, model.input_dim]
-        config["optional"] = False
-    return config
+    name = layer.name if layer is not None else "input_layer"
+    return keras_layers.input_config(model.input_dim, name, keras)
 
 
 def _entry(class_name: str, config: dict, keras: int, **extra) -> dict:
@@ -83,10 +76,7 @@ def model_from_keras(model_config, classes: dict, source: str, *, weights_bytes:
     entries = config.get("layers") if isinstance(config, dict) else None
     if not isinstance(entries, list):
         raise UnsupportedConfigError(f"{source}: the Sequential config has no list of layers.")
-    plan = []
-    for i, entry in enumerate(entries):
-        where = f"{source}, layer {i} ({(entry.get('config') or {}).get('name', '?') if isinstance(entry, dict) else '?'})"
-        plan.append((keras_layers.translator_for_config(entry, where), entry["config"], where))
+    plan = _layer_plan(entries, source)
     _check_declared_size(plan, config, source, weights_bytes)
     model = classes["Sequential"](name=config.get("name") if isinstance(config.get("name"), str) else None)
     for translator, layer_config, where in plan:
@@ -108,11 +98,17 @@ def check_declared_size(config, source: str, weights_bytes: int) -> None:
     entries = config.get("layers") if isinstance(config, dict) else None
     if not isinstance(entries, list):
         raise UnsupportedConfigError(f"{source}: the model config has no list of layers.")
+    _check_declared_size(_layer_plan(entries, source), config, source, weights_bytes)
+
+
+def _layer_plan(entries, source: str) -> list:
+    """[(translator, layer config, where)] for the serialised layers."""
     plan = []
     for i, entry in enumerate(entries):
-        where = f"{source}, layer {i}"
+        name = (entry.get("config") or {}).get("name", "?") if isinstance(entry, dict) else "?"
+        where = f"{source}, layer {i} ({name})"
         plan.append((keras_layers.translator_for_config(entry, where), entry["config"], where))
-    _check_declared_size(plan, config, source, weights_bytes)
+    return plan
 
 
 def _check_declared_size(plan, config, source, weights_bytes) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from hookfit.saving import h5_io, keras2_h5, keras_archive, keras_model_config
+from hookfit.saving import h5_io, keras2_h5, keras_archive, keras_model_config, optimizer_variables
 from hookfit.saving.file_errors import FileFormatError, UnsafeFileError, describe
 from hookfit.saving.layer_weights import check_and_set, layer_entries
 from hookfit.saving.paths import check_overwrite, model_format
@@ -110,11 +110,8 @@ def _load_keras2_h5(path, classes, compile):
             model.compile(**keras_model_config.compile_arguments(training_config, label, keras=2))
         entries = layer_entries(model)
         check_and_set(model, entries, keras2_h5.read_weights(weights, label, entries, by_name=False), label)
-        optimizer = getattr(model, "optimizer", None)
-        if compile and training_config and optimizer is not None:
-            state = keras2_h5.read_optimizer(f, label, optimizer, model)
-            if state is not None:
-                optimizer.set_state(state)
+        if compile and training_config:
+            optimizer_variables.restore(model, lambda opt: keras2_h5.read_optimizer(f, label, opt, model))
     return model
 
 

@@ -100,3 +100,33 @@ def from_keras(optimizer, arrays, shapes, keras: int, source: str) -> dict:
         "learning_rate": learning_rate,
         "slots": [s.reshape(np.shape(o)) for s, o in zip(slots, own["slots"])],
     }
+
+
+def read_state(optimizer, model, group, names, label: str, keras: int) -> dict:
+    """Read the variables ``names`` of the HDF5 ``group`` (each shape checked
+    against what ``optimizer`` on ``model`` needs first) into a state dict."""
+    from hookfit.saving import h5_io
+
+    shapes = [w.shape for w in model.get_weights()]
+    expected = expected_shapes(optimizer, shapes, keras)
+    if len(names) != len(expected):
+        raise FileFormatError(
+            f"{label}: the optimizer state has {len(names)} variables; {type(optimizer).__name__} on this "
+            f"model needs {len(expected)} (its momentum/amsgrad/centered settings differ?)."
+        )
+    arrays = [
+        h5_io.read_dataset(group, n, label, shape, what=f"optimizer variable {n!r}")
+        for n, shape in zip(names, expected)
+    ]
+    return from_keras(optimizer, arrays, shapes, keras=keras, source=label)
+
+
+def restore(model, read) -> None:
+    """Set ``model.optimizer``'s state from ``read(optimizer)`` (None: the
+    file holds no optimizer state)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return
+    state = read(optimizer)
+    if state is not None:
+        optimizer.set_state(state)
