@@ -266,3 +266,39 @@ def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_pat
     want = fit(reference, [Log(50)])
     assert resumed.history == want.history
     _same_weights(interrupted, reference)
+
+
+def test_a_bad_schedule_is_refused_before_anything_runs(make_model, data):
+    cb = Log(0)
+    model = make_model()
+    before = model.get_weights()
+    x, y = data
+    with pytest.raises(ValueError, match="batch_every must be a positive integer"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    assert cb.ends == [] and model.optimizer.iterations == 0
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tensorboard_batch_scalars_match_the_per_batch_path(make_model, data, tmp_path):
+    pytest.importorskip("tensorboardX")
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+
+    def scalars(run_dir, tag):
+        acc = accumulator.EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+        acc.Reload()
+        return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+    def run(where, extra):
+        cb = keras.callbacks.TensorBoard(log_dir=str(where), update_freq=4, write_steps_per_second=True)
+        model, _ = _fit(make_model, data, [cb, *extra])
+        return model, cb
+
+    m1, tb1 = run(tmp_path / "a", [])
+    m2, tb2 = run(tmp_path / "b", [EveryBatch()])
+    for tag in ("batch_loss", "batch_mae"):
+        got, want = scalars(tmp_path / "a" / "train", tag), scalars(tmp_path / "b" / "train", tag)
+        assert got == want and [s for s, _ in got] == list(range(4, 40, 4))
+    assert tb1.get_state() == tb2.get_state() == {"global_train_batch": 39}
+    assert tb1._epoch_steps == tb2._epoch_steps == 13
+    _same_weights(m1, m2)

@@ -49,7 +49,7 @@ from typing import Any
 from hookfit.callbacks import backup_contents as contents
 from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.callbacks.state_keys import callback_keys
-from hookfit.saving.atomic import check_can_write
+from hookfit.utils.atomic import check_can_write
 from hookfit.saving.state_codec import load_state, save_state
 
 logger = logging.getLogger("hookfit")

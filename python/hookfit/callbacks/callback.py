@@ -141,7 +141,8 @@ class EverySeconds(Schedule):
         self._last = time.time()
 
 
-def _check_schedule(every, seconds):
+def check_schedule(every, seconds) -> None:
+    """A clear error for a bad ``batch_every``/``batch_every_seconds``."""
     if every is not None and seconds is not None:
         raise ValueError("give batch_every or batch_every_seconds, not both")
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
@@ -160,7 +161,7 @@ def batch_schedule(every: int | None = None, seconds: float | None = None):
     ...     def on_train_batch_end(self, batch, logs=None):
     ...         print(batch, logs["loss"])
     """
-    _check_schedule(every, seconds)
+    check_schedule(every, seconds)
 
     def decorate(cls):
         cls.batch_every = every
@@ -313,7 +314,7 @@ class Callback:
         every, seconds = self.batch_every, self.batch_every_seconds
         if every is None and seconds is None:
             return None
-        _check_schedule(every, seconds)
+        check_schedule(every, seconds)
         if every is not None:
             return EveryNBatches(every)
         assert seconds is not None

@@ -47,6 +47,7 @@ from hookfit.callbacks.callback import (
     MODES,
     Callback,
     EveryNBatches,
+    check_schedule,
     is_default,
     overrides,
 )
@@ -291,6 +292,8 @@ class CallbackList:
 
     def _build_tables(self):
         callbacks = self.callbacks
+        for cb in callbacks:  # a bad schedule fails here, before any hook runs
+            check_schedule(getattr(cb, "batch_every", None), getattr(cb, "batch_every_seconds", None))
         self.costs.set_names(callbacks)
         profiles = [profile(c) for c in callbacks]
         flags = [False, False, False]

@@ -16,7 +16,7 @@ import math
 import numbers
 import os
 
-from hookfit.saving.atomic import atomic_write_text
+from hookfit.utils.atomic import atomic_write_text
 
 MANIFEST = "checkpoints.json"
 MANIFEST_FORMAT = "hookfit.checkpoints"

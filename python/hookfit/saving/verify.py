@@ -1,6 +1,7 @@
 """``verify(path)``: is a file hookfit wrote complete and loadable?
 
-Reads every array of the file (so a truncated archive or a flipped bit in a
+Reads every array of the file through the checked readers of
+``hookfit.saving`` (so a truncated archive or a flipped bit in a
 compressed member is found: ``.npz`` members carry a CRC), decodes its
 structure, and for a whole-model file rebuilds the model. A backup
 directory is checked through its ``backup.npz``. Nothing is modified.
@@ -14,8 +15,10 @@ from typing import Iterable
 
 import numpy as np
 
+from hookfit.saving.file_errors import FileFormatError
 
-class VerificationError(ValueError):
+
+class VerificationError(FileFormatError):
     """The file is incomplete, damaged or not a hookfit file."""
 
 
@@ -46,20 +49,11 @@ def _count(value) -> tuple[int, int]:
     return n, b
 
 
-def _read_archive(path) -> dict:
-    with np.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}  # reads (and CRC-checks) every member
-
-
-def _verify_state(path, arrays) -> Verified:
-    from hookfit.saving.state_codec import decode_state
-
-    state = decode_state(arrays)
+def _verify_state(path, state) -> Verified:
     if not isinstance(state, dict):
         raise VerificationError(f"{path!r} holds no hookfit state.")
-    fmt = state.get("format")
     n, nbytes = _count(state)
-    if fmt == "hookfit.backup":
+    if state.get("format") == "hookfit.backup":
         from hookfit.callbacks.backup_contents import VERSION
 
         missing = {"weights", "optimizer", "iterator", "metric_state", "callbacks"} - set(state)
@@ -69,29 +63,48 @@ def _verify_state(path, arrays) -> Verified:
                 f"(this hookfit reads {VERSION}){'; missing ' + ', '.join(sorted(missing)) if missing else ''}."
             )
         return Verified(path, "backup", n, nbytes)
-    from hookfit.saving.model_file import load_model
+    return _verify_model(path)
 
-    load_model(path)  # rebuilds the model: the config, weights and optimizer state all fit
-    return Verified(path, "model", n, nbytes)
+
+def _verify_model(path) -> Verified:
+    from hookfit.models import load_model
+
+    model = load_model(path)  # rebuilds it: the config, weights and optimizer state all fit
+    weights = model.get_weights()
+    return Verified(path, "model", len(weights), sum(w.nbytes for w in weights))
+
+
+def _verify_npz(path) -> Verified:
+    from hookfit.saving.npz_reader import open_npz
+    from hookfit.saving.state_codec import load_state
+
+    with open_npz(path, "file") as archive:
+        names = archive.names
+        if "__skeleton__" not in names:  # a weights archive: read every array through
+            arrays = [archive.read(name) for name in names]
+            return Verified(path, "weights", len(arrays), sum(a.nbytes for a in arrays))
+    return _verify_state(path, load_state(path))
 
 
 def _verify_h5(path) -> Verified:
-    from hookfit.saving.weights import _import_h5py
+    from hookfit.saving.h5_io import import_h5py, open_h5
 
-    h5py = _import_h5py()
-    n = nbytes = 0
-    with h5py.File(path, "r") as f:
-        if "layers" not in f:
-            raise VerificationError(f"{path!r} has no 'layers' group: not a '.weights.h5' file.")
+    h5py = import_h5py()
+    with open_h5(path, "file") as (f, _label):
+        if "model_config" in f.attrs:
+            is_model = True
+        else:
+            is_model = False
+            arrays = []
 
-        def visit(_name, obj):
-            nonlocal n, nbytes
-            if isinstance(obj, h5py.Dataset):
-                data = obj[()]
-                n, nbytes = n + 1, nbytes + np.asarray(data).nbytes
+            def visit(_name, obj):
+                if isinstance(obj, h5py.Dataset):
+                    arrays.append(np.asarray(obj[()]))
 
-        f["layers"].visititems(visit)
-    return Verified(path, "weights", n, nbytes)
+            f.visititems(visit)
+    if is_model:
+        return _verify_model(path)
+    return Verified(path, "weights", len(arrays), sum(a.nbytes for a in arrays))
 
 
 def _verify_manifest(path) -> Verified:
@@ -129,14 +142,9 @@ def verify(path) -> Verified:
             return _verify_manifest(path)
         if path.endswith(".h5"):
             return _verify_h5(path)
-        arrays = _read_archive(path)
-        if "__skeleton__" in arrays:
-            return _verify_state(path, arrays)
-        from hookfit.saving.weights import _read_npz
-
-        found = _read_npz(path)
-        n, nbytes = _count(found)
-        return Verified(path, "weights", n, nbytes)
+        if path.endswith(".keras"):
+            return _verify_model(path)
+        return _verify_npz(path)
     except VerificationError:
         raise
     except (ImportError, FileNotFoundError):
