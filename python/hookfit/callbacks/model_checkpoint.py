@@ -82,7 +82,7 @@ class ModelCheckpoint(MonitorCallback):
             Keras; default: keep every file).
         keep_best: keep only the k files with the best ``monitor`` values
             (with ``keep_last`` too, the union of both sets is kept).
-        save_last: also write ``last.npz`` (or ``last.weights.h5``) next to
+        save_last: also write ``last`` + the template's suffix (``last.npz``) next to
             the files at every save point, best or not.
         load_weights_on_restart: (deprecated in Keras 2, still honoured) load
             the newest file matching ``filepath`` before training.
@@ -276,9 +276,10 @@ class ModelCheckpoint(MonitorCallback):
             self._retention.saved_last(last)
 
     def _suffix(self):
-        from hookfit.saving.weights import H5_SUFFIX
-
-        return H5_SUFFIX if self.filepath.endswith(H5_SUFFIX) else ".npz"
+        """The template's file suffix (``.weights.h5`` counts as one)."""
+        if self.filepath.endswith(".weights.h5"):
+            return ".weights.h5"
+        return os.path.splitext(self.filepath)[1] or ".npz"
 
     def _save_file(self, epoch, batch, logs):
         filepath = self._get_file_path(epoch, batch, logs)
