@@ -75,6 +75,12 @@ def check_features(x: np.ndarray, input_dim: int | None, argument: str = "x") ->
     return x
 
 
+# Crossentropies compare whole rows (categorical) or go through logits whose
+# shapes must match (binary, from a sigmoid): Keras 2 refuses a single y
+# column against k outputs for them; every other loss broadcasts it.
+_NO_BROADCAST = (core.LOSS_BCE, core.LOSS_CCE)
+
+
 def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argument="y"):
     """``y`` as (n, columns) for the loss, with the labels checked."""
     if y.shape[:1] != (n,):
@@ -105,20 +111,24 @@ def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argume
         return y.reshape(n, 1)
     if y.ndim == 1:
         y = y.reshape(n, 1)
-    if y.ndim == 2 and y.shape[1] == 1 and output_dim > 1 and loss_code != core.LOSS_CCE:
+    narrow = y.ndim == 2 and y.shape[1] == 1 and output_dim > 1
+    if narrow and loss_code not in _NO_BROADCAST:
         # Keras 2 gives a 1-D y a trailing axis and the loss broadcasts
         # (n, 1) against (n, k): every output column is compared with the
-        # same target. (Categorical crossentropy refuses the mismatch.)
+        # same target (a regression with k outputs and one target).
         return np.broadcast_to(y, (n, output_dim))
     if y.ndim != 2 or y.shape[1] != output_dim:
+        hint = ""
+        if narrow and loss_code == core.LOSS_CCE:
+            hint = (
+                ". For class ids use loss='sparse_categorical_crossentropy', or one-hot "
+                f"rows: hookfit.utils.to_categorical({argument.rsplit(' ', 1)[-1]}, {output_dim})"
+            )
+        elif narrow:
+            hint = ". binary_crossentropy takes one 0/1 target per output (Keras 2 refuses a single column here too)"
         raise ValueError(
             f"{argument} must have shape ({n}, {output_dim}) to match the model's "
-            f"{output_dim} output(s); got {y.shape}"
-            + (
-                ". For class ids use loss='sparse_categorical_crossentropy'"
-                if output_dim > 1 and y.ndim == 2 and y.shape[1] == 1
-                else ""
-            )
+            f"{output_dim} output(s); got {y.shape}{hint}"
         )
     return y
 
