@@ -170,11 +170,16 @@ def k3():
 ])
 def test_distribution_matches_keras3(k3, name):
     # Different generators: compare moments and bounds of large draws.
+    keras.utils.set_random_seed(0)
     ours = initializers.get(name)(SHAPE).astype(np.float64)
     theirs = np.asarray(k3.initializers.get(name)(SHAPE), dtype=np.float64)
     assert ours.std() == pytest.approx(theirs.std(), rel=0.03)
     assert abs(ours.mean() - theirs.mean()) < 0.1 * theirs.std()
-    assert np.abs(ours).max() == pytest.approx(np.abs(theirs).max(), rel=0.05)
+    if name == "random_normal":  # unbounded: compare the tail mass beyond 2 stddevs
+        tail = lambda v: np.mean(np.abs(v) > 2 * 0.05)  # noqa: E731
+        assert tail(ours) == pytest.approx(tail(theirs), abs=0.004)
+    else:  # bounded (uniform limit or truncation): 120000 draws reach the bound
+        assert np.abs(ours).max() == pytest.approx(np.abs(theirs).max(), rel=0.01)
     # Keras 2's config keys, all known to Keras 3 (newer Keras 3 adds
     # input_axes/output_axes to the variance-scaling ones).
     ours_cfg = initializers.get(name).get_config()
