@@ -22,10 +22,10 @@ new ``fit``.
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
-from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers.batch_sources import unpack_batch
 from hookfit.utils import rng
@@ -33,12 +33,20 @@ from hookfit.utils import rng
 logger = logging.getLogger("hookfit")
 
 
-def _ran_out_warning(total_batches: int, what: str = "training") -> None:
+def _ran_out_warning(total_batches: int) -> None:
     logger.warning(
-        "Your input ran out of data; interrupting %s. Make sure that your dataset or "
+        "Your input ran out of data; interrupting training. Make sure that your dataset or "
         "generator can generate at least `steps_per_epoch * epochs` batches (in this "
         "case, %d batches). You may need to use the repeat() function when building "
-        "your dataset.", what, total_batches,
+        "your dataset.", total_batches,
+    )
+
+
+def _short_warning(steps: int, available: int, what: str) -> None:
+    logger.warning(
+        "Your input ran out of data; interrupting %s. Make sure that your dataset or "
+        "generator can generate at least `steps` batches (in this case, %d batches); "
+        "the data gave %d.", what, steps, available,
     )
 
 
@@ -98,25 +106,19 @@ def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
     """The epoch's batches; returns how many ran."""
     network, opt, source = model._network, model.optimizer, it.source
     results = network.metric_results
-    on_begin, on_end, logs_needed = cl.batch_hooks("train")
-    timed = cl._timing
     batch = it.batch_in_epoch
     batches = source.batches(it.steps_per_epoch, skip=batch)
     try:
         for raw in batches:
-            if on_begin is not None:
-                on_begin(batch, {})
+            # Each batch is a Python step anyway: the hooks run per batch, as in Keras.
+            cl.on_train_batch_begin(batch, {})
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
             network.train_batch(data, 0, data.n_rows, opt._learning_rate)
             batch += 1
             it.batch_in_epoch = batch
-            if on_end is not None:
-                on_end(batch - 1, make_logs(results()) if logs_needed else {})
+            cl.on_train_batch_end(batch - 1, make_logs(results()))
             if model.stop_training:
                 break
-            if timed and not cl._timing:
-                timed = False
-                on_begin, on_end, logs_needed = cl.batch_hooks("train")
     finally:
         batches.close()
     return batch
@@ -126,20 +128,17 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
         validation, validation_freq, class_weight):
     """``validation`` is None, ``("arrays", Dataset, batch_size, steps)`` or
     ``("source", source, steps)``."""
-    from hookfit.models.model import _should_eval, logs_builder
+    from hookfit.trainers.trainer import _should_eval, logs_builder
 
     it = SourceEpochIterator(
         source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
     )
-    params = {"verbose": verbose, "epochs": epochs, "steps": it.inferred_steps}
-    if isinstance(callbacks, CallbackList):
-        cl = callbacks
-    else:
-        cl = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model, **params)
+    cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
     network = model._network
     make_logs = logs_builder(model.metrics_names)
     model.stop_training = False
     model._epoch_iterator = it
+    model._fit_thread = threading.get_ident()
     epoch_logs = {}
     try:
         cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
@@ -149,10 +148,9 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
                 network.reset_metrics()
                 source.start_epoch()
             cl.on_epoch_begin(epoch, {})
-            begin, end, _ = cl.batch_hooks("train")
-            steps = cl.costs.start_steps(hooks_inside=bool(begin or end))
+            token = cl.costs.start_steps(hooks_inside=True)
             ran = _run_train_epoch(model, cl, it, make_logs, class_weight)
-            cl.costs.stop_steps(steps)
+            cl.costs.stop_steps(token)
             ran_out = False
             if not model.stop_training:
                 if it.inferred_steps is None:
@@ -172,6 +170,7 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
                 break
     finally:
         model._epoch_iterator = None
+        model._fit_thread = None
         source.close()
         if validation is not None and validation[0] == "source":
             validation[1].close()
@@ -189,7 +188,7 @@ def _validate(model, cl, validation) -> dict:
 
 def test(model, cl, source, steps) -> dict:
     """The test loop over a source (evaluate, or validation inside fit)."""
-    from hookfit.models.model import logs_builder
+    from hookfit.trainers.trainer import logs_builder
 
     network = model._network
     names = model.metrics_names
@@ -197,26 +196,23 @@ def test(model, cl, source, steps) -> dict:
     results = network.metric_results
     cl.on_test_begin({})
     network.reset_metrics()
-    on_begin, on_end, logs_needed = cl.batch_hooks("test")
-    token = cl.costs.start_steps(hooks_inside=bool(on_begin or on_end))
+    token = cl.costs.start_steps(hooks_inside=True)
     source.start_epoch()
     ran = 0
     batches = source.batches(steps)
     try:
         for raw in batches:
-            if on_begin is not None:
-                on_begin(ran, {})
+            cl.on_test_batch_begin(ran, {})
             data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
             network.test_batch(data, 0, data.n_rows)
-            if on_end is not None:
-                on_end(ran, make_logs(results()) if logs_needed else {})
+            cl.on_test_batch_end(ran, make_logs(results()))
             ran += 1
     finally:
         batches.close()
     cl.costs.stop_steps(token)
     expected = steps or source.num_batches
     if expected is not None and ran < expected:
-        model._warn_short(expected, ran)
+        _short_warning(expected, ran, "evaluation")
     source.end_epoch()
     logs = dict(zip(names, results()))
     cl.on_test_end(dict(logs))
@@ -227,28 +223,25 @@ def predict(model, cl, source, steps) -> np.ndarray:
     """Outputs of every batch, concatenated (targets in a batch are ignored)."""
     network = model._network
     cl.on_predict_begin({})
-    on_begin, on_end, logs_needed = cl.batch_hooks("predict")
-    token = cl.costs.start_steps(hooks_inside=bool(on_begin or on_end))
+    token = cl.costs.start_steps(hooks_inside=True)
     source.start_epoch()
     outputs = []
     batches = source.batches(steps)
     try:
         for batch, raw in enumerate(batches):
-            if on_begin is not None:
-                on_begin(batch, {})
+            cl.on_predict_batch_begin(batch, {})
             data = batch_dataset(model, raw, f"batch {batch}", need_y=False)
             out = np.empty((data.n_rows, network.output_dim), dtype=np.float32)
             network.predict_batch(data, 0, data.n_rows, out)
             outputs.append(out)
-            if on_end is not None:
-                on_end(batch, {"outputs": out} if logs_needed else {})
+            cl.on_predict_batch_end(batch, {"outputs": out})
     finally:
         batches.close()
         source.close()
     cl.costs.stop_steps(token)
     expected = steps or source.num_batches
     if expected is not None and len(outputs) < expected:
-        model._warn_short(expected, len(outputs))
+        _short_warning(expected, len(outputs), "prediction")
     source.end_epoch()
     cl.on_predict_end({})
     if not outputs:
@@ -300,15 +293,23 @@ def _source(x, *, argument, shuffle=False, workers, use_multiprocessing, max_que
     )
 
 
-def validation_source(validation_data, *, validation_batch_size, workers, use_multiprocessing, max_queue_size):
+def validation_source(model, validation_data, *, validation_batch_size, workers,
+                      use_multiprocessing, max_queue_size):
+    """The source for ``validation_data``, its first batch checked."""
     reject_array_arguments(
         validation_data, batch_size=validation_batch_size, argument="validation_data",
         batch_argument="validation_batch_size",
     )
-    return _source(
+    source = _source(
         validation_data, argument="validation_data", workers=workers,
         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
     )
+    try:
+        check_first_batch(model, source, "validation_data")
+    except BaseException:
+        source.close()
+        raise
+    return source
 
 
 def check_first_batch(model, source, argument, *, need_y=True) -> None:
@@ -342,10 +343,10 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
         if validation_data is not None:
             if is_batch_source(validation_data):
                 val_source = validation_source(
-                    validation_data, validation_batch_size=validation_batch_size, workers=workers,
-                    use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+                    model, validation_data, validation_batch_size=validation_batch_size,
+                    workers=workers, use_multiprocessing=use_multiprocessing,
+                    max_queue_size=max_queue_size,
                 )
-                check_first_batch(model, val_source, "validation_data")
                 validation = ("source", val_source, validation_steps)
             else:
                 vx, vy, vsw = da.unpack_validation_data(validation_data)
@@ -376,13 +377,7 @@ def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, ste
     )
     try:
         check_first_batch(model, source, "x")
-        if isinstance(callbacks, CallbackList):
-            cl = callbacks
-        else:
-            cl = CallbackList(
-                callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-                verbose=verbose, epochs=1, steps=steps or source.num_batches,
-            )
+        cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
         return test(model, cl, source, steps)
     finally:
         source.close()
@@ -398,13 +393,7 @@ def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
     )
     try:
         check_first_batch(model, source, "x", need_y=False)
-        if isinstance(callbacks, CallbackList):
-            cl = callbacks
-        else:
-            cl = CallbackList(
-                callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-                verbose=verbose, epochs=1, steps=steps or source.num_batches,
-            )
+        cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
         return predict(model, cl, source, steps)
     finally:
         source.close()
