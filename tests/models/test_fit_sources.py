@@ -315,8 +315,56 @@ def test_generator_fed_fit_matches_keras3():
     theirs_model = k3.Sequential([k3.Input((4,)), k3.layers.Dense(5, activation="tanh"), k3.layers.Dense(3)])
     theirs_model.set_weights(initial)
     theirs_model.compile(optimizer=k3.optimizers.SGD(0.01), loss="mse", metrics=["mae"])
-    theirs = theirs_model.fit(batches(x, y, sw, passes=3), steps_per_epoch=4, epochs=3, verbose=0)
+    theirs = theirs_model.fit(batches(x, y, sw, passes=3), steps_per_epoch=4, epochs=3, verbose=0, shuffle=False)
     for key in ("loss", "mae"):
         np.testing.assert_allclose(ours.history[key], theirs.history[key], rtol=1e-4)
     for a, b in zip(model.get_weights(), theirs_model.get_weights()):
         np.testing.assert_allclose(a, np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+class HookLog(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls.append(("begin", batch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(("end", batch, round(logs["loss"], 6)))
+
+
+def test_steps_per_execution_groups_the_hooks():
+    # Keras 3: hooks once per N batches, end with the chunk's last batch and logs.
+    x, y, _ = data()
+    per_batch, chunked = HookLog(), HookLog()
+    build().fit(Batches(x, y), epochs=1, shuffle=False, verbose=0, callbacks=[per_batch])
+    model = build()
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"], steps_per_execution=3)
+    model.fit(Batches(x, y), epochs=1, shuffle=False, verbose=0, callbacks=[chunked])
+    ends = {c[1]: c for c in per_batch.calls if c[0] == "end"}
+    assert chunked.calls == [("begin", 0), ends[2], ("begin", 3), ends[3]]
+
+
+def test_validation_generator_without_steps_is_read_once(caplog):
+    # tf-keras 2 keeps one validation iterator per fit: the first pass reads
+    # the generator to its end; later passes get no batch (a warning, and
+    # no val_ entries for that epoch).
+    x, y, _ = data()
+    model = build()
+    with caplog.at_level(logging.WARNING, logger="hookfit"):
+        history = model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+                            validation_data=batches(x, y))
+    assert len(history.history["loss"]) == 2 and len(history.history["val_loss"]) == 1
+    assert "interrupting evaluation" in caplog.text
+
+
+def test_iterators_and_progress_bar(capsys):
+    x, y, _ = data()
+    model = build()
+    history = model.fit(iter(list(batches(x, y, passes=2))), steps_per_epoch=4, epochs=2, verbose=1)
+    assert len(history.history["loss"]) == 2
+    out = capsys.readouterr().out
+    assert "Epoch 2/2" in out and "4/4" in out
+    model.fit(batches(x, y), epochs=1, verbose=2)  # length unknown up front
+    assert capsys.readouterr().out.startswith("4/4 - ")

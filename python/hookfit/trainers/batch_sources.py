@@ -135,6 +135,7 @@ class IndexedSource:
     shuffled order when ``shuffle``) and then calls its ``on_epoch_end``."""
 
     restartable = True
+    inferred_batches = None  # len() is known
 
     def __init__(self, dataset, *, shuffle=False, workers=1, use_multiprocessing=False, max_queue_size=10):
         self.dataset = dataset
@@ -269,6 +270,7 @@ class GeneratorSource:
 
     restartable = False
     num_batches = None
+    inferred_batches = None  # batches of the first full pass, once read (validation)
 
     def __init__(self, iterator, *, workers=1, use_multiprocessing=False, max_queue_size=10):
         workers, use_multiprocessing, max_queue_size = check_pool_settings(

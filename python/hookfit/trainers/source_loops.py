@@ -69,6 +69,48 @@ def batch_dataset(model, raw, where: str, *, need_y=True, class_weight=None, for
     return da.make_dataset(x, y, sw, for_training=for_training)
 
 
+def _tell_progress_bars(cl, steps: int) -> None:
+    """A bar with no target learns the epoch length once it is known, as
+    tf-keras's ProgbarLogger reads the model's step counter (at verbose=2 it
+    sees no batch, so it could not count them)."""
+    from hookfit.callbacks.progbar_logger import ProgbarLogger
+
+    for callback in cl:
+        if isinstance(callback, ProgbarLogger) and callback.use_steps and callback.target is None:
+            callback.target = steps
+            if callback.progbar is not None:
+                callback.progbar.target = steps
+
+
+class BatchHooks:
+    """A mode's batch hooks, once per ``steps_per_execution`` batches (Keras
+    3's rule: begin with a chunk's first batch, end with its last one and
+    that batch's logs; an epoch's final chunk may be shorter)."""
+
+    def __init__(self, cl, mode, every):
+        self.begin = getattr(cl, f"on_{mode}_batch_begin")
+        self._end = getattr(cl, f"on_{mode}_batch_end")
+        self.every = max(1, int(every))
+        self.open = False  # a chunk has begun and not ended
+
+    def before(self, batch):
+        if not self.open:
+            self.begin(batch, {})
+            self.open = True
+
+    def after(self, batch, make_logs):
+        """``batch`` has run; end the chunk when it is full."""
+        if (batch + 1) % self.every == 0:
+            self.open = False
+            self._end(batch, make_logs())
+
+    def finish(self, batch, make_logs):
+        """The epoch ended (or stopped) after ``batch``: close an open chunk."""
+        if self.open:
+            self.open = False
+            self._end(batch, make_logs())
+
+
 class SourceEpochIterator:
     """The position of a fit over a batch source (what a backup saves)."""
 
@@ -105,22 +147,25 @@ class SourceEpochIterator:
 def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
     """The epoch's batches; returns how many ran."""
     network, opt, source = model._network, model.optimizer, it.source
-    results = network.metric_results
+    logs = lambda: make_logs(network.metric_results())  # noqa: E731
+    # Each batch is a Python step anyway: the hooks run per batch, as in Keras
+    # (per chunk with steps_per_execution).
+    hooks = BatchHooks(cl, "train", getattr(model, "_steps_per_execution", 1))
     batch = it.batch_in_epoch
     batches = source.batches(it.steps_per_epoch, skip=batch)
     try:
         for raw in batches:
-            # Each batch is a Python step anyway: the hooks run per batch, as in Keras.
-            cl.on_train_batch_begin(batch, {})
+            hooks.before(batch)
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
             network.train_batch(data, 0, data.n_rows, opt._learning_rate)
             batch += 1
             it.batch_in_epoch = batch
-            cl.on_train_batch_end(batch - 1, make_logs(results()))
+            hooks.after(batch - 1, logs)
             if model.stop_training:
                 break
     finally:
         batches.close()
+    hooks.finish(batch - 1, logs)
     return batch
 
 
@@ -155,6 +200,7 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
             if not model.stop_training:
                 if it.inferred_steps is None:
                     it.inferred_steps = ran  # a generator's first epoch sets the length
+                    _tell_progress_bars(cl, ran)
                 elif ran < it.inferred_steps:
                     ran_out = True
                     _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
@@ -193,7 +239,8 @@ def test(model, cl, source, steps) -> dict:
     network = model._network
     names = model.metrics_names
     make_logs = logs_builder(names)
-    results = network.metric_results
+    logs = lambda: make_logs(network.metric_results())  # noqa: E731
+    hooks = BatchHooks(cl, "test", getattr(model, "_steps_per_execution", 1))
     cl.on_test_begin({})
     network.reset_metrics()
     token = cl.costs.start_steps(hooks_inside=True)
@@ -202,42 +249,57 @@ def test(model, cl, source, steps) -> dict:
     batches = source.batches(steps)
     try:
         for raw in batches:
-            cl.on_test_batch_begin(ran, {})
+            hooks.before(ran)
             data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
             network.test_batch(data, 0, data.n_rows)
-            cl.on_test_batch_end(ran, make_logs(results()))
+            hooks.after(ran, logs)
             ran += 1
     finally:
         batches.close()
+    hooks.finish(ran - 1, logs)
     cl.costs.stop_steps(token)
-    expected = steps or source.num_batches
-    if expected is not None and ran < expected:
+    # A generator read again (validation each epoch) continues where it
+    # stopped; its first full pass sets the length the later ones must give.
+    expected = steps or source.num_batches or source.inferred_batches
+    if expected is None:
+        source.inferred_batches = ran
+    elif ran < expected:
         _short_warning(expected, ran, "evaluation")
     source.end_epoch()
-    logs = dict(zip(names, results()))
-    cl.on_test_end(dict(logs))
-    return logs
+    # No batch at all: no results (tf-keras's evaluate gives empty logs).
+    result = dict(zip(names, network.metric_results())) if ran else {}
+    cl.on_test_end(dict(result))
+    return result
 
 
 def predict(model, cl, source, steps) -> np.ndarray:
     """Outputs of every batch, concatenated (targets in a batch are ignored)."""
     network = model._network
+    hooks = BatchHooks(cl, "predict", getattr(model, "_steps_per_execution", 1))
     cl.on_predict_begin({})
     token = cl.costs.start_steps(hooks_inside=True)
     source.start_epoch()
     outputs = []
+    chunk_start = 0  # first output of the hooks' current chunk
+
+    def chunk_logs():
+        return {"outputs": np.concatenate(outputs[chunk_start:], axis=0)}
+
     batches = source.batches(steps)
     try:
         for batch, raw in enumerate(batches):
-            cl.on_predict_batch_begin(batch, {})
+            if not hooks.open:
+                chunk_start = len(outputs)
+            hooks.before(batch)
             data = batch_dataset(model, raw, f"batch {batch}", need_y=False)
             out = np.empty((data.n_rows, network.output_dim), dtype=np.float32)
             network.predict_batch(data, 0, data.n_rows, out)
             outputs.append(out)
-            cl.on_predict_batch_end(batch, {"outputs": out})
+            hooks.after(batch, chunk_logs)
     finally:
         batches.close()
         source.close()
+    hooks.finish(len(outputs) - 1, chunk_logs)
     cl.costs.stop_steps(token)
     expected = steps or source.num_batches
     if expected is not None and len(outputs) < expected:
