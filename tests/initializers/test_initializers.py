@@ -6,8 +6,6 @@ comparisons with Keras 3 are of the distributions: bounds, moments and
 structure (orthogonality, identity), on large draws.
 """
 
-import os
-
 import numpy as np
 import pytest
 
@@ -154,14 +152,9 @@ def test_default_draws_unchanged_by_the_move():
 
 # -- against Keras 3 ----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def k3():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras as k3
-    except ImportError as e:
-        pytest.skip(f"Keras 3 is not importable: {e}")
-    return k3
+@pytest.fixture
+def k3(keras3):
+    return keras3
 
 
 @pytest.mark.parametrize("name", [

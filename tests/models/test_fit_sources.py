@@ -6,7 +6,6 @@ refusals follow tf-keras 2's data_adapter.py and training.py.
 """
 
 import logging
-import os
 
 import numpy as np
 import pytest
@@ -301,12 +300,8 @@ def test_backup_and_restore_resumes_a_shuffled_pydataset_exactly(tmp_path, save_
 # -- against Keras 3 -------------------------------------------------------------------
 
 
-def test_generator_fed_fit_matches_keras3():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras as k3
-    except ImportError as e:
-        pytest.skip(f"Keras 3 is not importable: {e}")
+def test_generator_fed_fit_matches_keras3(keras3):
+    k3 = keras3
     x, y, sw = data()
     model = build()
     initial = model.get_weights()

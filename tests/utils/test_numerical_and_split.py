@@ -6,7 +6,6 @@ against Keras's size rules and against its shuffle (Python's random.shuffle
 seeded with `seed`), reproduced here from its source.
 """
 
-import os
 import random
 
 import numpy as np
@@ -16,14 +15,9 @@ import hookfit as keras
 from hookfit.utils import normalize, split_dataset, to_categorical
 
 
-@pytest.fixture(scope="module")
-def k3():
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    try:
-        import keras as k3
-    except ImportError as e:
-        pytest.skip(f"Keras 3 is not importable: {e}")
-    return k3
+@pytest.fixture
+def k3(keras3):
+    return keras3
 
 
 @pytest.mark.parametrize("labels, num_classes", [
