@@ -387,8 +387,16 @@ def deserialize(config) -> Initializer:
     inner = config.get("config") or {}
     if not isinstance(inner, dict):
         raise ValueError(f"initializer config must be a dict; got {inner!r}")
+    inner = dict(inner)
+    # Newer Keras 3 writes these for the variance-scaling family; None is Keras 2's rule.
+    for key in ("input_axes", "output_axes"):
+        if inner.pop(key, None) is not None:
+            raise ValueError(
+                f"{config['class_name']}: `{key}` is not supported by hookfit (fans come from "
+                "the last two axes, as in Keras 2); remove it"
+            )
     try:
-        return cls.from_config(dict(inner))
+        return cls.from_config(inner)
     except TypeError as e:
         raise ValueError(f"bad config for {config['class_name']}: {e}") from None
 

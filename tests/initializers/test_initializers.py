@@ -187,3 +187,15 @@ def test_orthogonal_and_identity_match_keras3(k3):
     np.testing.assert_allclose(ours.T @ ours, theirs.T @ theirs, atol=1e-5)
     np.testing.assert_allclose(initializers.Identity(2.0)((3, 4)),
                                np.asarray(k3.initializers.Identity(2.0)((3, 4))))
+
+
+def test_reads_keras3_configs(k3):
+    for name in initializers.SNAKE_NAMES:
+        if name == "constant":
+            theirs = k3.initializers.Constant(0.5)
+        else:
+            theirs = k3.initializers.get(name)
+        ours = initializers.deserialize(k3.initializers.serialize(theirs))
+        assert type(ours).__name__ == type(theirs).__name__
+    with pytest.raises(ValueError, match="input_axes"):
+        initializers.deserialize({"class_name": "GlorotUniform", "config": {"input_axes": [0]}})

@@ -363,3 +363,38 @@ def test_iterators_and_progress_bar(capsys):
     assert "Epoch 2/2" in out and "4/4" in out
     model.fit(batches(x, y), epochs=1, verbose=2)  # length unknown up front
     assert capsys.readouterr().out.startswith("4/4 - ")
+
+
+def test_a_real_keras3_pydataset_works_too(keras3):
+    x, y, _ = data()
+
+    class K3Batches(keras3.utils.PyDataset):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[i * BATCH:(i + 1) * BATCH], y[i * BATCH:(i + 1) * BATCH]
+
+    ref_model, ref = array_run()
+    model = build()
+    history = model.fit(K3Batches(workers=2), epochs=3, shuffle=False, verbose=0)
+    assert_same(ref_model, ref, model, history)
+
+
+def test_errors_in_getitem_propagate_and_stop_the_pool():
+    x, y, _ = data()
+
+    class Broken(Batches):
+        def __getitem__(self, i):
+            if i == 2:
+                raise OSError("file 2 is unreadable")
+            return super().__getitem__(i)
+
+    model = build()
+    with pytest.raises(OSError, match="file 2 is unreadable"):
+        model.fit(Broken(x, y, workers=2), epochs=1, shuffle=False, verbose=0)
+    assert model.optimizer.iterations == 2
+    model.fit(Batches(x, y), epochs=1, verbose=0)  # the model is still usable

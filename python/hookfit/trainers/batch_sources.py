@@ -36,9 +36,21 @@ from hookfit.utils.py_dataset import PyDataset
 _BATCH_FORMAT = "`x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`"
 
 
+def _is_keras_py_dataset(x) -> bool:
+    """A PyDataset/Sequence of real Keras (3, or tf-keras 2): same protocol."""
+    return any(
+        c.__name__ in ("PyDataset", "Sequence") and c.__module__.split(".")[0] in ("keras", "tf_keras")
+        for c in type(x).__mro__
+    )
+
+
+def is_index_dataset(x) -> bool:
+    return isinstance(x, PyDataset) or _is_keras_py_dataset(x)
+
+
 def is_batch_source(x) -> bool:
     """Whether ``x`` is read batch by batch (a PyDataset or an iterator)."""
-    if isinstance(x, PyDataset):
+    if is_index_dataset(x):
         return True
     if isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)):
         return False
@@ -142,11 +154,11 @@ class IndexedSource:
         self.shuffle = bool(shuffle)
         # fit's settings when not the defaults (Keras 2), else the dataset's (Keras 3).
         self.workers, self.use_multiprocessing, self.max_queue_size = check_pool_settings(
-            workers if workers != 1 else dataset.workers,
-            use_multiprocessing or dataset.use_multiprocessing,
-            max_queue_size if max_queue_size != 10 else dataset.max_queue_size,
+            workers if workers != 1 else getattr(dataset, "workers", 1),
+            use_multiprocessing or getattr(dataset, "use_multiprocessing", False),
+            max_queue_size if max_queue_size != 10 else getattr(dataset, "max_queue_size", 10),
         )
-        n = dataset.num_batches
+        n = self.num_batches
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"len() of {type(dataset).__name__} must be a non-negative integer; got {n!r}")
         if n == 0:
@@ -155,7 +167,8 @@ class IndexedSource:
 
     @property
     def num_batches(self) -> int:
-        return self.dataset.num_batches
+        n = getattr(self.dataset, "num_batches", None)  # Keras 3's name
+        return len(self.dataset) if n is None else n
 
     def peek(self):
         """Batch 0 (read again in the epoch, as tf-keras does)."""
@@ -164,7 +177,7 @@ class IndexedSource:
     def start_epoch(self) -> None:
         """A fresh batch order (when shuffling), then ``on_epoch_begin``."""
         self.order = rng.generator().permutation(self.num_batches) if self.shuffle else None
-        self.dataset.on_epoch_begin()
+        getattr(self.dataset, "on_epoch_begin", lambda: None)()
 
     def batches(self, steps=None, skip=0):
         """Raw batches of this epoch: ``steps`` of them at most (all by
@@ -330,7 +343,7 @@ class GeneratorSource:
 
 def make_source(x, *, argument="x", shuffle=False, workers=1, use_multiprocessing=False, max_queue_size=10):
     """The batch source for ``x`` (a PyDataset or an iterator)."""
-    if isinstance(x, PyDataset):
+    if is_index_dataset(x):
         return IndexedSource(
             x, shuffle=shuffle, workers=workers,
             use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,

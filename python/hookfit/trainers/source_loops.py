@@ -315,11 +315,12 @@ def predict(model, cl, source, steps) -> np.ndarray:
 
 
 def describe(x) -> str:
-    from hookfit.utils.py_dataset import PyDataset, Sequence
+    from hookfit.trainers.batch_sources import is_index_dataset
+    from hookfit.utils.py_dataset import Sequence
 
     if isinstance(x, Sequence):
         return "a keras.utils.Sequence"
-    if isinstance(x, PyDataset):
+    if is_index_dataset(x):
         return "a PyDataset"
     return "a Python generator"
 
