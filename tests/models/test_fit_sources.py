@@ -398,3 +398,24 @@ def test_errors_in_getitem_propagate_and_stop_the_pool():
         model.fit(Broken(x, y, workers=2), epochs=1, shuffle=False, verbose=0)
     assert model.optimizer.iterations == 2
     model.fit(Batches(x, y), epochs=1, verbose=0)  # the model is still usable
+
+
+def test_backup_and_restore_with_a_generator_restores_counters_not_the_generator(tmp_path):
+    # A generator cannot be rewound: the resumed fit continues at the saved
+    # epoch and batch, reading from the generator it is given. Given one
+    # positioned where the backup was taken, it is the uninterrupted run.
+    x, y, _ = data()
+    backup = str(tmp_path / "backup")
+    stream = list(batches(x, y, passes=4))
+
+    def run(source, cbs):
+        model = build(optimizer="adam")
+        return model, model.fit(source, steps_per_epoch=4, epochs=4, verbose=0, callbacks=cbs)
+
+    ref_model, ref = run(iter(stream), [])
+    with pytest.raises(KeyboardInterrupt):
+        run(iter(stream), [Interrupt((2, 1)), BackupAndRestore(backup)])  # backup after epoch 1
+    model, history = run(iter(stream[8:]), [Interrupt(None), BackupAndRestore(backup)])
+    assert history.history == ref.history
+    for a, b in zip(model.get_weights(), ref_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
