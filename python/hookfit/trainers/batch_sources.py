@@ -146,7 +146,6 @@ class IndexedSource:
     """A ``PyDataset``/``Sequence``: each epoch reads batches 0..steps-1 (in a
     shuffled order when ``shuffle``) and then calls its ``on_epoch_end``."""
 
-    restartable = True
     inferred_batches = None  # len() is known
 
     def __init__(self, dataset, *, shuffle=False, workers=1, use_multiprocessing=False, max_queue_size=10):
@@ -281,7 +280,6 @@ class GeneratorSource:
     """A Python generator or iterator: batches in turn, each epoch taking
     ``steps`` of them (all that are left by default); it is not restarted."""
 
-    restartable = False
     num_batches = None
     inferred_batches = None  # batches of the first full pass, once read (validation)
 
@@ -341,7 +339,7 @@ class GeneratorSource:
         pass
 
 
-def make_source(x, *, argument="x", shuffle=False, workers=1, use_multiprocessing=False, max_queue_size=10):
+def make_source(x, *, shuffle=False, workers=1, use_multiprocessing=False, max_queue_size=10):
     """The batch source for ``x`` (a PyDataset or an iterator)."""
     if is_index_dataset(x):
         return IndexedSource(

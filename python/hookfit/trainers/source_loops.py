@@ -27,7 +27,7 @@ import threading
 import numpy as np
 
 from hookfit.trainers import data_adapter as da
-from hookfit.trainers.batch_sources import unpack_batch
+from hookfit.trainers.batch_sources import is_batch_source, is_index_dataset, make_source, unpack_batch
 from hookfit.utils import rng
 
 logger = logging.getLogger("hookfit")
@@ -42,12 +42,10 @@ def _ran_out_warning(total_batches: int) -> None:
     )
 
 
-def _short_warning(steps: int, available: int, what: str) -> None:
-    logger.warning(
-        "Your input ran out of data; interrupting %s. Make sure that your dataset or "
-        "generator can generate at least `steps` batches (in this case, %d batches); "
-        "the data gave %d.", what, steps, available,
-    )
+def _short_warning(steps: int, available: int) -> None:
+    from hookfit.trainers.trainer import _warn_short  # the arrays' wording
+
+    _warn_short(steps, available)
 
 
 def batch_dataset(model, raw, where: str, *, need_y=True, class_weight=None, for_training=True):
@@ -264,7 +262,7 @@ def test(model, cl, source, steps) -> dict:
     if expected is None:
         source.inferred_batches = ran
     elif ran < expected:
-        _short_warning(expected, ran, "evaluation")
+        _short_warning(expected, ran)
     source.end_epoch()
     # No batch at all: no results (tf-keras's evaluate gives empty logs).
     result = dict(zip(names, network.metric_results())) if ran else {}
@@ -303,7 +301,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
     cl.costs.stop_steps(token)
     expected = steps or source.num_batches
     if expected is not None and len(outputs) < expected:
-        _short_warning(expected, len(outputs), "prediction")
+        _short_warning(expected, len(outputs))
     source.end_epoch()
     cl.on_predict_end({})
     if not outputs:
@@ -315,7 +313,6 @@ def predict(model, cl, source, steps) -> np.ndarray:
 
 
 def describe(x) -> str:
-    from hookfit.trainers.batch_sources import is_index_dataset
     from hookfit.utils.py_dataset import Sequence
 
     if isinstance(x, Sequence):
@@ -347,15 +344,6 @@ def reject_array_arguments(x, *, y=None, sample_weight=None, batch_size=None, ar
         )
 
 
-def _source(x, *, argument, shuffle=False, workers, use_multiprocessing, max_queue_size):
-    from hookfit.trainers.batch_sources import make_source
-
-    return make_source(
-        x, argument=argument, shuffle=shuffle, workers=workers,
-        use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
-    )
-
-
 def validation_source(model, validation_data, *, validation_batch_size, workers,
                       use_multiprocessing, max_queue_size):
     """The source for ``validation_data``, its first batch checked."""
@@ -363,8 +351,8 @@ def validation_source(model, validation_data, *, validation_batch_size, workers,
         validation_data, batch_size=validation_batch_size, argument="validation_data",
         batch_argument="validation_batch_size",
     )
-    source = _source(
-        validation_data, argument="validation_data", workers=workers,
+    source = make_source(
+        validation_data, workers=workers,
         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
     )
     try:
@@ -387,8 +375,6 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
                     max_queue_size, workers, use_multiprocessing):
     """``fit`` when ``x`` is a PyDataset, Sequence, generator or iterator
     (the arguments are already checked one by one)."""
-    from hookfit.trainers.batch_sources import is_batch_source
-
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
     if validation_split:
         raise ValueError(
@@ -396,8 +382,8 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
             f"{describe(x)} as x. Pass validation_data instead."
         )
     # tf-keras shuffles the batch order of a Sequence; a generator's order is its own.
-    source = _source(
-        x, argument="x", shuffle=bool(shuffle), workers=workers,
+    source = make_source(
+        x, shuffle=bool(shuffle), workers=workers,
         use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
     )
     validation = None
@@ -419,7 +405,7 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
                     da.default_batch_size(None, n, validation_steps) if validation_batch_size is None
                     else da.check_batch_size(validation_batch_size, "validation_batch_size")
                 )
-                validation = ("arrays", da.make_dataset(vx, vy, vsw), val_batch_size, validation_steps)
+                validation = ("arrays", da.make_dataset(vx, vy, vsw), min(val_batch_size, n), validation_steps)
     except BaseException:
         source.close()
         raise
@@ -434,8 +420,8 @@ def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, ste
                          max_queue_size, workers, use_multiprocessing):
     """``evaluate`` over a source: the logs dict."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
-    source = _source(
-        x, argument="x", workers=workers, use_multiprocessing=use_multiprocessing,
+    source = make_source(
+        x, workers=workers, use_multiprocessing=use_multiprocessing,
         max_queue_size=max_queue_size,
     )
     try:
@@ -450,8 +436,8 @@ def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
                         max_queue_size, workers, use_multiprocessing):
     """``predict`` over a source: every batch's outputs, concatenated."""
     reject_array_arguments(x, batch_size=batch_size)
-    source = _source(
-        x, argument="x", workers=workers, use_multiprocessing=use_multiprocessing,
+    source = make_source(
+        x, workers=workers, use_multiprocessing=use_multiprocessing,
         max_queue_size=max_queue_size,
     )
     try:
