@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -126,35 +127,30 @@ def test_pool_settings_from_fit_or_dataset():
         IndexedSource(Numbered(), workers=-1)
 
 
+def _one_batch_without_super(base):
+    """A subclass of ``base`` written the Keras 2 way: no super().__init__()."""
+
+    class NoSuper(base):
+        def __init__(self):
+            pass
+
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return np.zeros((1, 1)), np.zeros((1, 1))
+
+    return NoSuper()
+
+
 def test_pydataset_without_super_warns_but_sequence_does_not():
-    class NoSuper(PyDataset):
-        def __init__(self):
-            pass
-
-        def __len__(self):
-            return 1
-
-        def __getitem__(self, i):
-            return np.zeros((1, 1)), np.zeros((1, 1))
-
-    class OldSequence(Sequence):
-        def __init__(self):
-            pass
-
-        def __len__(self):
-            return 1
-
-        def __getitem__(self, i):
-            return np.zeros((1, 1)), np.zeros((1, 1))
-
     with pytest.warns(UserWarning, match=r"super\(\).__init__"):
-        assert NoSuper().workers == 1
-    import warnings
-
+        assert _one_batch_without_super(PyDataset).workers == 1
+    old_sequence = _one_batch_without_super(Sequence)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert OldSequence().workers == 1
-    assert len(list(OldSequence())) == 1
+        assert old_sequence.workers == 1
+    assert len(list(old_sequence)) == 1
 
 
 def test_empty_pydataset_is_refused():
