@@ -419,3 +419,14 @@ def test_backup_and_restore_with_a_generator_restores_counters_not_the_generator
     assert history.history == ref.history
     for a, b in zip(model.get_weights(), ref_model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_terminate_on_nan_stops_a_source_fed_fit(capsys):
+    x, y, _ = data()
+    bad = y.copy()
+    bad[16:32] = 1e30  # batch 1's squared error overflows to inf
+    model = build()
+    history = model.fit(Batches(x, bad), epochs=3, shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
+    assert history.epoch == [0] and model.optimizer.iterations == 2
+    assert "Batch 1: Invalid loss, terminating training" in capsys.readouterr().out
