@@ -14,7 +14,7 @@ from hookfit.callbacks.backup_and_restore import BackupAndRestore
 from hookfit.callbacks.csv_logger import CSVLogger
 from hookfit.callbacks.early_stopping import EarlyStopping
 from hookfit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
-from hookfit.saving.atomic import UnwritableDirectoryError
+from hookfit.utils.atomic import UnwritableDirectoryError
 
 EPOCHS = 6
 
@@ -132,6 +132,7 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("save_freq", ["epoch", "2"])
 def test_killed_process_then_resume_is_bit_exact(tmp_path, save_freq):
     def run(backup_dir, out, kill_epoch):

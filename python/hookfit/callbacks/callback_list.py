@@ -47,6 +47,7 @@ from hookfit.callbacks.callback import (
     MODES,
     Callback,
     EveryNBatches,
+    check_schedule,
     overrides,
 )
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY, CallbackCosts
@@ -64,6 +65,7 @@ _AFTER = {
     "on_train_batch_end": "_after_train_batch_end",
 }
 _clock = time.perf_counter_ns
+_TIME_ALL_NS = 20_000  # hooks slower than this on average get every call timed
 
 _HOOK_NAMES = frozenset(HOOKS) | frozenset(ALIASES.values()) | frozenset(_AFTER.values())
 _PREDICATES = tuple(f"_implements_{mode}_batch_hooks" for mode in MODES)
@@ -147,25 +149,33 @@ def _flatten(callbacks):
 
 
 def _lean_dispatch(fns):
-    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order and
-    times one call in ``SAMPLE_EVERY`` (the first, then every 8th);
-    ``drain()`` returns and clears (estimated ns per fn, calls)."""
+    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order.
+
+    Timing is sampled: one call in ``SAMPLE_EVERY`` is timed (the first,
+    then every 8th) and stands for the others, unless a timed call took
+    more than ``_TIME_ALL_NS`` on average: then every call is timed, since two clock
+    reads are nothing next to such a hook and its total must be exact.
+    ``drain()`` returns and clears (ns per fn, calls).
+    """
     clock = _clock
     mask = SAMPLE_EVERY - 1
     if len(fns) == 1:
         (fn,) = fns
         ns = calls = sampled = 0
+        every = False
 
         def call(batch, logs):
-            nonlocal ns, calls, sampled
+            nonlocal ns, calls, sampled, every
             calls += 1
-            if calls & mask != 1:
+            if calls & mask != 1 and not every:
                 fn(batch, logs)
                 return
             t = clock()
             fn(batch, logs)
             ns += clock() - t
             sampled += 1
+            if ns > _TIME_ALL_NS * sampled:
+                every = True
 
         def drain():
             nonlocal ns, calls, sampled
@@ -177,11 +187,12 @@ def _lean_dispatch(fns):
 
     acc = [0] * len(fns)
     calls = sampled = 0
+    every = False
 
     def call(batch, logs):
-        nonlocal calls, sampled
+        nonlocal calls, sampled, every
         calls += 1
-        if calls & mask != 1:
+        if calls & mask != 1 and not every:
             for fn in fns:
                 fn(batch, logs)
             return
@@ -194,6 +205,8 @@ def _lean_dispatch(fns):
             t = now
             k += 1
         sampled += 1
+        if sum(acc) > _TIME_ALL_NS * sampled:
+            every = True
 
     def drain():
         nonlocal calls, sampled
@@ -271,6 +284,8 @@ class CallbackList:
 
     def _build_tables(self):
         callbacks = self.callbacks
+        for cb in callbacks:  # a bad schedule fails here, before any hook runs
+            check_schedule(getattr(cb, "batch_every", None), getattr(cb, "batch_every_seconds", None))
         self.costs.set_names(callbacks)
         profiles = [profile(c) for c in callbacks]
         flags = [False, False, False]

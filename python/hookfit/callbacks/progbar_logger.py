@@ -62,6 +62,8 @@ class ProgbarLogger(Callback):
         """A boundary only when the next redraw is due (Keras's time interval:
         the first batch of a bar, then ``interval`` seconds after the last
         draw); in samples mode every batch, since it counts each one."""
+        if mode == "test" and self._called_in_fit:
+            return Schedule()  # validation inside fit draws no bar
         if not self.use_steps:
             return None
         return Schedule(due=self._next_redraw)

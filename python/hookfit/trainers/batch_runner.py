@@ -23,10 +23,10 @@ class Steps:
     Attributes (callables):
         many(j, k, stop_on_nonfinite) -> batches ran: ``k`` batches from
             native batch ``j`` in one call.
-        one(j): batch ``j`` alone.
-        logs(batch, j) -> dict: the logs at the end of batch ``j`` (hook
-            index ``batch``).
-        advance(n): ``n`` batches were run (the trainer's position).
+        one(j): batch ``j`` alone (and its position advanced).
+        logs(j) -> dict: the logs at the end of native batch ``j``.
+        advance(n): ``n`` batches were run by ``many`` (the trainer's
+            position; None when nothing tracks it).
     """
 
     __slots__ = ("many", "one", "logs", "advance")
@@ -65,7 +65,7 @@ def _native_only(steps, pieces, model):
 
 
 def _per_batch(steps, dispatch, pieces, batch, model):
-    one, logs, advance = steps.one, steps.logs, steps.advance
+    one, logs = steps.one, steps.logs
     begin, end, timed = dispatch.hooks()
     start = batch
     for first, count in pieces:
@@ -73,10 +73,8 @@ def _per_batch(steps, dispatch, pieces, batch, model):
             if begin is not None:
                 begin(batch, {})
             one(j)
-            if advance is not None:
-                advance(1)
             if end is not None:
-                end(batch, logs(batch, j))
+                end(batch, logs(j))
             batch += 1
             if model is not None and model.stop_training:
                 return batch - start
@@ -104,13 +102,9 @@ def _scheduled(steps, dispatch, pieces, batch, last, model):
                 if advance is not None:
                     advance(ran)
                 batch += ran
-                dispatch.after(
-                    batch - 1, ran, lambda b: logs(b, b + offset), nonfinite and ran < k
-                )
+                dispatch.after(batch - 1, ran, lambda b: logs(b + offset), nonfinite and ran < k)
                 if model is not None and model.stop_training:
                     return batch - start
-                if ran < k:  # a non-finite loss stopped the run; go on per chunk
-                    continue
     finally:
         if batch > start:
             dispatch.end_epoch(batch - 1)

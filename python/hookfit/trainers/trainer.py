@@ -441,7 +441,7 @@ class Trainer:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
             dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
-            token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+            token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
             run_batches(steps, dispatch, it.segments(), first, last, model=self)
@@ -468,21 +468,20 @@ class Trainer:
             start = j * batch_size
             rows = min(n_rows, start + k * batch_size) - start
             try:
-                if stop_on_nonfinite:
-                    return network.train_batches(
-                        data, start, rows, batch_size, opt._learning_rate, stop_on_nonfinite=True
-                    )
-                ran = network.train_batches(data, start, rows, batch_size, opt._learning_rate)
-            except BaseException:
-                it.step += getattr(network, "last_run_batches", 0) or 0
+                return network.train_batches(
+                    data, start, rows, batch_size, opt._learning_rate,
+                    stop_on_nonfinite=stop_on_nonfinite,
+                )
+            except BaseException:  # Ctrl-C between batches: keep the position exact
+                it.step += network.last_run_batches
                 raise
-            return k if ran is None else ran
 
         def one(j):
             start = j * batch_size
             network.train_batch(data, start, min(batch_size, n_rows - start), opt._learning_rate)
+            it.step += 1
 
-        def logs(batch, j):
+        def logs(j):
             return make_logs(results())
 
         def advance(n):
@@ -505,20 +504,19 @@ class Trainer:
         cl.on_test_begin({})
         network.reset_metrics()
         dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
         make_logs = logs_builder(names)
         results = network.metric_results
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
-            ran = network.test_batches(data, start, min(n, start + k * batch_size) - start, batch_size)
-            return k if ran is None else ran
+            return network.test_batches(data, start, min(n, start + k * batch_size) - start, batch_size)
 
         def one(j):
             start = j * batch_size
             network.test_batch(data, start, min(batch_size, n - start))
 
-        def logs(batch, j):
+        def logs(j):
             return make_logs(results())
 
         run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
@@ -612,18 +610,17 @@ class Trainer:
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
         dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
-            ran = network.predict_batches(data, start, min(n, start + k * batch_size) - start, batch_size, out)
-            return k if ran is None else ran
+            return network.predict_batches(data, start, min(n, start + k * batch_size) - start, batch_size, out)
 
         def one(j):
             start = j * batch_size
             network.predict_batch(data, start, min(batch_size, n - start), out)
 
-        def logs(batch, j):
+        def logs(j):
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
