@@ -199,3 +199,23 @@ def test_reads_keras3_configs(k3):
         assert type(ours).__name__ == type(theirs).__name__
     with pytest.raises(ValueError, match="input_axes"):
         initializers.deserialize({"class_name": "GlorotUniform", "config": {"input_axes": [0]}})
+
+
+def test_initializer_configs_survive_keras_files(tmp_path, k3):
+    pytest.importorskip("h5py")
+    model = keras.Sequential([
+        keras.layers.Dense(3, input_dim=4, kernel_initializer=initializers.RandomNormal(stddev=0.2, seed=4),
+                           bias_initializer=initializers.Constant(0.5)),
+        keras.layers.Dense(2, kernel_initializer="orthogonal"),
+    ])
+    model.compile("sgd", "mse")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    theirs = k3.models.load_model(path)
+    init = theirs.layers[0].kernel_initializer
+    assert type(init).__name__ == "RandomNormal" and init.stddev == 0.2 and init.seed == 4
+    assert float(theirs.layers[0].bias_initializer.value) == 0.5
+    ours = keras.models.load_model(path)
+    first = ours.layers[0]
+    assert first.kernel_initializer.get_config() == {"mean": 0.0, "stddev": 0.2, "seed": 4}
+    assert ours.layers[1].kernel_initializer == "orthogonal"  # default configs stay names
