@@ -191,7 +191,7 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
                 network.reset_metrics()
                 source.start_epoch()
             cl.on_epoch_begin(epoch, {})
-            token = cl.costs.start_steps(hooks_inside=True)
+            token = cl.costs.start_steps()
             ran = _run_train_epoch(model, cl, it, make_logs, class_weight)
             cl.costs.stop_steps(token)
             ran_out = False
@@ -241,7 +241,7 @@ def test(model, cl, source, steps) -> dict:
     hooks = BatchHooks(cl, "test", getattr(model, "_steps_per_execution", 1))
     cl.on_test_begin({})
     network.reset_metrics()
-    token = cl.costs.start_steps(hooks_inside=True)
+    token = cl.costs.start_steps()
     source.start_epoch()
     ran = 0
     batches = source.batches(steps)
@@ -275,7 +275,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
     network = model._network
     hooks = BatchHooks(cl, "predict", getattr(model, "_steps_per_execution", 1))
     cl.on_predict_begin({})
-    token = cl.costs.start_steps(hooks_inside=True)
+    token = cl.costs.start_steps()
     source.start_epoch()
     outputs = []
     chunk_start = 0  # first output of the hooks' current chunk
