@@ -10,8 +10,6 @@ import logging
 import os
 import string
 
-import numpy as np
-
 from hookfit.callbacks.callback import Due, Schedule
 from hookfit.callbacks.monitor_callback import MonitorCallback
 from hookfit.utils.atomic import check_can_write

@@ -12,7 +12,6 @@ from hookfit.trainers.trainer import (  # noqa: F401 - re-exported names
     FitInProgressError,
     NotCompiledError,
     Trainer,
-    logs_builder,
 )
 from hookfit.utils import naming
 

@@ -16,6 +16,8 @@ Keras runs one batch before it looks.
 
 from __future__ import annotations
 
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY
+
 
 class Steps:
     """How one mode runs batches natively (built by the trainer).
@@ -27,15 +29,19 @@ class Steps:
         logs(j) -> dict: the logs at the end of native batch ``j``.
         advance(n): ``n`` batches were run by ``many`` (the trainer's
             position; None when nothing tracks it).
+        metric_logs: ``(make_logs, results)`` when the logs are
+            ``make_logs(results())`` whatever the batch (train, test): the
+            per-batch loop calls them directly, one call less per batch.
     """
 
-    __slots__ = ("many", "one", "logs", "advance")
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs")
 
-    def __init__(self, many, one, logs, advance=None):
+    def __init__(self, many, one, logs, advance=None, metric_logs=None):
         self.many = many
         self.one = one
         self.logs = logs
         self.advance = advance
+        self.metric_logs = metric_logs
 
 
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
@@ -66,21 +72,52 @@ def _native_only(steps, pieces, model):
 
 def _per_batch(steps, dispatch, pieces, batch, model):
     one, logs = steps.one, steps.logs
-    begin, end, timed = dispatch.hooks()
+    make_logs, results = steps.metric_logs or (None, None)
     start = batch
-    for first, count in pieces:
-        for j in range(first, first + count):
+    begin, end, timed = dispatch.hooks()
+    begin_raw, begin_timed, begin_slow = _parts(None if timed else begin)
+    end_raw, end_timed, end_slow = _parts(None if timed else end)
+    mask = SAMPLE_EVERY - 1
+    untimed = 0  # dispatches of the lean tables made without timing
+    try:
+        for first, count in pieces:  # lazily: the train pieces follow the position
+            for j in range(first, first + count):
+                if timed:  # Keras's slow-callback check is armed: its timed hooks
+                    b, e = begin, end
+                elif (batch - start) & mask and not (begin_slow[0] or end_slow[0]):
+                    b, e = begin_raw, end_raw
+                    untimed += 1
+                else:
+                    b, e = begin_timed, end_timed
+                if b is not None:
+                    b(batch, {})
+                one(j)
+                if e is not None:
+                    e(batch, make_logs(results()) if make_logs is not None else logs(j))
+                batch += 1
+                if model is not None and model.stop_training:
+                    return batch - start
+                if timed and not dispatch.armed:
+                    begin, end, timed = dispatch.hooks()
+                    begin_raw, begin_timed, begin_slow = _parts(begin)
+                    end_raw, end_timed, end_slow = _parts(end)
+    finally:
+        if untimed:
             if begin is not None:
-                begin(batch, {})
-            one(j)
+                begin.add_untimed(untimed)
             if end is not None:
-                end(batch, logs(j))
-            batch += 1
-            if model is not None and model.stop_training:
-                return batch - start
-            if timed and not dispatch.armed:
-                begin, end, timed = dispatch.hooks()
+                end.add_untimed(untimed)
     return batch - start
+
+
+_NOT_SLOW = [False]
+
+
+def _parts(lean):
+    """(raw, timed, slow flag) of a ``LeanHook``, or Nones."""
+    if lean is None:
+        return None, None, _NOT_SLOW
+    return lean.raw, lean.timed, lean.slow
 
 
 def _scheduled(steps, dispatch, pieces, batch, last, model):

@@ -487,7 +487,7 @@ class Trainer:
         def advance(n):
             it.step += n
 
-        return Steps(many, one, logs, advance)
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results))
 
     # -- evaluate -----------------------------------------------------------------
 
@@ -519,7 +519,8 @@ class Trainer:
         def logs(j):
             return make_logs(results())
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+        run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.stop_steps(token)
         logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(logs))
