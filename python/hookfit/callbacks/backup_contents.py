@@ -76,6 +76,11 @@ def check_random_state(state, where) -> None:
 
 
 def check_iterator(state, iterator, where) -> None:
+    from hookfit.trainers.epoch_iterator import EpochIterator
+
+    if not isinstance(iterator, EpochIterator):
+        _check_other_position(state, iterator, where)
+        return
     _dict(state, ("epoch", "step", "epoch_start_step", "pass_index", "order", "rng"), "the position", where)
     epoch = _int(state["epoch"], "the epoch", where)
     step = _int(state["step"], "the step", where)
@@ -92,6 +97,21 @@ def check_iterator(state, iterator, where) -> None:
         if order.dtype.kind not in "iu" or not np.array_equal(np.sort(order), np.arange(iterator.n_rows)):
             raise BackupError(f"{where}: the shuffle order is not a permutation of the {iterator.n_rows} rows.")
     check_random_state(state["rng"], where)
+
+
+def _check_other_position(state, iterator, where) -> None:
+    """Another loop's position (a batch source's): the same entries as its
+    own ``get_state()``, counters that are integers >= 0 (-1 for "unknown"),
+    and a valid random state."""
+    own = iterator.get_state()
+    if not isinstance(state, dict) or set(state) != set(own):
+        have = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise BackupError(f"{where}: the position must have the entries {sorted(own)}; got {have}.")
+    for key, value in state.items():
+        if isinstance(own[key], int) and not isinstance(own[key], bool):
+            _int(value, f"the position's {key}", where, low=-1)
+    if "rng" in state:
+        check_random_state(state["rng"], where)
 
 
 def check_optimizer(entry, optimizer, slots_needed, where) -> None:
