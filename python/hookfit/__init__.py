@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-from hookfit import backend, callbacks, layers, losses, metrics, optimizers, utils
+from hookfit import (
+    activations, backend, callbacks, layers, losses, metrics, optimizers, regularizers, utils,
+)
 from hookfit.layers import Input
 from hookfit.models import Model, Sequential
 
@@ -22,6 +24,7 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "activations",
     "backend",
     "callbacks",
     "datasets",
@@ -30,6 +33,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "saving",
     "utils",
 ]

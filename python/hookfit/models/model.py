@@ -31,6 +31,8 @@ from hookfit._native import core
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers.epoch_iterator import EpochIterator
+from hookfit.models.network_owner import NetworkOwner
+from hookfit.unsupported import NotSupportedError
 from hookfit.utils import naming
 
 
@@ -93,12 +95,25 @@ def _flatten_in_order(logs: dict, names: list):
     return values[0] if len(values) == 1 else values
 
 
-class Model:
-    """Base of hookfit's models (``Sequential`` is the one to use).
+class Model(NetworkOwner):
+    """Base of hookfit's models: ``keras.Model(inputs, outputs)`` builds a
+    functional model; ``Sequential`` is the other kind.
 
-    Subclasses provide the layer stack: ``_weighted_layers()`` and
-    ``_declared_input_dim()``.
+    The layers, weights and inputs side lives in ``NetworkOwner``.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from hookfit.models.functional import Functional
+
+            return super().__new__(Functional)
+        if cls is Model:
+            raise NotSupportedError(
+                "hookfit does not support subclassing keras.Model (a call() method runs Python "
+                "between layers); supported models: keras.Model(inputs=..., outputs=...) and "
+                "keras.Sequential([...])"
+            )
+        return super().__new__(cls)
 
     def __init__(self, name=None):
         if name is not None and not isinstance(name, str):
@@ -114,83 +129,6 @@ class Model:
         self.stop_training = False
         self.history = None
         self._epoch_iterator = None  # the running fit's position
-
-    # -- structure (provided by subclasses) ------------------------------------
-
-    def _weighted_layers(self) -> list:
-        raise NotImplementedError
-
-    def _declared_input_dim(self):
-        raise NotImplementedError
-
-    @property
-    def built(self) -> bool:
-        return self._network is not None
-
-    @property
-    def input_dim(self):
-        return self._network.input_dim if self._network is not None else self._declared_input_dim()
-
-    def build(self, input_shape=None):
-        """Create the weights for ``input_shape=(None, features)`` (or the
-        shape declared by the first layer)."""
-        if input_shape is None:
-            input_dim = self._declared_input_dim()
-            if input_dim is None:
-                raise ValueError(
-                    "the model's input size is unknown: pass input_shape=(None, features), "
-                    "give the first layer input_dim=..., or start with keras.Input(shape=...)"
-                )
-        else:
-            shape = tuple(input_shape)
-            if len(shape) == 2:
-                shape = shape[1:]
-            from hookfit.layers.input_layer import feature_count
-
-            input_dim = feature_count(shape, "input_shape")
-        self._build_network(input_dim)
-
-    def _build_network(self, input_dim: int) -> None:
-        """(Re)create the compiled network; layers keep weights they had."""
-        layers = self._weighted_layers()
-        if not layers:
-            raise ValueError(
-                f"model {self.name!r} has no layers; add at least one Dense layer"
-            )
-        old = self._network
-        old_weights = {}
-        if old is not None:
-            old_weights = {
-                id(layer): layer.get_weights()
-                for layer in layers
-                if layer._model is self and layer._index is not None and layer._index < old.n_layers
-            }
-        network = core.Network(
-            input_dim,
-            [l.units for l in layers],
-            [l._activation_code for l in layers],
-            [l.use_bias for l in layers],
-        )
-        fan_in = input_dim
-        initial = []
-        for layer in layers:
-            weights = old_weights.get(id(layer))
-            if weights is None or weights[0].shape[0] != fan_in:
-                weights = [w for w in layer._initial_weights(fan_in) if w is not None]
-            initial.append(weights)
-            fan_in = layer.units
-        self._network = network
-        for i, (layer, weights) in enumerate(zip(layers, initial)):
-            layer._attach(self, i)
-            layer._fan_in = network.layer_weights(i)[0].shape[0]
-            layer.set_weights(weights)
-        if self._compiled:
-            self._configure()
-
-    def _ensure_built(self, x: np.ndarray) -> None:
-        if self._network is None:
-            da.check_features(x, self._declared_input_dim())
-            self._build_network(x.shape[1])
 
     # -- compile ---------------------------------------------------------------
 
@@ -242,6 +180,7 @@ class Model:
         self._metric_specs = metric_specs
         self._compiled = True
         self._metric_names = names
+        self._apply_trainable()  # trainable flags take effect now, as in Keras
         if self._network is not None:
             self._configure()
 
@@ -285,8 +224,7 @@ class Model:
 
     def _xy(self, x, y, sample_weight, *, prefix=""):
         """Checked arrays (x, y as (n, columns), sample_weight) for the core."""
-        x = da.check_features(da.as_array(x, prefix + "x"), self.input_dim, prefix + "x")
-        self._ensure_built(x)
+        x = self._prepare_x(x, prefix + "x")
         n = x.shape[0]
         if y is None:
             raise ValueError(
@@ -330,6 +268,7 @@ class Model:
         >>> history = model.fit(x, y, batch_size=128, epochs=2, verbose=0)  # doctest: +SKIP
         """
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         verbose = _resolve_verbose(verbose)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
@@ -564,8 +503,7 @@ class Model:
         """The model's outputs for ``x``, a float32 array (samples, units)."""
         verbose = _resolve_verbose(verbose)
         steps = da.check_positive_int(steps, "steps")
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         n = x.shape[0]
         batch_size = da.default_batch_size(batch_size, n, steps)
         data = da.make_dataset(x, for_training=False)
@@ -608,6 +546,7 @@ class Model:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True, return_dict=False):
         """One optimizer step on exactly this batch; returns its loss/metrics."""
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
@@ -631,63 +570,13 @@ class Model:
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch."""
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         data = da.make_dataset(x, for_training=False)
         out = np.empty((x.shape[0], self._network.output_dim), dtype=np.float32)
         self._network.predict_batch(data, 0, x.shape[0], out)
         return out
 
-    # -- weights ------------------------------------------------------------------
-
-    def get_weights(self) -> list:
-        """Copies of every layer's weights: [kernel, bias, kernel, bias, ...]."""
-        return [w for layer in self._weighted_layers() for w in layer.get_weights()] if self.built else []
-
-    def set_weights(self, weights) -> None:
-        """Set all weights from a list shaped like ``get_weights()``."""
-        if not self.built:
-            raise ValueError(
-                "the model has no weights yet: give the first layer input_dim=..., "
-                "or call build()/fit() first"
-            )
-        weights = list(weights)
-        layers = self._weighted_layers()
-        expected = sum(2 if l.use_bias else 1 for l in layers)
-        if len(weights) != expected:
-            raise ValueError(
-                f"set_weights expects {expected} arrays (kernel and bias per layer, as "
-                f"get_weights() returns); got {len(weights)}"
-            )
-        groups, k = [], 0
-        for layer in layers:
-            m = 2 if layer.use_bias else 1
-            groups.append(weights[k : k + m])
-            k += m
-        # Check every shape before writing any.
-        for layer, group in zip(layers, groups):
-            for what, dst, src in zip(("kernel", "bias"), layer.weights, group):
-                shape = np.shape(src)
-                if shape != dst.shape:
-                    raise ValueError(
-                        f"layer {layer.name!r}: {what} must have shape {dst.shape}; got {shape}"
-                    )
-        for layer, group in zip(layers, groups):
-            layer.set_weights(group)
-
-    @property
-    def weights(self) -> list:
-        """Views of every layer's weights (writable; ``get_weights`` copies)."""
-        return [w for layer in self._weighted_layers() for w in layer.weights] if self.built else []
-
-    trainable_weights = weights
-
-    def __call__(self, x):
-        """The outputs for ``x`` as one batch (NumPy in, NumPy out)."""
-        return self.predict_on_batch(x)
-
-    def count_params(self) -> int:
-        return self._network.n_params if self.built else 0
+    # -- files ------------------------------------------------------------------
 
     def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
         """Write the weights (``.npz``, or ``.weights.h5`` with h5py)."""
