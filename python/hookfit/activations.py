@@ -66,9 +66,9 @@ def gelu(x, approximate=False):
     if approximate:
         inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
         return (0.5 * x * (1 + np.tanh(inner))).astype(np.float32)
-    from math import erf
+    from scipy.special import erf
 
-    return (0.5 * x * (1 + np.vectorize(erf)(x / math.sqrt(2)))).astype(np.float32)
+    return (0.5 * x * (1 + erf(x / math.sqrt(2)))).astype(np.float32)
 
 
 def softplus(x):

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from hookfit.layers.layer import node_kind, Layer, flat_width
+from hookfit.unsupported import unsupported
 from hookfit.utils import rng
 
 
@@ -36,9 +37,9 @@ class Dropout(Layer):
             shape = tuple(noise_shape)
             if len(shape) != 2 or shape[0] != 1:
                 if not (len(shape) == 2 and shape[0] is None and shape[1] is None):
-                    raise ValueError(
-                        f"hookfit does not support Dropout(noise_shape={noise_shape!r}); supported "
-                        "noise shapes: None (per element), (1, features) (one mask row per batch)"
+                    raise unsupported(
+                        f"Dropout(noise_shape={noise_shape!r})", "noise shapes",
+                        ["None (per element)", "(1, features) (one mask row per batch)"],
                     )
             noise_shape = shape
         super().__init__(**kwargs)

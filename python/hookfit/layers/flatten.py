@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from hookfit.layers.layer import Layer
+from hookfit.unsupported import unsupported
 
 
 class Flatten(Layer):
@@ -20,8 +21,8 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         self.data_format = data_format or "channels_last"
         if self.data_format == "channels_first":
-            raise ValueError("hookfit does not support Flatten(data_format='channels_first'); "
-                             "supported data formats: channels_last")
+            raise unsupported("Flatten(data_format='channels_first')", "data formats",
+                              ["channels_last"])
 
     def _output_shape(self, shapes):
         return (None, math.prod(shapes[0][1:]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hookfit.layers.keras_tensor import KerasTensor
 from hookfit.layers.layer import Layer, feature_shape
+from hookfit.unsupported import unsupported
 from hookfit.utils import naming
 
 
@@ -35,7 +36,7 @@ class InputLayer(Layer):
         batch_shape = kwargs.pop("batch_input_shape", None) or kwargs.pop("batch_shape", None)
         for key in ("sparse", "ragged"):
             if kwargs.pop(key, None):
-                raise ValueError(f"hookfit does not support {key} inputs; pass dense arrays")
+                raise unsupported(f"{key} inputs", "inputs", ["dense arrays"])
         if batch_shape is not None:
             shape = tuple(batch_shape)[1:]
             batch_size = batch_size or tuple(batch_shape)[0]
@@ -95,7 +96,7 @@ def Input(shape=None, batch_size=None, name=None, dtype=None, **kwargs):
     >>> model = keras.Model(inputs, outputs)
     """
     if kwargs.get("tensor") is not None:
-        raise ValueError("hookfit does not support Input(tensor=...); pass shape=(features,)")
+        raise unsupported("Input(tensor=...)", "arguments", ["shape", "batch_size", "name"])
     kwargs.pop("tensor", None)
     batch_shape = kwargs.pop("batch_shape", None)
     if shape is None and batch_shape is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hookfit.unsupported import unsupported
 from hookfit.layers.layer import node_kind, Layer, flat_width
 
 
@@ -38,10 +39,8 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         if axis not in (-1, 1):
-            raise ValueError(
-                f"hookfit does not support Concatenate(axis={axis!r}); supported axes: -1 "
-                "(the feature axis, also spelt 1)"
-            )
+            raise unsupported(f"Concatenate(axis={axis!r})", "axes",
+                              ["-1 (the feature axis, also spelt 1)"])
         super().__init__(**kwargs)
         self.axis = axis
 

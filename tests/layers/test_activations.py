@@ -1,0 +1,78 @@
+"""Activations: names, objects, refusals, and values against Keras."""
+
+import numpy as np
+import pytest
+
+import hookfit as hk
+from hookfit import activations
+from hookfit._native import core
+from hookfit.unsupported import NotSupportedError
+
+needs_graph = pytest.mark.skipif(not hasattr(core.Network, "from_graph"),
+                                 reason="needs the graph engine (core.Network.from_graph)")
+
+ALL = [n for n in activations.SUPPORTED if n != "silu"]
+
+
+def test_every_keras_name_and_function_is_accepted():
+    for name in activations.SUPPORTED:
+        layer = hk.layers.Dense(2, activation=name)
+        assert layer.activation == ("swish" if name == "silu" else name)
+        assert hk.layers.Dense(2, activation=getattr(hk.activations, name)).activation == layer.activation
+    assert hk.layers.Dense(2).activation == "linear"
+    assert hk.layers.Activation(hk.activations.relu).activation == "relu"
+
+
+@pytest.mark.parametrize("bad", ["mish", "relu6", 123, abs, lambda x: x])
+def test_unsupported_activations_are_refused_with_the_list(bad):
+    with pytest.raises(NotSupportedError, match=r"hookfit does not support the activation .*supported activations: linear, relu"):
+        hk.layers.Dense(2, activation=bad)
+    with pytest.raises(NotSupportedError):
+        hk.layers.Activation(bad)
+
+
+def test_unknown_activation_attribute_is_refused():
+    with pytest.raises(NotSupportedError, match="hookfit does not support the activation 'mish'"):
+        hk.activations.mish
+    assert not hasattr(hk.activations, "relu6")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_eager_values_match_keras(real_keras, name):
+    x = np.linspace(-4, 4, 41, dtype=np.float32).reshape(1, -1)
+    ours = getattr(hk.activations, name)(x)
+    theirs = np.asarray(getattr(real_keras.activations, name)(x))
+    if name == "hard_sigmoid":
+        # Keras 3: relu6(x + 3) / 6; tf-keras 2 (followed): clip(0.2 x + 0.5, 0, 1).
+        theirs = np.clip(0.2 * x + 0.5, 0, 1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_keras_functions_are_recognised_by_name(real_keras):
+    assert hk.layers.Dense(2, activation=real_keras.activations.gelu).activation == "gelu"
+    assert hk.layers.Dense(2, activation=real_keras.activations.silu).activation == "swish"
+
+
+@needs_graph
+@pytest.mark.parametrize("name", ALL)
+def test_dense_activation_trains_as_keras(real_keras, h, name):
+    x = h.data(32, 4, seed=1)
+    y = h.data(32, 3, seed=2)
+    ours = hk.Sequential([hk.Input(shape=(4,)), hk.layers.Dense(5, activation=name),
+                          hk.layers.Dense(3)])
+    theirs = real_keras.Sequential([real_keras.Input(shape=(4,)),
+                                    real_keras.layers.Dense(5, activation=name),
+                                    real_keras.layers.Dense(3)])
+    if name == "hard_sigmoid":
+        pytest.skip("Keras 3's hard_sigmoid differs from tf-keras 2's (followed); values are "
+                    "checked eagerly above")
+    h.copy_weights(ours, theirs)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    ours.compile(optimizer=hk.optimizers.SGD(0.05), loss="mse")
+    theirs.compile(optimizer=real_keras.optimizers.SGD(0.05), loss="mse")
+    for s in range(4):
+        a = ours.train_on_batch(x[s * 8:(s + 1) * 8], y[s * 8:(s + 1) * 8])
+        b = theirs.train_on_batch(x[s * 8:(s + 1) * 8], y[s * 8:(s + 1) * 8])
+        np.testing.assert_allclose(a, b, rtol=1e-4)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
