@@ -258,6 +258,12 @@ class NetworkOwner:
                 raise ValueError(f"{argument} is empty (shape {array.shape}); pass at least one sample")
             self._build_from_shape(array.shape[1:])
         self._ensure_network()
+        return self._input_matrix(x, argument)
+
+    def _input_matrix(self, x, argument: str) -> np.ndarray:
+        """Each input checked against its shape, flattened, and hstacked."""
+        from hookfit.trainers import data_adapter as da
+
         arrays = []
         n = None
         for t, value in zip(self.inputs, self._input_arrays(x, argument)):
