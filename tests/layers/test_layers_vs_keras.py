@@ -228,6 +228,8 @@ def test_dropout_with_a_fixed_mask_matches_the_masked_keras_model(real_keras, h)
     ours.compile(optimizer=hk.optimizers.SGD(0.1), loss="mse")
     node = 2  # input, dense, dropout
     mask = np.asarray(core.dropout_mask(7, 0, node, 8, 6, rate), dtype="f4")
+    if mask.max() <= 1:  # keep bits: scale as inverted dropout does
+        mask = mask / (1 - rate)
     kin = real_keras.Input(shape=(4,))
     hidden = real_keras.layers.Dense(6, activation="relu")(kin)
     scale = real_keras.Input(shape=(6,))
