@@ -47,4 +47,8 @@ def __getattr__(name):
         module = importlib.import_module(f"hookfit.{name}")
         globals()[name] = module
         return module
-    raise AttributeError(f"module 'hookfit' has no attribute {name!r}")
+    if name.startswith("__"):
+        raise AttributeError(f"module 'hookfit' has no attribute {name!r}")
+    from hookfit.unsupported import unsupported
+
+    raise unsupported(f"keras.{name}", "names", sorted(__all__))

@@ -24,6 +24,8 @@ _DEFAULT_OFF = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gam
 class BatchNormalization(Layer):
     """``BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True, ...)``."""
 
+    _has_modes = True
+
     def __init__(
         self,
         axis=-1,

@@ -24,6 +24,8 @@ class Dropout(Layer):
     (one mask row shared by the whole batch).
     """
 
+    _has_modes = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
             raise ValueError(

@@ -64,6 +64,7 @@ class Layer:
     """Base of hookfit's layers (Keras 2 semantics)."""
 
     _takes_list = False  # merge layers take a list of inputs
+    _has_modes = False  # computes differently in training and inference (Dropout, BN)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
@@ -175,6 +176,10 @@ class Layer:
                 flat = list(inputs)
         symbolic = [isinstance(t, KerasTensor) for t in flat]
         if all(symbolic):
+            if training is not None and self._has_modes:
+                raise unsupported(
+                    f"fixing training={training} when calling {type(self).__name__} on a "
+                    "symbolic tensor", "values", ["training=None (the mode follows fit/predict)"])
             return self._call_symbolic(flat)
         if any(symbolic):
             raise TypeError(

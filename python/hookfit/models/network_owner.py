@@ -118,9 +118,6 @@ class NetworkOwner:
 
     def build(self, input_shape=None):
         """Create the weights for ``input_shape`` (with the batch axis), as Keras."""
-        if self.built:
-            self._ensure_network()
-            return
         if self._graph() is None:
             if input_shape is None:
                 raise ValueError(
@@ -129,7 +126,9 @@ class NetworkOwner:
                 )
             shape = tuple(input_shape)
             self._build_from_shape(shape[1:] if len(shape) > 1 else shape)
-        self._ensure_network()
+        elif input_shape is not None:
+            shape = tuple(input_shape)
+            self._build_from_shape(shape[1:] if len(shape) > 1 else shape)  # checks it agrees
 
     def _weighted_calls(self) -> list:
         return [c for c in self._calls if c.layer._variables]
@@ -171,6 +170,8 @@ class NetworkOwner:
         self._calls = calls
         self._built_trainable = self._trainable_state()
         if getattr(self, "_compiled", False):
+            if self._compiled_trainable is None:  # compiled before the input shape was known
+                self._compiled_trainable = self._built_trainable
             self._configure()
 
     def _apply_trainable(self) -> None:
