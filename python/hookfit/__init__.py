@@ -27,6 +27,7 @@ __all__ = [
     "activations",
     "backend",
     "callbacks",
+    "config",
     "datasets",
     "layers",
     "losses",
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 # Sub-packages imported on first use (they are not needed to train).
-_LAZY = ("datasets", "saving", "demo")
+_LAZY = ("config", "datasets", "saving", "demo")
 
 
 def __getattr__(name):

@@ -179,28 +179,45 @@ class Network:
         """A copy of the accumulators, float32, shape (1 + n_metrics, 2):
         (total, count) per entry."""
     def set_metric_state(self, state: np.ndarray) -> None: ...
-    def train_batch(self, data: Dataset, start: int, count: int, lr: float) -> None:
+    def train_batch(self, data: Dataset, start: int, count: int, lr: float) -> int:
         """One step on rows at positions [start, start + count): forward,
         loss, backward, optimizer update (iterations += 1), metric
         accumulation (the loss is computed with the weights before the
-        update), all with the GIL released."""
+        update), all with the GIL released. Returns 1."""
     def train_batches(
-        self, data: Dataset, start: int, count: int, batch_size: int, lr: float
-    ) -> None:
+        self,
+        data: Dataset,
+        start: int,
+        count: int,
+        batch_size: int,
+        lr: float | np.ndarray,
+        *,
+        stop_on_nonfinite: bool = False,
+    ) -> int:
         """ceil(count / batch_size) consecutive steps over positions
-        [start, start + count), the last one partial; one native call, the
-        GIL released throughout. Same result, bit for bit, as the equivalent
-        train_batch calls. The workspace is allocated on first use and grown
-        only when a larger batch comes."""
-    def test_batch(self, data: Dataset, start: int, count: int) -> None:
+        [start, start + count), the last one partial, with the GIL released;
+        returns how many ran. Same result, bit for bit, as the equivalent
+        train_batch calls.
+
+        ``lr``: one rate, or a C-contiguous float32 array with one rate per
+        batch (a schedule evaluated ahead). ``stop_on_nonfinite``: stop after
+        the first batch whose running mean loss (the logged ``loss``) is NaN
+        or infinite; that batch's update is applied and counted (Keras's
+        TerminateOnNaN checks at batch end). Between batches, at most every
+        5 ms, pending signals are handled: Ctrl-C raises KeyboardInterrupt
+        after a whole batch, and ``last_run_batches`` tells how many ran."""
+    def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
-    def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> None: ...
-    def predict_batch(self, data: Dataset, start: int, count: int, out: np.ndarray) -> None:
+    def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> int: ...
+    def predict_batch(self, data: Dataset, start: int, count: int, out: np.ndarray) -> int:
         """Forward into out[start:start + count] (out: float32 C-contiguous
         (data.n_positions, output_dim), writable)."""
     def predict_batches(
         self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray
-    ) -> None: ...
+    ) -> int: ...
+    @property
+    def last_run_batches(self) -> int:
+        """Batches completed by the last run of any kind, also when it raised."""
 
 # Single kernels, exposed for tests and benchmarks (out-parameter style).
 def dense_forward(

@@ -1,0 +1,155 @@
+# cython: language_level=3
+"""C declarations of csrc/ for the Cython bridge (cimported by _core.pyx).
+
+One block per C header, so each concern's declarations change on their own.
+Enum constants are declared here and re-exported by _core.pyx, so the C
+headers are the one place their values are written."""
+
+from libc.stdint cimport int64_t, uint64_t
+
+
+cdef extern from "hf_status.h" nogil:
+    ctypedef enum hf_status:
+        HF_OK
+        HF_ERR_SHAPE
+        HF_ERR_KIND
+        HF_ERR_LABEL
+        HF_ERR_NONFINITE
+        HF_ERR_RANGE
+
+
+cdef extern from "hf_blas.h" nogil:
+    ctypedef int hf_blas_int
+    ctypedef void (*hf_sgemm_fn)(char *, char *, hf_blas_int *, hf_blas_int *, hf_blas_int *,
+                                 float *, float *, hf_blas_int *, float *, hf_blas_int *,
+                                 float *, float *, hf_blas_int *) noexcept nogil
+    ctypedef struct hf_blas:
+        hf_sgemm_fn sgemm
+
+
+cdef extern from "hf_fpenv.h" nogil:
+    ctypedef unsigned int hf_fpenv
+    hf_fpenv hf_fpenv_enter()
+    void hf_fpenv_leave(hf_fpenv saved)
+
+
+cdef extern from "hf_simd.h" nogil:
+    const char *hf_simd_path()
+
+
+cdef extern from "hf_rows.h" nogil:
+    ctypedef struct hf_rows:
+        const float *base
+        size_t width
+        const int64_t *order
+        size_t start
+    hf_rows hf_rows_plain(const float *base, size_t width)
+
+
+cdef extern from "hf_check.h" nogil:
+    int64_t hf_first_nonfinite_row(const float *a, size_t rows, size_t w)
+
+
+cdef extern from "hf_shuffle.h" nogil:
+    void hf_permutation(int64_t *out, size_t n, uint64_t seed)
+
+
+cdef extern from "hf_activation.h" nogil:
+    enum:
+        HF_ACT_LINEAR
+        HF_ACT_RELU
+        HF_ACT_SIGMOID
+        HF_ACT_TANH
+        HF_ACT_SOFTMAX
+    int hf_act_valid(int act)
+
+
+cdef extern from "hf_dense.h" nogil:
+    hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                               const float *b, int act, float *a, size_t n, size_t din,
+                               size_t dout)
+    hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
+                                const float *a, const float *da, float *dz, int act, float *dw,
+                                float *db, float *dx, size_t n, size_t din, size_t dout)
+
+
+cdef extern from "hf_loss.h" nogil:
+    enum:
+        HF_LOSS_MSE
+        HF_LOSS_MAE
+        HF_LOSS_BCE
+        HF_LOSS_CCE
+        HF_LOSS_SCCE
+    int hf_loss_valid(int kind)
+    size_t hf_loss_y_width(int kind, size_t k)
+    hf_status hf_loss(int kind, const hf_rows *y, const hf_rows *sw, const float *pred,
+                      size_t n, size_t k, float *grad, double *value)
+
+
+cdef extern from "hf_metric.h" nogil:
+    enum:
+        HF_METRIC_MSE
+        HF_METRIC_MAE
+        HF_METRIC_BCE
+        HF_METRIC_CCE
+        HF_METRIC_SCCE
+        HF_METRIC_BINARY_ACCURACY
+        HF_METRIC_CATEGORICAL_ACCURACY
+        HF_METRIC_SPARSE_CATEGORICAL_ACCURACY
+    int hf_metric_valid(int kind)
+    size_t hf_metric_y_width(int kind, size_t k)
+    hf_status hf_metric_update(int kind, const hf_rows *y, const float *pred, size_t n,
+                               size_t k, float *state)
+
+
+cdef extern from "hf_optimizer.h" nogil:
+    enum:
+        HF_OPT_SGD
+        HF_OPT_RMSPROP
+        HF_OPT_ADAM
+    ctypedef struct hf_opt:
+        int kind
+        float rho, momentum, epsilon
+        int centered, nesterov
+        float beta_1, beta_2
+        int amsgrad
+    int hf_opt_valid(int kind)
+    hf_status hf_optimizer_update(const hf_opt *opt, float *params, const float *grads,
+                                  float *s0, float *s1, float *s2, size_t n, float lr,
+                                  int64_t iteration)
+
+
+cdef extern from "hf_network.h" nogil:
+    ctypedef struct hf_network:
+        size_t n_layers
+        const size_t *dims
+        const int *acts
+        const size_t *w_off
+        const int64_t *b_off
+        size_t n_params
+        float *params
+        float *grads
+        float *slots[3]
+        hf_opt opt
+        int loss
+        size_t n_metrics
+        const int *metrics
+        float *mstate
+        int64_t iterations
+        const hf_blas *blas
+
+    ctypedef struct hf_data:
+        const float *x
+        const float *y
+        const float *sw
+        size_t n_rows, x_width, y_width
+        const int64_t *order
+        size_t n_positions
+
+    size_t hf_network_workspace(const hf_network *net, size_t batch)
+    hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                             size_t batch, float lr, float *ws)
+    hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                            size_t batch, float *ws)
+    hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
+                               size_t count, size_t batch, float *out, float *ws)

@@ -1,0 +1,38 @@
+"""Enum codes and error classes of the NumPy twin.
+
+The codes are the compiled core's, which takes them from the C headers: one
+place for every value. The error classes are the ones the compiled core
+raises, so callers and tests catch either implementation alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hookfit._core import (  # noqa: F401  (re-exported)
+    ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX,
+    LOSS_MSE, LOSS_MAE, LOSS_BCE, LOSS_CCE, LOSS_SCCE,
+    METRIC_MSE, METRIC_MAE, METRIC_BCE, METRIC_CCE, METRIC_SCCE,
+    METRIC_BINARY_ACCURACY, METRIC_CATEGORICAL_ACCURACY, METRIC_SPARSE_CATEGORICAL_ACCURACY,
+    OPT_SGD, OPT_RMSPROP, OPT_ADAM,
+)
+from hookfit.errors import CoreError
+
+N_ACTIVATIONS, N_LOSSES, N_METRICS, N_OPTIMIZERS = 5, 5, 8, 3
+_N_SLOTS = {OPT_SGD: 1, OPT_RMSPROP: 3, OPT_ADAM: 3}
+
+# Keras's backend epsilon, used for clipping probabilities.
+EPSILON = 1e-7
+
+f32 = np.float32
+
+
+class CoreValueError(CoreError, ValueError):
+    pass
+
+
+class CoreTypeError(CoreError, TypeError):
+    pass
+
+
+class CoreBusyError(CoreError, RuntimeError):
+    pass

@@ -1,0 +1,107 @@
+"""The run API both implementations share: batch counts, per-batch rates,
+the NaN stop, interruption between batches, iteration bounds."""
+
+import signal
+
+import numpy as np
+import pytest
+
+from hookfit import _core, _reference
+
+IMPLEMENTATIONS = [_core, _reference]
+
+
+def _net(core, dims=(4, 3, 1), seed=0):
+    net = core.Network(dims[0], list(dims[1:]), [core.ACT_RELU] * (len(dims) - 2) + [core.ACT_LINEAR],
+                       [True] * (len(dims) - 1))
+    net.params[:] = np.random.default_rng(seed).uniform(-0.3, 0.3, net.n_params)
+    net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_RMSPROP)
+    return net
+
+
+def _data(core, n=100, d=4, scale=1.0, seed=1):
+    rng = np.random.default_rng(seed)
+    return core.Dataset(rng.random((n, d)) * scale, rng.random((n, 1)) * scale)
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_runs_return_the_batches_they_ran(core):
+    net, data = _net(core), _data(core)
+    assert net.train_batches(data, 0, 100, 16, 0.01) == 7
+    assert net.last_run_batches == 7 and net.iterations == 7
+    assert net.train_batch(data, 0, 16, 0.01) == 1
+    assert net.test_batches(data, 0, 100, 30) == 4
+    out = np.empty((100, 1), np.float32)
+    assert net.predict_batches(data, 10, 90, 50, out) == 2
+    assert net.last_run_batches == 2
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_rate_table_equals_one_call_per_batch_with_that_rate(core):
+    rates = np.array([0.1, 0.01, 0.05, 0.2, 0.001, 0.03, 0.07], np.float32)
+    a, b, data = _net(core), _net(core), _data(core)
+    assert a.train_batches(data, 0, 100, 16, rates) == 7
+    for i, s in enumerate(range(0, 100, 16)):
+        b.train_batch(data, s, min(16, 100 - s), float(rates[i]))
+    np.testing.assert_array_equal(a.params, b.params)
+    assert a.metric_results() == b.metric_results()
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_bad_rate_tables_are_refused_before_any_step(core):
+    net, data = _net(core), _data(core)
+    before = net.params.copy()
+    with pytest.raises(TypeError):
+        net.train_batches(data, 0, 100, 16, np.full(6, 0.1, np.float32))  # 7 batches
+    with pytest.raises(TypeError):
+        net.train_batches(data, 0, 100, 16, np.full(7, 0.1, np.float64))
+    np.testing.assert_array_equal(net.params, before)
+    assert net.iterations == 0
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the twin overflows on purpose
+def test_stop_on_nonfinite_stops_after_the_batch_whose_mean_loss_overflowed(core):
+    net, data = _net(core), _data(core, scale=1e19)  # squared errors overflow float32
+    ran = net.train_batches(data, 0, 100, 16, 0.01, stop_on_nonfinite=True)
+    assert ran == 1 and net.iterations == 1  # the batch's update was applied, as in Keras
+    assert not np.isfinite(net.metric_results()[0])
+    net2 = _net(core)
+    assert net2.train_batches(data, 0, 100, 16, 0.01) == 7  # without the flag, all run
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_iterations_that_would_overflow_are_refused(core):
+    net, data = _net(core), _data(core)
+    net.iterations = 2**63 - 3
+    with pytest.raises(ValueError):
+        net.train_batches(data, 0, 100, 16, 0.01)
+    assert net.iterations == 2**63 - 3
+    with pytest.raises((ValueError, OverflowError)):
+        net.iterations = 2**63
+
+
+def test_ctrl_c_interrupts_a_long_native_run_after_a_whole_batch():
+    core = _core
+    net = core.Network(64, [64, 1], [core.ACT_RELU, core.ACT_LINEAR], [True, True])
+    net.configure(core.LOSS_MSE, [], core.OPT_SGD)
+    rng = np.random.default_rng(0)
+    data = core.Dataset(rng.random((4000, 64)), rng.random((4000, 1)))
+    rows = 4000 * 2000  # a run far longer than the alarm below
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+
+    data.set_order(np.tile(np.arange(4000), 2000))
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            net.train_batches(data, 0, rows, 8, 0.001)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    ran = net.last_run_batches
+    assert 0 < ran < rows // 8
+    assert net.iterations == ran  # whole batches only: the position stays exact
