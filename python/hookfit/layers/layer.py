@@ -78,8 +78,7 @@ class Layer:
             raise TypeError(f"name must be a string; got {type(name).__name__}")
         if dtype not in (None, "float32") and getattr(dtype, "name", None) != "float32":
             raise unsupported(f"dtype={dtype!r}", "dtypes", ["float32"])
-        if not isinstance(trainable, (bool, np.bool_)):
-            raise TypeError(f"trainable must be True or False; got {trainable!r}")
+        trainable_flag(trainable)
         self.name = name or naming.unique_name(_snake(type(self).__name__))
         self._trainable = bool(trainable)
         # The input shape declared for a first layer (batch axis excluded).
@@ -118,9 +117,7 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"trainable must be True or False; got {value!r}")
-        self._trainable = bool(value)
+        self._trainable = trainable_flag(value)
 
     # -- building ----------------------------------------------------------------
 
@@ -393,3 +390,10 @@ def node_kind(name: str):
     from hookfit._native import core
 
     return getattr(core, f"NODE_{name}", name.lower())
+
+
+def trainable_flag(value) -> bool:
+    """A ``trainable`` setting, checked (Keras takes only a bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"trainable must be True or False; got {value!r}")
+    return bool(value)

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from hookfit.layers.keras_tensor import KerasTensor
+from hookfit.layers.layer import check_weight, trainable_flag
 from hookfit.models import layer_graph
 from hookfit.unsupported import NotSupportedError
 
@@ -200,11 +201,9 @@ class NetworkOwner:
 
     @trainable.setter
     def trainable(self, value) -> None:
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"trainable must be True or False; got {value!r}")
-        self._trainable = bool(value)
+        self._trainable = trainable_flag(value)
         for layer in self.layers:  # as Keras: the flag is set on every layer
-            layer.trainable = bool(value)
+            layer.trainable = self._trainable
 
     # -- data -------------------------------------------------------------------------
 
@@ -315,6 +314,9 @@ class NetworkOwner:
         if not training:
             return self.predict_on_batch(inputs)
         x = self._prepare_x(inputs, "inputs")
+        forward = getattr(self._network, "forward", None)
+        if forward is not None:  # the graph engine runs the training-mode pass in C
+            return forward(np.ascontiguousarray(x, dtype=np.float32), training=True)
         return self._eager_training_call(x)
 
     def _eager_training_call(self, x: np.ndarray) -> np.ndarray:
@@ -375,8 +377,6 @@ class NetworkOwner:
                 f"set_weights expects {len(own)} arrays (as get_weights() returns); "
                 f"got {len(weights)}"
             )
-        from hookfit.layers.layer import check_weight
-
         groups, k = [], 0
         for layer in self.layers:
             m = len(layer.weights)
