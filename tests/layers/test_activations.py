@@ -76,3 +76,39 @@ def test_dense_activation_trains_as_keras(real_keras, h, name):
         np.testing.assert_allclose(a, b, rtol=1e-4)
     for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_activation_layers_match_keras(real_keras):
+    x = np.linspace(-3, 3, 13, dtype=np.float32).reshape(1, -1)
+    pairs = [
+        (hk.layers.ReLU(), real_keras.layers.ReLU()),
+        (hk.layers.LeakyReLU(), real_keras.layers.LeakyReLU()),  # 0.3 in both
+        (hk.layers.LeakyReLU(alpha=0.1), real_keras.layers.LeakyReLU(negative_slope=0.1)),
+        (hk.layers.ELU(alpha=0.5), real_keras.layers.ELU(alpha=0.5)),
+        (hk.layers.Softmax(), real_keras.layers.Softmax()),
+        (hk.layers.Activation("selu"), real_keras.layers.Activation("selu")),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours(x), np.asarray(theirs(x)), rtol=1e-5, atol=1e-6)
+    assert hk.layers.LeakyReLU().name.startswith("leaky_re_lu")
+    with pytest.raises(NotSupportedError, match=r"ReLU\(max_value=6\)"):
+        hk.layers.ReLU(max_value=6)
+
+
+@needs_graph
+def test_parametrised_activation_layers_train_as_keras(real_keras, h):
+    x, y = h.data(32, 4, 1), h.data(32, 2, 2)
+
+    def build(k, layer):
+        return k.Sequential([k.Input(shape=(4,)), k.layers.Dense(5), layer, k.layers.Dense(2)])
+
+    for ours_layer, theirs_layer in ((hk.layers.LeakyReLU(0.1), real_keras.layers.LeakyReLU(negative_slope=0.1)),
+                                     (hk.layers.ELU(0.7), real_keras.layers.ELU(alpha=0.7))):
+        ours, theirs = build(hk, ours_layer), build(real_keras, theirs_layer)
+        h.copy_weights(ours, theirs)
+        ours.compile(optimizer=hk.optimizers.SGD(0.05), loss="mse")
+        theirs.compile(optimizer=real_keras.optimizers.SGD(0.05), loss="mse")
+        for a, b in h.train_both(ours, theirs, x, y):
+            np.testing.assert_allclose(a, b, rtol=1e-4)
+        for a, b in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -5,6 +5,7 @@ does not support ...") naming the ones it has.
 """
 
 from hookfit.layers.activation import Activation
+from hookfit.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from hookfit.layers.batch_normalization import BatchNormalization
 from hookfit.layers.dense import Dense
 from hookfit.layers.dropout import Dropout
@@ -22,11 +23,15 @@ __all__ = [
     "Concatenate",
     "Dense",
     "Dropout",
+    "ELU",
     "Flatten",
     "Input",
     "InputLayer",
     "Layer",
+    "LeakyReLU",
     "Normalization",
+    "ReLU",
+    "Softmax",
     "add",
     "concatenate",
 ]

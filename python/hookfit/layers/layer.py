@@ -28,7 +28,9 @@ from hookfit.utils import naming
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # Keras's to_snake_case: LeakyReLU -> leaky_re_lu, BatchNormalization -> batch_normalization.
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 _BASE_ARGUMENTS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
