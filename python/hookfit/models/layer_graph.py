@@ -95,6 +95,7 @@ def node_list(inputs: list, calls: list, output):
         if node is None:  # a no-op on flat rows (Flatten)
             where[id(call.output)] = sources[0]
             continue
+        node.setdefault("name", call.layer.name)  # for the core's error messages
         where[id(call.output)] = len(nodes)
         layer_node[id(call.layer)] = len(nodes)
         nodes.append(node)
