@@ -4,8 +4,7 @@ A regularizer is a pair of factors (l1, l2): the penalty of a weight ``w`` is
 ``l1 * sum(|w|) + l2 * sum(w**2)``. Inside a model the penalties and their
 gradients are computed in the compiled core and added to the batch loss, as
 Keras adds ``sum(model.losses)`` (the logged ``loss`` includes them). An
-activity penalty is divided by the batch size, as tf-keras 2 does (Keras 3
-does not divide).
+activity penalty is divided by the batch size, as tf-keras 2 and Keras 3 do.
 
 The strings ``"l1"``, ``"l2"`` and ``"l1_l2"`` mean factor 0.01 each, as
 tf-keras 2's ``l1()``, ``l2()`` and ``l1_l2()`` functions (Keras 3 maps
