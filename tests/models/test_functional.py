@@ -72,7 +72,15 @@ def test_a_chain_trains_like_the_same_sequential():
     assert h1.history == h2.history
     for a, b in zip(functional.get_weights(), sequential.get_weights()):
         np.testing.assert_array_equal(a, b)
-    # The same network was built: same parameter count and layout.
+    # The same network was built: the same node list, so the same code paths.
+    from hookfit.models import layer_graph
+
+    def nodes(model):
+        inputs, output = model._graph()
+        listed = layer_graph.node_list(inputs, layer_graph.trace(inputs, output), output)[1]
+        return [{k: v for k, v in n.items() if k != "name"} for n in listed]
+
+    assert nodes(functional) == nodes(sequential)
     assert functional._network.n_params == sequential._network.n_params
 
 
