@@ -12,6 +12,10 @@ from hookfit.layers.layer import node_kind, Layer, flat_width, initializer_name
 from hookfit.unsupported import unsupported
 
 
+# Keras Dense settings hookfit refuses unless left at None (read by the file translators).
+_UNSUPPORTED = ("kernel_constraint", "bias_constraint")
+
+
 class Dense(Layer):
     """A densely-connected layer, as ``keras.layers.Dense``.
 
@@ -47,8 +51,7 @@ class Dense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        for key, value in (("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint)):
+        for key, value in zip(_UNSUPPORTED, (kernel_constraint, bias_constraint)):
             if value is not None:
                 raise unsupported(f"Dense({key}=...)", "constraints", ["None"])
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:

@@ -91,8 +91,10 @@ class NetworkOwner:
 
     @property
     def input_dim(self):
-        """The width of the x matrix the network reads (None before build)."""
-        return None if self._network is None else self._network.input_dim
+        """The width of the x matrix the network reads (the inputs' flat widths
+        summed), or None while the input shape is unknown."""
+        graph = self._graph()
+        return None if graph is None else sum(t.width for t in graph[0])
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by position in ``model.layers``."""
