@@ -12,8 +12,13 @@ from hookfit.layers.layer import node_kind, Layer, flat_width, initializer_name
 from hookfit.unsupported import unsupported
 
 
-# Keras Dense settings hookfit refuses unless left at None (read by the file translators).
-_UNSUPPORTED = ("kernel_constraint", "bias_constraint")
+# Settings the file translators (hookfit.saving.keras_layers) refuse unless None:
+# the regularizers work in Dense but are not translated to/from files yet.
+_UNSUPPORTED = (
+    "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+    "kernel_constraint", "bias_constraint",
+)
+_CONSTRAINTS = ("kernel_constraint", "bias_constraint")  # refused by Dense itself
 
 
 class Dense(Layer):
@@ -51,7 +56,7 @@ class Dense(Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        for key, value in zip(_UNSUPPORTED, (kernel_constraint, bias_constraint)):
+        for key, value in zip(_CONSTRAINTS, (kernel_constraint, bias_constraint)):
             if value is not None:
                 raise unsupported(f"Dense({key}=...)", "constraints", ["None"])
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
