@@ -368,14 +368,19 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+class WeightValueError(ValueError, TypeError):
+    """A weight array that is not real numbers (a ValueError, as set_weights
+    raises, and a TypeError, as a wrong dtype is)."""
+
+
 def check_weight(value, shape, what: str) -> np.ndarray:
     """``value`` as a float32 array of ``shape``; refuses non-real or misshapen data."""
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"{what} must be an array of numbers; {e}") from None
+        raise WeightValueError(f"{what} must be an array of numbers; {e}") from None
     if array.dtype.kind not in "fiub":
-        raise TypeError(f"{what} must hold real numbers; got dtype {array.dtype}")
+        raise WeightValueError(f"{what} must hold real numbers; got dtype {array.dtype}")
     if array.shape != tuple(shape):
         raise ValueError(f"{what} must have shape {tuple(shape)}; got {array.shape}")
     return array.astype(np.float32, copy=False)

@@ -141,6 +141,7 @@ class NetworkOwner:
 
     def _build_network(self) -> None:
         """(Re)create the compiled network; every layer keeps its current weights."""
+        self._refuse_while_fitting("change the model's layers")
         graph = self._graph()
         if graph is None or graph[1] is None:
             raise ValueError(
@@ -367,6 +368,7 @@ class NetworkOwner:
     def set_weights(self, weights) -> None:
         """Set all weights from a list shaped like ``get_weights()``; all are
         checked before any is written."""
+        self._refuse_while_fitting("set the weights", same_thread_ok=True)
         if not self.built:
             raise ValueError(
                 "the model has no weights yet: give the first layer input_shape=..., "

@@ -58,6 +58,7 @@ class Sequential(Model):
 
     def add(self, layer) -> None:
         """Append a layer; the weights are created as soon as the input size is known."""
+        self._refuse_while_fitting("change the model's layers")
         if isinstance(layer, KerasTensor):
             if layer._inputs or not isinstance(layer._layer, InputLayer):
                 raise TypeError(
@@ -108,6 +109,7 @@ class Sequential(Model):
 
     def pop(self) -> None:
         """Remove the last layer."""
+        self._refuse_while_fitting("change the model's layers")
         if not self._layers:
             raise TypeError("There are no layers in the model.")
         layer = self._layers.pop()
