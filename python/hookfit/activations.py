@@ -152,11 +152,7 @@ def code(name: str) -> int:
     """The core's code for a canonical activation name."""
     from hookfit._native import core
 
-    value = getattr(core, _TABLE[name][1], None)
-    if value is None:  # an older compiled core
-        raise unsupported(f"the activation {name!r} in this build", "activations",
-                          [n for n in SUPPORTED if hasattr(core, _TABLE[n][1])])
-    return int(value)
+    return int(getattr(core, _TABLE[name][1]))
 
 
 def get(identifier):

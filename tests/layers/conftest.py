@@ -1,17 +1,10 @@
 """Shared helpers for the layer tests: real Keras 3 (jax backend) as the
-numeric oracle, and a marker for tests that need the graph engine."""
+numeric oracle."""
 
 import os
 
 import numpy as np
 import pytest
-
-from hookfit._native import core
-
-needs_graph = pytest.mark.skipif(
-    not hasattr(core.Network, "from_graph"),
-    reason="needs the graph engine (core.Network.from_graph)",
-)
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +22,6 @@ def real_keras():
 
 class Helpers:
     """Small helpers for the Keras comparisons (a fixture: tests import nothing)."""
-
-    needs_graph = needs_graph
 
     @staticmethod
     def data(n=32, d=5, seed=0):

@@ -5,11 +5,7 @@ import pytest
 
 import hookfit as hk
 from hookfit import activations
-from hookfit._native import core
 from hookfit.unsupported import NotSupportedError
-
-needs_graph = pytest.mark.skipif(not hasattr(core.Network, "from_graph"),
-                                 reason="needs the graph engine (core.Network.from_graph)")
 
 ALL = [n for n in activations.SUPPORTED if n != "silu"]
 
@@ -53,7 +49,6 @@ def test_keras_functions_are_recognised_by_name(real_keras):
     assert hk.layers.Dense(2, activation=real_keras.activations.silu).activation == "swish"
 
 
-@needs_graph
 @pytest.mark.parametrize("name", ALL)
 def test_dense_activation_trains_as_keras(real_keras, h, name):
     x = h.data(32, 4, seed=1)
@@ -98,7 +93,6 @@ def test_activation_layers_match_keras(real_keras):
         hk.layers.ReLU(max_value=6)
 
 
-@needs_graph
 def test_parametrised_activation_layers_train_as_keras(real_keras, h):
     x, y = h.data(32, 4, 1), h.data(32, 2, 2)
 

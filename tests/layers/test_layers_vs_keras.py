@@ -8,9 +8,6 @@ import hookfit as hk
 from hookfit._native import core
 from hookfit.unsupported import NotSupportedError
 
-needs_graph = pytest.mark.skipif(not hasattr(core.Network, "from_graph"),
-                                 reason="needs the graph engine (core.Network.from_graph)")
-
 
 def test_dense_eager_call_matches_keras(real_keras, h):
     x = h.data(6, 4)
@@ -158,7 +155,6 @@ def test_functional_dense_chain_trains_as_keras(real_keras, h):
     _compare_training(real_keras, h, ours, theirs, x, y)
 
 
-@needs_graph
 def test_residual_and_wide_deep_graphs_train_as_keras(real_keras, h):
     x, y = h.data(32, 4, 1), h.data(32, 1, 2)
 
@@ -173,7 +169,6 @@ def test_residual_and_wide_deep_graphs_train_as_keras(real_keras, h):
     _compare_training(real_keras, h, build(hk), build(real_keras), x, y)
 
 
-@needs_graph
 def test_batch_normalization_model_trains_as_keras(real_keras, h):
     x, y = h.data(32, 4, 1) * 2 + 1, h.data(32, 1, 2)
 
@@ -188,7 +183,6 @@ def test_batch_normalization_model_trains_as_keras(real_keras, h):
                                rtol=1e-4, atol=1e-5)
 
 
-@needs_graph
 def test_normalization_first_layer_model_trains_as_keras(real_keras, h):
     x, y = h.data(32, 3, 1) * 5 + 2, h.data(32, 1, 2)
 
@@ -201,7 +195,6 @@ def test_normalization_first_layer_model_trains_as_keras(real_keras, h):
     _compare_training(real_keras, h, build(hk), build(real_keras), x, y)
 
 
-@needs_graph
 def test_dropout_model_matches_keras_at_inference_and_rate_zero(real_keras, h):
     x, y = h.data(32, 4, 1), h.data(32, 2, 2)
 
@@ -217,7 +210,6 @@ def test_dropout_model_matches_keras_at_inference_and_rate_zero(real_keras, h):
     _compare_training(real_keras, h, build(hk, 0.0), build(real_keras, 0.0), x, y)
 
 
-@needs_graph
 def test_dropout_with_a_fixed_mask_matches_the_masked_keras_model(real_keras, h):
     # The mask the core draws for step 0 is known (core.dropout_mask); Keras then
     # trains the same network with that mask applied as a constant multiplier.
@@ -244,7 +236,6 @@ def test_dropout_with_a_fixed_mask_matches_the_masked_keras_model(real_keras, h)
         np.testing.assert_allclose(w1, w2, rtol=1e-4, atol=1e-5)
 
 
-@needs_graph
 @pytest.mark.parametrize("which", ["kernel", "bias", "activity"])
 @pytest.mark.parametrize("reg", ["l1", "l2", "l1_l2"])
 def test_regularizers_add_to_loss_and_gradient_as_keras(real_keras, h, which, reg):

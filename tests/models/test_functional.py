@@ -7,12 +7,8 @@ import pytest
 
 import hookfit as keras
 from hookfit import layers
-from hookfit._native import core
 from hookfit.models.functional import Functional
 from hookfit.unsupported import NotSupportedError
-
-needs_graph = pytest.mark.skipif(not hasattr(core.Network, "from_graph"),
-                                 reason="needs the graph engine (core.Network.from_graph)")
 
 
 def mnist_like():
@@ -138,7 +134,6 @@ def test_inputs_are_fed_as_a_list_or_a_dict_in_model_inputs_order():
         model._input_matrix({"a": a, "b": b, "c": a}, "x")
 
 
-@needs_graph
 def test_two_input_graph_trains_from_lists_and_dicts():
     model = two_inputs()
     rng = np.random.default_rng(0)
@@ -217,7 +212,6 @@ def test_trainable_flags_sort_the_weights_and_the_summary_counts():
     assert not layers.Dense(2, trainable=False).trainable
 
 
-@needs_graph
 def test_frozen_layers_keep_their_weights_after_the_next_compile():
     model, first, bn = frozen_model()
     rng = np.random.default_rng(0)
@@ -241,7 +235,6 @@ def test_frozen_layers_keep_their_weights_after_the_next_compile():
     assert not np.array_equal(before[0], first.get_weights()[0])
 
 
-@needs_graph
 def test_frozen_model_matches_keras(monkeypatch):
     import os
 

@@ -391,12 +391,11 @@ def initializer_name(initializer, default: str) -> str:
     return initializer if isinstance(initializer, str) else default
 
 
-def node_kind(name: str):
-    """The core's node code ``NODE_<name>`` (its name while the core lacks the
-    graph engine: then only Dense chains run, through the chain network)."""
+def node_kind(name: str) -> int:
+    """The core's node code ``NODE_<name>`` (GRAPH_SPEC: Network.from_graph)."""
     from hookfit._native import core
 
-    return getattr(core, f"NODE_{name}", name.lower())
+    return getattr(core, f"NODE_{name}")
 
 
 def trainable_flag(value) -> bool:

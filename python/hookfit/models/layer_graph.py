@@ -102,40 +102,7 @@ def node_list(inputs: list, calls: list, output):
     return offset, nodes, where[id(output)], layer_node
 
 
-def _chain(x_width, nodes, output):
-    """(units, activations, use_bias) when the nodes are a plain Dense chain
-    that the original chain network can run, else None."""
-    if sum(n["kind"] == node_kind("INPUT") for n in nodes) != 1 or output != len(nodes) - 1:
-        return None
-    units, acts, bias = [], [], []
-    for i, node in enumerate(nodes[1:], start=1):
-        plain = node["kind"] == node_kind("DENSE") and node["inputs"] == [i - 1] and node["trainable"]
-        plain = plain and not any(node[k] for k in node if k.endswith(("_l1", "_l2")))
-        if not plain:
-            return None
-        units.append(node["units"])
-        acts.append(node["activation"])
-        bias.append(node["use_bias"])
-    return (units, acts, bias) if units else None
-
-
 def make_network(x_width: int, nodes: list, output: int):
-    """(network, views(node index) -> list of weight arrays)."""
-    if hasattr(core.Network, "from_graph"):
-        network = core.Network.from_graph(x_width, nodes, output)
-        return network, lambda i: list(network.node_weights(i))
-    chain = _chain(x_width, nodes, output)
-    if chain is None:
-        raise NotSupportedError(
-            "hookfit does not support this model with the installed core: it runs only chains "
-            "of trainable, unregularized Dense layers (the graph engine is not built in); "
-            "supported models: Sequential/functional Dense chains"
-        )
-    network = core.Network(x_width, *chain)
-    positions = {node_index: k for k, node_index in enumerate(range(1, len(nodes)))}
-
-    def views(i):
-        kernel, bias = network.layer_weights(positions[i])
-        return [kernel] if bias is None else [kernel, bias]
-
-    return network, views
+    """(network, views(node index) -> list of that node's weight arrays)."""
+    network = core.Network.from_graph(x_width, nodes, output)
+    return network, lambda i: list(network.node_weights(i))

@@ -317,24 +317,9 @@ class NetworkOwner:
         if not training:
             return self.predict_on_batch(inputs)
         x = self._prepare_x(inputs, "inputs")
-        forward = getattr(self._network, "forward", None)
-        if forward is not None:  # the graph engine runs the training-mode pass in C
-            return forward(np.ascontiguousarray(x, dtype=np.float32), training=True)
-        return self._eager_training_call(x)
-
-    def _eager_training_call(self, x: np.ndarray) -> np.ndarray:
-        """A training-mode forward pass in NumPy (dropout masks, batch statistics)."""
-        inputs, output = self._graph()
-        values, offset = {}, 0
-        for t in inputs:
-            values[id(t)] = x[:, offset : offset + t.width].reshape((-1, *t.shape[1:]))
-            offset += t.width
-        for call in self._calls:
-            if id(call.output) in values:
-                continue
-            args = [values[id(t)] for t in call.inputs]
-            values[id(call.output)] = call.layer._eager(args, True)
-        return values[id(output)]
+        # Training mode in C: fresh dropout masks, batch statistics (which also
+        # move BatchNormalization's moving statistics, as Keras's call does).
+        return self._network.forward(np.ascontiguousarray(x, dtype=np.float32), training=True)
 
     # -- weights ---------------------------------------------------------------------
 
