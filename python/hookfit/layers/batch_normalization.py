@@ -17,8 +17,8 @@ from hookfit.layers import initializers
 from hookfit.layers.layer import node_kind, Layer, flat_width, initializer_name
 from hookfit.unsupported import unsupported
 
-_DEFAULT_OFF = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint",
-                "renorm_clipping", "virtual_batch_size", "adjustment")
+# tf-keras arguments accepted only at their default (None).
+_DEFAULT_OFF = ("renorm_clipping", "virtual_batch_size", "adjustment")
 
 
 class BatchNormalization(Layer):
