@@ -12,13 +12,8 @@ from hookfit.layers.layer import node_kind, Layer, flat_width, initializer_name
 from hookfit.unsupported import unsupported
 
 
-# Settings the file translators (hookfit.saving.keras_layers) refuse unless None:
-# the regularizers work in Dense but are not translated to/from files yet.
-_UNSUPPORTED = (
-    "kernel_regularizer", "bias_regularizer", "activity_regularizer",
-    "kernel_constraint", "bias_constraint",
-)
-_CONSTRAINTS = ("kernel_constraint", "bias_constraint")  # refused by Dense itself
+# Keras Dense settings hookfit refuses unless None (the file translators read this).
+_CONSTRAINTS = ("kernel_constraint", "bias_constraint")
 
 
 class Dense(Layer):
