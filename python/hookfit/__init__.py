@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 
 from hookfit import (
-    activations, backend, callbacks, layers, losses, metrics, optimizers, regularizers, utils,
+    activations, backend, callbacks, initializers, layers, losses, metrics, optimizers,
+    regularizers, utils,
 )
 from hookfit.layers import Input
 from hookfit.models import Model, Sequential
@@ -29,6 +30,7 @@ __all__ = [
     "callbacks",
     "config",
     "datasets",
+    "initializers",
     "layers",
     "losses",
     "metrics",
