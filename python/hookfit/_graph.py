@@ -136,7 +136,7 @@ class Graph:
             raise KindError(
                 f"{where} ({NODE_NAMES[kind]}) has unknown keys {unknown}; it takes {sorted(allowed)}"
             )
-        node = dict(kind=kind, name=spec.get("name"), inputs=[], width=0, offset=0,
+        node: dict[str, Any] = dict(kind=kind, name=spec.get("name"), inputs=[], width=0, offset=0,
                     act=ACT_LINEAR, alpha=1.0, w_off=-1, b_off=-1, s_off=-1, trainable=False,
                     kernel_l1=0.0, kernel_l2=0.0, bias_l1=0.0, bias_l2=0.0, activity_l1=0.0,
                     activity_l2=0.0, seed=0, rate=0.0, drop_threshold=0,

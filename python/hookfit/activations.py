@@ -15,6 +15,7 @@ activation name; its ``LeakyReLU`` layer defaults to ``alpha=0.3``).
 from __future__ import annotations
 
 import math
+from typing import NoReturn
 
 import numpy as np
 
@@ -126,7 +127,7 @@ _BY_FUNCTION = {id(fn): name for name, (fn, _) in _TABLE.items() if name != "sil
 _KNOWN_MODULES = ("keras", "tf_keras", "tensorflow", "hookfit")
 
 
-def _refuse(activation):
+def _refuse(activation) -> NoReturn:
     raise unsupported(f"the activation {activation!r}", "activations", SUPPORTED)
 
 
@@ -168,7 +169,7 @@ def deserialize(name):
     return get(name)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> NoReturn:
     if name.startswith("__"):
         raise AttributeError(name)
     _refuse(name)

@@ -24,7 +24,7 @@ class Call:
         self.layer, self.inputs, self.output = layer, list(inputs), output
 
 
-def trace(inputs: list, output) -> list:
+def trace(inputs: list, output) -> list[Call]:
     """The calls that compute ``output`` from ``inputs``, producers first.
 
     Refuses a graph that needs an input not given, and a layer used twice

@@ -14,6 +14,8 @@ while the input shape is unknown, and ``layers``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,12 +28,24 @@ from hookfit.unsupported import NotSupportedError
 class NetworkOwner:
     """Layers, weights, inputs and freezing of a model."""
 
-    _network = None
-    _calls = ()
+    _network: Any = None  # the compiled core Network (Trainer declares it Any too)
+    _calls: Sequence[layer_graph.Call] = ()
     _trainable = True
     _built_trainable = None  # the layers' trainable flags the network was built with
     _compiled_trainable = None  # ... and the ones the last compile saw
     _warned_trainable = False
+
+    if TYPE_CHECKING:
+        # Provided by the classes this is mixed into: Model sets ``name``,
+        # Trainer guards fits and configures, Sequential/Functional list layers.
+        name: str
+
+        @property
+        def layers(self) -> list: ...
+
+        def _refuse_while_fitting(self, what: str, *, same_thread_ok: bool = False) -> None: ...
+
+        def _configure(self) -> None: ...
 
     # -- structure (subclasses) ----------------------------------------------------
 
