@@ -107,22 +107,25 @@ static hf_status forward(const hf_network *net, const hf_data *d, size_t start, 
     return HF_OK;
 }
 
-static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, size_t n,
-                            const float *pred, double loss_value)
+/* Adds the batch's loss and metrics to state ((1 + n_metrics) x 2): the
+ * network's accumulators, or a data-parallel step's deltas. */
+static hf_status accumulate(const hf_network *net, const hf_data *d, size_t start, size_t n,
+                            const float *pred, double loss_value, float *state)
 {
     const size_t k = net->dims[net->n_layers];
     hf_rows y = rows_of(d->y, d->y_width, d, start);
-    hf_loss_tracker_update(net->mstate, loss_value, n);
+    hf_loss_tracker_update(state, loss_value, n);
     for (size_t m = 0; m < net->n_metrics; m++) {
-        hf_status st = hf_metric_update(net->metrics[m], &y, pred, n, k, net->mstate + 2 * (m + 1));
+        hf_status st = hf_metric_update(net->metrics[m], &y, pred, n, k, state + 2 * (m + 1));
         if (st != HF_OK)
             return st;
     }
     return HF_OK;
 }
 
+/* scale multiplies the loss gradient (1 except in a data-parallel step). */
 static hf_status train_general(hf_network *net, const hf_data *d, size_t start, size_t n,
-                               float *ws, double *loss_value, const float **pred)
+                               float scale, float *ws, double *loss_value, const float **pred)
 {
     const size_t L = net->n_layers, k = net->dims[L];
     const size_t B_x = n * net->dims[0];
@@ -139,6 +142,9 @@ static hf_status train_general(hf_network *net, const hf_data *d, size_t start, 
     st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, *pred, n, k, delta, loss_value);
     if (st != HF_OK)
         return st;
+    if (scale != 1.0f)
+        for (size_t i = 0; i < n * k; i++)
+            delta[i] *= scale;
 
     /* Backward, last layer first; a_l sits after the gathered x. */
     float *a_l = ws + B_x + a_total;
@@ -179,11 +185,11 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
     const float *pred = NULL;
     hf_status st = hf_network_is_dense1(net)
                        ? train_dense1(net, d, start, n, ws, scratch, &loss_value, &pred)
-                       : train_general(net, d, start, n, ws, &loss_value, &pred);
+                       : train_general(net, d, start, n, 1.0f, ws, &loss_value, &pred);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
-    st = accumulate(net, d, start, n, pred, loss_value);
+    st = accumulate(net, d, start, n, pred, loss_value, net->mstate);
     if (st != HF_OK)
         return st;
     st = hf_optimizer_update(&net->opt, net->params, net->grads, net->slots[0], net->slots[1],
@@ -237,7 +243,7 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
                  &loss_value);
     if (st != HF_OK)
         return st;
-    return accumulate(net, d, start, n, pred, loss_value);
+    return accumulate(net, d, start, n, pred, loss_value, net->mstate);
 }
 
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
@@ -278,4 +284,69 @@ hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t st
     }
     hf_fpenv_leave(env);
     return st;
+}
+
+/* ---- The data-parallel step: train_one split around the gradient Allreduce.
+ * hf_grad_step is train_one up to the update with the metrics going to deltas;
+ * hf_update_step is the rest. With n == global_rows the pair computes exactly
+ * what train_one computes (scale 1 is skipped; 0 + x == x for the deltas). */
+
+size_t hf_reduce_floats(const hf_network *net)
+{
+    return net->n_params + 2 * (1 + net->n_metrics);
+}
+
+hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                       size_t global_rows, float *mdelta, float *ws)
+{
+    if (global_rows == 0 || n > global_rows)
+        return HF_ERR_SHAPE;
+    hf_status st = check(net, data, start, n == 0 ? 1 : n, n == 0 ? 1 : n, 1);
+    if (n == 0 && st == HF_ERR_RANGE && start <= data->n_positions)
+        st = HF_OK; /* an empty share may sit at the very end */
+    if (st != HF_OK)
+        return st;
+    memset(mdelta, 0, 2 * (1 + net->n_metrics) * sizeof(float));
+    if (n == 0) {
+        /* An empty share of a tiny last batch: nothing to add to the sum. */
+        memset(net->grads, 0, net->n_params * sizeof(float));
+        return HF_OK;
+    }
+    const float scale = n == global_rows ? 1.0f : (float)n / (float)global_rows;
+    double loss_value = 0.0;
+    const float *pred = NULL;
+    hf_fpenv env = hf_fpenv_enter();
+    if (hf_network_is_dense1(net)) {
+        st = train_dense1(net, data, start, n, ws, ws + general_floats(net, n), &loss_value, &pred);
+        if (st == HF_OK && scale != 1.0f)
+            for (size_t i = 0; i < net->n_params; i++)
+                net->grads[i] *= scale;
+    } else {
+        st = train_general(net, data, start, n, scale, ws, &loss_value, &pred);
+    }
+    if (st == HF_OK)
+        st = accumulate(net, data, start, n, pred, loss_value, mdelta);
+    hf_fpenv_leave(env);
+    return st;
+}
+
+hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
+{
+    if (!isfinite(lr))
+        return HF_ERR_NONFINITE;
+    if (!hf_opt_valid(net->opt.kind))
+        return HF_ERR_KIND;
+    if (net->iterations == INT64_MAX)
+        return HF_ERR_RANGE;
+    for (size_t i = 0; i < 2 * (1 + net->n_metrics); i++)
+        net->mstate[i] += mdelta[i];
+    hf_fpenv env = hf_fpenv_enter();
+    hf_status st = hf_optimizer_update(&net->opt, net->params, net->grads, net->slots[0],
+                                       net->slots[1], net->slots[2], net->n_params, lr,
+                                       net->iterations);
+    hf_fpenv_leave(env);
+    if (st != HF_OK)
+        return st;
+    net->iterations += 1;
+    return HF_OK;
 }

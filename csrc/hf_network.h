@@ -59,4 +59,23 @@ hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size
 hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
                            size_t count, size_t batch, float *out, float *ws);
 
+/* The data-parallel step, in two calls around one in-place sum over ranks
+ * (an Allreduce) of the buffer [grads (n_params) | mdelta]:
+ *
+ * hf_grad_step: forward, loss and backward on this rank's n rows at
+ * positions [start, start + n) of a global batch of global_rows rows. The
+ * loss gradient is scaled by n / global_rows, so the sum over ranks of grads
+ * is the global batch's gradient (sample weights included); mdelta
+ * ((1 + n_metrics) x 2, zeroed first) gets the loss and metric deltas.
+ * Parameters, slots, accumulators and iterations do not change. n may be 0
+ * (an empty share of a tiny last batch): grads and mdelta become zeros.
+ *
+ * hf_update_step: adds mdelta to the accumulators, applies the optimizer
+ * with grads, iterations += 1. With n == global_rows the two calls compute
+ * bitwise what one step of hf_train_steps computes. */
+size_t hf_reduce_floats(const hf_network *net);
+hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                       size_t global_rows, float *mdelta, float *ws);
+hf_status hf_update_step(hf_network *net, const float *mdelta, float lr);
+
 #endif

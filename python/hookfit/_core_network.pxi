@@ -9,6 +9,7 @@ cdef class Network:
     cdef hf_network net
     cdef object _dims, _acts, _w_off, _b_off, _metrics
     cdef object _params, _grads, _slots, _mstate, _ws
+    cdef object _reduce  # data-parallel: [grads | metric deltas], made on first use
     cdef size_t _ws_floats
     cdef bint _busy, _configured, _sparse
     cdef int _loss
@@ -75,6 +76,7 @@ cdef class Network:
         self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
+        self._reduce = None  # its metric part has the new metrics' size
         self.net.blas = &_BLAS
 
     # ---- description and parameters
@@ -149,6 +151,7 @@ cdef class Network:
         self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
+        self._reduce = None  # its metric part has the new metrics' size
         self._loss = loss
         self._sparse = loss == LOSS_SCCE or any(m in _SPARSE_METRICS for m in metrics)
         self._configured = True
@@ -394,3 +397,74 @@ cdef class Network:
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])
         return <Py_ssize_t>done
+
+    # ---- the data-parallel step (hookfit.distribute): train_batch in two
+    # calls around one in-place Allreduce of reduce_buffer.
+
+    @property
+    def reduce_buffer(self):
+        """The float32 buffer [gradients (n_params) | loss and metric deltas
+        ((1 + n_metrics) x 2)] that grad_batch fills and update_batch reads:
+        the one array a data-parallel step sums over ranks, in place."""
+        self._check_idle("reduce_buffer")
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
+        if self._reduce is None:
+            # The gradients live in this buffer from now on (no copy per step).
+            self._reduce = _aligned_zeros(<Py_ssize_t>hf_reduce_floats(&self.net))
+            self._grads = self._reduce[:self.net.n_params]
+            self.net.grads = _fptr(self._reduce)
+        return self._reduce
+
+    def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows):
+        """This rank's share of a data-parallel step: forward, loss (its
+        gradient scaled by count / global_rows) and backward on positions
+        [start, start + count), into reduce_buffer; count may be 0. Changes
+        no weight, slot, accumulator or iteration count. GIL released."""
+        buf = self.reduce_buffer
+        if count == 0:
+            if data is None or not 0 <= start <= <Py_ssize_t>data.data.n_positions:
+                raise PositionError(f"start={start} must lie in [0, {data.data.n_positions if data is not None else 0}]")
+            self._check_run(data, 0, 1, 1, True)
+        else:
+            self._check_run(data, start, count, count, True)
+        if not count <= global_rows or global_rows < 1:
+            raise PositionError(
+                f"global_rows must be >= 1 and >= this share's count ({count}); got {global_rows}"
+            )
+        cdef float *ws = self._workspace(<size_t>max(count, 1))
+        cdef float *mdelta = _fptr(buf) + self.net.n_params
+        cdef hf_status st
+        self._busy = True
+        data._users += 1
+        try:
+            with nogil:
+                st = hf_grad_step(&self.net, &data.data, <size_t>start, <size_t>count,
+                                  <size_t>global_rows, mdelta, ws)
+        finally:
+            self._busy = False
+            data._users -= 1
+        if st != HF_OK:
+            _raise(st, "grad_batch")
+        return count
+
+    def update_batch(self, lr):
+        """The rest of the step, after the sum over ranks: add the metric
+        deltas to the accumulators, apply the optimizer to the summed
+        gradients, iterations += 1."""
+        buf = self.reduce_buffer
+        cdef float lrf = <float>float(lr)
+        if not isfinite(lrf):
+            raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
+        if self.net.iterations == INT64_MAX:
+            raise PositionError("iterations would overflow int64; reset optimizer.iterations")
+        cdef const float *mdelta = _fptr(buf) + self.net.n_params
+        cdef hf_status st
+        self._busy = True
+        try:
+            with nogil:
+                st = hf_update_step(&self.net, mdelta, lrf)
+        finally:
+            self._busy = False
+        if st != HF_OK:
+            _raise(st, "update_batch")

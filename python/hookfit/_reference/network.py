@@ -33,6 +33,7 @@ class Network:
             fan_in = u
         self._params = np.zeros(offset, np.float32)
         self._grads = np.zeros(offset, np.float32)
+        self._reduce = None  # data-parallel: [grads | metric deltas], made on first use
         self._input_dim = int(input_dim)
         self._configured = False
         self.iterations = 0
@@ -80,6 +81,7 @@ class Network:
         self._hparams = defaults
         self._slots = [np.zeros_like(self._params) for _ in range(_N_SLOTS[self._opt])]
         self._acc = np.zeros((1 + len(self._metrics), 2), np.float32)
+        self._reduce = None
         self.iterations = 0
         self._configured = True
 
@@ -140,22 +142,24 @@ class Network:
             acts.append(out)
         return acts
 
-    def _accumulate(self, y, y_pred, batch_loss):
-        _accumulate_loss(self._acc[0], batch_loss, y.shape[0])
+    def _accumulate(self, y, y_pred, batch_loss, acc=None):
+        acc = self._acc if acc is None else acc
+        _accumulate_loss(acc[0], batch_loss, y.shape[0])
         for j, m in enumerate(self._metrics):
-            metric_update(m, y, y_pred, self._acc[1 + j])
+            metric_update(m, y, y_pred, acc[1 + j])
 
-    def train_batch(self, data, start, count, lr):
-        if not math.isfinite(lr):
-            raise CoreValueError(f"learning rate must be finite; got {lr}")
-        self._check(data, start, count, need_y=True)
+    def _gradients(self, data, start, count, scale, acc):
+        """Forward, loss (its gradient times scale), backward into _grads; the
+        loss and metrics are added to acc. The first half of a step."""
         rows = data._rows(start, count)
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         acts = self._forward(x)
         da = np.empty_like(acts[-1])
         batch_loss = loss_value_and_grad(self._loss, y, acts[-1], sw, da)
-        self._accumulate(y, acts[-1], batch_loss)
+        if scale != 1.0:
+            da *= np.float32(scale)  # float32, as the core
+        self._accumulate(y, acts[-1], batch_loss, acc)
         for i in reversed(range(len(self._layers))):
             fin, fout, act, k_off, b_off = self._layers[i]
             kernel, _ = self.layer_weights(i)
@@ -164,12 +168,56 @@ class Network:
             dx = np.empty((count, fin), np.float32) if i > 0 else None
             dense_backward(acts[i], kernel, acts[i + 1], da, act, dk, db, dx)
             da = dx
+
+    def _update(self, lr):
         optimizer_update(
             self._opt, self._params, self._grads, self._slots, lr, self.iterations,
             **self._hparams,
         )
         self.iterations += 1
+
+    def train_batch(self, data, start, count, lr):
+        if not math.isfinite(lr):
+            raise CoreValueError(f"learning rate must be finite; got {lr}")
+        self._check(data, start, count, need_y=True)
+        self._gradients(data, start, count, 1.0, self._acc)
+        self._update(lr)
         return 1
+
+    # -- the data-parallel step: train_batch in two calls around one in-place
+    # sum over ranks of reduce_buffer (see _core.pyi).
+
+    @property
+    def reduce_buffer(self):
+        if not self._configured:
+            raise CoreValueError("the network has no loss/optimizer yet; call configure() first")
+        if self._reduce is None:
+            self._reduce = np.zeros(self.n_params + 2 * (1 + len(self._metrics)), np.float32)
+            self._grads = self._reduce[: self.n_params]
+        return self._reduce
+
+    def grad_batch(self, data, start, count, global_rows):
+        buf = self.reduce_buffer
+        if count == 0:
+            if not 0 <= start <= data.n_positions:
+                raise CoreValueError(f"start={start} must lie in [0, {data.n_positions}]")
+            self._check(data, 0, 1, need_y=True)
+        else:
+            self._check(data, start, count, need_y=True)
+        if not 1 <= global_rows or count > global_rows:
+            raise CoreValueError(f"global_rows must be >= 1 and >= count ({count}); got {global_rows}")
+        buf[...] = 0
+        if count:
+            scale = 1.0 if count == global_rows else float(np.float32(count) / np.float32(global_rows))
+            self._gradients(data, start, count, scale, buf[self.n_params :].reshape(-1, 2))
+        return count
+
+    def update_batch(self, lr):
+        buf = self.reduce_buffer
+        if not math.isfinite(np.float32(lr)):
+            raise CoreValueError(f"learning rate must be finite; got {lr}")
+        self._acc += buf[self.n_params :].reshape(-1, 2)
+        self._update(lr)
 
     def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
         """Returns the batches run; lr is a float or one float32 rate per batch."""
