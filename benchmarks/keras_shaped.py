@@ -6,7 +6,30 @@ hookfit, tf-keras and Keras 3 run the very same calls, built here; only the
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import sys
+import threading
+
 from timing import Workload
+
+
+def output_sink(kind: str):
+    """A text stream writing into a terminal (``"pty"``) or a pipe, whose
+    other end a thread keeps draining (as a terminal or ``| cat`` would)."""
+    if kind == "pty":
+        reader, writer = os.openpty()
+    else:
+        reader, writer = os.pipe()
+
+    def drain():
+        with contextlib.suppress(OSError):
+            while os.read(reader, 1 << 16):
+                pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    return io.TextIOWrapper(io.FileIO(writer, "w"), write_through=False)
 
 
 def build_model(keras, case, *, input_layer: bool = False):
@@ -81,7 +104,7 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
     """
     kw = {"batch_size": case.batch}
     if keras_kwargs:
-        kw.update(verbose=0, callbacks=list(callbacks or []))
+        kw.update(verbose=getattr(case, "verbose", 0), callbacks=list(callbacks or []))
     if case.kind == "fit" and case.validation_split:
         kw["validation_split"] = case.validation_split
 
@@ -107,6 +130,16 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
         def fn(scale):
             for _ in range(scale):
                 model.predict(x, **kw)
+
+    if getattr(case, "stdout", ""):
+        sink, plain = output_sink(case.stdout), fn
+
+        def fn(scale):
+            saved, sys.stdout = sys.stdout, sink
+            try:
+                plain(scale)
+            finally:
+                sys.stdout = saved
 
     per_step = case.per == "step"
     return Workload(

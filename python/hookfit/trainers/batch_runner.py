@@ -1,0 +1,111 @@
+"""The one batch runner shared by train, test and predict.
+
+It runs a range of batches given as ``(first, count)`` pieces of native
+batch indices (train: one piece per pass of the data; test and predict: one
+piece), with whatever the callbacks need around them:
+
+- no dispatcher: each piece is one native call;
+- ``PerBatch``: one native call per batch with the hooks around it (Keras);
+- ``Scheduled``: native chunks up to the next batch where some callback is
+  due, then that batch's hooks with its exact logs.
+
+``stop_training`` (train only) is checked after every batch whose hooks ran
+and before every chunk: set before a chunk, exactly one batch still runs, as
+Keras runs one batch before it looks.
+"""
+
+from __future__ import annotations
+
+
+class Steps:
+    """How one mode runs batches natively (built by the trainer).
+
+    Attributes (callables):
+        many(j, k, stop_on_nonfinite) -> batches ran: ``k`` batches from
+            native batch ``j`` in one call.
+        one(j): batch ``j`` alone (and its position advanced).
+        logs(j) -> dict: the logs at the end of native batch ``j``.
+        advance(n): ``n`` batches were run by ``many`` (the trainer's
+            position; None when nothing tracks it).
+    """
+
+    __slots__ = ("many", "one", "logs", "advance")
+
+    def __init__(self, many, one, logs, advance=None):
+        self.many = many
+        self.one = one
+        self.logs = logs
+        self.advance = advance
+
+
+def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
+    """Run the batches of ``pieces``; their hook indices count from ``batch``
+    up to ``last``. ``model`` (train only) is where ``stop_training`` is read.
+    Returns the number of batches run."""
+    if dispatch is None:
+        return _native_only(steps, pieces, model)
+    if dispatch.per_batch:
+        return _per_batch(steps, dispatch, pieces, batch, model)
+    return _scheduled(steps, dispatch, pieces, batch, last, model)
+
+
+def _native_only(steps, pieces, model):
+    many, advance = steps.many, steps.advance
+    total = 0
+    for first, count in pieces:
+        if model is not None and model.stop_training:
+            count = 1  # set before the run: one batch, then stop
+        ran = many(first, count, False)
+        total += ran
+        if advance is not None:
+            advance(ran)
+        if model is not None and model.stop_training:
+            break
+    return total
+
+
+def _per_batch(steps, dispatch, pieces, batch, model):
+    one, logs = steps.one, steps.logs
+    begin, end, timed = dispatch.hooks()
+    start = batch
+    for first, count in pieces:
+        for j in range(first, first + count):
+            if begin is not None:
+                begin(batch, {})
+            one(j)
+            if end is not None:
+                end(batch, logs(j))
+            batch += 1
+            if model is not None and model.stop_training:
+                return batch - start
+            if timed and not dispatch.armed:
+                begin, end, timed = dispatch.hooks()
+    return batch - start
+
+
+def _scheduled(steps, dispatch, pieces, batch, last, model):
+    many, logs, advance = steps.many, steps.logs, steps.advance
+    nonfinite = dispatch.stop_on_nonfinite
+    start = batch
+    dispatch.start_epoch(batch, last)
+    offset = 0  # native index - hook index, per piece
+    try:
+        for first, count in pieces:
+            offset = first - batch
+            end = batch + count
+            while batch < end:
+                k = min(dispatch.chunk(batch), end - batch)
+                dispatch.before(batch)
+                if model is not None and model.stop_training:
+                    k = 1
+                ran = many(batch + offset, k, nonfinite)
+                if advance is not None:
+                    advance(ran)
+                batch += ran
+                dispatch.after(batch - 1, ran, lambda b: logs(b + offset), nonfinite and ran < k)
+                if model is not None and model.stop_training:
+                    return batch - start
+    finally:
+        if batch > start:
+            dispatch.end_epoch(batch - 1)
+    return batch - start
