@@ -123,9 +123,8 @@ static hf_status accumulate(const hf_network *net, const hf_data *d, size_t star
     return HF_OK;
 }
 
-/* scale multiplies the loss gradient (1 except in a data-parallel step). */
 static hf_status train_general(hf_network *net, const hf_data *d, size_t start, size_t n,
-                               float scale, float *ws, double *loss_value, const float **pred)
+                               float *ws, double *loss_value, const float **pred)
 {
     const size_t L = net->n_layers, k = net->dims[L];
     const size_t B_x = n * net->dims[0];
@@ -142,9 +141,6 @@ static hf_status train_general(hf_network *net, const hf_data *d, size_t start, 
     st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, *pred, n, k, delta, loss_value);
     if (st != HF_OK)
         return st;
-    if (scale != 1.0f)
-        for (size_t i = 0; i < n * k; i++)
-            delta[i] *= scale;
 
     /* Backward, last layer first; a_l sits after the gathered x. */
     float *a_l = ws + B_x + a_total;
@@ -185,7 +181,7 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
     const float *pred = NULL;
     hf_status st = hf_network_is_dense1(net)
                        ? train_dense1(net, d, start, n, ws, scratch, &loss_value, &pred)
-                       : train_general(net, d, start, n, 1.0f, ws, &loss_value, &pred);
+                       : train_general(net, d, start, n, ws, &loss_value, &pred);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
@@ -316,14 +312,15 @@ hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_
     double loss_value = 0.0;
     const float *pred = NULL;
     hf_fpenv env = hf_fpenv_enter();
-    if (hf_network_is_dense1(net)) {
-        st = train_dense1(net, data, start, n, ws, ws + general_floats(net, n), &loss_value, &pred);
-        if (st == HF_OK && scale != 1.0f)
-            for (size_t i = 0; i < net->n_params; i++)
-                net->grads[i] *= scale;
-    } else {
-        st = train_general(net, data, start, n, scale, ws, &loss_value, &pred);
-    }
+    st = hf_network_is_dense1(net)
+             ? train_dense1(net, data, start, n, ws, ws + general_floats(net, n), &loss_value, &pred)
+             : train_general(net, data, start, n, ws, &loss_value, &pred);
+    /* The whole gradient is scaled (not only the loss's), so that a term
+     * every rank adds in full, such as a weight penalty's, is counted once
+     * in the sum. */
+    if (st == HF_OK && scale != 1.0f)
+        for (size_t i = 0; i < net->n_params; i++)
+            net->grads[i] *= scale;
     if (st == HF_OK)
         st = accumulate(net, data, start, n, pred, loss_value, mdelta);
     hf_fpenv_leave(env);

@@ -64,8 +64,8 @@ hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t st
  *
  * hf_grad_step: forward, loss and backward on this rank's n rows at
  * positions [start, start + n) of a global batch of global_rows rows. The
- * loss gradient is scaled by n / global_rows, so the sum over ranks of grads
- * is the global batch's gradient (sample weights included); mdelta
+ * gradient is scaled by n / global_rows, so the sum over ranks of grads is
+ * the global batch's gradient (sample weights included); mdelta
  * ((1 + n_metrics) x 2, zeroed first) gets the loss and metric deltas.
  * Parameters, slots, accumulators and iterations do not change. n may be 0
  * (an empty share of a tiny last batch): grads and mdelta become zeros.

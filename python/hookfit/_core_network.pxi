@@ -404,21 +404,23 @@ cdef class Network:
     @property
     def reduce_buffer(self):
         """The float32 buffer [gradients (n_params) | loss and metric deltas
-        ((1 + n_metrics) x 2)] that grad_batch fills and update_batch reads:
-        the one array a data-parallel step sums over ranks, in place."""
+        ((1 + n_metrics) x 2) | one float for the caller] that grad_batch
+        fills and update_batch reads: the one array a data-parallel step sums
+        over ranks, in place. The last float is never touched here (the loop
+        sums its stop flag in it, at no extra cost)."""
         self._check_idle("reduce_buffer")
         if not self._configured:
             raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
         if self._reduce is None:
             # The gradients live in this buffer from now on (no copy per step).
-            self._reduce = _aligned_zeros(<Py_ssize_t>hf_reduce_floats(&self.net))
+            self._reduce = _aligned_zeros(<Py_ssize_t>hf_reduce_floats(&self.net) + 1)
             self._grads = self._reduce[:self.net.n_params]
             self.net.grads = _fptr(self._reduce)
         return self._reduce
 
     def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows):
-        """This rank's share of a data-parallel step: forward, loss (its
-        gradient scaled by count / global_rows) and backward on positions
+        """This rank's share of a data-parallel step: forward, loss and
+        backward (the gradient scaled by count / global_rows) on positions
         [start, start + count), into reduce_buffer; count may be 0. Changes
         no weight, slot, accumulator or iteration count. GIL released."""
         buf = self.reduce_buffer

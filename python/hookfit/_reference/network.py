@@ -148,17 +148,15 @@ class Network:
         for j, m in enumerate(self._metrics):
             metric_update(m, y, y_pred, acc[1 + j])
 
-    def _gradients(self, data, start, count, scale, acc):
-        """Forward, loss (its gradient times scale), backward into _grads; the
-        loss and metrics are added to acc. The first half of a step."""
+    def _gradients(self, data, start, count, acc):
+        """Forward, loss, backward into _grads; the loss and metrics are added
+        to acc. The first half of a step."""
         rows = data._rows(start, count)
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         acts = self._forward(x)
         da = np.empty_like(acts[-1])
         batch_loss = loss_value_and_grad(self._loss, y, acts[-1], sw, da)
-        if scale != 1.0:
-            da *= np.float32(scale)  # float32, as the core
         self._accumulate(y, acts[-1], batch_loss, acc)
         for i in reversed(range(len(self._layers))):
             fin, fout, act, k_off, b_off = self._layers[i]
@@ -180,7 +178,7 @@ class Network:
         if not math.isfinite(lr):
             raise CoreValueError(f"learning rate must be finite; got {lr}")
         self._check(data, start, count, need_y=True)
-        self._gradients(data, start, count, 1.0, self._acc)
+        self._gradients(data, start, count, self._acc)
         self._update(lr)
         return 1
 
@@ -192,7 +190,8 @@ class Network:
         if not self._configured:
             raise CoreValueError("the network has no loss/optimizer yet; call configure() first")
         if self._reduce is None:
-            self._reduce = np.zeros(self.n_params + 2 * (1 + len(self._metrics)), np.float32)
+            # [grads | metric deltas | one float for the caller (the loop's stop flag)]
+            self._reduce = np.zeros(self.n_params + 2 * (1 + len(self._metrics)) + 1, np.float32)
             self._grads = self._reduce[: self.n_params]
         return self._reduce
 
@@ -206,17 +205,19 @@ class Network:
             self._check(data, start, count, need_y=True)
         if not 1 <= global_rows or count > global_rows:
             raise CoreValueError(f"global_rows must be >= 1 and >= count ({count}); got {global_rows}")
-        buf[...] = 0
+        buf[:-1] = 0
         if count:
             scale = 1.0 if count == global_rows else float(np.float32(count) / np.float32(global_rows))
-            self._gradients(data, start, count, scale, buf[self.n_params :].reshape(-1, 2))
+            self._gradients(data, start, count, buf[self.n_params : -1].reshape(-1, 2))
+            if scale != 1.0:
+                self._grads *= np.float32(scale)  # float32, as the core
         return count
 
     def update_batch(self, lr):
         buf = self.reduce_buffer
         if not math.isfinite(np.float32(lr)):
             raise CoreValueError(f"learning rate must be finite; got {lr}")
-        self._acc += buf[self.n_params :].reshape(-1, 2)
+        self._acc += buf[self.n_params : -1].reshape(-1, 2)
         self._update(lr)
 
     def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
