@@ -1,9 +1,13 @@
 """With MPI: 2 ranks under mpiexec (a subprocess with a hard timeout).
 Skipped when mpi4py or mpiexec is absent (the 'mpi' extra brings both)."""
 
+import json
 import re
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -39,7 +43,7 @@ def test_an_exception_on_rank_1_aborts_the_whole_job(ranks):
     assert "passed the allreduce" not in res.stdout
 
 
-def test_launcher_runs_the_script_on_every_rank_and_refuses_unsharded_fit(ranks):
+def test_launcher_runs_the_script_on_every_rank(ranks):
     res = ranks(["-m", "hookfit.distribute", str(PROGRAMS / "script_args.py"), "a", "fit"])
     assert res.returncode == 0, res.stderr
     # Each rank prints its own lines; mpiexec may interleave them.
@@ -48,5 +52,38 @@ def test_launcher_runs_the_script_on_every_rank_and_refuses_unsharded_fit(ranks)
         "name=__main__ argv=['a', 'fit'] rank=0 size=2",
         "name=__main__ argv=['a', 'fit'] rank=1 size=2",
     ]
-    assert res.stdout.count("fit refused: fit() on 2 ranks") == 2
-    assert "not wired into the training loop" in res.stdout
+    assert res.stdout.count("fit ran") == 2
+
+
+@pytest.mark.parametrize("n, batch_size", [(96, 24), (101, 16), (85, 32)])  # even, uneven, 1-row last
+def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, monkeypatch, n, batch_size):
+    import importlib.util
+
+    import numpy as np
+
+    out = tmp_path / "result.json"
+    res = ranks(["-m", "hookfit.distribute", str(PROGRAMS / "fit_job.py"), str(n), str(batch_size), str(out)])
+    assert res.returncode == 0, res.stderr
+    got = json.loads(out.read_text())
+    # One process: the same script's pieces, here.
+    spec = importlib.util.spec_from_file_location("fit_job_one", PROGRAMS / "fit_job.py")
+    job = importlib.util.module_from_spec(spec)
+    monkeypatch.setattr(sys, "argv", ["fit_job.py", str(n), str(batch_size), "unused"])
+    spec.loader.exec_module(job)
+    x, y = job.data(n)
+    m = job.model()
+    job.keras.utils.set_random_seed(7)
+    rec = job.BatchLogs()
+    history = m.fit(x, y, batch_size=batch_size, epochs=3, verbose=0, callbacks=[rec],
+                    validation_split=0.25, sample_weight=np.linspace(0.5, 1.5, n).astype(np.float32))
+    for k, v in history.history.items():
+        np.testing.assert_allclose(got["history"][k], v, rtol=1e-5, atol=1e-6)
+    assert [b[0] for b in got["batches"]] == [b[0] for b in rec.logs]
+    np.testing.assert_allclose([b[1:] for b in got["batches"]], [b[1:] for b in rec.logs], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["evaluate"], m.evaluate(x, y, batch_size=batch_size, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(got["predict"], m.predict(x, batch_size=batch_size, verbose=0), rtol=1e-5, atol=1e-6)
+    for w, w1 in zip(got["weights"], m.get_weights()):
+        np.testing.assert_allclose(w, w1, rtol=1e-5, atol=1e-6)
+    assert got["digests"][0] == got["digests"][1]  # bit-identical weights on both ranks
+    # One progress bar: verbose=2 prints one line per epoch, from rank 0 only.
+    assert len(re.findall(r"Epoch \d/3", res.stdout)) == 3

@@ -1,11 +1,9 @@
 """What ``python -m hookfit.distribute`` sets up before it runs the script:
 the job's communicator, and the default ``DataParallel`` strategy that
-``fit``/``evaluate``/``predict`` are to use when they are not given one.
+``fit``/``evaluate``/``predict`` use when they are not given one.
 
-Until the training loop takes a strategy (issue 14, phase 3), a job of more
-than one rank must not silently run a full, independent copy of every fit on
-each rank (each writing the same files): there, the model's training and
-inference methods raise a clear error instead. One rank runs unchanged.
+``train_on_batch`` steps one rank on its own batch: the ranks' weights would
+drift apart, so in a job of more than one rank it raises instead.
 """
 
 from __future__ import annotations
@@ -15,10 +13,9 @@ from hookfit.distribute.world import world
 
 _default: DataParallel | None = None
 
-NOT_YET = (
-    "{what}() on {size} ranks: data-parallel {what} is not wired into the training loop of "
-    "this hookfit build yet (hookfit.distribute provides the communicators, the launcher and "
-    "the split native step so far). Run with one rank, or see README, 'Distributed training'."
+NOT_SUPPORTED = (
+    "train_on_batch() on {size} ranks would train each rank on its own batch and the weights "
+    "would drift apart; use fit(), which is data-parallel under python -m hookfit.distribute"
 )
 
 
@@ -35,19 +32,14 @@ def start():
     comm = world()
     _default = DataParallel(comm)
     if comm.size > 1:
-        _refuse_unsharded_training(comm.size)
+        _refuse_train_on_batch(comm.size)
     return comm
 
 
-def _refuse_unsharded_training(size: int) -> None:
+def _refuse_train_on_batch(size: int) -> None:
     from hookfit.models.model import Model
 
-    def refuse(what):
-        def method(self, *args, **kwargs):
-            raise NotImplementedError(NOT_YET.format(what=what, size=size))
+    def train_on_batch(self, *args, **kwargs):
+        raise NotImplementedError(NOT_SUPPORTED.format(size=size))
 
-        method.__name__ = what
-        return method
-
-    for what in ("fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "predict_on_batch"):
-        setattr(Model, what, refuse(what))
+    Model.train_on_batch = train_on_batch

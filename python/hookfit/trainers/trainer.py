@@ -46,6 +46,20 @@ from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 
 
+def parallel_data_signature(*arrays):
+    from hookfit.distribute.parallel_run import data_signature
+
+    return data_signature(*arrays)
+
+
+def _parallel(model, distribute, what):
+    """The call's data-parallel run, or None (one process: today's path;
+    hookfit.distribute imports no MPI for it)."""
+    from hookfit.distribute import parallel_run
+
+    return parallel_run.start(model, distribute, what)
+
+
 class NotCompiledError(RuntimeError, ValueError):
     """fit/evaluate called before compile (Keras raises RuntimeError)."""
 
@@ -329,8 +343,13 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        distribute=None,
     ):
         """Train the model for a fixed number of epochs (Keras 2 semantics).
+
+        ``distribute``: a ``hookfit.distribute.DataParallel`` to train
+        data-parallel (``batch_size`` is the global batch); None: the one of
+        ``python -m hookfit.distribute``, if any, else one process.
 
         Returns:
             the ``History`` (also ``model.history``).
@@ -382,6 +401,23 @@ class Trainer:
         if val is not None:
             val_batch_size = _at_most_rows(val_batch_size, val[0].shape[0])
 
+        parallel = _parallel(self, distribute, "fit")
+        if parallel is not None:
+            if shuffle == "batch":
+                raise NotImplementedError(
+                    "shuffle='batch' does not run data-parallel yet; use shuffle=True or False"
+                )
+            parallel.check(
+                callbacks, data=parallel_data_signature(x, y, sample_weight),
+                validation=None if val is None else parallel_data_signature(*val),
+                batch_size=batch_size, validation_batch_size=val_batch_size, epochs=epochs,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, shuffle=shuffle, metrics=self.metrics_names,
+                n_params=self._network.n_params,
+            )
+            if not parallel.comm.is_chief:
+                verbose = 0  # one progress bar: rank 0's
+
         train_data = da.make_dataset(x, y, sample_weight)
         val_data = None if val is None else da.make_dataset(*val)
 
@@ -393,25 +429,36 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
         )
+        if parallel is not None:
+            draw = iterator.draw_seed
+            iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
         cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
         try:
+            if parallel is not None:
+                parallel.enter()
             epoch_logs = self._fit_loop(
-                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
+                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq,
+                parallel,
             )
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
+            if parallel is not None:
+                parallel.exit()
         cl.on_train_end(dict(epoch_logs))
         return self.history
 
-    def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
+    def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq, parallel=None):
         network = self._network
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
-        steps = self._train_steps(it, make_logs)
+        if parallel is None:
+            steps = self._train_steps(it, make_logs)
+        else:
+            steps = parallel.train_steps(it, make_logs)
         epoch_logs = {}
         while it.epoch < epochs:
             if it.exhausted:
@@ -421,22 +468,27 @@ class Trainer:
             if it.at_epoch_start:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
-            dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
+            if parallel is None:
+                dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
+            else:
+                dispatch = parallel.dispatcher(cl, "train")
             token = cl.costs.start_steps(hooks_inside=dispatch is not None)
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
-            run_batches(steps, dispatch, it.segments(), first, last, model=self)
+            run_batches(steps, dispatch, it.segments(), first, last,
+                        model=self if parallel is None else parallel.stop_view)
             cl.costs.stop_steps(token)
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
             if ran_out:
                 it.warn_ran_out()
             if val_data is not None and _should_eval(epoch, val_freq):
-                val_logs = self._test(cl, val_data, val_batch_size, val_steps)
+                val_logs = self._test(cl, val_data, val_batch_size, val_steps, parallel)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             it.end_epoch()
             cl.on_epoch_end(epoch, dict(epoch_logs))
-            if self.stop_training or ran_out:
+            stop = self.stop_training if parallel is None else parallel.agree_stop()
+            if stop or ran_out:
                 break
         return epoch_logs
 
@@ -472,7 +524,7 @@ class Trainer:
 
     # -- evaluate -----------------------------------------------------------------
 
-    def _test(self, cl, data, batch_size, steps) -> dict:
+    def _test(self, cl, data, batch_size, steps, parallel=None) -> dict:
         """The test loop (evaluate, or validation inside fit with fit's list)."""
         network = self._network
         names = self.metrics_names
@@ -482,7 +534,10 @@ class Trainer:
             n_batches = steps
         cl.on_test_begin({})
         network.reset_metrics()
-        dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
+        if parallel is not None:
+            dispatch = parallel.dispatcher(cl, "test")
+        else:
+            dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
         token = cl.costs.start_steps(hooks_inside=dispatch is not None)
         make_logs = logs_builder(names)
         results = network.metric_results
@@ -498,7 +553,11 @@ class Trainer:
         def logs(j):
             return make_logs(results())
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        if parallel is not None:
+            steps = parallel.test_steps(data, batch_size, make_logs)
+        else:
+            steps = Steps(many, one, logs)
+        run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.stop_steps(token)
         logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(logs))
@@ -517,6 +576,7 @@ class Trainer:
         workers=1,
         use_multiprocessing=False,
         return_dict=False,
+        distribute=None,
         **kwargs,
     ):
         """Loss and metrics on ``x``/``y``: a float when there is only the
@@ -532,12 +592,24 @@ class Trainer:
             da.check_batch_size(batch_size)
         x, y, sample_weight = self._xy(x, y, sample_weight)
         batch_size = _at_most_rows(da.default_batch_size(batch_size, x.shape[0], steps), x.shape[0])
+        parallel = _parallel(self, distribute, "evaluate")
+        if parallel is not None:
+            parallel.check(callbacks, data=parallel_data_signature(x, y, sample_weight),
+                           batch_size=batch_size, steps=steps, metrics=self.metrics_names)
+            verbose = verbose if parallel.comm.is_chief else 0
         data = da.make_dataset(x, y, sample_weight, for_training=False)
         n_batches = -(-x.shape[0] // batch_size)
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
-        logs = self._test(cl, data, batch_size, steps)
+        if parallel is None:
+            logs = self._test(cl, data, batch_size, steps)
+        else:
+            try:
+                parallel.enter()
+                logs = self._test(cl, data, batch_size, steps, parallel)
+            finally:
+                parallel.exit()
         if return_dict:
             return logs
         return _flatten_in_order(logs, self.metrics_names)
@@ -554,8 +626,10 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        distribute=None,
     ):
-        """The model's outputs for ``x``, a float32 array (samples, units)."""
+        """The model's outputs for ``x``, a float32 array (samples, units);
+        data-parallel with ``distribute`` (every rank gets all outputs)."""
         self._refuse_while_fitting("predict", same_thread_ok=True)
         verbose = _resolve_verbose(verbose)
         steps = da.check_positive_int(steps, "steps")
@@ -572,6 +646,11 @@ class Trainer:
                 _warn_short(steps, n_batches)
             n_batches = min(steps, n_batches)
         rows = min(n, n_batches * batch_size)
+        parallel = _parallel(self, distribute, "predict")
+        if parallel is not None:
+            parallel.check(callbacks, data=parallel_data_signature(x), batch_size=batch_size,
+                           steps=steps)
+            verbose = verbose if parallel.comm.is_chief else 0
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
@@ -591,7 +670,15 @@ class Trainer:
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        if parallel is None:
+            run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        else:
+            try:
+                parallel.enter()
+                run_batches(parallel.predict_steps(data, batch_size, out),
+                            parallel.dispatcher(cl, "predict"), [(0, n_batches)], 0, n_batches - 1)
+            finally:
+                parallel.exit()
         cl.costs.stop_steps(token)
         cl.on_predict_end({})
         return out if rows == n else out[:rows]

@@ -1,0 +1,255 @@
+"""One data-parallel fit, evaluate or predict: what the trainer's loop asks
+of the ranks, and nothing when the run has one process (``start`` returns
+None and the loop takes today's path).
+
+- At the start the ranks compare a signature of the run (``signature.py``),
+  then rank 0's weights, optimizer slots and iteration count are broadcast:
+  every rank starts from the same state.
+- A training step: each rank runs ``grad_batch`` on its contiguous share of
+  the global batch, one in-place Allreduce sums ``reduce_buffer``
+  (gradients, metric deltas, and the stop flag in its last float), then
+  ``update_batch``: every rank holds the same weights and running metrics.
+- Test batches: each rank accumulates its share from zero, the deltas are
+  summed and added to the running state. Predict: each rank predicts its
+  share, an Allgather completes the batch on every rank.
+- Every rank dispatches the batch hooks at every batch (Keras's way): the
+  progress bar exists on rank 0 only and redraws by time, so a schedule
+  would differ between ranks, and the loop's ``stop_training`` reads must
+  be the same collective calls on every rank. Each read after a batch's
+  hooks is an OR over ranks (``StopAgreement``), and so is the one at every
+  epoch end: a callback that stops on one rank stops all at the same batch.
+- The shuffle seed of each pass is drawn on rank 0 from hookfit's stream and
+  broadcast: the permutations are the ones a single process with the same
+  seed makes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from hookfit.distribute.data_parallel import DataParallel, shard_bounds
+from hookfit.distribute.signature import check_same_run, sample_checksum
+
+# Callbacks that write files: every rank would write the same file. Their
+# rank-0-only writing is not implemented yet (README, "Distributed training").
+_FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
+
+
+def strategy_for(distribute) -> DataParallel | None:
+    """The strategy of a call: the argument, else the launcher's default;
+    None when the run has one process (today's path)."""
+    if distribute is None:
+        from hookfit.distribute.launch import default_strategy
+
+        distribute = default_strategy()
+        if distribute is None:
+            return None
+    elif not isinstance(distribute, DataParallel):
+        raise TypeError(
+            "distribute must be a hookfit.distribute.DataParallel (or None); "
+            f"got {type(distribute).__name__}"
+        )
+    return distribute if distribute.size > 1 else None
+
+
+class _NotChief(logging.Filter):
+    """hookfit's warnings (slow callbacks, data ran out) once, from rank 0."""
+
+    def filter(self, record):
+        return False
+
+
+class ParallelRun:
+    def __init__(self, strategy: DataParallel, model, what: str):
+        self.strategy = strategy
+        self.comm = strategy.comm
+        self.model = model
+        self.what = what
+        self.agreed_stop = False
+        self._filter = None
+
+    # -- start and end ---------------------------------------------------------
+
+    def check(self, callbacks, **signature) -> None:
+        """The same run on every rank, and callbacks this build can run."""
+        names = sorted({type(cb).__name__ for cb in _callbacks_of(callbacks)} & set(_FILE_WRITERS))
+        if names:
+            raise NotImplementedError(
+                f"{self.what}() on {self.comm.size} ranks with {', '.join(names)}: callbacks that "
+                "write files do not run data-parallel yet (every rank would write the same file). "
+                "Run them on one process, or save from a callback of your own guarded by "
+                "hookfit.distribute.is_chief()."
+            )
+        check_same_run(self.comm, self.what, signature)
+
+    def enter(self) -> "ParallelRun":
+        """Rank 0's weights, slots and iteration count everywhere; warnings
+        from rank 0 only."""
+        network = self.model._network
+        self.comm.bcast_(network.params)
+        if self.what == "fit":
+            for slot in network.optimizer_slots():
+                self.comm.bcast_(slot)
+            network.iterations = int(self.comm.bcast_bytes(str(network.iterations).encode()))
+        if not self.comm.is_chief:
+            self._filter = _NotChief()
+            logging.getLogger("hookfit").addFilter(self._filter)
+        return self
+
+    def exit(self) -> None:
+        if self._filter is not None:
+            logging.getLogger("hookfit").removeFilter(self._filter)
+            self._filter = None
+
+    # -- what the loop calls -----------------------------------------------------
+
+    def dispatcher(self, cl, mode):
+        from hookfit.callbacks.batch_dispatch import PerBatch
+
+        return PerBatch(cl, mode)
+
+    def agree_stop(self) -> bool:
+        """``stop_training`` OR-ed over ranks (set on the model too)."""
+        model = self.model
+        self.agreed_stop = self.comm.any_(model.stop_training)
+        model.stop_training = self.agreed_stop
+        return self.agreed_stop
+
+    @property
+    def stop_view(self):
+        return StopAgreement(self)
+
+    def shuffle_seed(self, draw) -> int:
+        """A pass's shuffle seed: drawn on rank 0, the same everywhere."""
+        seed = draw() if self.comm.is_chief else 0
+        return int(self.comm.bcast_bytes(str(seed).encode()).decode())
+
+    def train_steps(self, it, make_logs):
+        from hookfit.trainers.batch_runner import Steps
+
+        network, data, opt = self.model._network, it.dataset, self.model.optimizer
+        comm, rank, size = self.comm, self.comm.rank, self.comm.size
+        batch_size, n_rows = it.batch_size, it.n_rows
+        buf = network.reduce_buffer
+        results = network.metric_results
+
+        def step(j):
+            start = j * batch_size
+            rows = min(batch_size, n_rows - start)
+            lo, hi = shard_bounds(rows, rank, size)
+            network.grad_batch(data, start + lo, hi - lo, rows)
+            buf[-1] = 0.0
+            comm.allreduce_sum_(buf)
+            network.update_batch(opt._learning_rate)
+
+        def many(j, k, stop_on_nonfinite):
+            for i in range(k):
+                step(j + i)
+                it.step += 1
+                if stop_on_nonfinite and not np.isfinite(results()[0]):
+                    return i + 1
+            return k
+
+        def one(j):
+            step(j)
+            it.step += 1
+
+        def logs(j):
+            return make_logs(results())
+
+        # many() advances the position itself (per batch, so an error keeps it exact).
+        return Steps(many, one, logs, None)
+
+    def test_steps(self, data, batch_size, make_logs):
+        from hookfit.trainers.batch_runner import Steps
+
+        network, comm = self.model._network, self.comm
+        n = data.n_rows
+        results = network.metric_results
+
+        def one(j):
+            start = j * batch_size
+            rows = min(batch_size, n - start)
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            running = network.metric_state()
+            network.reset_metrics()
+            if hi > lo:
+                network.test_batch(data, start + lo, hi - lo)
+            delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
+            comm.allreduce_sum_(delta.reshape(-1))
+            network.set_metric_state(running + delta)
+
+        def many(j, k, _stop_on_nonfinite):
+            for i in range(k):
+                one(j + i)
+            return k
+
+        def logs(j):
+            return make_logs(results())
+
+        return Steps(many, one, logs)
+
+    def predict_steps(self, data, batch_size, out):
+        from hookfit.trainers.batch_runner import Steps
+
+        network, comm = self.model._network, self.comm
+        n = out.shape[0]
+
+        def one(j):
+            start = j * batch_size
+            rows = min(batch_size, n - start)
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            if hi > lo:
+                network.predict_batch(data, start + lo, hi - lo, out)
+            out[start : start + rows] = comm.allgather_rows(out[start + lo : start + hi])
+
+        def many(j, k, _stop_on_nonfinite):
+            for i in range(k):
+                one(j + i)
+            return k
+
+        def logs(j):
+            start = j * batch_size
+            return {"outputs": out[start : start + batch_size]}
+
+        return Steps(many, one, logs)
+
+
+class StopAgreement:
+    """What ``run_batches`` reads ``stop_training`` from in a data-parallel
+    fit: every read is the OR over ranks (the reads happen at the same
+    batches on every rank: after each batch's hooks)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: ParallelRun):
+        self._run = run
+
+    @property
+    def stop_training(self) -> bool:
+        return self._run.agree_stop()
+
+
+def _callbacks_of(callbacks):
+    if callbacks is None:
+        return []
+    inner = getattr(callbacks, "callbacks", None)
+    return list(inner) if inner is not None else list(callbacks)
+
+
+def data_signature(*arrays) -> dict:
+    return {
+        "shapes": [None if a is None else [list(np.shape(a)), str(np.asarray(a).dtype)] for a in arrays],
+        "checksum": sample_checksum(*arrays),
+    }
+
+
+def start(model, distribute, what: str):
+    """The ParallelRun of a call, or None for one process."""
+    strategy = strategy_for(distribute)
+    return None if strategy is None else ParallelRun(strategy, model, what)
+
+
+__all__ = ["ParallelRun", "StopAgreement", "data_signature", "start", "strategy_for"]

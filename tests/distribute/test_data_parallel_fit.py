@@ -1,0 +1,238 @@
+"""fit/evaluate/predict data-parallel over 2 and 3 replicas in threads (the
+in-process backend): the History, every batch-end log, validation, evaluate
+and predict equal one process at the same global batch; every replica ends
+with bitwise the same weights; a stop on one replica stops all at the same
+batch; mismatched runs fail on every replica."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+from hookfit.distribute import DataParallel, SignatureMismatchError, run_replicas
+
+RTOL = 1e-5
+
+
+class BatchLogs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.train, self.test, self.epochs = [], [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train.append((batch, dict(logs)))
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.test.append((batch, dict(logs)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append((epoch, dict(logs)))
+
+
+def _data(n=101, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 8)).astype(np.float32)
+    labels = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
+    return x, labels.astype(np.float32)
+
+
+def _model(seed=3):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.layers.Dense(16, activation="relu", input_dim=8),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _fit(model, x, y, strategy=None, extra=(), **kwargs):
+    rec = BatchLogs()
+    sw = np.linspace(0.5, 1.5, x.shape[0]).astype(np.float32)
+    args = dict(batch_size=32, epochs=3, verbose=0, shuffle=False, sample_weight=sw,
+                validation_data=(x[:37], y[:37]), validation_batch_size=10)
+    args.update(kwargs)
+    history = model.fit(x, y, callbacks=[rec, *extra], distribute=strategy, **args)
+    return history.history, rec, model.get_weights()
+
+
+def _close(a, b):
+    np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-6)
+
+
+def _same_logs(one, other):
+    assert [b for b, _ in one] == [b for b, _ in other]
+    for (_, la), (_, lb) in zip(one, other):
+        assert la.keys() == lb.keys()
+        _close([la[k] for k in la], [lb[k] for k in la])
+
+
+@pytest.mark.parametrize(
+    "replicas, n, batch_size",
+    [(2, 96, 32), (2, 101, 32), (3, 101, 25), (2, 97, 32)],  # even, uneven, 1-row and 2-row last batch
+)
+def test_fit_equals_one_process_at_the_same_global_batch(replicas, n, batch_size):
+    x, y = _data(n)
+    one_hist, one_rec, one_w = _fit(_model(), x, y, batch_size=batch_size)
+    # Built here, one after the other (hookfit's stream is the process's);
+    # only rank 0's initial weights count: they are broadcast.
+    models = [_model()] + [_model(seed=10 + r) for r in range(1, replicas)]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm), batch_size=batch_size)
+
+    results = run_replicas(replicas, replica, timeout=120)
+    for hist, rec, weights in results:
+        assert hist.keys() == one_hist.keys()
+        for k in one_hist:
+            _close(hist[k], one_hist[k])
+        _same_logs(one_rec.train, rec.train)
+        _same_logs(one_rec.test, rec.test)
+        for w, w1 in zip(weights, one_w):
+            _close(w, w1)
+    for _, _, weights in results[1:]:
+        for w, w0 in zip(weights, results[0][2]):
+            assert w.tobytes() == w0.tobytes()  # bit-identical across replicas
+
+
+def test_shuffled_fit_uses_rank_0s_stream_and_equals_one_process():
+    x, y = _data(101)
+    model = _model()
+    keras.utils.set_random_seed(99)
+    one_hist = _fit(model, x, y, shuffle=True)[0]
+
+    models = [_model(), _model()]
+    keras.utils.set_random_seed(99)
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm), shuffle=True)[0]
+
+    # The replicas share this process's stream; only rank 0 draws from it.
+    for hist in run_replicas(2, replica, timeout=120):
+        for k in one_hist:
+            _close(hist[k], one_hist[k])
+
+
+class StopOnRank(keras.callbacks.Callback):
+    """Stops at a given batch of epoch 1, but only on one replica."""
+
+    def __init__(self, rank, at_batch):
+        super().__init__()
+        self.rank, self.at_batch = rank, at_batch
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == self.at_batch and self.rank == 1:
+            self.model.stop_training = True
+
+
+def test_a_stop_on_one_replica_stops_all_at_the_same_batch():
+    x, y = _data(101)
+
+    models = [_model(), _model()]
+
+    def replica(comm):
+        stopper = StopOnRank(comm.rank, at_batch=1)
+        hist, rec, weights = _fit(models[comm.rank], x, y, DataParallel(comm), extra=[stopper], epochs=5)
+        return len(hist["loss"]), [b for b, _ in rec.train], weights
+
+    results = run_replicas(2, replica, timeout=120)
+    assert results[0][:2] == results[1][:2]
+    epochs, batches, _ = results[0]
+    assert epochs == 2 and batches == [0, 1, 2, 3, 0, 1]  # stopped after batch 1 of epoch 1
+    for w0, w1 in zip(results[0][2], results[1][2]):
+        assert w0.tobytes() == w1.tobytes()
+
+
+def test_early_stopping_and_reduce_lr_act_at_the_same_epoch_as_one_process():
+    x, y = _data(101)
+
+    def callbacks():
+        return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=0.5),
+                keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, min_delta=10, factor=0.5)]
+
+    one_hist = _fit(_model(), x, y, extra=callbacks(), epochs=6)[0]
+    models = [_model(), _model()]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm), extra=callbacks(), epochs=6)[0]
+
+    for hist in run_replicas(2, replica, timeout=120):
+        assert len(hist["loss"]) == len(one_hist["loss"]) < 6
+        _close(hist["lr"], one_hist["lr"])
+
+
+def test_evaluate_and_predict_equal_one_process():
+    x, y = _data(101)
+    model = _model()
+    one_eval = model.evaluate(x, y, batch_size=16, verbose=0)
+    one_pred = model.predict(x, batch_size=16, verbose=0)
+    weights = model.get_weights()
+
+    models = [_model(seed=20 + r) for r in range(3)]
+    models[0].set_weights(weights)  # the others get rank 0's weights
+
+    def replica(comm):
+        m = models[comm.rank]
+        strategy = DataParallel(comm)
+        return (m.evaluate(x, y, batch_size=16, verbose=0, distribute=strategy),
+                m.predict(x, batch_size=16, verbose=0, distribute=strategy))
+
+    for ev, pred in run_replicas(3, replica, timeout=120):
+        _close(ev, one_eval)
+        _close(pred, one_pred)
+
+
+def test_a_different_batch_size_fails_on_every_replica():
+    x, y = _data(64)
+
+    models = [_model(), _model()]
+
+    def replica(comm):
+        _fit(models[comm.rank], x, y, DataParallel(comm), batch_size=16 * (1 + comm.rank))
+
+    with pytest.raises(SignatureMismatchError, match="batch_size: rank 0: 16, rank 1: 32"):
+        run_replicas(2, replica, timeout=60)
+
+
+def test_different_data_fails_on_every_replica():
+    x, y = _data(64)
+
+    models = [_model(), _model()]
+
+    def replica(comm):
+        xr = x if comm.rank == 0 else x[::-1].copy()
+        _fit(models[comm.rank], xr, y, DataParallel(comm))
+
+    with pytest.raises(SignatureMismatchError, match="data"):
+        run_replicas(2, replica, timeout=60)
+
+
+def test_file_writing_callbacks_are_refused_clearly(tmp_path):
+    x, y = _data(64)
+
+    models = [_model(), _model()]
+
+    def replica(comm):
+        csv = keras.callbacks.CSVLogger(str(tmp_path / f"log{comm.rank}.csv"))
+        _fit(models[comm.rank], x, y, DataParallel(comm), extra=[csv])
+
+    with pytest.raises(NotImplementedError, match="CSVLogger"):
+        run_replicas(2, replica, timeout=60)
+    assert not list(tmp_path.iterdir())
+
+
+def test_one_replica_takes_todays_path():
+    x, y = _data(64)
+    a = _fit(_model(), x, y)
+    model = _model()
+    (b,) = run_replicas(1, lambda comm: _fit(model, x, y, DataParallel(comm)))
+    for k in a[0]:
+        assert a[0][k] == b[0][k]
+    with pytest.raises(TypeError, match="DataParallel"):
+        _model().fit(x, y, distribute="mpi")
