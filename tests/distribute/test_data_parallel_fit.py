@@ -213,18 +213,87 @@ def test_different_data_fails_on_every_replica():
         run_replicas(2, replica, timeout=60)
 
 
-def test_file_writing_callbacks_are_refused_clearly(tmp_path):
+def test_file_writing_callbacks_keep_state_everywhere_and_write_on_rank_0_only(tmp_path):
     x, y = _data(64)
-
+    one_dir = tmp_path / "one"
+    one_dir.mkdir()
+    _fit(_model(), x, y, extra=[keras.callbacks.CSVLogger(str(one_dir / "log.csv"))])
     models = [_model(), _model()]
 
     def replica(comm):
-        csv = keras.callbacks.CSVLogger(str(tmp_path / f"log{comm.rank}.csv"))
-        _fit(models[comm.rank], x, y, DataParallel(comm), extra=[csv])
+        # Each replica names its own paths: only rank 0's may appear.
+        d = tmp_path / f"rank{comm.rank}"
+        cbs = [
+            keras.callbacks.CSVLogger(str(d / "log.csv")),
+            keras.callbacks.ModelCheckpoint(str(d / "ck-{epoch}.weights.npz"), save_weights_only=True,
+                                            monitor="val_loss", save_best_only=True),
+        ]
+        if comm.rank == 0:
+            d.mkdir()  # rank 1's directory does not exist (another host's disk)
+        _fit(models[comm.rank], x, y, DataParallel(comm), extra=cbs)
+        return cbs[1].best, cbs[0].filename, cbs[1].filepath
 
-    with pytest.raises(NotImplementedError, match="CSVLogger"):
-        run_replicas(2, replica, timeout=60)
-    assert not list(tmp_path.iterdir())
+    results = run_replicas(2, replica, timeout=60)
+    assert results[0][0] == results[1][0]  # the same state on both ranks
+    assert results[1][1] == str(tmp_path / "rank1" / "log.csv")  # restored after fit
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "rank0"]
+    assert (tmp_path / "rank0" / "log.csv").read_text().splitlines()[0] == (
+        one_dir / "log.csv").read_text().splitlines()[0]
+    assert len((tmp_path / "rank0" / "log.csv").read_text().splitlines()) == 4
+    assert list((tmp_path / "rank0").glob("ck-*.weights.npz"))
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt("interrupted on purpose")
+
+
+def _backup_fit(model, x, y, backup_dir, strategy=None, interrupt=(99, 99)):
+    # The same callbacks in every run (a resume needs them in the same order).
+    extra = [keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=2), Interrupt(*interrupt)]
+    return _fit(model, x, y, strategy, extra=extra, epochs=4, shuffle=True)
+
+
+def test_backup_and_restore_resumes_bitwise_and_a_2_rank_backup_resumes_on_1(tmp_path):
+    x, y = _data(101)
+
+    def run(backup_dir, interrupt=(99, 99), models=None):
+        models = models or [_model(), _model()]
+        keras.utils.set_random_seed(5)
+
+        def replica(comm):
+            return _backup_fit(models[comm.rank], x, y, backup_dir, DataParallel(comm), interrupt)
+
+        return run_replicas(2, replica, timeout=120)
+
+    straight = run(tmp_path / "straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", interrupt=(1, 2))
+    assert (tmp_path / "resumed" / "backup.npz").exists()
+    # Fresh models (other initial weights): everything comes from the backup.
+    resumed = run(tmp_path / "resumed", models=[_model(seed=50), _model(seed=51)])
+    for (h, _, w), (h0, _, w0) in zip(resumed, straight):
+        assert h == h0
+        for a, b in zip(w, w0):
+            assert a.tobytes() == b.tobytes()
+    assert not (tmp_path / "resumed").exists()  # deleted at the end, as on one process
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "to_one", interrupt=(2, 1))
+    one = _backup_fit(_model(seed=60), x, y, tmp_path / "to_one")
+    for k in straight[0][0]:
+        _close(one[0][k], straight[0][0][k])
+    for a, b in zip(one[2], straight[0][2]):
+        _close(a, b)
 
 
 def test_one_replica_takes_todays_path():

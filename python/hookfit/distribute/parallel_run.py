@@ -26,14 +26,14 @@ None and the loop takes today's path).
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
 from hookfit.distribute.data_parallel import DataParallel, shard_bounds
 from hookfit.distribute.signature import check_same_run, sample_checksum
 
-# Callbacks that write files: every rank would write the same file. Their
-# rank-0-only writing is not implemented yet (README, "Distributed training").
+# Callbacks that write files (adapted by chief_files.py for the fit).
 _FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
 
 
@@ -55,10 +55,16 @@ def strategy_for(distribute) -> DataParallel | None:
 
 
 class _NotChief(logging.Filter):
-    """hookfit's warnings (slow callbacks, data ran out) once, from rank 0."""
+    """hookfit's warnings (slow callbacks, data ran out) once, from rank 0:
+    drops the records of this rank's thread (replicas may be threads of one
+    process sharing the logger)."""
+
+    def __init__(self):
+        super().__init__()
+        self._thread = threading.get_ident()
 
     def filter(self, record):
-        return False
+        return record.thread != self._thread
 
 
 class ParallelRun:
@@ -69,24 +75,32 @@ class ParallelRun:
         self.what = what
         self.agreed_stop = False
         self._filter = None
+        self._files = None
 
     # -- start and end ---------------------------------------------------------
 
     def check(self, callbacks, **signature) -> None:
-        """The same run on every rank, and callbacks this build can run."""
-        names = sorted({type(cb).__name__ for cb in _callbacks_of(callbacks)} & set(_FILE_WRITERS))
-        if names:
+        """The same run on every rank (before anything changes)."""
+        from hookfit.callbacks.callback_list import CallbackList
+
+        if isinstance(callbacks, CallbackList) and any(
+            type(cb).__name__ in _FILE_WRITERS for cb in callbacks.callbacks
+        ):
             raise NotImplementedError(
-                f"{self.what}() on {self.comm.size} ranks with {', '.join(names)}: callbacks that "
-                "write files do not run data-parallel yet (every rank would write the same file). "
-                "Run them on one process, or save from a callback of your own guarded by "
-                "hookfit.distribute.is_chief()."
+                f"{self.what}() on {self.comm.size} ranks: pass the callbacks as a list, not a "
+                "CallbackList, when it holds file-writing callbacks (each rank must adapt them "
+                "before the list is built)"
             )
         check_same_run(self.comm, self.what, signature)
 
-    def enter(self) -> "ParallelRun":
-        """Rank 0's weights, slots and iteration count everywhere; warnings
-        from rank 0 only."""
+    def enter(self, callbacks=None) -> "ParallelRun":
+        """Rank 0's weights, slots and iteration count everywhere; files and
+        warnings from rank 0 only. Call ``exit`` after ``on_train_end``."""
+        from hookfit.distribute.chief_files import ChiefFiles
+
+        if callbacks is not None and not hasattr(callbacks, "callbacks"):
+            self._files = ChiefFiles(self.comm)
+            self._files.apply(list(callbacks))
         network = self.model._network
         self.comm.bcast_(network.params)
         if self.what == "fit":
@@ -99,6 +113,9 @@ class ParallelRun:
         return self
 
     def exit(self) -> None:
+        if self._files is not None:
+            self._files.undo()
+            self._files = None
         if self._filter is not None:
             logging.getLogger("hookfit").removeFilter(self._filter)
             self._filter = None
@@ -230,13 +247,6 @@ class StopAgreement:
     @property
     def stop_training(self) -> bool:
         return self._run.agree_stop()
-
-
-def _callbacks_of(callbacks):
-    if callbacks is None:
-        return []
-    inner = getattr(callbacks, "callbacks", None)
-    return list(inner) if inner is not None else list(callbacks)
 
 
 def data_signature(*arrays) -> dict:

@@ -413,7 +413,7 @@ class Trainer:
                 batch_size=batch_size, validation_batch_size=val_batch_size, epochs=epochs,
                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 validation_steps=validation_steps, shuffle=shuffle, metrics=self.metrics_names,
-                n_params=self._network.n_params,
+                n_params=self._network.n_params, optimizer=self.optimizer.get_config(),
             )
             if not parallel.comm.is_chief:
                 verbose = 0  # one progress bar: rank 0's
@@ -430,25 +430,47 @@ class Trainer:
             shuffle=shuffle,
         )
         if parallel is not None:
-            draw = iterator.draw_seed
-            iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
+            return self._fit_parallel(
+                parallel, callbacks, verbose, iterator, epochs, val_data, val_batch_size,
+                validation_steps, validation_freq,
+            )
         cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
         try:
-            if parallel is not None:
-                parallel.enter()
             epoch_logs = self._fit_loop(
-                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq,
-                parallel,
+                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
             )
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
-            if parallel is not None:
-                parallel.exit()
         cl.on_train_end(dict(epoch_logs))
+        return self.history
+
+    def _fit_parallel(self, parallel, callbacks, verbose, iterator, epochs, val_data,
+                      val_batch_size, validation_steps, validation_freq):
+        """fit's end on many ranks: the callbacks are adapted (files from
+        rank 0) before the list is built, and restored after on_train_end."""
+        draw = iterator.draw_seed
+        iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
+        self.stop_training = False
+        self._epoch_iterator = iterator
+        self._fit_thread = threading.get_ident()
+        try:
+            parallel.enter(callbacks)
+            cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+            try:
+                epoch_logs = self._fit_loop(
+                    cl, iterator, epochs, val_data, val_batch_size, validation_steps,
+                    validation_freq, parallel,
+                )
+            finally:
+                self._epoch_iterator = None
+                self._fit_thread = None
+            cl.on_train_end(dict(epoch_logs))
+        finally:
+            parallel.exit()
         return self.history
 
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq, parallel=None):
