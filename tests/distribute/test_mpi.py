@@ -56,7 +56,7 @@ def test_launcher_runs_the_script_on_every_rank(ranks):
 
 
 @pytest.mark.parametrize("n, batch_size", [(96, 24), (101, 16), (85, 32)])  # even, uneven, 1-row last
-def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, monkeypatch, n, batch_size):
+def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, n, batch_size):
     import importlib.util
 
     import numpy as np
@@ -68,7 +68,6 @@ def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, mon
     # One process: the same script's pieces, here.
     spec = importlib.util.spec_from_file_location("fit_job_one", PROGRAMS / "fit_job.py")
     job = importlib.util.module_from_spec(spec)
-    monkeypatch.setattr(sys, "argv", ["fit_job.py", str(n), str(batch_size), "unused"])
     spec.loader.exec_module(job)
     x, y = job.data(n)
     m = job.model()
@@ -87,3 +86,54 @@ def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, mon
     assert got["digests"][0] == got["digests"][1]  # bit-identical weights on both ranks
     # One progress bar: verbose=2 prints one line per epoch, from rank 0 only.
     assert len(re.findall(r"Epoch \d/3", res.stdout)) == 3
+
+
+def test_callbacks_on_two_ranks_and_backup_resume(ranks, tmp_path):
+    import numpy as np
+
+    job = str(PROGRAMS / "callbacks_job.py")
+
+    def run(mode):
+        res = ranks(["-m", "hookfit.distribute", job, str(tmp_path), mode])
+        assert res.returncode == 0, res.stderr
+        return res, json.loads((tmp_path / f"{mode}.json").read_text())
+
+    res, straight = run("straight")
+    hist = straight["history"]
+    assert 2 < len(hist["loss"]) < 8  # EarlyStopping stopped it, on both ranks alike
+    assert straight["digests"][0] == straight["digests"][1]
+    # One progress bar (rank 0's): one "Epoch i/8" line per epoch run.
+    assert len(re.findall(r"Epoch \d/8", res.stdout)) == len(hist["loss"])
+    # CSV and checkpoint written once, by rank 0, with every epoch's row.
+    assert len((tmp_path / "straight.csv").read_text().splitlines()) == 1 + len(hist["loss"])
+    assert (tmp_path / "straight-ck.weights.npz").exists()
+    assert not (tmp_path / "backup-straight").exists()
+
+    _, interrupted = run("interrupt")
+    assert interrupted["history"] == {"error": "interrupted on purpose"}
+    assert (tmp_path / "backup-resumed" / "backup.npz").exists()
+    _, resumed = run("resume")
+    assert resumed["history"] == hist  # bitwise the uninterrupted run
+    assert resumed["digests"] == straight["digests"]
+
+    # The 2-rank backup resumes on one process (equal to rounding).
+    import importlib.util
+
+    _, _ = run("interrupt")
+    spec = importlib.util.spec_from_file_location("callbacks_job_one", PROGRAMS / "callbacks_job.py")
+    job_module = importlib.util.module_from_spec(spec)
+    argv = sys.argv
+    sys.path.insert(0, str(PROGRAMS))
+    try:
+        sys.argv = ["callbacks_job.py", str(tmp_path), "one"]  # read at import
+        spec.loader.exec_module(job_module)
+        one_hist, one_weights = job_module.run(job_module.model(77), "one",
+                                               str(tmp_path / "backup-resumed"), False, verbose=0)
+    finally:
+        sys.argv = argv
+        sys.path.remove(str(PROGRAMS))
+    assert one_hist.keys() == hist.keys()
+    for k in hist:
+        np.testing.assert_allclose(one_hist[k], hist[k], rtol=1e-5, atol=1e-6)
+    for w, w0 in zip(one_weights, straight["weights"]):
+        np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)

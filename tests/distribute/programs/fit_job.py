@@ -12,9 +12,6 @@ import numpy as np
 import hookfit as keras
 import hookfit.distribute as hd
 
-n, batch_size, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-
-
 def data(n):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 8)).astype(np.float32)
@@ -43,6 +40,7 @@ class BatchLogs(keras.callbacks.Callback):
 
 
 if __name__ == "__main__":
+    n, batch_size, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     x, y = data(n)
     m = model()
     keras.utils.set_random_seed(7)  # the shuffle stream (rank 0's is used)
