@@ -48,8 +48,8 @@ def _model(seed=3):
     return model
 
 
-def _fit(model, x, y, strategy=None, extra=(), **kwargs):
-    rec = BatchLogs()
+def _fit(model, x, y, strategy=None, extra=(), record=True, **kwargs):
+    rec = BatchLogs() if record else keras.callbacks.Callback()
     sw = np.linspace(0.5, 1.5, x.shape[0]).astype(np.float32)
     args = dict(batch_size=32, epochs=3, verbose=0, shuffle=False, sample_weight=sw,
                 validation_data=(x[:37], y[:37]), validation_batch_size=10)
@@ -305,3 +305,35 @@ def test_one_replica_takes_todays_path():
         assert a[0][k] == b[0][k]
     with pytest.raises(TypeError, match="DataParallel"):
         _model().fit(x, y, distribute="mpi")
+
+
+class StopAtEpochBegin(keras.callbacks.Callback):
+    """Sets stop_training in on_epoch_begin of epoch 1 on one replica only
+    (no batch hooks: the stop rides the next step's Allreduce)."""
+
+    def __init__(self, active):
+        super().__init__()
+        self.active = active
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.active and epoch == 1:
+            self.model.stop_training = True
+
+
+def test_a_stop_set_before_a_batch_runs_that_batch_then_stops_everywhere():
+    x, y = _data(101)
+    model = _model()
+    one_hist = _fit(model, x, y, extra=[StopAtEpochBegin(True)], epochs=4, record=False)[0]
+    assert model._network.iterations == 5  # Keras: one batch of epoch 1, then stop
+    models = [_model(), _model()]
+
+    def replica(comm):
+        hist = _fit(models[comm.rank], x, y, DataParallel(comm), record=False, epochs=4,
+                    extra=[StopAtEpochBegin(comm.rank == 1)])[0]
+        return hist, models[comm.rank]._network.iterations
+
+    for hist, iterations in run_replicas(2, replica, timeout=60):
+        assert iterations == 5
+        assert len(hist["loss"]) == len(one_hist["loss"]) == 2
+        for k in one_hist:
+            _close(hist[k], one_hist[k])

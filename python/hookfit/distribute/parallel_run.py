@@ -15,9 +15,12 @@ None and the loop takes today's path).
 - Every rank dispatches the batch hooks at every batch (Keras's way): the
   progress bar exists on rank 0 only and redraws by time, so a schedule
   would differ between ranks, and the loop's ``stop_training`` reads must
-  be the same collective calls on every rank. Each read after a batch's
-  hooks is an OR over ranks (``StopAgreement``), and so is the one at every
-  epoch end: a callback that stops on one rank stops all at the same batch.
+  be the same collective calls on every rank. When a callback has train
+  batch hooks (other than the progress bar), each read after a batch's
+  hooks is an OR over ranks (``StopAgreement``); a stop set before a batch
+  (at epoch begin) rides that batch's Allreduce in the buffer's last float,
+  at no cost; and every epoch end ORs too. A callback that stops on one
+  rank stops all at the same batch, as on one process.
 - The shuffle seed of each pass is drawn on rank 0 from hookfit's stream and
   broadcast: the permutations are the ones a single process with the same
   seed makes.
@@ -74,6 +77,7 @@ class ParallelRun:
         self.model = model
         self.what = what
         self.agreed_stop = False
+        self.watch_batch_stops = False
         self._filter = None
         self._files = None
 
@@ -101,6 +105,7 @@ class ParallelRun:
         if callbacks is not None and not hasattr(callbacks, "callbacks"):
             self._files = ChiefFiles(self.comm)
             self._files.apply(list(callbacks))
+        self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
         network = self.model._network
         self.comm.bcast_(network.params)
         if self.what == "fit":
@@ -152,13 +157,17 @@ class ParallelRun:
         buf = network.reduce_buffer
         results = network.metric_results
 
+        model = self.model
+
         def step(j):
             start = j * batch_size
             rows = min(batch_size, n_rows - start)
             lo, hi = shard_bounds(rows, rank, size)
             network.grad_batch(data, start + lo, hi - lo, rows)
-            buf[-1] = 0.0
+            buf[-1] = 1.0 if model.stop_training else 0.0
             comm.allreduce_sum_(buf)
+            if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
+                self.agreed_stop = model.stop_training = True
             network.update_batch(opt._learning_rate)
 
         def many(j, k, stop_on_nonfinite):
@@ -246,7 +255,21 @@ class StopAgreement:
 
     @property
     def stop_training(self) -> bool:
-        return self._run.agree_stop()
+        run = self._run
+        return run.agree_stop() if run.watch_batch_stops else run.agreed_stop
+
+
+def _may_stop_in_batch_hooks(callbacks) -> bool:
+    """True when some callback other than the progress bar has train batch
+    hooks (the same answer on every rank: only the progress bar differs)."""
+    from hookfit.callbacks.callback import overrides
+    from hookfit.callbacks.progbar_logger import ProgbarLogger
+
+    listed = getattr(callbacks, "callbacks", callbacks) or []
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    return any(
+        not isinstance(cb, ProgbarLogger) and any(overrides(cb, h) for h in hooks) for cb in listed
+    )
 
 
 def data_signature(*arrays) -> dict:
