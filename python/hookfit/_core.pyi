@@ -218,6 +218,22 @@ class Network:
     @property
     def last_run_batches(self) -> int:
         """Batches completed by the last run of any kind, also when it raised."""
+    # The data-parallel step (hookfit.distribute): train_batch split in two
+    # calls around one in-place sum over ranks of reduce_buffer.
+    @property
+    def reduce_buffer(self) -> np.ndarray:
+        """float32 (n_params + 2 * (1 + n_metrics) + 1,): the gradients, the
+        loss and metric deltas, and one float the caller may use (never
+        touched here). The gradients live in it once it exists."""
+    def grad_batch(self, data: Dataset, start: int, count: int, global_rows: int) -> int:
+        """Forward, loss and backward on positions [start, start + count)
+        (count may be 0), the gradient scaled by count / global_rows, into
+        reduce_buffer; the loss and metric deltas after it. Changes no
+        weight, slot, accumulator or iteration count. Returns count."""
+    def update_batch(self, lr: float) -> None:
+        """Add the deltas to the accumulators, apply the optimizer with the
+        (summed) gradients, iterations += 1. grad_batch(..., n, n) then
+        update_batch(lr) is bitwise train_batch(..., n, lr)."""
 
 # Single kernels, exposed for tests and benchmarks (out-parameter style).
 def dense_forward(
