@@ -271,7 +271,9 @@ class Graph:
             if nd["backward"]:
                 nd["grad"], row = row, row + k
             if nd["kind"] == NODE_BATCHNORM:
-                nd["stats"], fixed = fixed, fixed + 2 * k
+                nd["stats"], fixed = fixed, fixed + 4 * k
+            elif nd["kind"] == NODE_NORMALIZATION:
+                nd["stats"], fixed = fixed, fixed + k
         self.row_floats, self.fixed_floats = row, fixed
         # Trainable variables, and the same merged where contiguous.
         self.vars = [(off, int(np.prod(shape))) for _, _, off, shape, t in self.weights if t]
