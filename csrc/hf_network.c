@@ -145,16 +145,12 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
         return HF_OK;
     }
     case HF_NODE_DROPOUT:
-        if (b->training && nd->drop_threshold > 0) {
-            float *mask = aux_of(b, nd);
-            hf_dropout_mask(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
-                            nd->drop_threshold, nd->drop_scale, nd->shared_row, mask, n, k);
-            for (size_t r = 0; r < n; r++)
-                for (size_t j = 0; j < k; j++)
-                    a[r * k + j] = in[r * ld + j] * mask[r * k + j];
-        } else {
+        if (b->training && nd->drop_threshold > 0)
+            hf_dropout_apply(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
+                             nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
+                             aux_of(b, nd), a, n, k);
+        else
             emit(a, k, in, ld, n, k, 0);
-        }
         return HF_OK;
     case HF_NODE_BATCHNORM: {
         /* trainable=False runs in inference mode, also in training (TF2 rule). */
@@ -274,8 +270,15 @@ static hf_status backward_node(const batch *b, size_t i)
             return HF_OK;
         if (b->training && nd->drop_threshold > 0) {
             const float *mask = aux_of(b, nd);
-            for (size_t t = 0; t < n * k; t++)
-                dx[t] = acc ? dx[t] + g[t] * mask[t] : g[t] * mask[t];
+            if (acc) {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] += g[t] * mask[t];
+            } else {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] = g[t] * mask[t];
+            }
         } else {
             emit(dx, k, g, k, n, k, acc);
         }
