@@ -19,6 +19,11 @@ typedef struct hf_opt {
     int amsgrad;
 } hf_opt;
 
+/* One trainable weight array inside the flat buffers. */
+typedef struct hf_var {
+    size_t offset, size;
+} hf_var;
+
 static inline int hf_opt_valid(int kind) { return kind >= HF_OPT_SGD && kind <= HF_OPT_ADAM; }
 
 /* Slots: three buffers of n floats each, all valid even when unused (zero

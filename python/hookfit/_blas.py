@@ -55,5 +55,5 @@ def select(core) -> str:
     lib.scipy_openblas_get_num_threads.restype = ctypes.c_int
     core._set_sgemm(address, name)
     library, library_path = lib, path
-    config._apply(config._default())  # its thread count is hookfit's to set
+    config._apply(config._default(), explicit=False)  # hookfit's pool does the threading
     return name

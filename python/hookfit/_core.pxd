@@ -5,7 +5,7 @@ One block per C header, so each concern's declarations change on their own.
 Enum constants are declared here and re-exported by _core.pyx, so the C
 headers are the one place their values are written."""
 
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 
 cdef extern from "hf_status.h" nogil:
@@ -25,6 +25,9 @@ cdef extern from "hf_blas.h" nogil:
                                  float *, float *, hf_blas_int *) noexcept nogil
     ctypedef struct hf_blas:
         hf_sgemm_fn sgemm
+    void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                 size_t ldc)
 
 
 cdef extern from "hf_fpenv.h" nogil:
@@ -61,16 +64,41 @@ cdef extern from "hf_activation.h" nogil:
         HF_ACT_SIGMOID
         HF_ACT_TANH
         HF_ACT_SOFTMAX
+        HF_ACT_ELU
+        HF_ACT_SELU
+        HF_ACT_GELU
+        HF_ACT_SOFTPLUS
+        HF_ACT_SOFTSIGN
+        HF_ACT_SWISH
+        HF_ACT_LEAKY_RELU
+        HF_ACT_EXPONENTIAL
+        HF_ACT_HARD_SIGMOID
+        HF_ACT_COUNT
     int hf_act_valid(int act)
+    int hf_act_needs_z(int act)
+    float hf_act_default_alpha(int act)
+    void hf_act_forward(int act, float alpha, float *z, float *a, size_t n, size_t k,
+                        const float *bias)
+    void hf_act_backward(int act, float alpha, const float *z, const float *a, const float *da,
+                         float *dz, size_t n, size_t k)
 
 
 cdef extern from "hf_dense.h" nogil:
     hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                               const float *b, int act, float *a, size_t n, size_t din,
-                               size_t dout)
+                               const float *b, int act, float alpha, float *z, float *a,
+                               size_t n, size_t din, size_t dout)
     hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                                const float *a, const float *da, float *dz, int act, float *dw,
-                                float *db, float *dx, size_t n, size_t din, size_t dout)
+                                const float *z, const float *a, const float *da, float *dz,
+                                int act, float alpha, float *dw, float *db, float *dx,
+                                int accumulate_dx, size_t n, size_t din, size_t dout)
+
+
+cdef extern from "hf_dropout.h" nogil:
+    enum:
+        HF_DROPOUT_BITS
+    uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
+    void hf_dropout_apply(uint64_t key, uint32_t threshold, float scale, int shared_row,
+                          const float *x, size_t ldx, float *mask, float *y, size_t n, size_t k)
 
 
 cdef extern from "hf_loss.h" nogil:
@@ -114,22 +142,60 @@ cdef extern from "hf_optimizer.h" nogil:
         float beta_1, beta_2
         int amsgrad
     int hf_opt_valid(int kind)
+    ctypedef struct hf_var:
+        size_t offset, size
     hf_status hf_optimizer_update(const hf_opt *opt, float *params, const float *grads,
                                   float *s0, float *s1, float *s2, size_t n, float lr,
                                   int64_t iteration)
 
 
 cdef extern from "hf_network.h" nogil:
+    enum:
+        HF_NODE_INPUT
+        HF_NODE_DENSE
+        HF_NODE_ACTIVATION
+        HF_NODE_DROPOUT
+        HF_NODE_BATCHNORM
+        HF_NODE_NORMALIZATION
+        HF_NODE_ADD
+        HF_NODE_CONCATENATE
+        HF_NODE_COUNT
+
+    ctypedef struct hf_node:
+        int kind
+        size_t width
+        size_t n_inputs
+        const size_t *inputs
+        const unsigned char *accumulate
+        size_t offset
+        int act
+        float alpha
+        int64_t w_off, b_off, s_off
+        int trainable
+        float kernel_l1, kernel_l2, bias_l1, bias_l2, activity_l1, activity_l2
+        uint64_t seed
+        uint32_t drop_threshold
+        float drop_scale
+        int shared_row
+        float momentum, epsilon
+        int live, backward
+        int64_t val, aux, grad, stats
+
     ctypedef struct hf_network:
-        size_t n_layers
-        const size_t *dims
-        const int *acts
-        const size_t *w_off
-        const int64_t *b_off
+        size_t n_nodes
+        const hf_node *nodes
+        size_t output
+        size_t x_width
+        size_t row_floats, fixed_floats
+        int dense1
         size_t n_params
         float *params
         float *grads
         float *slots[3]
+        const hf_var *vars
+        size_t n_vars
+        const hf_var *spans
+        size_t n_spans
         hf_opt opt
         int loss
         size_t n_metrics
@@ -147,13 +213,30 @@ cdef extern from "hf_network.h" nogil:
         size_t n_positions
 
     size_t hf_network_workspace(const hf_network *net, size_t batch)
+    size_t hf_network_output_width(const hf_network *net)
     hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                              size_t batch, float lr, float *ws)
     hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                             size_t batch, float *ws)
-    hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
-                               size_t count, size_t batch, float *out, float *ws)
+    hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                               size_t batch, int training, int64_t iteration, float *out,
+                               float *ws)
     size_t hf_reduce_floats(const hf_network *net)
+    int hf_network_data_parallel_ok(const hf_network *net)
     hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
                            size_t global_rows, float *mdelta, float *ws)
     hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
+
+
+cdef extern from "hf_pool.h" nogil:
+    enum:
+        HF_POOL_MAX_THREADS
+    ctypedef void (*hf_task_fn)(void *ctx, size_t task) noexcept nogil
+    hf_status hf_pool_resize(size_t n)
+    size_t hf_pool_size()
+    void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
+    size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
+
+
+cdef extern from "hf_floor.h" nogil:
+    double hf_read_floats(const float *x, size_t count)

@@ -1,18 +1,21 @@
-"""Process-wide settings hookfit owns: how many threads its matrix products use.
+"""Process-wide settings hookfit owns: how many threads its native work uses.
 
-The products go through one OpenBLAS (see ``hookfit._blas``). Left alone,
-OpenBLAS starts a thread per core it sees, including cores the process may
-not run on (a container's or ``taskset``'s CPU mask). hookfit instead sets
-that BLAS's thread count itself, once at import and on every
-``set_num_threads``:
+hookfit runs its products and other parallel work on a small pool of its own
+threads (csrc/hf_pool.h): work is split into a fixed set of tasks that free
+threads claim one by one, so results are bitwise the same for any thread
+count, an idle pool sleeps, and a thread slowed by another process on its
+core takes fewer tasks instead of holding the step back. The OpenBLAS hookfit
+loads for its products (``hookfit._blas``) then runs single-threaded inside
+those tasks: its own threads would only compete with the pool.
 
 - default: the CPUs in this process's affinity mask;
 - ``HOOKFIT_NUM_THREADS=n`` in the environment overrides the default;
 - ``set_num_threads(n)`` at run time overrides both.
 
-Only the BLAS hookfit uses is changed; NumPy's and SciPy's own BLAS keep
-their settings (when hookfit falls back to SciPy's copy, that copy is the
-one set).
+Only hookfit's own OpenBLAS is changed; NumPy's and SciPy's keep their
+settings. (With ``HOOKFIT_BLAS=scipy`` the products use SciPy's copy and its
+own threads; then the pool keeps one thread unless ``set_num_threads`` is
+called, which sets that copy's threads too.)
 """
 
 from __future__ import annotations
@@ -32,15 +35,15 @@ def _affinity_cpus() -> int:
 
 
 def _check(n, what):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"{what} must be a positive integer (threads); got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= 64:
+        raise ValueError(f"{what} must be a positive integer (threads, at most 64); got {n!r}")
     return int(n)
 
 
 def _default() -> int:
     raw = os.environ.get(_ENV)
     if raw is None or not raw.strip():
-        return _affinity_cpus()
+        return min(_affinity_cpus(), 64)
     try:
         value = int(raw)
     except ValueError:
@@ -62,25 +65,27 @@ def _scipy_copy():
     return mine
 
 
-def _apply(n: int) -> None:
+def _apply(n: int, *, explicit: bool) -> None:
     global _threads
-    from hookfit import _blas
+    from hookfit import _blas, _core
 
-    if _blas.library is not None:  # the OpenBLAS hookfit loaded itself
-        _blas.library.scipy_openblas_set_num_threads(n)
-    else:
+    if _blas.library is not None:  # hookfit's own OpenBLAS: one thread inside each task
+        _blas.library.scipy_openblas_set_num_threads(1)
+        _core.set_threads(n)
+    elif explicit:  # scipy's copy does the products with its own threads
         for lib in _scipy_copy():
             lib.set_num_threads(n)
+        _core.set_threads(1)
     _threads = n
 
 
 def set_num_threads(n) -> None:
-    """Use ``n`` threads for hookfit's matrix products from now on."""
-    _apply(_check(n, "n"))
+    """Use ``n`` threads for hookfit's native work from now on."""
+    _apply(_check(n, "n"), explicit=True)
 
 
 def get_num_threads() -> int:
-    """The thread count hookfit's products use (applying the default first)."""
+    """The thread count hookfit's native work uses."""
     if _threads is None:
-        _apply(_default())
+        _apply(_default(), explicit=False)
     return _threads

@@ -191,3 +191,76 @@ def test_replicas_match_one_process_at_the_same_global_batch(impl, name, replica
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     assert state[-1] == expected[-1]
     np.testing.assert_allclose(logs, one.metric_results(), rtol=1e-5, atol=1e-7)
+
+
+# -- graph networks (Network.from_graph) ------------------------------------------
+
+def _dense_node(i, units, act, **regs):
+    spec = {"kind": core.NODE_DENSE, "inputs": [i], "units": units, "activation": act,
+            "use_bias": True, "trainable": True}
+    for key in ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2"):
+        spec[key] = regs.get(key, 0.0)
+    return spec
+
+
+def _graph_network(impl, extra_nodes=()):
+    """Input -> Dense(12, relu, L2 kernel and L1 activity penalties) ->
+    [extra] -> Dense(4, softmax, frozen-free); a penalty every rank adds in
+    full must count once in the sum."""
+    nodes = [{"kind": core.NODE_INPUT, "offset": 0, "width": 20},
+             _dense_node(0, 12, core.ACT_RELU, kernel_l2=0.01, activity_l1=0.001)]
+    for node in extra_nodes:
+        nodes.append(dict(node, inputs=[len(nodes) - 1]))
+    nodes.append(_dense_node(len(nodes) - 1, 4, core.ACT_SOFTMAX, bias_l1=0.02))
+    net = impl.Network.from_graph(20, nodes, len(nodes) - 1)
+    net.params[:] = np.random.default_rng(1).uniform(-0.3, 0.3, net.n_params).astype(np.float32)
+    net.configure(core.LOSS_CCE, [core.METRIC_CATEGORICAL_ACCURACY], core.OPT_ADAM)
+    return net
+
+
+@IMPLS
+def test_graph_with_penalties_split_is_bitwise_and_replicas_match_one_process(impl):
+    n, batch_size = 101, 25
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((n, 20)).astype(np.float32)
+    y = _targets(rng, core.LOSS_CCE, n, 4)
+    one, split = _graph_network(impl), _graph_network(impl)
+    data = impl.Dataset(x, y)
+    for start, rows in _batches(n, batch_size):
+        one.train_batch(data, start, rows, 0.01)
+        split.grad_batch(data, start, rows, rows)
+        split.update_batch(0.01)
+    _assert_bitwise(_state(one), _state(split))
+
+    def replica(comm):
+        net = _graph_network(impl)
+        d = impl.Dataset(x, y)
+        buf = net.reduce_buffer
+        for start, rows in _batches(n, batch_size):
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            net.grad_batch(d, start + lo, hi - lo, rows)
+            comm.allreduce_sum_(buf)
+            net.update_batch(0.01)
+        return _state(net), net.metric_results()
+
+    results = run_replicas(2, replica, timeout=120)
+    _assert_bitwise(results[0][0], results[1][0])
+    for got, want in zip(results[0][0][:-1], _state(one)[:-1]):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][1], one.metric_results(), rtol=1e-5)
+
+
+@IMPLS
+@pytest.mark.parametrize("node", [
+    {"kind": core.NODE_BATCHNORM, "momentum": 0.9, "epsilon": 1e-3, "center": True, "scale": True,
+     "trainable": True},
+    {"kind": core.NODE_DROPOUT, "rate": 0.3, "seed": 7, "noise_shape_rows": False},
+], ids=["batchnorm", "dropout"])
+def test_batch_statistics_and_dropout_are_refused_clearly(impl, node):
+    net = _graph_network(impl, [node])
+    rng = np.random.default_rng(0)
+    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), _targets(rng, core.LOSS_CCE, 8, 4))
+    before = _state(net)
+    with pytest.raises(KindError, match="not supported yet"):
+        net.grad_batch(data, 0, 4, 8)
+    _assert_bitwise(before, _state(net))

@@ -57,7 +57,7 @@ def per_sample_loss(kind: int, y_true, y_pred, need_grad: bool = True):
         grad = np.broadcast_to(1.0 / s[:, None], p.shape).copy()
         grad[rows, labels] -= 1.0 / pc[rows, labels]
         return value, grad * mask
-    raise CoreValueError(f"unknown loss code {kind}")
+    raise KindError(f"unknown loss code {kind}")
 
 
 def loss_value_and_grad(loss, y_true, y_pred, sample_weight, grad_out):
@@ -85,7 +85,7 @@ def per_sample_metric(kind: int, y_true, y_pred) -> np.ndarray:
         return (t.argmax(axis=-1) == p.argmax(axis=-1)).astype(np.float64)
     if kind == METRIC_SPARSE_CATEGORICAL_ACCURACY:
         return (t.reshape(-1) == p.argmax(axis=-1)).astype(np.float64)
-    raise CoreValueError(f"unknown metric code {kind}")
+    raise KindError(f"unknown metric code {kind}")
 
 
 def metric_update(metric, y_true, y_pred, state):
@@ -159,4 +159,4 @@ def optimizer_update(
         else:
             params -= alpha * m / (np.sqrt(v) + f32(epsilon))
     else:
-        raise CoreValueError(f"unknown optimizer code {optimizer}")
+        raise KindError(f"unknown optimizer code {optimizer}")
