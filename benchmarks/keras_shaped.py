@@ -6,29 +6,40 @@ hookfit, tf-keras and Keras 3 run the very same calls, built here; only the
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import io
 import os
+import subprocess
 import sys
-import threading
 
 from timing import Workload
 
 
+def _off_this_core():
+    """In the drain process: leave the benchmark's pinned core to it (a
+    terminal emulator runs elsewhere; sharing the core would charge every
+    write with a context switch)."""
+    if hasattr(os, "sched_getaffinity"):
+        mine = os.sched_getaffinity(0)
+        every = set(range(os.cpu_count() or 1))
+        others = every - mine
+        if others:
+            os.sched_setaffinity(0, others)
+
+
 def output_sink(kind: str):
     """A text stream writing into a terminal (``"pty"``) or a pipe, whose
-    other end a thread keeps draining (as a terminal or ``| cat`` would)."""
+    other end another process keeps draining, as a terminal emulator or
+    ``| cat`` would (a thread of this process would compete for the GIL at
+    every write and measure that instead)."""
     if kind == "pty":
         reader, writer = os.openpty()
     else:
         reader, writer = os.pipe()
-
-    def drain():
-        with contextlib.suppress(OSError):
-            while os.read(reader, 1 << 16):
-                pass
-
-    threading.Thread(target=drain, daemon=True).start()
+    drain = subprocess.Popen(["cat"], stdin=reader, stdout=subprocess.DEVNULL,
+                             preexec_fn=_off_this_core)
+    os.close(reader)
+    atexit.register(drain.kill)
     return io.TextIOWrapper(io.FileIO(writer, "w"), write_through=False)
 
 

@@ -150,40 +150,34 @@ def test_terminate_on_nan_stops_at_the_same_batch(make_model, data, capsys, extr
     assert len(test_terminate_on_nan_stops_at_the_same_batch.seen) == 1
 
 
-class StopAt(Log):
-    def __init__(self, every, at):
-        super().__init__(every)
-        self.at = at
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        if (self.model._epoch_iterator.epoch, batch) == self.at:
-            self.model.stop_training = True
-
-
-def test_stop_in_the_middle_of_an_epoch(make_model, data):
-    scheduled = StopAt(3, (1, 5))
-    m1, h1 = _fit(make_model, data, [scheduled])
-    per_batch = StopAt(None, (1, 5))
-    m2, h2 = _fit(make_model, data, [per_batch])
-    assert m1.optimizer.iterations == m2.optimizer.iterations == 13 + 6
-    assert h1.history == h2.history
-    _same_weights(m1, m2)
-
-
 class Boom(Exception):
     pass
 
 
-class RaiseAt(Log):
-    def __init__(self, every, at):
+class ActAt(Log):
+    """At (epoch, batch) ``at``: stop training, or raise ``Boom``."""
+
+    def __init__(self, every, at, action):
         super().__init__(every)
         self.at = at
+        self.action = action
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
         if (self.model._epoch_iterator.epoch, batch) == self.at:
-            raise Boom
+            if self.action == "raise":
+                raise Boom
+            self.model.stop_training = True
+
+
+def test_stop_in_the_middle_of_an_epoch(make_model, data):
+    scheduled = ActAt(3, (1, 5), "stop")
+    m1, h1 = _fit(make_model, data, [scheduled])
+    per_batch = ActAt(None, (1, 5), "stop")
+    m2, h2 = _fit(make_model, data, [per_batch])
+    assert m1.optimizer.iterations == m2.optimizer.iterations == 13 + 6
+    assert h1.history == h2.history
+    _same_weights(m1, m2)
 
 
 @pytest.mark.parametrize("every", [4, None])
@@ -192,7 +186,7 @@ def test_exception_mid_epoch_then_resume_is_bit_exact(make_model, data, tmp_path
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=3)
     model = make_model()
     with pytest.raises(Boom):
-        model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, RaiseAt(every, (1, 7))])
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, ActAt(every, (1, 7), "raise")])
     assert model._epoch_iterator is None and model._fit_thread is None
     # The backup was taken at global batch 18 (epoch 1, batch 4): resume from there.
     history = model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[backup, Log(every)])
@@ -229,3 +223,82 @@ def test_epoch_frequency_builtins_do_not_force_per_batch_dispatch(make_model, da
     x, y = data
     model.fit(x, y, batch_size=4, epochs=2, verbose=1, callbacks=cbs)
     assert [b for e, b, _ in cbs[-1].ends if e == 0] == [4, 9, 12]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_path):
+    import signal
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 128)).astype(np.float32)
+    y = rng.normal(size=(2000, 1)).astype(np.float32)
+
+    def model():
+        keras.utils.set_random_seed(5)
+        m = keras.Sequential([keras.layers.Dense(128, activation="relu", input_dim=128),
+                              keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.SGD(0.001), loss="mse", metrics=["mae"])
+        return m
+
+    def fit(m, callbacks):
+        return m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=callbacks)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    interrupted = model()
+    backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=37)
+    old = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.15)
+        try:
+            fit(interrupted, [backup, Log(50)])
+            pytest.skip("the fit ended before the alarm (machine too fast for this test)")
+        except KeyboardInterrupt:
+            pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert interrupted._fit_thread is None and interrupted._epoch_iterator is None
+    assert interrupted.optimizer.iterations > 0
+    resumed = fit(interrupted, [backup, Log(50)])
+    reference = model()
+    want = fit(reference, [Log(50)])
+    assert resumed.history == want.history
+    _same_weights(interrupted, reference)
+
+
+def test_a_bad_schedule_is_refused_before_anything_runs(make_model, data):
+    cb = Log(0)
+    model = make_model()
+    before = model.get_weights()
+    x, y = data
+    with pytest.raises(ValueError, match="batch_every must be a positive integer"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
+    assert cb.ends == [] and model.optimizer.iterations == 0
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tensorboard_batch_scalars_match_the_per_batch_path(make_model, data, tmp_path):
+    pytest.importorskip("tensorboardX")
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+
+    def scalars(run_dir, tag):
+        acc = accumulator.EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+        acc.Reload()
+        return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+    def run(where, extra):
+        cb = keras.callbacks.TensorBoard(log_dir=str(where), update_freq=4, write_steps_per_second=True)
+        model, _ = _fit(make_model, data, [cb, *extra])
+        return model, cb
+
+    m1, tb1 = run(tmp_path / "a", [])
+    m2, tb2 = run(tmp_path / "b", [EveryBatch()])
+    for tag in ("batch_loss", "batch_mae"):
+        got, want = scalars(tmp_path / "a" / "train", tag), scalars(tmp_path / "b" / "train", tag)
+        assert got == want and [s for s, _ in got] == list(range(4, 40, 4))
+    assert tb1.get_state() == tb2.get_state() == {"global_train_batch": 39}
+    assert tb1._epoch_steps == tb2._epoch_steps == 13
+    _same_weights(m1, m2)

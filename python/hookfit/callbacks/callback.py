@@ -123,8 +123,9 @@ class EveryNBatches(Schedule):
 
 
 class EverySeconds(Schedule):
-    """The end hook at the first batch that ends at least ``seconds`` after
-    the previous call (the first call: at the epoch's first batch)."""
+    """The end hook at each epoch's first batch, then at the first batch that
+    ends at least ``seconds`` after the previous call (the begin hook at the
+    batch after each call)."""
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -140,7 +141,8 @@ class EverySeconds(Schedule):
         self._last = time.time()
 
 
-def _check_schedule(every, seconds):
+def check_schedule(every, seconds) -> None:
+    """A clear error for a bad ``batch_every``/``batch_every_seconds``."""
     if every is not None and seconds is not None:
         raise ValueError("give batch_every or batch_every_seconds, not both")
     if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
@@ -159,7 +161,7 @@ def batch_schedule(every: int | None = None, seconds: float | None = None):
     ...     def on_train_batch_end(self, batch, logs=None):
     ...         print(batch, logs["loss"])
     """
-    _check_schedule(every, seconds)
+    check_schedule(every, seconds)
 
     def decorate(cls):
         cls.batch_every = every
@@ -182,7 +184,8 @@ class Callback:
     each epoch's start: ``on_*_batch_begin`` at a chunk's first batch,
     ``on_*_batch_end`` with that batch's logs at its last, as Keras 3 does
     with ``steps_per_execution``) or ``batch_every_seconds = T`` (the end
-    hook at the first batch ending T seconds after the previous call). The
+    hook at each epoch's first batch, then at the first batch ending T
+    seconds after the previous call). The
     batches in between run in one native call, so such a callback costs
     almost nothing per batch.
 
@@ -304,7 +307,7 @@ class Callback:
         every, seconds = self.batch_every, self.batch_every_seconds
         if every is None and seconds is None:
             return None
-        _check_schedule(every, seconds)
+        check_schedule(every, seconds)
         return EveryNBatches(every) if every is not None else EverySeconds(seconds)
 
     # Stateful-callback protocol (beyond Keras): a callback whose decisions

@@ -66,7 +66,7 @@ class CallbackCosts:
         self._ns: list = []  # per hook: ns per member since the last fold
         self._dispatches: list = []  # per hook: dispatches since the last fold
         self._sources: list = []  # (hook index, drain) of per-batch closures
-        self.step_ns = 0  # time in the batch loops outside callbacks
+        self._loop_ns = 0  # time in the batch loops, batch hooks included
         self._hook_ns = 0  # all hook time counted so far (folded or not)
 
     # -- live counting (CallbackList) ---------------------------------------------
@@ -128,23 +128,18 @@ class CallbackCosts:
             self._dispatches[h] = 0
 
     def total_ns(self) -> int:
-        """All hook time so far (cheap: no folding into rows)."""
+        """All hook time so far."""
         self._drain_sources()
         return self._hook_ns
 
-    def start_steps(self, hooks_inside: bool = True):
-        """Token for ``stop_steps``: the clock and, when hooks run inside the
-        loop, their time so far (folding costs microseconds, so a loop
-        without hooks skips it)."""
-        return _clock(), (self.total_ns() if hooks_inside else None)
+    def start_steps(self):
+        """Token for ``stop_steps`` (a clock reading)."""
+        return _clock()
 
     def stop_steps(self, token) -> None:
-        """Add the loop's time since ``token``, minus the hooks' share, to step time."""
-        start, hooks = token
-        elapsed = _clock() - start
-        if hooks is not None:
-            elapsed -= self.total_ns() - hooks
-        self.step_ns += elapsed
+        """Add the loop's time since ``token``; the batch hooks' share of it
+        is taken out when the step time is read."""
+        self._loop_ns += _clock() - token
 
     def seconds(self, callback_index: int, hook: str) -> float:
         self._fold()
@@ -166,6 +161,14 @@ class CallbackCosts:
         ]
         rows.sort(key=lambda r: (-r.seconds, r.callback, r.hook))
         return rows
+
+    @property
+    def step_ns(self) -> int:
+        """Time in the batch loops outside the batch hooks (which run inside
+        them; every other hook runs outside the loops)."""
+        self._fold()
+        hooks = sum(ns for (_, hook), (_, ns) in self._totals.items() if "_batch_" in hook)
+        return max(0, self._loop_ns - hooks)
 
     @property
     def step_seconds(self) -> float:

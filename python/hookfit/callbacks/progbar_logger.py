@@ -39,6 +39,7 @@ class ProgbarLogger(Callback):
         self.epochs = 1
         self._call_batch_hooks = True
         self._called_in_fit = False
+        self._stateful_cache = None  # (metrics names, stateful_metrics, their union)
 
     def set_params(self, params):
         super().set_params(params)
@@ -118,8 +119,12 @@ class ProgbarLogger(Callback):
         self.progbar = None
 
     def _maybe_init_progbar(self):
-        names = getattr(self.model, "metrics_names", None) or ()
-        stateful = self.stateful_metrics | set(names)
+        names = tuple(getattr(self.model, "metrics_names", None) or ())
+        cached = self._stateful_cache
+        if cached is None or cached[0] != names or cached[1] != self.stateful_metrics:
+            cached = self._stateful_cache = (names, set(self.stateful_metrics),
+                                             self.stateful_metrics | set(names))
+        stateful = cached[2]
         if self.progbar is None:
             self.progbar = Progbar(
                 target=self.target,

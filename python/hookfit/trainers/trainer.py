@@ -494,7 +494,7 @@ class Trainer:
                 dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
             else:
                 dispatch = parallel.dispatcher(cl, "train")
-            token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+            token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
             run_batches(steps, dispatch, it.segments(), first, last,
@@ -560,7 +560,7 @@ class Trainer:
             dispatch = parallel.dispatcher(cl, "test")
         else:
             dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
         make_logs = logs_builder(names)
         results = network.metric_results
 
@@ -678,7 +678,7 @@ class Trainer:
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
         dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
-        token = cl.costs.start_steps(hooks_inside=dispatch is not None)
+        token = cl.costs.start_steps()
 
         def many(j, k, _stop_on_nonfinite):
             start = j * batch_size
