@@ -337,3 +337,24 @@ def test_a_stop_set_before_a_batch_runs_that_batch_then_stops_everywhere():
         assert len(hist["loss"]) == len(one_hist["loss"]) == 2
         for k in one_hist:
             _close(hist[k], one_hist[k])
+
+
+class Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+
+        time.sleep(0.01)
+
+
+def test_the_slow_callback_warning_comes_from_rank_0_only(caplog):
+    x, y = _data(256)
+    models = [_model(), _model()]
+
+    def replica(comm):
+        _fit(models[comm.rank], x, y, DataParallel(comm), extra=[Slow()], epochs=1, batch_size=16,
+             record=False)
+
+    with caplog.at_level("WARNING", logger="hookfit"):
+        run_replicas(2, replica, timeout=120)
+    slow = [r for r in caplog.records if "is slow compared to the batch time" in r.getMessage()]
+    assert len(slow) == 1
