@@ -186,7 +186,7 @@ class ParallelRun:
             return make_logs(results())
 
         # many() advances the position itself (per batch, so an error keeps it exact).
-        return Steps(many, one, logs, None)
+        return Steps(many, one, logs, None, metric_logs=(make_logs, results))
 
     def test_steps(self, data, batch_size, make_logs):
         from hookfit.trainers.batch_runner import Steps
@@ -215,7 +215,7 @@ class ParallelRun:
         def logs(j):
             return make_logs(results())
 
-        return Steps(many, one, logs)
+        return Steps(many, one, logs, metric_logs=(make_logs, results))
 
     def predict_steps(self, data, batch_size, out):
         from hookfit.trainers.batch_runner import Steps

@@ -27,15 +27,19 @@ class Steps:
         logs(j) -> dict: the logs at the end of native batch ``j``.
         advance(n): ``n`` batches were run by ``many`` (the trainer's
             position; None when nothing tracks it).
+        metric_logs: ``(make_logs, results)`` when the logs are
+            ``make_logs(results())`` whatever the batch (train, test): the
+            per-batch loop calls them directly, one call less per batch.
     """
 
-    __slots__ = ("many", "one", "logs", "advance")
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs")
 
-    def __init__(self, many, one, logs, advance=None):
+    def __init__(self, many, one, logs, advance=None, metric_logs=None):
         self.many = many
         self.one = one
         self.logs = logs
         self.advance = advance
+        self.metric_logs = metric_logs
 
 
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
@@ -66,6 +70,7 @@ def _native_only(steps, pieces, model):
 
 def _per_batch(steps, dispatch, pieces, batch, model):
     one, logs = steps.one, steps.logs
+    make_logs, results = steps.metric_logs or (None, None)
     begin, end, timed = dispatch.hooks()
     start = batch
     for first, count in pieces:
@@ -74,7 +79,7 @@ def _per_batch(steps, dispatch, pieces, batch, model):
                 begin(batch, {})
             one(j)
             if end is not None:
-                end(batch, logs(j))
+                end(batch, make_logs(results()) if make_logs is not None else logs(j))
             batch += 1
             if model is not None and model.stop_training:
                 return batch - start

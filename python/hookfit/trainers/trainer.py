@@ -542,7 +542,7 @@ class Trainer:
         def advance(n):
             it.step += n
 
-        return Steps(many, one, logs, advance)
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results))
 
     # -- evaluate -----------------------------------------------------------------
 
@@ -578,7 +578,7 @@ class Trainer:
         if parallel is not None:
             steps = parallel.test_steps(data, batch_size, make_logs)
         else:
-            steps = Steps(many, one, logs)
+            steps = Steps(many, one, logs, metric_logs=(make_logs, results))
         run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.stop_steps(token)
         logs = dict(zip(names, network.metric_results()))
