@@ -26,6 +26,7 @@ __all__ = [
     "callbacks",
     "config",
     "datasets",
+    "distribute",
     "layers",
     "losses",
     "metrics",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 # Sub-packages imported on first use (they are not needed to train).
-_LAZY = ("config", "datasets", "saving", "demo")
+_LAZY = ("config", "datasets", "distribute", "saving", "demo")
 
 
 def __getattr__(name):

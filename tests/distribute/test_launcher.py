@@ -28,7 +28,7 @@ def test_one_process_runs_the_script_unchanged_without_mpi4py(env_without_launch
 
 def test_plain_import_uses_no_mpi(env_without_launcher):
     code = (
-        "import sys, hookfit, hookfit.distribute as hd;"
+        "import sys, hookfit; hd = hookfit.distribute;"
         "print(hd.rank(), hd.size(), hd.is_chief(), 'mpi4py' in sys.modules)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
