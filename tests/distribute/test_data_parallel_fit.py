@@ -214,6 +214,12 @@ def test_different_data_fails_on_every_replica():
 
 
 def test_file_writing_callbacks_keep_state_everywhere_and_write_on_rank_0_only(tmp_path):
+    try:
+        import tensorboardX  # noqa: F401
+
+        tensorboard = True
+    except ImportError:
+        tensorboard = False
     x, y = _data(64)
     one_dir = tmp_path / "one"
     one_dir.mkdir()
@@ -228,6 +234,8 @@ def test_file_writing_callbacks_keep_state_everywhere_and_write_on_rank_0_only(t
             keras.callbacks.ModelCheckpoint(str(d / "ck-{epoch}.weights.npz"), save_weights_only=True,
                                             monitor="val_loss", save_best_only=True),
         ]
+        if tensorboard:
+            cbs.append(keras.callbacks.TensorBoard(log_dir=str(d / "tb"), update_freq=2))
         if comm.rank == 0:
             d.mkdir()  # rank 1's directory does not exist (another host's disk)
         _fit(models[comm.rank], x, y, DataParallel(comm), extra=cbs)
@@ -241,6 +249,8 @@ def test_file_writing_callbacks_keep_state_everywhere_and_write_on_rank_0_only(t
         one_dir / "log.csv").read_text().splitlines()[0]
     assert len((tmp_path / "rank0" / "log.csv").read_text().splitlines()) == 4
     assert list((tmp_path / "rank0").glob("ck-*.weights.npz"))
+    if tensorboard:
+        assert list((tmp_path / "rank0" / "tb").rglob("events.out.tfevents.*"))
 
 
 class Interrupt(keras.callbacks.Callback):
