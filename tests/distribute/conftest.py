@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-TIMEOUT = 120  # seconds for one whole job, start-up included
+TIMEOUT = 300  # seconds for one whole job, start-up included (CI machines are loaded)
 
 
 def mpiexec() -> list:

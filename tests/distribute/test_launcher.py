@@ -12,7 +12,7 @@ SCRIPT = str(Path(__file__).parent / "programs" / "script_args.py")
 def _run(env, *args):
     return subprocess.run(
         [sys.executable, "-m", "hookfit.distribute", *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True, text=True, timeout=300, env=env,
     )
 
 
@@ -32,7 +32,7 @@ def test_plain_import_uses_no_mpi(env_without_launcher):
         "print(hd.rank(), hd.size(), hd.is_chief(), 'mpi4py' in sys.modules)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, env=env_without_launcher)
+                         timeout=300, env=env_without_launcher)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["0", "1", "True", "False"]
 

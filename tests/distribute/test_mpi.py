@@ -11,7 +11,7 @@ import pytest
 
 
 PROGRAMS = Path(__file__).parent / "programs"
-TIMEOUT = 120  # as conftest.TIMEOUT
+TIMEOUT = 300  # as conftest.TIMEOUT
 
 
 def _lines(out):
