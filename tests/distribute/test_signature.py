@@ -57,3 +57,17 @@ def test_checksum_sees_values_order_shape_and_dtype():
     y = x.copy()
     y[-1, 0] += 1  # the last row is always in the sample
     assert sample_checksum(y) != base
+
+
+def test_objects_are_compared_by_class_and_config_not_by_address():
+    class Schedule:
+        def __init__(self, rate):
+            self.rate = rate
+
+        def get_config(self):
+            return {"rate": self.rate}
+
+    run_replicas(2, lambda comm: check_same_run(comm, "fit", {"lr": Schedule(0.1), "n": np.int64(3)}))
+    with pytest.raises(SignatureMismatchError, match="lr"):
+        run_replicas(2, lambda comm: check_same_run(comm, "fit", {"lr": Schedule(0.1 * (1 + comm.rank))}),
+                     timeout=60)

@@ -41,10 +41,23 @@ def sample_checksum(*arrays, sample_rows: int = SAMPLE_ROWS) -> str:
     return f"{crc:08x}"
 
 
+def _plain(value):
+    """JSON for what json cannot write, the same on every rank: an object
+    with a config (a learning-rate schedule) by its class and config, a NumPy
+    scalar by its value, anything else by its class name (never a repr,
+    which may hold a memory address)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    get_config = getattr(value, "get_config", None)
+    if callable(get_config):
+        return {"class": type(value).__qualname__, "config": get_config()}
+    return type(value).__qualname__
+
+
 def check_same_run(comm, what: str, signature: dict) -> None:
     """Raise ``SignatureMismatchError`` on every rank unless every rank passed
     an equal ``signature`` (JSON-able values) for ``what``."""
-    mine = json.dumps(signature, sort_keys=True, default=str).encode()
+    mine = json.dumps(signature, sort_keys=True, default=_plain).encode()
     everyone = comm.allgather_bytes(mine)
     if all(s == everyone[0] for s in everyone):
         return
