@@ -95,6 +95,12 @@ class ParallelRun:
                 "CallbackList, when it holds file-writing callbacks (each rank must adapt them "
                 "before the list is built)"
             )
+        if getattr(self.model, "_steps_per_execution", 1) > 1:
+            raise NotImplementedError(
+                f"{self.what}() on {self.comm.size} ranks with compile(steps_per_execution > 1): "
+                "data-parallel batches dispatch their hooks at every batch; compile with "
+                "steps_per_execution=1 (the default)"
+            )
         check_same_run(self.comm, self.what, signature)
 
     def enter(self, callbacks=None) -> "ParallelRun":
