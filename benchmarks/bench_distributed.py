@@ -136,7 +136,7 @@ def ranks_part(steps: int, rounds: int) -> None:
 def _mpi_name() -> str:
     from mpi4py import MPI
 
-    return MPI.Get_library_version().splitlines()[0].strip()
+    return MPI.Get_library_version().splitlines()[0].split(",")[0].strip()
 
 
 def mpiexec() -> list:
