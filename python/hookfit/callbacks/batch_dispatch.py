@@ -34,8 +34,9 @@ class PerBatch:
         self._mode = mode
 
     def hooks(self):
-        """``(begin, end, timed)``: call ``hooks()`` again once ``armed`` is
-        False while ``timed`` is True (the lean closures are then ready)."""
+        """``(begin, end, timed)``. While ``timed``: callables ``f(batch,
+        logs)`` (or None); call ``hooks()`` again once ``armed`` is False.
+        Then: ``LeanHook`` objects (or None), whose timing the loop samples."""
         return self._callbacks._per_batch_hooks(self._mode)
 
     @property

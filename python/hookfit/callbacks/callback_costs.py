@@ -2,7 +2,8 @@
 
 One class serves both sides. A ``CallbackList`` owns a live one: its
 dispatch adds nanoseconds per (callback, hook) into small per-hook lists
-(the per-batch closures time one call in ``SAMPLE_EVERY`` and scale up), and
+(the per-batch loops time one dispatch in ``SAMPLE_EVERY`` and count the
+others at the fastest timed one; slow hooks are timed at every call), and
 the loop adds the time spent in the steps. ``History.callback_costs`` hands
 out a snapshot: a table of rows against the step time, so a slow callback is
 named instead of guessed (Keras 2 only says that *some* callback is slow).

@@ -148,74 +148,74 @@ def _flatten(callbacks):
     return out
 
 
-def _lean_dispatch(fns):
-    """``(call, drain)``: ``call(batch, logs)`` calls ``fns`` in order.
+class LeanHook:
+    """One batch hook's table, for per-batch loops once no slow-callback
+    check is pending.
 
-    Timing is sampled: one call in ``SAMPLE_EVERY`` is timed (the first,
-    then every 8th) and stands for the others, unless a timed call took
-    more than ``_TIME_ALL_NS`` on average: then every call is timed, since two clock
-    reads are nothing next to such a hook and its total must be exact.
-    ``drain()`` returns and clears (ns per fn, calls).
+    ``raw(batch, logs)`` calls the table untimed, ``timed(batch, logs)``
+    times each callback; a loop times one dispatch in ``SAMPLE_EVERY`` (and
+    every dispatch once ``slow[0]``: a hook that slow makes two clock reads
+    nothing, and its total must be exact), then reports the untimed ones
+    with ``add_untimed(n)``. ``call`` does that sampling itself (for the
+    public hook methods). ``drain()`` returns and clears (ns per callback,
+    the untimed calls counted at its fastest timed call; dispatches).
     """
-    clock = _clock
-    mask = SAMPLE_EVERY - 1
-    if len(fns) == 1:
-        (fn,) = fns
-        ns = calls = sampled = 0
-        every = False
 
-        def call(batch, logs):
-            nonlocal ns, calls, sampled, every
-            calls += 1
-            if calls & mask != 1 and not every:
-                fn(batch, logs)
-                return
+    __slots__ = ("raw", "timed", "call", "add_untimed", "slow", "drain")
+
+    def __init__(self, fns):
+        clock = _clock
+        mask = SAMPLE_EVERY - 1
+        acc = [0] * len(fns)
+        least = [1 << 62] * len(fns)  # each callback's fastest timed call
+        counts = [0, 0]  # timed dispatches, untimed dispatches
+        slow = self.slow = [False]
+        if len(fns) == 1:
+            raw = fns[0]
+        else:
+
+            def raw(batch, logs):
+                for fn in fns:
+                    fn(batch, logs)
+
+        def timed(batch, logs):
             t = clock()
-            fn(batch, logs)
-            ns += clock() - t
-            sampled += 1
-            if ns > _TIME_ALL_NS * sampled:
-                every = True
-
-        def drain():
-            nonlocal ns, calls, sampled
-            out = ([ns * calls // sampled if sampled else 0], calls)
-            ns = calls = sampled = 0
-            return out
-
-        return call, drain
-
-    acc = [0] * len(fns)
-    calls = sampled = 0
-    every = False
-
-    def call(batch, logs):
-        nonlocal calls, sampled, every
-        calls += 1
-        if calls & mask != 1 and not every:
+            k = 0
             for fn in fns:
                 fn(batch, logs)
-            return
-        t = clock()
-        k = 0
-        for fn in fns:
-            fn(batch, logs)
-            now = clock()
-            acc[k] += now - t
-            t = now
-            k += 1
-        sampled += 1
-        if sum(acc) > _TIME_ALL_NS * sampled:
-            every = True
+                now = clock()
+                dt = now - t
+                acc[k] += dt
+                if dt < least[k]:
+                    least[k] = dt
+                t = now
+                k += 1
+            counts[0] += 1
+            if not slow[0] and sum(acc) > _TIME_ALL_NS * counts[0]:
+                slow[0] = True
 
-    def drain():
-        nonlocal calls, sampled
-        out = ([v * calls // sampled if sampled else 0 for v in acc], calls)
-        acc[:] = [0] * len(acc)
-        calls = sampled = 0
-        return out
+        def add_untimed(n):
+            counts[1] += n
 
-    return call, drain
+        def call(batch, logs):
+            if slow[0] or (counts[0] + counts[1]) & mask == 0:
+                timed(batch, logs)
+            else:
+                counts[1] += 1
+                raw(batch, logs)
+
+        def drain():
+            # An untimed call is counted at the fastest timed one: a sample
+            # that a busy machine stretched is not multiplied, so the hooks'
+            # total never exceeds what they took (nor eats the step time).
+            sampled, untimed = counts
+            out = ([v + untimed * m if sampled else 0 for v, m in zip(acc, least)], sampled + untimed)
+            acc[:] = [0] * len(acc)
+            counts[:] = [0, 0]
+            return out
+
+        self.raw, self.timed, self.call = raw, timed, call
+        self.add_untimed, self.drain = add_untimed, drain
 
 
 class CallbackList:
@@ -388,25 +388,30 @@ class CallbackList:
 
     # -- dispatch --------------------------------------------------------------
 
+    def _lean_hook(self, h):
+        """Hook ``h``'s ``LeanHook`` (cached, counted by the costs), or None
+        when nobody overrides it."""
+        lean = self._lean_cache.get(h)
+        if lean is not None or not self._fns[h]:
+            return lean
+        lean = self._lean_cache[h] = LeanHook(self._fns[h])
+        self.costs.add_source(h, lean.drain)
+        return lean
+
     def _lean(self, h):
-        """The per-batch closure for hook ``h`` (cached), counted by the costs."""
-        call = self._lean_cache.get(h)
-        if call is not None or not self._fns[h]:
-            return call
-        call, drain = _lean_dispatch(self._fns[h])
-        self.costs.add_source(h, drain)
-        self._lean_cache[h] = call
-        return call
+        lean = self._lean_hook(h)
+        return None if lean is None else lean.call
 
     def _per_batch_hooks(self, mode):
         """``(begin, end, timed)`` for a per-batch loop: the timed public
-        methods while the slow-callback check is armed, else lean closures."""
+        methods while the slow-callback check is armed (``timed`` True),
+        else the two ``LeanHook`` (or None)."""
         hb, he = BATCH_HOOKS[mode]
         if self._timing:
             # Both, even with an empty table: the begin call marks when the
             # batch starts (Keras 2 times batches between the two hooks).
             return getattr(self, f"on_{mode}_batch_begin"), getattr(self, f"on_{mode}_batch_end"), True
-        return self._lean(hb), self._lean(he), False
+        return self._lean_hook(hb), self._lean_hook(he), False
 
     def _call(self, h, *args):
         """Call hook ``h``'s table; returns (start, end) clock readings."""

@@ -16,6 +16,8 @@ Keras runs one batch before it looks.
 
 from __future__ import annotations
 
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY
+
 
 class Steps:
     """How one mode runs batches natively (built by the trainer).
@@ -71,21 +73,51 @@ def _native_only(steps, pieces, model):
 def _per_batch(steps, dispatch, pieces, batch, model):
     one, logs = steps.one, steps.logs
     make_logs, results = steps.metric_logs or (None, None)
-    begin, end, timed = dispatch.hooks()
     start = batch
-    for first, count in pieces:
-        for j in range(first, first + count):
+    begin, end, timed = dispatch.hooks()
+    begin_raw, begin_timed, begin_slow = _parts(None if timed else begin)
+    end_raw, end_timed, end_slow = _parts(None if timed else end)
+    mask = SAMPLE_EVERY - 1
+    untimed = 0  # dispatches of the lean tables made without timing
+    try:
+        for first, count in pieces:  # lazily: the train pieces follow the position
+            for j in range(first, first + count):
+                if timed:  # Keras's slow-callback check is armed: its timed hooks
+                    b, e = begin, end
+                elif (batch - start) & mask and not (begin_slow[0] or end_slow[0]):
+                    b, e = begin_raw, end_raw
+                    untimed += 1
+                else:
+                    b, e = begin_timed, end_timed
+                if b is not None:
+                    b(batch, {})
+                one(j)
+                if e is not None:
+                    e(batch, make_logs(results()) if make_logs is not None else logs(j))
+                batch += 1
+                if model is not None and model.stop_training:
+                    return batch - start
+                if timed and not dispatch.armed:
+                    begin, end, timed = dispatch.hooks()
+                    begin_raw, begin_timed, begin_slow = _parts(begin)
+                    end_raw, end_timed, end_slow = _parts(end)
+    finally:
+        if untimed:
             if begin is not None:
-                begin(batch, {})
-            one(j)
+                begin.add_untimed(untimed)
             if end is not None:
-                end(batch, make_logs(results()) if make_logs is not None else logs(j))
-            batch += 1
-            if model is not None and model.stop_training:
-                return batch - start
-            if timed and not dispatch.armed:
-                begin, end, timed = dispatch.hooks()
+                end.add_untimed(untimed)
     return batch - start
+
+
+_NOT_SLOW = [False]
+
+
+def _parts(lean):
+    """(raw, timed, slow flag) of a ``LeanHook``, or Nones."""
+    if lean is None:
+        return None, None, _NOT_SLOW
+    return lean.raw, lean.timed, lean.slow
 
 
 def _scheduled(steps, dispatch, pieces, batch, last, model):
