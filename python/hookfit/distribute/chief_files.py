@@ -12,9 +12,10 @@ reach the user's paths. For the fit's duration, on the other ranks:
   directory checks these callbacks make at train begin point to a private
   temporary directory, removed at the end of the fit (the user's directory
   may not exist on another host);
-- ``BackupAndRestore``: rank 0 reads the backup and broadcasts its bytes,
-  every rank restores the same state (no shared file system is needed);
-  only rank 0 writes and deletes backups.
+- ``BackupAndRestore``: rank 0 reads the backup and broadcasts its bytes;
+  the other ranks keep them in their private directory, so every rank
+  restores the same state (no shared file system is needed); their own
+  backups stay there and are removed with it.
 
 Everything is undone when the fit ends, so the same callback objects behave
 as before in a later one-process fit.
@@ -22,7 +23,6 @@ as before in a later one-process fit.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -80,30 +80,21 @@ class ChiefFiles:
                 self._set(cb, "log_dir", self._scratch_dir())
 
     def _backup(self, cb, chief: bool) -> None:
-        from hookfit.saving.state_codec import decode_state
-
-        comm = self.comm
-        path = cb.backup_path
-
-        def after_train_begin(callbacks):
-            # Rank 0 reads; every rank restores the same bytes.
-            data = b""
-            if chief and os.path.exists(path):
-                with open(path, "rb") as f:
-                    data = b"\x01" + f.read()
-            data = comm.bcast_bytes(data if chief else None)
-            if data:
-                import numpy as np
-
-                with np.load(io.BytesIO(data[1:]), allow_pickle=False) as archive:
-                    state = decode_state({k: archive[k] for k in archive.files})
-                cb._restore(state, callbacks)
-                cb._restored = True
-
-        self._set(cb, "_after_train_begin", after_train_begin)
-        if not chief:
-            self._set(cb, "_save", lambda callbacks: None)
-            self._set(cb, "backup_dir", self._scratch_dir())
+        """Rank 0 reads the backup (if any) and broadcasts its bytes; the other
+        ranks keep them as the backup of a private directory, so every rank's
+        callback restores the same state through its own unchanged code."""
+        data = b""
+        if chief and os.path.exists(cb.backup_path):
+            with open(cb.backup_path, "rb") as f:
+                data = b"\x01" + f.read()
+        data = self.comm.bcast_bytes(data if chief else None)
+        if chief:
+            return
+        self._set(cb, "backup_dir", os.path.join(self._scratch_dir(), f"backup-{id(cb)}"))
+        if data:
+            os.makedirs(cb.backup_dir, exist_ok=True)
+            with open(cb.backup_path, "wb") as f:
+                f.write(data[1:])
 
     def undo(self) -> None:
         for obj, name, had, old in reversed(self._undo):

@@ -154,9 +154,40 @@ class ParallelRun:
         seed = draw() if self.comm.is_chief else 0
         return int(self.comm.bcast_bytes(str(seed).encode()).decode())
 
+    def after_train_begin(self, it) -> None:
+        """Rank 0's training state everywhere once every callback began: a
+        callback that read a file only rank 0 has (ModelCheckpoint's
+        load_weights_on_restart) leaves every rank the same. The position
+        in the data must already agree (BackupAndRestore restores the same
+        bytes on every rank); if a callback moved it on some ranks only,
+        every rank raises."""
+        import pickle
+
+        network, comm = self.model._network, self.comm
+        comm.bcast_(network.params)
+        for slot in network.optimizer_slots():
+            comm.bcast_(slot)
+        position = (it.epoch, it.step, it.epoch_start_step,
+                    None if it.order is None else sample_checksum(it.order))
+        state = pickle.dumps(
+            (network.iterations, network.metric_state(), bool(self.model.stop_training), position)
+        ) if comm.is_chief else None
+        # Our own ranks' bytes, never a file: pickle is safe here.
+        iterations, metric_state, stop, chief_position = pickle.loads(comm.bcast_bytes(state))
+        if comm.any_(position != chief_position):
+            raise RuntimeError(
+                "the ranks start this fit at different positions in the data (a callback moved "
+                "it on some ranks only); every rank must restore the same state"
+            )
+        if not comm.is_chief:
+            network.iterations = iterations
+            network.set_metric_state(metric_state)
+            self.model.stop_training = stop
+
     def train_steps(self, it, make_logs):
         from hookfit.trainers.batch_runner import Steps
 
+        self.after_train_begin(it)
         network, data, opt = self.model._network, it.dataset, self.model.optimizer
         comm, rank, size = self.comm, self.comm.rank, self.comm.size
         batch_size, n_rows = it.batch_size, it.n_rows
