@@ -121,7 +121,7 @@ def ranks_part(steps: int, rounds: int) -> None:
             comm.allreduce_sum_(buf)
             net.update_batch(1e-4)
 
-    results = {}
+    results: dict = {}
     for name, body in (("per_rank_compute", compute), ("allreduce", allreduce),
                        ("allreduce_1_float", latency), ("two_rank_step", step)):
         comm.any_(False)  # both ranks start each case together

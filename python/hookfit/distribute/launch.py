@@ -42,4 +42,4 @@ def _refuse_train_on_batch(size: int) -> None:
     def train_on_batch(self, *args, **kwargs):
         raise NotImplementedError(NOT_SUPPORTED.format(size=size))
 
-    Model.train_on_batch = train_on_batch
+    setattr(Model, "train_on_batch", train_on_batch)

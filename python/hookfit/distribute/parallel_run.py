@@ -30,11 +30,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hookfit.distribute.data_parallel import DataParallel, shard_bounds
 from hookfit.distribute.signature import check_same_run, sample_checksum
+
+if TYPE_CHECKING:
+    from hookfit.distribute.chief_files import ChiefFiles
 
 # Callbacks that write files (adapted by chief_files.py for the fit).
 _FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
@@ -78,8 +82,8 @@ class ParallelRun:
         self.what = what
         self.agreed_stop = False
         self.watch_batch_stops = False
-        self._filter = None
-        self._files = None
+        self._filter: logging.Filter | None = None
+        self._files: ChiefFiles | None = None  # during a fit
 
     # -- start and end ---------------------------------------------------------
 
@@ -109,8 +113,9 @@ class ParallelRun:
         from hookfit.distribute.chief_files import ChiefFiles
 
         if callbacks is not None and not hasattr(callbacks, "callbacks"):
-            self._files = ChiefFiles(self.comm)
-            self._files.apply(list(callbacks))
+            files = ChiefFiles(self.comm)
+            self._files = files
+            files.apply(list(callbacks))
         self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
         network = self.model._network
         self.comm.bcast_(network.params)
@@ -119,8 +124,9 @@ class ParallelRun:
                 self.comm.bcast_(slot)
             network.iterations = int(self.comm.bcast_bytes(str(network.iterations).encode()))
         if not self.comm.is_chief:
-            self._filter = _NotChief()
-            logging.getLogger("hookfit").addFilter(self._filter)
+            not_chief = _NotChief()
+            self._filter = not_chief
+            logging.getLogger("hookfit").addFilter(not_chief)
         return self
 
     def exit(self) -> None:

@@ -172,8 +172,8 @@ def run_replicas(size: int, fn, *args, timeout: float | None = 300.0) -> list:
     (they raise ``CommunicatorError``) and the first original error is
     re-raised here."""
     comms = thread_group(size, timeout)
-    results = [None] * size
-    errors = [None] * size
+    results: list = [None] * size
+    errors: list[BaseException | None] = [None] * size
 
     def replica(rank):
         try:
