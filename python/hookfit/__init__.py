@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from hookfit import backend, callbacks, layers, losses, metrics, optimizers, utils
+from hookfit import backend, callbacks, initializers, layers, losses, metrics, optimizers, utils
 from hookfit.layers import Input
 from hookfit.models import Model, Sequential
 
@@ -27,6 +27,7 @@ __all__ = [
     "config",
     "datasets",
     "distribute",
+    "initializers",
     "layers",
     "losses",
     "metrics",

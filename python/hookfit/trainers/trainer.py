@@ -42,6 +42,8 @@ from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
+from hookfit.trainers import source_loops
+from hookfit.trainers.batch_sources import is_batch_source
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 
@@ -374,12 +376,27 @@ class Trainer:
         if validation_batch_size is not None:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
+        if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
+            return source_loops.fit_from_source(
+                self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
+                verbose=verbose, callbacks=callbacks, validation_split=validation_split,
+                validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq, max_queue_size=max_queue_size, workers=workers,
+                use_multiprocessing=use_multiprocessing,
+            )
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
         n = x.shape[0]
-        val = None
-        if validation_data is not None:
+        val = val_source = None
+        if validation_data is not None and is_batch_source(validation_data):
+            val_source = source_loops.validation_source(
+                self, validation_data, validation_batch_size=validation_batch_size, workers=workers,
+                use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            )
+        elif validation_data is not None:
             vx, vy, vsw = da.unpack_validation_data(validation_data)
             val = self._xy(vx, vy, vsw, prefix="validation_data: ")
         elif validation_split:
@@ -419,7 +436,7 @@ class Trainer:
                 verbose = 0  # one progress bar: rank 0's
 
         train_data = da.make_dataset(x, y, sample_weight)
-        val_data = None if val is None else da.make_dataset(*val)
+        val_data = val_source if val is None else da.make_dataset(*val)
 
         iterator = EpochIterator(
             train_data,
@@ -445,6 +462,8 @@ class Trainer:
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
+            if val_source is not None:
+                val_source.close()
         cl.on_train_end(dict(epoch_logs))
         return self.history
 
@@ -548,6 +567,8 @@ class Trainer:
 
     def _test(self, cl, data, batch_size, steps, parallel=None) -> dict:
         """The test loop (evaluate, or validation inside fit with fit's list)."""
+        if hasattr(data, "batches"):  # a validation source (PyDataset, generator)
+            return source_loops.test(self, cl, data, steps)
         network = self._network
         names = self.metrics_names
         n = data.n_rows
@@ -612,6 +633,13 @@ class Trainer:
         steps = da.check_positive_int(steps, "steps")
         if batch_size is not None:
             da.check_batch_size(batch_size)
+        if is_batch_source(x):
+            logs = source_loops.evaluate_from_source(
+                self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose,
+                steps=steps, callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
+                use_multiprocessing=use_multiprocessing,
+            )
+            return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
         x, y, sample_weight = self._xy(x, y, sample_weight)
         batch_size = _at_most_rows(da.default_batch_size(batch_size, x.shape[0], steps), x.shape[0])
         parallel = _parallel(self, distribute, "evaluate")
@@ -657,6 +685,11 @@ class Trainer:
         steps = da.check_positive_int(steps, "steps")
         if batch_size is not None:
             da.check_batch_size(batch_size)
+        if is_batch_source(x):
+            return source_loops.predict_from_source(
+                self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
+                max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
+            )
         x = da.check_features(da.as_array(x, "x"), self.input_dim)
         self._ensure_built(x)
         n = x.shape[0]
