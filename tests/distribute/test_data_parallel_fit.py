@@ -381,3 +381,18 @@ def test_steps_per_execution_is_refused_clearly():
 
     with pytest.raises(NotImplementedError, match="steps_per_execution"):
         run_replicas(2, replica, timeout=60)
+
+
+def test_a_generator_is_refused_clearly_on_every_replica():
+    x, y = _data(64)
+    models = [_model(), _model()]
+
+    def batches():
+        while True:
+            yield x[:16], y[:16]
+
+    def replica(comm):
+        models[comm.rank].fit(batches(), steps_per_epoch=2, verbose=0, distribute=DataParallel(comm))
+
+    with pytest.raises(NotImplementedError, match="arrays only"):
+        run_replicas(2, replica, timeout=60)

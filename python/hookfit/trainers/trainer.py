@@ -54,6 +54,16 @@ def parallel_data_signature(*arrays):
     return data_signature(*arrays)
 
 
+def _refuse_parallel_source(model, distribute, what):
+    """A PyDataset or generator does not run data-parallel yet: refuse it on
+    every rank rather than train a full copy on each."""
+    if _parallel(model, distribute, what) is not None:
+        raise NotImplementedError(
+            f"{what}() data-parallel takes arrays only so far; a PyDataset, Sequence or "
+            "generator does not run data-parallel yet (load the data as arrays, or run one process)"
+        )
+
+
 def _parallel(model, distribute, what):
     """The call's data-parallel run, or None (one process: today's path;
     hookfit.distribute imports no MPI for it)."""
@@ -377,6 +387,7 @@ class Trainer:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
+            _refuse_parallel_source(self, distribute, "fit")
             return source_loops.fit_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                 verbose=verbose, callbacks=callbacks, validation_split=validation_split,
@@ -634,6 +645,7 @@ class Trainer:
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
+            _refuse_parallel_source(self, distribute, "evaluate")
             logs = source_loops.evaluate_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose,
                 steps=steps, callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
@@ -686,6 +698,7 @@ class Trainer:
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
+            _refuse_parallel_source(self, distribute, "predict")
             return source_loops.predict_from_source(
                 self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
                 max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
