@@ -199,6 +199,7 @@ class ParallelRun:
         batch_size, n_rows = it.batch_size, it.n_rows
         buf = network.reduce_buffer
         results = network.metric_results
+        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
 
         model = self.model
 
@@ -211,7 +212,7 @@ class ParallelRun:
             comm.allreduce_sum_(buf)
             if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
                 self.agreed_stop = model.stop_training = True
-            network.update_batch(opt._learning_rate)
+            network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
 
         def many(j, k, stop_on_nonfinite):
             for i in range(k):
