@@ -396,3 +396,29 @@ def test_a_generator_is_refused_clearly_on_every_replica():
 
     with pytest.raises(NotImplementedError, match="arrays only"):
         run_replicas(2, replica, timeout=60)
+
+
+def test_a_functional_graph_with_penalties_trains_data_parallel_as_one_process():
+    x, y = _data(101)
+
+    def model():
+        keras.utils.set_random_seed(8)
+        inp = keras.Input(shape=(8,))
+        a = keras.layers.Dense(12, activation="relu", kernel_regularizer=keras.regularizers.l2(0.01))(inp)
+        b = keras.layers.Dense(6, activation="tanh")(inp)
+        out = keras.layers.Dense(3, activation="softmax")(keras.layers.Concatenate()([a, b]))
+        m = keras.Model(inp, out)
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return m
+
+    one_hist, _, one_w = _fit(model(), x, y)
+    models = [model(), model()]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm))
+
+    for hist, _, weights in run_replicas(2, replica, timeout=120):
+        for k in one_hist:
+            _close(hist[k], one_hist[k])
+        for w, w1 in zip(weights, one_w):
+            _close(w, w1)
