@@ -111,13 +111,13 @@ hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, s
                            size_t batch, int training, int64_t iteration, float *out, float *ws);
 
 /* The data-parallel step, in two calls around one in-place sum over ranks
- * (an Allreduce) of the buffer [grads (n_params) | mdelta]:
+ * (an Allreduce) of the buffer [grads (n_params) | mdelta] (hf_reduce_floats):
  *
  * hf_grad_step: forward, loss and backward on this rank's n rows at
  * positions [start, start + n) of a global batch of global_rows rows. The
  * gradient is scaled by n / global_rows, so the sum over ranks of grads is
- * the global batch's gradient (sample weights included); mdelta
- * ((1 + n_metrics) x 2, zeroed first) gets the loss and metric deltas.
+ * the global batch's gradient (sample weights included); mdelta (as many
+ * floats as the metric state, zeroed first) gets the loss and metric deltas.
  * Parameters, slots, accumulators and iterations do not change. n may be 0
  * (an empty share of a tiny last batch): grads and mdelta become zeros.
  *
@@ -125,9 +125,10 @@ hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, s
  * with grads, iterations += 1. With n == global_rows the two calls compute
  * bitwise what one step of hf_train_steps computes. */
 size_t hf_reduce_floats(const hf_network *net);
-/* 0 when a live node makes a rank's share differ from its part of the global
- * batch (trainable BatchNormalization's batch statistics, active Dropout):
- * hf_grad_step then returns HF_ERR_KIND. */
+/* 0 when a rank's share would not be its part of the global batch (trainable
+ * BatchNormalization's batch statistics, active Dropout, or a summed loss
+ * whose weight penalty every rank would add in full): hf_grad_step then
+ * returns HF_ERR_KIND. */
 int hf_network_data_parallel_ok(const hf_network *net);
 hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
                        size_t global_rows, float *mdelta, float *ws);
