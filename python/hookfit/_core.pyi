@@ -125,10 +125,8 @@ class Dataset:
     def sample_weight(self) -> np.ndarray | None: ...
     @property
     def order(self) -> np.ndarray | None:
-        """The int64 order in use (a read-only view of the Dataset's own copy)."""
-    @property
-    def order(self) -> np.ndarray | None:
-        """The installed order (read-only), or None for the identity."""
+        """The installed int64 order (a read-only view of the Dataset's own
+        copy), or None for the identity."""
     def shuffle(self, seed: int) -> None:
         """Install a random order of all rows, made natively from ``seed``
         (an integer in [0, 2**64)): Fisher-Yates over SplitMix64 draws,
@@ -394,3 +392,8 @@ def cpu_features() -> str:
     """The SIMD path chosen at run time for the hot loops: "x86-64-v3
     (avx2+fma)" or "baseline (sse2)" (GCC function clones picked by the
     loader); the reference twin returns "numpy-reference"."""
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in all (the caller included) for the core's
+    parallel work; the results do not depend on it."""
+def get_threads() -> int:
+    """Threads the core's parallel work uses, the caller included."""

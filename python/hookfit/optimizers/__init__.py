@@ -9,7 +9,8 @@ from hookfit.optimizers.sgd import SGD
 
 __all__ = ["Adam", "Optimizer", "RMSprop", "SGD", "get"]
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+# Each class has defaults for every argument (the base Optimizer has none).
+_BY_NAME: dict[str, type[SGD] | type[RMSprop] | type[Adam]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
 
 
 def get(identifier) -> Optimizer:

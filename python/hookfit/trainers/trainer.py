@@ -31,9 +31,11 @@ e) A rejected call changes nothing (compile checks everything first), and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +44,7 @@ from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
-from hookfit.trainers import source_loops
+from hookfit.trainers import graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
@@ -168,6 +170,8 @@ class Trainer:
     matrix, building the network if needed), and for freezing
     ``_apply_trainable()`` / ``_check_trainable_consistency()``.
     """
+
+    _network: Any  # provided by the model class
 
     def __init__(self):
         self.optimizer = None
@@ -357,6 +361,7 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        on_interrupt=None,
         distribute=None,
     ):
         """Train the model for a fixed number of epochs (Keras 2 semantics).
@@ -364,6 +369,12 @@ class Trainer:
         ``distribute``: a ``hookfit.distribute.DataParallel`` to train
         data-parallel (``batch_size`` is the global batch); None: the one of
         ``python -m hookfit.distribute``, if any, else one process.
+
+        Beyond Keras, ``on_interrupt="backup"`` turns the first Ctrl-C or
+        SIGTERM into a clean end: the running batch finishes, every
+        ``BackupAndRestore`` writes a backup of that point, ``on_train_end``
+        runs and the History so far is returned (a second Ctrl-C stops at
+        once). See ``hookfit.trainers.graceful_interrupt``.
 
         Returns:
             the ``History`` (also ``model.history``).
@@ -374,6 +385,7 @@ class Trainer:
         self._assert_compiled("training/testing")
         self._check_trainable_consistency()
         verbose = _resolve_verbose(verbose)
+        on_interrupt = graceful_interrupt.check_mode(on_interrupt)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
@@ -391,6 +403,12 @@ class Trainer:
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
             _refuse_parallel_source(self, distribute, "fit")
+            if on_interrupt is not None:
+                raise ValueError(
+                    "on_interrupt='backup' works with array data (x, y) only for now; a "
+                    "PyDataset, Sequence or generator cannot be backed up mid-epoch. Pass "
+                    "on_interrupt=None, or arrays."
+                )
             return source_loops.fit_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                 verbose=verbose, callbacks=callbacks, validation_split=validation_split,
@@ -434,18 +452,25 @@ class Trainer:
 
         parallel = _parallel(self, distribute, "fit")
         if parallel is not None:
-            if shuffle == "batch":
-                raise NotImplementedError(
-                    "shuffle='batch' does not run data-parallel yet; use shuffle=True or False"
+            try:
+                if shuffle == "batch" or on_interrupt is not None:
+                    raise NotImplementedError(
+                        "shuffle='batch' and on_interrupt do not run data-parallel yet; use "
+                        "shuffle=True or False and on_interrupt=None"
+                    )
+                parallel.check(
+                    callbacks, data=parallel_data_signature(x, y, sample_weight),
+                    validation=None if val is None else parallel_data_signature(*val),
+                    batch_size=batch_size, validation_batch_size=val_batch_size, epochs=epochs,
+                    initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                    validation_steps=validation_steps, shuffle=shuffle,
+                    metrics=self.metrics_names, n_params=self._network.n_params,
+                    optimizer=self.optimizer.get_config(),
                 )
-            parallel.check(
-                callbacks, data=parallel_data_signature(x, y, sample_weight),
-                validation=None if val is None else parallel_data_signature(*val),
-                batch_size=batch_size, validation_batch_size=val_batch_size, epochs=epochs,
-                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                validation_steps=validation_steps, shuffle=shuffle, metrics=self.metrics_names,
-                n_params=self._network.n_params, optimizer=self.optimizer.get_config(),
-            )
+            except BaseException:
+                if val_source is not None:
+                    val_source.close()
+                raise
             if not parallel.comm.is_chief:
                 verbose = 0  # one progress bar: rank 0's
 
@@ -460,51 +485,66 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
         )
+        if self.optimizer._network is not self._network:
+            # model.optimizer was replaced since compile: train with it (fresh
+            # slots), as Keras does; a backup may then restore its slots.
+            self._configure()
         if parallel is not None:
-            return self._fit_parallel(
-                parallel, callbacks, verbose, iterator, epochs, val_data, val_batch_size,
-                validation_steps, validation_freq,
-            )
-        cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+            draw = iterator.draw_seed
+            iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
+            # File-writing callbacks are adapted before the list is built.
+            parallel.enter(callbacks)
+        try:
+            cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+        except BaseException:
+            if parallel is not None:
+                parallel.exit()
+            raise
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
+        guard = self._interrupt_guard = (
+            graceful_interrupt.GracefulInterrupt() if on_interrupt is not None else None
+        )
         try:
-            epoch_logs = self._fit_loop(
-                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
-            )
+            with guard or contextlib.nullcontext():
+                try:
+                    epoch_logs = self._fit_loop(
+                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq,
+                        parallel,
+                    )
+                except graceful_interrupt.Interrupted:
+                    epoch_logs = self._save_interrupted(cl)
+                cl.on_train_end(dict(epoch_logs))
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
+            self._interrupt_guard = None
             if val_source is not None:
                 val_source.close()
-        cl.on_train_end(dict(epoch_logs))
+            if parallel is not None:
+                parallel.exit()  # after on_train_end / on_exception
         return self.history
 
-    def _fit_parallel(self, parallel, callbacks, verbose, iterator, epochs, val_data,
-                      val_batch_size, validation_steps, validation_freq):
-        """fit's end on many ranks: the callbacks are adapted (files from
-        rank 0) before the list is built, and restored after on_train_end."""
-        draw = iterator.draw_seed
-        iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
-        self.stop_training = False
-        self._epoch_iterator = iterator
-        self._fit_thread = threading.get_ident()
+    def _logs_now(self) -> dict:
+        """The running metrics (for on_exception), or {} if there are none."""
         try:
-            parallel.enter(callbacks)
-            cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
-            try:
-                epoch_logs = self._fit_loop(
-                    cl, iterator, epochs, val_data, val_batch_size, validation_steps,
-                    validation_freq, parallel,
-                )
-            finally:
-                self._epoch_iterator = None
-                self._fit_thread = None
-            cl.on_train_end(dict(epoch_logs))
-        finally:
-            parallel.exit()
-        return self.history
+            return dict(zip(self.metrics_names, self._network.metric_results()))
+        except Exception:
+            return {}
+
+    def _save_interrupted(self, cl) -> dict:
+        """A graceful stop at a batch boundary: every BackupAndRestore backs
+        up this exact point; the logs are the epoch's running metrics."""
+        logs = self._logs_now()
+        for cb in cl.callbacks:
+            save = getattr(cb, "_save_interrupted", None)
+            if save is not None:
+                save(logs)
+        return logs
 
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq, parallel=None):
         network = self._network
@@ -514,10 +554,16 @@ class Trainer:
             steps = self._train_steps(it, make_logs)
         else:
             steps = parallel.train_steps(it, make_logs)
+        guard = getattr(self, "_interrupt_guard", None)
+        if guard is not None:  # the safe points of a graceful interrupt
+            steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
         epoch_logs = {}
         while it.epoch < epochs:
-            if it.exhausted:
-                it.warn_ran_out()
+            # A restored backup may sit after an epoch's last batch, before its
+            # end work (which still runs), or in a run that had stopped.
+            if it.at_epoch_start and (it.stopped or it.exhausted):
+                if not it.stopped:
+                    it.warn_ran_out()
                 break
             epoch = it.epoch
             if it.at_epoch_start:
@@ -530,8 +576,10 @@ class Trainer:
             token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
-            run_batches(steps, dispatch, it.segments(), first, last,
-                        model=self if parallel is None else parallel.stop_view)
+            if not it.stopped:  # a resumed run that had stopped: only the epoch's end is left
+                ran = run_batches(steps, dispatch, it.segments(), first, last,
+                                  model=self if parallel is None else parallel.stop_view)
+                cl.costs.count_steps("train", ran)
             cl.costs.stop_steps(token)
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
@@ -555,13 +603,16 @@ class Trainer:
         def many(j, k, stop_on_nonfinite):
             start = j * batch_size
             rows = min(n_rows, start + k * batch_size) - start
+            before = network.iterations
             try:
                 return network.train_batches(
                     data, start, rows, batch_size, opt._learning_rate,
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
-            except BaseException:  # Ctrl-C between batches: keep the position exact
-                it.step += network.last_run_batches
+            except BaseException:
+                # Ctrl-C between batches keeps the position exact: count the
+                # batches that really ran (none if raised before the run began).
+                it.step += int(network.iterations) - int(before)
                 raise
 
         def one(j):
@@ -614,11 +665,12 @@ class Trainer:
             steps = parallel.test_steps(data, batch_size, make_logs)
         else:
             steps = Steps(many, one, logs, metric_logs=(make_logs, results))
-        run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token)
-        logs = dict(zip(names, network.metric_results()))
-        cl.on_test_end(dict(logs))
-        return logs
+        results_logs = dict(zip(names, network.metric_results()))
+        cl.on_test_end(dict(results_logs))
+        return results_logs
 
     def evaluate(
         self,
@@ -667,14 +719,18 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
-        if parallel is None:
-            logs = self._test(cl, data, batch_size, steps)
-        else:
-            try:
-                parallel.enter()
-                logs = self._test(cl, data, batch_size, steps, parallel)
-            finally:
-                parallel.exit()
+        try:
+            if parallel is None:
+                logs = self._test(cl, data, batch_size, steps)
+            else:
+                try:
+                    parallel.enter()
+                    logs = self._test(cl, data, batch_size, steps, parallel)
+                finally:
+                    parallel.exit()
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         if return_dict:
             return logs
         return _flatten_in_order(logs, self.metrics_names)
@@ -722,10 +778,26 @@ class Trainer:
                            steps=steps)
             verbose = verbose if parallel.comm.is_chief else 0
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
+        try:
+            if parallel is None:
+                return self._predict(cl, data, n, n_batches, batch_size, rows)
+            try:
+                parallel.enter()
+                return self._predict(cl, data, n, n_batches, batch_size, rows, parallel)
+            finally:
+                parallel.exit()
+        except BaseException as e:
+            cl.on_exception(e, {})
+            raise
+
+    def _predict(self, cl, data, n, n_batches, batch_size, rows, parallel=None):
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
-        dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
+        if parallel is not None:
+            dispatch = parallel.dispatcher(cl, "predict")
+        else:
+            dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
         token = cl.costs.start_steps()
 
         def many(j, k, _stop_on_nonfinite):
@@ -740,15 +812,12 @@ class Trainer:
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
-        if parallel is None:
-            run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        if parallel is not None:
+            steps = parallel.predict_steps(data, batch_size, out)
         else:
-            try:
-                parallel.enter()
-                run_batches(parallel.predict_steps(data, batch_size, out),
-                            parallel.dispatcher(cl, "predict"), [(0, n_batches)], 0, n_batches - 1)
-            finally:
-                parallel.exit()
+            steps = Steps(many, one, logs)
+        ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("predict", ran)
         cl.costs.stop_steps(token)
         cl.on_predict_end({})
         return out if rows == n else out[:rows]
