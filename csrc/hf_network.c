@@ -62,14 +62,15 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
     if (start > d->n_positions || count > d->n_positions - start)
         return HF_ERR_RANGE;
     if (need_y) {
-        if (d->y == NULL || d->y_width != hf_loss_y_width(net->loss, net->dims[net->n_layers]))
+        const size_t k = net->dims[net->n_layers];
+        if (d->y == NULL || d->y_width != hf_loss_spec_y_width(&net->loss, k))
             return HF_ERR_SHAPE;
-        if (!hf_loss_valid(net->loss))
+        if (hf_loss_spec_check(&net->loss) != HF_OK)
             return HF_ERR_KIND;
         for (size_t m = 0; m < net->n_metrics; m++) {
-            if (!hf_metric_valid(net->metrics[m]))
+            if (hf_metric_spec_check(&net->metrics[m], k) != HF_OK)
                 return HF_ERR_KIND;
-            if (d->y_width != hf_metric_y_width(net->metrics[m], net->dims[net->n_layers]))
+            if (d->y_width != hf_metric_spec_y_width(&net->metrics[m], k))
                 return HF_ERR_SHAPE;
         }
     }
@@ -112,11 +113,15 @@ static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, siz
 {
     const size_t k = net->dims[net->n_layers];
     hf_rows y = rows_of(d->y, d->y_width, d, start);
+    hf_rows sw = rows_of(d->sw, 1, d, start);
     hf_loss_tracker_update(net->mstate, loss_value, n);
+    float *block = net->mstate + 2;
     for (size_t m = 0; m < net->n_metrics; m++) {
-        hf_status st = hf_metric_update(net->metrics[m], &y, pred, n, k, net->mstate + 2 * (m + 1));
+        hf_status st = hf_metric_accumulate(&net->metrics[m], &y, d->sw ? &sw : NULL, pred, n, k,
+                                            block);
         if (st != HF_OK)
             return st;
+        block += hf_metric_state_floats(&net->metrics[m], k);
     }
     return HF_OK;
 }
@@ -136,7 +141,7 @@ static hf_status train_general(hf_network *net, const hf_data *d, size_t start, 
 
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
-    st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, *pred, n, k, delta, loss_value);
+    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, *pred, n, k, delta, loss_value);
     if (st != HF_OK)
         return st;
 
@@ -168,7 +173,7 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
     *pred = a;
     return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->dims[0],
                            layer_w(net, net->params, 0), layer_b(net, net->params, 0),
-                           net->acts[0], net->loss, layer_w(net, net->grads, 0),
+                           net->acts[0], &net->loss, layer_w(net, net->grads, 0),
                            layer_b(net, net->grads, 0), a, loss_value, scratch);
 }
 
@@ -186,8 +191,8 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
     st = accumulate(net, d, start, n, pred, loss_value);
     if (st != HF_OK)
         return st;
-    st = hf_optimizer_update(&net->opt, net->params, net->grads, net->slots[0], net->slots[1],
-                             net->slots[2], net->n_params, lr, net->iterations);
+    st = hf_opt_apply(&net->opt, net->params, net->grads, net->slots, net->n_params, net->vars,
+                      net->n_vars, lr, net->iterations);
     if (st != HF_OK)
         return st;
     net->iterations += 1;
@@ -202,7 +207,7 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
         return st;
     if (!isfinite(lr))
         return HF_ERR_NONFINITE;
-    if (!hf_opt_valid(net->opt.kind))
+    if (hf_opt_spec_check(&net->opt) != HF_OK)
         return HF_ERR_KIND;
     float *scratch = ws + general_floats(net, count < batch ? count : batch);
     hf_fpenv env = hf_fpenv_enter();
@@ -233,8 +238,8 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     double loss_value = 0.0;
-    st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, pred, n, net->dims[net->n_layers], NULL,
-                 &loss_value);
+    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->dims[net->n_layers], NULL,
+                      &loss_value);
     if (st != HF_OK)
         return st;
     return accumulate(net, d, start, n, pred, loss_value);

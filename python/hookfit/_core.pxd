@@ -80,10 +80,24 @@ cdef extern from "hf_loss.h" nogil:
         HF_LOSS_BCE
         HF_LOSS_CCE
         HF_LOSS_SCCE
+        HF_LOSS_N_KINDS
+        HF_REDUCE_SUM_OVER_BATCH_SIZE
+        HF_REDUCE_SUM
+    ctypedef struct hf_loss_spec:
+        int kind
+        int from_logits
+        float label_smoothing
+        float delta
+        int reduction
     int hf_loss_valid(int kind)
     size_t hf_loss_y_width(int kind, size_t k)
-    hf_status hf_loss(int kind, const hf_rows *y, const hf_rows *sw, const float *pred,
-                      size_t n, size_t k, float *grad, double *value)
+    size_t hf_loss_spec_y_width(const hf_loss_spec *s, size_t k)
+    hf_status hf_loss_spec_check(const hf_loss_spec *s)
+    hf_loss_spec hf_loss_spec_of(int kind)
+    hf_status hf_loss_eval(const hf_loss_spec *s, const hf_rows *y, const hf_rows *sw,
+                           const float *pred, size_t n, size_t k, float *grad, double *value)
+    hf_status hf_loss_per_sample(const hf_loss_spec *s, const hf_rows *y, const float *pred,
+                                 size_t n, size_t k, float *out)
 
 
 cdef extern from "hf_metric.h" nogil:
@@ -96,10 +110,28 @@ cdef extern from "hf_metric.h" nogil:
         HF_METRIC_BINARY_ACCURACY
         HF_METRIC_CATEGORICAL_ACCURACY
         HF_METRIC_SPARSE_CATEGORICAL_ACCURACY
+        HF_METRIC_N_KINDS
+    ctypedef struct hf_metric_spec:
+        int kind
+        int weighted
+        int from_logits
+        float label_smoothing
+        float threshold
+        int top_k
+        int class_id
+        size_t n_thresholds
+        const float *thresholds
+        int curve, summation
+        float target
     int hf_metric_valid(int kind)
     size_t hf_metric_y_width(int kind, size_t k)
-    hf_status hf_metric_update(int kind, const hf_rows *y, const float *pred, size_t n,
-                               size_t k, float *state)
+    size_t hf_metric_spec_y_width(const hf_metric_spec *m, size_t k)
+    hf_metric_spec hf_metric_spec_of(int kind)
+    size_t hf_metric_state_floats(const hf_metric_spec *m, size_t k)
+    hf_status hf_metric_spec_check(const hf_metric_spec *m, size_t k)
+    hf_status hf_metric_accumulate(const hf_metric_spec *m, const hf_rows *y, const hf_rows *sw,
+                                   const float *pred, size_t n, size_t k, float *state)
+    double hf_metric_result(const hf_metric_spec *m, const float *state, size_t k)
 
 
 cdef extern from "hf_optimizer.h" nogil:
@@ -107,16 +139,27 @@ cdef extern from "hf_optimizer.h" nogil:
         HF_OPT_SGD
         HF_OPT_RMSPROP
         HF_OPT_ADAM
-    ctypedef struct hf_opt:
+        HF_OPT_N_KINDS
+        HF_OPT_MAX_SLOTS
+    ctypedef struct hf_opt_spec:
         int kind
-        float rho, momentum, epsilon
-        int centered, nesterov
-        float beta_1, beta_2
-        int amsgrad
+        float beta_1, beta_2, epsilon
+        float rho, momentum
+        int centered, nesterov, amsgrad
+        float clipnorm, clipvalue, global_clipnorm, weight_decay
+        int use_ema
+        float ema_momentum
+        int ema_overwrite_frequency
+    ctypedef struct hf_var:
+        size_t offset, size
     int hf_opt_valid(int kind)
-    hf_status hf_optimizer_update(const hf_opt *opt, float *params, const float *grads,
-                                  float *s0, float *s1, float *s2, size_t n, float lr,
-                                  int64_t iteration)
+    size_t hf_opt_kind_slots(int kind)
+    size_t hf_opt_n_slots(const hf_opt_spec *o)
+    hf_opt_spec hf_opt_spec_of(int kind)
+    hf_status hf_opt_spec_check(const hf_opt_spec *o)
+    hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float *const *slots,
+                           size_t n_params, const hf_var *vars, size_t n_vars, float lr,
+                           int64_t iteration)
 
 
 cdef extern from "hf_network.h" nogil:
@@ -129,11 +172,13 @@ cdef extern from "hf_network.h" nogil:
         size_t n_params
         float *params
         float *grads
-        float *slots[3]
-        hf_opt opt
-        int loss
+        float *slots[5]
+        hf_opt_spec opt
+        const hf_var *vars
+        size_t n_vars
+        hf_loss_spec loss
         size_t n_metrics
-        const int *metrics
+        const hf_metric_spec *metrics
         float *mstate
         int64_t iterations
         const hf_blas *blas
@@ -153,3 +198,9 @@ cdef extern from "hf_network.h" nogil:
                             size_t batch, float *ws)
     hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
                                size_t count, size_t batch, float *out, float *ws)
+
+
+# The spec fillers of _core_numerics.pxi (NUMERICS_SPEC.md), for the other .pxi parts.
+cdef int _fill_loss_spec(hf_loss_spec *out, dict spec) except -1
+cdef int _fill_metric_spec(hf_metric_spec *out, dict spec, object keepalive_list) except -1
+cdef int _fill_opt_spec(hf_opt_spec *out, dict spec) except -1

@@ -47,6 +47,11 @@ class Metric:
 
     def __init__(self, name=None, dtype=None):
         self.name = name or self._default_name
+        self._settings = {}
+
+    def _spec(self) -> dict:
+        """The core's spec dict (NUMERICS_SPEC.md)."""
+        return {"kind": self._code, "name": self.name, **self._settings}
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -98,9 +103,8 @@ class BinaryAccuracy(Metric):
     _default_name = "binary_accuracy"
 
     def __init__(self, name=None, dtype=None, threshold=0.5):
-        if threshold != 0.5:
-            raise ValueError(f"BinaryAccuracy supports threshold=0.5 only; got {threshold}")
         super().__init__(name, dtype)
+        self._settings = {"threshold": float(threshold)}
 
 
 class Accuracy(Metric):
@@ -187,4 +191,14 @@ def resolve(metrics, output_width: int, loss_code: int) -> list[tuple[str, int]]
             f"metric names must be unique and not 'loss'; repeated: {dupes}. "
             "Give metric objects distinct names, e.g. MeanAbsoluteError(name='mae_2')"
         )
+    return out
+
+
+def specs(metrics, output_width: int, loss_code: int) -> list[dict]:
+    """The core's spec dict of each metric (with its logs key as "name")."""
+    out = []
+    for m, (name, code) in zip(metrics, resolve(metrics, output_width, loss_code)):
+        spec = m._spec() if isinstance(m, Metric) and not isinstance(m, Accuracy) else {}
+        spec.update(kind=code, name=name)
+        out.append(spec)
     return out

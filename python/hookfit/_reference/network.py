@@ -9,7 +9,10 @@ import numpy as np
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
 from hookfit._reference.dense import dense_backward, dense_forward
-from hookfit._reference.numerics import _accumulate_loss, loss_value_and_grad, metric_update, optimizer_update
+from hookfit._reference.numerics import (
+    _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
+    metric_state_floats, opt_apply, opt_n_slots,
+)
 
 
 class Network:
@@ -55,6 +58,15 @@ class Network:
     output_dim = property(lambda self: self._layers[-1][1])
     params = property(lambda self: self._params)
 
+    def _vars(self):
+        """The trainable weight arrays as (offset, size) ranges: every kernel and bias."""
+        out = []
+        for fin, fout, _, k_off, b_off in self._layers:
+            out.append((k_off, fin * fout))
+            if b_off is not None:
+                out.append((b_off, fout))
+        return out
+
     def layer_weights(self, i):
         fin, fout, _, k_off, b_off = self._layers[i]
         kernel = self._params[k_off : k_off + fin * fout].reshape(fin, fout)
@@ -62,26 +74,38 @@ class Network:
         return kernel, bias
 
     def configure(self, loss, metrics, optimizer, **hparams):
-        if not 0 <= loss < N_LOSSES:
-            raise CoreValueError(f"loss code must lie in [0, {N_LOSSES})")
-        if any(not 0 <= m < N_METRICS for m in metrics):
-            raise CoreValueError(f"metric codes must lie in [0, {N_METRICS})")
-        if optimizer not in _N_SLOTS:
-            raise CoreValueError(f"optimizer code must lie in [0, {N_OPTIMIZERS})")
-        self._loss, self._metrics, self._opt = int(loss), [int(m) for m in metrics], int(optimizer)
-        defaults = dict(
-            rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-            nesterov=False, beta_1=0.9, beta_2=0.999, amsgrad=False,
-        )
-        unknown = set(hparams) - set(defaults)
-        if unknown:
-            raise CoreTypeError(f"unknown optimizer settings {sorted(unknown)}")
-        defaults.update(hparams)
-        self._hparams = defaults
-        self._slots = [np.zeros_like(self._params) for _ in range(_N_SLOTS[self._opt])]
-        self._acc = np.zeros((1 + len(self._metrics), 2), np.float32)
+        """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
+        older configure(loss_code, metric_codes, opt_code, **hyper)."""
+        if isinstance(loss, dict):
+            if hparams:
+                raise CoreTypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hparams)}")
+            loss_spec, metric_specs, opt_spec = dict(loss), [dict(m) for m in metrics], dict(optimizer)
+        else:
+            if not 0 <= loss < N_LOSSES:
+                raise CoreValueError(f"loss code must lie in [0, {N_LOSSES})")
+            if any(not 0 <= m < N_METRICS for m in metrics):
+                raise CoreValueError(f"metric codes must lie in [0, {N_METRICS})")
+            if optimizer not in _N_SLOTS:
+                raise CoreValueError(f"optimizer code must lie in [0, {N_OPTIMIZERS})")
+            loss_spec, metric_specs = {"kind": int(loss)}, [{"kind": int(m)} for m in metrics]
+            opt_spec = {"kind": int(optimizer), **hparams}
+        _loss_spec(loss_spec)
+        for m in metric_specs:
+            _metric_spec(m)
+        self._loss_spec, self._metric_specs, self._opt_spec = loss_spec, metric_specs, opt_spec
+        self._loss = loss_spec["kind"]
+        self._slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
+        k = self.output_dim
+        self._blocks = [metric_state_floats(m, k) for m in metric_specs]
+        self._acc = np.zeros(2 + sum(self._blocks), np.float32)
         self.iterations = 0
         self._configured = True
+
+    def _metric_views(self):
+        off = 2
+        for m, size in zip(self._metric_specs, self._blocks):
+            yield m, self._acc[off : off + size]
+            off += size
 
     def optimizer_slots(self):
         return list(self._slots)
@@ -90,7 +114,9 @@ class Network:
         self._acc[...] = 0
 
     def metric_results(self):
-        return [float(f32(t) / f32(c)) if c else 0.0 for t, c in self._acc]
+        t, c = self._acc[0], self._acc[1]
+        loss = float(f32(t) / f32(c)) if c else 0.0
+        return [loss] + [metric_result(m, st, self.output_dim) for m, st in self._metric_views()]
 
     def metric_state(self):
         return self._acc.copy()
@@ -140,10 +166,10 @@ class Network:
             acts.append(out)
         return acts
 
-    def _accumulate(self, y, y_pred, batch_loss):
-        _accumulate_loss(self._acc[0], batch_loss, y.shape[0])
-        for j, m in enumerate(self._metrics):
-            metric_update(m, y, y_pred, self._acc[1 + j])
+    def _accumulate(self, y, y_pred, batch_loss, sw):
+        _accumulate_loss(self._acc[0:2], batch_loss, y.shape[0])
+        for m, st in self._metric_views():
+            metric_accumulate(m, y, y_pred, sw, st)
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
@@ -154,8 +180,8 @@ class Network:
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         acts = self._forward(x)
         da = np.empty_like(acts[-1])
-        batch_loss = loss_value_and_grad(self._loss, y, acts[-1], sw, da)
-        self._accumulate(y, acts[-1], batch_loss)
+        batch_loss = loss_eval(self._loss_spec, y, acts[-1], sw, da)
+        self._accumulate(y, acts[-1], batch_loss, sw)
         for i in reversed(range(len(self._layers))):
             fin, fout, act, k_off, b_off = self._layers[i]
             kernel, _ = self.layer_weights(i)
@@ -164,10 +190,8 @@ class Network:
             dx = np.empty((count, fin), np.float32) if i > 0 else None
             dense_backward(acts[i], kernel, acts[i + 1], da, act, dk, db, dx)
             da = dx
-        optimizer_update(
-            self._opt, self._params, self._grads, self._slots, lr, self.iterations,
-            **self._hparams,
-        )
+        opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations,
+                  self._vars())
         self.iterations += 1
         return 1
 
@@ -194,7 +218,7 @@ class Network:
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         y_pred = self._forward(x)[-1]
-        self._accumulate(y, y_pred, loss_value_and_grad(self._loss, y, y_pred, sw, None))
+        self._accumulate(y, y_pred, loss_eval(self._loss_spec, y, y_pred, sw, None), sw)
         return 1
 
     def test_batches(self, data, start, count, batch_size):

@@ -247,11 +247,11 @@ class Model:
 
     def _configure(self) -> None:
         network = self._network
-        resolved = _metrics.resolve(self._metric_specs, network.output_dim, self._loss_code)
+        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code)
         opt = self.optimizer
-        network.configure(self._loss_code, [c for _, c in resolved], opt._kind, **opt._hyper())
+        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
         opt._bind(network)
-        self._metric_names = [n for n, _ in resolved]
+        self._metric_names = [s["name"] for s in specs]
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
