@@ -16,8 +16,24 @@
 #include "hf_rows.h"
 #include "hf_status.h"
 
-enum { HF_LOSS_MSE = 0, HF_LOSS_MAE = 1, HF_LOSS_BCE = 2, HF_LOSS_CCE = 3, HF_LOSS_SCCE = 4 };
-#define HF_LOSS_N_KINDS 5
+enum {
+    HF_LOSS_MSE = 0,
+    HF_LOSS_MAE = 1,
+    HF_LOSS_BCE = 2,
+    HF_LOSS_CCE = 3,
+    HF_LOSS_SCCE = 4,
+    HF_LOSS_HUBER = 5,
+    HF_LOSS_LOG_COSH = 6,
+    HF_LOSS_HINGE = 7,
+    HF_LOSS_SQUARED_HINGE = 8,
+    HF_LOSS_CATEGORICAL_HINGE = 9,
+    HF_LOSS_KLD = 10,
+    HF_LOSS_POISSON = 11,
+    HF_LOSS_MAPE = 12,
+    HF_LOSS_MSLE = 13,
+    HF_LOSS_COSINE = 14
+};
+#define HF_LOSS_N_KINDS 15
 
 enum { HF_REDUCE_SUM_OVER_BATCH_SIZE = 0, HF_REDUCE_SUM = 1 };
 
@@ -200,6 +216,126 @@ static inline float hf_scce_row(const hf_loss_spec *s, const float *t, const flo
     return logf(sum) - logf(cl);
 }
 
+/* Hinge labels: tf-keras maps {0, 1} labels to {-1, 1}; here a 0 label is
+ * read as -1 row by row (the same unless 0s share a batch with labels other
+ * than 0 and 1, which hinge losses do not take). */
+static inline float hf_hinge_label(float t) { return t == 0.0f ? -1.0f : t; }
+
+/* The element-wise losses that average over the k outputs: value of one
+ * element and its derivative with respect to p. */
+static inline float hf_elementwise(const hf_loss_spec *s, float t, float p, float *d)
+{
+    switch (s->kind) {
+    case HF_LOSS_HUBER: {
+        float e = p - t, a = fabsf(e), dl = s->delta;
+        if (a <= dl) {
+            *d = e;
+            return 0.5f * e * e;
+        }
+        *d = e > 0.0f ? dl : -dl;
+        return dl * a - 0.5f * dl * dl;
+    }
+    case HF_LOSS_LOG_COSH: {
+        float x = p - t;
+        *d = tanhf(x);
+        return x + hf_softplus(-2.0f * x) - 0.69314718055994531f;
+    }
+    case HF_LOSS_HINGE: {
+        float y = hf_hinge_label(t), m = 1.0f - y * p;
+        *d = m > 0.0f ? -y : 0.0f;
+        return m > 0.0f ? m : 0.0f;
+    }
+    case HF_LOSS_SQUARED_HINGE: {
+        float y = hf_hinge_label(t), m = 1.0f - y * p;
+        m = m > 0.0f ? m : 0.0f;
+        *d = -2.0f * y * m;
+        return m * m;
+    }
+    case HF_LOSS_POISSON:
+        *d = 1.0f - t / (p + HF_EPS);
+        return p - t * logf(p + HF_EPS);
+    case HF_LOSS_MAPE: {
+        float den = fabsf(t) > HF_EPS ? fabsf(t) : HF_EPS, e = p - t;
+        *d = 100.0f * (float)((e > 0.0f) - (e < 0.0f)) / den;
+        return 100.0f * fabsf(t - p) / den;
+    }
+    case HF_LOSS_MSLE: {
+        float pc = p > HF_EPS ? p : HF_EPS, tc = t > HF_EPS ? t : HF_EPS;
+        float e = logf(pc + 1.0f) - logf(tc + 1.0f);
+        *d = p > HF_EPS ? 2.0f * e / (pc + 1.0f) : 0.0f;
+        return e * e;
+    }
+    default:
+        *d = 0.0f;
+        return 0.0f;
+    }
+}
+
+/* max(sum x^2, 1e-12)^-1/2, tf.math.l2_normalize's factor. */
+static inline float hf_l2_inv(const float *x, size_t k)
+{
+    float s = 0.0f;
+    for (size_t j = 0; j < k; j++)
+        s += x[j] * x[j];
+    return 1.0f / sqrtf(s > 1e-12f ? s : 1e-12f);
+}
+
+/* Cosine similarity of one row (the loss is its negative). */
+static inline float hf_cosine_row(const float *t, const float *p, size_t k, float *g, float scale)
+{
+    const float it = hf_l2_inv(t, k), ip = hf_l2_inv(p, k);
+    float c = 0.0f, s = 0.0f;
+    for (size_t j = 0; j < k; j++) {
+        c += (t[j] * it) * (p[j] * ip);
+        s += p[j] * p[j];
+    }
+    if (g) {
+        /* d(-c)/dp = -(t^ - c p^) / |p| while |p|^2 > 1e-12, else -t^ ip */
+        const float proj = s > 1e-12f ? c : 0.0f;
+        for (size_t j = 0; j < k; j++)
+            g[j] = scale * (-(t[j] * it - proj * p[j] * ip) * ip);
+    }
+    return -c;
+}
+
+/* Categorical hinge of one row: max(max_j (1 - t_j) p_j - sum t p + 1, 0). */
+static inline float hf_categorical_hinge_row(const float *t, const float *p, size_t k, float *g,
+                                             float scale)
+{
+    float pos = 0.0f, neg = (1.0f - t[0]) * p[0];
+    size_t at = 0;
+    for (size_t j = 0; j < k; j++) {
+        pos += t[j] * p[j];
+        float v = (1.0f - t[j]) * p[j];
+        if (v > neg) {
+            neg = v;
+            at = j;
+        }
+    }
+    float m = neg - pos + 1.0f;
+    if (g) {
+        for (size_t j = 0; j < k; j++)
+            g[j] = m > 0.0f ? -scale * t[j] : 0.0f;
+        if (m > 0.0f)
+            g[at] += scale * (1.0f - t[at]);
+    }
+    return m > 0.0f ? m : 0.0f;
+}
+
+/* KL divergence of one row: sum t log(t / p), both clipped to [eps, 1]. */
+static inline float hf_kld_row(const float *t, const float *p, size_t k, float *g, float scale)
+{
+    float v = 0.0f;
+    for (size_t j = 0; j < k; j++) {
+        float tc = t[j] < HF_EPS ? HF_EPS : (t[j] > 1.0f ? 1.0f : t[j]);
+        float pc = p[j] < HF_EPS ? HF_EPS : (p[j] > 1.0f ? 1.0f : p[j]);
+        v += tc * logf(tc / pc);
+        if (g)
+            g[j] = (p[j] >= HF_EPS && p[j] <= 1.0f) ? -scale * tc / pc : 0.0f;
+    }
+    return v;
+}
+
 /* Per-sample loss of one row t (width hf_loss_spec_y_width), p (width k).
  * When g is not NULL, g[j] = scale * dl/dp_j. Sets *st on a bad label. */
 static inline float hf_loss_row(const hf_loss_spec *s, const float *t, const float *p, size_t k,
@@ -229,6 +365,26 @@ static inline float hf_loss_row(const hf_loss_spec *s, const float *t, const flo
         return hf_cce_row(s, t, p, k, g, scale);
     case HF_LOSS_SCCE:
         return hf_scce_row(s, t, p, k, g, scale, st);
+    case HF_LOSS_CATEGORICAL_HINGE:
+        return hf_categorical_hinge_row(t, p, k, g, scale);
+    case HF_LOSS_KLD:
+        return hf_kld_row(t, p, k, g, scale);
+    case HF_LOSS_COSINE:
+        return hf_cosine_row(t, p, k, g, scale);
+    case HF_LOSS_HUBER:
+    case HF_LOSS_LOG_COSH:
+    case HF_LOSS_HINGE:
+    case HF_LOSS_SQUARED_HINGE:
+    case HF_LOSS_POISSON:
+    case HF_LOSS_MAPE:
+    case HF_LOSS_MSLE:
+        for (size_t j = 0; j < k; j++) {
+            float d;
+            v += hf_elementwise(s, t[j], p[j], &d);
+            if (g)
+                g[j] = scale * d / (float)k;
+        }
+        return v / (float)k;
     default:
         *st = HF_ERR_KIND;
         return 0.0f;

@@ -25,9 +25,31 @@ enum {
     HF_METRIC_SCCE = 4,
     HF_METRIC_BINARY_ACCURACY = 5,
     HF_METRIC_CATEGORICAL_ACCURACY = 6,
-    HF_METRIC_SPARSE_CATEGORICAL_ACCURACY = 7
+    HF_METRIC_SPARSE_CATEGORICAL_ACCURACY = 7,
+    HF_METRIC_TOP_K_CATEGORICAL_ACCURACY = 8,
+    HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY = 9,
+    HF_METRIC_ROOT_MEAN_SQUARED_ERROR = 10,
+    HF_METRIC_LOSS = 11, /* the running mean of the loss spec'd by loss_kind (and delta) */
+    HF_METRIC_COSINE_SIMILARITY = 12,
+    HF_METRIC_TRUE_POSITIVES = 13,
+    HF_METRIC_FALSE_POSITIVES = 14,
+    HF_METRIC_TRUE_NEGATIVES = 15,
+    HF_METRIC_FALSE_NEGATIVES = 16,
+    HF_METRIC_PRECISION = 17,
+    HF_METRIC_RECALL = 18,
+    HF_METRIC_AUC = 19,
+    HF_METRIC_PRECISION_AT_RECALL = 20,
+    HF_METRIC_RECALL_AT_PRECISION = 21,
+    HF_METRIC_R2_SCORE = 22
 };
-#define HF_METRIC_N_KINDS 8
+#define HF_METRIC_N_KINDS 23
+
+enum { HF_CURVE_ROC = 0, HF_CURVE_PR = 1 };
+enum { HF_SUM_INTERPOLATION = 0, HF_SUM_MINORING = 1, HF_SUM_MAJORING = 2 };
+enum { HF_R2_UNIFORM = 0, HF_R2_VARIANCE_WEIGHTED = 1 };
+
+/* Keras's NEG_INF: the value top_k filtering gives the predictions it drops. */
+#define HF_NEG_INF (-1e10f)
 
 typedef struct hf_metric_spec {
     int kind;                     /* HF_METRIC_* */
@@ -35,19 +57,32 @@ typedef struct hf_metric_spec {
     int from_logits;              /* loss-named metrics (BCE/CCE/SCCE) */
     float label_smoothing;        /* loss-named metrics (BCE/CCE) */
     float threshold;              /* BinaryAccuracy */
-    int top_k;                    /* TopK metrics */
+    int top_k;                    /* TopK accuracies (5); confusion metrics: 0 = no filter */
     int class_id;                 /* -1 for none */
     size_t n_thresholds;          /* confusion metrics, AUC */
     const float *thresholds;      /* n_thresholds values, owned by the caller */
-    int curve, summation;         /* AUC */
+    int curve, summation;         /* AUC: HF_CURVE_*, HF_SUM_* */
     float target;                 /* PrecisionAtRecall / RecallAtPrecision */
+    int loss_kind;                /* HF_METRIC_LOSS: the HF_LOSS_* averaged */
+    float delta;                  /* HF_METRIC_LOSS with Huber */
+    int aggregation;              /* R2Score: HF_R2_* */
+    int num_regressors;           /* R2Score: adjusted R2 when > 0 */
 } hf_metric_spec;
+
+/* The confusion-matrix metrics keep [tp, fp, tn, fn] x n_thresholds. */
+static inline int hf_metric_is_confusion(int kind)
+{
+    return kind >= HF_METRIC_TRUE_POSITIVES && kind <= HF_METRIC_RECALL_AT_PRECISION;
+}
 
 static inline int hf_metric_valid(int kind) { return kind >= 0 && kind < HF_METRIC_N_KINDS; }
 
 static inline size_t hf_metric_y_width(int kind, size_t k)
 {
-    return (kind == HF_METRIC_SCCE || kind == HF_METRIC_SPARSE_CATEGORICAL_ACCURACY) ? 1 : k;
+    return (kind == HF_METRIC_SCCE || kind == HF_METRIC_SPARSE_CATEGORICAL_ACCURACY ||
+            kind == HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY)
+               ? 1
+               : k;
 }
 
 static inline size_t hf_metric_spec_y_width(const hf_metric_spec *m, size_t k)
@@ -58,7 +93,8 @@ static inline size_t hf_metric_spec_y_width(const hf_metric_spec *m, size_t k)
 /* A spec with Keras's defaults for kind. */
 static inline hf_metric_spec hf_metric_spec_of(int kind)
 {
-    hf_metric_spec m = {kind, 0, 0, 0.0f, 0.5f, 5, -1, 0, NULL, 0, 0, 0.0f};
+    hf_metric_spec m = {kind, 0, 0, 0.0f, 0.5f, kind == HF_METRIC_TOP_K_CATEGORICAL_ACCURACY || kind == HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY ? 5 : 0, -1, 0, NULL, 0, 0, 0.0f,
+                        HF_LOSS_MSE, 1.0f, HF_R2_UNIFORM, 0};
     return m;
 }
 

@@ -80,6 +80,16 @@ cdef extern from "hf_loss.h" nogil:
         HF_LOSS_BCE
         HF_LOSS_CCE
         HF_LOSS_SCCE
+        HF_LOSS_HUBER
+        HF_LOSS_LOG_COSH
+        HF_LOSS_HINGE
+        HF_LOSS_SQUARED_HINGE
+        HF_LOSS_CATEGORICAL_HINGE
+        HF_LOSS_KLD
+        HF_LOSS_POISSON
+        HF_LOSS_MAPE
+        HF_LOSS_MSLE
+        HF_LOSS_COSINE
         HF_LOSS_N_KINDS
         HF_REDUCE_SUM_OVER_BATCH_SIZE
         HF_REDUCE_SUM
@@ -110,6 +120,21 @@ cdef extern from "hf_metric.h" nogil:
         HF_METRIC_BINARY_ACCURACY
         HF_METRIC_CATEGORICAL_ACCURACY
         HF_METRIC_SPARSE_CATEGORICAL_ACCURACY
+        HF_METRIC_TOP_K_CATEGORICAL_ACCURACY
+        HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY
+        HF_METRIC_ROOT_MEAN_SQUARED_ERROR
+        HF_METRIC_LOSS
+        HF_METRIC_COSINE_SIMILARITY
+        HF_METRIC_TRUE_POSITIVES
+        HF_METRIC_FALSE_POSITIVES
+        HF_METRIC_TRUE_NEGATIVES
+        HF_METRIC_FALSE_NEGATIVES
+        HF_METRIC_PRECISION
+        HF_METRIC_RECALL
+        HF_METRIC_AUC
+        HF_METRIC_PRECISION_AT_RECALL
+        HF_METRIC_RECALL_AT_PRECISION
+        HF_METRIC_R2_SCORE
         HF_METRIC_N_KINDS
     ctypedef struct hf_metric_spec:
         int kind
@@ -123,6 +148,10 @@ cdef extern from "hf_metric.h" nogil:
         const float *thresholds
         int curve, summation
         float target
+        int loss_kind
+        float delta
+        int aggregation
+        int num_regressors
     int hf_metric_valid(int kind)
     size_t hf_metric_y_width(int kind, size_t k)
     size_t hf_metric_spec_y_width(const hf_metric_spec *m, size_t k)

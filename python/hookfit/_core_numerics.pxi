@@ -16,7 +16,7 @@ _REDUCTIONS = {"sum_over_batch_size": HF_REDUCE_SUM_OVER_BATCH_SIZE, "auto": HF_
 _LOSS_KEYS = frozenset({"kind", "name", "from_logits", "label_smoothing", "delta", "reduction"})
 _METRIC_KEYS = frozenset({"kind", "name", "weighted", "from_logits", "label_smoothing",
                           "threshold", "top_k", "class_id", "thresholds", "curve", "summation",
-                          "target"})
+                          "target", "loss_kind", "delta", "aggregation", "num_regressors"})
 _OPT_FLOATS = ("beta_1", "beta_2", "epsilon", "rho", "momentum", "ema_momentum")
 _OPT_CLIPS = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 _OPT_FLAGS = ("centered", "nesterov", "amsgrad", "use_ema")
@@ -89,11 +89,19 @@ cdef int _fill_metric_spec(hf_metric_spec *out, dict spec, object keepalive_list
     m.label_smoothing = _spec_float(spec, "label_smoothing", 0.0, "metric")
     m.threshold = _spec_float(spec, "threshold", 0.5, "metric")
     m.target = _spec_float(spec, "target", 0.0, "metric")
-    m.top_k = <int>int(spec.get("top_k", 5))
+    m.top_k = <int>int(spec.get("top_k") if spec.get("top_k") is not None else
+                        (5 if m.kind in (HF_METRIC_TOP_K_CATEGORICAL_ACCURACY,
+                                         HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY) else 0))
     cid = spec.get("class_id")
     m.class_id = -1 if cid is None else <int>int(cid)
     m.curve = <int>int(spec.get("curve", 0))
     m.summation = <int>int(spec.get("summation", 0))
+    m.loss_kind = <int>int(spec.get("loss_kind", 0))
+    m.delta = _spec_float(spec, "delta", 1.0, "metric")
+    m.aggregation = <int>int(spec.get("aggregation", 0))
+    m.num_regressors = <int>int(spec.get("num_regressors", 0))
+    if m.top_k < 0 or m.class_id < -1:
+        raise KindError(f"metric top_k must be >= 0 and class_id >= 0 or None; got {spec!r}")
     thresholds = spec.get("thresholds")
     if thresholds is not None:
         arr = np.ascontiguousarray(thresholds, dtype=np.float32).reshape(-1)

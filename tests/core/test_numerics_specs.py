@@ -17,6 +17,12 @@ def f32(a):
 
 
 def targets(rng, kind, n, k):
+    if kind in (core.LOSS_HINGE, core.LOSS_SQUARED_HINGE):
+        return f32(rng.integers(0, 2, (n, k)))
+    if kind in (core.LOSS_POISSON, core.LOSS_MSLE):
+        return f32(rng.uniform(0.1, 3, (n, k)))
+    if kind in (core.LOSS_CATEGORICAL_HINGE, core.LOSS_KLD):
+        return f32(np.eye(k)[rng.integers(0, k, n)]) if kind == core.LOSS_CATEGORICAL_HINGE else f32(rng.dirichlet(np.ones(k), n))
     if kind == core.LOSS_SCCE:
         return f32(rng.integers(0, k, (n, 1)))
     if kind == core.LOSS_CCE:
@@ -27,6 +33,8 @@ def targets(rng, kind, n, k):
 
 
 def predictions(rng, spec, n, k):
+    if spec["kind"] in (core.LOSS_POISSON, core.LOSS_MSLE, core.LOSS_KLD):
+        return f32(rng.uniform(0.1, 0.9, (n, k)))
     if spec.get("from_logits") or spec["kind"] in (core.LOSS_MSE, core.LOSS_MAE):
         return f32(rng.standard_normal((n, k)) * 3)
     p = rng.uniform(0.05, 1.0, (n, k))
@@ -48,7 +56,18 @@ LOSS_SPECS = [
     {"kind": core.LOSS_CCE, "label_smoothing": 0.1},
     {"kind": core.LOSS_SCCE},
     {"kind": core.LOSS_SCCE, "from_logits": True},
+    {"kind": core.LOSS_HUBER, "delta": 0.7},
+    {"kind": core.LOSS_LOG_COSH},
+    {"kind": core.LOSS_HINGE},
+    {"kind": core.LOSS_SQUARED_HINGE, "reduction": "sum"},
+    {"kind": core.LOSS_CATEGORICAL_HINGE},
+    {"kind": core.LOSS_KLD},
+    {"kind": core.LOSS_POISSON},
+    {"kind": core.LOSS_MAPE},
+    {"kind": core.LOSS_MSLE},
+    {"kind": core.LOSS_COSINE},
 ]
+NEW_LOSSES = LOSS_SPECS[12:]
 
 
 @pytest.mark.parametrize("spec", LOSS_SPECS, ids=repr)
@@ -66,7 +85,7 @@ def test_loss_eval_matches_twin(rng, spec, weighted):
     np.testing.assert_allclose(per, twin.loss_per_sample(spec, t, p), rtol=2e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("spec", [s for s in LOSS_SPECS if s.get("from_logits") or s.get("label_smoothing")], ids=repr)
+@pytest.mark.parametrize("spec", [s for s in LOSS_SPECS if s.get("from_logits") or s.get("label_smoothing")] + NEW_LOSSES, ids=repr)
 def test_loss_gradient_matches_finite_differences(rng, spec):
     n, k = 5, 3
     t = targets(rng, spec["kind"], n, k)
@@ -109,7 +128,18 @@ def test_bad_specs_are_refused():
             core.loss_eval(spec, t, p, None, None)
 
 
+THR = [0.0 - 1e-7, 0.25, 0.5, 0.75, 1.0 + 1e-7]
 METRIC_SPECS = [
+    {"kind": core.METRIC_AUC, "thresholds": THR, "curve": 1},
+    {"kind": core.METRIC_AUC, "thresholds": THR, "summation": 1, "weighted": True},
+    {"kind": core.METRIC_PRECISION, "thresholds": [0.5], "top_k": 2},
+    {"kind": core.METRIC_RECALL, "thresholds": [0.4], "class_id": 1, "weighted": True},
+    {"kind": core.METRIC_PRECISION_AT_RECALL, "thresholds": THR, "target": 0.5},
+    {"kind": core.METRIC_R2_SCORE, "weighted": True},
+    {"kind": core.METRIC_ROOT_MEAN_SQUARED_ERROR},
+    {"kind": core.METRIC_TOP_K_CATEGORICAL_ACCURACY, "top_k": 2},
+    {"kind": core.METRIC_COSINE_SIMILARITY},
+    {"kind": core.METRIC_LOSS, "loss_kind": core.LOSS_HUBER, "delta": 0.5},
     {"kind": core.METRIC_BINARY_ACCURACY, "threshold": 0.3},
     {"kind": core.METRIC_BINARY_ACCURACY, "weighted": True},
     {"kind": core.METRIC_CATEGORICAL_ACCURACY, "weighted": True},
@@ -122,7 +152,8 @@ METRIC_SPECS = [
 @pytest.mark.parametrize("spec", METRIC_SPECS, ids=repr)
 def test_metric_accumulate_matches_twin(rng, spec):
     n, k = 31, 3
-    t = f32(rng.integers(0, 2, (n, k))) if spec["kind"] != core.METRIC_CATEGORICAL_ACCURACY else f32(np.eye(k)[rng.integers(0, k, n)])
+    onehot = spec["kind"] in (core.METRIC_CATEGORICAL_ACCURACY, core.METRIC_TOP_K_CATEGORICAL_ACCURACY)
+    t = f32(np.eye(k)[rng.integers(0, k, n)]) if onehot else f32(rng.integers(0, 2, (n, k)))
     p = f32(rng.uniform(0.01, 0.99, (n, k)))
     sw = f32(rng.uniform(0, 2, n))
     size = core.metric_state_floats(spec, k)
@@ -130,7 +161,7 @@ def test_metric_accumulate_matches_twin(rng, spec):
     for half in (slice(0, 15), slice(15, n)):
         core.metric_accumulate(spec, t[half], p[half], sw[half], a)
         twin.metric_accumulate(spec, t[half], p[half], sw[half], b)
-    np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert core.metric_result(spec, a, k) == pytest.approx(twin.metric_result(spec, b, k), rel=1e-6)
 
 

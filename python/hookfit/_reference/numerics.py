@@ -97,6 +97,52 @@ def per_sample_loss(spec, y_true, y_pred, need_grad: bool = True):
         grad = np.broadcast_to(1.0 / ssum[:, None], p.shape).copy()
         grad[rows, labels] -= 1.0 / pc[rows, labels]
         return value, grad * mask
+    if kind == LOSS_CATEGORICAL_HINGE:
+        pos = (t * p).sum(axis=-1)
+        other = (1.0 - t) * p
+        at = other.argmax(axis=-1)
+        m = other.max(axis=-1) - pos + 1.0
+        active = (m > 0)[:, None]
+        grad = -t * active
+        grad[np.arange(len(p)), at] += (1.0 - t[np.arange(len(p)), at]) * active[:, 0]
+        return np.maximum(m, 0.0), grad
+    if kind == LOSS_KLD:
+        tc, pc = np.clip(t, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
+        return (tc * np.log(tc / pc)).sum(axis=-1), -tc / pc * ((p >= EPSILON) & (p <= 1.0))
+    if kind == LOSS_COSINE:
+        tn = t / np.sqrt(np.maximum((t * t).sum(-1, keepdims=True), 1e-12))
+        sq = (p * p).sum(-1, keepdims=True)
+        ip = 1.0 / np.sqrt(np.maximum(sq, 1e-12))
+        c = (tn * p * ip).sum(-1, keepdims=True)
+        return -c[:, 0], -(tn - np.where(sq > 1e-12, c, 0.0) * p * ip) * ip
+    values, grads = _elementwise(kind, float(s["delta"]), t, p)
+    return values.mean(axis=-1), grads / k
+
+
+def _elementwise(kind, delta, t, p):
+    """The element-wise losses (tf-keras formulas) and their derivatives."""
+    if kind == LOSS_HUBER:
+        e = p - t
+        small = np.abs(e) <= delta
+        return np.where(small, 0.5 * e * e, delta * np.abs(e) - 0.5 * delta * delta), np.where(small, e, delta * np.sign(e))
+    if kind == LOSS_LOG_COSH:
+        x = p - t
+        return x + np.logaddexp(0.0, -2.0 * x) - np.log(2.0), np.tanh(x)
+    if kind in (LOSS_HINGE, LOSS_SQUARED_HINGE):
+        y = np.where(t == 0.0, -1.0, t)  # {0, 1} labels read as {-1, 1}
+        m = np.maximum(1.0 - y * p, 0.0)
+        if kind == LOSS_HINGE:
+            return m, np.where(m > 0, -y, 0.0)
+        return m * m, -2.0 * y * m
+    if kind == LOSS_POISSON:
+        return p - t * np.log(p + EPSILON), 1.0 - t / (p + EPSILON)
+    if kind == LOSS_MAPE:
+        den = np.maximum(np.abs(t), EPSILON)
+        return 100.0 * np.abs(t - p) / den, 100.0 * np.sign(p - t) / den
+    if kind == LOSS_MSLE:
+        pc, tc = np.maximum(p, EPSILON), np.maximum(t, EPSILON)
+        e = np.log(pc + 1.0) - np.log(tc + 1.0)
+        return e * e, np.where(p > EPSILON, 2.0 * e / (pc + 1.0), 0.0)
     raise CoreValueError(f"unknown loss code {kind}")
 
 
@@ -127,18 +173,32 @@ def loss_value_and_grad(loss, y_true, y_pred, sample_weight, grad_out):
 
 def _metric_spec(spec) -> dict:
     spec = {"kind": spec} if not isinstance(spec, dict) else spec
-    full = {"weighted": False, "from_logits": False, "label_smoothing": 0.0, "threshold": 0.5}
+    full = {"weighted": False, "from_logits": False, "label_smoothing": 0.0, "threshold": 0.5,
+            "top_k": None, "class_id": None, "thresholds": None, "curve": 0, "summation": 0,
+            "target": 0.0, "loss_kind": 0, "delta": 1.0, "aggregation": 0, "num_regressors": 0}
     full.update({k: v for k, v in spec.items() if v is not None})
     if not 0 <= full["kind"] < N_METRICS:
         raise CoreValueError(f"unknown metric code {full['kind']}")
     return full
 
 
+def _is_confusion(kind):
+    return METRIC_TRUE_POSITIVES <= kind <= METRIC_RECALL_AT_PRECISION
+
+
+def _in_top_k(p, target, k):
+    ok = (target >= 0) & (target < p.shape[1])
+    safe = np.where(ok, target, 0).astype(np.int64)
+    value = p[np.arange(len(p)), safe]
+    return ((p > value[:, None]).sum(axis=1) < k) & ok
+
+
 def per_sample_metric(spec, y_true, y_pred) -> np.ndarray:
     m = _metric_spec(spec)
     kind = m["kind"]
-    if kind <= METRIC_SCCE:  # the losses double as metrics, with the same codes
-        loss = {"kind": kind, "from_logits": m["from_logits"], "label_smoothing": m["label_smoothing"]}
+    if kind <= METRIC_SCCE or kind == METRIC_LOSS:  # the loss-named metrics
+        loss = {"kind": m["loss_kind"] if kind == METRIC_LOSS else kind, "from_logits": m["from_logits"],
+                "label_smoothing": m["label_smoothing"], "delta": m["delta"]}
         return per_sample_loss(loss, y_true, y_pred, need_grad=False)[0]
     t = np.asarray(y_true, np.float64)
     p = np.asarray(y_pred, np.float64)
@@ -148,30 +208,115 @@ def per_sample_metric(spec, y_true, y_pred) -> np.ndarray:
         return (t.argmax(axis=-1) == p.argmax(axis=-1)).astype(np.float64)
     if kind == METRIC_SPARSE_CATEGORICAL_ACCURACY:
         return (t.reshape(-1) == p.argmax(axis=-1)).astype(np.float64)
+    top_k = m["top_k"] or 5
+    if kind == METRIC_TOP_K_CATEGORICAL_ACCURACY:
+        return _in_top_k(p, t.argmax(axis=-1), top_k).astype(np.float64)
+    if kind == METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY:
+        return _in_top_k(p, np.trunc(t.reshape(-1)), top_k).astype(np.float64)
+    if kind == METRIC_ROOT_MEAN_SQUARED_ERROR:
+        return ((p - t) ** 2).mean(axis=-1)
+    if kind == METRIC_COSINE_SIMILARITY:
+        return -per_sample_loss({"kind": LOSS_COSINE}, t, p)[0]
     raise CoreValueError(f"unknown metric code {kind}")
 
 
 def metric_state_floats(spec, k):
-    _metric_spec(spec)
+    m = _metric_spec(spec)
+    if _is_confusion(m["kind"]):
+        return 4 * len(np.reshape(m["thresholds"], -1))
+    if m["kind"] == METRIC_R2_SCORE:
+        return 4 * k + 1
     return 2
+
+
+def _confusion(m, t, p, w, state):
+    thr = np.asarray(m["thresholds"], np.float32).reshape(-1)
+    T = len(thr)
+    p = np.asarray(p, np.float32)
+    if m["from_logits"]:
+        p = f32(1.0) / (f32(1.0) + np.exp(-p))
+    if m["top_k"]:
+        order = np.argsort(-p, axis=1, kind="stable")[:, : m["top_k"]]
+        keep = np.zeros(p.shape, bool)
+        np.put_along_axis(keep, order, True, axis=1)
+        p = np.where(keep, p, f32(-1e10))
+    if m["class_id"] is not None:
+        t, p = t[:, [m["class_id"]]], p[:, [m["class_id"]]]
+    w = np.broadcast_to(w[:, None], t.shape).reshape(-1)
+    pos = (t != 0).reshape(-1)
+    above = p.reshape(-1)[:, None] > thr[None, :]
+    for i, sel in enumerate([pos[:, None] & above, ~pos[:, None] & above, ~pos[:, None] & ~above,
+                             pos[:, None] & ~above]):
+        state[i * T : (i + 1) * T] += (w[:, None] * sel).sum(axis=0).astype(np.float32)
 
 
 def metric_accumulate(spec, y_true, y_pred, sample_weight, state):
     m = _metric_spec(spec)
+    t = np.asarray(y_true, np.float64)
+    n = t.shape[0]
+    w = np.ones(n) if not (m["weighted"] and sample_weight is not None) else np.asarray(sample_weight, np.float64).reshape(-1)
+    if _is_confusion(m["kind"]):
+        _confusion(m, t, y_pred, w, state)
+        return
+    if m["kind"] == METRIC_R2_SCORE:
+        p = np.asarray(y_pred, np.float64)
+        k = p.shape[1]
+        state[0:k] += f32((t * w[:, None]).sum(0))
+        state[k : 2 * k] += f32((t * t * w[:, None]).sum(0))
+        state[2 * k : 3 * k] += f32((((t - p) ** 2) * w[:, None]).sum(0))
+        state[3 * k : 4 * k] += f32(w.sum())
+        state[4 * k] += f32(t.size)
+        return
     values = per_sample_metric(m, y_true, y_pred)
-    if m["weighted"] and sample_weight is not None:
-        w = np.asarray(sample_weight, np.float64).reshape(-1)
-        state[0] = f32(state[0]) + f32((w * values).sum())
-        state[1] = f32(state[1]) + f32(w.sum())
-    else:
-        state[0] = f32(state[0]) + f32(values.sum())
-        state[1] = f32(state[1]) + f32(values.shape[0])
+    state[0] = f32(state[0]) + f32((w * values).sum())
+    state[1] = f32(state[1]) + f32(w.sum())
+
+
+def _div(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.where(b != 0, a / np.where(b != 0, b, 1), 0.0)
 
 
 def metric_result(spec, state, k):
-    _metric_spec(spec)
-    t, c = f32(state[0]), f32(state[1])
-    return float(t / c) if c else 0.0
+    m = _metric_spec(spec)
+    kind, s = m["kind"], np.asarray(state, np.float32)
+    if _is_confusion(kind):
+        T = len(s) // 4
+        tp, fp, tn, fn = (s[i * T : (i + 1) * T].astype(np.float64) for i in range(4))
+        if kind <= METRIC_FALSE_NEGATIVES:
+            return float((tp, fp, tn, fn)[kind - METRIC_TRUE_POSITIVES][0])
+        recall, precision = _div(tp, tp + fn), _div(tp, tp + fp)
+        if kind == METRIC_PRECISION:
+            return float(precision[0])
+        if kind == METRIC_RECALL:
+            return float(recall[0])
+        if kind in (METRIC_PRECISION_AT_RECALL, METRIC_RECALL_AT_PRECISION):
+            c, d = (recall, precision) if kind == METRIC_PRECISION_AT_RECALL else (precision, recall)
+            ok = c >= f32(m["target"])
+            return float(d[ok].max()) if ok.any() else 0.0
+        if m["curve"] == 1 and m["summation"] == 0:
+            p = tp + fp
+            dtp, dp = tp[:-1] - tp[1:], p[:-1] - p[1:]
+            slope = _div(dtp, np.maximum(dp, 0))
+            intercept = tp[1:] - slope * p[1:]
+            ratio = np.where((p[:-1] > 0) & (p[1:] > 0), _div(p[:-1], np.maximum(p[1:], 0)), 1.0)
+            return float(_div(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0)).sum())
+        x, y = (_div(fp, fp + tn), recall) if m["curve"] == 0 else (recall, precision)
+        h = {0: (y[:-1] + y[1:]) / 2, 1: np.minimum(y[:-1], y[1:]), 2: np.maximum(y[:-1], y[1:])}[m["summation"]]
+        return float(((x[:-1] - x[1:]) * h).sum())
+    if kind == METRIC_R2_SCORE:
+        sm, sq, mse, cnt = (s[i * k : (i + 1) * k].astype(np.float64) for i in range(4))
+        total = sq - sm * (sm / cnt)
+        raw = 1.0 - mse / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        r2 = (total * raw).sum() / total.sum() if m["aggregation"] == 1 else raw.mean()
+        n, p = float(s[4 * k]), m["num_regressors"]
+        if p and p < n - 1:
+            r2 = 1 - (1 - r2) * (n - 1) / (n - p - 1)
+        return float(r2)
+    t, c = f32(s[0]), f32(s[1])
+    value = float(t / c) if c else 0.0
+    return math.sqrt(value) if kind == METRIC_ROOT_MEAN_SQUARED_ERROR else value
 
 
 def metric_update(metric, y_true, y_pred, state):
