@@ -160,7 +160,83 @@ class SparseCategoricalCrossentropy(Loss):
         super().__init__(reduction, name, from_logits=bool(from_logits))
 
 
+def _simple(class_name, kind, default_name, doc):
+    def __init__(self, reduction="sum_over_batch_size", name=default_name):
+        Loss.__init__(self, reduction, name)
+
+    return type(class_name, (Loss,), {"_kind": kind, "_default_name": default_name,
+                                      "__init__": __init__, "__doc__": doc})
+
+
+LogCosh = _simple("LogCosh", core.LOSS_LOG_COSH, "log_cosh", "mean(x + softplus(-2x) - log 2), x = y_pred - y_true.")
+Hinge = _simple("Hinge", core.LOSS_HINGE, "hinge", "mean(max(1 - t p, 0)); {0, 1} labels read as {-1, 1}.")
+SquaredHinge = _simple("SquaredHinge", core.LOSS_SQUARED_HINGE, "squared_hinge", "mean(max(1 - t p, 0)^2).")
+CategoricalHinge = _simple("CategoricalHinge", core.LOSS_CATEGORICAL_HINGE, "categorical_hinge",
+                           "max(max((1 - t) p) - sum(t p) + 1, 0).")
+KLDivergence = _simple("KLDivergence", core.LOSS_KLD, "kl_divergence", "sum(t log(t / p)), both clipped to [eps, 1].")
+Poisson = _simple("Poisson", core.LOSS_POISSON, "poisson", "mean(p - t log(p + eps)).")
+MeanAbsolutePercentageError = _simple("MeanAbsolutePercentageError", core.LOSS_MAPE,
+                                      "mean_absolute_percentage_error", "100 mean(|t - p| / max(|t|, eps)).")
+MeanSquaredLogarithmicError = _simple("MeanSquaredLogarithmicError", core.LOSS_MSLE,
+                                      "mean_squared_logarithmic_error", "mean((log(p + 1) - log(t + 1))^2).")
+
+
+class Huber(Loss):
+    """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta); mean over the outputs."""
+
+    _kind, _default_name = core.LOSS_HUBER, "huber_loss"
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        if not float(delta) > 0:
+            raise ValueError(f"delta must be > 0; got {delta!r}")
+        super().__init__(reduction, name, delta=float(delta))
+
+
+class CosineSimilarity(Loss):
+    """-sum(l2_normalize(t) * l2_normalize(p)) over the last axis."""
+
+    _kind, _default_name = core.LOSS_COSINE, "cosine_similarity"
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        _check_axis(axis)
+        super().__init__(reduction, name)
+
+
 # -- the functions of keras.losses: per-sample values ---------------------------
+
+
+def _function(kind, name, doc, **fixed):
+    def fn(y_true, y_pred):
+        t, p = _prepare(y_true, y_pred, False)
+        return core.loss_per_sample({"kind": kind, **fixed}, t, p)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+log_cosh = _function(core.LOSS_LOG_COSH, "log_cosh", "Per-sample log-cosh error.")
+hinge = _function(core.LOSS_HINGE, "hinge", "Per-sample hinge loss.")
+squared_hinge = _function(core.LOSS_SQUARED_HINGE, "squared_hinge", "Per-sample squared hinge loss.")
+categorical_hinge = _function(core.LOSS_CATEGORICAL_HINGE, "categorical_hinge", "Per-sample categorical hinge.")
+kl_divergence = _function(core.LOSS_KLD, "kl_divergence", "Per-sample KL divergence.")
+poisson = _function(core.LOSS_POISSON, "poisson", "Per-sample Poisson loss.")
+mean_absolute_percentage_error = _function(core.LOSS_MAPE, "mean_absolute_percentage_error", "Per-sample MAPE.")
+mean_squared_logarithmic_error = _function(core.LOSS_MSLE, "mean_squared_logarithmic_error", "Per-sample MSLE.")
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber loss."""
+    t, p = _prepare(y_true, y_pred, False)
+    return core.loss_per_sample({"kind": core.LOSS_HUBER, "delta": float(delta)}, t, p)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample negative cosine similarity (the loss)."""
+    _check_axis(axis)
+    t, p = _prepare(y_true, y_pred, False)
+    return core.loss_per_sample({"kind": core.LOSS_COSINE}, t, p)
+
 
 
 def mean_squared_error(y_true, y_pred):
@@ -205,6 +281,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, 
 # Aliases, as in keras.losses.
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
 
 # name -> loss class; the Keras names and aliases accepted by losses.get.
 _CLASSES = {
@@ -222,6 +302,19 @@ _CLASSES = {
     "CategoricalCrossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
+    "huber": Huber, "huber_loss": Huber, "Huber": Huber,
+    "log_cosh": LogCosh, "logcosh": LogCosh, "LogCosh": LogCosh,
+    "hinge": Hinge, "Hinge": Hinge,
+    "squared_hinge": SquaredHinge, "SquaredHinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "CategoricalHinge": CategoricalHinge,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence, "KLDivergence": KLDivergence,
+    "poisson": Poisson, "Poisson": Poisson,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError, "MeanAbsolutePercentageError": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError, "MeanSquaredLogarithmicError": MeanSquaredLogarithmicError,
+    "cosine_similarity": CosineSimilarity, "CosineSimilarity": CosineSimilarity,
 }
 _FUNCTIONS = {
     mean_squared_error: MeanSquaredError,
@@ -229,6 +322,10 @@ _FUNCTIONS = {
     binary_crossentropy: BinaryCrossentropy,
     categorical_crossentropy: CategoricalCrossentropy,
     sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    huber: Huber, log_cosh: LogCosh, hinge: Hinge, squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge, kl_divergence: KLDivergence, poisson: Poisson,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError, cosine_similarity: CosineSimilarity,
 }
 # Kept for callers that map functions to kinds.
 _FUNCTION_CODES = {fn: cls._kind for fn, cls in _FUNCTIONS.items()}

@@ -213,6 +213,11 @@ class _MeanCore(CoreMetric):
 
     _names = ("total", "count")
 
+    def _as_loss_mean(self):
+        """This object as the running mean of its loss_kind (a loss function used as a metric)."""
+        self._kind = core.METRIC_LOSS
+        return self
+
     def _views(self):
         if self._state is None:
             return [np.zeros((), np.float32), np.zeros((), np.float32)]
@@ -701,6 +706,9 @@ def get(identifier):
         cls = _FUNCTIONS.get(identifier)
         if cls is not None:
             return cls(name=identifier.__name__)
+        if identifier in _losses._FUNCTIONS:  # a loss function as a metric: its running mean in C
+            return _MeanCore(identifier.__name__, None,
+                             loss_kind=_losses._FUNCTIONS[identifier]._kind)._as_loss_mean()
         return MeanMetricWrapper(identifier)
     raise TypeError(
         f"metrics must be names (e.g. 'mae', 'accuracy'), hookfit.metrics objects or "
