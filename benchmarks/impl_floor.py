@@ -5,12 +5,15 @@ The machine is shared: its memory bandwidth changes by 2x with the load of
 its neighbours, and absolute microseconds move with it. A floor measured in
 the same rounds turns every step time into a load-independent ratio.
 
-- Dense(1) cases (memory-bound): one read of the step's rows, as
-  ``x_rows @ w`` with NumPy's BLAS (sgemv), for every batch of the epoch:
-  a training step cannot read its batch fewer than once.
-- MLP cases (compute-bound): the step's matrix products alone, with NumPy's
-  BLAS into preallocated outputs: forward (3), weight gradients (3), input
-  gradients of layers 2 and 3 (2) for fit; forward only for evaluate/predict.
+- Dense(1) cases (memory-bound): one plain vector read of the step's rows
+  (``hookfit._core._read_floats``: a sum with several vector accumulators,
+  in C, nothing else), over the epoch's rows: a training step cannot read
+  its batch fewer than once. (An sgemv, as before, does more than read and
+  hid part of the gap.)
+- MLP cases (compute-bound): the step's matrix products alone, through the
+  core's own product (its BLAS, its blocks: ``hookfit._core._gemm``) into
+  preallocated outputs: forward (3), weight gradients (3), input gradients
+  of layers 2 and 3 (2) for fit; forward only for evaluate/predict.
 
 Rows are read in order (the prefetcher's best case), so the floor is a
 lower bound for a shuffled epoch too.
@@ -29,6 +32,8 @@ NAME = "floor"
 
 
 def setup():
+    from hookfit import _core
+
     def make(case):
         if case.callbacks_all or case.callbacks_none or case.per != "step":
             raise Declined("a floor exists for steps only")
@@ -51,24 +56,21 @@ def setup():
                     m = len(xb)  # the last batch is partial
                     h = xb
                     for w, out in zip(ws, acts):
-                        np.matmul(h, w, out=out[:m])
+                        _core._gemm(h, w, out[:m])
                         h = out[:m]
                     if case.kind != "fit":
                         continue
                     inputs = [xb] + [a[:m] for a in acts[:-1]]
                     for k in (2, 1, 0):
-                        np.matmul(inputs[k].T, acts[k][:m], out=grads[k])
+                        _core._gemm(inputs[k], acts[k][:m], grads[k], trans_a=True)
                         if k:
-                            np.matmul(acts[k][:m], ws[k].T, out=dins[k - 1][:m])
+                            _core._gemm(acts[k][:m], ws[k], dins[k - 1][:m], trans_b=True)
 
         else:
-            w = np.ones(x.shape[1], np.float32)
-            out = np.empty(b, np.float32)
+            rows = np.ascontiguousarray(x, dtype=np.float32)
 
             def epoch():
-                for s in starts:
-                    xb = x[s : s + b]
-                    np.dot(xb, w, out=out[: len(xb)])
+                _core._read_floats(rows)
 
         steps = case.steps
 

@@ -1,9 +1,12 @@
 #include "hf_blas.h"
+
+#include "hf_pool.h"
 #include "hf_status.h"
 
-void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
-             const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
-             size_t ldc)
+/* One BLAS call on the whole product. */
+static void gemm_once(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k,
+                      float alpha, const float *a, size_t lda, const float *b, size_t ldb,
+                      float beta, float *c, size_t ldc)
 {
     if (blas == NULL || blas->sgemm == NULL) {
         hf_gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -16,6 +19,76 @@ void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, 
     hf_blas_int LDA = (hf_blas_int)ldb, LDB = (hf_blas_int)lda, LDC = (hf_blas_int)ldc;
     blas->sgemm(&tra, &trb, &M, &N, &K, &alpha, (float *)b, &LDA, (float *)a, &LDB, &beta, c,
                 &LDC);
+}
+
+/* A large product is cut into blocks of C's rows (or columns, whichever
+ * side is longer), one BLAS call per block, run on the pool. The cut
+ * depends only on the shape, never on the thread count, and every element
+ * of C comes from one call over the whole of k: results are bitwise the
+ * same for any number of threads. Below HF_GEMM_SPLIT_FLOPS a product stays
+ * one call (waking threads would cost more than it saves). */
+#define HF_GEMM_SPLIT_FLOPS ((size_t)1 << 22)
+#define HF_GEMM_MAX_BLOCKS 4
+#define HF_GEMM_MIN_SIDE 32
+
+typedef struct gemm_job {
+    const hf_blas *blas;
+    int ta, tb, by_rows;
+    size_t m, n, k, block, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} gemm_job;
+
+static void gemm_block(void *ctx, size_t t)
+{
+    const gemm_job *j = ctx;
+    if (j->by_rows) {
+        size_t i0 = t * j->block, rows = j->m - i0 < j->block ? j->m - i0 : j->block;
+        /* Rows i0.. of op(A): columns of A when it is transposed. */
+        const float *a = j->ta ? j->a + i0 : j->a + i0 * j->lda;
+        gemm_once(j->blas, j->ta, j->tb, rows, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb,
+                  j->beta, j->c + i0 * j->ldc, j->ldc);
+    } else {
+        size_t c0 = t * j->block, cols = j->n - c0 < j->block ? j->n - c0 : j->block;
+        /* Columns c0.. of op(B): rows of B when it is transposed. */
+        const float *b = j->tb ? j->b + c0 * j->ldb : j->b + c0;
+        gemm_once(j->blas, j->ta, j->tb, j->m, cols, j->k, j->alpha, j->a, j->lda, b, j->ldb,
+                  j->beta, j->c + c0, j->ldc);
+    }
+}
+
+size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
+{
+    const size_t side = m > n ? m : n;
+    const size_t flops = m * n * k; /* sizes fit hf_blas_int: no overflow in 64 bits */
+    size_t blocks = flops / HF_GEMM_SPLIT_FLOPS;
+    if (blocks > HF_GEMM_MAX_BLOCKS)
+        blocks = HF_GEMM_MAX_BLOCKS;
+    if (blocks > side / HF_GEMM_MIN_SIDE)
+        blocks = side / HF_GEMM_MIN_SIDE;
+    if (blocks < 2) {
+        *block = side;
+        return 1;
+    }
+    size_t b = (side + blocks - 1) / blocks;
+    b = (b + 15) / 16 * 16; /* whole vector tiles per block */
+    *block = b;
+    return (side + b - 1) / b;
+}
+
+void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+             const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+             size_t ldc)
+{
+    size_t block;
+    size_t blocks = hf_gemm_blocks(m, n, k, &block);
+    if (blocks == 1) {
+        gemm_once(blas, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_job j = {blas, ta, tb, m >= n, m, n, k, block, lda, ldb, ldc, alpha, beta, a, b, c};
+    hf_pool_run(blocks, gemm_block, &j);
 }
 
 void hf_gemm_naive(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,

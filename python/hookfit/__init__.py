@@ -24,6 +24,7 @@ __all__ = [
     "Sequential",
     "backend",
     "callbacks",
+    "config",
     "datasets",
     "layers",
     "losses",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 # Sub-packages imported on first use (they are not needed to train).
-_LAZY = ("datasets", "saving", "demo")
+_LAZY = ("config", "datasets", "saving", "demo")
 
 
 def __getattr__(name):

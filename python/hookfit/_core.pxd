@@ -25,6 +25,9 @@ cdef extern from "hf_blas.h" nogil:
                                  float *, float *, hf_blas_int *) noexcept nogil
     ctypedef struct hf_blas:
         hf_sgemm_fn sgemm
+    void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
+                 const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                 size_t ldc)
 
 
 cdef extern from "hf_fpenv.h" nogil:
@@ -235,6 +238,20 @@ cdef extern from "hf_network.h" nogil:
                             size_t batch, float *ws)
     hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
                                size_t count, size_t batch, float *out, float *ws)
+
+
+cdef extern from "hf_pool.h" nogil:
+    enum:
+        HF_POOL_MAX_THREADS
+    ctypedef void (*hf_task_fn)(void *ctx, size_t task) noexcept nogil
+    hf_status hf_pool_resize(size_t n)
+    size_t hf_pool_size()
+    void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
+    size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
+
+
+cdef extern from "hf_floor.h" nogil:
+    double hf_read_floats(const float *x, size_t count)
 
 
 # The spec fillers of _core_numerics.pxi (NUMERICS_SPEC.md), for the other .pxi parts.

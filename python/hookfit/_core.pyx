@@ -46,10 +46,28 @@ cdef inline int64_t _now_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
-# The BLAS table: scipy's OpenBLAS sgemm, taken once at import (scikit-learn's
-# route); the C code calls it through this pointer and links no BLAS itself.
+# The BLAS table: scipy's OpenBLAS sgemm at import (scikit-learn's route); the
+# C code calls it through this pointer and links no BLAS itself. hookfit._blas
+# may point it at a newer OpenBLAS once, before any Network exists.
 cdef hf_blas _BLAS
 _BLAS.sgemm = <hf_sgemm_fn>_scipy_sgemm
+_BLAS_NAME = "scipy.linalg.cython_blas"
+
+
+def blas_name():
+    """Which sgemm the matrix products go through."""
+    return _BLAS_NAME
+
+
+def _set_sgemm(size_t address, str name):
+    """Route every product to the Fortran-ABI sgemm at ``address`` (called once
+    at import by hookfit._blas; ``address`` must stay valid for the process)."""
+    global _BLAS_NAME
+    if address == 0:
+        raise DtypeError("sgemm address must not be NULL")
+    _BLAS.sgemm = <hf_sgemm_fn>address
+    _BLAS_NAME = name
+
 
 # Enum values come from the C headers (declared in _core.pxd); the NumPy twin
 # and the .pyi take them from here.
@@ -180,3 +198,5 @@ include "_core_dataset.pxi"
 include "_core_network.pxi"
 include "_core_kernels.pxi"
 include "_core_numerics.pxi"
+include "_core_threads.pxi"
+include "_core_floor.pxi"

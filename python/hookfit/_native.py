@@ -21,6 +21,10 @@ else:
         f"HOOKFIT_IMPLEMENTATION={_choice!r} is not known; use 'compiled' (the default) or 'reference'"
     )
 
+from hookfit import _blas  # noqa: E402
+
+_blas.select(core)
+
 Network = core.Network
 Dataset = core.Dataset
 

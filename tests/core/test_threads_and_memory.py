@@ -14,6 +14,10 @@ import pytest
 from hookfit import _core as core
 from hookfit import errors
 
+# Under AddressSanitizer freed memory sits in a quarantine, so resident memory
+# grows without a leak; object counts are still checked there.
+_SANITIZED = "libasan" in os.environ.get("LD_PRELOAD", "")
+
 
 def mlp(seed=0, dims=(64, 128, 64, 4)):
     rng = np.random.default_rng(seed)
@@ -153,4 +157,5 @@ def test_no_leak_over_1200_step_calls():
         rss_growth.append(rss_bytes() - rss0)
         obj_growth.append(len(gc.get_objects()) - objs0)
     assert min(obj_growth) <= 0 and max(obj_growth) < 50, obj_growth
-    assert min(rss_growth) < 64 * 2**10 and rss_growth[-1] < 2**20, rss_growth
+    if not _SANITIZED:
+        assert min(rss_growth) < 64 * 2**10 and rss_growth[-1] < 2**20, rss_growth

@@ -1,0 +1,47 @@
+# Included by _core.pyx: the thread pool of the C core (csrc/hf_pool.h).
+# hookfit.config owns the policy; these are its levers.
+
+
+def set_threads(n):
+    """Use ``n`` threads in all (the caller included) for the core's parallel
+    work; the results do not depend on it."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= HF_POOL_MAX_THREADS:
+        raise ShapeError(f"threads must be an integer in [1, {HF_POOL_MAX_THREADS}]; got {n!r}")
+    cdef hf_status st
+    cdef size_t want = <size_t>n
+    with nogil:  # joining workers may wait for a job of another thread
+        st = hf_pool_resize(want)
+    if st == HF_ERR_RANGE:
+        raise WorkspaceError(
+            f"the system refused to start more threads; running with {hf_pool_size()}"
+        )
+    _ok(st, "set_threads")
+
+
+def get_threads():
+    """Threads the core's parallel work uses, the caller included."""
+    return hf_pool_size()
+
+
+def _gemm_blocks(m, n, k):
+    """How a product of this shape is cut: (blocks, block length)."""
+    cdef size_t block = 0
+    cdef size_t blocks = hf_gemm_blocks(<size_t>m, <size_t>n, <size_t>k, &block)
+    return blocks, block
+
+
+cdef void _count_task(void *ctx, size_t task) noexcept nogil:
+    cdef int *counts = <int *>ctx
+    counts[task] += 1
+
+
+def _pool_check(n_tasks, rounds):
+    """Run ``rounds`` jobs of ``n_tasks`` tasks; each task counts its own runs.
+    Returns the counts (each must equal ``rounds``): a self-test of the pool."""
+    counts = np.zeros(n_tasks, dtype=np.intc)
+    cdef int *p = <int *>cnp.PyArray_DATA(<cnp.ndarray>counts)
+    cdef size_t nt = <size_t>n_tasks, r, total = <size_t>rounds
+    with nogil:
+        for r in range(total):
+            hf_pool_run(nt, _count_task, p)
+    return counts

@@ -1,0 +1,91 @@
+"""Process-wide settings hookfit owns: how many threads its native work uses.
+
+hookfit runs its products and other parallel work on a small pool of its own
+threads (csrc/hf_pool.h): work is split into a fixed set of tasks that free
+threads claim one by one, so results are bitwise the same for any thread
+count, an idle pool sleeps, and a thread slowed by another process on its
+core takes fewer tasks instead of holding the step back. The OpenBLAS hookfit
+loads for its products (``hookfit._blas``) then runs single-threaded inside
+those tasks: its own threads would only compete with the pool.
+
+- default: the CPUs in this process's affinity mask;
+- ``HOOKFIT_NUM_THREADS=n`` in the environment overrides the default;
+- ``set_num_threads(n)`` at run time overrides both.
+
+Only hookfit's own OpenBLAS is changed; NumPy's and SciPy's keep their
+settings. (With ``HOOKFIT_BLAS=scipy`` the products use SciPy's copy and its
+own threads; then the pool keeps one thread unless ``set_num_threads`` is
+called, which sets that copy's threads too.)
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+_ENV = "HOOKFIT_NUM_THREADS"
+_threads = None  # the count in force, once applied
+
+
+def _affinity_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _check(n, what):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= 64:
+        raise ValueError(f"{what} must be a positive integer (threads, at most 64); got {n!r}")
+    return int(n)
+
+
+def _default() -> int:
+    raw = os.environ.get(_ENV)
+    if raw is None or not raw.strip():
+        return min(_affinity_cpus(), 64)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{_ENV}={raw!r} must be a positive integer (threads)") from None
+    return _check(value, _ENV)
+
+
+def _scipy_copy():
+    """threadpoolctl's handle on scipy's bundled OpenBLAS (the fallback BLAS)."""
+    from threadpoolctl import ThreadpoolController
+
+    controllers = ThreadpoolController().select(internal_api="openblas").lib_controllers
+    mine = [c for c in controllers if f"{os.sep}scipy.libs{os.sep}" in c.filepath]
+    if not mine:
+        raise RuntimeError(
+            "hookfit cannot find scipy's OpenBLAS among the loaded libraries "
+            f"({[c.filepath for c in controllers]}); set OPENBLAS_NUM_THREADS instead"
+        )
+    return mine
+
+
+def _apply(n: int, *, explicit: bool) -> None:
+    global _threads
+    from hookfit import _blas, _core
+
+    if _blas.library is not None:  # hookfit's own OpenBLAS: one thread inside each task
+        _blas.library.scipy_openblas_set_num_threads(1)
+        _core.set_threads(n)
+    elif explicit:  # scipy's copy does the products with its own threads
+        for lib in _scipy_copy():
+            lib.set_num_threads(n)
+        _core.set_threads(1)
+    _threads = n
+
+
+def set_num_threads(n) -> None:
+    """Use ``n`` threads for hookfit's native work from now on."""
+    _apply(_check(n, "n"), explicit=True)
+
+
+def get_num_threads() -> int:
+    """The thread count hookfit's native work uses."""
+    if _threads is None:
+        _apply(_default(), explicit=False)
+    return _threads

@@ -1,0 +1,90 @@
+"""hookfit.config: the threads of hookfit's native work (its pool; the
+OpenBLAS inside runs single-threaded), and hookfit._blas: which BLAS that is. Each case runs in a fresh interpreter,
+since both are settled at import."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = r"""
+import json, os
+import numpy as np
+import hookfit
+from hookfit import _blas, config
+from hookfit._native import core
+from threadpoolctl import threadpool_info
+lib = _blas.library_path
+threads = [i["num_threads"] for i in threadpool_info() if lib and i["filepath"] == lib]
+rng = np.random.default_rng(0)
+net = core.Network(64, [32, 4], [core.ACT_RELU, core.ACT_SOFTMAX], [True, True])
+net.params[:] = rng.uniform(-0.2, 0.2, net.n_params)
+data = core.Dataset(rng.random((50, 64)))
+out = np.empty((50, 4), np.float32)
+net.predict_batches(data, 0, 50, 50, out)
+from hookfit import _core
+print(json.dumps({"name": core.blas_name(), "threads": config.get_num_threads(),
+                  "pool": _core.get_threads(),
+                  "lib_threads": threads, "affinity": len(os.sched_getaffinity(0)),
+                  "out": out.tolist()}))
+"""
+
+
+def _probe(**env):
+    full = {k: v for k, v in os.environ.items() if k not in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS")}
+    full.update(env)
+    done = subprocess.run([sys.executable, "-c", PROBE], env=full, capture_output=True, text=True,
+                          timeout=120, check=False)
+    return done
+
+
+def test_default_is_the_newest_openblas_and_a_pool_thread_per_cpu_of_the_affinity_mask():
+    done = _probe()
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["name"].startswith("scipy-openblas32")
+    assert info["threads"] == info["pool"] == info["affinity"]
+    assert info["lib_threads"] == [1]  # the pool splits the products; OpenBLAS runs inside
+
+
+def test_the_environment_variable_sets_the_count():
+    info = json.loads(_probe(HOOKFIT_NUM_THREADS="3").stdout)
+    assert info["threads"] == info["pool"] == 3 and info["lib_threads"] == [1]
+
+
+def test_scipy_blas_can_be_chosen_and_gives_the_same_products():
+    new = json.loads(_probe().stdout)
+    old_run = _probe(HOOKFIT_BLAS="scipy")
+    assert old_run.returncode == 0, old_run.stderr
+    old = json.loads(old_run.stdout)
+    assert old["name"] == "scipy.linalg.cython_blas"
+    assert old["pool"] == 1  # scipy's OpenBLAS threads the products itself
+    import numpy as np
+
+    np.testing.assert_allclose(np.array(new["out"]), np.array(old["out"]), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"HOOKFIT_BLAS": "mkl"}, "HOOKFIT_BLAS='mkl' is not known"),
+    ({"HOOKFIT_NUM_THREADS": "two"}, "HOOKFIT_NUM_THREADS='two' must be a positive integer"),
+    ({"HOOKFIT_NUM_THREADS": "0"}, "HOOKFIT_NUM_THREADS must be a positive integer"),
+])
+def test_bad_settings_fail_at_import_with_a_clear_message(env, expected):
+    done = _probe(**env)
+    assert done.returncode != 0 and expected in done.stderr
+
+
+def test_set_num_threads_changes_the_library_and_refuses_bad_counts():
+    code = PROBE.replace("print(json.dumps(", "config.set_num_threads(3)\nthreads = [i['num_threads'] for i in threadpool_info() if i['filepath'] == lib]\nprint(json.dumps(")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["threads"] == info["pool"] == 3 and info["lib_threads"] == [1]
+    from hookfit import config
+
+    for bad in (0, -1, 65, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive integer"):
+            config.set_num_threads(bad)
