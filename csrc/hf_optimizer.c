@@ -363,11 +363,8 @@ hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float 
     for (size_t v = 0; v < n_vars; v++)
         if (vars[v].offset > n_params || vars[v].size > n_params - vars[v].offset)
             return HF_ERR_RANGE;
-    if (o->use_ema && iteration == 0) {
-        float *avg = slots[hf_opt_kind_slots(o->kind)];
-        for (size_t v = 0; v < n_vars; v++)
-            memcpy(avg + vars[v].offset, params + vars[v].offset, vars[v].size * sizeof(float));
-    }
+    if (o->use_ema && iteration == 0) /* all of params: frozen ones keep their value */
+        memcpy(slots[hf_opt_kind_slots(o->kind)], params, n_params * sizeof(float));
     clip(o, grads, vars, n_vars);
     if (on(o->weight_decay)) {
         const float wd = o->weight_decay;

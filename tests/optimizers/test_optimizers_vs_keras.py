@@ -70,8 +70,8 @@ def test_optimizer_strings_give_keras_defaults(name):
 
 @pytest.mark.parametrize("opt,spec", [
     (lambda: hookfit.optimizers.Nadam(learning_rate=0.01), {"kind": core.OPT_NADAM}),
-    (lambda: hookfit.optimizers.Adam(learning_rate=0.01, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=4),
-     {"kind": core.OPT_ADAM, "use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 4}),
+    (lambda: hookfit.optimizers.Adam(learning_rate=0.01, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=5),
+     {"kind": core.OPT_ADAM, "use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 5}),
 ])
 def test_tf_keras_only_formulas_match_the_twin(data, opt, spec):
     """Nadam and EMA follow tf-keras (see the module docstring): the whole fit
@@ -88,8 +88,11 @@ def test_tf_keras_only_formulas_match_the_twin(data, opt, spec):
         k_, b_ = net.layer_weights(i)
         k_[...], b_[...] = kern, bias
     net.configure({"kind": core.LOSS_MSE}, [], spec)
-    net.train_batches(twin.Dataset(x, y), 0, 48, 8, np.full(12, 0.01, np.float32))
-    net.train_batches(twin.Dataset(x, y), 0, 48, 8, np.full(6, 0.01, np.float32))
+    for _ in range(2):
+        net.train_batches(twin.Dataset(x, y), 0, 48, 8, np.full(6, 0.01, np.float32))
+    if spec.get("use_ema"):  # fit ends with finalize_variable_values: the weights take the averages
+        assert not np.allclose(net.params, net.optimizer_slots()[-1])
+        net.params[...] = net.optimizer_slots()[-1]
     np.testing.assert_allclose(np.concatenate([w.ravel() for w in model.get_weights()]),
                                net.params, rtol=1e-4, atol=1e-6)
 

@@ -479,9 +479,8 @@ def opt_apply(spec, params, grads, slots, lr, iteration, vars=None):
     ranges = [(0, params.shape[0])] if vars is None else [(int(a), int(b)) for a, b in vars]
     lr = f32(lr)
     n_kind = _N_SLOTS[o["kind"]]
-    if o["use_ema"] and iteration == 0:
-        for a, n in ranges:
-            slots[n_kind][a : a + n] = params[a : a + n]
+    if o["use_ema"] and iteration == 0:  # all of params: frozen ones keep their value
+        slots[n_kind][...] = params
     if iteration == 0 and o["kind"] in (OPT_ADAGRAD, OPT_FTRL):
         for a, n in ranges:
             slots[0][a : a + n] = f32(o["initial_accumulator_value"])

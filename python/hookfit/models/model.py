@@ -389,6 +389,8 @@ class Model:
             )
         finally:
             self._epoch_iterator = None
+        if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+            self.optimizer.finalize_variable_values()
         cl.on_train_end(dict(epoch_logs))
         return self.history
 
