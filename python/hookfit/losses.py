@@ -121,30 +121,26 @@ def _check_axis(axis):
         raise ValueError(f"axis={axis!r} is not supported: hookfit's outputs are 2-D; use axis=-1")
 
 
-class BinaryCrossentropy(Loss):
-    """Binary crossentropy, mean over the outputs; ``from_logits`` and
-    ``label_smoothing`` as in Keras."""
+class _SmoothedCrossentropy(Loss):
+    """A crossentropy with ``from_logits`` and ``label_smoothing`` as in Keras."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name=None):
+        _check_axis(axis)
+        super().__init__(reduction, name or self._default_name, from_logits=bool(from_logits),
+                         label_smoothing=_check_smoothing(label_smoothing))
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    """Binary crossentropy, mean over the outputs (targets smoothed toward 0.5)."""
 
     _kind, _default_name = core.LOSS_BCE, "binary_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="binary_crossentropy"):
-        _check_axis(axis)
-        super().__init__(reduction, name, from_logits=bool(from_logits),
-                         label_smoothing=_check_smoothing(label_smoothing))
 
-
-class CategoricalCrossentropy(Loss):
-    """Categorical crossentropy on one-hot targets; ``from_logits`` and
-    ``label_smoothing`` as in Keras."""
+class CategoricalCrossentropy(_SmoothedCrossentropy):
+    """Categorical crossentropy on one-hot targets (smoothed toward 1 / classes)."""
 
     _kind, _default_name = core.LOSS_CCE, "categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_crossentropy"):
-        _check_axis(axis)
-        super().__init__(reduction, name, from_logits=bool(from_logits),
-                         label_smoothing=_check_smoothing(label_smoothing))
 
 
 class SparseCategoricalCrossentropy(Loss):

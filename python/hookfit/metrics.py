@@ -467,28 +467,35 @@ class AUC(_ConfusionCore):
                 "summation_method": self.summation_method, "from_logits": self._settings["from_logits"]}
 
 
-class PrecisionAtRecall(_ConfusionCore):
+class _AtTarget(_ConfusionCore):
+    """The best of one rate among thresholds whose other rate reaches the target."""
+
+    _target_name = ""
+
+    def __init__(self, target, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if not 0.0 <= float(target) <= 1.0:
+            raise ValueError(f"{self._target_name} must be in [0, 1]; got {target}")
+        values = [0.5] if int(num_thresholds) == 1 else _even_thresholds(num_thresholds, (0.0, 1.0))
+        super().__init__(name or _snake(type(self).__name__), dtype, thresholds=values,
+                         target=float(target), class_id=class_id)
+
+
+class PrecisionAtRecall(_AtTarget):
     """The best precision among thresholds whose recall is >= ``recall``."""
 
-    _kind = core.METRIC_PRECISION_AT_RECALL
+    _kind, _target_name = core.METRIC_PRECISION_AT_RECALL, "recall"
 
     def __init__(self, recall, num_thresholds=200, class_id=None, name="precision_at_recall", dtype=None):
-        if not 0.0 <= float(recall) <= 1.0:
-            raise ValueError(f"recall must be in [0, 1]; got {recall}")
-        values = [0.5] if int(num_thresholds) == 1 else _even_thresholds(num_thresholds, (0.0, 1.0))
-        super().__init__(name, dtype, thresholds=values, target=float(recall), class_id=class_id)
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
 
 
-class RecallAtPrecision(_ConfusionCore):
+class RecallAtPrecision(_AtTarget):
     """The best recall among thresholds whose precision is >= ``precision``."""
 
-    _kind = core.METRIC_RECALL_AT_PRECISION
+    _kind, _target_name = core.METRIC_RECALL_AT_PRECISION, "precision"
 
     def __init__(self, precision, num_thresholds=200, class_id=None, name="recall_at_precision", dtype=None):
-        if not 0.0 <= float(precision) <= 1.0:
-            raise ValueError(f"precision must be in [0, 1]; got {precision}")
-        values = [0.5] if int(num_thresholds) == 1 else _even_thresholds(num_thresholds, (0.0, 1.0))
-        super().__init__(name, dtype, thresholds=values, target=float(precision), class_id=class_id)
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
 
 
 class R2Score(CoreMetric):

@@ -54,9 +54,8 @@ class _BuiltIn(LearningRateSchedule):
         return f32(self._rates(np.array([step], np.int64))[0])
 
 
-class ExponentialDecay(_BuiltIn):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the
-    exponent floored when ``staircase``)."""
+class _StepDecay(_BuiltIn):
+    """A decay driven by p = step / decay_steps (floored when ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
         self.initial_learning_rate = _finite("initial_learning_rate", initial_learning_rate)
@@ -64,15 +63,20 @@ class ExponentialDecay(_BuiltIn):
         self.decay_rate = _finite("decay_rate", decay_rate)
         self.staircase, self.name = bool(staircase), name
 
-    def _rates(self, steps):
+    def _progress(self, steps):
         p = steps.astype(f32) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
-        return (f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), p)).astype(f32)
+        return np.floor(p) if self.staircase else p
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``."""
+
+    def _rates(self, steps):
+        return (f32(self.initial_learning_rate) * np.power(f32(self.decay_rate), self._progress(steps))).astype(f32)
 
 
 class PiecewiseConstantDecay(_BuiltIn):
@@ -128,24 +132,12 @@ class PolynomialDecay(_BuiltIn):
                 "name": self.name}
 
 
-class InverseTimeDecay(_BuiltIn):
-    """``initial / (1 + decay_rate * step / decay_steps)`` (floored when ``staircase``)."""
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        self.initial_learning_rate = _finite("initial_learning_rate", initial_learning_rate)
-        self.decay_steps = _positive("decay_steps", decay_steps)
-        self.decay_rate = _finite("decay_rate", decay_rate)
-        self.staircase, self.name = bool(staircase), name
+class InverseTimeDecay(_StepDecay):
+    """``initial / (1 + decay_rate * step / decay_steps)``."""
 
     def _rates(self, steps):
-        p = steps.astype(f32) / f32(self.decay_steps)
-        if self.staircase:
-            p = np.floor(p)
+        p = self._progress(steps)
         return (f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p)).astype(f32)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
 def _cosine(fraction, alpha):
