@@ -48,6 +48,17 @@ LOSS_MAE: int  # 1
 LOSS_BCE: int  # 2 binary crossentropy on probabilities, eps 1e-7
 LOSS_CCE: int  # 3 categorical crossentropy on probabilities, eps 1e-7
 LOSS_SCCE: int  # 4 sparse categorical crossentropy; y holds class ids as float32
+LOSS_HUBER: int  # 5 (delta)
+LOSS_LOG_COSH: int  # 6
+LOSS_HINGE: int  # 7 ({0, 1} labels read as {-1, 1})
+LOSS_SQUARED_HINGE: int  # 8
+LOSS_CATEGORICAL_HINGE: int  # 9
+LOSS_KLD: int  # 10
+LOSS_POISSON: int  # 11
+LOSS_MAPE: int  # 12
+LOSS_MSLE: int  # 13
+LOSS_COSINE: int  # 14 (negative cosine similarity)
+N_LOSS_KINDS: int
 
 # Metrics (csrc/hf_metric.h): running weighted sum and count (float32), so
 # the running mean is read, not recomputed.
@@ -59,11 +70,33 @@ METRIC_SCCE: int  # 4
 METRIC_BINARY_ACCURACY: int  # 5 (threshold 0.5)
 METRIC_CATEGORICAL_ACCURACY: int  # 6
 METRIC_SPARSE_CATEGORICAL_ACCURACY: int  # 7
+METRIC_TOP_K_CATEGORICAL_ACCURACY: int  # 8 (top_k)
+METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY: int  # 9
+METRIC_ROOT_MEAN_SQUARED_ERROR: int  # 10
+METRIC_LOSS: int  # 11 running mean of loss_kind (any LOSS_*)
+METRIC_COSINE_SIMILARITY: int  # 12
+METRIC_TRUE_POSITIVES: int  # 13..16 TP, FP, TN, FN: state [tp, fp, tn, fn] x thresholds
+METRIC_FALSE_POSITIVES: int
+METRIC_TRUE_NEGATIVES: int
+METRIC_FALSE_NEGATIVES: int
+METRIC_PRECISION: int  # 17
+METRIC_RECALL: int  # 18
+METRIC_AUC: int  # 19 (curve 0 ROC / 1 PR; summation 0 interpolation, 1 minoring, 2 majoring)
+METRIC_PRECISION_AT_RECALL: int  # 20 (target)
+METRIC_RECALL_AT_PRECISION: int  # 21 (target)
+METRIC_R2_SCORE: int  # 22 (aggregation, num_regressors); state 4k + 1
+N_METRIC_KINDS: int
 
 # Optimizers (csrc/hf_optimizer.h), Keras 2 formulas and defaults.
 OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0; 1 slot)
 OPT_RMSPROP: int  # 1: slots [v, m, a]  (m: momentum > 0, a: centered)
-OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad)
+OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad; AdamW = Adam + weight_decay)
+OPT_ADAGRAD: int  # 3: [accumulator]
+OPT_ADAMAX: int  # 4: [m, u]
+OPT_ADADELTA: int  # 5: [accumulated_grad, accumulated_delta_var]
+OPT_NADAM: int  # 6: [m, v, u_product (first float)]
+OPT_FTRL: int  # 7: [accumulator, linear]
+OPT_LION: int  # 8: [m]
 # (use_ema adds one slot, the averages, after the kind's own.)
 
 # Loss reductions (csrc/hf_loss.h); spec dicts may also say "sum_over_batch_size"/"sum".
