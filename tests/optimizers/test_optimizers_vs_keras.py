@@ -170,3 +170,28 @@ def test_learning_rate_overflowing_float32_is_refused():
     with pytest.raises(ValueError, match="overflows float32"):
         opt.learning_rate = 1e39
     assert opt.learning_rate == pytest.approx(0.01)
+
+
+def test_optimizer_settings_and_schedules_survive_a_keras_file(tmp_path, data):
+    """A .keras file keeps weight_decay, clipnorm and the schedule, both into
+    real Keras 3 and back into hookfit (the optimizer *state* of the new
+    optimizers in Keras files is the saving code's next step)."""
+    pytest.importorskip("h5py")
+    rk = real_keras()
+    x, y = data
+    sched = hookfit.optimizers.schedules.ExponentialDecay(0.01, 5, 0.9)
+    model = hookfit.Sequential([hookfit.layers.Dense(2)])
+    model.build((None, 5))
+    model.compile(optimizer=hookfit.optimizers.Adam(learning_rate=sched, weight_decay=0.01, clipnorm=0.5),
+                  loss="mse")
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    theirs = rk.models.load_model(path).optimizer
+    assert type(theirs).__name__ == "Adam"
+    assert theirs.weight_decay == pytest.approx(0.01) and theirs.clipnorm == pytest.approx(0.5)
+    assert type(theirs._learning_rate).__name__ == "ExponentialDecay"
+    back = hookfit.models.load_model(path).optimizer
+    assert isinstance(back, hookfit.optimizers.Adam) and back.weight_decay == pytest.approx(0.01)
+    assert back.clipnorm == pytest.approx(0.5)
+    assert isinstance(back._schedule, hookfit.optimizers.schedules.ExponentialDecay)
+    assert back._rate_at(7) == pytest.approx(float(sched(7)))
