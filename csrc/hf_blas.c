@@ -1,17 +1,12 @@
 #include "hf_blas.h"
 
 #include "hf_pool.h"
-#include "hf_status.h"
 
 /* One BLAS call on the whole product. */
 static void gemm_once(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k,
                       float alpha, const float *a, size_t lda, const float *b, size_t ldb,
                       float beta, float *c, size_t ldc)
 {
-    if (blas == NULL || blas->sgemm == NULL) {
-        hf_gemm_naive(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
     /* A row-major matrix is its transpose in column-major order, so
      * C^T = op(B)^T op(A)^T: swap the operands and their flags. */
     char tra = tb ? 'T' : 'N', trb = ta ? 'T' : 'N';
@@ -89,26 +84,4 @@ void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, 
     }
     gemm_job j = {blas, ta, tb, m >= n, m, n, k, block, lda, ldb, ldc, alpha, beta, a, b, c};
     hf_pool_run(blocks, gemm_block, &j);
-}
-
-void hf_gemm_naive(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                   size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc)
-{
-    for (size_t i = 0; i < m; i++) {
-        float *crow = c + i * ldc;
-        for (size_t j = 0; j < n; j++)
-            crow[j] = beta == 0.0f ? 0.0f : beta * crow[j];
-        for (size_t p = 0; p < k; p++) {
-            float aip = alpha * (ta ? a[p * lda + i] : a[i * lda + p]);
-            if (tb) {
-                for (size_t j = 0; j < n; j++)
-                    crow[j] += aip * b[j * ldb + p];
-            } else {
-                const float *brow = b + p * ldb;
-                HF_SIMD
-                for (size_t j = 0; j < n; j++)
-                    crow[j] += aip * brow[j];
-            }
-        }
-    }
 }

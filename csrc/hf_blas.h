@@ -1,8 +1,7 @@
 /* Matrix products through a Fortran BLAS handed in as function pointers.
  *
  * The Cython bridge fills an hf_blas table from scipy.linalg.cython_blas at
- * import (scipy ships OpenBLAS), so the C code links no BLAS itself. A NULL
- * sgemm selects the naive C product, which also serves as the test oracle. */
+ * import (scipy ships OpenBLAS), so the C code links no BLAS itself. */
 #ifndef HF_BLAS_H
 #define HF_BLAS_H
 
@@ -21,9 +20,9 @@ typedef struct hf_blas {
 
 /* Row-major C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C.
  * ta/tb: 0 = as stored, 1 = transposed. lda/ldb/ldc are row strides in
- * elements. Sizes must fit hf_blas_int (the caller checks). Large products
- * run as blocks on the thread pool (hf_pool.h), with the same result for
- * any thread count. */
+ * elements. Sizes must fit hf_blas_int (the caller checks); blas->sgemm must
+ * be set (the bridge always sets it). Large products run as blocks on the
+ * thread pool (hf_pool.h), with the same result for any thread count. */
 void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
              const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
              size_t ldc);
@@ -31,9 +30,5 @@ void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, 
 /* How hf_gemm cuts a product of this shape: the number of blocks (1: one
  * call), each *block rows (m >= n) or columns long. Exposed for tests. */
 size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block);
-
-/* The same product by plain loops. */
-void hf_gemm_naive(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a,
-                   size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
 #endif

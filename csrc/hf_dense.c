@@ -4,14 +4,18 @@
 #include "hf_simd.h"
 
 hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                           const float *b, int act, float *a, size_t n, size_t din, size_t dout)
+                           const float *b, int act, float alpha, float *z, float *a, size_t n,
+                           size_t din, size_t dout)
 {
     if (!hf_act_valid(act))
         return HF_ERR_KIND;
     if (n == 0 || din == 0 || dout == 0)
         return HF_ERR_SHAPE;
-    hf_gemm(blas, 0, 0, n, dout, din, 1.0f, x, ldx, w, dout, 0.0f, a, dout);
-    hf_act_forward(act, a, n, dout, b);
+    if (hf_act_needs_z(act) && z == NULL)
+        return HF_ERR_SHAPE;
+    float *pre = z != NULL ? z : a;
+    hf_gemm(blas, 0, 0, n, dout, din, 1.0f, x, ldx, w, dout, 0.0f, pre, dout);
+    hf_act_forward(act, alpha, pre, a, n, dout, b);
     return HF_OK;
 }
 
@@ -28,19 +32,24 @@ HF_HOT static void column_sums(const float *restrict z, float *restrict out, siz
 }
 
 hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                            const float *a, const float *da, float *dz, int act, float *dw,
-                            float *db, float *dx, size_t n, size_t din, size_t dout)
+                            const float *z, const float *a, const float *da, float *dz, int act,
+                            float alpha, float *dw, float *db, float *dx, int accumulate_dx,
+                            size_t n, size_t din, size_t dout)
 {
     if (!hf_act_valid(act))
         return HF_ERR_KIND;
     if (n == 0 || din == 0 || dout == 0)
         return HF_ERR_SHAPE;
-    hf_act_backward(act, a, da, dz, n, dout);
-    /* dW = x^T dz, db = column sums of dz, dx = dz W^T. */
-    hf_gemm(blas, 1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout);
+    if (hf_act_needs_z(act) && z == NULL)
+        return HF_ERR_SHAPE;
+    hf_act_backward(act, alpha, z, a, da, dz, n, dout);
+    /* dW = x^T dz, db = column sums of dz, dx (+)= dz W^T. */
+    if (dw != NULL)
+        hf_gemm(blas, 1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout);
     if (db != NULL)
         column_sums(dz, db, n, dout);
     if (dx != NULL)
-        hf_gemm(blas, 0, 1, n, din, dout, 1.0f, dz, dout, w, dout, 0.0f, dx, din);
+        hf_gemm(blas, 0, 1, n, din, dout, 1.0f, dz, dout, w, dout, accumulate_dx ? 1.0f : 0.0f,
+                dx, din);
     return HF_OK;
 }

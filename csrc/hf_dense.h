@@ -1,7 +1,8 @@
 /* A Dense layer on a batch: forward a = act(x W + b) through sgemm, and
  * backward giving dW, db, dx with the activation's derivative fused in
- * (computed from the stored a). x: n x din (row stride ldx), W: din x dout,
- * b: dout or NULL, a: n x dout. */
+ * (computed from the stored a, and z for hf_act_needs_z activations).
+ * x: n x din (row stride ldx), W: din x dout, b: dout or NULL, z and a:
+ * n x dout. */
 #ifndef HF_DENSE_H
 #define HF_DENSE_H
 
@@ -10,14 +11,19 @@
 #include "hf_blas.h"
 #include "hf_status.h"
 
+/* z receives x W + b when not NULL (needed by gelu/swish backward), else a
+ * is used in place. alpha: the activation's parameter (hf_activation.h). */
 hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                           const float *b, int act, float *a, size_t n, size_t din, size_t dout);
+                           const float *b, int act, float alpha, float *z, float *a, size_t n,
+                           size_t din, size_t dout);
 
 /* da (n x dout) is dL/da; dz (n x dout) receives dL/dz and may be da itself.
- * dw (din x dout) and db (dout) are overwritten; dx (n x din) is written when
- * not NULL; db may be NULL (no bias). */
+ * dw (din x dout) and db (dout) are overwritten when not NULL (NULL: a
+ * frozen kernel or no bias); dx (n x din) is written
+ * when not NULL, or added to when accumulate_dx is true. */
 hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                            const float *a, const float *da, float *dz, int act, float *dw,
-                            float *db, float *dx, size_t n, size_t din, size_t dout);
+                            const float *z, const float *a, const float *da, float *dz, int act,
+                            float alpha, float *dw, float *db, float *dx, int accumulate_dx,
+                            size_t n, size_t din, size_t dout);
 
 #endif

@@ -147,7 +147,7 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
                                  const hf_loss_spec *loss,
                                  float *gw, float *gb, float *a, double *loss_value, float *scratch)
 {
-    if (!hf_act_valid(act) || hf_loss_spec_check(loss) != HF_OK)
+    if (!hf_act1_supported(act) || hf_loss_spec_check(loss) != HF_OK)
         return HF_ERR_KIND;
     if (n == 0 || d == 0 || x->width != d || y->width != 1)
         return HF_ERR_SHAPE;
@@ -227,7 +227,7 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
 HF_HOT hf_status hf_dense1_forward(const hf_rows *x, size_t n, size_t d, const float *w_in,
                                    const float *b, int act, float *a, float *scratch)
 {
-    if (!hf_act_valid(act))
+    if (!hf_act1_supported(act))
         return HF_ERR_KIND;
     if (n == 0 || d == 0 || x->width != d)
         return HF_ERR_SHAPE;

@@ -3,50 +3,327 @@
 #include <math.h>
 #include <string.h>
 
+#include "hf_activation.h"
+#include "hf_batchnorm.h"
 #include "hf_dense.h"
 #include "hf_dense1.h"
+#include "hf_dropout.h"
 #include "hf_fpenv.h"
 #include "hf_loss.h"
 #include "hf_metric.h"
+#include "hf_regularizer.h"
 #include "hf_rows.h"
 
-/* Workspace layout for batches of up to B rows:
- *   gathered x (B x dims[0]) | a_0 .. a_{L-1} (B x dims[l+1]) | d0, d1 (B x max width)
- *   | dense1 scratch (HF_DENSE1_SCRATCH(dims[0]))
- * The dense1 path only uses the a_0 slot (B x 1) and its scratch. */
-static size_t max_width(const hf_network *net)
+/* Workspace layout for batches of up to `cap` rows:
+ *   gathered x (cap x x_width) | per-row buffers (cap x row_floats, each
+ *   node's value/aux/grad at cap * its offset) | fixed (BN batch statistics)
+ *   | dense1 scratch (HF_DENSE1_SCRATCH(x_width)). */
+
+static int mul_ok(size_t a, size_t b, size_t *out)
 {
-    size_t m = 1;
-    for (size_t l = 1; l <= net->n_layers; l++)
-        m = net->dims[l] > m ? net->dims[l] : m;
-    return m;
+    if (a != 0 && b > SIZE_MAX / a)
+        return 0;
+    *out = a * b;
+    return 1;
 }
 
-static size_t general_floats(const hf_network *net, size_t batch)
+static int add_ok(size_t a, size_t b, size_t *out)
 {
-    size_t total = batch * net->dims[0];
-    for (size_t l = 1; l <= net->n_layers; l++)
-        total += batch * net->dims[l];
-    return total + 2 * batch * max_width(net);
+    if (b > SIZE_MAX - a)
+        return 0;
+    *out = a + b;
+    return 1;
 }
 
-/* ... followed by the dense1 path's alignment scratch. */
 size_t hf_network_workspace(const hf_network *net, size_t batch)
 {
-    return general_floats(net, batch) + HF_DENSE1_SCRATCH(net->dims[0]);
+    size_t per_row, rows, total;
+    if (!add_ok(net->x_width, net->row_floats, &per_row) || !mul_ok(batch, per_row, &rows) ||
+        !add_ok(rows, net->fixed_floats, &total) ||
+        !add_ok(total, HF_DENSE1_SCRATCH(net->x_width), &total))
+        return SIZE_MAX;
+    return total;
 }
 
-int hf_network_is_dense1(const hf_network *net)
+size_t hf_network_output_width(const hf_network *net) { return net->nodes[net->output].width; }
+
+/* One batch in flight. */
+typedef struct batch {
+    hf_network *net;
+    float *rows;        /* the per-row buffers */
+    float *fixed;
+    size_t cap, n;      /* row capacity of the buffers, rows in this batch */
+    const float *x;     /* the batch's x rows (gathered, or in place) */
+    int training;
+    uint64_t key_iteration;
+    float *out;         /* when not NULL, the output node writes here */
+} batch;
+
+static float *value_of(const batch *b, size_t i)
 {
-    return net->n_layers == 1 && net->dims[1] == 1;
+    if (i == b->net->output && b->out != NULL)
+        return b->out;
+    return b->rows + b->cap * (size_t)b->net->nodes[i].val;
 }
 
-static float *layer_w(const hf_network *net, float *base, size_t l) { return base + net->w_off[l]; }
-
-static float *layer_b(const hf_network *net, float *base, size_t l)
+static float *aux_of(const batch *b, const hf_node *nd)
 {
-    return net->b_off[l] < 0 ? NULL : base + net->b_off[l];
+    return nd->aux < 0 ? NULL : b->rows + b->cap * (size_t)nd->aux;
 }
+
+static float *grad_of(const batch *b, size_t i)
+{
+    const hf_node *nd = &b->net->nodes[i];
+    return nd->backward ? b->rows + b->cap * (size_t)nd->grad : NULL;
+}
+
+/* The value of node i as a matrix with row stride *ld (an Input node is a
+ * column slice of x, read in place). */
+static const float *input_of(const batch *b, size_t i, size_t *ld)
+{
+    const hf_node *nd = &b->net->nodes[i];
+    if (nd->kind == HF_NODE_INPUT) {
+        *ld = b->net->x_width;
+        return b->x + nd->offset;
+    }
+    *ld = nd->width;
+    return value_of(b, i);
+}
+
+static float *param(const hf_network *net, float *base, int64_t off)
+{
+    (void)net;
+    return off < 0 ? NULL : base + off;
+}
+
+/* dst (n x k, contiguous) = or += src (row stride lds). */
+static void emit(float *dst, size_t ldd, const float *src, size_t lds, size_t n, size_t k,
+                 int accumulate)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *d = dst + i * ldd;
+        const float *s = src + i * lds;
+        if (accumulate) {
+            for (size_t j = 0; j < k; j++)
+                d[j] += s[j];
+        } else {
+            memcpy(d, s, k * sizeof(float));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static hf_status forward_node(const batch *b, size_t i, double *penalty)
+{
+    hf_network *net = b->net;
+    const hf_node *nd = &net->nodes[i];
+    const size_t n = b->n, k = nd->width;
+    float *a = nd->kind == HF_NODE_INPUT ? NULL : value_of(b, i);
+    size_t ld = 0;
+    const float *in = nd->n_inputs > 0 ? input_of(b, nd->inputs[0], &ld) : NULL;
+    switch (nd->kind) {
+    case HF_NODE_INPUT:
+        return HF_OK;
+    case HF_NODE_DENSE: {
+        const size_t din = net->nodes[nd->inputs[0]].width;
+        hf_status st = hf_dense_forward(net->blas, in, ld, net->params + nd->w_off,
+                                        param(net, net->params, nd->b_off), nd->act, nd->alpha,
+                                        aux_of(b, nd), a, n, din, k);
+        if (st != HF_OK)
+            return st;
+        /* tf-keras divides the activity penalty by the batch size
+         * (base_layer's mean_activity_loss); Keras 3 does not. */
+        if (penalty != NULL && (nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f))
+            *penalty += hf_penalty(a, n * k, nd->activity_l1, nd->activity_l2) / (double)n;
+        return HF_OK;
+    }
+    case HF_NODE_ACTIVATION: {
+        float *z = nd->aux >= 0 ? aux_of(b, nd) : a;
+        emit(z, k, in, ld, n, k, 0);
+        hf_act_forward(nd->act, nd->alpha, z, a, n, k, NULL);
+        return HF_OK;
+    }
+    case HF_NODE_DROPOUT:
+        if (b->training && nd->drop_threshold > 0) {
+            float *mask = aux_of(b, nd);
+            hf_dropout_mask(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
+                            nd->drop_threshold, nd->drop_scale, nd->shared_row, mask, n, k);
+            for (size_t r = 0; r < n; r++)
+                for (size_t j = 0; j < k; j++)
+                    a[r * k + j] = in[r * ld + j] * mask[r * k + j];
+        } else {
+            emit(a, k, in, ld, n, k, 0);
+        }
+        return HF_OK;
+    case HF_NODE_BATCHNORM: {
+        /* trainable=False runs in inference mode, also in training (TF2 rule). */
+        const int batch_stats = b->training && nd->trainable;
+        float *stats = b->fixed + nd->stats;
+        float *mm = net->params + nd->s_off;
+        hf_batchnorm_forward(in, ld, a, n, k, param(net, net->params, nd->w_off),
+                             param(net, net->params, nd->b_off), mm, mm + k, nd->epsilon,
+                             nd->momentum, batch_stats, batch_stats, stats, stats + k);
+        return HF_OK;
+    }
+    case HF_NODE_NORMALIZATION: {
+        const float *mean = net->params + nd->s_off;
+        hf_normalization_forward(in, ld, a, n, k, mean, mean + k, nd->epsilon);
+        return HF_OK;
+    }
+    case HF_NODE_ADD:
+        emit(a, k, in, ld, n, k, 0);
+        for (size_t p = 1; p < nd->n_inputs; p++) {
+            const float *src = input_of(b, nd->inputs[p], &ld);
+            emit(a, k, src, ld, n, k, 1);
+        }
+        return HF_OK;
+    case HF_NODE_CONCATENATE: {
+        size_t col = 0;
+        for (size_t p = 0; p < nd->n_inputs; p++) {
+            const size_t w = net->nodes[nd->inputs[p]].width;
+            const float *src = input_of(b, nd->inputs[p], &ld);
+            emit(a + col, k, src, ld, n, w, 0);
+            col += w;
+        }
+        return HF_OK;
+    }
+    default:
+        return HF_ERR_KIND;
+    }
+}
+
+/* The whole graph forward; *penalty (when not NULL) receives the activity
+ * penalties. Returns the output node's value. */
+static hf_status forward(const batch *b, double *penalty, const float **result)
+{
+    const hf_network *net = b->net;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        if (!net->nodes[i].live)
+            continue;
+        hf_status st = forward_node(b, i, penalty);
+        if (st != HF_OK)
+            return st;
+    }
+    *result = value_of(b, net->output);
+    return HF_OK;
+}
+
+/* The kernel and bias penalties, on the weights before the update. tf-keras
+ * counts a frozen layer's penalty in the loss too (Layer.losses keeps its
+ * regularizer callables; Keras 3 counts trainable weights only). */
+static double weight_penalty(const hf_network *net)
+{
+    double total = 0.0;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const hf_node *nd = &net->nodes[i];
+        if (nd->kind != HF_NODE_DENSE || !nd->live)
+            continue;
+        const size_t din = net->nodes[nd->inputs[0]].width;
+        total += hf_penalty(net->params + nd->w_off, din * nd->width, nd->kernel_l1, nd->kernel_l2);
+        if (nd->b_off >= 0)
+            total += hf_penalty(net->params + nd->b_off, nd->width, nd->bias_l1, nd->bias_l2);
+    }
+    return total;
+}
+
+/* ---------------------------------------------------------------- backward */
+
+static hf_status backward_node(const batch *b, size_t i)
+{
+    hf_network *net = b->net;
+    const hf_node *nd = &net->nodes[i];
+    const size_t n = b->n, k = nd->width;
+    float *g = grad_of(b, i), *a = value_of(b, i);
+    size_t ld = 0;
+    const size_t in0 = nd->n_inputs > 0 ? nd->inputs[0] : 0;
+    const float *in = nd->n_inputs > 0 ? input_of(b, in0, &ld) : NULL;
+    float *dx = nd->n_inputs > 0 ? grad_of(b, in0) : NULL;
+    const int acc = nd->n_inputs > 0 ? nd->accumulate[0] : 0;
+    switch (nd->kind) {
+    case HF_NODE_DENSE: {
+        const size_t din = net->nodes[in0].width;
+        if (nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f)
+            hf_penalty_grad(a, g, n * k, nd->activity_l1, nd->activity_l2, 1.0f / (float)n);
+        float *dw = nd->trainable ? net->grads + nd->w_off : NULL;
+        float *db = nd->trainable ? param(net, net->grads, nd->b_off) : NULL;
+        hf_status st = hf_dense_backward(net->blas, in, ld, net->params + nd->w_off, aux_of(b, nd),
+                                         a, g, g, nd->act, nd->alpha, dw, db, dx, acc, n, din, k);
+        if (st != HF_OK)
+            return st;
+        if (dw != NULL) {
+            hf_penalty_grad(net->params + nd->w_off, dw, din * k, nd->kernel_l1, nd->kernel_l2, 1.0f);
+            if (db != NULL)
+                hf_penalty_grad(net->params + nd->b_off, db, k, nd->bias_l1, nd->bias_l2, 1.0f);
+        }
+        return HF_OK;
+    }
+    case HF_NODE_ACTIVATION:
+        if (acc) {
+            hf_act_backward(nd->act, nd->alpha, aux_of(b, nd), a, g, g, n, k);
+            emit(dx, k, g, k, n, k, 1);
+        } else {
+            hf_act_backward(nd->act, nd->alpha, aux_of(b, nd), a, g, dx, n, k);
+        }
+        return HF_OK;
+    case HF_NODE_DROPOUT:
+        if (b->training && nd->drop_threshold > 0) {
+            const float *mask = aux_of(b, nd);
+            for (size_t t = 0; t < n * k; t++)
+                dx[t] = acc ? dx[t] + g[t] * mask[t] : g[t] * mask[t];
+        } else {
+            emit(dx, k, g, k, n, k, acc);
+        }
+        return HF_OK;
+    case HF_NODE_BATCHNORM: {
+        const int batch_stats = b->training && nd->trainable;
+        const float *stats = b->fixed + nd->stats, *mm = net->params + nd->s_off;
+        hf_batchnorm_backward(in, ld, g, n, k, param(net, net->params, nd->w_off), mm, mm + k,
+                              nd->epsilon, batch_stats, stats, stats + k, dx, acc,
+                              nd->trainable ? param(net, net->grads, nd->w_off) : NULL,
+                              nd->trainable ? param(net, net->grads, nd->b_off) : NULL);
+        return HF_OK;
+    }
+    case HF_NODE_NORMALIZATION:
+        hf_normalization_backward(g, dx, acc, n, k, net->params + nd->s_off + k, nd->epsilon);
+        return HF_OK;
+    case HF_NODE_ADD:
+        for (size_t p = 0; p < nd->n_inputs; p++) {
+            float *d = grad_of(b, nd->inputs[p]);
+            if (d != NULL)
+                emit(d, k, g, k, n, k, nd->accumulate[p]);
+        }
+        return HF_OK;
+    case HF_NODE_CONCATENATE: {
+        size_t col = 0;
+        for (size_t p = 0; p < nd->n_inputs; p++) {
+            const size_t w = net->nodes[nd->inputs[p]].width;
+            float *d = grad_of(b, nd->inputs[p]);
+            if (d != NULL)
+                emit(d, w, g + col, k, n, w, nd->accumulate[p]);
+            col += w;
+        }
+        return HF_OK;
+    }
+    default:
+        return HF_ERR_KIND;
+    }
+}
+
+static hf_status backward(const batch *b)
+{
+    const hf_network *net = b->net;
+    for (size_t i = net->n_nodes; i-- > 0;) {
+        if (!net->nodes[i].backward)
+            continue;
+        hf_status st = backward_node(b, i);
+        if (st != HF_OK)
+            return st;
+    }
+    return HF_OK;
+}
+
+/* ---------------------------------------------------------------- steps */
 
 static hf_rows rows_of(const float *base, size_t width, const hf_data *d, size_t start)
 {
@@ -57,12 +334,13 @@ static hf_rows rows_of(const float *base, size_t width, const hf_data *d, size_t
 static hf_status check(const hf_network *net, const hf_data *d, size_t start, size_t count,
                        size_t batch, int need_y)
 {
-    if (net->n_layers == 0 || d->x_width != net->dims[0] || batch == 0 || count == 0)
+    if (net->n_nodes == 0 || net->output >= net->n_nodes || d->x_width != net->x_width ||
+        batch == 0 || count == 0)
         return HF_ERR_SHAPE;
     if (start > d->n_positions || count > d->n_positions - start)
         return HF_ERR_RANGE;
     if (need_y) {
-        const size_t k = net->dims[net->n_layers];
+        const size_t k = hf_network_output_width(net);
         if (d->y == NULL || d->y_width != hf_loss_spec_y_width(&net->loss, k))
             return HF_ERR_SHAPE;
         if (hf_loss_spec_check(&net->loss) != HF_OK)
@@ -77,41 +355,33 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
     return HF_OK;
 }
 
-/* Forward through all layers; returns the last activation (n x dout). When
- * out is not NULL the last layer writes there instead of the workspace. */
-static hf_status forward(const hf_network *net, const hf_data *d, size_t start, size_t n,
-                         float *ws, float *out, const float **result)
+/* A batch over the workspace; x gathered when the data has an order (sgemm
+ * needs the batch contiguous), else read in place. */
+static batch begin(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
+                   float *ws, int training)
 {
-    const size_t B_x = n * net->dims[0];
-    const float *in;
+    batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, training, 0, NULL};
+    b.fixed = b.rows + cap * net->row_floats;
     if (d->order == NULL) {
-        in = d->x + start * d->x_width;
+        b.x = d->x + start * d->x_width;
     } else {
-        /* sgemm needs the batch contiguous: gather the rows once. */
         for (size_t i = 0; i < n; i++)
             memcpy(ws + i * d->x_width, d->x + (size_t)d->order[start + i] * d->x_width,
                    d->x_width * sizeof(float));
-        in = ws;
+        b.x = ws;
     }
-    float *a = ws + B_x;
-    for (size_t l = 0; l < net->n_layers; l++) {
-        float *dst = (out && l + 1 == net->n_layers) ? out : a;
-        hf_status st = hf_dense_forward(net->blas, in, net->dims[l], layer_w(net, net->params, l),
-                                        layer_b(net, net->params, l), net->acts[l], dst, n,
-                                        net->dims[l], net->dims[l + 1]);
-        if (st != HF_OK)
-            return st;
-        in = dst;
-        a += n * net->dims[l + 1];
-    }
-    *result = in;
-    return HF_OK;
+    return b;
+}
+
+static float *dense1_scratch(const hf_network *net, float *ws, size_t cap)
+{
+    return ws + cap * (net->x_width + net->row_floats) + net->fixed_floats;
 }
 
 static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, size_t n,
                             const float *pred, double loss_value)
 {
-    const size_t k = net->dims[net->n_layers];
+    const size_t k = hf_network_output_width(net);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     hf_loss_tracker_update(net->mstate, loss_value, n);
@@ -126,73 +396,62 @@ static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, siz
     return HF_OK;
 }
 
-static hf_status train_general(hf_network *net, const hf_data *d, size_t start, size_t n,
-                               float *ws, double *loss_value, const float **pred)
+/* The one place the optimizer is called: the trainable variables only. */
+static hf_status apply_update(hf_network *net, float lr)
 {
-    const size_t L = net->n_layers, k = net->dims[L];
-    const size_t B_x = n * net->dims[0];
-    hf_status st = forward(net, d, start, n, ws, NULL, pred);
-    if (st != HF_OK)
-        return st;
-    size_t a_total = 0;
-    for (size_t l = 1; l <= L; l++)
-        a_total += n * net->dims[l];
-    float *delta = ws + B_x + a_total, *other = delta + n * max_width(net);
-
-    hf_rows y = rows_of(d->y, d->y_width, d, start);
-    hf_rows sw = rows_of(d->sw, 1, d, start);
-    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, *pred, n, k, delta, loss_value);
-    if (st != HF_OK)
-        return st;
-
-    /* Backward, last layer first; a_l sits after the gathered x. */
-    float *a_l = ws + B_x + a_total;
-    for (size_t l = L; l-- > 0;) {
-        a_l -= n * net->dims[l + 1];
-        const float *in = l == 0 ? (d->order ? ws : d->x + start * d->x_width) : a_l - n * net->dims[l];
-        float *dx = l == 0 ? NULL : other;
-        st = hf_dense_backward(net->blas, in, net->dims[l], layer_w(net, net->params, l), a_l,
-                               delta, delta, net->acts[l], layer_w(net, net->grads, l),
-                               layer_b(net, net->grads, l), dx, n, net->dims[l], net->dims[l + 1]);
-        if (st != HF_OK)
-            return st;
-        float *t = delta;
-        delta = other;
-        other = t;
-    }
-    return HF_OK;
+    return hf_opt_apply(&net->opt, net->params, net->grads, net->slots, net->n_params, net->vars,
+                        net->n_vars, lr, net->iterations);
 }
 
 static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, size_t n,
-                              float *ws, float *scratch, double *loss_value, const float **pred)
+                              float *a, float *scratch, double *loss_value)
 {
+    const hf_node *nd = &net->nodes[1];
     hf_rows x = rows_of(d->x, d->x_width, d, start);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
-    float *a = ws + n * net->dims[0];
-    *pred = a;
-    return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->dims[0],
-                           layer_w(net, net->params, 0), layer_b(net, net->params, 0),
-                           net->acts[0], &net->loss, layer_w(net, net->grads, 0),
-                           layer_b(net, net->grads, 0), a, loss_value, scratch);
+    return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->x_width, net->params + nd->w_off,
+                           param(net, net->params, nd->b_off), nd->act, &net->loss,
+                           net->grads + nd->w_off, param(net, net->grads, nd->b_off), a,
+                           loss_value, scratch);
 }
 
-static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size_t n, float lr,
-                           float *ws, float *scratch)
+static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
+                           float lr, float *ws)
 {
     double loss_value = 0.0;
     const float *pred = NULL;
-    hf_status st = hf_network_is_dense1(net)
-                       ? train_dense1(net, d, start, n, ws, scratch, &loss_value, &pred)
-                       : train_general(net, d, start, n, ws, &loss_value, &pred);
+    hf_status st;
+    if (net->dense1) {
+        batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 1, 0, NULL};
+        float *a = value_of(&b, 1);
+        st = train_dense1(net, d, start, n, a, dense1_scratch(net, ws, cap), &loss_value);
+        pred = a;
+    } else {
+        batch b = begin(net, d, start, n, cap, ws, 1);
+        b.key_iteration = (uint64_t)net->iterations;
+        double penalty = weight_penalty(net);
+        st = forward(&b, &penalty, &pred);
+        if (st != HF_OK)
+            return st;
+        const size_t out = net->output;
+        hf_rows y = rows_of(d->y, d->y_width, d, start);
+        hf_rows sw = rows_of(d->sw, 1, d, start);
+        st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
+                          grad_of(&b, out), &loss_value);
+        if (st != HF_OK)
+            return st;
+        /* Keras adds sum(model.losses) to the loss it minimises and logs. */
+        loss_value += penalty;
+        st = backward(&b);
+    }
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
     st = accumulate(net, d, start, n, pred, loss_value);
     if (st != HF_OK)
         return st;
-    st = hf_opt_apply(&net->opt, net->params, net->grads, net->slots, net->n_params, net->vars,
-                      net->n_vars, lr, net->iterations);
+    st = apply_update(net, lr);
     if (st != HF_OK)
         return st;
     net->iterations += 1;
@@ -209,40 +468,54 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
         return HF_ERR_NONFINITE;
     if (hf_opt_spec_check(&net->opt) != HF_OK)
         return HF_ERR_KIND;
-    float *scratch = ws + general_floats(net, count < batch ? count : batch);
+    const size_t cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch;
-        st = train_one(net, data, start + done, n, lr, ws, scratch);
+        st = train_one(net, data, start + done, n, cap, lr, ws);
     }
     hf_fpenv_leave(env);
     return st;
 }
 
-static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_t n, float *ws,
-                          float *scratch)
+/* The forward pass of one batch in inference or training mode; dense1
+ * graphs in inference take the fused kernel. */
+static hf_status forward_batch(hf_network *net, const hf_data *d, size_t start, size_t n,
+                               size_t cap, float *ws, int training, uint64_t key_iteration,
+                               float *out, double *penalty, const float **pred)
+{
+    if (net->dense1 && !training) {
+        const hf_node *nd = &net->nodes[1];
+        batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 0, 0, out};
+        float *a = out != NULL ? out : value_of(&b, 1);
+        hf_rows x = rows_of(d->x, d->x_width, d, start);
+        *pred = a;
+        return hf_dense1_forward(&x, n, net->x_width, net->params + nd->w_off,
+                                 param(net, net->params, nd->b_off), nd->act, a,
+                                 dense1_scratch(net, ws, cap));
+    }
+    batch b = begin(net, d, start, n, cap, ws, training);
+    b.key_iteration = key_iteration;
+    b.out = out;
+    return forward(&b, penalty, pred);
+}
+
+static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
+                          float *ws)
 {
     const float *pred = NULL;
-    hf_status st;
-    if (hf_network_is_dense1(net)) {
-        hf_rows x = rows_of(d->x, d->x_width, d, start);
-        float *a = ws + n * net->dims[0];
-        st = hf_dense1_forward(&x, n, net->dims[0], layer_w(net, net->params, 0),
-                               layer_b(net, net->params, 0), net->acts[0], a, scratch);
-        pred = a;
-    } else {
-        st = forward(net, d, start, n, ws, NULL, &pred);
-    }
+    double penalty = weight_penalty(net);
+    hf_status st = forward_batch(net, d, start, n, cap, ws, 0, 0, NULL, &penalty, &pred);
     if (st != HF_OK)
         return st;
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     double loss_value = 0.0;
-    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->dims[net->n_layers], NULL,
-                      &loss_value);
+    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net),
+                      NULL, &loss_value);
     if (st != HF_OK)
         return st;
-    return accumulate(net, d, start, n, pred, loss_value);
+    return accumulate(net, d, start, n, pred, loss_value + penalty);
 }
 
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
@@ -251,35 +524,31 @@ hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size
     hf_status st = check(net, data, start, count, batch, 1);
     if (st != HF_OK)
         return st;
-    float *scratch = ws + general_floats(net, count < batch ? count : batch);
+    const size_t cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch;
-        st = test_one(net, data, start + done, n, ws, scratch);
+        st = test_one(net, data, start + done, n, cap, ws);
     }
     hf_fpenv_leave(env);
     return st;
 }
 
-hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
-                           size_t count, size_t batch, float *out, float *ws)
+hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                           size_t batch, int training, int64_t iteration, float *out, float *ws)
 {
     hf_status st = check(net, data, start, count, batch, 0);
     if (st != HF_OK)
         return st;
-    const size_t k = net->dims[net->n_layers];
-    float *scratch = ws + general_floats(net, count < batch ? count : batch);
+    if (net->nodes[net->output].kind == HF_NODE_INPUT)
+        return HF_ERR_SHAPE;
+    const size_t k = hf_network_output_width(net), cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
     for (size_t done = 0; done < count && st == HF_OK; done += batch) {
         size_t n = count - done < batch ? count - done : batch, p = start + done;
-        if (hf_network_is_dense1(net)) {
-            hf_rows x = rows_of(data->x, data->x_width, data, p);
-            st = hf_dense1_forward(&x, n, net->dims[0], layer_w(net, net->params, 0),
-                                   layer_b(net, net->params, 0), net->acts[0], out + p, scratch);
-        } else {
-            const float *res;
-            st = forward(net, data, p, n, ws, out + p * k, &res);
-        }
+        const float *pred;
+        st = forward_batch(net, data, p, n, cap, ws, training, (uint64_t)iteration, out + p * k,
+                           NULL, &pred);
     }
     hf_fpenv_leave(env);
     return st;

@@ -1,7 +1,10 @@
-/* A Sequential stack of Dense layers over caller-owned buffers, and the
- * whole-batch steps: one call runs forward, loss, backward, the optimizer
- * update and the metric accumulation. Nothing here allocates: the caller
- * sizes the workspace with hf_network_workspace(). */
+/* A network as a list of nodes in topological order, each reading its
+ * inputs' buffers, over caller-owned buffers; and the whole-batch steps: one
+ * call runs forward, loss, backward, the optimizer update and the metric
+ * accumulation. A Sequential model is the chain Input -> Dense -> ... and
+ * takes exactly the code it took before graphs: sgemm per layer, or the
+ * fused single-unit kernel (hf_dense1) for a lone Dense(1). Nothing here
+ * allocates: the caller sizes the workspace with hf_network_workspace(). */
 #ifndef HF_NETWORK_H
 #define HF_NETWORK_H
 
@@ -14,23 +17,62 @@
 #include "hf_optimizer.h"
 #include "hf_status.h"
 
+enum {
+    HF_NODE_INPUT = 0,         /* columns [offset, offset + width) of x */
+    HF_NODE_DENSE = 1,
+    HF_NODE_ACTIVATION = 2,
+    HF_NODE_DROPOUT = 3,
+    HF_NODE_BATCHNORM = 4,
+    HF_NODE_NORMALIZATION = 5,
+    HF_NODE_ADD = 6,
+    HF_NODE_CONCATENATE = 7    /* along the feature axis, in input order */
+};
+#define HF_NODE_COUNT 8
+
+typedef struct hf_node {
+    int kind;
+    size_t width;                     /* output columns */
+    size_t n_inputs;
+    const size_t *inputs;             /* indices of earlier nodes */
+    const unsigned char *accumulate;  /* per input: another consumer wrote its gradient first */
+    size_t offset;                    /* INPUT: first column in x */
+    int act;                          /* DENSE, ACTIVATION */
+    float alpha;                      /* the activation's parameter (hf_activation.h) */
+    int64_t w_off, b_off;             /* DENSE kernel, bias; BATCHNORM gamma, beta; -1: none */
+    int64_t s_off;                    /* BATCHNORM moving_mean, NORMALIZATION mean; the
+                                       * (moving) variance follows at s_off + width */
+    int trainable;                    /* DENSE, BATCHNORM (False: BN runs in inference mode) */
+    float kernel_l1, kernel_l2, bias_l1, bias_l2, activity_l1, activity_l2;
+    uint64_t seed;                    /* DROPOUT */
+    uint32_t drop_threshold;          /* floor(rate * 2^24) */
+    float drop_scale;                 /* 1 / (1 - rate) in float32 */
+    int shared_row;                   /* noise_shape (1, width) */
+    float momentum, epsilon;          /* BATCHNORM; epsilon also NORMALIZATION */
+    int live;                         /* the output depends on it: forward computes it */
+    int backward;                     /* live, with a trainable weight upstream: backward runs */
+    int64_t val, aux, grad;           /* per-row float offsets of its output, its extra buffer
+                                       * (z, dropout mask) and its gradient; -1: none */
+    int64_t stats;                    /* BATCHNORM: offset of 2 * width floats (batch mean, 1/std) */
+} hf_node;
+
 typedef struct hf_network {
-    size_t n_layers;
-    const size_t *dims;     /* n_layers + 1 widths: input, then each layer's units */
-    const int *acts;        /* n_layers activation ids */
-    const size_t *w_off;    /* n_layers offsets of the kernels (din x dout) in params */
-    const int64_t *b_off;   /* n_layers offsets of the biases, -1 for no bias */
+    size_t n_nodes;
+    const hf_node *nodes;
+    size_t output;                    /* the node whose value is the model output */
+    size_t x_width;
+    size_t row_floats, fixed_floats;  /* workspace per batch row, and once */
+    int dense1;                       /* nodes are Input -> Dense(1): the fused path */
     size_t n_params;
-    float *params, *grads;  /* n_params each; grads mirrors the params layout */
-    float *slots[HF_OPT_MAX_SLOTS]; /* hf_opt_n_slots(&opt) used, n_params each */
+    float *params, *grads;            /* n_params each; grads mirrors the params layout */
+    float *slots[HF_OPT_MAX_SLOTS];   /* hf_opt_n_slots(&opt) used, n_params each */
     hf_opt_spec opt;
-    const hf_var *vars;     /* the trainable weight arrays the optimizer updates */
+    const hf_var *vars;               /* the trainable weight arrays, in node order */
     size_t n_vars;
     hf_loss_spec loss;
     size_t n_metrics;
     const hf_metric_spec *metrics;
-    float *mstate;          /* the loss tracker (total, count), then each metric's
-                             * block of hf_metric_state_floats() floats, in order */
+    float *mstate;                    /* the loss tracker (total, count), then each metric's
+                                       * block of hf_metric_state_floats() floats, in order */
     int64_t iterations;
     const hf_blas *blas;
 } hf_network;
@@ -44,24 +86,28 @@ typedef struct hf_data {
     size_t n_positions;
 } hf_data;
 
-/* Floats of workspace the steps need for batches of up to `batch` rows. */
+/* Floats of workspace the steps need for batches of up to `batch` rows;
+ * SIZE_MAX when that does not fit in size_t. */
 size_t hf_network_workspace(const hf_network *net, size_t batch);
 
-/* True when the fused single-unit path (hf_dense1) serves this network. */
-int hf_network_is_dense1(const hf_network *net);
+/* The output width. */
+size_t hf_network_output_width(const hf_network *net);
 
 /* ceil(count / batch) steps over positions [start, start + count), the last
- * one partial; each updates the parameters (iterations += 1) and adds to the
- * metric accumulators. lr must be finite. */
+ * one partial; each updates the trainable parameters (iterations += 1) and
+ * adds to the metric accumulators. lr must be finite. */
 hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                          size_t batch, float lr, float *ws);
 
-/* Forward, loss and metric accumulation, no update. */
+/* Forward (inference mode), loss and metric accumulation, no update. */
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                         size_t batch, float *ws);
 
-/* Forward into out rows [start, start + count) (out: n_positions x output width). */
-hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
-                           size_t count, size_t batch, float *out, float *ws);
+/* Forward into out rows [start, start + count) (out: n_positions x output
+ * width). training: dropout on (masks keyed by `iteration`) and batch
+ * statistics, which also move BatchNormalization's moving statistics (as a
+ * Keras call with training=True does); predict passes 0. */
+hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                           size_t batch, int training, int64_t iteration, float *out, float *ws);
 
 #endif

@@ -5,7 +5,7 @@ One block per C header, so each concern's declarations change on their own.
 Enum constants are declared here and re-exported by _core.pyx, so the C
 headers are the one place their values are written."""
 
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 
 cdef extern from "hf_status.h" nogil:
@@ -64,16 +64,41 @@ cdef extern from "hf_activation.h" nogil:
         HF_ACT_SIGMOID
         HF_ACT_TANH
         HF_ACT_SOFTMAX
+        HF_ACT_ELU
+        HF_ACT_SELU
+        HF_ACT_GELU
+        HF_ACT_SOFTPLUS
+        HF_ACT_SOFTSIGN
+        HF_ACT_SWISH
+        HF_ACT_LEAKY_RELU
+        HF_ACT_EXPONENTIAL
+        HF_ACT_HARD_SIGMOID
+        HF_ACT_COUNT
     int hf_act_valid(int act)
+    int hf_act_needs_z(int act)
+    float hf_act_default_alpha(int act)
+    void hf_act_forward(int act, float alpha, float *z, float *a, size_t n, size_t k,
+                        const float *bias)
+    void hf_act_backward(int act, float alpha, const float *z, const float *a, const float *da,
+                         float *dz, size_t n, size_t k)
 
 
 cdef extern from "hf_dense.h" nogil:
     hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                               const float *b, int act, float *a, size_t n, size_t din,
-                               size_t dout)
+                               const float *b, int act, float alpha, float *z, float *a,
+                               size_t n, size_t din, size_t dout)
     hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, const float *w,
-                                const float *a, const float *da, float *dz, int act, float *dw,
-                                float *db, float *dx, size_t n, size_t din, size_t dout)
+                                const float *z, const float *a, const float *da, float *dz,
+                                int act, float alpha, float *dw, float *db, float *dx,
+                                int accumulate_dx, size_t n, size_t din, size_t dout)
+
+
+cdef extern from "hf_dropout.h" nogil:
+    enum:
+        HF_DROPOUT_BITS
+    uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
+    void hf_dropout_mask(uint64_t key, uint32_t threshold, float scale, int shared_row,
+                         float *mask, size_t n, size_t k)
 
 
 cdef extern from "hf_loss.h" nogil:
@@ -203,12 +228,44 @@ cdef extern from "hf_optimizer.h" nogil:
 
 
 cdef extern from "hf_network.h" nogil:
+    enum:
+        HF_NODE_INPUT
+        HF_NODE_DENSE
+        HF_NODE_ACTIVATION
+        HF_NODE_DROPOUT
+        HF_NODE_BATCHNORM
+        HF_NODE_NORMALIZATION
+        HF_NODE_ADD
+        HF_NODE_CONCATENATE
+        HF_NODE_COUNT
+
+    ctypedef struct hf_node:
+        int kind
+        size_t width
+        size_t n_inputs
+        const size_t *inputs
+        const unsigned char *accumulate
+        size_t offset
+        int act
+        float alpha
+        int64_t w_off, b_off, s_off
+        int trainable
+        float kernel_l1, kernel_l2, bias_l1, bias_l2, activity_l1, activity_l2
+        uint64_t seed
+        uint32_t drop_threshold
+        float drop_scale
+        int shared_row
+        float momentum, epsilon
+        int live, backward
+        int64_t val, aux, grad, stats
+
     ctypedef struct hf_network:
-        size_t n_layers
-        const size_t *dims
-        const int *acts
-        const size_t *w_off
-        const int64_t *b_off
+        size_t n_nodes
+        const hf_node *nodes
+        size_t output
+        size_t x_width
+        size_t row_floats, fixed_floats
+        int dense1
         size_t n_params
         float *params
         float *grads
@@ -232,12 +289,14 @@ cdef extern from "hf_network.h" nogil:
         size_t n_positions
 
     size_t hf_network_workspace(const hf_network *net, size_t batch)
+    size_t hf_network_output_width(const hf_network *net)
     hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                              size_t batch, float lr, float *ws)
     hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                             size_t batch, float *ws)
-    hf_status hf_predict_steps(const hf_network *net, const hf_data *data, size_t start,
-                               size_t count, size_t batch, float *out, float *ws)
+    hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
+                               size_t batch, int training, int64_t iteration, float *out,
+                               float *ws)
 
 
 cdef extern from "hf_pool.h" nogil:

@@ -27,7 +27,8 @@ Errors: every exception derives from ``CoreError`` (``hookfit.errors``) and
 from ValueError (ShapeError, NonFiniteError, LabelError, PositionError,
 KindError), TypeError (DtypeError), MemoryError (WorkspaceError) or
 RuntimeError (BusyError: a Network used by two threads at once, or
-``set_order`` while a step runs on that Dataset). Messages name the argument.
+``set_order`` while a step runs on that Dataset; StateError: an object made by
+``__new__`` without ``__init__``). Messages name the argument.
 """
 
 from typing import Sequence
@@ -40,6 +41,29 @@ ACT_RELU: int  # 1
 ACT_SIGMOID: int  # 2
 ACT_TANH: int  # 3
 ACT_SOFTMAX: int  # 4 (row-wise)
+# The activations below follow tf-keras 2.21 where Keras 3 differs (noted).
+ACT_ELU: int  # 5 z > 0 ? z : alpha (e^z - 1); alpha 1.0 unless given
+ACT_SELU: int  # 6
+ACT_GELU: int  # 7 exact erf form (approximate=False, the default of both Kerases)
+ACT_SOFTPLUS: int  # 8
+ACT_SOFTSIGN: int  # 9
+ACT_SWISH: int  # 10 z * sigmoid(z)
+ACT_SILU: int  # == ACT_SWISH
+ACT_LEAKY_RELU: int  # 11 z > 0 ? z : alpha z; alpha 0.2 unless given (LeakyReLU layer: 0.3)
+ACT_EXPONENTIAL: int  # 12
+ACT_HARD_SIGMOID: int  # 13 tf-keras clip(0.2 z + 0.5, 0, 1) (Keras 3: relu6(z + 3) / 6)
+N_ACTIVATIONS: int  # 14
+
+# Node kinds of Network.from_graph (csrc/hf_network.h).
+NODE_INPUT: int  # 0
+NODE_DENSE: int  # 1
+NODE_ACTIVATION: int  # 2
+NODE_DROPOUT: int  # 3
+NODE_BATCHNORM: int  # 4
+NODE_NORMALIZATION: int  # 5
+NODE_ADD: int  # 6
+NODE_CONCATENATE: int  # 7
+N_NODE_KINDS: int  # 8
 
 # Losses (csrc/hf_loss.h): per-sample mean over the last axis, then Keras's
 # "sum_over_batch_size" reduction: sum_i w_i * l_i / N.
@@ -166,12 +190,17 @@ class Dataset:
         """
 
 class Network:
-    """A Sequential stack of Dense layers with its parameters, optimizer
-    slots, metric accumulators and workspace.
+    """A network of nodes in topological order, each reading its inputs'
+    buffers, with its parameters, optimizer slots, metric accumulators and
+    workspace. ``Network(input_dim, units, activations, use_bias)`` is the
+    Sequential chain Input -> Dense -> ... and takes exactly the code paths
+    it took before graphs (the fused Dense(1) kernel, sgemm per layer).
 
-    All parameters live in one flat float32 array ``params``; each layer's
-    kernel (in, out) and bias (out,) are views into it, so the optimizer
-    update is one pass over one buffer.
+    All parameters live in one flat float32 array ``params``; each weight
+    (kernel (in, out), bias (out,), BN gamma ...) is a view into it, so the
+    optimizer update is one pass over one buffer (per contiguous run of
+    trainable weights). Every method raises StateError on an object made by
+    ``__new__`` alone.
     """
 
     def __init__(
@@ -181,8 +210,49 @@ class Network:
         activations: Sequence[int],
         use_bias: Sequence[bool],
     ) -> None: ...
+    @classmethod
+    def from_graph(cls, x_width: int, nodes: Sequence[dict], output: int) -> "Network":
+        """A network over ONE float32 matrix x of width ``x_width`` (several
+        model inputs hstacked). ``nodes``: dicts in topological order (every
+        input index names an earlier node); ``output``: the index of the
+        node whose value is the model output. Keys (all required, plus an
+        optional "name" used in error messages):
+
+          {"kind": NODE_INPUT, "offset": int, "width": int}   columns of x
+          {"kind": NODE_DENSE, "inputs": [i], "units": int, "activation": ACT_*,
+           "use_bias": bool, "trainable": bool, "kernel_l1": float, "kernel_l2": float,
+           "bias_l1": float, "bias_l2": float, "activity_l1": float, "activity_l2": float}
+          {"kind": NODE_ACTIVATION, "inputs": [i], "activation": ACT_*}
+          {"kind": NODE_DROPOUT, "inputs": [i], "rate": float in [0, 1), "seed": int in
+           [0, 2**64), "noise_shape_rows": bool}   (True: noise_shape (1, width))
+          {"kind": NODE_BATCHNORM, "inputs": [i], "momentum": float, "epsilon": float,
+           "center": bool, "scale": bool, "trainable": bool}
+          {"kind": NODE_NORMALIZATION, "inputs": [i], "epsilon": float}
+          {"kind": NODE_ADD, "inputs": [i, j, ...]}          (one width)
+          {"kind": NODE_CONCATENATE, "inputs": [i, j, ...]}  (feature axis)
+
+        Dense and Activation nodes take an optional "alpha": the negative
+        slope of leaky_relu (default 0.2, >= 0) or elu's alpha (default 1.0).
+
+        Semantics (tf-keras 2.21): regularizer penalties l1 sum|w| + l2 sum w^2
+        are added to the loss value (logged) and the gradients; the activity
+        penalty is on the Dense output, divided by the batch rows; a frozen
+        Dense's weight penalty still counts in the loss (no gradient). Dropout
+        is inverted (x / (1 - rate) where kept) in training only, its mask a
+        pure function of (seed, iterations, node index, row, column): see
+        ``dropout_mask``. BatchNormalization uses the batch mean and biased
+        variance in training and moves moving = moving - (moving - batch) *
+        (1 - momentum) once per training batch; test/predict use the moving
+        statistics; trainable=False runs it in inference mode always.
+        Normalization: (x - mean) / max(sqrt(variance), epsilon). Weights
+        start at zero, except BN gamma and moving variance and Normalization
+        variance (ones). Raises ShapeError/KindError/DtypeError naming the
+        node and key for a graph it refuses."""
     @property
-    def n_layers(self) -> int: ...
+    def n_layers(self) -> int:
+        """Dense nodes (the layers of a chain)."""
+    @property
+    def n_nodes(self) -> int: ...
     @property
     def n_params(self) -> int: ...
     @property
@@ -193,7 +263,23 @@ class Network:
     def params(self) -> np.ndarray:
         """The flat float32 parameter buffer (a view, writable)."""
     def layer_weights(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Views (kernel (in, out), bias (out,) or None) of layer i."""
+        """Views (kernel (in, out), bias (out,) or None) of the i-th Dense node."""
+    def node_weights(self, i: int) -> list[np.ndarray]:
+        """Writable views of node i's weights, Keras's order: dense [kernel,
+        bias] (no bias when use_bias=False); batchnorm [gamma, beta,
+        moving_mean, moving_variance] (gamma absent when scale=False, beta
+        when center=False); normalization [mean, variance]; others []."""
+    def variables(self) -> list[tuple[int, str, int, int, bool]]:
+        """(node index, weight name, offset in params, size, trainable) of
+        every weight array, in node order. The optimizer updates only the
+        trainable ones (their slots elsewhere stay zero)."""
+    def trainable_mask(self) -> np.ndarray:
+        """bool (n_params,): True where the optimizer updates the parameter."""
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The output for x (n, input_dim) as a new float32 array (Keras's
+        eager model(x)). training=True: dropout with a fresh mask per call and
+        batch statistics, which also move BatchNormalization's moving
+        statistics (as a Keras call with training=True does)."""
     def configure(self, loss: int | dict, metrics: Sequence[int] | Sequence[dict],
                   optimizer: int | dict, **hyper) -> None:
         """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
@@ -256,8 +342,25 @@ class Network:
         """Batches completed by the last run of any kind, also when it raised."""
 
 # Single kernels, exposed for tests and benchmarks (out-parameter style).
+# ``alpha``: the activation's parameter (None: its default, see ACT_*).
+def activation_forward(z: np.ndarray, activation: int, alpha: float | None = None) -> np.ndarray:
+    """act(z) of a 2-D array as a new float32 array."""
+def activation_backward(
+    z: np.ndarray, a: np.ndarray, da: np.ndarray, activation: int, alpha: float | None = None
+) -> np.ndarray:
+    """dL/dz from z, a = act(z) and dL/da."""
+def dropout_mask(
+    seed: int, iteration: int, node: int, rows: int, width: int, rate: float,
+    shared_row: bool = False,
+) -> np.ndarray:
+    """The (rows, width) float32 mask the dropout node with index ``node``
+    draws at step ``iteration``: 1 / (1 - rate) where kept, else 0. Kept
+    when the top 24 bits of a SplitMix64-finalised hash of (seed,
+    iteration, node, row, column) are >= floor(rate * 2**24); the twin
+    gives the same bits."""
 def dense_forward(
-    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: int, out: np.ndarray
+    x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: int, out: np.ndarray,
+    alpha: float | None = None,
 ) -> np.ndarray: ...
 def dense_backward(
     x: np.ndarray,
@@ -268,9 +371,12 @@ def dense_backward(
     dkernel: np.ndarray,
     dbias: np.ndarray | None,
     dx: np.ndarray | None,
+    z: np.ndarray | None = None,
+    alpha: float | None = None,
 ) -> None:
     """Given the layer input x, its output a = act(x·W + b) and dL/da, write
-    dL/dW, dL/db and dL/dx (each optional output may be None)."""
+    dL/dW, dL/db and dL/dx (each optional output may be None). gelu and
+    swish also need z = x·W + b."""
 def loss_value_and_grad(
     loss: int,
     y_true: np.ndarray,

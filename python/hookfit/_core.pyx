@@ -14,8 +14,11 @@ of the tutorial's step for each one.
 """
 
 cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.math cimport isfinite
-from libc.stdint cimport INT64_MAX, int64_t, uint64_t
+from libc.stdint cimport INT64_MAX, SIZE_MAX, int64_t, uint32_t, uint64_t
+from libc.string cimport memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 from scipy.linalg.cython_blas cimport sgemm as _scipy_sgemm
 
@@ -30,6 +33,7 @@ from hookfit.errors import (
     NonFiniteError,
     PositionError,
     ShapeError,
+    StateError,
     WorkspaceError,
 )
 
@@ -73,6 +77,17 @@ def _set_sgemm(size_t address, str name):
 # and the .pyi take them from here.
 ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX = (
     HF_ACT_LINEAR, HF_ACT_RELU, HF_ACT_SIGMOID, HF_ACT_TANH, HF_ACT_SOFTMAX)
+ACT_ELU, ACT_SELU, ACT_GELU, ACT_SOFTPLUS, ACT_SOFTSIGN, ACT_SWISH = (
+    HF_ACT_ELU, HF_ACT_SELU, HF_ACT_GELU, HF_ACT_SOFTPLUS, HF_ACT_SOFTSIGN, HF_ACT_SWISH)
+ACT_SILU = ACT_SWISH
+ACT_LEAKY_RELU, ACT_EXPONENTIAL, ACT_HARD_SIGMOID = (
+    HF_ACT_LEAKY_RELU, HF_ACT_EXPONENTIAL, HF_ACT_HARD_SIGMOID)
+N_ACTIVATIONS = HF_ACT_COUNT
+NODE_INPUT, NODE_DENSE, NODE_ACTIVATION, NODE_DROPOUT = (
+    HF_NODE_INPUT, HF_NODE_DENSE, HF_NODE_ACTIVATION, HF_NODE_DROPOUT)
+NODE_BATCHNORM, NODE_NORMALIZATION, NODE_ADD, NODE_CONCATENATE = (
+    HF_NODE_BATCHNORM, HF_NODE_NORMALIZATION, HF_NODE_ADD, HF_NODE_CONCATENATE)
+N_NODE_KINDS = HF_NODE_COUNT
 LOSS_MSE, LOSS_MAE, LOSS_BCE, LOSS_CCE, LOSS_SCCE = (
     HF_LOSS_MSE, HF_LOSS_MAE, HF_LOSS_BCE, HF_LOSS_CCE, HF_LOSS_SCCE)
 METRIC_MSE, METRIC_MAE, METRIC_BCE, METRIC_CCE, METRIC_SCCE = (

@@ -17,7 +17,7 @@ cdef class Dataset:
     cdef hf_data data
     cdef int _users
     cdef double _label_min, _label_max
-    cdef bint _labels_known
+    cdef bint _labels_known, _ready
 
     def __init__(self, x, y=None, sample_weight=None, *, bint check_finite=True):
         if self._users:
@@ -57,35 +57,48 @@ cdef class Dataset:
         self.data.y_width = <size_t>y.shape[1] if y is not None else 0
         self.data.order = NULL
         self.data.n_positions = <size_t>n
+        self._ready = True
+
+    cdef int _check_ready(self) except -1:
+        if not self._ready:
+            raise StateError("this Dataset is not initialised; make it with Dataset(x, y, sample_weight)")
+        return 0
 
     @property
     def n_rows(self):
+        self._check_ready()
         return <Py_ssize_t>self.data.n_rows
 
     @property
     def n_positions(self):
+        self._check_ready()
         return <Py_ssize_t>self.data.n_positions
 
     @property
     def x(self):
+        self._check_ready()
         return _read_only(self._x)
 
     @property
     def y(self):
+        self._check_ready()
         return None if self._y is None else _read_only(self._y)
 
     @property
     def sample_weight(self):
+        self._check_ready()
         return None if self._sw is None else _read_only(self._sw)
 
     @property
     def order(self):
+        self._check_ready()
         return None if self._order is None else _read_only(self._order)
 
     def shuffle(self, seed):
         """Install a fresh random order of all rows, made in C from ``seed``
         (an integer in [0, 2**64)); ``order`` then shows it. Same seed, same
         order, on every platform and in the NumPy twin."""
+        self._check_ready()
         if self._users:
             raise BusyError("shuffle: a Network is running batches on this Dataset right now")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**64:
@@ -102,6 +115,7 @@ cdef class Dataset:
 
     def set_order(self, order):
         """Rows are visited as x[order[p]] for position p; None = identity."""
+        self._check_ready()
         if self._users:
             raise BusyError("set_order: a Network is running batches on this Dataset right now")
         if order is None:

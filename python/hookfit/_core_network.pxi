@@ -2,125 +2,235 @@
 
 # ---------------------------------------------------------------- Network
 
+cdef void *_zalloc(size_t n, size_t size):
+    """Zeroed memory for n items (NULL on overflow or when out of memory)."""
+    if size != 0 and n > (<size_t>PY_SSIZE_T_MAX) // size:
+        return NULL
+    cdef void *p = PyMem_Malloc(n * size)
+    if p != NULL:
+        memset(p, 0, n * size)
+    return p
+
+
 cdef class Network:
-    """A Sequential stack of Dense layers with its parameters, optimizer
-    slots, metric accumulators and workspace (see _core.pyi)."""
+    """A network of nodes in topological order (a Sequential stack of Dense
+    layers is the chain Input -> Dense -> ...), with its parameters,
+    optimizer slots, metric accumulators and workspace (see _core.pyi)."""
 
     cdef hf_network net
-    cdef object _dims, _acts, _w_off, _b_off, _vars, _metric_specs, _metric_keep
+    cdef hf_node *_nodes
+    cdef size_t *_inputs
+    cdef unsigned char *_accumulate
+    cdef hf_var *_vars
+    cdef object _graph, _dense_nodes, _metric_specs, _metric_keep
     cdef object _params, _grads, _slots, _mstate, _ws
     cdef size_t _ws_floats
-    cdef bint _busy, _configured, _sparse
+    cdef bint _busy, _configured, _sparse, _ready
     cdef int _loss
     cdef Py_ssize_t _last_run_batches
+    cdef int64_t _eager_calls
 
     def __init__(self, input_dim, units, activations, use_bias):
         self._check_idle("Network.__init__")
-        units, activations, use_bias = list(units), list(activations), list(use_bias)
-        n_layers = len(units)
-        if n_layers == 0:
-            raise ShapeError("units must name at least one layer; got an empty sequence")
-        if len(activations) != n_layers or len(use_bias) != n_layers:
-            raise ShapeError(
-                f"units, activations and use_bias must have the same length; got "
-                f"{n_layers}, {len(activations)}, {len(use_bias)}"
-            )
-        dims = [int(input_dim)] + [int(u) for u in units]
-        for i, d in enumerate(dims):
-            if not 1 <= d <= _BLAS_INT_MAX:
-                what = "input_dim" if i == 0 else f"units[{i - 1}]"
-                raise ShapeError(f"{what} must be an integer in [1, {_BLAS_INT_MAX}]; got {d}")
-        for i, a in enumerate(activations):
-            if not hf_act_valid(int(a)):
-                raise KindError(f"activations[{i}] must be one of ACT_* (0-4); got {a!r}")
-        w_off, b_off, total = [], [], 0
-        for l in range(n_layers):
-            w_off.append(total)
-            total += dims[l] * dims[l + 1]
-            if use_bias[l]:
-                b_off.append(total)
-                total += dims[l + 1]
-            else:
-                b_off.append(-1)
-        self._dims = np.array(dims, dtype=np.uintp)
-        self._acts = np.array([int(a) for a in activations], dtype=np.intc)
-        self._w_off = np.array(w_off, dtype=np.uintp)
-        self._b_off = np.array(b_off, dtype=np.int64)
+        from hookfit import _graph
+        x_width, nodes, output = _graph.chain(input_dim, units, activations, use_bias)
+        self._build(x_width, nodes, output)
+
+    @classmethod
+    def from_graph(cls, x_width, nodes, output):
+        """A network from node dicts in topological order (see _core.pyi)."""
+        cdef Network self = cls.__new__(cls)
+        self._build(x_width, nodes, output)
+        return self
+
+    def __dealloc__(self):
+        self._free_nodes()
+
+    cdef void _free_nodes(self) noexcept:
+        PyMem_Free(self._nodes)
+        PyMem_Free(self._inputs)
+        PyMem_Free(self._accumulate)
+        PyMem_Free(self._vars)
+        self._nodes = NULL
+        self._inputs = NULL
+        self._accumulate = NULL
+        self._vars = NULL
+
+    cdef int _build(self, x_width, nodes, output) except -1:
+        """Check the graph (hookfit._graph), then copy it into C structs.
+        A refused graph leaves this object as it was."""
+        from hookfit import _graph
+        graph = _graph.Graph(x_width, nodes, output)
+        cdef size_t n = len(graph.nodes)
+        cdef size_t n_edges = sum(len(nd["inputs"]) for nd in graph.nodes)
+        cdef hf_node *cn = <hf_node *>_zalloc(n, sizeof(hf_node))
+        cdef size_t *ci = <size_t *>_zalloc(max(n_edges, 1), sizeof(size_t))
+        cdef unsigned char *ca = <unsigned char *>_zalloc(max(n_edges, 1), 1)
+        cdef hf_var *cv = <hf_var *>_zalloc(max(len(graph.vars), 1), sizeof(hf_var))
+        if cn == NULL or ci == NULL or ca == NULL or cv == NULL:
+            PyMem_Free(cn); PyMem_Free(ci); PyMem_Free(ca); PyMem_Free(cv)
+            raise WorkspaceError("cannot allocate the network's node table")
+        cdef size_t e = 0, i, p
+        for i in range(n):
+            nd = graph.nodes[i]
+            cn[i].kind = nd["kind"]
+            cn[i].width = nd["width"]
+            cn[i].n_inputs = len(nd["inputs"])
+            cn[i].inputs = ci + e
+            cn[i].accumulate = ca + e
+            for p in range(cn[i].n_inputs):
+                ci[e + p] = nd["inputs"][p]
+                ca[e + p] = 1 if nd["accumulate"][p] else 0
+            e += cn[i].n_inputs
+            cn[i].offset = nd["offset"]
+            cn[i].act = nd["act"]
+            cn[i].alpha = nd["alpha"]
+            cn[i].w_off, cn[i].b_off, cn[i].s_off = nd["w_off"], nd["b_off"], nd["s_off"]
+            cn[i].trainable = nd["trainable"]
+            cn[i].kernel_l1, cn[i].kernel_l2 = nd["kernel_l1"], nd["kernel_l2"]
+            cn[i].bias_l1, cn[i].bias_l2 = nd["bias_l1"], nd["bias_l2"]
+            cn[i].activity_l1, cn[i].activity_l2 = nd["activity_l1"], nd["activity_l2"]
+            cn[i].seed = <uint64_t>nd["seed"]
+            cn[i].drop_threshold = <uint32_t>nd["drop_threshold"]
+            cn[i].drop_scale = nd["drop_scale"]
+            cn[i].shared_row = nd["shared_row"]
+            cn[i].momentum, cn[i].epsilon = nd["momentum"], nd["epsilon"]
+            cn[i].live, cn[i].backward = nd["live"], nd["backward"]
+            cn[i].val, cn[i].aux, cn[i].grad, cn[i].stats = nd["val"], nd["aux"], nd["grad"], nd["stats"]
+        for i in range(len(graph.vars)):
+            cv[i].offset, cv[i].size = graph.vars[i]
+
+        self._free_nodes()
+        self._nodes, self._inputs, self._accumulate, self._vars = cn, ci, ca, cv
+        self._graph = graph
+        self._dense_nodes = [j for j, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
+        total = graph.n_params
         self._params = _aligned_zeros(total)
+        self._params[...] = graph.initial_params()
         self._grads = _aligned_zeros(total)
         self._slots = [_aligned_zeros(total) for _ in range(3)]
         self._metric_specs = np.zeros(sizeof(hf_metric_spec), dtype=np.uint8)
         self._metric_keep = []
         self._mstate = np.zeros(2, dtype=np.float32)
-        # The trainable weight arrays (every kernel and bias) as hf_var ranges.
-        ranges = []
-        for l in range(n_layers):
-            ranges.append((w_off[l], dims[l] * dims[l + 1]))
-            if b_off[l] >= 0:
-                ranges.append((b_off[l], dims[l + 1]))
-        self._vars = np.array(ranges, dtype=np.uintp).reshape(-1, 2)
         self._ws = None
         self._ws_floats = 0
         self._busy = False
         self._configured = False
         self._sparse = False
         self._loss = 0
+        self._eager_calls = 0
 
-        self.net.n_layers = <size_t>n_layers
-        self.net.dims = <const size_t *>cnp.PyArray_DATA(<cnp.ndarray>self._dims)
-        self.net.acts = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._acts)
-        self.net.w_off = <const size_t *>cnp.PyArray_DATA(<cnp.ndarray>self._w_off)
-        self.net.b_off = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>self._b_off)
+        self.net.n_nodes = n
+        self.net.nodes = cn
+        self.net.output = <size_t>graph.output
+        self.net.x_width = <size_t>graph.x_width
+        self.net.row_floats = <size_t>graph.row_floats
+        self.net.fixed_floats = <size_t>graph.fixed_floats
+        self.net.dense1 = graph.dense1
         self.net.n_params = <size_t>total
         self.net.params = _fptr(self._params)
         self.net.grads = _fptr(self._grads)
-        self.net.slots[0] = _fptr(self._slots[0])
-        self.net.slots[1] = _fptr(self._slots[1])
-        self.net.slots[2] = _fptr(self._slots[2])
+        for i in range(HF_OPT_MAX_SLOTS):
+            self.net.slots[i] = _fptr(self._slots[i]) if i < 3 else NULL
+        self.net.vars = cv
+        self.net.n_vars = len(graph.vars)
         self.net.opt = hf_opt_spec_of(OPT_RMSPROP)
-        self.net.vars = <const hf_var *>cnp.PyArray_DATA(<cnp.ndarray>self._vars)
-        self.net.n_vars = <size_t>self._vars.shape[0]
         self.net.loss = hf_loss_spec_of(LOSS_MSE)
         self.net.n_metrics = 0
         self.net.metrics = <const hf_metric_spec *>cnp.PyArray_DATA(<cnp.ndarray>self._metric_specs)
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
         self.net.blas = &_BLAS
+        self._ready = True
+        return 0
+
+    cdef int _check_ready(self) except -1:
+        if not self._ready:
+            raise StateError(
+                "this Network is not initialised; make it with Network(...) or Network.from_graph(...)"
+            )
+        return 0
 
     # ---- description and parameters
 
     @property
     def n_layers(self):
-        return <Py_ssize_t>self.net.n_layers
+        """Dense nodes (the layers of a chain)."""
+        self._check_ready()
+        return len(self._dense_nodes)
+
+    @property
+    def n_nodes(self):
+        self._check_ready()
+        return <Py_ssize_t>self.net.n_nodes
 
     @property
     def n_params(self):
+        self._check_ready()
         return <Py_ssize_t>self.net.n_params
 
     @property
     def input_dim(self):
-        return <Py_ssize_t>self.net.dims[0]
+        """The width of x."""
+        self._check_ready()
+        return <Py_ssize_t>self.net.x_width
 
     @property
     def output_dim(self):
-        return <Py_ssize_t>self.net.dims[self.net.n_layers]
+        self._check_ready()
+        return <Py_ssize_t>hf_network_output_width(&self.net)
 
     @property
     def params(self):
         """The flat float32 parameter buffer (the array itself, writable)."""
+        self._check_ready()
         return self._params
 
     def layer_weights(self, i):
-        """Views (kernel (in, out), bias (out,) or None) of layer i."""
+        """Views (kernel (in, out), bias (out,) or None) of the i-th Dense node."""
+        self._check_ready()
         i = int(i)
-        if not 0 <= i < <Py_ssize_t>self.net.n_layers:
-            raise PositionError(f"layer index must be in [0, {self.net.n_layers}); got {i}")
-        din, dout = int(self._dims[i]), int(self._dims[i + 1])
-        w0 = int(self._w_off[i])
-        kernel = self._params[w0:w0 + din * dout].reshape(din, dout)
-        b0 = int(self._b_off[i])
-        bias = None if b0 < 0 else self._params[b0:b0 + dout]
-        return kernel, bias
+        if not 0 <= i < len(self._dense_nodes):
+            raise PositionError(f"layer index must be in [0, {len(self._dense_nodes)}); got {i}")
+        views = self._graph.node_weights(self._params, self._dense_nodes[i])
+        return views[0], (views[1] if len(views) > 1 else None)
+
+    def node_weights(self, i):
+        """Writable views of node i's weights in Keras's order (see _core.pyi)."""
+        self._check_ready()
+        i = int(i)
+        if not 0 <= i < <Py_ssize_t>self.net.n_nodes:
+            raise PositionError(f"node index must be in [0, {self.net.n_nodes}); got {i}")
+        return self._graph.node_weights(self._params, i)
+
+    def variables(self):
+        """(node, weight name, offset, size, trainable) of every weight array."""
+        self._check_ready()
+        return self._graph.variables()
+
+    def trainable_mask(self):
+        """One bool per parameter: True where the optimizer updates it."""
+        self._check_ready()
+        return self._graph.trainable_mask()
+
+    def forward(self, x, training=False):
+        """act(...) of the whole graph on x (n, input_dim): a new (n, output_dim)
+        float32 array. training=True runs dropout (a fresh mask per call) and
+        batch statistics, which move BatchNormalization's moving statistics
+        as a Keras call with training=True does."""
+        self._check_ready()
+        data = Dataset(x, check_finite=False)
+        out = np.empty((data.n_rows, self.output_dim), dtype=np.float32)
+        cdef bint train = bool(training)
+        cdef int64_t key = 0
+        if train:
+            # Negative keys: never a training step's (iterations >= 0).
+            self._eager_calls += 1
+            key = -self._eager_calls
+        self._check_run(data, 0, data.n_rows, data.n_rows, False)
+        self._run(_PREDICT, data, 0, data.n_rows, data.n_rows, 0.0, NULL, False,
+                  <float *>cnp.PyArray_DATA(<cnp.ndarray>out), train, key)
+        return out
 
     # ---- compile-time settings
 
@@ -130,6 +240,7 @@ cdef class Network:
         configure(loss_spec: dict, metric_specs: list[dict], opt_spec: dict)
         (NUMERICS_SPEC.md), or the older configure(loss_code, metric_codes,
         opt_code, **hyper) with the kinds' defaults and hyper-parameters."""
+        self._check_ready()
         self._check_idle("configure")
         if isinstance(loss, dict):
             if hyper:
@@ -187,10 +298,12 @@ cdef class Network:
     @property
     def iterations(self):
         """Optimizer steps applied so far (Adam's bias correction uses it)."""
+        self._check_ready()
         return self.net.iterations
 
     @iterations.setter
     def iterations(self, value):
+        self._check_ready()
         self._check_idle("iterations")
         value = int(value)
         if not 0 <= value <= INT64_MAX:
@@ -202,18 +315,21 @@ cdef class Network:
         of them), in the order of csrc/hf_optimizer.h (SGD: [m]; RMSprop:
         [v, m, a]; Adam: [m, v, vhat]; then the EMA averages when use_ema);
         the unused ones are included and stay zero."""
+        self._check_ready()
         return list(self._slots)
 
     # ---- metrics
 
     def reset_metrics(self):
+        self._check_ready()
         self._check_idle("reset_metrics")
         self._mstate[...] = 0.0
 
     def metric_results(self):
         """Running values [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
+        self._check_ready()
         cdef const float *st = _fptr(self._mstate)
-        cdef size_t k = self.net.dims[self.net.n_layers], off = 2, i
+        cdef size_t k = hf_network_output_width(&self.net), off = 2, i
         cdef list out = [<double>(st[0] / st[1]) if st[1] != 0.0 else 0.0]
         for i in range(self.net.n_metrics):
             out.append(hf_metric_result(&self.net.metrics[i], st + off, k))
@@ -221,9 +337,11 @@ cdef class Network:
         return out
 
     def metric_state(self):
+        self._check_ready()
         return self._mstate.copy()
 
     def set_metric_state(self, state):
+        self._check_ready()
         self._check_idle("set_metric_state")
         arr = np.asarray(state)
         if arr.dtype.kind not in "biuf":
@@ -242,6 +360,10 @@ cdef class Network:
     cdef float *_workspace(self, size_t batch) except NULL:
         """Workspace for batches of up to ``batch`` rows, grown only when needed."""
         cdef size_t need = hf_network_workspace(&self.net, batch)
+        if need == SIZE_MAX or need > <size_t>PY_SSIZE_T_MAX // 4:
+            raise WorkspaceError(
+                f"the workspace for batches of {batch} rows does not fit in memory; use a smaller batch_size"
+            )
         if self._ws is None or need > self._ws_floats:
             try:
                 self._ws = np.empty(max(need, 1), dtype=np.float32)
@@ -254,13 +376,15 @@ cdef class Network:
 
     cdef int _check_run(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                         Py_ssize_t batch_size, bint need_y) except -1:
+        self._check_ready()
         if self._busy:
             raise BusyError("this Network is running a step in another thread; use one Network per thread")
         if data is None:
             raise DtypeError("data must be a Dataset; got None")
-        if data.data.x_width != self.net.dims[0]:
+        data._check_ready()
+        if data.data.x_width != self.net.x_width:
             raise ShapeError(
-                f"data.x must have {self.net.dims[0]} columns (the input_dim); got {data.data.x_width}"
+                f"data.x must have {self.net.x_width} columns (the input_dim); got {data.data.x_width}"
             )
         if (start < 0 or count < 1 or start > <Py_ssize_t>data.data.n_positions
                 or count > <Py_ssize_t>data.data.n_positions - start):
@@ -277,7 +401,7 @@ cdef class Network:
                 raise KindError("call configure(loss, metrics, optimizer) before training or testing")
             if data.data.y == NULL:
                 raise ShapeError("data has no y; build the Dataset with y to train or evaluate")
-            k = <size_t>self.net.dims[self.net.n_layers]
+            k = hf_network_output_width(&self.net)
             if data.data.y_width != hf_loss_spec_y_width(&self.net.loss, k):
                 raise ShapeError(
                     f"y must have {hf_loss_spec_y_width(&self.net.loss, k)} column(s) for this loss and "
@@ -322,7 +446,7 @@ cdef class Network:
             lrf = <float>float(lr)
             if not isfinite(lrf):
                 raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
-        return self._run(_TRAIN, data, start, count, batch_size, lrf, table, stop, NULL)
+        return self._run(_TRAIN, data, start, count, batch_size, lrf, table, stop, NULL, False, 0)
 
     def test_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count):
         """Forward, loss and metric accumulation on positions [start, start + count)."""
@@ -335,7 +459,7 @@ cdef class Network:
     cdef Py_ssize_t _run_test(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                               Py_ssize_t batch_size) except -1:
         self._check_run(data, start, count, batch_size, True)
-        return self._run(_TEST, data, start, count, batch_size, 0.0, NULL, False, NULL)
+        return self._run(_TEST, data, start, count, batch_size, 0.0, NULL, False, NULL, False, 0)
 
     def predict_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, out):
         """Forward into out[start:start + count]."""
@@ -352,23 +476,24 @@ cdef class Network:
         if (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
                 and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
                 and cnp.PyArray_DIM(<cnp.ndarray>out, 0) == <cnp.npy_intp>data.data.n_positions
-                and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>self.net.dims[self.net.n_layers]):
+                and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>hf_network_output_width(&self.net)):
             o = <cnp.ndarray>out
         else:
             _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
             o = <cnp.ndarray>out
         return self._run(_PREDICT, data, start, count, batch_size, 0.0, NULL, False,
-                         <float *>cnp.PyArray_DATA(o))
+                         <float *>cnp.PyArray_DATA(o), False, 0)
 
     @property
     def last_run_batches(self):
         """Batches completed by the last run, also when it raised (a Ctrl-C
         between batches, an error): the loop keeps its position exact."""
+        self._check_ready()
         return self._last_run_batches
 
     cdef Py_ssize_t _run(self, int mode, Dataset data, Py_ssize_t start, Py_ssize_t count,
                          Py_ssize_t batch_size, float lr, const float *lr_table, bint stop,
-                         float *out) except -1:
+                         float *out, bint training, int64_t key) except -1:
         """The checked run of batches, with the GIL released; the busy marks
         make a concurrent call on this network or a change of the data raise.
 
@@ -402,7 +527,8 @@ cdef class Network:
                     elif mode == _TEST:
                         st = hf_test_steps(&self.net, &data.data, pos, rows, b, ws)
                     else:
-                        st = hf_predict_steps(&self.net, &data.data, pos, rows, b, out, ws)
+                        st = hf_forward_steps(&self.net, &data.data, pos, rows, b, training, key,
+                                              out, ws)
                     if st != HF_OK:
                         break
                     done += take

@@ -45,6 +45,10 @@ class BusyError(CoreError, RuntimeError):
     """A Network (or a Dataset's order) was used by two threads at once."""
 
 
+class StateError(CoreError, RuntimeError):
+    """A core object used before it was initialised (made by __new__ alone)."""
+
+
 __all__ = [
     "BusyError",
     "CoreError",
@@ -54,5 +58,6 @@ __all__ = [
     "NonFiniteError",
     "PositionError",
     "ShapeError",
+    "StateError",
     "WorkspaceError",
 ]

@@ -128,7 +128,7 @@ def test_network_construction_errors():
     with pytest.raises(errors.ShapeError, match="input_dim"):
         core.Network(0, [2], [0], [True])
     with pytest.raises(errors.KindError, match=r"activations\[0\]"):
-        core.Network(3, [2], [9], [True])
+        core.Network(3, [2], [99], [True])
     net = core.Network(3, [2], [0], [True])
     with pytest.raises(errors.PositionError, match="layer index"):
         net.layer_weights(1)
@@ -222,7 +222,7 @@ def test_single_kernel_errors(rng):
     with pytest.raises(errors.ShapeError, match="bias"):
         core.dense_forward(x, w, np.zeros(3), 0, np.empty((4, 2), np.float32))
     with pytest.raises(errors.KindError, match="activation"):
-        core.dense_forward(x, w, None, 5, np.empty((4, 2), np.float32))
+        core.dense_forward(x, w, None, 99, np.empty((4, 2), np.float32))
     with pytest.raises(errors.ShapeError, match="out must have shape"):
         core.dense_forward(x, w, None, 0, np.empty((4, 3), np.float32))
     with pytest.raises(errors.ShapeError, match="da must have shape"):

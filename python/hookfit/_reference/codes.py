@@ -10,6 +10,10 @@ import numpy as np
 
 from hookfit._core import (  # noqa: F401  (re-exported)
     ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX,
+    ACT_ELU, ACT_SELU, ACT_GELU, ACT_SOFTPLUS, ACT_SOFTSIGN, ACT_SWISH, ACT_SILU,
+    ACT_LEAKY_RELU, ACT_EXPONENTIAL, ACT_HARD_SIGMOID, N_ACTIVATIONS,
+    NODE_INPUT, NODE_DENSE, NODE_ACTIVATION, NODE_DROPOUT, NODE_BATCHNORM, NODE_NORMALIZATION,
+    NODE_ADD, NODE_CONCATENATE, N_NODE_KINDS,
     LOSS_MSE, LOSS_MAE, LOSS_BCE, LOSS_CCE, LOSS_SCCE,
     METRIC_MSE, METRIC_MAE, METRIC_BCE, METRIC_CCE, METRIC_SCCE,
     METRIC_BINARY_ACCURACY, METRIC_CATEGORICAL_ACCURACY, METRIC_SPARSE_CATEGORICAL_ACCURACY,
@@ -23,23 +27,14 @@ from hookfit._core import (  # noqa: F401  (re-exported)
     METRIC_R2_SCORE, N_LOSS_KINDS, N_METRIC_KINDS,
     OPT_ADAGRAD, OPT_ADAMAX, OPT_ADADELTA, OPT_NADAM, OPT_FTRL, OPT_LION, _N_SLOTS,
 )
-from hookfit.errors import CoreError
+from hookfit.errors import (  # noqa: F401  (the compiled core's classes)
+    BusyError, CoreError, DtypeError, KindError, LabelError, NonFiniteError, PositionError,
+    ShapeError, StateError, WorkspaceError,
+)
 
-N_ACTIVATIONS, N_LOSSES, N_METRICS, N_OPTIMIZERS = 5, N_LOSS_KINDS, N_METRIC_KINDS, len(_N_SLOTS)
+N_LOSSES, N_METRICS, N_OPTIMIZERS = N_LOSS_KINDS, N_METRIC_KINDS, len(_N_SLOTS)
 
 # Keras's backend epsilon, used for clipping probabilities.
 EPSILON = 1e-7
 
 f32 = np.float32
-
-
-class CoreValueError(CoreError, ValueError):
-    pass
-
-
-class CoreTypeError(CoreError, TypeError):
-    pass
-
-
-class CoreBusyError(CoreError, RuntimeError):
-    pass

@@ -1,4 +1,5 @@
-"""The Network twin."""
+"""The Network twin: the graph of csrc/hf_network.c in NumPy (float64
+arithmetic, float32 storage between nodes, as the C buffers are)."""
 
 from __future__ import annotations
 
@@ -6,98 +7,124 @@ import math
 
 import numpy as np
 
+from hookfit import _graph
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
-from hookfit._reference.dense import dense_backward, dense_forward
+from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
 from hookfit._reference.numerics import (
     _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
     metric_state_floats, opt_apply, opt_n_slots,
 )
 
 
+def _penalty(w, l1, l2):
+    w = np.asarray(w, np.float64)
+    return l1 * np.abs(w).sum() + l2 * (w * w).sum()
+
+
+def _penalty_grad(w, l1, l2):
+    w = np.asarray(w, np.float64)
+    return l1 * np.sign(w) + 2.0 * l2 * w
+
+
 class Network:
     def __init__(self, input_dim, units, activations, use_bias):
-        units, activations, use_bias = list(units), list(activations), list(use_bias)
-        if not (len(units) == len(activations) == len(use_bias)) or not units:
-            raise CoreValueError("units, activations and use_bias need one entry per layer")
-        if int(input_dim) < 1 or any(int(u) < 1 for u in units):
-            raise CoreValueError("input_dim and every layer's units must be positive")
-        if any(not 0 <= a < N_ACTIVATIONS for a in activations):
-            raise CoreValueError(f"activation codes must lie in [0, {N_ACTIVATIONS})")
-        self._layers = []  # (in, out, act, kernel_offset, bias_offset or None)
-        offset, fan_in = 0, int(input_dim)
-        for u, act, ub in zip(units, activations, use_bias):
-            u = int(u)
-            k_off = offset
-            offset += fan_in * u
-            b_off = offset if ub else None
-            offset += u if ub else 0
-            self._layers.append((fan_in, u, int(act), k_off, b_off))
-            fan_in = u
-        self._params = np.zeros(offset, np.float32)
-        self._grads = np.zeros(offset, np.float32)
-        self._input_dim = int(input_dim)
+        self._build(*_graph.chain(input_dim, units, activations, use_bias))
+
+    @classmethod
+    def from_graph(cls, x_width, nodes, output):
+        self = cls.__new__(cls)
+        self._build(x_width, nodes, output)
+        return self
+
+    def _build(self, x_width, nodes, output):
+        graph = _graph.Graph(x_width, nodes, output)
+        self._g = graph
+        self._dense_nodes = [i for i, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
+        self._params = graph.initial_params()
+        self._grads = np.zeros(graph.n_params, np.float32)
         self._configured = False
-        self.iterations = 0
+        self._eager_calls = 0
+        self._iterations = 0
         self.last_run_batches = 0
+
+    def _graph(self):
+        graph = self.__dict__.get("_g")
+        if graph is None:
+            raise StateError(
+                "this Network is not initialised; make it with Network(...) or Network.from_graph(...)"
+            )
+        return graph
 
     @property
     def iterations(self):
+        self._graph()
         return self._iterations
 
     @iterations.setter
     def iterations(self, value):
+        self._graph()
         value = int(value)
         if not 0 <= value <= 2**63 - 1:
-            raise CoreValueError(f"iterations must be an integer in [0, 2**63 - 1]; got {value}")
+            raise PositionError(f"iterations must be an integer in [0, 2**63 - 1]; got {value}")
         self._iterations = value
 
-    n_layers = property(lambda self: len(self._layers))
-    n_params = property(lambda self: self._params.shape[0])
-    input_dim = property(lambda self: self._input_dim)
-    output_dim = property(lambda self: self._layers[-1][1])
-    params = property(lambda self: self._params)
-
-    def _vars(self):
-        """The trainable weight arrays as (offset, size) ranges: every kernel and bias."""
-        out = []
-        for fin, fout, _, k_off, b_off in self._layers:
-            out.append((k_off, fin * fout))
-            if b_off is not None:
-                out.append((b_off, fout))
-        return out
+    n_layers = property(lambda self: (self._graph(), len(self._dense_nodes))[1])
+    n_nodes = property(lambda self: len(self._graph().nodes))
+    n_params = property(lambda self: self._graph().n_params)
+    input_dim = property(lambda self: self._graph().x_width)
+    output_dim = property(lambda self: self._graph().nodes[self._graph().output]["width"])
+    params = property(lambda self: (self._graph(), self._params)[1])
 
     def layer_weights(self, i):
-        fin, fout, _, k_off, b_off = self._layers[i]
-        kernel = self._params[k_off : k_off + fin * fout].reshape(fin, fout)
-        bias = None if b_off is None else self._params[b_off : b_off + fout]
-        return kernel, bias
+        self._graph()
+        i = int(i)
+        if not 0 <= i < len(self._dense_nodes):
+            raise PositionError(f"layer index must be in [0, {len(self._dense_nodes)}); got {i}")
+        views = self._g.node_weights(self._params, self._dense_nodes[i])
+        return views[0], (views[1] if len(views) > 1 else None)
+
+    def node_weights(self, i):
+        graph = self._graph()
+        i = int(i)
+        if not 0 <= i < len(graph.nodes):
+            raise PositionError(f"node index must be in [0, {len(graph.nodes)}); got {i}")
+        return graph.node_weights(self._params, i)
+
+    def variables(self):
+        return self._graph().variables()
+
+    def trainable_mask(self):
+        return self._graph().trainable_mask()
 
     def configure(self, loss, metrics, optimizer, **hparams):
         """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
         older configure(loss_code, metric_codes, opt_code, **hyper)."""
+        self._graph()
         if isinstance(loss, dict):
             if hparams:
-                raise CoreTypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hparams)}")
+                raise DtypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hparams)}")
             loss_spec, metric_specs, opt_spec = dict(loss), [dict(m) for m in metrics], dict(optimizer)
         else:
             if not 0 <= loss < N_LOSSES:
-                raise CoreValueError(f"loss code must lie in [0, {N_LOSSES})")
+                raise KindError(f"loss must be one of LOSS_* (0-{N_LOSSES - 1}); got {loss}")
             if any(not 0 <= m < N_METRICS for m in metrics):
-                raise CoreValueError(f"metric codes must lie in [0, {N_METRICS})")
+                raise KindError(f"metric codes must lie in [0, {N_METRICS})")
             if optimizer not in _N_SLOTS:
-                raise CoreValueError(f"optimizer code must lie in [0, {N_OPTIMIZERS})")
+                raise KindError(f"optimizer must be one of OPT_* (0-{N_OPTIMIZERS - 1}); got {optimizer}")
             loss_spec, metric_specs = {"kind": int(loss)}, [{"kind": int(m)} for m in metrics]
             opt_spec = {"kind": int(optimizer), **hparams}
         _loss_spec(loss_spec)
         for m in metric_specs:
             _metric_spec(m)
+        k = self.output_dim
+        blocks = [metric_state_floats(m, k) for m in metric_specs]
+        slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
         self._loss_spec, self._metric_specs, self._opt_spec = loss_spec, metric_specs, opt_spec
         self._loss = loss_spec["kind"]
-        self._slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
-        k = self.output_dim
-        self._blocks = [metric_state_floats(m, k) for m in metric_specs]
-        self._acc = np.zeros(2 + sum(self._blocks), np.float32)
+        self._metrics = [m["kind"] for m in metric_specs]
+        self._slots, self._blocks = slots, blocks
+        self._acc = np.zeros(2 + sum(blocks), np.float32)
         self.iterations = 0
         self._configured = True
 
@@ -108,63 +135,201 @@ class Network:
             off += size
 
     def optimizer_slots(self):
+        self._graph()
         return list(self._slots)
 
     def reset_metrics(self):
+        self._graph()
         self._acc[...] = 0
 
     def metric_results(self):
+        self._graph()
         t, c = self._acc[0], self._acc[1]
         loss = float(f32(t) / f32(c)) if c else 0.0
         return [loss] + [metric_result(m, st, self.output_dim) for m, st in self._metric_views()]
 
     def metric_state(self):
+        self._graph()
         return self._acc.copy()
 
     def set_metric_state(self, state):
-        state = np.asarray(state, np.float32)
+        self._graph()
+        state = np.asarray(state)
+        if state.dtype.kind not in "biuf":
+            raise DtypeError(f"state must hold real numbers; got dtype {state.dtype}")
         if state.shape != self._acc.shape:
-            raise CoreValueError(f"metric state must have shape {self._acc.shape}; got {state.shape}")
+            raise ShapeError(f"state must have shape {self._acc.shape}; got {state.shape}")
         self._acc[...] = state
+
+    # -- the graph -----------------------------------------------------------
+
+    def _forward(self, x, training, key, update_stats):
+        """Node values (float32), the saved buffers (z, masks, BN stats) and
+        the activity penalty."""
+        g, p = self._g, self._params
+        x = np.asarray(x, np.float32)
+        n = x.shape[0]
+        vals, saved, penalty = [None] * len(g.nodes), {}, 0.0
+        for i, nd in enumerate(g.nodes):
+            if not nd["live"]:
+                continue
+            kind, k = nd["kind"], nd["width"]
+            src = vals[nd["inputs"][0]].astype(np.float64) if nd["inputs"] else None
+            if kind == NODE_INPUT:
+                out = x[:, nd["offset"]:nd["offset"] + k]
+            elif kind == NODE_DENSE:
+                kernel, *bias = g.node_weights(p, i)
+                z = src @ kernel.astype(np.float64)
+                if bias:
+                    z = z + bias[0]
+                z = f32(z)
+                saved[i] = z
+                out = f32(activation_forward(z, nd["act"], nd["alpha"]))
+                # tf-keras divides the activity penalty by the batch size.
+                penalty += _penalty(out, nd["activity_l1"], nd["activity_l2"]) / n
+            elif kind == NODE_ACTIVATION:
+                saved[i] = f32(src)
+                out = f32(activation_forward(src, nd["act"], nd["alpha"]))
+            elif kind == NODE_DROPOUT:
+                if training and nd["drop_threshold"] > 0:
+                    mask = dropout_mask(nd["seed"], key, i, n, k, nd["rate"], nd["shared_row"])
+                    saved[i] = mask
+                    out = f32(vals[nd["inputs"][0]] * mask)
+                else:
+                    out = vals[nd["inputs"][0]]
+            elif kind == NODE_BATCHNORM:
+                w = dict(zip([name for node, name, *_ in g.weights if node == i], g.node_weights(p, i)))
+                mm, mv = w["moving_mean"], w["moving_variance"]
+                if training and nd["trainable"]:
+                    mean, var = src.mean(axis=0), src.var(axis=0)
+                    saved[i] = (f32(mean), f32(1.0 / np.sqrt(f32(var) + f32(nd["epsilon"]))))
+                    if update_stats:
+                        decay = f32(1.0) - f32(nd["momentum"])
+                        mm -= (mm - f32(mean)) * decay
+                        mv -= (mv - f32(var)) * decay
+                else:
+                    mean, var = mm.astype(np.float64), mv.astype(np.float64)
+                inv = 1.0 / np.sqrt(var + nd["epsilon"])
+                if "gamma" in w:
+                    inv = inv * w["gamma"]
+                shift = (w["beta"] if "beta" in w else 0.0) - mean * inv
+                out = f32(src * inv + shift)
+            elif kind == NODE_NORMALIZATION:
+                mean, var = g.node_weights(p, i)
+                out = f32((src - mean) / np.maximum(np.sqrt(var.astype(np.float64)), nd["epsilon"]))
+            elif kind == NODE_ADD:
+                out = f32(sum(vals[j].astype(np.float64) for j in nd["inputs"]))
+            else:  # NODE_CONCATENATE
+                out = np.hstack([vals[j] for j in nd["inputs"]]).astype(np.float32)
+            vals[i] = out
+        return vals, saved, penalty
+
+    def _weight_penalty(self):
+        g, total = self._g, 0.0
+        for i, nd in enumerate(g.nodes):
+            if nd["kind"] == NODE_DENSE and nd["live"]:
+                kernel, *bias = g.node_weights(self._params, i)
+                total += _penalty(kernel, nd["kernel_l1"], nd["kernel_l2"])
+                if bias:
+                    total += _penalty(bias[0], nd["bias_l1"], nd["bias_l2"])
+        return total
+
+    def _backward(self, vals, saved, grad_out, training):
+        g, p = self._g, self._params
+        grads = {g.output: np.asarray(grad_out, np.float64)}
+        n = grad_out.shape[0]
+
+        def send(j, d):
+            if g.nodes[j]["backward"]:
+                grads[j] = grads[j] + d if j in grads else d
+
+        for i in range(len(g.nodes) - 1, -1, -1):
+            nd = g.nodes[i]
+            if not nd["backward"]:
+                continue
+            d, kind = grads[i], nd["kind"]
+            a = vals[i].astype(np.float64)
+            src = vals[nd["inputs"][0]].astype(np.float64) if nd["inputs"] else None
+            if kind == NODE_DENSE:
+                d = d + _penalty_grad(a, nd["activity_l1"], nd["activity_l2"]) / n
+                dz = activation_backward(saved[i], a, d, nd["act"], nd["alpha"])
+                kernel, *bias = g.node_weights(p, i)
+                if nd["trainable"]:
+                    off = nd["w_off"]
+                    gk = src.T @ dz + _penalty_grad(kernel, nd["kernel_l1"], nd["kernel_l2"])
+                    self._grads[off:off + kernel.size] = gk.ravel()
+                    if bias:
+                        gb = dz.sum(axis=0) + _penalty_grad(bias[0], nd["bias_l1"], nd["bias_l2"])
+                        self._grads[nd["b_off"]:nd["b_off"] + bias[0].size] = gb
+                send(nd["inputs"][0], dz @ kernel.astype(np.float64).T)
+            elif kind == NODE_ACTIVATION:
+                send(nd["inputs"][0], activation_backward(saved[i], a, d, nd["act"], nd["alpha"]))
+            elif kind == NODE_DROPOUT:
+                send(nd["inputs"][0], d * saved[i] if i in saved else d)
+            elif kind == NODE_BATCHNORM:
+                w = dict(zip([name for node, name, *_ in g.weights if node == i], g.node_weights(p, i)))
+                gamma = w["gamma"].astype(np.float64) if "gamma" in w else 1.0
+                if training and nd["trainable"]:
+                    mean, istd = (s.astype(np.float64) for s in saved[i])
+                else:
+                    mean = w["moving_mean"].astype(np.float64)
+                    istd = 1.0 / np.sqrt(w["moving_variance"] + nd["epsilon"])
+                xhat = (src - mean) * istd
+                if nd["trainable"]:
+                    if "gamma" in w:
+                        self._grads[nd["w_off"]:nd["w_off"] + nd["width"]] = (d * xhat).sum(axis=0)
+                    if "beta" in w:
+                        self._grads[nd["b_off"]:nd["b_off"] + nd["width"]] = d.sum(axis=0)
+                if training and nd["trainable"]:
+                    dx = gamma * istd * (d - d.mean(axis=0) - xhat * (d * xhat).mean(axis=0))
+                else:
+                    dx = gamma * istd * d
+                send(nd["inputs"][0], dx)
+            elif kind == NODE_NORMALIZATION:
+                _, var = g.node_weights(p, i)
+                send(nd["inputs"][0], d / np.maximum(np.sqrt(var.astype(np.float64)), nd["epsilon"]))
+            elif kind == NODE_ADD:
+                for j in nd["inputs"]:
+                    send(j, d)
+            elif kind == NODE_CONCATENATE:
+                col = 0
+                for j in nd["inputs"]:
+                    w = g.nodes[j]["width"]
+                    send(j, d[:, col:col + w])
+                    col += w
 
     # -- steps ---------------------------------------------------------------
 
     def _check_rows(self, data, start, count):
         """The features match and [start, start + count) lies in data's positions."""
-        if data.x.shape[1] != self._input_dim:
-            raise CoreValueError(
-                f"x has {data.x.shape[1]} features but the network expects {self._input_dim}"
+        g = self._graph()
+        if not isinstance(data, _dataset_class()):
+            raise DtypeError(f"data must be a Dataset; got {type(data).__name__}")
+        if data.x.shape[1] != g.x_width:
+            raise ShapeError(
+                f"data.x must have {g.x_width} columns (the input_dim); got {data.x.shape[1]}"
             )
         if count < 1 or start < 0 or start + count > data.n_positions:
-            raise CoreValueError(
-                f"batch [{start}, {start + count}) is outside the {data.n_positions} positions"
+            raise PositionError(
+                f"start={start}, count={count} must select positions inside [0, {data.n_positions}) "
+                "with count >= 1"
             )
 
     def _check(self, data, start, count, need_y):
-        if not self._configured:
-            raise CoreValueError("the network has no loss/optimizer yet; call configure() first")
         self._check_rows(data, start, count)
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before training or testing")
         if need_y:
             if data.y is None:
-                raise CoreValueError("this step needs targets y; the dataset has none")
+                raise ShapeError("data has no y; build the Dataset with y to train or evaluate")
             width = 1 if self._loss == LOSS_SCCE else self.output_dim
             if data.y.shape[1] != width:
-                raise CoreValueError(f"y has {data.y.shape[1]} columns; expected {width}")
-            if self._loss == LOSS_SCCE:
+                raise ShapeError(f"y must have {width} column(s) for this loss; got {data.y.shape[1]}")
+            if self._loss == LOSS_SCCE or any(m in (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY)
+                                             for m in self._metrics):
                 labels = data.y[data._rows(start, count)]
                 if (labels < 0).any() or (labels >= self.output_dim).any():
-                    raise CoreValueError(
-                        f"sparse labels must lie in [0, {self.output_dim})"
-                    )
-
-    def _forward(self, x):
-        acts = [np.asarray(x, np.float64)]
-        for i, (_, _, act, _, _) in enumerate(self._layers):
-            kernel, bias = self.layer_weights(i)
-            out = np.empty((x.shape[0], kernel.shape[1]), np.float32)
-            dense_forward(acts[-1], kernel, bias, act, out)
-            acts.append(out)
-        return acts
+                    raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
     def _accumulate(self, y, y_pred, batch_loss, sw):
         _accumulate_loss(self._acc[0:2], batch_loss, y.shape[0])
@@ -173,36 +338,35 @@ class Network:
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
-            raise CoreValueError(f"learning rate must be finite; got {lr}")
+            raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
         self._check(data, start, count, need_y=True)
+        g = self._g
         rows = data._rows(start, count)
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
-        acts = self._forward(x)
-        da = np.empty_like(acts[-1])
-        batch_loss = loss_eval(self._loss_spec, y, acts[-1], sw, da)
-        self._accumulate(y, acts[-1], batch_loss, sw)
-        for i in reversed(range(len(self._layers))):
-            fin, fout, act, k_off, b_off = self._layers[i]
-            kernel, _ = self.layer_weights(i)
-            dk = self._grads[k_off : k_off + fin * fout].reshape(fin, fout)
-            db = None if b_off is None else self._grads[b_off : b_off + fout]
-            dx = np.empty((count, fin), np.float32) if i > 0 else None
-            dense_backward(acts[i], kernel, acts[i + 1], da, act, dk, db, dx)
-            da = dx
-        opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations,
-                  self._vars())
+        penalty = self._weight_penalty()
+        vals, saved, activity = self._forward(x, True, self.iterations, True)
+        pred = vals[g.output]
+        da = np.empty_like(pred)
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
+        # Keras adds sum(model.losses) to the loss it minimises and logs.
+        batch_loss = float(f32(batch_loss + penalty + activity))
+        self._accumulate(y, pred, batch_loss, sw)
+        if g.nodes[g.output]["backward"]:
+            self._backward(vals, saved, da, True)
+        opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations, g.vars)
         self.iterations += 1
         return 1
 
     def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
         """Returns the batches run; lr is a float or one float32 rate per batch."""
+        self._check_rows(data, start, count)
         starts = range(start, start + count, batch_size)
         if isinstance(lr, np.ndarray):
             if lr.dtype != np.float32 or lr.ndim != 1 or lr.shape[0] < len(starts):
-                raise CoreTypeError(f"lr must be a float or a float32 array of {len(starts)} rates")
+                raise DtypeError(f"lr must be a float or a float32 array of {len(starts)} rates")
         if self.iterations + len(starts) > 2**63 - 1:
-            raise CoreValueError("iterations + steps would overflow int64")
+            raise PositionError("iterations + steps would overflow int64")
         self.last_run_batches = 0
         for b, s in enumerate(starts):
             rate = float(lr[b]) if isinstance(lr, np.ndarray) else lr
@@ -217,8 +381,11 @@ class Network:
         rows = data._rows(start, count)
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
-        y_pred = self._forward(x)[-1]
-        self._accumulate(y, y_pred, loss_eval(self._loss_spec, y, y_pred, sw, None), sw)
+        penalty = self._weight_penalty()
+        vals, _, activity = self._forward(x, False, 0, False)
+        pred = vals[self._g.output]
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, None)
+        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw)
         return 1
 
     def test_batches(self, data, start, count, batch_size):
@@ -231,16 +398,18 @@ class Network:
     def predict_batch(self, data, start, count, out):
         self._check_rows(data, start, count)
         if (
-            out.dtype != np.float32
+            not isinstance(out, np.ndarray)
+            or out.dtype != np.float32
             or out.shape != (data.n_positions, self.output_dim)
             or not out.flags.c_contiguous
             or not out.flags.writeable
         ):
-            raise CoreValueError(
+            raise ShapeError(
                 f"out must be a writable C-contiguous float32 array of shape "
                 f"{(data.n_positions, self.output_dim)}"
             )
-        out[start : start + count] = self._forward(data.x[data._rows(start, count)])[-1]
+        vals, _, _ = self._forward(data.x[data._rows(start, count)], False, 0, False)
+        out[start : start + count] = vals[self._g.output]
         return 1
 
     def predict_batches(self, data, start, count, batch_size, out):
@@ -249,3 +418,25 @@ class Network:
             self.predict_batch(data, s, min(batch_size, start + count - s), out)
             self.last_run_batches += 1
         return self.last_run_batches
+
+    def forward(self, x, training=False):
+        """The whole graph on x; training=True: dropout with a fresh mask per
+        call, batch statistics (which move BN's moving statistics)."""
+        g = self._graph()
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf":
+            raise DtypeError(f"x must hold real numbers; got an array of dtype {x.dtype}")
+        if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != g.x_width:
+            raise ShapeError(f"x must have shape (n >= 1, {g.x_width}); got {x.shape}")
+        key = 0
+        if training:
+            self._eager_calls += 1
+            key = -self._eager_calls
+        vals, _, _ = self._forward(x.astype(np.float32), bool(training), key, bool(training))
+        return np.array(vals[g.output], np.float32)
+
+
+def _dataset_class():
+    from hookfit._reference.dataset import Dataset
+
+    return Dataset

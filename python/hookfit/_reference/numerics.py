@@ -27,11 +27,11 @@ def _loss_spec(spec) -> dict:
             "reduction": "sum_over_batch_size"}
     full.update({k: v for k, v in spec.items() if v is not None})
     if not 0 <= full["kind"] < N_LOSSES:
-        raise CoreValueError(f"unknown loss code {full['kind']}")
+        raise KindError(f"unknown loss code {full['kind']}")
     red = full["reduction"]
     full["reduction"] = {0: "sum_over_batch_size", 1: "sum", "auto": "sum_over_batch_size"}.get(red, red)
     if full["reduction"] not in ("sum_over_batch_size", "sum"):
-        raise CoreValueError(f"loss reduction must be 'sum_over_batch_size' or 'sum'; got {red!r}")
+        raise KindError(f"loss reduction must be 'sum_over_batch_size' or 'sum'; got {red!r}")
     return full
 
 
@@ -143,7 +143,7 @@ def _elementwise(kind, delta, t, p):
         pc, tc = np.maximum(p, EPSILON), np.maximum(t, EPSILON)
         e = np.log(pc + 1.0) - np.log(tc + 1.0)
         return e * e, np.where(p > EPSILON, 2.0 * e / (pc + 1.0), 0.0)
-    raise CoreValueError(f"unknown loss code {kind}")
+    raise KindError(f"unknown loss code {kind}")
 
 
 def loss_eval(spec, y_true, y_pred, sample_weight, grad_out):
@@ -178,7 +178,7 @@ def _metric_spec(spec) -> dict:
             "target": 0.0, "loss_kind": 0, "delta": 1.0, "aggregation": 0, "num_regressors": 0}
     full.update({k: v for k, v in spec.items() if v is not None})
     if not 0 <= full["kind"] < N_METRICS:
-        raise CoreValueError(f"unknown metric code {full['kind']}")
+        raise KindError(f"unknown metric code {full['kind']}")
     return full
 
 
@@ -217,7 +217,7 @@ def per_sample_metric(spec, y_true, y_pred) -> np.ndarray:
         return ((p - t) ** 2).mean(axis=-1)
     if kind == METRIC_COSINE_SIMILARITY:
         return -per_sample_loss({"kind": LOSS_COSINE}, t, p)[0]
-    raise CoreValueError(f"unknown metric code {kind}")
+    raise KindError(f"unknown metric code {kind}")
 
 
 def metric_state_floats(spec, k):
@@ -345,14 +345,14 @@ def _opt_spec(spec) -> dict:
     full = dict(_OPT_DEFAULTS)
     unknown = set(spec) - set(full) - {"kind", "name"}
     if unknown:
-        raise CoreTypeError(f"unknown optimizer settings {sorted(unknown)}")
+        raise DtypeError(f"unknown optimizer settings {sorted(unknown)}")
     if spec.get("kind") == OPT_ADADELTA:
         full["rho"] = 0.95
     if spec.get("kind") == OPT_LION:
         full["beta_2"] = 0.99
     full.update({k: v for k, v in spec.items() if v is not None})
     if full["kind"] not in _N_SLOTS:
-        raise CoreValueError(f"unknown optimizer code {full['kind']}")
+        raise KindError(f"unknown optimizer code {full['kind']}")
     return full
 
 
@@ -469,13 +469,13 @@ def _rule(o, p, g, slots, lr, iteration):
         p -= lr * np.sign(m * b1 + g * (f32(1) - b1))
         m[...] = m * b2 + g * (f32(1) - b2)
     else:
-        raise CoreValueError(f"unknown optimizer code {kind}")
+        raise KindError(f"unknown optimizer code {kind}")
 
 
 def opt_apply(spec, params, grads, slots, lr, iteration, vars=None):
     o = _opt_spec(spec)
     if not math.isfinite(lr):
-        raise CoreValueError(f"learning rate must be finite; got {lr}")
+        raise NonFiniteError(f"learning rate must be finite; got {lr}")
     ranges = [(0, params.shape[0])] if vars is None else [(int(a), int(b)) for a, b in vars]
     lr = f32(lr)
     n_kind = _N_SLOTS[o["kind"]]
@@ -511,5 +511,5 @@ def opt_apply(spec, params, grads, slots, lr, iteration, vars=None):
 
 def optimizer_update(optimizer, params, grads, slots, lr, iteration, **hyper):
     if optimizer not in _N_SLOTS:
-        raise CoreValueError(f"unknown optimizer code {optimizer}")
+        raise KindError(f"unknown optimizer code {optimizer}")
     opt_apply({"kind": optimizer, **hyper}, params, np.array(grads, np.float32), slots, lr, iteration)

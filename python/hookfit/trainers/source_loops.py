@@ -53,8 +53,7 @@ def batch_dataset(model, raw, where: str, *, need_y=True, class_weight=None, for
     C-contiguous float32 ``x``/``y``)."""
     x, y, sw = unpack_batch(raw, where)
     if not need_y:
-        x = da.check_features(da.as_array(x, f"{where}: x"), model.input_dim, f"{where}: x")
-        model._ensure_built(x)
+        x = model._prepare_x(x, f"{where}: x")  # the model's inputs as one 2-D matrix
         return da.make_dataset(x, for_training=False)
     if y is None:
         raise ValueError(

@@ -140,7 +140,9 @@ class Trainer:
     """compile, fit/evaluate/predict and ``*_on_batch`` over ``self._network``.
 
     The model class provides ``_network`` (the compiled core network, or
-    None before build), ``input_dim`` and ``_ensure_built(x)``.
+    None before build), ``_prepare_x(x, argument)`` (the inputs as the one x
+    matrix, building the network if needed), and for freezing
+    ``_apply_trainable()`` / ``_check_trainable_consistency()``.
     """
 
     def __init__(self):
@@ -234,18 +236,19 @@ class Trainer:
         self._compiled = True
         self._metric_names = names
         self._steps_per_execution = steps_per_execution
-        if self._network is not None:
-            try:
+        try:
+            self._apply_trainable()  # trainable flags take effect at compile, as in Keras
+            if self._network is not None:
                 self._configure()
-            except BaseException:
-                (
-                    self.optimizer, self.loss, self._loss_code, self._metric_specs,
-                    self._compiled, self._metric_names, self._steps_per_execution,
-                    self._weighted_metric_specs,
-                ) = before
-                if self._compiled:
-                    self._configure()  # the network back to the old configuration
-                raise
+        except BaseException:
+            (
+                self.optimizer, self.loss, self._loss_code, self._metric_specs,
+                self._compiled, self._metric_names, self._steps_per_execution,
+                self._weighted_metric_specs,
+            ) = before
+            if self._compiled and self._network is not None:
+                self._configure()  # the network back to the old configuration
+            raise
 
     def _configure(self) -> None:
         network = self._network
@@ -288,8 +291,7 @@ class Trainer:
 
     def _xy(self, x, y, sample_weight, *, prefix=""):
         """Checked arrays (x, y as (n, columns), sample_weight) for the core."""
-        x = da.check_features(da.as_array(x, prefix + "x"), self.input_dim, prefix + "x")
-        self._ensure_built(x)
+        x = self._prepare_x(x, prefix + "x")  # the model's inputs as one 2-D matrix
         n = x.shape[0]
         if y is None:
             raise ValueError(
@@ -342,6 +344,7 @@ class Trainer:
         """
         self._refuse_while_fitting("start another fit of this model")
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         verbose = _resolve_verbose(verbose)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
@@ -599,8 +602,7 @@ class Trainer:
                 self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
                 max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
             )
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         n = x.shape[0]
         batch_size = _at_most_rows(da.default_batch_size(batch_size, n, steps), n)
         data = da.make_dataset(x, for_training=False)
@@ -640,6 +642,7 @@ class Trainer:
         """One optimizer step on exactly this batch; returns its loss/metrics."""
         self._refuse_while_fitting("train_on_batch")
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
@@ -665,8 +668,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """The outputs for exactly this batch."""
         self._refuse_while_fitting("predict_on_batch", same_thread_ok=True)
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         data = da.make_dataset(x, for_training=False)
         out = np.empty((x.shape[0], self._network.output_dim), dtype=np.float32)
         self._network.predict_batch(data, 0, x.shape[0], out)
