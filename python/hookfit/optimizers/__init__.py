@@ -18,8 +18,15 @@ from hookfit.optimizers.sgd import SGD
 __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
            "RMSprop", "SGD", "get", "schedules"]
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
-            "adagrad": Adagrad, "adamax": Adamax, "adadelta": Adadelta, "ftrl": Ftrl, "lion": Lion}
+# Each class has defaults for every argument (the base Optimizer has none).
+_BY_NAME: dict[
+    str,
+    type[SGD] | type[RMSprop] | type[Adam] | type[AdamW] | type[Nadam] | type[Adagrad] | type[Adamax]
+    | type[Adadelta] | type[Ftrl] | type[Lion],
+] = {
+    "sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam, "adagrad": Adagrad,
+    "adamax": Adamax, "adadelta": Adadelta, "ftrl": Ftrl, "lion": Lion,
+}
 
 
 def get(identifier) -> Optimizer:

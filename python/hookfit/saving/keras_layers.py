@@ -76,7 +76,7 @@ def initializer_from_keras(value, where: str):
         except ValueError as e:
             raise UnsupportedConfigError(f"{where}: {e}") from None
         # A default-configured one stays a name, as hookfit's layers keep them.
-        name = _INITIALIZER_NAMES.get(value.get("class_name"))
+        name = _INITIALIZER_NAMES.get(str(value.get("class_name")))
         if name is not None and initializer.get_config() == initializers.get(name).get_config():
             return name
         return initializer
@@ -95,9 +95,9 @@ def _activation_from_keras(value, where: str):
 
 
 def check_units(value, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         raise UnsupportedConfigError(f"{where}: units must be a positive integer; got {value!r}.")
-    if value > MAX_PARAMETERS:
+    if int(value) > MAX_PARAMETERS:
         raise UnsafeFileError(f"{where}: units={value:,} exceeds hookfit's bound; nothing was allocated.")
     return int(value)
 
@@ -281,7 +281,7 @@ def translator_for_config(entry, where: str):
             f"{where}: {entry.get('registered_name') or class_name!r} is a custom class "
             f"(module {entry.get('module')!r}); custom classes are never loaded from a file."
         )
-    translator = TRANSLATORS.get(class_name)
+    translator = TRANSLATORS.get(str(class_name))
     if translator is None:
         raise UnsupportedConfigError(
             f"{where}: the layer class {class_name!r} is not supported by hookfit (supported: "

@@ -278,7 +278,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
     cl.on_predict_begin({})
     token = cl.costs.start_steps()
     source.start_epoch()
-    outputs = []
+    outputs: list = []
     chunk_start = 0  # first output of the hooks' current chunk
 
     def chunk_logs():
