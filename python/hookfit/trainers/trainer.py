@@ -178,6 +178,7 @@ class Trainer:
         self.loss = None
         self._loss_code = None
         self._metric_specs = []  # as given to compile (checked)
+        self._weighted_metric_specs = []
         self._metric_names = []  # logs keys after 'loss', once configured
         self._compiled = False
         self._steps_per_execution = 1
@@ -240,28 +241,26 @@ class Trainer:
             raise TypeError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
         if loss_weights is not None:
             raise ValueError("loss_weights is not supported: hookfit models have one output")
-        if weighted_metrics:
-            raise ValueError(
-                "weighted_metrics is not supported; metrics are averaged per sample "
-                "(sample weights apply to the loss)"
-            )
         steps_per_execution = _check_steps_per_execution(steps_per_execution)
         optimizer = _optimizers.get(optimizer)
         loss_code, _ = _losses.resolve(loss)
         metric_specs = _metrics.normalize(metrics)
+        weighted_specs = _metrics.normalize(weighted_metrics)
+        _losses.spec_of(loss)  # a loss that cannot train (reduction='none') fails here
         # Resolve against the real output width when there is one (the metric
         # kinds may depend on it), so that whatever can fail fails before
         # anything changes.
         width = self._network.output_dim if self._network is not None else 1
-        names = [n for n, _ in _metrics.resolve(metric_specs, width, loss_code)]
+        names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
         before = (
             self.optimizer, self.loss, self._loss_code, self._metric_specs, self._compiled,
-            self._metric_names, self._steps_per_execution,
+            self._metric_names, self._steps_per_execution, self._weighted_metric_specs,
         )
         self.optimizer = optimizer
         self.loss = loss
         self._loss_code = loss_code
         self._metric_specs = metric_specs
+        self._weighted_metric_specs = weighted_specs
         self._compiled = True
         self._metric_names = names
         self._steps_per_execution = steps_per_execution
@@ -273,6 +272,7 @@ class Trainer:
             (
                 self.optimizer, self.loss, self._loss_code, self._metric_specs,
                 self._compiled, self._metric_names, self._steps_per_execution,
+                self._weighted_metric_specs,
             ) = before
             if self._compiled and self._network is not None:
                 self._configure()  # the network back to the old configuration
@@ -280,11 +280,12 @@ class Trainer:
 
     def _configure(self) -> None:
         network = self._network
-        resolved = _metrics.resolve(self._metric_specs, network.output_dim, self._loss_code)
+        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code,
+                               self._weighted_metric_specs)
         opt = self.optimizer
-        network.configure(self._loss_code, [c for _, c in resolved], opt._kind, **opt._hyper())
+        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
         opt._bind(network)
-        self._metric_names = [n for n, _ in resolved]
+        self._metric_names = [s["name"] for s in specs]
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
@@ -515,6 +516,8 @@ class Trainer:
                     )
                 except graceful_interrupt.Interrupted:
                     epoch_logs = self._save_interrupted(cl)
+                if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+                    self.optimizer.finalize_variable_values()
                 cl.on_train_end(dict(epoch_logs))
         except BaseException as e:
             cl.on_exception(e, self._logs_now())
@@ -606,7 +609,7 @@ class Trainer:
             before = network.iterations
             try:
                 return network.train_batches(
-                    data, start, rows, batch_size, opt._learning_rate,
+                    data, start, rows, batch_size, opt._rates_for(network.iterations, k),
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
             except BaseException:
@@ -617,7 +620,8 @@ class Trainer:
 
         def one(j):
             start = j * batch_size
-            network.train_batch(data, start, min(batch_size, n_rows - start), opt._learning_rate)
+            network.train_batch(data, start, min(batch_size, n_rows - start),
+                                opt._rate_at(network.iterations))
             it.step += 1
 
         def logs(j):
@@ -835,7 +839,7 @@ class Trainer:
         data = da.make_dataset(x, y, sample_weight)
         if reset_metrics:
             self._network.reset_metrics()
-        self._network.train_batch(data, 0, x.shape[0], self.optimizer._learning_rate)
+        self._network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(self._network.iterations))
         logs = dict(zip(self.metrics_names, self._network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 
