@@ -422,3 +422,45 @@ def test_a_functional_graph_with_penalties_trains_data_parallel_as_one_process()
             _close(hist[k], one_hist[k])
         for w, w1 in zip(weights, one_w):
             _close(w, w1)
+
+
+def test_metric_states_of_any_size_and_a_schedule_match_one_process():
+    """AUC's confusion counts and a weighted metric are summed as deltas; the
+    learning rate comes from a schedule at each step's iteration."""
+    x, y = _data(101)
+    y_binary = (y > 0).astype(np.float32)
+
+    def model():
+        keras.utils.set_random_seed(9)
+        m = keras.Sequential([keras.layers.Dense(8, activation="relu", input_dim=8),
+                              keras.layers.Dense(1, activation="sigmoid")])
+        schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=3, decay_rate=0.5)
+        m.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="binary_crossentropy",
+                  metrics=["accuracy", keras.metrics.AUC(name="auc")], weighted_metrics=["mse"])
+        return m
+
+    one_hist = _fit(model(), x, y_binary)[0]
+    models = [model(), model()]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y_binary, DataParallel(comm))[0]
+
+    for hist in run_replicas(2, replica, timeout=120):
+        assert hist.keys() == one_hist.keys()
+        for k in one_hist:
+            _close(hist[k], one_hist[k])
+
+
+def test_a_summed_loss_is_refused_clearly():
+    x, y = _data(64)
+    models = []
+    for _ in range(2):
+        m = _model()
+        m.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(reduction="sum"))
+        models.append(m)
+
+    def replica(comm):
+        _fit(models[comm.rank], x, y, DataParallel(comm))
+
+    with pytest.raises(ValueError, match="summed loss"):
+        run_replicas(2, replica, timeout=60)
