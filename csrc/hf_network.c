@@ -352,14 +352,14 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
         return HF_ERR_RANGE;
     if (need_y) {
         const size_t k = hf_network_output_width(net);
-        if (d->y == NULL || d->y_width != hf_loss_y_width(net->loss, k))
+        if (d->y == NULL || d->y_width != hf_loss_spec_y_width(&net->loss, k))
             return HF_ERR_SHAPE;
-        if (!hf_loss_valid(net->loss))
+        if (hf_loss_spec_check(&net->loss) != HF_OK)
             return HF_ERR_KIND;
         for (size_t m = 0; m < net->n_metrics; m++) {
-            if (!hf_metric_valid(net->metrics[m]))
+            if (hf_metric_spec_check(&net->metrics[m], k) != HF_OK)
                 return HF_ERR_KIND;
-            if (d->y_width != hf_metric_y_width(net->metrics[m], k))
+            if (d->y_width != hf_metric_spec_y_width(&net->metrics[m], k))
                 return HF_ERR_SHAPE;
         }
     }
@@ -394,31 +394,24 @@ static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, siz
 {
     const size_t k = hf_network_output_width(net);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
+    hf_rows sw = rows_of(d->sw, 1, d, start);
     hf_loss_tracker_update(net->mstate, loss_value, n);
+    float *block = net->mstate + 2;
     for (size_t m = 0; m < net->n_metrics; m++) {
-        hf_status st = hf_metric_update(net->metrics[m], &y, pred, n, k, net->mstate + 2 * (m + 1));
+        hf_status st = hf_metric_accumulate(&net->metrics[m], &y, d->sw ? &sw : NULL, pred, n, k,
+                                            block);
         if (st != HF_OK)
             return st;
+        block += hf_metric_state_floats(&net->metrics[m], k);
     }
     return HF_OK;
 }
 
-/* The one place the optimizer is called: once per merged span of trainable
- * weights (one call over the whole buffer when everything trains). With the
- * numerics contract this becomes hf_opt_apply(&net->opt, ..., net->vars,
- * net->n_vars, lr, net->iterations). */
+/* The one place the optimizer is called: the trainable variables only. */
 static hf_status apply_update(hf_network *net, float lr)
 {
-    for (size_t s = 0; s < net->n_spans; s++) {
-        const size_t o = net->spans[s].offset;
-        hf_status st = hf_optimizer_update(&net->opt, net->params + o, net->grads + o,
-                                           net->slots[0] + o, net->slots[1] + o,
-                                           net->slots[2] + o, net->spans[s].size, lr,
-                                           net->iterations);
-        if (st != HF_OK)
-            return st;
-    }
-    return HF_OK;
+    return hf_opt_apply(&net->opt, net->params, net->grads, net->slots, net->n_params, net->vars,
+                        net->n_vars, lr, net->iterations);
 }
 
 static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, size_t n,
@@ -429,7 +422,7 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->x_width, net->params + nd->w_off,
-                           param(net, net->params, nd->b_off), nd->act, net->loss,
+                           param(net, net->params, nd->b_off), nd->act, &net->loss,
                            net->grads + nd->w_off, param(net, net->grads, nd->b_off), a,
                            loss_value, scratch);
 }
@@ -455,8 +448,8 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
         const size_t out = net->output;
         hf_rows y = rows_of(d->y, d->y_width, d, start);
         hf_rows sw = rows_of(d->sw, 1, d, start);
-        st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
-                     grad_of(&b, out), &loss_value);
+        st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
+                          grad_of(&b, out), &loss_value);
         if (st != HF_OK)
             return st;
         /* Keras adds sum(model.losses) to the loss it minimises and logs. */
@@ -484,7 +477,7 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
         return st;
     if (!isfinite(lr))
         return HF_ERR_NONFINITE;
-    if (!hf_opt_valid(net->opt.kind))
+    if (hf_opt_spec_check(&net->opt) != HF_OK)
         return HF_ERR_KIND;
     const size_t cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
@@ -529,8 +522,8 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     double loss_value = 0.0;
-    st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net), NULL,
-                 &loss_value);
+    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net),
+                      NULL, &loss_value);
     if (st != HF_OK)
         return st;
     return accumulate(net, d, start, n, pred, loss_value + penalty);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "hf_blas.h"
+#include "hf_loss.h"
+#include "hf_metric.h"
 #include "hf_optimizer.h"
 #include "hf_status.h"
 
@@ -63,16 +65,15 @@ typedef struct hf_network {
     int dense1;                       /* nodes are Input -> Dense(1): the fused path */
     size_t n_params;
     float *params, *grads;            /* n_params each; grads mirrors the params layout */
-    float *slots[3];                  /* n_params each (see hf_optimizer.h) */
+    float *slots[HF_OPT_MAX_SLOTS];   /* hf_opt_n_slots(&opt) used, n_params each */
+    hf_opt_spec opt;
     const hf_var *vars;               /* the trainable weight arrays, in node order */
     size_t n_vars;
-    const hf_var *spans;              /* the same merged where contiguous */
-    size_t n_spans;
-    hf_opt opt;
-    int loss;
+    hf_loss_spec loss;
     size_t n_metrics;
-    const int *metrics;
-    float *mstate;                    /* (1 + n_metrics) x 2: (total, count), the loss first */
+    const hf_metric_spec *metrics;
+    float *mstate;                    /* the loss tracker (total, count), then each metric's
+                                       * block of hf_metric_state_floats() floats, in order */
     int64_t iterations;
     const hf_blas *blas;
 } hf_network;

@@ -88,6 +88,20 @@ METRIC_SPARSE_CATEGORICAL_ACCURACY: int  # 7
 OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0; 1 slot)
 OPT_RMSPROP: int  # 1: slots [v, m, a]  (m: momentum > 0, a: centered)
 OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad)
+# (use_ema adds one slot, the averages, after the kind's own.)
+
+# Loss reductions (csrc/hf_loss.h); spec dicts may also say "sum_over_batch_size"/"sum".
+REDUCE_SUM_OVER_BATCH_SIZE: int  # 0
+REDUCE_SUM: int  # 1
+
+# Spec dicts (NUMERICS_SPEC.md) describe a loss, metric or optimizer with its
+# settings; missing keys take Keras's defaults, unknown keys are refused:
+#   loss   {"kind": LOSS_*, "from_logits", "label_smoothing", "delta", "reduction"}
+#   metric {"kind": METRIC_*, "name", "weighted", "from_logits", "label_smoothing",
+#           "threshold", "top_k", "class_id", "thresholds", "curve", "summation", "target"}
+#   opt    {"kind": OPT_*, "beta_1", "beta_2", "epsilon", "rho", "momentum", "centered",
+#           "nesterov", "amsgrad", "clipnorm", "clipvalue", "global_clipnorm",
+#           "weight_decay", "use_ema", "ema_momentum", "ema_overwrite_frequency"}
 
 class CoreError(Exception):
     """Base of every error raised by the core (always also a ValueError/TypeError/...)."""
@@ -233,23 +247,12 @@ class Network:
         eager model(x)). training=True: dropout with a fresh mask per call and
         batch statistics, which also move BatchNormalization's moving
         statistics (as a Keras call with training=True does)."""
-    def configure(
-        self,
-        loss: int,
-        metrics: Sequence[int],
-        optimizer: int,
-        *,
-        rho: float = 0.9,
-        momentum: float = 0.0,
-        epsilon: float = 1e-7,
-        centered: bool = False,
-        nesterov: bool = False,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        amsgrad: bool = False,
-    ) -> None:
-        """Set loss, metrics and optimizer; zero the optimizer slots, the
-        iteration counter and the metric accumulators."""
+    def configure(self, loss: int | dict, metrics: Sequence[int] | Sequence[dict],
+                  optimizer: int | dict, **hyper) -> None:
+        """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
+        older configure(loss_code, metric_codes, opt_code, rho=..., ...).
+        Zeroes the optimizer slots, the iteration counter and the metric
+        accumulators; a refused call changes nothing."""
     iterations: int
     """Optimizer steps applied so far (Adam's bias correction uses it)."""
     def optimizer_slots(self) -> list[np.ndarray]:
@@ -262,8 +265,8 @@ class Network:
         quotient total / count (0.0 when nothing was accumulated, as Keras's
         divide-no-nan)."""
     def metric_state(self) -> np.ndarray:
-        """A copy of the accumulators, float32, shape (1 + n_metrics, 2):
-        (total, count) per entry."""
+        """A copy of the whole metric state, float32, 1-D: the loss tracker
+        (total, count), then each metric's block (metric_state_floats)."""
     def set_metric_state(self, state: np.ndarray) -> None: ...
     def train_batch(self, data: Dataset, start: int, count: int, lr: float) -> int:
         """One step on rows at positions [start, start + count): forward,
@@ -378,3 +381,22 @@ def cpu_features() -> str:
     """The SIMD path chosen at run time for the hot loops: "x86-64-v3
     (avx2+fma)" or "baseline (sse2)" (GCC function clones picked by the
     loader); the reference twin returns "numpy-reference"."""
+
+def loss_eval(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,
+              sample_weight: np.ndarray | None, grad_out: np.ndarray | None) -> float:
+    """Batch loss with the spec's reduction; dL/dy_pred into grad_out when given."""
+def loss_per_sample(spec: dict, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-sample values (float32, (n,)): Keras's reduction "none"."""
+def metric_state_floats(spec: dict, k: int) -> int:
+    """Length of the metric's float32 state block for outputs of width k."""
+def metric_accumulate(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,
+                      sample_weight: np.ndarray | None, state: np.ndarray) -> None:
+    """Add one batch to the state block (weights apply when spec["weighted"])."""
+def metric_result(spec: dict, state: np.ndarray, k: int) -> float:
+    """The metric's value from its state block."""
+def opt_n_slots(spec: dict) -> int:
+    """Slot buffers the optimizer keeps (n_params floats each)."""
+def opt_apply(spec: dict, params: np.ndarray, grads: np.ndarray, slots: Sequence[np.ndarray],
+              lr: float, iteration: int, vars: Sequence[tuple[int, int]] | None = None) -> None:
+    """One step in place over the (offset, size) ranges (None: all of params);
+    grads is clipped in place when the spec clips."""

@@ -22,8 +22,7 @@ cdef class Network:
     cdef size_t *_inputs
     cdef unsigned char *_accumulate
     cdef hf_var *_vars
-    cdef hf_var *_spans
-    cdef object _graph, _dense_nodes, _metrics
+    cdef object _graph, _dense_nodes, _metric_specs, _metric_keep
     cdef object _params, _grads, _slots, _mstate, _ws
     cdef size_t _ws_floats
     cdef bint _busy, _configured, _sparse, _ready
@@ -52,12 +51,10 @@ cdef class Network:
         PyMem_Free(self._inputs)
         PyMem_Free(self._accumulate)
         PyMem_Free(self._vars)
-        PyMem_Free(self._spans)
         self._nodes = NULL
         self._inputs = NULL
         self._accumulate = NULL
         self._vars = NULL
-        self._spans = NULL
 
     cdef int _build(self, x_width, nodes, output) except -1:
         """Check the graph (hookfit._graph), then copy it into C structs.
@@ -70,9 +67,8 @@ cdef class Network:
         cdef size_t *ci = <size_t *>_zalloc(max(n_edges, 1), sizeof(size_t))
         cdef unsigned char *ca = <unsigned char *>_zalloc(max(n_edges, 1), 1)
         cdef hf_var *cv = <hf_var *>_zalloc(max(len(graph.vars), 1), sizeof(hf_var))
-        cdef hf_var *cs = <hf_var *>_zalloc(max(len(graph.spans), 1), sizeof(hf_var))
-        if cn == NULL or ci == NULL or ca == NULL or cv == NULL or cs == NULL:
-            PyMem_Free(cn); PyMem_Free(ci); PyMem_Free(ca); PyMem_Free(cv); PyMem_Free(cs)
+        if cn == NULL or ci == NULL or ca == NULL or cv == NULL:
+            PyMem_Free(cn); PyMem_Free(ci); PyMem_Free(ca); PyMem_Free(cv)
             raise WorkspaceError("cannot allocate the network's node table")
         cdef size_t e = 0, i, p
         for i in range(n):
@@ -103,11 +99,9 @@ cdef class Network:
             cn[i].val, cn[i].aux, cn[i].grad, cn[i].stats = nd["val"], nd["aux"], nd["grad"], nd["stats"]
         for i in range(len(graph.vars)):
             cv[i].offset, cv[i].size = graph.vars[i]
-        for i in range(len(graph.spans)):
-            cs[i].offset, cs[i].size = graph.spans[i]
 
         self._free_nodes()
-        self._nodes, self._inputs, self._accumulate, self._vars, self._spans = cn, ci, ca, cv, cs
+        self._nodes, self._inputs, self._accumulate, self._vars = cn, ci, ca, cv
         self._graph = graph
         self._dense_nodes = [j for j, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
         total = graph.n_params
@@ -115,8 +109,9 @@ cdef class Network:
         self._params[...] = graph.initial_params()
         self._grads = _aligned_zeros(total)
         self._slots = [_aligned_zeros(total) for _ in range(3)]
-        self._metrics = np.zeros(0, dtype=np.intc)
-        self._mstate = np.zeros((1, 2), dtype=np.float32)
+        self._metric_specs = np.zeros(sizeof(hf_metric_spec), dtype=np.uint8)
+        self._metric_keep = []
+        self._mstate = np.zeros(2, dtype=np.float32)
         self._ws = None
         self._ws_floats = 0
         self._busy = False
@@ -135,17 +130,14 @@ cdef class Network:
         self.net.n_params = <size_t>total
         self.net.params = _fptr(self._params)
         self.net.grads = _fptr(self._grads)
-        self.net.slots[0] = _fptr(self._slots[0])
-        self.net.slots[1] = _fptr(self._slots[1])
-        self.net.slots[2] = _fptr(self._slots[2])
+        for i in range(HF_OPT_MAX_SLOTS):
+            self.net.slots[i] = _fptr(self._slots[i]) if i < 3 else NULL
         self.net.vars = cv
         self.net.n_vars = len(graph.vars)
-        self.net.spans = cs
-        self.net.n_spans = len(graph.spans)
-        self.net.opt.kind = OPT_RMSPROP
-        self.net.loss = LOSS_MSE
+        self.net.opt = hf_opt_spec_of(OPT_RMSPROP)
+        self.net.loss = hf_loss_spec_of(LOSS_MSE)
         self.net.n_metrics = 0
-        self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
+        self.net.metrics = <const hf_metric_spec *>cnp.PyArray_DATA(<cnp.ndarray>self._metric_specs)
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
         self.net.blas = &_BLAS
@@ -242,44 +234,65 @@ cdef class Network:
 
     # ---- compile-time settings
 
-    def configure(self, loss, metrics, optimizer, *, rho=0.9, momentum=0.0, epsilon=1e-7,
-                  centered=False, nesterov=False, beta_1=0.9, beta_2=0.999, amsgrad=False):
-        """Set loss, metrics and optimizer; zero the slots, iterations and accumulators."""
+    def configure(self, loss, metrics, optimizer, **hyper):
+        """Set loss, metrics and optimizer; zero the slots, iterations and accumulators.
+
+        configure(loss_spec: dict, metric_specs: list[dict], opt_spec: dict)
+        (NUMERICS_SPEC.md), or the older configure(loss_code, metric_codes,
+        opt_code, **hyper) with the kinds' defaults and hyper-parameters."""
         self._check_ready()
         self._check_idle("configure")
-        loss, optimizer = int(loss), int(optimizer)
-        metrics = [int(m) for m in metrics]
-        if not hf_loss_valid(loss):
-            raise KindError(f"loss must be one of LOSS_* (0-4); got {loss}")
-        if not hf_opt_valid(optimizer):
-            raise KindError(f"optimizer must be one of OPT_* (0-2); got {optimizer}")
-        for i, m in enumerate(metrics):
-            if not hf_metric_valid(m):
-                raise KindError(f"metrics[{i}] must be one of METRIC_* (0-7); got {m}")
-        cdef hf_opt opt
-        _fill_opt(&opt, optimizer, rho, momentum, epsilon, centered, nesterov, beta_1, beta_2,
-                  amsgrad)
+        if isinstance(loss, dict):
+            if hyper:
+                raise TypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hyper)}")
+            loss_spec, metric_specs, opt_spec = loss, list(metrics), optimizer
+            if not isinstance(opt_spec, dict) or not all(isinstance(m, dict) for m in metric_specs):
+                raise TypeError("configure(loss_spec, metric_specs, opt_spec) takes dicts (NUMERICS_SPEC.md)")
+        else:
+            loss_spec, metric_specs, opt_spec = _specs_from_codes(loss, metrics, optimizer, hyper)
+        cdef hf_loss_spec ls
+        cdef hf_opt_spec os
+        _fill_loss_spec(&ls, loss_spec)
+        _fill_opt_spec(&os, opt_spec)
+        n_metrics = len(metric_specs)
+        cdef size_t spec_bytes = sizeof(hf_metric_spec)
+        keep = []
+        mbuf = np.zeros(max(n_metrics, 1) * spec_bytes, dtype=np.uint8)
+        cdef hf_metric_spec *ms = <hf_metric_spec *>cnp.PyArray_DATA(<cnp.ndarray>mbuf)
         k = self.output_dim
-        if loss == LOSS_SCCE and k < 1:
-            raise ShapeError("sparse categorical crossentropy needs at least one output")
-        widths = {hf_loss_y_width(loss, k)} | {hf_metric_y_width(m, k) for m in metrics}
+        state_floats = 2
+        for i, spec in enumerate(metric_specs):
+            try:
+                _fill_metric_spec(&ms[i], spec, keep)
+            except CoreError as e:
+                raise type(e)(f"metrics[{i}]: {e}") from None
+            if hf_metric_spec_check(&ms[i], <size_t>k) != HF_OK:
+                raise KindError(f"metrics[{i}] does not fit outputs of width {k}: {spec!r}")
+            state_floats += <Py_ssize_t>hf_metric_state_floats(&ms[i], <size_t>k)
+        widths = {hf_loss_spec_y_width(&ls, <size_t>k)}
+        widths |= {hf_metric_spec_y_width(&ms[i], <size_t>k) for i in range(n_metrics)}
         if len(widths) > 1:
             raise ShapeError(
                 "loss and metrics must agree on the width of y: sparse losses/metrics take one "
                 f"label column, the others {k} columns"
             )
-        self._metrics = np.array(metrics, dtype=np.intc)
-        self._mstate = np.zeros((1 + len(metrics), 2), dtype=np.float32)
-        for slot in self._slots:
-            slot[...] = 0.0
-        self.net.opt = opt
-        self.net.loss = loss
-        self.net.n_metrics = <size_t>len(metrics)
-        self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
+        n_slots = <Py_ssize_t>hf_opt_n_slots(&os)
+        slots = [_aligned_zeros(self.net.n_params) for _ in range(n_slots)]
+        self._metric_specs = mbuf
+        self._metric_keep = keep
+        self._mstate = np.zeros(state_floats, dtype=np.float32)
+        self._slots = slots
+        for i in range(n_slots):
+            self.net.slots[i] = _fptr(slots[i])
+        self.net.opt = os
+        self.net.loss = ls
+        self.net.n_metrics = <size_t>n_metrics
+        self.net.metrics = ms
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
-        self._loss = loss
-        self._sparse = loss == LOSS_SCCE or any(m in _SPARSE_METRICS for m in metrics)
+        self._loss = ls.kind
+        self._sparse = ls.kind == LOSS_SCCE or any(
+            ms[i].kind in _SPARSE_METRICS for i in range(n_metrics))
         self._configured = True
 
     @property
@@ -298,11 +311,12 @@ cdef class Network:
         self.net.iterations = value
 
     def optimizer_slots(self):
-        """Views of the slot buffers of the configured optimizer, in the order
-        of _core.pyi (SGD: [m]; RMSprop: [v, m, a]; Adam: [m, v, vhat]); the
-        unused ones are included and stay zero."""
+        """Views of the slot buffers of the configured optimizer (hf_opt_n_slots
+        of them), in the order of csrc/hf_optimizer.h (SGD: [m]; RMSprop:
+        [v, m, a]; Adam: [m, v, vhat]; then the EMA averages when use_ema);
+        the unused ones are included and stay zero."""
         self._check_ready()
-        return [self._slots[i] for i in range(_N_SLOTS[self.net.opt.kind])]
+        return list(self._slots)
 
     # ---- metrics
 
@@ -312,16 +326,14 @@ cdef class Network:
         self._mstate[...] = 0.0
 
     def metric_results(self):
-        """Running means [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
+        """Running values [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
         self._check_ready()
-        cdef cnp.ndarray ms = self._mstate
-        cdef const float *st = <const float *>cnp.PyArray_DATA(ms)
-        cdef Py_ssize_t i, m = cnp.PyArray_DIM(ms, 0)
-        cdef list out = [0.0] * m
-        for i in range(m):
-            if st[2 * i + 1] != 0.0:
-                # float32 division, as Keras's divide_no_nan(total, count).
-                out[i] = <double>(st[2 * i] / st[2 * i + 1])
+        cdef const float *st = _fptr(self._mstate)
+        cdef size_t k = hf_network_output_width(&self.net), off = 2, i
+        cdef list out = [<double>(st[0] / st[1]) if st[1] != 0.0 else 0.0]
+        for i in range(self.net.n_metrics):
+            out.append(hf_metric_result(&self.net.metrics[i], st + off, k))
+            off += hf_metric_state_floats(&self.net.metrics[i], k)
         return out
 
     def metric_state(self):
@@ -390,9 +402,9 @@ cdef class Network:
             if data.data.y == NULL:
                 raise ShapeError("data has no y; build the Dataset with y to train or evaluate")
             k = hf_network_output_width(&self.net)
-            if data.data.y_width != hf_loss_y_width(self._loss, k):
+            if data.data.y_width != hf_loss_spec_y_width(&self.net.loss, k):
                 raise ShapeError(
-                    f"y must have {hf_loss_y_width(self._loss, k)} column(s) for this loss and "
+                    f"y must have {hf_loss_spec_y_width(&self.net.loss, k)} column(s) for this loss and "
                     f"{k} outputs; got {data.data.y_width}"
                 )
             if self._sparse:

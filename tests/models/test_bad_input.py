@@ -168,7 +168,7 @@ def test_targets_that_do_not_match_the_output(make_model, data):
         (lambda: keras.optimizers.RMSprop(learning_rate=float("nan")), ValueError, "finite"),
         (lambda: keras.optimizers.SGD(momentum=2.0), ValueError, "momentum"),
         (lambda: keras.optimizers.Adam(clipnorm=1.0), ValueError, "clipnorm"),
-        (lambda: keras.losses.CategoricalCrossentropy(from_logits=True), ValueError, "from_logits"),
+        (lambda: keras.losses.CategoricalCrossentropy(label_smoothing=2.0), ValueError, "label_smoothing"),
     ],
 )
 def test_constructors_reject_bad_arguments(make, exc, match):

@@ -11,7 +11,10 @@ from hookfit import _graph
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
 from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
-from hookfit._reference.numerics import _accumulate_loss, loss_value_and_grad, metric_update, optimizer_update
+from hookfit._reference.numerics import (
+    _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
+    metric_state_floats, opt_apply, opt_n_slots,
+)
 
 
 def _penalty(w, l1, l2):
@@ -95,27 +98,41 @@ class Network:
         return self._graph().trainable_mask()
 
     def configure(self, loss, metrics, optimizer, **hparams):
+        """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
+        older configure(loss_code, metric_codes, opt_code, **hyper)."""
         self._graph()
-        if not 0 <= loss < N_LOSSES:
-            raise KindError(f"loss must be one of LOSS_* (0-{N_LOSSES - 1}); got {loss}")
-        if any(not 0 <= m < N_METRICS for m in metrics):
-            raise KindError(f"metric codes must lie in [0, {N_METRICS})")
-        if optimizer not in _N_SLOTS:
-            raise KindError(f"optimizer must be one of OPT_* (0-{N_OPTIMIZERS - 1}); got {optimizer}")
-        defaults = dict(
-            rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-            nesterov=False, beta_1=0.9, beta_2=0.999, amsgrad=False,
-        )
-        unknown = set(hparams) - set(defaults)
-        if unknown:
-            raise DtypeError(f"unknown optimizer settings {sorted(unknown)}")
-        self._loss, self._metrics, self._opt = int(loss), [int(m) for m in metrics], int(optimizer)
-        defaults.update(hparams)
-        self._hparams = defaults
-        self._slots = [np.zeros_like(self._params) for _ in range(_N_SLOTS[self._opt])]
-        self._acc = np.zeros((1 + len(self._metrics), 2), np.float32)
+        if isinstance(loss, dict):
+            if hparams:
+                raise DtypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hparams)}")
+            loss_spec, metric_specs, opt_spec = dict(loss), [dict(m) for m in metrics], dict(optimizer)
+        else:
+            if not 0 <= loss < N_LOSSES:
+                raise KindError(f"loss must be one of LOSS_* (0-{N_LOSSES - 1}); got {loss}")
+            if any(not 0 <= m < N_METRICS for m in metrics):
+                raise KindError(f"metric codes must lie in [0, {N_METRICS})")
+            if optimizer not in _N_SLOTS:
+                raise KindError(f"optimizer must be one of OPT_* (0-{N_OPTIMIZERS - 1}); got {optimizer}")
+            loss_spec, metric_specs = {"kind": int(loss)}, [{"kind": int(m)} for m in metrics]
+            opt_spec = {"kind": int(optimizer), **hparams}
+        _loss_spec(loss_spec)
+        for m in metric_specs:
+            _metric_spec(m)
+        k = self.output_dim
+        blocks = [metric_state_floats(m, k) for m in metric_specs]
+        slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
+        self._loss_spec, self._metric_specs, self._opt_spec = loss_spec, metric_specs, opt_spec
+        self._loss = loss_spec["kind"]
+        self._metrics = [m["kind"] for m in metric_specs]
+        self._slots, self._blocks = slots, blocks
+        self._acc = np.zeros(2 + sum(blocks), np.float32)
         self.iterations = 0
         self._configured = True
+
+    def _metric_views(self):
+        off = 2
+        for m, size in zip(self._metric_specs, self._blocks):
+            yield m, self._acc[off : off + size]
+            off += size
 
     def optimizer_slots(self):
         self._graph()
@@ -127,7 +144,9 @@ class Network:
 
     def metric_results(self):
         self._graph()
-        return [float(f32(t) / f32(c)) if c else 0.0 for t, c in self._acc]
+        t, c = self._acc[0], self._acc[1]
+        loss = float(f32(t) / f32(c)) if c else 0.0
+        return [loss] + [metric_result(m, st, self.output_dim) for m, st in self._metric_views()]
 
     def metric_state(self):
         self._graph()
@@ -312,10 +331,10 @@ class Network:
                 if (labels < 0).any() or (labels >= self.output_dim).any():
                     raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
-    def _accumulate(self, y, y_pred, batch_loss):
-        _accumulate_loss(self._acc[0], batch_loss, y.shape[0])
-        for j, m in enumerate(self._metrics):
-            metric_update(m, y, y_pred, self._acc[1 + j])
+    def _accumulate(self, y, y_pred, batch_loss, sw):
+        _accumulate_loss(self._acc[0:2], batch_loss, y.shape[0])
+        for m, st in self._metric_views():
+            metric_accumulate(m, y, y_pred, sw, st)
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
@@ -329,17 +348,13 @@ class Network:
         vals, saved, activity = self._forward(x, True, self.iterations, True)
         pred = vals[g.output]
         da = np.empty_like(pred)
-        batch_loss = loss_value_and_grad(self._loss, y, pred, sw, da)
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
         # Keras adds sum(model.losses) to the loss it minimises and logs.
         batch_loss = float(f32(batch_loss + penalty + activity))
-        self._accumulate(y, pred, batch_loss)
+        self._accumulate(y, pred, batch_loss, sw)
         if g.nodes[g.output]["backward"]:
             self._backward(vals, saved, da, True)
-        for off, size in g.spans:
-            optimizer_update(
-                self._opt, self._params[off:off + size], self._grads[off:off + size],
-                [s[off:off + size] for s in self._slots], lr, self.iterations, **self._hparams,
-            )
+        opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations, g.vars)
         self.iterations += 1
         return 1
 
@@ -369,8 +384,8 @@ class Network:
         penalty = self._weight_penalty()
         vals, _, activity = self._forward(x, False, 0, False)
         pred = vals[self._g.output]
-        batch_loss = loss_value_and_grad(self._loss, y, pred, sw, None)
-        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)))
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, None)
+        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw)
         return 1
 
     def test_batches(self, data, start, count, batch_size):

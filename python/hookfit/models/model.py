@@ -109,6 +109,7 @@ class Model:
         self.loss = None
         self._loss_code = None
         self._metric_specs = []  # as given to compile (checked)
+        self._weighted_metric_specs = []
         self._metric_names = []  # logs keys after 'loss', once configured
         self._compiled = False
         self.stop_training = False
@@ -222,24 +223,22 @@ class Model:
             raise TypeError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
         if loss_weights is not None:
             raise ValueError("loss_weights is not supported: hookfit models have one output")
-        if weighted_metrics:
-            raise ValueError(
-                "weighted_metrics is not supported; metrics are averaged per sample "
-                "(sample weights apply to the loss)"
-            )
         if steps_per_execution not in (None, 1):
             raise ValueError("steps_per_execution must be 1 (each batch is one native call already)")
         optimizer = _optimizers.get(optimizer)
         loss_code, _ = _losses.resolve(loss)
         metric_specs = _metrics.normalize(metrics)
+        weighted_specs = _metrics.normalize(weighted_metrics)
+        _losses.spec_of(loss)  # a loss that cannot train (reduction='none') fails here
         # Resolve now so that bad names fail before anything changes (the
         # names do not depend on the output width; the kinds may).
         width = self._network.output_dim if self._network is not None else 1
-        names = [n for n, _ in _metrics.resolve(metric_specs, width, loss_code)]
+        names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
         self.optimizer = optimizer
         self.loss = loss
         self._loss_code = loss_code
         self._metric_specs = metric_specs
+        self._weighted_metric_specs = weighted_specs
         self._compiled = True
         self._metric_names = names
         if self._network is not None:
@@ -247,11 +246,12 @@ class Model:
 
     def _configure(self) -> None:
         network = self._network
-        resolved = _metrics.resolve(self._metric_specs, network.output_dim, self._loss_code)
+        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code,
+                               self._weighted_metric_specs)
         opt = self.optimizer
-        network.configure(self._loss_code, [c for _, c in resolved], opt._kind, **opt._hyper())
+        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
         opt._bind(network)
-        self._metric_names = [n for n, _ in resolved]
+        self._metric_names = [s["name"] for s in specs]
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:

@@ -133,6 +133,10 @@ class Optimizer:
     def _hyper(self) -> dict:
         return {name: getattr(self, name) for name in self._hyper_names}
 
+    def _spec(self) -> dict:
+        """The core's spec dict (NUMERICS_SPEC.md): the kind and its settings."""
+        return {"kind": self._kind, **self._hyper()}
+
     def _bind(self, network) -> None:
         """Make ``network`` apply this rule; zeroes slots and iterations."""
         self._network = network
