@@ -483,3 +483,13 @@ def test_forward_matches_predict_on_the_fused_path(impl, rng):
     net.predict_batches(impl.Dataset(x), 0, 9, 4, out)
     np.testing.assert_allclose(net.forward(x), out, rtol=1e-6)
     np.testing.assert_allclose(net.forward(x, training=True), out, rtol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_graph_too_large_to_allocate_is_refused_cleanly(impl):
+    net = impl.Network(3, [2], [C.ACT_LINEAR], [True])
+    net.params[:] = 1.0
+    huge = 2**31 - 1
+    with pytest.raises(impl.WorkspaceError, match="cannot allocate"):
+        net.__init__(huge, [huge], [C.ACT_LINEAR], [True])
+    assert net.n_params == 8 and np.all(net.params == 1.0)
