@@ -14,7 +14,7 @@ from hookfit.callbacks.backup_and_restore import BackupAndRestore
 from hookfit.callbacks.csv_logger import CSVLogger
 from hookfit.callbacks.early_stopping import EarlyStopping
 from hookfit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
-from hookfit.saving.atomic import UnwritableDirectoryError
+from hookfit.utils.atomic import UnwritableDirectoryError
 
 EPOCHS = 6
 

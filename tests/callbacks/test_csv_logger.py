@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hookfit.callbacks.csv_logger import CSVLogger
-from hookfit.saving.atomic import UnwritableDirectoryError
+from hookfit.utils.atomic import UnwritableDirectoryError
 
 
 def drive(callback, epoch_logs):

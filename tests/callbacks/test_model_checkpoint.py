@@ -8,7 +8,7 @@ import pytest
 
 from hookfit.callbacks.model_checkpoint import FilepathTemplateError, ModelCheckpoint
 from hookfit.saving import load_weights
-from hookfit.saving.atomic import UnwritableDirectoryError
+from hookfit.utils.atomic import UnwritableDirectoryError
 
 
 class FakeDense:
@@ -135,9 +135,15 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="positive"):
         ModelCheckpoint("a.npz", save_freq=0)
     with pytest.raises(ValueError, match=r"'\.npz'"):
-        ModelCheckpoint("a.h5", save_weights_only=True)
-    with pytest.raises(ValueError, match="not Keras"):
-        ModelCheckpoint("model.keras")
+        ModelCheckpoint("a.bin", save_weights_only=True)
+    with pytest.raises(ValueError, match="whole-model file"):
+        ModelCheckpoint("model.keras", save_weights_only=True)
+    with pytest.raises(ValueError, match="names a weights file"):
+        ModelCheckpoint("model.weights.h5")
+    for accepted in ("m.keras", "m.h5", "m.npz"):
+        ModelCheckpoint(accepted)
+    for accepted in ("w.weights.h5", "w.h5", "w.npz"):
+        ModelCheckpoint(accepted, save_weights_only=True)
     with pytest.raises(TypeError, match="unexpected"):
         ModelCheckpoint("a.npz", save_weights_only=True, bogus=1)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hookfit.saving import atomic_write, atomic_write_bytes, atomic_write_text
-from hookfit.saving.atomic import UnwritableDirectoryError, check_can_write, ensure_writable_directory
+from hookfit.utils.atomic import UnwritableDirectoryError, check_can_write, ensure_writable_directory
 from hookfit.saving.state_codec import load_state, save_state
 
 
@@ -189,7 +189,7 @@ def test_kill_exactly_mid_write_keeps_previous_file(tmp_path):
 def test_written_files_get_the_usual_permissions(tmp_path):
     """A new file gets 0o666 less the umask, as open() gives (not mkstemp's
     private 0600); a replaced file keeps its mode."""
-    from hookfit.saving.atomic import atomic_write_bytes
+    from hookfit.utils.atomic import atomic_write_bytes
 
     umask = os.umask(0o022)
     try:

@@ -1,4 +1,4 @@
-"""Weights round-trip through real Keras 3 (numpy backend) via .weights.h5.
+"""Weights round-trip through real Keras 3 (jax backend) via .weights.h5.
 
 A test-only extra: needs keras (and, for its numpy backend in Keras 3.15,
 jax) plus h5py; skipped with the reason when they are absent.
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("h5py", reason="h5py (extra 'h5') is needed for .weights.h5")
-os.environ.setdefault("KERAS_BACKEND", "numpy")
+os.environ.setdefault("KERAS_BACKEND", "jax")
 try:
     import keras
 except ImportError as e:  # keras absent, or its numpy backend's jax import failed
-    pytest.skip(f"Keras 3 with the numpy backend is not importable: {e}", allow_module_level=True)
+    pytest.skip(f"Keras 3 with the jax backend is not importable: {e}", allow_module_level=True)
 
 from hookfit.saving import load_weights, save_weights
 

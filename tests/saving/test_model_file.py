@@ -52,8 +52,10 @@ def test_uncompiled_model_round_trip(tmp_path):
 
 def test_foreign_suffix_and_wrong_file(tmp_path):
     model = make_model()
-    with pytest.raises(ValueError, match="not Keras"):
-        model.save(tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="must end with '.keras'"):
+        model.save(tmp_path / "model.bin")
+    with pytest.raises(ValueError, match="names a weights file"):
+        model.save(tmp_path / "model.weights.h5")
     model.save_weights(tmp_path / "w.npz")
     with pytest.raises(ValueError, match="not a hookfit model file"):
         keras.models.load_model(tmp_path / "w.npz")

@@ -56,7 +56,10 @@ def test_npz_entry_names(tmp_path):
     path = tmp_path / "w.npz"
     save_weights(FakeModel(), path)
     with np.load(path) as f:
-        assert sorted(f.files) == ["layers/dense/vars/0", "layers/dense/vars/1", "layers/dense_1/vars/0"]
+        # plus one JSON entry of checksums, which only hookfit reads
+        assert sorted(f.files) == [
+            "__hookfit_crc32__", "layers/dense/vars/0", "layers/dense/vars/1", "layers/dense_1/vars/0"
+        ]
 
 
 def test_h5_layout_is_keras3s(tmp_path):
@@ -101,8 +104,10 @@ def test_bias_mismatch_and_layer_count_mismatch(tmp_path):
 
 
 def test_bad_suffix_and_missing_file(tmp_path):
-    with pytest.raises(ValueError, match=r"must end with '\.npz'.*'\.weights\.h5'"):
-        save_weights(FakeModel(), tmp_path / "w.h5")
+    with pytest.raises(ValueError, match=r"must end with '\.weights\.h5'.*'\.h5'.*'\.npz'"):
+        save_weights(FakeModel(), tmp_path / "w.bin")
+    with pytest.raises(ValueError, match="whole-model file"):
+        save_weights(FakeModel(), tmp_path / "w.keras")
     with pytest.raises(FileNotFoundError):
         load_weights(FakeModel(), tmp_path / "missing.npz")
 

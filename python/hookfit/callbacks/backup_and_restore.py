@@ -27,7 +27,7 @@ import contextlib
 import os
 
 from hookfit.callbacks.callback import Callback
-from hookfit.saving.atomic import check_can_write
+from hookfit.utils.atomic import check_can_write
 from hookfit.saving.state_codec import load_state, save_state
 
 FORMAT = "hookfit.backup"

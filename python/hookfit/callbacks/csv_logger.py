@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from hookfit.callbacks.callback import Callback
-from hookfit.saving.atomic import atomic_write_text, check_can_write
+from hookfit.utils.atomic import atomic_write_text, check_can_write
 
 
 class CSVLogger(Callback):

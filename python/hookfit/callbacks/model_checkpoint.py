@@ -13,7 +13,7 @@ import string
 import numpy as np
 
 from hookfit.callbacks.callback import Callback
-from hookfit.saving.atomic import check_can_write
+from hookfit.utils.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
 
@@ -126,14 +126,9 @@ class ModelCheckpoint(Callback):
             )
         if isinstance(self.save_freq, int) and self.save_freq <= 0:
             raise ValueError(f"save_freq must be 'epoch' or a positive number of batches; got {save_freq}.")
-        if self.save_weights_only:
-            from hookfit.saving.weights import _format_of
+        from hookfit.saving.paths import check_checkpoint_path
 
-            _format_of(self.filepath)  # raises naming the accepted suffixes
-        else:
-            from hookfit.saving.model_file import check_model_path
-
-            check_model_path(self.filepath)
+        check_checkpoint_path(self.filepath, save_weights_only=self.save_weights_only)
         self._chief_worker_only = False
 
     # -- hooks -------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from hookfit.callbacks.callback import Callback
-from hookfit.saving.atomic import check_can_write
+from hookfit.utils.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
 

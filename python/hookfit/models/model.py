@@ -690,19 +690,29 @@ class Model:
         return self._network.n_params if self.built else 0
 
     def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
-        """Write the weights (``.npz``, or ``.weights.h5`` with h5py)."""
+        """Write the weights: ``.weights.h5`` (Keras 3), ``.h5`` (Keras 2) or ``.npz``.
+        ``overwrite=False`` refuses an existing file (Keras would prompt)."""
         from hookfit import saving
 
-        return saving.save_weights(self, filepath)
+        return saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
-        """Read weights written by ``save_weights`` (shapes are checked)."""
+        """Read weights written by ``save_weights`` or by Keras (shapes are checked;
+        ``by_name`` for Keras 2 ``.h5`` files; ``skip_mismatch`` skips layers that do not fit)."""
         from hookfit import saving
 
-        return saving.load_weights(self, filepath)
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
-    def save(self, filepath, overwrite=True, **kwargs):
-        """Architecture, weights and optimizer state in one file."""
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Architecture, weights and optimizer state in one file: ``.keras``
+        (Keras 3), ``.h5`` (Keras 2) or ``.npz`` (hookfit)."""
         from hookfit import saving
 
-        return saving.save_model(self, filepath)
+        kwargs.pop("save_format", None)  # the suffix decides, as in Keras 3
+        # TensorFlow SavedModel settings: accepted at their defaults only.
+        for key, default in (("signatures", None), ("options", None), ("save_traces", True)):
+            if kwargs.pop(key, default) != default:
+                raise ValueError(f"save(): {key} applies to TensorFlow SavedModel files, which hookfit does not write")
+        if kwargs:
+            raise TypeError(f"save() got unexpected argument(s) {sorted(kwargs)}")
+        return saving.save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)

@@ -16,7 +16,11 @@ import math
 
 import numpy as np
 
-from hookfit.saving.atomic import atomic_write
+from hookfit.saving import checksum
+from hookfit.saving.file_errors import FileFormatError
+from hookfit.saving.limits import MAX_JSON_BYTES
+from hookfit.saving.npz_reader import open_npz
+from hookfit.utils.atomic import atomic_write_bytes
 
 _SKELETON_KEY = "__skeleton__"
 
@@ -40,7 +44,11 @@ def _encode(obj, arrays, where):
             raise StateEncodingError(f"{where}: object arrays cannot be saved without pickle.")
         key = f"a{len(arrays)}"
         arrays[key] = np.asarray(obj)
-        return {"__array__": key, "scalar": isinstance(obj, np.generic)}
+        return {
+            "__array__": key,
+            "scalar": isinstance(obj, np.generic),
+            "crc32": checksum.crc32(arrays[key]),
+        }
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else {"__tuple__": items}
@@ -58,11 +66,14 @@ def _encode(obj, arrays, where):
 
 
 def _decode(obj, arrays):
+    """``arrays`` maps a key to its array, or is a callable ``key -> array``."""
     if isinstance(obj, list):
         return [_decode(v, arrays) for v in obj]
     if isinstance(obj, dict):
         if "__array__" in obj:
-            value = arrays[obj["__array__"]]
+            key = obj["__array__"]
+            value = arrays(key) if callable(arrays) else arrays[key]
+            checksum.verify(value, obj.get("crc32"), f"array {key!r}", "the saved state")
             return value[()] if obj["scalar"] else value
         if "__tuple__" in obj:
             return tuple(_decode(v, arrays) for v in obj["__tuple__"])
@@ -96,11 +107,30 @@ def save_state(path, state) -> None:
     # Serialise in memory first, so a failure leaves no partial temp file.
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    with atomic_write(path, "wb") as f:
-        f.write(buffer.getbuffer())
+    atomic_write_bytes(path, buffer.getbuffer())
 
 
-def load_state(path):
-    """Read a state written by ``save_state``."""
-    with np.load(path, allow_pickle=False) as archive:
-        return decode_state({k: archive[k] for k in archive.files})
+def load_state(path, what: str = "state file"):
+    """Read a state written by ``save_state``. Every array header is checked
+    before its data is read, and each array against its stored checksum;
+    a damaged or foreign file raises ``FileFormatError`` naming it."""
+    with open_npz(path, what) as archive:
+        if _SKELETON_KEY not in archive.names:
+            raise FileFormatError(f"{archive.source} is not a hookfit {what} (it has no skeleton entry).")
+        skeleton = archive.read(_SKELETON_KEY, (), max_bytes=MAX_JSON_BYTES)
+        try:
+            tree = json.loads(str(skeleton[()]))
+        except ValueError as e:
+            raise FileFormatError(f"{archive.source}: its skeleton is not valid JSON ({e}).") from None
+
+        def read(key):
+            if key not in archive.names:
+                raise FileFormatError(f"{archive.source} has no array {key!r} (truncated?).")
+            return archive.read(key)
+
+        try:
+            return _decode(tree, read)
+        except FileFormatError as e:
+            raise type(e)(str(e).replace("the saved state", archive.source)) from None
+        except (KeyError, TypeError, AttributeError) as e:
+            raise FileFormatError(f"{archive.source} has a malformed skeleton ({e!r}).") from None

@@ -1,50 +1,32 @@
-"""``save_weights`` / ``load_weights``: ``.npz`` (NumPy only) or ``.weights.h5``.
+"""``save_weights`` / ``load_weights`` in three layouts, chosen by suffix.
 
-* ``.npz``: one array per variable, named ``layers/<entry>/vars/<i>``
-  (the same names as in the HDF5 layout), written atomically.
-* ``.weights.h5``: the layout Keras 3 writes for that suffix (``layers/<entry>/
-  vars/<i>`` datasets, a ``name`` attribute on each ``vars`` group and an empty
-  top-level ``vars`` group for the model itself), through ``h5py`` (the
-  optional extra ``hookfit[h5]``). Files written by Keras 3 load here and
-  files written here load into Keras 3 models of the same architecture.
+* ``.npz``: one array per variable, named ``layers/<entry>/vars/<i>`` (the
+  same names as the Keras 3 layout) plus a JSON entry of checksums.
+* ``.weights.h5``: the layout Keras 3 writes for that suffix (see
+  ``keras3_weights``); loads into Keras 3 models and back.
+* ``.h5``/``.hdf5``: Keras 2's (tf-keras) HDF5 weights layout (see
+  ``keras2_h5``), by topological order or ``by_name``.
+
+HDF5 needs ``h5py`` (the extra ``hookfit[h5]``). Every file is written
+whole in memory, then atomically.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import numpy as np
 
-from hookfit.saving.atomic import atomic_path, atomic_write
-from hookfit.saving.layer_weights import check_and_set, layer_entries
+from hookfit.saving import checksum, h5_io, keras2_h5, keras3_weights
+from hookfit.saving.file_errors import FileFormatError
+from hookfit.saving.layer_weights import StoredArray, check_and_set, layer_entries
+from hookfit.saving.npz_reader import open_npz
+from hookfit.saving.paths import check_overwrite, weights_format
+from hookfit.utils.atomic import atomic_write_bytes
 
-NPZ_SUFFIX = ".npz"
-H5_SUFFIX = ".weights.h5"
-
-
-def _format_of(path) -> str:
-    name = os.fspath(path)
-    if name.endswith(NPZ_SUFFIX):
-        return "npz"
-    if name.endswith(H5_SUFFIX):
-        return "h5"
-    raise ValueError(
-        f"Cannot tell the weights format of {name!r}: the file name must end with "
-        f"{NPZ_SUFFIX!r} (NumPy archive, no extra dependency) or {H5_SUFFIX!r} "
-        "(the Keras 3 HDF5 layout, needs h5py)."
-    )
-
-
-def _import_h5py():
-    try:
-        import h5py
-    except ImportError as e:
-        raise ImportError(
-            "Saving or loading '.weights.h5' files needs h5py: pip install 'hookfit[h5]' "
-            "(or save to a '.npz' file, which needs nothing extra)."
-        ) from e
-    return h5py
+_CHECKSUMS_KEY = "__hookfit_crc32__"
 
 
 def _entry_key(entry: str, index: int) -> str:
@@ -56,70 +38,85 @@ def save_weights(model, path, overwrite: bool = True) -> None:
 
     >>> model.save_weights("model.weights.h5")  # doctest: +SKIP
     """
-    kind = _format_of(path)
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(f"{os.fspath(path)!r} exists and overwrite=False.")
-    entries = layer_entries(model)
-    if kind == "npz":
+    kind = weights_format(path)
+    check_overwrite(path, overwrite)
+    if kind == "keras3_h5":
+        h5_io.write_h5(path, lambda f: keras3_weights.write(f, model))
+    elif kind == "keras2_h5":
+        layer_entries(model)  # the same "not built" checks as the other layouts
+        h5_io.write_h5(path, lambda f: keras2_h5.write_weights(f, model))
+    else:
         arrays = {
             _entry_key(entry, i): np.asarray(w, dtype=np.float32)
-            for entry, layer in entries
+            for entry, layer in layer_entries(model)
             for i, w in enumerate(layer.get_weights())
         }
+        arrays[_CHECKSUMS_KEY] = np.array(json.dumps({k: checksum.crc32(a) for k, a in arrays.items()}))
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        with atomic_write(path, "wb") as f:
-            f.write(buffer.getbuffer())
-        return
-    h5py = _import_h5py()
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            layers = f.create_group("layers")
-            for entry, layer in entries:
-                group = layers.create_group(entry).create_group("vars")
-                group.attrs["name"] = getattr(layer, "name", entry)
-                for i, w in enumerate(layer.get_weights()):
-                    group.create_dataset(str(i), data=np.asarray(w, dtype=np.float32))
-            # Keras 3 also stores the model's own (empty) variables at the root.
-            f.create_group("vars").attrs["name"] = getattr(model, "name", "sequential")
+        atomic_write_bytes(path, buffer.getbuffer())
 
 
-def _read_npz(path) -> dict[str, list[np.ndarray]]:
-    found: dict[str, dict[int, np.ndarray]] = {}
-    with np.load(path, allow_pickle=False) as archive:
-        for key in archive.files:
-            parts = key.split("/")
-            if len(parts) != 4 or parts[0] != "layers" or parts[2] != "vars":
-                raise ValueError(
-                    f"{os.fspath(path)!r} is not a hookfit weights file (unexpected entry {key!r})."
-                )
-            found.setdefault(parts[1], {})[int(parts[3])] = archive[key]
-    return {name: [v[i] for i in sorted(v)] for name, v in found.items()}
+def _npz_found(archive) -> dict:
+    sums = {}
+    if _CHECKSUMS_KEY in archive.names:
+        try:
+            sums = json.loads(str(archive.read(_CHECKSUMS_KEY, (), max_bytes=2**24)[()]))
+        except ValueError as e:
+            raise FileFormatError(f"{archive.source}: its checksum entry is not valid JSON ({e}).") from None
+    found: dict[str, dict[int, StoredArray]] = {}
+    for key in archive.names:
+        if key == _CHECKSUMS_KEY:
+            continue
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "layers" or parts[2] != "vars" or not parts[3].isdigit():
+            raise FileFormatError(f"{archive.source} is not a hookfit weights file (unexpected entry {key!r}).")
+        shape = archive.shape_of(key)
+
+        def read(key=key, shape=shape):
+            array = archive.read(key, shape)
+            checksum.verify(array, sums.get(key), f"array {key!r}", archive.source)
+            return array
+
+        found.setdefault(parts[1], {})[int(parts[3])] = StoredArray(shape, read)
+    out = {}
+    for name, variables in found.items():
+        if sorted(variables) != list(range(len(variables))):
+            raise FileFormatError(f"{archive.source}: layer {name!r} has variables {sorted(variables)}, not 0..n-1.")
+        out[name] = [variables[i] for i in range(len(variables))]
+    return out
 
 
-def _read_h5(path) -> dict[str, list[np.ndarray]]:
-    h5py = _import_h5py()
-    found = {}
-    with h5py.File(path, "r") as f:
-        if "layers" not in f:
-            raise ValueError(
-                f"{os.fspath(path)!r} has no 'layers' group: it is not in the Keras 3 "
-                "'.weights.h5' layout (a Keras 2 '.h5' file cannot be read here)."
-            )
-        for entry, group in f["layers"].items():
-            variables = group["vars"] if "vars" in group else {}
-            found[entry] = [np.asarray(variables[k]) for k in sorted(variables, key=int)]
-    # Keras 3 writes an entry for every layer, including weightless ones.
-    return found
+def load_weights(model, path, *, skip_mismatch: bool = False, by_name: bool = False) -> list:
+    """Load weights saved by ``save_weights`` (or by Keras) into ``model``.
 
-
-def load_weights(model, path) -> None:
-    """Load weights saved by ``save_weights`` (or by Keras 3 for
-    ``.weights.h5``) into ``model``. Shapes are checked first; a mismatch
-    raises ``WeightsMismatchError`` naming the layer and leaves the model
-    unchanged."""
-    kind = _format_of(path)
+    Shapes are checked first; a mismatch raises ``WeightsMismatchError``
+    naming the layer and leaves the model unchanged (``skip_mismatch=True``
+    skips such layers instead, with a warning). ``by_name`` matches layers
+    by name and exists only for Keras 2 ``.h5`` files (where Keras 2 also
+    requires it for ``skip_mismatch``). Returns the skipped layers' names.
+    """
+    kind = weights_format(path)
+    if by_name and kind != "keras2_h5":
+        raise ValueError(
+            f"by_name=True needs a Keras 2 '.h5' weights file, where layers are stored by name; "
+            f"{os.fspath(path)!r} stores them by position. Load with by_name=False."
+        )
+    if kind == "keras2_h5" and skip_mismatch and not by_name:
+        raise ValueError(
+            "skip_mismatch=True needs by_name=True for Keras 2 '.h5' weights files (as in Keras 2)."
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(f"No weights file at {os.fspath(path)!r}.")
-    found = _read_npz(path) if kind == "npz" else _read_h5(path)
-    check_and_set(model, layer_entries(model), found, f"the file {os.fspath(path)!r}")
+    entries = layer_entries(model)
+    if kind == "npz":
+        with open_npz(path, "weights file") as archive:
+            return check_and_set(model, entries, _npz_found(archive), archive.source, skip_mismatch=skip_mismatch)
+    with h5_io.open_h5(path, "weights file") as (f, label):
+        if kind == "keras3_h5":
+            found = keras3_weights.read_layers(f, label)
+        else:
+            if "model_weights" in f:  # a whole-model file also holds the weights
+                f = h5_io.child_group(f, "model_weights", label)
+            found = keras2_h5.read_weights(f, label, entries, by_name=by_name)
+        return check_and_set(model, entries, found, label, skip_mismatch=skip_mismatch, only_found=by_name)

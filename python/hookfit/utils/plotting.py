@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from hookfit.saving.atomic import atomic_write_bytes
+from hookfit.utils.atomic import atomic_write_bytes
 
 
 def _figure_class():

@@ -11,6 +11,7 @@ end with ``.tmp``; a killed writer may leave one behind, never the target.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -78,32 +79,77 @@ def _target_mode(path) -> int:
         return 0o666 & ~umask
 
 
+# A file name may be at most 255 bytes on common file systems; the temporary
+# name keeps a prefix of the target's so that a long (legal) target name never
+# makes the temporary name illegal.
+_TMP_STEM_BYTES = 100
+
+
+def _temporary_name(path: str) -> str:
+    """A fresh ``.<stem>.<random>.tmp`` name in the directory of ``path``."""
+    stem = os.fsencode(os.path.basename(path))[:_TMP_STEM_BYTES]
+    token = os.urandom(6).hex()
+    return os.path.join(
+        os.path.dirname(path), "." + os.fsdecode(stem) + "." + token + ".tmp"
+    )
+
+
+def real_target(path) -> str:
+    """Where ``open(path, "w")`` would write: symbolic links (in the parent
+    directories and the file itself) resolved. The temporary file is made in
+    that directory so the final rename never crosses file systems."""
+    return os.path.realpath(os.fspath(path))  # not abspath first: it drops ".." textually
+
+
+def _check_name_length(path: str, directory: str) -> None:
+    name = os.path.basename(path)
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    if len(os.fsencode(name)) > limit:
+        raise OSError(
+            errno.ENAMETOOLONG,
+            f"Cannot write {path!r}: the file name is {len(os.fsencode(name))} bytes long, more "
+            f"than the {limit} bytes this file system allows. Choose a shorter name.",
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to ``path``; on a clean exit, move it into
-    place atomically. For writers that want a file name (h5py).
+    """Yield a temporary path next to ``path``'s real target; on a clean exit,
+    move it into place atomically. For writers that want a file name.
 
-    >>> with atomic_path("weights.weights.h5") as tmp:  # doctest: +SKIP
-    ...     write_h5(tmp)
+    Any exception, ``KeyboardInterrupt`` included, removes the temporary file
+    and leaves ``path`` untouched.
+
+    >>> with atomic_path("weights.npz") as tmp:  # doctest: +SKIP
+    ...     write_file(tmp)
     """
-    path = os.fspath(path)
-    directory = ensure_writable_directory(path, probe=False)
+    shown = os.fspath(path)
+    target = real_target(path)
+    directory = ensure_writable_directory(target, probe=False)
+    _check_name_length(target, directory)
+    mode = _target_mode(target)
+    # The name is chosen before the file exists, so that an interrupt at any
+    # point after this line finds it in the cleanup below.
+    tmp = _temporary_name(target)
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
-        )
-    except OSError as e:
-        raise UnwritableDirectoryError(
-            f"Cannot write {path!r}: the directory {directory!r} is not writable "
-            f"({e.strerror or e}). Choose a writable directory."
-        ) from e
-    try:
-        # mkstemp makes the file private (0600); give it the mode a plain
-        # open() would, or keep the mode of the file it replaces.
-        os.fchmod(fd, _target_mode(path))
-    finally:
-        os.close(fd)
-    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise
+            raise UnwritableDirectoryError(
+                f"Cannot write {shown!r}: the directory {directory!r} is not writable "
+                f"({e.strerror or e}). Choose a writable directory."
+            ) from e
+        try:
+            # Created private; give it the mode a plain open() would, or keep
+            # the mode of the file it replaces.
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         yield tmp
         # The writer closed its file; make its bytes durable before the rename.
         fd = os.open(tmp, os.O_RDONLY)
@@ -111,7 +157,7 @@ def atomic_path(path):
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -123,7 +169,8 @@ def atomic_path(path):
 def atomic_write(path, mode: str = "wb", **open_kwargs):
     """Open a temporary file next to ``path`` for writing; on a clean exit,
     flush, fsync and move it into place atomically. On an exception the
-    temporary file is removed and ``path`` is untouched.
+    temporary file is removed and ``path`` is untouched; a failed write
+    (disk full, file too large) is an ``OSError`` naming ``path``.
 
     >>> with atomic_write("log.csv", "w", newline="") as f:  # doctest: +SKIP
     ...     f.write("epoch,loss\\r\\n")
@@ -131,10 +178,19 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     if not any(c in mode for c in "wx"):
         raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), got {mode!r}.")
     with atomic_path(path) as tmp:
-        with open(tmp, mode, **open_kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(tmp, mode, **open_kwargs) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            if e.filename is not None or e.errno is None:
+                raise
+            raise OSError(
+                e.errno,
+                f"Could not write {os.fspath(path)!r}: {e.strerror}. The previous file, if any, "
+                "is unchanged.",
+            ) from e
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
