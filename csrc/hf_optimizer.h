@@ -16,8 +16,18 @@
 
 #include "hf_status.h"
 
-enum { HF_OPT_SGD = 0, HF_OPT_RMSPROP = 1, HF_OPT_ADAM = 2 };
-#define HF_OPT_N_KINDS 3
+enum {
+    HF_OPT_SGD = 0,
+    HF_OPT_RMSPROP = 1,
+    HF_OPT_ADAM = 2, /* AdamW too: Adam with weight_decay */
+    HF_OPT_ADAGRAD = 3,
+    HF_OPT_ADAMAX = 4,
+    HF_OPT_ADADELTA = 5,
+    HF_OPT_NADAM = 6,
+    HF_OPT_FTRL = 7,
+    HF_OPT_LION = 8
+};
+#define HF_OPT_N_KINDS 9
 #define HF_OPT_MAX_SLOTS 5
 
 /* Settings of every kind (each reads its own; Keras's names). A clipping or
@@ -25,8 +35,10 @@ enum { HF_OPT_SGD = 0, HF_OPT_RMSPROP = 1, HF_OPT_ADAM = 2 };
 typedef struct hf_opt_spec {
     int kind;
     float beta_1, beta_2, epsilon; /* Adam */
-    float rho, momentum;           /* RMSprop; SGD momentum */
+    float rho, momentum;           /* RMSprop, Adadelta; SGD momentum */
     int centered, nesterov, amsgrad;
+    float initial_accumulator_value; /* Adagrad, Ftrl */
+    float learning_rate_power, l1, l2, l2_shrinkage, beta; /* Ftrl */
     float clipnorm, clipvalue, global_clipnorm, weight_decay;
     int use_ema;
     float ema_momentum;
@@ -44,7 +56,14 @@ static inline int hf_opt_valid(int kind) { return kind >= 0 && kind < HF_OPT_N_K
  *   SGD     [m]            (m used when momentum > 0)
  *   RMSprop [v, m, a]      (m: momentum > 0, a: centered)
  *   Adam    [m, v, vhat]   (vhat: amsgrad)
- * followed by the EMA averages when use_ema. */
+ *   Adagrad [accumulator]  (starts at initial_accumulator_value)
+ *   Adamax  [m, u]
+ *   Adadelta [accumulated_grad, accumulated_delta_var]
+ *   Nadam   [m, v, u_product] (u_product: one float, the first of its buffer)
+ *   Ftrl    [accumulator, linear] (accumulator starts at initial_accumulator_value)
+ *   Lion    [m]
+ * followed by the EMA averages when use_ema. Slots that start non-zero are
+ * set by the step with iteration 0 (when tf-keras builds its optimizer). */
 size_t hf_opt_kind_slots(int kind);
 size_t hf_opt_n_slots(const hf_opt_spec *o);
 

@@ -196,6 +196,12 @@ cdef extern from "hf_optimizer.h" nogil:
         HF_OPT_SGD
         HF_OPT_RMSPROP
         HF_OPT_ADAM
+        HF_OPT_ADAGRAD
+        HF_OPT_ADAMAX
+        HF_OPT_ADADELTA
+        HF_OPT_NADAM
+        HF_OPT_FTRL
+        HF_OPT_LION
         HF_OPT_N_KINDS
         HF_OPT_MAX_SLOTS
     ctypedef struct hf_opt_spec:
@@ -203,6 +209,8 @@ cdef extern from "hf_optimizer.h" nogil:
         float beta_1, beta_2, epsilon
         float rho, momentum
         int centered, nesterov, amsgrad
+        float initial_accumulator_value
+        float learning_rate_power, l1, l2, l2_shrinkage, beta
         float clipnorm, clipvalue, global_clipnorm, weight_decay
         int use_ema
         float ema_momentum

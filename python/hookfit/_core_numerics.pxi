@@ -17,7 +17,9 @@ _LOSS_KEYS = frozenset({"kind", "name", "from_logits", "label_smoothing", "delta
 _METRIC_KEYS = frozenset({"kind", "name", "weighted", "from_logits", "label_smoothing",
                           "threshold", "top_k", "class_id", "thresholds", "curve", "summation",
                           "target", "loss_kind", "delta", "aggregation", "num_regressors"})
-_OPT_FLOATS = ("beta_1", "beta_2", "epsilon", "rho", "momentum", "ema_momentum")
+_OPT_FLOATS = ("beta_1", "beta_2", "epsilon", "rho", "momentum", "ema_momentum",
+               "initial_accumulator_value", "learning_rate_power", "l1_regularization_strength",
+               "l2_regularization_strength", "l2_shrinkage_regularization_strength", "beta")
 _OPT_CLIPS = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 _OPT_FLAGS = ("centered", "nesterov", "amsgrad", "use_ema")
 _OPT_KEYS = frozenset(("kind", "name", "ema_overwrite_frequency") + _OPT_FLOATS + _OPT_CLIPS
@@ -126,6 +128,13 @@ cdef int _fill_opt_spec(hf_opt_spec *out, dict spec) except -1:
     o.rho = _spec_float(spec, "rho", o.rho, "optimizer")
     o.momentum = _spec_float(spec, "momentum", o.momentum, "optimizer")
     o.ema_momentum = _spec_float(spec, "ema_momentum", o.ema_momentum, "optimizer")
+    o.initial_accumulator_value = _spec_float(spec, "initial_accumulator_value",
+                                              o.initial_accumulator_value, "optimizer")
+    o.learning_rate_power = _spec_float(spec, "learning_rate_power", o.learning_rate_power, "optimizer")
+    o.l1 = _spec_float(spec, "l1_regularization_strength", 0.0, "optimizer")
+    o.l2 = _spec_float(spec, "l2_regularization_strength", 0.0, "optimizer")
+    o.l2_shrinkage = _spec_float(spec, "l2_shrinkage_regularization_strength", 0.0, "optimizer")
+    o.beta = _spec_float(spec, "beta", 0.0, "optimizer")
     o.clipnorm = _spec_float(spec, "clipnorm", 0.0, "optimizer")
     o.clipvalue = _spec_float(spec, "clipvalue", 0.0, "optimizer")
     o.global_clipnorm = _spec_float(spec, "global_clipnorm", 0.0, "optimizer")

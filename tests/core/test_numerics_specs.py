@@ -172,6 +172,13 @@ OPT_SPECS = [
     {"kind": core.OPT_ADAM, "clipvalue": 0.05, "weight_decay": 0.004},
     {"kind": core.OPT_SGD, "use_ema": True, "ema_momentum": 0.9, "ema_overwrite_frequency": 3},
     {"kind": core.OPT_ADAM, "use_ema": True},
+    {"kind": core.OPT_ADAGRAD, "initial_accumulator_value": 0.2},
+    {"kind": core.OPT_ADAMAX, "clipnorm": 0.5},
+    {"kind": core.OPT_ADADELTA},
+    {"kind": core.OPT_NADAM, "weight_decay": 0.01},
+    {"kind": core.OPT_FTRL, "l1_regularization_strength": 0.01, "l2_regularization_strength": 0.02,
+     "l2_shrinkage_regularization_strength": 0.01, "beta": 0.1},
+    {"kind": core.OPT_LION, "use_ema": True},
 ]
 
 

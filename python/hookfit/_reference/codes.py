@@ -25,14 +25,14 @@ from hookfit._core import (  # noqa: F401  (re-exported)
     METRIC_FALSE_POSITIVES, METRIC_TRUE_NEGATIVES, METRIC_FALSE_NEGATIVES, METRIC_PRECISION,
     METRIC_RECALL, METRIC_AUC, METRIC_PRECISION_AT_RECALL, METRIC_RECALL_AT_PRECISION,
     METRIC_R2_SCORE, N_LOSS_KINDS, N_METRIC_KINDS,
+    OPT_ADAGRAD, OPT_ADAMAX, OPT_ADADELTA, OPT_NADAM, OPT_FTRL, OPT_LION, _N_SLOTS,
 )
 from hookfit.errors import (  # noqa: F401  (the compiled core's classes)
     BusyError, CoreError, DtypeError, KindError, LabelError, NonFiniteError, PositionError,
     ShapeError, StateError, WorkspaceError,
 )
 
-N_LOSSES, N_METRICS, N_OPTIMIZERS = N_LOSS_KINDS, N_METRIC_KINDS, 3
-_N_SLOTS = {OPT_SGD: 1, OPT_RMSPROP: 3, OPT_ADAM: 3}
+N_LOSSES, N_METRICS, N_OPTIMIZERS = N_LOSS_KINDS, N_METRIC_KINDS, len(_N_SLOTS)
 
 # Keras's backend epsilon, used for clipping probabilities.
 EPSILON = 1e-7

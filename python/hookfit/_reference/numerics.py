@@ -336,6 +336,8 @@ _OPT_DEFAULTS = dict(
     rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, nesterov=False, beta_1=0.9,
     beta_2=0.999, amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None,
     weight_decay=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+    initial_accumulator_value=0.1, learning_rate_power=-0.5, l1_regularization_strength=0.0,
+    l2_regularization_strength=0.0, l2_shrinkage_regularization_strength=0.0, beta=0.0,
 )
 
 
@@ -344,6 +346,10 @@ def _opt_spec(spec) -> dict:
     unknown = set(spec) - set(full) - {"kind", "name"}
     if unknown:
         raise DtypeError(f"unknown optimizer settings {sorted(unknown)}")
+    if spec.get("kind") == OPT_ADADELTA:
+        full["rho"] = 0.95
+    if spec.get("kind") == OPT_LION:
+        full["beta_2"] = 0.99
     full.update({k: v for k, v in spec.items() if v is not None})
     if full["kind"] not in _N_SLOTS:
         raise KindError(f"unknown optimizer code {full['kind']}")
@@ -420,6 +426,48 @@ def _rule(o, p, g, slots, lr, iteration):
             p -= alpha * m / (np.sqrt(vhat) + f32(o["epsilon"]))
         else:
             p -= alpha * m / (np.sqrt(v) + f32(o["epsilon"]))
+    elif kind == OPT_ADAGRAD:
+        (acc,) = slots[:1]
+        acc += g * g
+        p -= lr * g / np.sqrt(acc + f32(o["epsilon"]))
+    elif kind == OPT_ADAMAX:
+        m, u = slots[:2]
+        b1p = f32(o["beta_1"]) ** f32(iteration + 1)
+        m += (g - m) * f32(1 - o["beta_1"])
+        np.maximum(f32(o["beta_2"]) * u, np.abs(g), out=u)
+        p -= (lr * m) / ((f32(1) - b1p) * (u + f32(o["epsilon"])))
+    elif kind == OPT_ADADELTA:
+        ag, adv = slots[:2]
+        rho, eps = f32(o["rho"]), f32(o["epsilon"])
+        ag[...] = rho * ag + (f32(1) - rho) * g * g
+        d = -np.sqrt(adv + eps) * g / np.sqrt(ag + eps)
+        adv[...] = rho * adv + (f32(1) - rho) * d * d
+        p += lr * d
+    elif kind == OPT_NADAM:
+        m, v = slots[:2]
+        u_t, u_t1, u_prod = o["_nadam"]
+        u_prod1 = u_prod * u_t1
+        b2p = f32(o["beta_2"]) ** f32(iteration + 1)
+        m += (g - m) * f32(1 - o["beta_1"])
+        v += (g * g - v) * f32(1 - o["beta_2"])
+        m_hat = u_t1 * m / (f32(1) - u_prod1) + (f32(1) - u_t) * g / (f32(1) - u_prod)
+        p -= (m_hat * lr) / (np.sqrt(v / (f32(1) - b2p)) + f32(o["epsilon"]))
+    elif kind == OPT_FTRL:
+        acc, lin = slots[:2]
+        power = f32(o["learning_rate_power"])
+        l1 = f32(o["l1_regularization_strength"])
+        l2 = f32(o["l2_regularization_strength"]) + f32(o["beta"]) / (f32(2) * lr)
+        gi = g + f32(2) * f32(o["l2_shrinkage_regularization_strength"]) * p
+        na = acc + g * g
+        lin += gi - (na ** -power - acc ** -power) / lr * p
+        quad = na ** -power / lr + f32(2) * l2
+        p[...] = (np.clip(lin, -l1, l1) - lin) / quad
+        acc[...] = na
+    elif kind == OPT_LION:
+        (m,) = slots[:1]
+        b1, b2 = f32(o["beta_1"]), f32(o["beta_2"])
+        p -= lr * np.sign(m * b1 + g * (f32(1) - b1))
+        m[...] = m * b2 + g * (f32(1) - b2)
     else:
         raise KindError(f"unknown optimizer code {kind}")
 
@@ -431,9 +479,18 @@ def opt_apply(spec, params, grads, slots, lr, iteration, vars=None):
     ranges = [(0, params.shape[0])] if vars is None else [(int(a), int(b)) for a, b in vars]
     lr = f32(lr)
     n_kind = _N_SLOTS[o["kind"]]
-    if o["use_ema"] and iteration == 0:
+    if o["use_ema"] and iteration == 0:  # all of params: frozen ones keep their value
+        slots[n_kind][...] = params
+    if iteration == 0 and o["kind"] in (OPT_ADAGRAD, OPT_FTRL):
         for a, n in ranges:
-            slots[n_kind][a : a + n] = params[a : a + n]
+            slots[0][a : a + n] = f32(o["initial_accumulator_value"])
+    if o["kind"] == OPT_NADAM:
+        t = f32(iteration + 1)
+        u_t = f32(o["beta_1"]) * (f32(1) - f32(0.5) * f32(0.96) ** t)
+        u_t1 = f32(o["beta_1"]) * (f32(1) - f32(0.5) * f32(0.96) ** (t + f32(1)))
+        u_prod = (f32(1) if iteration == 0 else slots[2][0]) * u_t
+        slots[2][0] = u_prod
+        o["_nadam"] = (u_t, u_t1, f32(u_prod))
     _clip(o, grads, ranges)
     if _on(o["weight_decay"]):
         wd = f32(o["weight_decay"])

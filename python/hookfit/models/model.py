@@ -389,6 +389,8 @@ class Model:
             )
         finally:
             self._epoch_iterator = None
+        if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+            self.optimizer.finalize_variable_values()
         cl.on_train_end(dict(epoch_logs))
         return self.history
 
@@ -433,11 +435,12 @@ class Model:
         for first, n_batches in it.segments():
             if one_batch:
                 start, rows = it.batch_rows(first, 1)
-                network.train_batch(data, start, rows, opt._learning_rate)
+                network.train_batch(data, start, rows, opt._rate_at(network.iterations))
                 it.step += 1
                 return
             start, rows = it.batch_rows(first, n_batches)
-            network.train_batches(data, start, rows, it.batch_size, opt._learning_rate)
+            network.train_batches(data, start, rows, it.batch_size,
+                                  opt._rates_for(network.iterations, n_batches))
             it.step += n_batches
 
     def _train_batches(self, cl, it, make_logs) -> None:
@@ -454,7 +457,8 @@ class Model:
             for j in range(first, first + n_batches):
                 if on_begin is not None:
                     on_begin(batch, {})
-                train(data, j * batch_size, batch_size if j != last else last_rows, opt._learning_rate)
+                train(data, j * batch_size, batch_size if j != last else last_rows,
+                      opt._rate_at(network.iterations))
                 it.step += 1
                 if on_end is not None:
                     on_end(batch, make_logs(results()) if logs_needed else {})
@@ -614,7 +618,7 @@ class Model:
         data = da.make_dataset(x, y, sample_weight)
         if reset_metrics:
             self._network.reset_metrics()
-        self._network.train_batch(data, 0, x.shape[0], self.optimizer._learning_rate)
+        self._network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(self._network.iterations))
         logs = dict(zip(self.metrics_names, self._network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from hookfit.optimizers import schedules
+from hookfit.optimizers.adadelta import Adadelta
+from hookfit.optimizers.adagrad import Adagrad
 from hookfit.optimizers.adam import Adam
+from hookfit.optimizers.adamax import Adamax
+from hookfit.optimizers.adamw import AdamW
+from hookfit.optimizers.ftrl import Ftrl
+from hookfit.optimizers.lion import Lion
+from hookfit.optimizers.nadam import Nadam
 from hookfit.optimizers.optimizer import Optimizer
 from hookfit.optimizers.rmsprop import RMSprop
 from hookfit.optimizers.sgd import SGD
 
-__all__ = ["Adam", "Optimizer", "RMSprop", "SGD", "get"]
+__all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
+           "RMSprop", "SGD", "get", "schedules"]
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam}
+_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
+            "adagrad": Adagrad, "adamax": Adamax, "adadelta": Adadelta, "ftrl": Ftrl, "lion": Lion}
 
 
 def get(identifier) -> Optimizer:

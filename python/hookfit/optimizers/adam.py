@@ -34,7 +34,7 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
         self.amsgrad = bool(amsgrad)
         for key in ("beta_1", "beta_2"):
-            if not 0.0 <= getattr(self, key) < 1.0:
+            if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"`{key}` must be in [0, 1); got {getattr(self, key)}")
-        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ValueError(f"`epsilon` must be a positive number; got {epsilon}")
