@@ -36,6 +36,9 @@ class Case:
     callbacks_all: int = 0  # callbacks overriding all six batch hooks with `pass`
     callbacks_none: int = 0  # callbacks overriding no hook at all
     validation_split: float = 0.0
+    verbose: int = 0  # 1: the progress bar
+    stdout: str = ""  # where verbose output goes: "pty" (a terminal) or "pipe"
+    builtins: str = ""  # "checkpoint_tensorboard_nan": built-ins with batch schedules
     per: str = "step"  # "step" (per train/test/predict step) or "call"
     about: str = ""
 
@@ -86,7 +89,7 @@ def _build() -> list[Case]:
                 about=f"MLP {kind} call on {TINY_ROWS} rows (fixed cost of the MLP cases)",
             )
         )
-    for n in (1, 10, 100):
+    for n in (1, 2, 10, 100):
         add(
             Case(
                 f"fit_cb{n}_all", "callbacks", "fit", callbacks_all=n,
@@ -107,6 +110,19 @@ def _build() -> list[Case]:
                 about=f"{kind} b128 + 1 callback overriding all batch hooks",
             )
         )
+    for stdout in ("pty", "pipe"):
+        add(
+            Case(
+                f"fit_verbose1_{stdout}", "schedule", "fit", verbose=1, stdout=stdout,
+                about=f"fit b128, verbose=1 (progress bar) writing to a {'terminal' if stdout == 'pty' else 'pipe'}",
+            )
+        )
+    add(
+        Case(
+            "fit_sched_builtins", "schedule", "fit", builtins="checkpoint_tensorboard_nan",
+            about="fit b128 + ModelCheckpoint(save_freq=50) + TensorBoard(update_freq=50) + TerminateOnNaN()",
+        )
+    )
     for kind in ("fit", "evaluate", "predict"):
         add(
             Case(
@@ -160,8 +176,10 @@ def select(spec: str | None) -> list[Case]:
             )
     for name in list(wanted):
         case = BY_NAME[name]
-        if case.callbacks_all or case.callbacks_none:
+        if case.callbacks_all or case.callbacks_none or case.verbose or case.builtins:
             wanted.add(f"{case.kind}_b128")
+        if case.callbacks_all == 2:  # measured against one callback
+            wanted.add(f"{case.kind}_cb1_all")
     for name in list(wanted):
         if BY_NAME[name].fixed:
             wanted.add(BY_NAME[name].fixed)

@@ -15,7 +15,7 @@ NAME = "numpy"
 
 def setup():
     def make(case):
-        if case.callbacks_all or case.callbacks_none:
+        if case.callbacks_all or case.callbacks_none or case.verbose or case.builtins:
             raise Declined("a hand-written loop has no callbacks")
         x, y = data.for_case(case)
         return workload(case, hand_numpy.build(case.model, case.input_dim), x, y, keras_kwargs=False)

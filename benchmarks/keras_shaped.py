@@ -6,7 +6,41 @@ hookfit, tf-keras and Keras 3 run the very same calls, built here; only the
 
 from __future__ import annotations
 
+import atexit
+import io
+import os
+import subprocess
+import sys
+
 from timing import Workload
+
+
+def _off_this_core():
+    """In the drain process: leave the benchmark's pinned core to it (a
+    terminal emulator runs elsewhere; sharing the core would charge every
+    write with a context switch)."""
+    if hasattr(os, "sched_getaffinity"):
+        mine = os.sched_getaffinity(0)
+        every = set(range(os.cpu_count() or 1))
+        others = every - mine
+        if others:
+            os.sched_setaffinity(0, others)
+
+
+def output_sink(kind: str):
+    """A text stream writing into a terminal (``"pty"``) or a pipe, whose
+    other end another process keeps draining, as a terminal emulator or
+    ``| cat`` would (a thread of this process would compete for the GIL at
+    every write and measure that instead)."""
+    if kind == "pty":
+        reader, writer = os.openpty()
+    else:
+        reader, writer = os.pipe()
+    drain = subprocess.Popen(["cat"], stdin=reader, stdout=subprocess.DEVNULL,
+                             preexec_fn=_off_this_core)
+    os.close(reader)
+    atexit.register(drain.kill)
+    return io.TextIOWrapper(io.FileIO(writer, "w"), write_through=False)
 
 
 def build_model(keras, case, *, input_layer: bool = False):
@@ -81,7 +115,7 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
     """
     kw = {"batch_size": case.batch}
     if keras_kwargs:
-        kw.update(verbose=0, callbacks=list(callbacks or []))
+        kw.update(verbose=getattr(case, "verbose", 0), callbacks=list(callbacks or []))
     if case.kind == "fit" and case.validation_split:
         kw["validation_split"] = case.validation_split
 
@@ -107,6 +141,16 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
         def fn(scale):
             for _ in range(scale):
                 model.predict(x, **kw)
+
+    if getattr(case, "stdout", ""):
+        sink, plain = output_sink(case.stdout), fn
+
+        def fn(scale):
+            saved, sys.stdout = sys.stdout, sink
+            try:
+                plain(scale)
+            finally:
+                sys.stdout = saved
 
     per_step = case.per == "step"
     return Workload(

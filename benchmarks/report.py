@@ -73,6 +73,14 @@ def diff(results, impl_a, name_a, impl_b, name_b) -> Stat | None:
     return Stat.of(paired(a, b, lambda x, y: x - y))
 
 
+def ratio(results, impl_a, name_a, impl_b, name_b) -> Stat | None:
+    """a / b, round by round (both must come from one process)."""
+    a, b = net_samples(results, impl_a, name_a), net_samples(results, impl_b, name_b)
+    if not a or not b or len(a) != len(b):
+        return None
+    return Stat.of(paired(a, b, lambda x, y: x / y if y > 0 else float("inf")))
+
+
 def line_fit(xs: list[float], ys: list[float]) -> dict | None:
     """Least-squares y = a + b x, with R²."""
     if len(xs) < 2 or len(set(xs)) < 2:
@@ -89,6 +97,8 @@ def line_fit(xs: list[float], ys: list[float]) -> dict | None:
 
 
 CALLBACK_POINTS = (("fit_b128", 0), ("fit_cb1_all", 1), ("fit_cb10_all", 10), ("fit_cb100_all", 100))
+# Issue 8: batch work on a schedule, each ≤ 1.10× the plain fit step.
+SCHEDULE_RATIOS = ("fit_verbose1_pty", "fit_verbose1_pipe", "fit_sched_builtins")
 BATCH_SWEEP = ("fit_b32", "fit_b64", "fit_b128", "fit_b256", "fit_b512", "fit_b1024")
 WIDTH_SWEEP = ("fit_d196", "fit_d392", "fit_b128", "fit_d1568")
 
@@ -120,6 +130,13 @@ def derive(results: dict) -> dict:
         d = diff(results, "hookfit", name, "hookfit", "fit_b128")
         if d:
             out["callbacks"].setdefault("hookfit", {})[f"{name} - fit_b128"] = d.as_dict()
+    d = diff(results, "hookfit", "fit_cb2_all", "hookfit", "fit_cb1_all")
+    if d:
+        out["callbacks"].setdefault("hookfit", {})["fit_cb2_all - fit_cb1_all"] = d.as_dict()
+    for name in SCHEDULE_RATIOS:
+        r = ratio(results, "hookfit", name, "hookfit", "fit_b128")
+        if r:
+            out.setdefault("schedule", {})[f"{name} / fit_b128"] = r.as_dict()
     for kind in ("evaluate", "predict"):
         d = diff(results, "hookfit", f"{kind}_cb1_all", "hookfit", f"{kind}_b128")
         if d:
@@ -182,6 +199,17 @@ def targets(results: dict, derived: dict) -> list[dict]:
     if one:
         add("one callback overriding all batch hooks adds", f"{one['median']:+.2f} µs/step",
             "≤ 1 µs", one["median"] <= 1.0)
+    further = cb.get("fit_cb2_all - fit_cb1_all")
+    if further:
+        add("each further callback overriding all batch hooks adds", f"{further['median']:+.2f} µs/step "
+            f"({further['min']:+.2f}…{further['max']:+.2f})", "≤ 0.7 µs", further["median"] <= 0.7)
+    labels = {"fit_verbose1_pty": "fit(verbose=1) to a terminal", "fit_verbose1_pipe": "fit(verbose=1) to a pipe",
+              "fit_sched_builtins": "ModelCheckpoint(save_freq=50) + TensorBoard(update_freq=50) + TerminateOnNaN"}
+    for name in SCHEDULE_RATIOS:
+        r = derived.get("schedule", {}).get(f"{name} / fit_b128")
+        if r:
+            add(f"{labels[name]} / plain fit step", f"{r['median']:.3f}× ({r['min']:.3f}…{r['max']:.3f})",
+                "≤ 1.10×", r["median"] <= 1.10)
     slope = cb.get("slope_all_hooks")
     if slope:
         add("per-callback dispatch cost (slope over 0/1/10/100)", f"{slope['slope']:.3f} µs/step",

@@ -98,6 +98,9 @@ def _args(argv=None):
                     help="interpreter for a peer: keras2, keras3 (both backends), torch, or one "
                          "peer's name (keras3-jax); default: this interpreter")
     ap.add_argument("--peer-timeout", type=float, default=900.0, metavar="SECONDS")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time samples by wall clock (default) or by this thread's CPU time "
+                         "(in-process rows only; steadier on a loaded machine)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     ap.add_argument("--core", help="the core to pin to (default: the second one)")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -238,6 +241,8 @@ def main(argv=None) -> int:
         info["threadpoolctl"] = "not installed (thread environment variables used)"
     versions = machine.numpy_versions()
 
+    if args.clock == "cpu":
+        timing.CLOCK = time.thread_time
     results = _in_process(args.cases, args, log)
     agreement = _agreement(results, log)
     results.update(_peers(args.cases, args, log))
@@ -261,7 +266,8 @@ def main(argv=None) -> int:
           + ", ".join(f"{k} {v}" for k, v in info["lscpu"].items() if "cache" in k)
           + f"; load average {_load(info['load_average_at_start'])} at start, "
           f"{_load(info['load_average_at_end'])} at end  ")
-    print(f"Settings: {args.repeats} rounds, samples of ≥ {args.target_ms:g} ms, 1 thread "
+    print(f"Settings: {args.repeats} rounds, samples of ≥ {args.target_ms:g} ms "
+          f"({'CPU time of the thread' if args.clock == 'cpu' else 'wall time'}), 1 thread "
           f"({info['threadpoolctl']}), {info['python']}  ")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "  ")
     for name, rep in results.items():

@@ -309,6 +309,7 @@ def test_examples_folder_links_to_the_tutorial_files_the_demo_runs():
         assert link.read_bytes() == (TUTORIAL / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_example_scripts_run_as_scripts(no_mnist):
     # As a user runs them: `python examples/NN_name.py`, from another folder.
     env = dict(os.environ, KERAS_HOME=str(no_mnist / "keras_home"))
@@ -356,6 +357,7 @@ def demo_output(demo_keras_home):
     return run_demo(demo_keras_home)
 
 
+@pytest.mark.slow
 def test_python_m_hookfit_demo_runs_the_tutorial(demo_output):
     out = demo_output
     lines = out.splitlines()
@@ -387,6 +389,7 @@ def test_demo_saves_a_history_plot(demo_output, demo_keras_home):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_demo_is_reproducible_and_seeded(demo_output, demo_keras_home):
     assert loss_lines(run_demo(demo_keras_home)) == loss_lines(demo_output)
     other = run_demo(demo_keras_home, "--seed", "2")

@@ -67,6 +67,10 @@ def setup(flavor: str):
     from keras_shaped import build_model, make_callbacks, workload
 
     def make(case):
+        if case.builtins:
+            from peer_protocol import Declined
+
+            raise Declined("the built-in callback mix is measured for hookfit only")
         x, y = data.for_case(case)
         model = build_model(keras, case, input_layer=flavor != "keras2")
         callbacks = make_callbacks(keras.callbacks.Callback, case)

@@ -99,6 +99,10 @@ def test_a_failing_workload_is_dropped_not_fatal():
 def test_case_selection_pulls_in_what_a_case_is_measured_against():
     names = {c.name for c in cases.select("fit_cb10_all,evaluate_mlp")}
     assert names == {"fit_cb10_all", "fit_b128", "fixed_fit", "evaluate_mlp", "tiny_evaluate_mlp"}
+    # The further-callback difference and the schedule ratios bring their bases.
+    assert {c.name for c in cases.select("fit_cb2_all")} == {"fit_cb2_all", "fit_cb1_all", "fit_b128", "fixed_fit"}
+    assert {c.name for c in cases.select("schedule")} == {
+        "fit_verbose1_pty", "fit_verbose1_pipe", "fit_sched_builtins", "fit_b128", "fixed_fit"}
     assert cases.select(None) == cases.CASES
     with pytest.raises(ValueError, match="unknown case or group"):
         cases.select("fit_b999")

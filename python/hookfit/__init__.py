@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from hookfit import backend, callbacks, layers, losses, metrics, optimizers, utils
+from hookfit import backend, callbacks, initializers, layers, losses, metrics, optimizers, utils
 from hookfit.layers import Input
 from hookfit.models import Model, Sequential
 
@@ -26,6 +26,7 @@ __all__ = [
     "callbacks",
     "config",
     "datasets",
+    "initializers",
     "layers",
     "losses",
     "metrics",

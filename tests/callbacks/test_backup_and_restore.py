@@ -132,6 +132,7 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("save_freq", ["epoch", "2"])
 def test_killed_process_then_resume_is_bit_exact(tmp_path, save_freq):
     def run(backup_dir, out, kill_epoch):

@@ -176,43 +176,49 @@ def test_hooks_run_only_when_the_mode_flag_is_on():
     assert calls == [0, 1]
 
 
-def _present(hooks):
-    begin, end, logs_needed = hooks
-    return begin is not None, end is not None, logs_needed
+def _kind(dispatch):
+    return None if dispatch is None else type(dispatch).__name__
 
 
-def test_batch_hooks_and_tables():
+def test_batch_dispatcher_per_mode():
     model = _model()
     cl = CallbackList([Pass()], add_history=True, add_progbar=False, model=model,
                       verbose=0, epochs=1, steps=2)
-    assert _present(cl.batch_hooks("train")) == (True, True, True)
+    assert _kind(cl.batch_dispatcher("train")) == "PerBatch"
+    # steps_per_execution spaces out even a per-batch callback's hooks.
+    assert _kind(cl.batch_dispatcher("train", steps_per_execution=4)) == "Scheduled"
     cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=2, epochs=1, steps=2)
-    assert _present(cl.batch_hooks("train")) == (False, False, False)
+    assert cl.batch_dispatcher("train") is None
     assert cl.implements("on_epoch_end") and not cl.implements("on_predict_batch_end")
+    # verbose=1: the bar needs a batch only when its next redraw is due.
     cl = CallbackList([], add_history=True, add_progbar=True, model=model, verbose=1, epochs=1, steps=2)
-    assert _present(cl.batch_hooks("test")) == (False, True, True)
+    assert _kind(cl.batch_dispatcher("test")) == "Scheduled"
 
 
 def test_armed_check_uses_timed_hooks_then_lean_ones():
     model = _model()
     cl = CallbackList([Pass()], model=model, verbose=0, epochs=1, steps=2)
-    begin, end, _ = cl.batch_hooks("train")
+    dispatch = cl.batch_dispatcher("train")
+    begin, end, timed = dispatch.hooks()
+    assert timed and dispatch.armed
     assert begin == cl.on_train_batch_begin  # timed while the slow check is armed
     cl._timing = False
-    begin, end, _ = cl.batch_hooks("train")
-    assert begin.__name__ == "call" and end.__name__ == "call"
-    begin(0, {})
-    end(0, {"loss": 1.0})
-    rows = {(r["callback"], r["hook"]): r["calls"] for r in cl.costs.rows()}  # raw rows
+    assert not dispatch.armed
+    begin, end, timed = dispatch.hooks()
+    assert not timed  # now the tables themselves, timed one dispatch in 8 by the loop
+    begin.timed(0, {})
+    end.raw(0, {"loss": 1.0})
+    end.add_untimed(1)
+    rows = {(r.callback, r.hook): r.calls for r in cl.costs.rows}
     assert rows == {("Pass", "on_train_batch_begin"): 1, ("Pass", "on_train_batch_end"): 1}
 
 
 def test_append_refreshes_the_tables():
     model = _model()
     cl = CallbackList([], add_history=True, model=model, verbose=0, epochs=1, steps=1)
-    assert _present(cl.batch_hooks("predict")) == (False, False, False)
+    assert cl.batch_dispatcher("predict") is None
     cl.append(Pass())
-    assert _present(cl.batch_hooks("predict"))[1]
+    assert _kind(cl.batch_dispatcher("predict")) == "PerBatch"
     with pytest.raises(TypeError):
         cl.append(object())
     assert len(list(cl)) == 2

@@ -114,8 +114,9 @@ def test_missing_monitor_with_save_best_only_warns_and_skips(tmp_path, caplog):
     path = tmp_path / "best.npz"
     with caplog.at_level(logging.WARNING, logger="hookfit"):
         fit(ModelCheckpoint(path, save_best_only=True, save_weights_only=True), [{"loss": 0.5}] * 3)
+    # tf-keras logs it at every save attempt (here every epoch).
     assert [r.getMessage() for r in caplog.records] == [
-        "Can save best model only with val_loss available, skipping."]
+        "Can save best model only with val_loss available, skipping."] * 3
     assert not path.exists()
 
 

@@ -237,6 +237,7 @@ def test_single_kernel_errors(rng):
         core.metric_update(core.METRIC_MAE, np.zeros((4, 1)), np.zeros((4, 1)), np.zeros(2))
 
 
+@pytest.mark.slow
 def test_native_switch_selects_implementation(monkeypatch):
     import importlib
     import os

@@ -37,7 +37,7 @@ def _unchanged(model, before):
         (dict(callbacks=[lambda: None]), TypeError, "instance of hookfit.callbacks.Callback"),
         (dict(callbacks=[keras.callbacks.History]), TypeError, r"instantiate it: History\(\)"),
         (dict(callbacks=keras.callbacks.History()), TypeError, "a list of Callback objects"),
-        (dict(x=np.array([["a"] * 6] * 50)), TypeError, "real numbers"),
+        (dict(x=np.array([["a"] * 6] * 50)), TypeError, "x holds strings .*features must be numbers"),
         (dict(sample_weight=np.ones(3)), ValueError, "sample_weight must have shape"),
         (dict(validation_data=(np.zeros((5, 6)),)), ValueError, "validation_data must be a tuple"),
         (dict(validation_data=(np.zeros((5, 6)), np.zeros(4))), ValueError, "validation_data: y"),

@@ -100,6 +100,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_during_save_keeps_previous_file_intact(tmp_path):
     """SIGKILL a process that saves a big file in a loop: whatever moment
     the kill lands, the file on disk is one complete earlier save."""
@@ -168,6 +169,7 @@ _HALF_WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_exactly_mid_write_keeps_previous_file(tmp_path):
     target = tmp_path / "weights.bin"
     proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, batch_schedule
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.callbacks.history import History
 from hookfit.callbacks.progbar_logger import ProgbarLogger
@@ -22,12 +22,13 @@ _LAZY = {
     "LambdaCallback": "lambda_callback",
     "LearningRateScheduler": "learning_rate_scheduler",
     "ModelCheckpoint": "model_checkpoint",
+    "MonitorCallback": "monitor_callback",
     "ReduceLROnPlateau": "reduce_lr_on_plateau",
     "TensorBoard": "tensorboard",
     "TerminateOnNaN": "terminate_on_nan",
 }
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", *sorted(_LAZY)]
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "batch_schedule", *sorted(_LAZY)]
 
 
 def __getattr__(name):

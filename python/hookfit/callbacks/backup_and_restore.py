@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.utils.atomic import check_can_write
 from hookfit.saving.state_codec import load_state, save_state
 
@@ -79,6 +79,18 @@ class BackupAndRestore(Callback):
 
     def _implements_train_batch_hooks(self):
         return self.save_freq != "epoch"
+
+    def _batch_schedule(self, mode):
+        # Only the batches where a backup is due need this callback.
+        if self.save_freq == "epoch":
+            return Schedule()
+        return Schedule(due=self._next_backup_batch, skip=self._skip_batches)
+
+    def _next_backup_batch(self, batch, last):
+        return Due(batch=batch + self.save_freq - self._batches_since_save - 1)
+
+    def _skip_batches(self, batch, count):
+        self._batches_since_save += count
 
     # -- hooks -------------------------------------------------------------------
 

@@ -1,11 +1,50 @@
-"""The ``Callback`` base class, as in Keras 2 (tf-keras).
+"""The ``Callback`` base class, as in Keras 2 (tf-keras), and the hook table.
 
-Every hook is a no-op here. The batch hooks are marked with ``_default`` so
-that ``CallbackList`` can tell, once per fit/evaluate/predict, which hooks a
+Every hook is a no-op here. The hooks are marked with ``_default`` so that
+``CallbackList`` can tell, once per fit/evaluate/predict, which hooks a
 callback really overrides, and never call the others.
+
+Batch hooks on a schedule (beyond Keras): a callback that overrides batch
+hooks gets them at every batch, as in Keras, unless it declares that fewer
+are enough, with ``batch_every = N`` or ``batch_every_seconds = T`` (class
+attributes, or the ``batch_schedule`` decorator). Then the batches in
+between run in one native call and the hooks see exactly the logs of the
+batch they are called at. Built-ins declare their needs through
+``_batch_schedule(mode)``.
 """
 
 from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+# The hook table: every hook a CallbackList dispatches, in a fixed order.
+HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+HOOK_INDEX = {h: i for i, h in enumerate(HOOKS)}
+MODES = ("train", "test", "predict")
+# (begin, end) hook indices of each mode's batch hooks.
+BATCH_HOOKS = {
+    mode: (HOOK_INDEX[f"on_{mode}_batch_begin"], HOOK_INDEX[f"on_{mode}_batch_end"]) for mode in MODES
+}
+# The mode of each hook (None for the run and epoch hooks).
+HOOK_MODES = tuple(next((m for m in MODES if h.startswith(f"on_{m}_batch_")), None) for h in HOOKS)
+# Overriding a Keras 2 alias makes the base's on_train_batch_* hook do work.
+ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 def _default(method):
@@ -19,6 +58,119 @@ def is_default(method) -> bool:
     return getattr(method, "_is_default", False)
 
 
+def overrides(callback, hook: str) -> bool:
+    """True if ``callback`` does real work in ``hook``."""
+    if not is_default(getattr(callback, hook)):
+        return True
+    alias = ALIASES.get(hook)
+    return alias is not None and not is_default(getattr(callback, alias))
+
+
+# -- batch schedules ------------------------------------------------------------
+
+
+class Due(NamedTuple):
+    """When a scheduled callback next needs its batch-end hook: at ``batch``
+    (an index in the epoch), or at the first batch ending after ``time``
+    (``time.time()`` seconds), or (both None) not before the epoch ends."""
+
+    batch: int | None = None
+    time: float | None = None
+
+
+NOT_DUE = Due()
+
+
+class Schedule:
+    """How a callback's batch hooks are spaced out (one per callback and mode).
+
+    ``due(batch, last)``: the callback's hooks ran (or were skipped) up to
+    ``batch - 1``; ``last`` is the epoch's last batch. Returns a ``Due``.
+    ``skip(batch, count)`` (optional): ``count`` batches from ``batch`` ran
+    without its end hook (a counter-keeping callback catches up).
+    ``fired(batch)``: its end hook was just called at ``batch``.
+    ``watches_nonfinite``: the native run stops after the first batch whose
+    running loss is NaN/inf, and this callback's end hook is called there.
+    """
+
+    watches_nonfinite = False
+
+    def __init__(self, due=None, skip=None, *, watches_nonfinite=False):
+        if due is not None:
+            self.due = due
+        self.skip = skip
+        self.watches_nonfinite = watches_nonfinite
+
+    def due(self, batch, last):
+        return NOT_DUE
+
+    def fired(self, batch):
+        pass
+
+
+class EveryNBatches(Schedule):
+    """Hooks for chunks of ``n`` batches from each epoch's start (the last
+    chunk may be shorter): begin at a chunk's first batch, end at its last.
+    This is also what ``compile(steps_per_execution=n)`` gives every callback
+    that overrides batch hooks (Keras 3)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def due(self, batch, last):
+        return Due(batch=min(last, batch + self.n - 1 - batch % self.n))
+
+
+class EverySeconds(Schedule):
+    """The end hook at each epoch's first batch, then at the first batch that
+    ends at least ``seconds`` after the previous call (the begin hook at the
+    batch after each call)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+        self._last = None
+
+    def due(self, batch, last):
+        if self._last is None or batch == 0:
+            return Due(batch=batch)
+        return Due(time=self._last + self.seconds)
+
+    def fired(self, batch):
+        self._last = time.time()
+
+
+def check_schedule(every, seconds) -> None:
+    """A clear error for a bad ``batch_every``/``batch_every_seconds``."""
+    if every is not None and seconds is not None:
+        raise ValueError("give batch_every or batch_every_seconds, not both")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        raise ValueError(f"batch_every must be a positive integer (batches); got {every!r}")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not seconds > 0 or seconds == float("inf")):
+        raise ValueError(f"batch_every_seconds must be a positive number of seconds; got {seconds!r}")
+
+
+def batch_schedule(every: int | None = None, seconds: float | None = None):
+    """Class decorator: call this callback's batch hooks every ``every``
+    batches, or every ``seconds`` seconds, instead of at every batch.
+
+    >>> @batch_schedule(every=100)
+    ... class LogLoss(Callback):
+    ...     def on_train_batch_end(self, batch, logs=None):
+    ...         print(batch, logs["loss"])
+    """
+    check_schedule(every, seconds)
+
+    def decorate(cls):
+        cls.batch_every = every
+        cls.batch_every_seconds = seconds
+        return cls
+
+    return decorate
+
+
 class Callback:
     """Base class for callbacks: override the hooks you need.
 
@@ -27,12 +179,26 @@ class Callback:
     the model). ``self.model`` is the model being trained, ``self.params``
     holds ``verbose``, ``epochs`` and ``steps``.
 
+    Batch hooks are called at every batch (Keras) unless the class (or the
+    instance) sets ``batch_every = N`` (hooks for chunks of N batches from
+    each epoch's start: ``on_*_batch_begin`` at a chunk's first batch,
+    ``on_*_batch_end`` with that batch's logs at its last, as Keras 3 does
+    with ``steps_per_execution``) or ``batch_every_seconds = T`` (the end
+    hook at each epoch's first batch, then at the first batch ending T
+    seconds after the previous call). The
+    batches in between run in one native call, so such a callback costs
+    almost nothing per batch.
+
     Example:
 
     >>> class PrintLoss(Callback):
-    ...     def on_epoch_end(self, epoch, logs=None):
-    ...         print(epoch, logs["loss"])
+    ...     batch_every = 100
+    ...     def on_train_batch_end(self, batch, logs=None):
+    ...         print(batch, logs["loss"])
     """
+
+    batch_every: int | None = None
+    batch_every_seconds: float | None = None
 
     def __init__(self):
         self.validation_data = None
@@ -134,6 +300,15 @@ class Callback:
             is_default(self.on_predict_batch_begin)
             and is_default(self.on_predict_batch_end)
         )
+
+    def _batch_schedule(self, mode: str) -> Schedule | None:
+        """How this callback's ``mode`` batch hooks may be spaced out (a
+        ``Schedule``), or None for every batch (Keras's default)."""
+        every, seconds = self.batch_every, self.batch_every_seconds
+        if every is None and seconds is None:
+            return None
+        check_schedule(every, seconds)
+        return EveryNBatches(every) if every is not None else EverySeconds(seconds)
 
     # Stateful-callback protocol (beyond Keras): a callback whose decisions
     # depend on past epochs returns its state here so that a backup can

@@ -1,14 +1,22 @@
 """``CallbackCosts``: what each callback's hooks cost during one fit/evaluate/predict.
 
-The loop's ``CallbackList`` counts, for every (callback, hook) it actually
-dispatches, the calls and the total time; this table presents those figures
-against the time spent in the steps themselves, so a slow callback is named
-instead of guessed (Keras 2 only says that *some* callback is slow).
+One class serves both sides. A ``CallbackList`` owns a live one: its
+dispatch adds nanoseconds per (callback, hook) into small per-hook lists
+(the per-batch loops time one dispatch in ``SAMPLE_EVERY`` and count the
+others at the fastest timed one; slow hooks are timed at every call), and
+the loop adds the time spent in the steps. ``History.callback_costs`` hands
+out a snapshot: a table of rows against the step time, so a slow callback is
+named instead of guessed (Keras 2 only says that *some* callback is slow).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+_clock = time.perf_counter_ns
+SAMPLE_EVERY = 8  # per-batch closures time one dispatch in this many
+_NO_NS: list = []  # shared by hooks without members (never written)
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,14 @@ class CallbackCost:
     @property
     def mean_seconds(self) -> float:
         return self.seconds / self.calls if self.calls else 0.0
+
+
+def _row(row) -> CallbackCost:
+    if isinstance(row, CallbackCost):
+        return row
+    if isinstance(row, dict):
+        return CallbackCost(row["callback"], row["hook"], int(row["calls"]), float(row["seconds"]))
+    return CallbackCost(*row)
 
 
 class CallbackCosts:
@@ -41,17 +57,123 @@ class CallbackCosts:
     """
 
     def __init__(self, rows=(), step_seconds: float = 0.0):
-        self.rows = [self._row(r) for r in rows]
-        self.rows.sort(key=lambda r: (-r.seconds, r.callback, r.hook))
-        self.step_seconds = float(step_seconds)
+        self._given = [_row(r) for r in rows]
+        self._given_step_seconds = float(step_seconds)
+        # Live counting (a CallbackList's): per (callback index, hook) totals.
+        self.names: list[str] = []
+        self._totals: dict = {}  # (callback index, hook name) -> [calls, ns]
+        self._hooks: tuple = ()  # hook names, by index
+        self._members: list = []  # callback indices in each hook's table
+        self._ns: list = []  # per hook: ns per member since the last fold
+        self._dispatches: list = []  # per hook: dispatches since the last fold
+        self._sources: list = []  # (hook index, drain) of per-batch closures
+        self._loop_ns = 0  # time in the batch loops, batch hooks included
+        self._hook_ns = 0  # all hook time counted so far (folded or not)
 
-    @staticmethod
-    def _row(row) -> CallbackCost:
-        if isinstance(row, CallbackCost):
-            return row
-        if isinstance(row, dict):
-            return CallbackCost(row["callback"], row["hook"], int(row["calls"]), float(row["seconds"]))
-        return CallbackCost(*row)
+    # -- live counting (CallbackList) ---------------------------------------------
+
+    def set_names(self, callbacks) -> None:
+        """Row names: the class name, ``#k`` for the k-th of one class."""
+        seen: dict = {}
+        names = []
+        for cb in callbacks:
+            base = type(cb).__name__
+            seen[base] = seen.get(base, 0) + 1
+            names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+        self.names = names
+
+    def install(self, hooks, members_per_hook) -> None:
+        """New dispatch tables (after folding what was counted under the old ones)."""
+        self._fold()
+        self._hooks = tuple(hooks)
+        self._sources = []
+        self._members = [tuple(m) if m else () for m in members_per_hook]
+        self._ns = [[0] * len(m) if m else _NO_NS for m in members_per_hook]
+        self._dispatches = [0] * len(members_per_hook)
+
+    def add_source(self, h: int, drain) -> None:
+        """A per-batch closure for hook ``h``; ``drain()`` returns and clears
+        its ``(ns per member, calls)``."""
+        self._sources.append((h, drain))
+
+    def add(self, callback_index: int, hook: str, ns: int, calls: int = 1) -> None:
+        """Time spent outside the per-hook tables (scheduled dispatch)."""
+        self._record(callback_index, hook, ns, calls)
+        self._hook_ns += ns
+
+    def _record(self, callback_index, hook, ns, calls):
+        entry = self._totals.setdefault((callback_index, hook), [0, 0])
+        entry[0] += calls
+        entry[1] += ns
+
+    def _drain_sources(self) -> None:
+        for h, drain in self._sources:
+            ns, calls = drain()
+            if not calls:
+                continue
+            acc = self._ns[h]
+            for k, v in enumerate(ns):
+                acc[k] += v
+            self._hook_ns += sum(ns)
+            self._dispatches[h] += calls
+
+    def _fold(self) -> None:
+        self._drain_sources()
+        for h, calls in enumerate(self._dispatches):
+            if not calls:  # nothing was timed for this hook since the last fold
+                continue
+            ns = self._ns[h]
+            for k, cb_index in enumerate(self._members[h]):
+                self._record(cb_index, self._hooks[h], ns[k], calls)
+                ns[k] = 0
+            self._dispatches[h] = 0
+
+    def total_ns(self) -> int:
+        """All hook time so far."""
+        self._drain_sources()
+        return self._hook_ns
+
+    def start_steps(self):
+        """Token for ``stop_steps`` (a clock reading)."""
+        return _clock()
+
+    def stop_steps(self, token) -> None:
+        """Add the loop's time since ``token``; the batch hooks' share of it
+        is taken out when the step time is read."""
+        self._loop_ns += _clock() - token
+
+    def seconds(self, callback_index: int, hook: str) -> float:
+        self._fold()
+        return self._totals.get((callback_index, hook), [0, 0])[1] * 1e-9
+
+    def snapshot(self) -> "CallbackCosts":
+        """A frozen copy of the table as it stands."""
+        return CallbackCosts(self.rows, step_seconds=self.step_seconds)
+
+    # -- the table ------------------------------------------------------------------
+
+    @property
+    def rows(self) -> list[CallbackCost]:
+        """One row per (callback, hook) that was called, most expensive first."""
+        self._fold()
+        rows = list(self._given) + [
+            CallbackCost(self.names[i], hook, calls, ns * 1e-9)
+            for (i, hook), (calls, ns) in self._totals.items()
+        ]
+        rows.sort(key=lambda r: (-r.seconds, r.callback, r.hook))
+        return rows
+
+    @property
+    def step_ns(self) -> int:
+        """Time in the batch loops outside the batch hooks (which run inside
+        them; every other hook runs outside the loops)."""
+        self._fold()
+        hooks = sum(ns for (_, hook), (_, ns) in self._totals.items() if "_batch_" in hook)
+        return max(0, self._loop_ns - hooks)
+
+    @property
+    def step_seconds(self) -> float:
+        return self._given_step_seconds + self.step_ns * 1e-9
 
     def __iter__(self):
         return iter(self.rows)
@@ -71,13 +193,15 @@ class CallbackCosts:
 
     def slowest(self) -> CallbackCost | None:
         """The (callback, hook) row with the largest total time."""
-        return self.rows[0] if self.rows else None
+        rows = self.rows
+        return rows[0] if rows else None
 
     def as_dict(self) -> dict:
         """``{(callback, hook): (calls, seconds)}``."""
         return {(r.callback, r.hook): (r.calls, r.seconds) for r in self.rows}
 
     def __str__(self):
+        rows, step = self.rows, self.step_seconds
         header = ("callback", "hook", "calls", "total s", "mean us", "% of step time")
         lines = [
             (
@@ -86,9 +210,9 @@ class CallbackCosts:
                 str(r.calls),
                 f"{r.seconds:.6f}",
                 f"{r.mean_seconds * 1e6:.2f}",
-                f"{100 * r.seconds / self.step_seconds:.2f}" if self.step_seconds > 0 else "-",
+                f"{100 * r.seconds / step:.2f}" if step > 0 else "-",
             )
-            for r in self.rows
+            for r in rows
         ]
         widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
                   for i, h in enumerate(header)]
@@ -100,8 +224,8 @@ class CallbackCosts:
 
         out = [fmt(header), fmt(["-" * w for w in widths])]
         out += [fmt(line) for line in lines]
-        out.append(f"step time: {self.step_seconds:.6f} s; hooks: {self.total_seconds():.6f} s")
+        out.append(f"step time: {step:.6f} s; hooks: {self.total_seconds():.6f} s")
         return "\n".join(out)
 
     def __repr__(self):
-        return f"<CallbackCosts: {len(self.rows)} rows, step time {self.step_seconds:.6f} s>"
+        return f"<CallbackCosts: {len(self)} rows, step time {self.step_seconds:.6f} s>"

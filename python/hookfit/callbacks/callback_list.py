@@ -5,22 +5,25 @@ Design
 a) Order is Keras 2's: the user's callbacks, then ``History``, then
    ``ProgbarLogger``. One hook call hands the same ``logs`` dict to every
    callback; begin hooks get ``{}``.
-b) For every hook, a table of the bound methods of the callbacks that
-   override it is built once (and again after ``set_params``/``append``).
-   A hook nobody overrides is never called. Batch hooks of a mode are
-   dispatched only when some callback's ``_implements_<mode>_batch_hooks()``
-   says so (Keras 2's flag); then every callback overriding the hook is
-   called (the base class forwards ``on_train_batch_*`` to the
-   ``on_batch_*`` aliases, so overriding an alias counts).
-c) Every call is timed with ``perf_counter_ns``: one clock read per call
-   plus one per dispatch (a call's end reading starts the next call). Totals
-   per (callback, hook) are kept in ``CallbackCosts``; the loop adds the time
-   spent in its batch loops (``history.callback_costs`` shows both).
-d) Callbacks that must act after every other callback has seen a hook
+b) For every hook (the table in ``callback.py``), a table of the bound
+   methods of the callbacks that override it is built once (and again after
+   ``set_params``/``append``). A hook nobody overrides is never called.
+   Batch hooks of a mode are dispatched only when some callback's
+   ``_implements_<mode>_batch_hooks()`` says so (Keras 2's flag); then every
+   callback overriding the hook is called (the base class forwards
+   ``on_train_batch_*`` to the ``on_batch_*`` aliases, so overriding an
+   alias counts).
+c) The loop asks ``batch_dispatcher(mode)`` for what to do around batches
+   (``batch_dispatch.py``): nothing, every batch, or a schedule. The list
+   owns the switch from timed to lean per-batch dispatch.
+d) Costs: plain hooks are timed per call; per-batch closures time one call
+   in ``SAMPLE_EVERY``. Totals per (callback, hook) are kept in the list's
+   ``CallbackCosts`` (``history.callback_costs`` shows them).
+e) Callbacks that must act after every other callback has seen a hook
    (BackupAndRestore) define ``_after_train_begin(callbacks)``,
    ``_after_epoch_end(epoch, callbacks)`` or ``_after_train_batch_end(batch,
    callbacks)``; these run at the end of that hook's dispatch.
-e) The slow-callback warning follows Keras 2's rule exactly (armed only when
+f) The slow-callback warning follows Keras 2's rule exactly (armed only when
    a callback from outside hookfit is present; batch 0 gives no batch time;
    after 5 batch times, mean hook dispatch time vs mean batch time, strictly
    greater; checked once per CallbackList) and then names the callbacks
@@ -34,48 +37,25 @@ import time
 import weakref
 from typing import NamedTuple
 
-from hookfit.callbacks.callback import Callback, is_default
+from hookfit.callbacks import batch_dispatch
+from hookfit.callbacks.callback import (
+    ALIASES,
+    BATCH_HOOKS,
+    HOOK_INDEX,
+    HOOK_MODES,
+    HOOKS,
+    MODES,
+    Callback,
+    EveryNBatches,
+    check_schedule,
+    overrides,
+)
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY, CallbackCosts
 from hookfit.callbacks.history import History
 from hookfit.callbacks.progbar_logger import ProgbarLogger
 
 logger = logging.getLogger("hookfit")
 
-HOOKS = (
-    "on_train_begin",
-    "on_train_end",
-    "on_epoch_begin",
-    "on_epoch_end",
-    "on_train_batch_begin",
-    "on_train_batch_end",
-    "on_test_begin",
-    "on_test_end",
-    "on_test_batch_begin",
-    "on_test_batch_end",
-    "on_predict_begin",
-    "on_predict_end",
-    "on_predict_batch_begin",
-    "on_predict_batch_end",
-)
-_INDEX = {h: i for i, h in enumerate(HOOKS)}
-# Overriding an alias makes the base's on_train_batch_* hook do work.
-_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
-_MODE_OF = {
-    "on_train_batch_begin": "train",
-    "on_train_batch_end": "train",
-    "on_test_batch_begin": "test",
-    "on_test_batch_end": "test",
-    "on_predict_batch_begin": "predict",
-    "on_predict_batch_end": "predict",
-}
-_MODES = tuple(_MODE_OF.get(h) for h in HOOKS)
-_TRAIN_BEGIN, _TRAIN_END = _INDEX["on_train_batch_begin"], _INDEX["on_train_batch_end"]
-_TEST_BEGIN, _TEST_END = _INDEX["on_test_batch_begin"], _INDEX["on_test_batch_end"]
-_PREDICT_BEGIN, _PREDICT_END = _INDEX["on_predict_batch_begin"], _INDEX["on_predict_batch_end"]
-_BATCH_HOOKS = {
-    "train": (_TRAIN_BEGIN, _TRAIN_END),
-    "test": (_TEST_BEGIN, _TEST_END),
-    "predict": (_PREDICT_BEGIN, _PREDICT_END),
-}
 _TIMING_WINDOW = 5  # batch times before the one check (Keras 2)
 # Calls made after a whole dispatch, for callbacks that need every other
 # callback to have seen the hook first (BackupAndRestore): hook -> method.
@@ -84,25 +64,11 @@ _AFTER = {
     "on_epoch_end": "_after_epoch_end",
     "on_train_batch_end": "_after_train_batch_end",
 }
-
 _clock = time.perf_counter_ns
+_TIME_ALL_NS = 20_000  # hooks slower than this on average get every call timed
 
-
-def overrides(callback, hook: str) -> bool:
-    """True if ``callback`` does real work in ``hook``."""
-    if not is_default(getattr(callback, hook)):
-        return True
-    alias = _ALIASES.get(hook)
-    return alias is not None and not is_default(getattr(callback, alias))
-
-
-_HOOK_NAMES = frozenset(HOOKS) | frozenset(_ALIASES.values()) | frozenset(_AFTER.values())
-_PREDICATES = (
-    "_implements_train_batch_hooks",
-    "_implements_test_batch_hooks",
-    "_implements_predict_batch_hooks",
-)
-_MODE_NAMES = ("train", "test", "predict")
+_HOOK_NAMES = frozenset(HOOKS) | frozenset(ALIASES.values()) | frozenset(_AFTER.values())
+_PREDICATES = tuple(f"_implements_{mode}_batch_hooks" for mode in MODES)
 
 
 class _Profile(NamedTuple):
@@ -121,12 +87,12 @@ _class_profiles: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _make_profile(callback) -> _Profile:
     hooks = tuple(h for h, hook in enumerate(HOOKS) if overrides(callback, hook))
     after = tuple(
-        (_INDEX[hook], name) for hook, name in _AFTER.items() if getattr(callback, name, None)
+        (HOOK_INDEX[hook], name) for hook, name in _AFTER.items() if getattr(callback, name, None)
     )
     cls = type(callback)
     flags = None
     if all(getattr(cls, p) is getattr(Callback, p) for p in _PREDICATES):
-        flags = tuple(any(_MODES[h] == mode for h in hooks) for mode in _MODE_NAMES)
+        flags = tuple(any(HOOK_MODES[h] == mode for h in hooks) for mode in MODES)
     return _Profile(hooks, after, flags)
 
 
@@ -182,98 +148,74 @@ def _flatten(callbacks):
     return out
 
 
-_NO_NS: list = []  # shared by hooks without members (never written)
+class LeanHook:
+    """One batch hook's table, for per-batch loops once no slow-callback
+    check is pending.
 
-
-class CallbackCosts:
-    """Calls and total time per (callback, hook) for one CallbackList.
-
-    The dispatch loop adds nanoseconds into one small list per hook;
-    ``rows()`` folds them into the running totals and reports them.
+    ``raw(batch, logs)`` calls the table untimed, ``timed(batch, logs)``
+    times each callback; a loop times one dispatch in ``SAMPLE_EVERY`` (and
+    every dispatch once ``slow[0]``: a hook that slow makes two clock reads
+    nothing, and its total must be exact), then reports the untimed ones
+    with ``add_untimed(n)``. ``call`` does that sampling itself (for the
+    public hook methods). ``drain()`` returns and clears (ns per callback,
+    the untimed calls counted at its fastest timed call; dispatches).
     """
 
-    def __init__(self):
-        self.names: list[str] = []
-        self._totals: dict = {}  # (callback index, hook) -> [calls, ns]
-        self._members = [()] * len(HOOKS)  # callback indices in each hook's table
-        self._ns = [_NO_NS] * len(HOOKS)  # per hook: ns per member since last fold
-        self._dispatches = [0] * len(HOOKS)  # per hook: dispatches since last fold
-        self._sources = []  # (hook, drain) of the loop's lean dispatch closures
-        self.step_ns = 0  # time in the batch loops outside callbacks
+    __slots__ = ("raw", "timed", "call", "add_untimed", "slow", "drain")
 
-    def _set_names(self, callbacks):
-        seen: dict = {}
-        names = []
-        for cb in callbacks:
-            base = type(cb).__name__
-            seen[base] = seen.get(base, 0) + 1
-            names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-        self.names = names
+    def __init__(self, fns):
+        clock = _clock
+        mask = SAMPLE_EVERY - 1
+        acc = [0] * len(fns)
+        least = [1 << 62] * len(fns)  # each callback's fastest timed call
+        counts = [0, 0]  # timed dispatches, untimed dispatches
+        slow = self.slow = [False]
+        if len(fns) == 1:
+            raw = fns[0]
+        else:
 
-    def _fold(self):
-        if not self._sources and not any(self._dispatches):
-            return
-        for h, drain in self._sources:
-            ns, calls = drain()
-            acc = self._ns[h]
-            for k, v in enumerate(ns):
-                acc[k] += v
-            self._dispatches[h] += calls
-        for h, calls in enumerate(self._dispatches):
-            if not calls:  # nothing was timed for this hook since the last fold
-                continue
-            ns = self._ns[h]
-            for k, cb_index in enumerate(self._members[h]):
-                entry = self._totals.setdefault((cb_index, HOOKS[h]), [0, 0])
-                entry[0] += calls
-                entry[1] += ns[k]
-                ns[k] = 0
-            self._dispatches[h] = 0
+            def raw(batch, logs):
+                for fn in fns:
+                    fn(batch, logs)
 
-    def _install(self, members_per_hook):
-        """New tables (after folding what was counted under the old ones)."""
-        if self._sources or any(self._dispatches):
-            self._fold()
-        self._sources = []
-        self._members = [tuple(m) if m else () for m in members_per_hook]
-        self._ns = [[0] * len(m) if m else _NO_NS for m in members_per_hook]
+        def timed(batch, logs):
+            t = clock()
+            k = 0
+            for fn in fns:
+                fn(batch, logs)
+                now = clock()
+                dt = now - t
+                acc[k] += dt
+                if dt < least[k]:
+                    least[k] = dt
+                t = now
+                k += 1
+            counts[0] += 1
+            if not slow[0] and sum(acc) > _TIME_ALL_NS * counts[0]:
+                slow[0] = True
 
-    def total_ns(self) -> int:
-        self._fold()
-        return sum(ns for _, ns in self._totals.values())
+        def add_untimed(n):
+            counts[1] += n
 
-    def start_steps(self, hooks_inside: bool = True):
-        """Token for ``stop_steps``: the clock and, when batch hooks run
-        inside the loop, the hooks' time so far (folding the counters costs
-        microseconds, so a loop without hooks skips it)."""
-        return _clock(), (self.total_ns() if hooks_inside else None)
+        def call(batch, logs):
+            if slow[0] or (counts[0] + counts[1]) & mask == 0:
+                timed(batch, logs)
+            else:
+                counts[1] += 1
+                raw(batch, logs)
 
-    def stop_steps(self, token) -> None:
-        """Add the loop's time since ``token``, minus the hooks' share, to step time."""
-        start, hooks = token
-        elapsed = _clock() - start
-        if hooks is not None:
-            elapsed -= self.total_ns() - hooks
-        self.step_ns += elapsed
+        def drain():
+            # An untimed call is counted at the fastest timed one: a sample
+            # that a busy machine stretched is not multiplied, so the hooks'
+            # total never exceeds what they took (nor eats the step time).
+            sampled, untimed = counts
+            out = ([v + untimed * m if sampled else 0 for v, m in zip(acc, least)], sampled + untimed)
+            acc[:] = [0] * len(acc)
+            counts[:] = [0, 0]
+            return out
 
-    @property
-    def step_seconds(self) -> float:
-        return self.step_ns * 1e-9
-
-    def rows(self) -> list[dict]:
-        """One dict per (callback, hook) that was called: ``callback``,
-        ``hook``, ``calls``, ``seconds`` (total), most expensive first."""
-        self._fold()
-        rows = [
-            {"callback": self.names[i], "hook": hook, "calls": calls, "seconds": ns * 1e-9}
-            for (i, hook), (calls, ns) in self._totals.items()
-        ]
-        rows.sort(key=lambda r: (-r["seconds"], r["callback"], r["hook"]))
-        return rows
-
-    def seconds(self, callback_index: int, hook: str) -> float:
-        self._fold()
-        return self._totals.get((callback_index, hook), [0, 0])[1] * 1e-9
+        self.raw, self.timed, self.call = raw, timed, call
+        self.add_untimed, self.drain = add_untimed, drain
 
 
 class CallbackList:
@@ -306,7 +248,6 @@ class CallbackList:
         self._timing = any(not _is_builtin(c) for c in self.callbacks)
         self._hook_times: dict = {}  # hook index -> dispatch times (ns)
         self._batch_times: list = []
-
         self._batch_start = 0
         if model is not None:
             self.set_model(model)
@@ -343,14 +284,16 @@ class CallbackList:
 
     def _build_tables(self):
         callbacks = self.callbacks
-        self.costs._set_names(callbacks)
+        for cb in callbacks:  # a bad schedule fails here, before any hook runs
+            check_schedule(getattr(cb, "batch_every", None), getattr(cb, "batch_every_seconds", None))
+        self.costs.set_names(callbacks)
         profiles = [profile(c) for c in callbacks]
         flags = [False, False, False]
         for cb, p in zip(callbacks, profiles):
             for k in range(3):
                 if not flags[k]:
                     flags[k] = p.flags[k] if p.flags is not None else getattr(cb, _PREDICATES[k])()
-        self._flags = flags = dict(zip(_MODE_NAMES, flags))
+        self._flags = dict(zip(MODES, flags))
         members: list = [None] * len(HOOKS)
         fns: list = [None] * len(HOOKS)
 
@@ -362,18 +305,24 @@ class CallbackList:
 
         for i, (cb, p) in enumerate(zip(callbacks, profiles)):
             for h in p.hooks:
-                mode = _MODES[h]
-                if mode is None or flags[mode]:
+                mode = HOOK_MODES[h]
+                if mode is None or self._flags[mode]:
                     add(h, i, getattr(cb, HOOKS[h]))
         # After-dispatch calls go last in their hook's table.
+        afters: list = [None] * len(HOOKS)
         for i, (cb, p) in enumerate(zip(callbacks, profiles)):
             for h, name in p.after:
-                mode = _MODES[h]
-                if mode is None or flags[mode]:
-                    add(h, i, _after_dispatch(getattr(cb, name), HOOKS[h], callbacks))
-        self.costs._install(members)  # folds what the old tables counted
+                mode = HOOK_MODES[h]
+                if mode is None or self._flags[mode]:
+                    fn = _after_dispatch(getattr(cb, name), HOOKS[h], callbacks)
+                    add(h, i, fn)
+                    afters[h] = (afters[h] or []) + [(i, fn)]
+        self.costs.install(HOOKS, members)  # folds what the old tables counted
+        self._members = [tuple(m) if m else () for m in members]
         self._fns = [tuple(f) if f else () for f in fns]
+        self._afters = [tuple(a) if a else () for a in afters]
         self._lean_cache = {}
+        self._dispatchers = {}
         self._refresh_fast()
 
     def _refresh_fast(self):
@@ -382,18 +331,90 @@ class CallbackList:
         self._fast = fast = [None] * len(HOOKS)
         if self._timing:
             return
-        for mode, (hb, he) in _BATCH_HOOKS.items():
+        for mode, (hb, he) in BATCH_HOOKS.items():
             if self._flags[mode]:
                 fast[hb], fast[he] = self._lean(hb), self._lean(he)
 
     def implements(self, hook: str) -> bool:
         """True if calling ``hook`` would call at least one callback."""
-        return bool(self._fns[_INDEX[hook]])
+        return bool(self._fns[HOOK_INDEX[hook]])
+
+    # -- what the loop asks for -------------------------------------------------------
+
+    def batch_dispatcher(self, mode: str, steps_per_execution: int = 1):
+        """What the loop must do around ``mode`` batches: None (nothing: the
+        whole run can be one native call), a ``PerBatch`` (hooks at every
+        batch) or a ``Scheduled`` (hooks only at the batches the callbacks'
+        schedules name; native runs in between)."""
+        key = (mode, steps_per_execution)
+        if key in self._dispatchers:
+            found = self._dispatchers[key]
+            if found is not None and not found.per_batch:
+                found.reset()
+            return found
+        self._dispatchers[key] = found = self._make_dispatcher(mode, steps_per_execution)
+        return found
+
+    def _make_dispatcher(self, mode, steps_per_execution):
+        if not self._flags[mode]:
+            return None
+        hb, he = BATCH_HOOKS[mode]
+        members = sorted(set(self._members[hb]) | set(self._members[he]))
+        if not members:
+            return None
+        schedules = {}
+        for i in members:
+            cb = self.callbacks[i]
+            schedule = cb._batch_schedule(mode)
+            if schedule is None and steps_per_execution > 1:
+                schedule = EveryNBatches(steps_per_execution)
+            if schedule is None:  # someone needs every batch: Keras's way for all
+                return batch_dispatch.PerBatch(self, mode)
+            schedules[i] = schedule
+        entries = []
+        afters = dict(self._afters[he])
+        for i in members:
+            cb = self.callbacks[i]
+            entries.append(
+                batch_dispatch.Entry(
+                    index=i,
+                    begin=getattr(cb, HOOKS[hb]) if i in self._members[hb] and _overrides(cb, hb) else None,
+                    end=getattr(cb, HOOKS[he]) if _overrides(cb, he) else None,
+                    after=afters.get(i),
+                    schedule=schedules[i],
+                )
+            )
+        return batch_dispatch.Scheduled(entries, mode, self.costs)
 
     # -- dispatch --------------------------------------------------------------
 
+    def _lean_hook(self, h):
+        """Hook ``h``'s ``LeanHook`` (cached, counted by the costs), or None
+        when nobody overrides it."""
+        lean = self._lean_cache.get(h)
+        if lean is not None or not self._fns[h]:
+            return lean
+        lean = self._lean_cache[h] = LeanHook(self._fns[h])
+        self.costs.add_source(h, lean.drain)
+        return lean
+
+    def _lean(self, h):
+        lean = self._lean_hook(h)
+        return None if lean is None else lean.call
+
+    def _per_batch_hooks(self, mode):
+        """``(begin, end, timed)`` for a per-batch loop: the timed public
+        methods while the slow-callback check is armed (``timed`` True),
+        else the two ``LeanHook`` (or None)."""
+        hb, he = BATCH_HOOKS[mode]
+        if self._timing:
+            # Both, even with an empty table: the begin call marks when the
+            # batch starts (Keras 2 times batches between the two hooks).
+            return getattr(self, f"on_{mode}_batch_begin"), getattr(self, f"on_{mode}_batch_end"), True
+        return self._lean_hook(hb), self._lean_hook(he), False
+
     def _call(self, h, *args):
-        """Call hook ``h`` on its table; returns (start, end) clock readings."""
+        """Call hook ``h``'s table; returns (start, end) clock readings."""
         fns = self._fns[h]
         acc = self.costs._ns[h]
         t = start = _clock()
@@ -404,18 +425,23 @@ class CallbackList:
             acc[k] += now - t
             t = now
             k += 1
-        self.costs._dispatches[h] += 1
+        costs = self.costs
+        costs._dispatches[h] += 1
+        costs._hook_ns += t - start
         return start, t
 
-    def _call_plain(self, hook, *args):
-        h = _INDEX[hook]
+    def _call_plain(self, h, *args):
         if self._fns[h]:
             self._call(h, *args)
 
     def _batch_begin(self, mode, batch, logs):
         if not self._flags[mode]:
             return
-        h, _ = _BATCH_HOOKS[mode]
+        h, _ = BATCH_HOOKS[mode]
+        fast = self._fast[h]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+            return
         start, end = self._call(h, batch, {} if logs is None else logs)
         if self._timing:
             self._hook_times.setdefault(h, []).append(end - start)
@@ -424,7 +450,11 @@ class CallbackList:
     def _batch_end(self, mode, batch, logs):
         if not self._flags[mode]:
             return
-        _, h = _BATCH_HOOKS[mode]
+        _, h = BATCH_HOOKS[mode]
+        fast = self._fast[h]
+        if fast is not None:
+            fast(batch, {} if logs is None else logs)
+            return
         if self._timing and batch >= 1:
             self._batch_times.append(_clock() - self._batch_start)
         start, end = self._call(h, batch, {} if logs is None else logs)
@@ -433,84 +463,10 @@ class CallbackList:
             if len(self._batch_times) >= _TIMING_WINDOW:
                 self._check_slow(mode)
 
-    def batch_hooks(self, mode: str):
-        """For the loop: ``(begin, end, logs_needed)``; ``begin``/``end`` are
-        callables ``f(batch, logs)`` or None when nothing is to be called.
-
-        While the slow-callback check is armed they are the timed public
-        methods; otherwise lean closures over the dispatch tables.
-        """
-        if not self._flags[mode]:
-            return None, None, False
-        hb, he = _BATCH_HOOKS[mode]
-        logs_needed = bool(self._fns[he])
-        if self._timing:
-            return (
-                getattr(self, f"on_{mode}_batch_begin"),
-                getattr(self, f"on_{mode}_batch_end"),
-                logs_needed,
-            )
-        return self._lean(hb), self._lean(he), logs_needed
-
-    def _lean(self, h):
-        """A closure calling hook ``h``'s table, timing each call.
-
-        Its counters are closure variables (the cheapest to update); the
-        cost table reads and clears them when it folds.
-        """
-        call = self._lean_cache.get(h)
-        if call is not None or not self._fns[h]:
-            return call
-        fns = self._fns[h]
-        clock = _clock
-        if len(fns) == 1:
-            (fn,) = fns
-            ns = calls = 0
-
-            def call(batch, logs):
-                nonlocal ns, calls
-                t = clock()
-                fn(batch, logs)
-                ns += clock() - t
-                calls += 1
-
-            def drain():
-                nonlocal ns, calls
-                out = ([ns], calls)
-                ns = calls = 0
-                return out
-
-        else:
-            acc = [0] * len(fns)
-            calls = 0
-
-            def call(batch, logs):
-                nonlocal calls
-                t = clock()
-                k = 0
-                for fn in fns:
-                    fn(batch, logs)
-                    now = clock()
-                    acc[k] += now - t
-                    t = now
-                    k += 1
-                calls += 1
-
-            def drain():
-                nonlocal calls
-                out = (acc[:], calls)
-                acc[:] = [0] * len(acc)
-                calls = 0
-                return out
-
-        self.costs._sources.append((h, drain))
-        self._lean_cache[h] = call
-        return call
-
     def _check_slow(self, mode):
         """Keras 2's one-shot comparison, then disarm for this list's life."""
         batch_time = sum(self._batch_times) / len(self._batch_times) * 1e-9
-        for h in _BATCH_HOOKS[mode]:
+        for h in BATCH_HOOKS[mode]:
             hook = HOOKS[h]
             times = self._hook_times.get(h)
             if not times:
@@ -532,8 +488,8 @@ class CallbackList:
         self._refresh_fast()
 
     def _culprits(self, hook):
-        h = _INDEX[hook]
-        members = self.costs._members[h]
+        h = HOOK_INDEX[hook]
+        members = self._members[h]
         calls = max(1, len(self._hook_times.get(h, ())))
         spent = [(self.costs.seconds(i, hook), self.costs.names[i]) for i in members]
         total = sum(s for s, _ in spent)
@@ -551,81 +507,59 @@ class CallbackList:
     # -- the Keras 2 hook API ------------------------------------------------------
 
     def on_batch_begin(self, batch, logs=None):
-        fast = self._fast[_TRAIN_BEGIN]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_begin("train", batch, logs)
+        self._batch_begin("train", batch, logs)
 
     def on_batch_end(self, batch, logs=None):
-        fast = self._fast[_TRAIN_END]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_end("train", batch, logs)
+        self._batch_end("train", batch, logs)
 
     def on_train_batch_begin(self, batch, logs=None):
-        fast = self._fast[_TRAIN_BEGIN]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_begin("train", batch, logs)
+        self._batch_begin("train", batch, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        fast = self._fast[_TRAIN_END]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_end("train", batch, logs)
+        self._batch_end("train", batch, logs)
 
     def on_test_batch_begin(self, batch, logs=None):
-        fast = self._fast[_TEST_BEGIN]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_begin("test", batch, logs)
+        self._batch_begin("test", batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
-        fast = self._fast[_TEST_END]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_end("test", batch, logs)
+        self._batch_end("test", batch, logs)
 
     def on_predict_batch_begin(self, batch, logs=None):
-        fast = self._fast[_PREDICT_BEGIN]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_begin("predict", batch, logs)
+        self._batch_begin("predict", batch, logs)
 
     def on_predict_batch_end(self, batch, logs=None):
-        fast = self._fast[_PREDICT_END]
-        if fast is not None:
-            fast(batch, {} if logs is None else logs)
-        else:
-            self._batch_end("predict", batch, logs)
+        self._batch_end("predict", batch, logs)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._call_plain("on_epoch_begin", epoch, {} if logs is None else logs)
+        self._call_plain(_EPOCH_BEGIN, epoch, {} if logs is None else logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._call_plain("on_epoch_end", epoch, {} if logs is None else logs)
+        self._call_plain(_EPOCH_END, epoch, {} if logs is None else logs)
 
     def on_train_begin(self, logs=None):
-        self._call_plain("on_train_begin", {} if logs is None else logs)
+        self._call_plain(_TRAIN_BEGIN, {} if logs is None else logs)
 
     def on_train_end(self, logs=None):
-        self._call_plain("on_train_end", {} if logs is None else logs)
+        self._call_plain(_TRAIN_END, {} if logs is None else logs)
 
     def on_test_begin(self, logs=None):
-        self._call_plain("on_test_begin", {} if logs is None else logs)
+        self._call_plain(_TEST_BEGIN, {} if logs is None else logs)
 
     def on_test_end(self, logs=None):
-        self._call_plain("on_test_end", {} if logs is None else logs)
+        self._call_plain(_TEST_END, {} if logs is None else logs)
 
     def on_predict_begin(self, logs=None):
-        self._call_plain("on_predict_begin", {} if logs is None else logs)
+        self._call_plain(_PREDICT_BEGIN, {} if logs is None else logs)
 
     def on_predict_end(self, logs=None):
-        self._call_plain("on_predict_end", {} if logs is None else logs)
+        self._call_plain(_PREDICT_END, {} if logs is None else logs)
+
+
+def _overrides(callback, h) -> bool:
+    return overrides(callback, HOOKS[h])
+
+
+_EPOCH_BEGIN, _EPOCH_END = HOOK_INDEX["on_epoch_begin"], HOOK_INDEX["on_epoch_end"]
+_TRAIN_BEGIN, _TRAIN_END = HOOK_INDEX["on_train_begin"], HOOK_INDEX["on_train_end"]
+_TEST_BEGIN, _TEST_END = HOOK_INDEX["on_test_begin"], HOOK_INDEX["on_test_end"]
+_PREDICT_BEGIN, _PREDICT_END = HOOK_INDEX["on_predict_begin"], HOOK_INDEX["on_predict_end"]

@@ -6,16 +6,12 @@ the end of training even when EarlyStopping did not stop it.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
-from hookfit.callbacks.callback import Callback
-
-logger = logging.getLogger("hookfit")
+from hookfit.callbacks.monitor_callback import MonitorCallback
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stop training when ``monitor`` has not improved for ``patience`` epochs.
 
     Args:
@@ -49,7 +45,6 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: patience must be >= 0 (epochs to wait); got {patience}.")
         if start_from_epoch < 0:
             raise ValueError(f"EarlyStopping: start_from_epoch must be >= 0; got {start_from_epoch}.")
-        self.monitor = monitor
         self.patience = patience
         self.verbose = verbose
         self.baseline = baseline
@@ -60,18 +55,8 @@ class EarlyStopping(Callback):
         self.best_weights = None
         self.start_from_epoch = start_from_epoch
 
-        if mode not in ("auto", "min", "max"):
-            logger.warning("EarlyStopping mode %s is unknown, fallback to auto mode.", mode)
-            mode = "auto"
-        if mode == "min":
-            self.monitor_op = np.less
-        elif mode == "max":
-            self.monitor_op = np.greater
-        elif monitor.endswith(("acc", "accuracy", "auc")):
-            self.monitor_op = np.greater
-        else:
-            self.monitor_op = np.less
-        # Stored signed, so that one test serves both directions.
+        self._set_monitor(monitor, mode, abs(min_delta))
+        # Stored signed, as tf-keras does (negative when lower is better).
         if self.monitor_op == np.less:
             self.min_delta *= -1
 
@@ -79,10 +64,9 @@ class EarlyStopping(Callback):
         # Reset, so that an instance can be reused across fits.
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = np.inf if self.monitor_op == np.less else -np.inf
+        self.best = self._worst()
         self.best_weights = None
         self.best_epoch = 0
-        self._warned_missing = False
 
     def on_epoch_end(self, epoch, logs=None):
         current = self.get_monitor_value(logs)
@@ -121,22 +105,14 @@ class EarlyStopping(Callback):
                 )
             self.model.set_weights(self.best_weights)
 
-    def get_monitor_value(self, logs):
-        logs = logs or {}
-        value = logs.get(self.monitor)
-        if value is None and not getattr(self, "_warned_missing", False):
-            # Keras logs this every epoch; once per fit is enough to be seen.
-            self._warned_missing = True
-            logger.warning(
-                "Early stopping conditioned on metric `%s` which is not available. "
-                "Available metrics are: %s",
-                self.monitor,
-                ",".join(list(logs.keys())),
-            )
-        return value
+    _missing_message = (
+        "Early stopping conditioned on metric `{monitor}` which is not available. "
+        "Available metrics are: {available}"
+    )
+    _unknown_mode_message = "EarlyStopping mode {mode} is unknown, fallback to auto mode."
 
-    def _is_improvement(self, monitor_value, reference_value):
-        return bool(self.monitor_op(monitor_value - self.min_delta, reference_value))
+    def _auto_is_max(self, monitor):
+        return monitor.endswith(("acc", "accuracy", "auc"))
 
     # Stateful-callback protocol: everything that decides future epochs.
     def get_state(self):

@@ -46,9 +46,7 @@ class History(Callback):
         """
         from hookfit.callbacks.callback_costs import CallbackCosts
 
-        if self._costs is None:
-            return CallbackCosts()
-        return CallbackCosts(self._costs.rows(), step_seconds=self._costs.step_seconds)
+        return CallbackCosts() if self._costs is None else self._costs.snapshot()
 
     def get_state(self):
         """The recorded epochs (for a bit-exact resume by BackupAndRestore)."""

@@ -10,9 +10,8 @@ import logging
 import os
 import string
 
-import numpy as np
-
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Due, Schedule
+from hookfit.callbacks.monitor_callback import MonitorCallback
 from hookfit.utils.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
@@ -34,7 +33,7 @@ def _template_fields(template: str) -> list[str]:
     return names
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Save the model (``model.save``) or its weights (``model.save_weights``)
     at the end of every epoch or every ``save_freq`` batches.
 
@@ -73,7 +72,6 @@ class ModelCheckpoint(Callback):
     ):
         super().__init__()
         self._supports_tf_logs = True
-        self.monitor = monitor
         self.verbose = verbose
         self.filepath = os.fspath(filepath)
         self.save_best_only = save_best_only
@@ -85,7 +83,6 @@ class ModelCheckpoint(Callback):
         self._current_epoch = 0
         self.best = initial_value_threshold
         self._options = options
-        self._warned_missing = False
 
         if "load_weights_on_restart" in kwargs:
             kwargs.pop("load_weights_on_restart")
@@ -104,19 +101,9 @@ class ModelCheckpoint(Callback):
         if kwargs:
             raise TypeError(f"ModelCheckpoint got unexpected argument(s) {sorted(kwargs)}.")
 
-        if mode not in ("auto", "min", "max"):
-            logger.warning("ModelCheckpoint mode %s is unknown, fallback to auto mode.", mode)
-            mode = "auto"
-        if mode == "min" or (
-            mode == "auto" and not ("acc" in self.monitor or self.monitor.startswith("fmeasure"))
-        ):
-            self.monitor_op = np.less
-            if self.best is None:
-                self.best = np.inf
-        else:
-            self.monitor_op = np.greater
-            if self.best is None:
-                self.best = -np.inf
+        self._set_monitor(monitor, mode)
+        if self.best is None:
+            self.best = self._worst()
 
         if self.save_freq != "epoch" and (
             isinstance(self.save_freq, bool) or not isinstance(self.save_freq, int)
@@ -137,7 +124,6 @@ class ModelCheckpoint(Callback):
         return self.save_freq != "epoch"
 
     def on_train_begin(self, logs=None):
-        self._warned_missing = False
         # Fail before training, not after the first (maybe long) epoch.
         static_dir = self.filepath.split("{", 1)[0]
         if "{" in self.filepath:
@@ -158,6 +144,35 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save += 1
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
+
+    _missing_message = "Can save best model only with {monitor} available, skipping."
+    _unknown_mode_message = "ModelCheckpoint mode {mode} is unknown, fallback to auto mode."
+
+    def _auto_is_max(self, monitor):
+        return "acc" in monitor or monitor.startswith("fmeasure")
+
+    def _batch_schedule(self, mode):
+        # Only the batches where a save is due need this callback's hook.
+        if self.save_freq == "epoch":
+            return Schedule()  # never due: its batch hook would do nothing
+        return Schedule(due=self._next_save_batch, skip=self._skip_batches)
+
+    def _next_save_batch(self, batch, last):
+        """The first batch >= ``batch`` where ``_should_save_on_batch`` says yes."""
+        to_go = self.save_freq - self._batches_seen_since_last_saving
+        if batch <= self._last_batch_seen:  # counted as a new epoch: adds batch + 1
+            return Due(batch=max(batch, to_go - 1))
+        return Due(batch=self._last_batch_seen + to_go)
+
+    def _skip_batches(self, batch, count):
+        """Batches ``batch..batch+count-1`` ran without a save due: count them
+        as ``_should_save_on_batch`` would have."""
+        last = batch + count - 1
+        if batch <= self._last_batch_seen:
+            self._batches_seen_since_last_saving += last + 1
+        else:
+            self._batches_seen_since_last_saving += last - self._last_batch_seen
+        self._last_batch_seen = last
 
     def _should_save_on_batch(self, batch):
         """Count batches across epochs by index differences, as Keras 2 does."""
@@ -186,15 +201,10 @@ class ModelCheckpoint(Callback):
                 f"Filepath used is an existing directory: {filepath}"
             )
         if self.save_best_only:
-            current = logs.get(self.monitor)
+            current = self.get_monitor_value(logs)
             if current is None:
-                if not self._warned_missing:  # Keras repeats it at every save
-                    self._warned_missing = True
-                    logger.warning(
-                        "Can save best model only with %s available, skipping.", self.monitor
-                    )
                 return
-            if self.monitor_op(current, self.best):
+            if self._is_improvement(current, self.best):
                 if self.verbose > 0:
                     print(
                         f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} "

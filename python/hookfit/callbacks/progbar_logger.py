@@ -9,7 +9,7 @@ the epoch's final line.
 
 from __future__ import annotations
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.utils.progbar import Progbar
 
 
@@ -39,6 +39,7 @@ class ProgbarLogger(Callback):
         self.epochs = 1
         self._call_batch_hooks = True
         self._called_in_fit = False
+        self._stateful_cache = None  # (metrics names, stateful_metrics, their union)
 
     def set_params(self, params):
         super().set_params(params)
@@ -57,6 +58,22 @@ class ProgbarLogger(Callback):
 
     def _implements_predict_batch_hooks(self):
         return self._call_batch_hooks
+
+    def _batch_schedule(self, mode):
+        """A boundary only when the next redraw is due (Keras's time interval:
+        the first batch of a bar, then ``interval`` seconds after the last
+        draw); in samples mode every batch, since it counts each one."""
+        if mode == "test" and self._called_in_fit:
+            return Schedule()  # validation inside fit draws no bar
+        if not self.use_steps:
+            return None
+        return Schedule(due=self._next_redraw)
+
+    def _next_redraw(self, batch, last):
+        bar = self.progbar
+        if bar is None or bar._last_update == 0:
+            return Due(batch=batch)
+        return Due(time=bar._last_update + bar.interval)
 
     def on_train_begin(self, logs=None):
         self._called_in_fit = True
@@ -102,8 +119,12 @@ class ProgbarLogger(Callback):
         self.progbar = None
 
     def _maybe_init_progbar(self):
-        names = getattr(self.model, "metrics_names", None) or ()
-        stateful = self.stateful_metrics | set(names)
+        names = tuple(getattr(self.model, "metrics_names", None) or ())
+        cached = self._stateful_cache
+        if cached is None or cached[0] != names or cached[1] != self.stateful_metrics:
+            cached = self._stateful_cache = (names, set(self.stateful_metrics),
+                                             self.stateful_metrics | set(names))
+        stateful = cached[2]
         if self.progbar is None:
             self.progbar = Progbar(
                 target=self.target,

@@ -7,12 +7,12 @@ import logging
 import numpy as np
 
 from hookfit import backend
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.monitor_callback import MonitorCallback
 
 logger = logging.getLogger("hookfit")
 
 
-class ReduceLROnPlateau(Callback):
+class ReduceLROnPlateau(MonitorCallback):
     """Multiply the learning rate by ``factor`` after ``patience`` epochs
     without improvement of ``monitor``, then wait ``cooldown`` epochs.
 
@@ -46,7 +46,6 @@ class ReduceLROnPlateau(Callback):
         **kwargs,
     ):
         super().__init__()
-        self.monitor = monitor
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Got {factor}; "
@@ -76,25 +75,20 @@ class ReduceLROnPlateau(Callback):
         self.cooldown_counter = 0
         self.wait = 0
         self.best = 0
-        self.mode = mode
-        self.monitor_op = None
+        self._set_monitor(monitor, mode, min_delta)
         self._reset()
 
+    _missing_message = (
+        "Learning rate reduction is conditioned on metric `{monitor}` which is not "
+        "available. Available metrics are: {available}"
+    )
+    _unknown_mode_message = "Learning rate reduction mode {mode} is unknown, fallback to auto mode."
+    _delta_on_reference = True
+
     def _reset(self):
-        if self.mode not in ("auto", "min", "max"):
-            logger.warning(
-                "Learning rate reduction mode %s is unknown, fallback to auto mode.", self.mode
-            )
-            self.mode = "auto"
-        if self.mode == "min" or (self.mode == "auto" and "acc" not in self.monitor):
-            self.monitor_op = lambda a, b: np.less(a, b - self.min_delta)
-            self.best = np.inf
-        else:
-            self.monitor_op = lambda a, b: np.greater(a, b + self.min_delta)
-            self.best = -np.inf
+        self.best = self._worst()
         self.cooldown_counter = 0
         self.wait = 0
-        self._warned_missing = False
 
     def on_train_begin(self, logs=None):
         self._reset()
@@ -102,21 +96,13 @@ class ReduceLROnPlateau(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         logs["lr"] = backend.get_value(self.model.optimizer.lr)
-        current = logs.get(self.monitor)
+        current = self.get_monitor_value(logs)
         if current is None:
-            if not self._warned_missing:
-                self._warned_missing = True
-                logger.warning(
-                    "Learning rate reduction is conditioned on metric `%s` which is not "
-                    "available. Available metrics are: %s",
-                    self.monitor,
-                    ",".join(list(logs.keys())),
-                )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0
-        if self.monitor_op(current, self.best):
+        if self._is_improvement(current, self.best):
             self.best = current
             self.wait = 0
         elif not self.in_cooldown():

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.utils.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
@@ -150,10 +150,25 @@ class TensorBoard(Callback):
         self._epoch_start = time.perf_counter()
         self._epoch_steps = 0
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._global_train_batch += 1
+    def _batch_schedule(self, mode):
+        # Only the batches whose scalars are written need this callback; the
+        # others are counted by ``_skip_batches``.
+        if self.update_freq == "epoch":
+            return Schedule(skip=self._skip_batches)
+        return Schedule(due=self._next_write_batch, skip=self._skip_batches)
+
+    def _next_write_batch(self, batch, last):
+        f = self.update_freq
+        return Due(batch=batch + (f - 1 - self._global_train_batch % f))
+
+    def _skip_batches(self, batch, count):
+        self._global_train_batch += count
+        self._epoch_steps = batch + count
 
     def on_train_batch_end(self, batch, logs=None):
+        # Counted here rather than in on_train_batch_begin (as tf-keras does):
+        # the same count wherever it is read, and no begin hook to call.
+        self._global_train_batch += 1
         self._epoch_steps = batch + 1
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
             return

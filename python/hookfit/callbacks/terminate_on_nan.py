@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, Schedule
 
 
 class TerminateOnNaN(Callback):
@@ -18,6 +18,11 @@ class TerminateOnNaN(Callback):
     def __init__(self):
         super().__init__()
         self._supports_tf_logs = True
+
+    def _batch_schedule(self, mode):
+        # The native run stops after the first batch whose running loss is
+        # not finite; this hook is called there (and nowhere else).
+        return Schedule(watches_nonfinite=True)
 
     def on_batch_end(self, batch, logs=None):
         logs = logs or {}

@@ -55,22 +55,30 @@ def _serialized(module: str, class_name: str, config: dict, keras: int) -> dict:
 
 
 def initializer_to_keras(value, keras: int):
-    name = value if isinstance(value, str) else None
-    class_name = _INITIALIZERS.get(str(name).lower()) if name else None
-    if class_name is None:  # a callable: the weights are in the file anyway
-        class_name = "GlorotUniform"
-    config = {} if class_name in ("Zeros", "Ones", "Identity") else {"seed": None}
-    return _serialized("keras.initializers", class_name, config, keras)
+    from hookfit import initializers  # one implementation of the configs
+
+    try:
+        spec = initializers.serialize(value)
+    except ValueError:  # a plain function: the weights are in the file anyway
+        spec = initializers.serialize("glorot_uniform")
+    return _serialized("keras.initializers", spec["class_name"], spec["config"], keras)
 
 
 def initializer_from_keras(value, where: str):
+    from hookfit import initializers
+
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, dict):
-        class_name = value.get("class_name")
-        name = _INITIALIZER_NAMES.get(class_name)
-        if name is not None:
+        try:
+            initializer = initializers.deserialize(value)
+        except ValueError as e:
+            raise UnsupportedConfigError(f"{where}: {e}") from None
+        # A default-configured one stays a name, as hookfit's layers keep them.
+        name = _INITIALIZER_NAMES.get(value.get("class_name"))
+        if name is not None and initializer.get_config() == initializers.get(name).get_config():
             return name
+        return initializer
     raise UnsupportedConfigError(f"{where}: initializer {value!r} is not supported by hookfit.")
 
 

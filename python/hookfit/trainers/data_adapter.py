@@ -24,11 +24,37 @@ def as_array(value, argument: str) -> np.ndarray:
     except (TypeError, ValueError) as e:
         raise TypeError(f"{argument} must be an array of numbers; {e}") from None
     if array.dtype.kind not in "fiub":  # float, int, unsigned, bool
+        if _holds_strings(array):
+            raise TypeError(_strings_message(argument, array.dtype))
         raise TypeError(
             f"{argument} must hold real numbers; got dtype {array.dtype}. "
-            "Convert it, e.g. np.asarray(x, dtype='float32')"
+            f"Convert it, e.g. np.asarray({argument.rsplit(' ', 1)[-1]}, dtype='float32')"
         )
     return array
+
+
+def _holds_strings(array: np.ndarray) -> bool:
+    if array.dtype.kind in "US":
+        return True
+    return array.dtype.kind == "O" and array.size > 0 and isinstance(array.flat[0], (str, bytes))
+
+
+def _strings_message(argument: str, dtype) -> str:
+    """Strings cannot be cast to numbers: say how to encode them."""
+    name = argument.rsplit(" ", 1)[-1]
+    if name.endswith("y"):
+        return (
+            f"{argument} holds strings (dtype {dtype}); labels must be numbers. Encode them "
+            f"first: class ids with classes, ids = np.unique({name}, return_inverse=True) (a "
+            "StringLookup-style mapping) for loss='sparse_categorical_crossentropy', or "
+            "one-hot rows with hookfit.utils.to_categorical(ids) for "
+            "'categorical_crossentropy'"
+        )
+    return (
+        f"{argument} holds strings (dtype {dtype}); features must be numbers. Encode each "
+        "text column first, e.g. ids via np.unique(column, return_inverse=True) and then "
+        "one-hot columns with hookfit.utils.to_categorical(ids)"
+    )
 
 
 def check_features(x: np.ndarray, input_dim: int | None, argument: str = "x") -> np.ndarray:
@@ -47,6 +73,12 @@ def check_features(x: np.ndarray, input_dim: int | None, argument: str = "x") ->
             f"is {input_dim}; pass arrays of shape (samples, {input_dim})"
         )
     return x
+
+
+# Crossentropies compare whole rows (categorical) or go through logits whose
+# shapes must match (binary, from a sigmoid): Keras 2 refuses a single y
+# column against k outputs for them; every other loss broadcasts it.
+_NO_BROADCAST = (core.LOSS_BCE, core.LOSS_CCE)
 
 
 def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argument="y"):
@@ -79,15 +111,24 @@ def check_targets(y: np.ndarray, n: int, output_dim: int, loss_code: int, argume
         return y.reshape(n, 1)
     if y.ndim == 1:
         y = y.reshape(n, 1)
+    narrow = y.ndim == 2 and y.shape[1] == 1 and output_dim > 1
+    if narrow and loss_code not in _NO_BROADCAST:
+        # Keras 2 gives a 1-D y a trailing axis and the loss broadcasts
+        # (n, 1) against (n, k): every output column is compared with the
+        # same target (a regression with k outputs and one target).
+        return np.broadcast_to(y, (n, output_dim))
     if y.ndim != 2 or y.shape[1] != output_dim:
+        hint = ""
+        if narrow and loss_code == core.LOSS_CCE:
+            hint = (
+                ". For class ids use loss='sparse_categorical_crossentropy', or one-hot "
+                f"rows: hookfit.utils.to_categorical({argument.rsplit(' ', 1)[-1]}, {output_dim})"
+            )
+        elif narrow:
+            hint = ". binary_crossentropy takes one 0/1 target per output (Keras 2 refuses a single column here too)"
         raise ValueError(
             f"{argument} must have shape ({n}, {output_dim}) to match the model's "
-            f"{output_dim} output(s); got {y.shape}"
-            + (
-                ". For class ids use loss='sparse_categorical_crossentropy'"
-                if output_dim > 1 and y.ndim == 2 and y.shape[1] == 1
-                else ""
-            )
+            f"{output_dim} output(s); got {y.shape}{hint}"
         )
     return y
 

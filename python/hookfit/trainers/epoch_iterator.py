@@ -69,6 +69,12 @@ class EpochIterator:
     def at_epoch_start(self) -> bool:
         return self.step == self.epoch_start_step
 
+    @property
+    def batches_left_in_epoch(self) -> int:
+        """Batches the current epoch still has to run (the stream may end first)."""
+        end = min(self.epoch_start_step + self.steps_per_epoch, self.total_steps)
+        return max(0, end - self.step)
+
     def end_epoch(self) -> None:
         self.epoch += 1
         self.epoch_start_step = self.step

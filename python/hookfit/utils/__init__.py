@@ -1,9 +1,21 @@
-"""Utilities: reproducible randomness and the Keras-format progress bar."""
+"""Utilities: reproducible randomness, data helpers and the Keras-format
+progress bar (``keras.utils``)."""
 
+from hookfit.utils.dataset_utils import split_dataset
+from hookfit.utils.numerical_utils import normalize, to_categorical
 from hookfit.utils.progbar import Progbar
+from hookfit.utils.py_dataset import PyDataset, Sequence
 from hookfit.utils.rng import set_random_seed
 
-__all__ = ["Progbar", "set_random_seed"]
+__all__ = [
+    "Progbar",
+    "PyDataset",
+    "Sequence",
+    "normalize",
+    "set_random_seed",
+    "split_dataset",
+    "to_categorical",
+]
 
 
 def __getattr__(name):

@@ -139,17 +139,12 @@ class Progbar:
     def add(self, n, values=None):
         self.update(self._seen_so_far + n, values)
 
-    def _mean(self, key):
-        total, weight = self._values[key]
-        if isinstance(total, str):
-            return total
-        return total / max(1, weight)
-
     def _metrics_text(self, *, use_abs: bool) -> str:
-        return "".join(
-            f" - {key}:" + _format_value(self._mean(key), use_abs=use_abs)
-            for key in self._values
-        )
+        parts = []
+        for key, (total, weight) in self._values.items():
+            value = total if isinstance(total, str) else total / max(1, weight)
+            parts.append(f" - {key}:" + _format_value(value, use_abs=use_abs))
+        return "".join(parts)
 
     def _step_time(self, current, now) -> float:
         # The first step (often a warm-up) is left out once there are others.

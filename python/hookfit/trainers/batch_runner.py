@@ -1,0 +1,148 @@
+"""The one batch runner shared by train, test and predict.
+
+It runs a range of batches given as ``(first, count)`` pieces of native
+batch indices (train: one piece per pass of the data; test and predict: one
+piece), with whatever the callbacks need around them:
+
+- no dispatcher: each piece is one native call;
+- ``PerBatch``: one native call per batch with the hooks around it (Keras);
+- ``Scheduled``: native chunks up to the next batch where some callback is
+  due, then that batch's hooks with its exact logs.
+
+``stop_training`` (train only) is checked after every batch whose hooks ran
+and before every chunk: set before a chunk, exactly one batch still runs, as
+Keras runs one batch before it looks.
+"""
+
+from __future__ import annotations
+
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY
+
+
+class Steps:
+    """How one mode runs batches natively (built by the trainer).
+
+    Attributes (callables):
+        many(j, k, stop_on_nonfinite) -> batches ran: ``k`` batches from
+            native batch ``j`` in one call.
+        one(j): batch ``j`` alone (and its position advanced).
+        logs(j) -> dict: the logs at the end of native batch ``j``.
+        advance(n): ``n`` batches were run by ``many`` (the trainer's
+            position; None when nothing tracks it).
+        metric_logs: ``(make_logs, results)`` when the logs are
+            ``make_logs(results())`` whatever the batch (train, test): the
+            per-batch loop calls them directly, one call less per batch.
+    """
+
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs")
+
+    def __init__(self, many, one, logs, advance=None, metric_logs=None):
+        self.many = many
+        self.one = one
+        self.logs = logs
+        self.advance = advance
+        self.metric_logs = metric_logs
+
+
+def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
+    """Run the batches of ``pieces``; their hook indices count from ``batch``
+    up to ``last``. ``model`` (train only) is where ``stop_training`` is read.
+    Returns the number of batches run."""
+    if dispatch is None:
+        return _native_only(steps, pieces, model)
+    if dispatch.per_batch:
+        return _per_batch(steps, dispatch, pieces, batch, model)
+    return _scheduled(steps, dispatch, pieces, batch, last, model)
+
+
+def _native_only(steps, pieces, model):
+    many, advance = steps.many, steps.advance
+    total = 0
+    for first, count in pieces:
+        if model is not None and model.stop_training:
+            count = 1  # set before the run: one batch, then stop
+        ran = many(first, count, False)
+        total += ran
+        if advance is not None:
+            advance(ran)
+        if model is not None and model.stop_training:
+            break
+    return total
+
+
+def _per_batch(steps, dispatch, pieces, batch, model):
+    one, logs = steps.one, steps.logs
+    make_logs, results = steps.metric_logs or (None, None)
+    start = batch
+    begin, end, timed = dispatch.hooks()
+    begin_raw, begin_timed, begin_slow = _parts(None if timed else begin)
+    end_raw, end_timed, end_slow = _parts(None if timed else end)
+    mask = SAMPLE_EVERY - 1
+    untimed = 0  # dispatches of the lean tables made without timing
+    try:
+        for first, count in pieces:  # lazily: the train pieces follow the position
+            for j in range(first, first + count):
+                if timed:  # Keras's slow-callback check is armed: its timed hooks
+                    b, e = begin, end
+                elif (batch - start) & mask and not (begin_slow[0] or end_slow[0]):
+                    b, e = begin_raw, end_raw
+                    untimed += 1
+                else:
+                    b, e = begin_timed, end_timed
+                if b is not None:
+                    b(batch, {})
+                one(j)
+                if e is not None:
+                    e(batch, make_logs(results()) if make_logs is not None else logs(j))
+                batch += 1
+                if model is not None and model.stop_training:
+                    return batch - start
+                if timed and not dispatch.armed:
+                    begin, end, timed = dispatch.hooks()
+                    begin_raw, begin_timed, begin_slow = _parts(begin)
+                    end_raw, end_timed, end_slow = _parts(end)
+    finally:
+        if untimed:
+            if begin is not None:
+                begin.add_untimed(untimed)
+            if end is not None:
+                end.add_untimed(untimed)
+    return batch - start
+
+
+_NOT_SLOW = [False]
+
+
+def _parts(lean):
+    """(raw, timed, slow flag) of a ``LeanHook``, or Nones."""
+    if lean is None:
+        return None, None, _NOT_SLOW
+    return lean.raw, lean.timed, lean.slow
+
+
+def _scheduled(steps, dispatch, pieces, batch, last, model):
+    many, logs, advance = steps.many, steps.logs, steps.advance
+    nonfinite = dispatch.stop_on_nonfinite
+    start = batch
+    dispatch.start_epoch(batch, last)
+    offset = 0  # native index - hook index, per piece
+    try:
+        for first, count in pieces:
+            offset = first - batch
+            end = batch + count
+            while batch < end:
+                k = min(dispatch.chunk(batch), end - batch)
+                dispatch.before(batch)
+                if model is not None and model.stop_training:
+                    k = 1
+                ran = many(batch + offset, k, nonfinite)
+                if advance is not None:
+                    advance(ran)
+                batch += ran
+                dispatch.after(batch - 1, ran, lambda b: logs(b + offset), nonfinite and ran < k)
+                if model is not None and model.stop_training:
+                    return batch - start
+    finally:
+        if batch > start:
+            dispatch.end_epoch(batch - 1)
+    return batch - start

@@ -1,0 +1,448 @@
+"""fit / evaluate / predict over a batch source (PyDataset, Sequence,
+generator): one checked ``Dataset`` and one native call per batch.
+
+End of data, as tf-keras 2 (``DataHandler``): the epoch length is
+``steps_per_epoch``, else ``len()`` of a PyDataset, else (a generator) the
+number of batches the first epoch got before the generator ran out. An
+epoch that gets fewer batches than that logs Keras's "Your input ran out of
+data" warning, finishes (metrics of the batches it had, validation,
+``on_epoch_end``) and ends training. So a generator without
+``steps_per_epoch`` trains one full epoch, then an empty one (metrics reset:
+``loss`` 0.0, as tf-keras 2 logs it) with the warning, then stops.
+
+Resuming (BackupAndRestore): the backup holds the epoch, the batch within
+it and, for a shuffled PyDataset, the epoch's batch order, so a PyDataset
+fit resumes exactly (as long as the dataset's own state, e.g. what its
+``on_epoch_end`` changed, is rebuilt by the program). A generator cannot be
+rewound or fast-forwarded: a resumed generator fit continues at the saved
+epoch and batch counters, reading from the generator as it is given to the
+new ``fit``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from hookfit.trainers import data_adapter as da
+from hookfit.trainers.batch_sources import is_batch_source, is_index_dataset, make_source, unpack_batch
+from hookfit.utils import rng
+
+logger = logging.getLogger("hookfit")
+
+
+def _ran_out_warning(total_batches: int) -> None:
+    logger.warning(
+        "Your input ran out of data; interrupting training. Make sure that your dataset or "
+        "generator can generate at least `steps_per_epoch * epochs` batches (in this "
+        "case, %d batches). You may need to use the repeat() function when building "
+        "your dataset.", total_batches,
+    )
+
+
+def _short_warning(steps: int, available: int) -> None:
+    from hookfit.trainers.trainer import _warn_short  # the arrays' wording
+
+    _warn_short(steps, available)
+
+
+def batch_dataset(model, raw, where: str, *, need_y=True, class_weight=None, for_training=True):
+    """One raw batch, checked, as the core's ``Dataset`` (zero-copy for
+    C-contiguous float32 ``x``/``y``)."""
+    x, y, sw = unpack_batch(raw, where)
+    if not need_y:
+        x = da.check_features(da.as_array(x, f"{where}: x"), model.input_dim, f"{where}: x")
+        model._ensure_built(x)
+        return da.make_dataset(x, for_training=False)
+    if y is None:
+        raise ValueError(
+            f"{where} gave no targets: to train or evaluate, each batch must be "
+            "(x, y) or (x, y, sample_weight)"
+        )
+    x, y, sw = model._xy(x, y, sw, prefix=f"{where}: ")
+    if class_weight is not None:
+        sw = da.class_weights_to_sample_weight(class_weight, y, sw)
+    return da.make_dataset(x, y, sw, for_training=for_training)
+
+
+def _tell_progress_bars(cl, steps: int) -> None:
+    """A bar with no target learns the epoch length once it is known, as
+    tf-keras's ProgbarLogger reads the model's step counter (at verbose=2 it
+    sees no batch, so it could not count them)."""
+    from hookfit.callbacks.progbar_logger import ProgbarLogger
+
+    for callback in cl:
+        if isinstance(callback, ProgbarLogger) and callback.use_steps and callback.target is None:
+            callback.target = steps
+            if callback.progbar is not None:
+                callback.progbar.target = steps
+
+
+class BatchHooks:
+    """A mode's batch hooks, once per ``steps_per_execution`` batches (Keras
+    3's rule: begin with a chunk's first batch, end with its last one and
+    that batch's logs; an epoch's final chunk may be shorter)."""
+
+    def __init__(self, cl, mode, every):
+        self.begin = getattr(cl, f"on_{mode}_batch_begin")
+        self._end = getattr(cl, f"on_{mode}_batch_end")
+        self.every = max(1, int(every))
+        self.open = False  # a chunk has begun and not ended
+
+    def before(self, batch):
+        if not self.open:
+            self.begin(batch, {})
+            self.open = True
+
+    def after(self, batch, make_logs):
+        """``batch`` has run; end the chunk when it is full."""
+        if (batch + 1) % self.every == 0:
+            self.open = False
+            self._end(batch, make_logs())
+
+    def finish(self, batch, make_logs):
+        """The epoch ended (or stopped) after ``batch``: close an open chunk."""
+        if self.open:
+            self.open = False
+            self._end(batch, make_logs())
+
+
+class SourceEpochIterator:
+    """The position of a fit over a batch source (what a backup saves)."""
+
+    batch_size = 0  # batches come whole from the source
+
+    def __init__(self, source, *, epochs, initial_epoch, steps_per_epoch):
+        self.source = source
+        self.epochs = epochs
+        self.initial_epoch = initial_epoch
+        self.steps_per_epoch = steps_per_epoch
+        self.inferred_steps = steps_per_epoch or source.num_batches  # None: a generator's first epoch
+        self.n_rows = -1 if source.num_batches is None else source.num_batches
+        self.epoch = initial_epoch
+        self.batch_in_epoch = 0
+
+    def get_state(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "inferred_steps": -1 if self.inferred_steps is None else self.inferred_steps,
+            "source": self.source.get_state(),
+            "rng": rng.get_state(),
+        }
+
+    def set_state(self, state: dict) -> None:
+        self.source.set_state(state["source"])
+        self.epoch = int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        inferred = int(state["inferred_steps"])
+        self.inferred_steps = None if inferred < 0 else inferred
+        rng.set_state(state["rng"])
+
+
+def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
+    """The epoch's batches; returns how many ran."""
+    network, opt, source = model._network, model.optimizer, it.source
+    logs = lambda: make_logs(network.metric_results())  # noqa: E731
+    # Each batch is a Python step anyway: the hooks run per batch, as in Keras
+    # (per chunk with steps_per_execution).
+    hooks = BatchHooks(cl, "train", getattr(model, "_steps_per_execution", 1))
+    batch = it.batch_in_epoch
+    batches = source.batches(it.steps_per_epoch, skip=batch)
+    try:
+        for raw in batches:
+            hooks.before(batch)
+            data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
+            network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
+            batch += 1
+            it.batch_in_epoch = batch
+            hooks.after(batch - 1, logs)
+            if model.stop_training:
+                break
+    finally:
+        batches.close()
+    hooks.finish(batch - 1, logs)
+    return batch
+
+
+def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callbacks,
+        validation, validation_freq, class_weight):
+    """``validation`` is None, ``("arrays", Dataset, batch_size, steps)`` or
+    ``("source", source, steps)``."""
+    from hookfit.trainers.trainer import _should_eval, logs_builder
+
+    it = SourceEpochIterator(
+        source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
+    )
+    cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
+    network = model._network
+    make_logs = logs_builder(model.metrics_names)
+    model.stop_training = False
+    model._epoch_iterator = it
+    model._fit_thread = threading.get_ident()
+    epoch_logs = {}
+    try:
+        cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
+        while it.epoch < epochs:
+            epoch = it.epoch
+            if it.batch_in_epoch == 0:
+                network.reset_metrics()
+                source.start_epoch()
+            cl.on_epoch_begin(epoch, {})
+            token = cl.costs.start_steps()
+            ran = _run_train_epoch(model, cl, it, make_logs, class_weight)
+            cl.costs.stop_steps(token)
+            ran_out = False
+            if not model.stop_training:
+                if it.inferred_steps is None:
+                    it.inferred_steps = ran  # a generator's first epoch sets the length
+                    _tell_progress_bars(cl, ran)
+                elif ran < it.inferred_steps:
+                    ran_out = True
+                    _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
+            epoch_logs = make_logs(network.metric_results())
+            if validation is not None and _should_eval(epoch, validation_freq):
+                val_logs = _validate(model, cl, validation)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            it.epoch += 1
+            it.batch_in_epoch = 0
+            cl.on_epoch_end(epoch, dict(epoch_logs))
+            source.end_epoch()
+            if model.stop_training or ran_out:
+                break
+    finally:
+        model._epoch_iterator = None
+        model._fit_thread = None
+        source.close()
+        if validation is not None and validation[0] == "source":
+            validation[1].close()
+    cl.on_train_end(dict(epoch_logs))
+    return model.history
+
+
+def _validate(model, cl, validation) -> dict:
+    if validation[0] == "arrays":
+        _, data, batch_size, steps = validation
+        return model._test(cl, data, batch_size, steps)
+    _, source, steps = validation
+    return test(model, cl, source, steps)
+
+
+def test(model, cl, source, steps) -> dict:
+    """The test loop over a source (evaluate, or validation inside fit)."""
+    from hookfit.trainers.trainer import logs_builder
+
+    network = model._network
+    names = model.metrics_names
+    make_logs = logs_builder(names)
+    logs = lambda: make_logs(network.metric_results())  # noqa: E731
+    hooks = BatchHooks(cl, "test", getattr(model, "_steps_per_execution", 1))
+    cl.on_test_begin({})
+    network.reset_metrics()
+    token = cl.costs.start_steps()
+    source.start_epoch()
+    ran = 0
+    batches = source.batches(steps)
+    try:
+        for raw in batches:
+            hooks.before(ran)
+            data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
+            network.test_batch(data, 0, data.n_rows)
+            hooks.after(ran, logs)
+            ran += 1
+    finally:
+        batches.close()
+    hooks.finish(ran - 1, logs)
+    cl.costs.stop_steps(token)
+    # A generator read again (validation each epoch) continues where it
+    # stopped; its first full pass sets the length the later ones must give.
+    expected = steps or source.num_batches or source.inferred_batches
+    if expected is None:
+        source.inferred_batches = ran
+    elif ran < expected:
+        _short_warning(expected, ran)
+    source.end_epoch()
+    # No batch at all: no results (tf-keras's evaluate gives empty logs).
+    result = dict(zip(names, network.metric_results())) if ran else {}
+    cl.on_test_end(dict(result))
+    return result
+
+
+def predict(model, cl, source, steps) -> np.ndarray:
+    """Outputs of every batch, concatenated (targets in a batch are ignored)."""
+    network = model._network
+    hooks = BatchHooks(cl, "predict", getattr(model, "_steps_per_execution", 1))
+    cl.on_predict_begin({})
+    token = cl.costs.start_steps()
+    source.start_epoch()
+    outputs = []
+    chunk_start = 0  # first output of the hooks' current chunk
+
+    def chunk_logs():
+        return {"outputs": np.concatenate(outputs[chunk_start:], axis=0)}
+
+    batches = source.batches(steps)
+    try:
+        for batch, raw in enumerate(batches):
+            if not hooks.open:
+                chunk_start = len(outputs)
+            hooks.before(batch)
+            data = batch_dataset(model, raw, f"batch {batch}", need_y=False)
+            out = np.empty((data.n_rows, network.output_dim), dtype=np.float32)
+            network.predict_batch(data, 0, data.n_rows, out)
+            outputs.append(out)
+            hooks.after(batch, chunk_logs)
+    finally:
+        batches.close()
+        source.close()
+    hooks.finish(len(outputs) - 1, chunk_logs)
+    cl.costs.stop_steps(token)
+    expected = steps or source.num_batches
+    if expected is not None and len(outputs) < expected:
+        _short_warning(expected, len(outputs))
+    source.end_epoch()
+    cl.on_predict_end({})
+    if not outputs:
+        raise ValueError("predict got no batches: the generator or dataset was empty")
+    return np.concatenate(outputs, axis=0)
+
+
+# -- entry points from Model.fit / evaluate / predict ------------------------------------
+
+
+def describe(x) -> str:
+    from hookfit.utils.py_dataset import Sequence
+
+    if isinstance(x, Sequence):
+        return "a keras.utils.Sequence"
+    if is_index_dataset(x):
+        return "a PyDataset"
+    return "a Python generator"
+
+
+def reject_array_arguments(x, *, y=None, sample_weight=None, batch_size=None, argument="x",
+                           batch_argument="batch_size"):
+    """tf-keras's refusals for arguments that batches already carry."""
+    kind = describe(x)
+    if y is not None:
+        raise ValueError(
+            f"`y` argument is not supported when using {kind} as input: its batches "
+            "carry the targets, as (x, y) or (x, y, sample_weight). Remove y."
+        )
+    if sample_weight is not None:
+        raise ValueError(
+            f"`sample_weight` argument is not supported when using {kind} as input: "
+            "yield (x, y, sample_weight) batches instead."
+        )
+    if batch_size is not None:
+        raise ValueError(
+            f"The `{batch_argument}` argument must not be specified for the given input type "
+            f"({kind} as {argument}): it gives whole batches, whose size it decides. "
+            f"Remove {batch_argument}."
+        )
+
+
+def validation_source(model, validation_data, *, validation_batch_size, workers,
+                      use_multiprocessing, max_queue_size):
+    """The source for ``validation_data``, its first batch checked."""
+    reject_array_arguments(
+        validation_data, batch_size=validation_batch_size, argument="validation_data",
+        batch_argument="validation_batch_size",
+    )
+    source = make_source(
+        validation_data, workers=workers,
+        use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+    )
+    try:
+        check_first_batch(model, source, "validation_data")
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
+def check_first_batch(model, source, argument, *, need_y=True) -> None:
+    """Check the first batch (and build an unbuilt model on it) before any
+    hook runs or weight changes."""
+    batch_dataset(model, source.peek(), f"{argument}, batch 0", need_y=need_y, for_training=False)
+
+
+def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, callbacks,
+                    validation_split, validation_data, shuffle, class_weight, initial_epoch,
+                    steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
+                    max_queue_size, workers, use_multiprocessing):
+    """``fit`` when ``x`` is a PyDataset, Sequence, generator or iterator
+    (the arguments are already checked one by one)."""
+    reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
+    if validation_split:
+        raise ValueError(
+            "`validation_split` is only supported for Tensors or NumPy arrays, found "
+            f"{describe(x)} as x. Pass validation_data instead."
+        )
+    # tf-keras shuffles the batch order of a Sequence; a generator's order is its own.
+    source = make_source(
+        x, shuffle=bool(shuffle), workers=workers,
+        use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+    )
+    validation = None
+    try:
+        check_first_batch(model, source, "x")
+        if validation_data is not None:
+            if is_batch_source(validation_data):
+                val_source = validation_source(
+                    model, validation_data, validation_batch_size=validation_batch_size,
+                    workers=workers, use_multiprocessing=use_multiprocessing,
+                    max_queue_size=max_queue_size,
+                )
+                validation = ("source", val_source, validation_steps)
+            else:
+                vx, vy, vsw = da.unpack_validation_data(validation_data)
+                vx, vy, vsw = model._xy(vx, vy, vsw, prefix="validation_data: ")
+                n = vx.shape[0]
+                val_batch_size = (
+                    da.default_batch_size(None, n, validation_steps) if validation_batch_size is None
+                    else da.check_batch_size(validation_batch_size, "validation_batch_size")
+                )
+                validation = ("arrays", da.make_dataset(vx, vy, vsw), min(val_batch_size, n), validation_steps)
+    except BaseException:
+        source.close()
+        raise
+    return fit(
+        model, source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+        verbose=verbose, callbacks=callbacks, validation=validation,
+        validation_freq=validation_freq, class_weight=class_weight,
+    )
+
+
+def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, steps, callbacks,
+                         max_queue_size, workers, use_multiprocessing):
+    """``evaluate`` over a source: the logs dict."""
+    reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
+    source = make_source(
+        x, workers=workers, use_multiprocessing=use_multiprocessing,
+        max_queue_size=max_queue_size,
+    )
+    try:
+        check_first_batch(model, source, "x")
+        cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+        return test(model, cl, source, steps)
+    finally:
+        source.close()
+
+
+def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
+                        max_queue_size, workers, use_multiprocessing):
+    """``predict`` over a source: every batch's outputs, concatenated."""
+    reject_array_arguments(x, batch_size=batch_size)
+    source = make_source(
+        x, workers=workers, use_multiprocessing=use_multiprocessing,
+        max_queue_size=max_queue_size,
+    )
+    try:
+        check_first_batch(model, source, "x", need_y=False)
+        cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+        return predict(model, cl, source, steps)
+    finally:
+        source.close()

@@ -1,0 +1,674 @@
+"""``Trainer``: compile, the fit/evaluate/predict loops and the single-batch calls.
+
+Design
+------
+a) Python holds no numeric loop: the batches run in native chunks, as long
+   as nothing in Python must run in between; one batch runner
+   (``batch_runner.py``) serves train, test and predict. What must run, and
+   when, comes from ``CallbackList.batch_dispatcher``: nothing (a whole
+   pass per call), every batch (a callback overriding batch hooks, as in
+   Keras), or a schedule (the progress bar's redraws, ``save_freq``/
+   ``update_freq`` every N batches, ``steps_per_execution``, callbacks
+   declaring ``batch_every``); ``TerminateOnNaN`` is checked inside the
+   native call.
+b) Arrays are checked and converted once per call into ``Dataset`` objects
+   (training and validation separately); shuffling installs one permutation
+   per pass; no per-batch slicing in Python. Every size is checked before
+   anything trains.
+c) Batch logs dicts are built only when some callback's batch-end hook is
+   dispatched. The learning rate is read from the optimizer at every chunk
+   (callbacks, which may change it, run only between chunks).
+d) Keras 2 semantics hold on every path: ``stop_training`` reset before
+   ``on_train_begin``, checked after every batch end and epoch end (so when
+   it is already set at an epoch's start exactly one batch runs), a
+   mid-epoch stop still validates, exceptions propagate and leave the model
+   usable.
+e) A rejected call changes nothing (compile checks everything first), and
+   while a fit runs, the calls that would change what it trains (compile,
+   set_weights from another thread, adding layers, a nested fit) are refused
+   with a clear error.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import threading
+
+import numpy as np
+
+from hookfit import losses as _losses
+from hookfit import metrics as _metrics
+from hookfit import optimizers as _optimizers
+from hookfit.callbacks.callback_list import CallbackList
+from hookfit.trainers import data_adapter as da
+from hookfit.trainers import source_loops
+from hookfit.trainers.batch_sources import is_batch_source
+from hookfit.trainers.batch_runner import Steps, run_batches
+from hookfit.trainers.epoch_iterator import EpochIterator
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate called before compile (Keras raises RuntimeError)."""
+
+
+class FitInProgressError(RuntimeError):
+    """A call that would change the model while one of its fits runs."""
+
+
+def _resolve_verbose(verbose, argument="verbose") -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"{argument} must be 0, 1, 2 or 'auto'; got {verbose!r}")
+    return int(verbose)
+
+
+def _should_eval(epoch: int, validation_freq) -> bool:
+    if isinstance(validation_freq, numbers.Integral):
+        return (epoch + 1) % validation_freq == 0
+    return epoch + 1 in validation_freq
+
+
+def _check_validation_freq(validation_freq):
+    if isinstance(validation_freq, bool):
+        raise ValueError(f"validation_freq must be an int or a list of ints; got {validation_freq!r}")
+    if isinstance(validation_freq, numbers.Integral):
+        if validation_freq < 1:
+            raise ValueError(f"validation_freq must be >= 1; got {validation_freq}")
+        return int(validation_freq)
+    if isinstance(validation_freq, (list, tuple, set)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in validation_freq
+    ):
+        return frozenset(int(v) for v in validation_freq)
+    raise ValueError(
+        f"validation_freq should be an integer or a list of epoch numbers (1-based); "
+        f"got {validation_freq!r}"
+    )
+
+
+def _check_steps_per_execution(value) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f"steps_per_execution must be a positive integer (batches per batch-hook call); "
+            f"got {value!r}"
+        )
+    return int(value)
+
+
+def _at_most_rows(batch_size: int, n: int) -> int:
+    return min(batch_size, max(n, 1))
+
+
+def logs_builder(names):
+    """A function ``results -> {names[0]: results[0], ...}``.
+
+    Batch-end logs are built once per batch; a generated dict display is about
+    twice as fast as ``dict(zip(names, results))``. The names are embedded with
+    ``repr``, so any string is safe. Compiled once per list of names.
+    """
+    return _logs_builder(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)
+def _logs_builder(names):
+    body = ", ".join(f"{name!r}: r[{i}]" for i, name in enumerate(names))
+    return eval(f"lambda r: {{{body}}}")  # noqa: S307 - built from reprs only
+
+
+def _flatten_in_order(logs: dict, names: list):
+    """Keras 2's evaluate return: values in metrics_names order, then the
+    other keys sorted; a single value is returned bare."""
+    values = [logs[n] for n in names if n in logs]
+    values += [logs[k] for k in sorted(k for k in logs if k not in names)]
+    return values[0] if len(values) == 1 else values
+
+
+def _warn_short(steps, available):
+    import logging
+
+    logging.getLogger("hookfit").warning(
+        "Your input ran out of data; interrupting evaluation. Make sure that your "
+        "dataset or generator can generate at least `steps` batches (in this case, "
+        "%d batches); the data gives %d.", steps, available,
+    )
+
+
+class Trainer:
+    """compile, fit/evaluate/predict and ``*_on_batch`` over ``self._network``.
+
+    The model class provides ``_network`` (the compiled core network, or
+    None before build), ``input_dim`` and ``_ensure_built(x)``.
+    """
+
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self._loss_code = None
+        self._metric_specs = []  # as given to compile (checked)
+        self._weighted_metric_specs = []
+        self._metric_names = []  # logs keys after 'loss', once configured
+        self._compiled = False
+        self._steps_per_execution = 1
+        self.stop_training = False
+        self.history = None
+        self._epoch_iterator = None  # the running fit's position
+        self._fit_thread = None  # ident of the thread running fit, if any
+
+    # -- the fit-in-progress guard ------------------------------------------------
+
+    def _refuse_while_fitting(self, what: str, *, same_thread_ok: bool = False) -> None:
+        owner = self._fit_thread
+        if owner is None:
+            return
+        if owner != threading.get_ident():
+            raise FitInProgressError(
+                f"cannot {what}: model {getattr(self, 'name', '')!r} is training in another "
+                "thread; wait for its fit to return (or use a copy of the model)"
+            )
+        if not same_thread_ok:
+            raise FitInProgressError(
+                f"cannot {what} while this model's fit is running (called from a callback?); "
+                "do it before fit or after it returns"
+            )
+
+    # -- compile ---------------------------------------------------------------
+
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=None,
+        steps_per_execution=None,
+        jit_compile=None,
+        **kwargs,
+    ):
+        """Configure the model for training (Keras 2 arguments).
+
+        Args:
+            optimizer: a name (``"rmsprop"``, ``"sgd"``, ``"adam"``) or an
+                optimizer object.
+            loss: a loss name (``"mean_squared_error"``/``"mse"``, ...), a
+                ``hookfit.losses`` function or loss object.
+            metrics: a list of metric names (e.g. ``["mae"]``,
+                ``["accuracy"]``) or ``hookfit.metrics`` objects.
+            steps_per_execution: N > 1 calls the batch hooks of callbacks
+                once per N batches (begin with the chunk's first batch
+                index, end with its last and that batch's logs), as Keras 3
+                does; the batches in between run in one native call.
+
+        A call that raises leaves the model exactly as it was.
+
+        >>> model.compile(optimizer="rmsprop", loss="mse", metrics=["mae"])  # doctest: +SKIP
+        """
+        self._refuse_while_fitting("compile")
+        if kwargs:
+            raise TypeError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
+        if loss_weights is not None:
+            raise ValueError("loss_weights is not supported: hookfit models have one output")
+        steps_per_execution = _check_steps_per_execution(steps_per_execution)
+        optimizer = _optimizers.get(optimizer)
+        loss_code, _ = _losses.resolve(loss)
+        metric_specs = _metrics.normalize(metrics)
+        weighted_specs = _metrics.normalize(weighted_metrics)
+        _losses.spec_of(loss)  # a loss that cannot train (reduction='none') fails here
+        # Resolve against the real output width when there is one (the metric
+        # kinds may depend on it), so that whatever can fail fails before
+        # anything changes.
+        width = self._network.output_dim if self._network is not None else 1
+        names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
+        before = (
+            self.optimizer, self.loss, self._loss_code, self._metric_specs,
+            self._weighted_metric_specs, self._compiled, self._metric_names,
+            self._steps_per_execution,
+        )
+        self.optimizer = optimizer
+        self.loss = loss
+        self._loss_code = loss_code
+        self._metric_specs = metric_specs
+        self._weighted_metric_specs = weighted_specs
+        self._compiled = True
+        self._metric_names = names
+        self._steps_per_execution = steps_per_execution
+        if self._network is not None:
+            try:
+                self._configure()
+            except BaseException:
+                (
+                    self.optimizer, self.loss, self._loss_code, self._metric_specs,
+                    self._weighted_metric_specs, self._compiled, self._metric_names,
+                    self._steps_per_execution,
+                ) = before
+                if self._compiled:
+                    self._configure()  # the network back to the old configuration
+                raise
+
+    def _configure(self) -> None:
+        network = self._network
+        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code,
+                               self._weighted_metric_specs)
+        opt = self.optimizer
+        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
+        opt._bind(network)
+        self._metric_names = [s["name"] for s in specs]
+
+    def _assert_compiled(self, what: str) -> None:
+        if not self._compiled:
+            raise NotCompiledError(
+                f"You must compile your model before {what}. Call "
+                "`model.compile(optimizer, loss)` first."
+            )
+
+    @property
+    def metrics_names(self) -> list:
+        """``['loss', <metric names>]`` once compiled (the logs keys)."""
+        return ["loss", *self._metric_names] if self._compiled else []
+
+    def reset_metrics(self) -> None:
+        if self._network is not None and self._compiled:
+            self._network.reset_metrics()
+
+    def get_compile_config(self) -> dict | None:
+        """What ``compile`` was given, as plain data (for saving)."""
+        if not self._compiled:
+            return None
+        opt = self.optimizer
+        loss = self.loss if isinstance(self.loss, str) else _losses.resolve(self.loss)[1]
+        return {
+            "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config()},
+            "loss": loss,
+            "metrics": list(self._metric_names),
+        }
+
+    # -- data preparation -------------------------------------------------------
+
+    def _xy(self, x, y, sample_weight, *, prefix=""):
+        """Checked arrays (x, y as (n, columns), sample_weight) for the core."""
+        x = da.check_features(da.as_array(x, prefix + "x"), self.input_dim, prefix + "x")
+        self._ensure_built(x)
+        n = x.shape[0]
+        if y is None:
+            raise ValueError(
+                f"{prefix}y is required to train or evaluate (targets for each sample of {prefix}x)"
+            )
+        y = da.check_targets(
+            da.as_array(y, prefix + "y"), n, self._network.output_dim, self._loss_code, prefix + "y"
+        )
+        sample_weight = da.check_sample_weight(sample_weight, n, prefix + "sample_weight")
+        return x, y, sample_weight
+
+    def _callback_list(self, callbacks, verbose, **params):
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        return CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+            verbose=verbose, **params,
+        )
+
+    # -- fit -----------------------------------------------------------------------
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+        max_queue_size=10,
+        workers=1,
+        use_multiprocessing=False,
+    ):
+        """Train the model for a fixed number of epochs (Keras 2 semantics).
+
+        Returns:
+            the ``History`` (also ``model.history``).
+
+        >>> history = model.fit(x, y, batch_size=128, epochs=2, verbose=0)  # doctest: +SKIP
+        """
+        self._refuse_while_fitting("start another fit of this model")
+        self._assert_compiled("training/testing")
+        verbose = _resolve_verbose(verbose)
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
+            raise ValueError(f"initial_epoch must be a non-negative integer; got {initial_epoch!r}")
+        steps_per_epoch = da.check_positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = da.check_positive_int(validation_steps, "validation_steps")
+        validation_freq = _check_validation_freq(validation_freq)
+        if shuffle not in (True, False, "batch"):
+            raise ValueError(f"shuffle must be True, False or 'batch'; got {shuffle!r}")
+        # Sizes first: nothing may train before a bad size is refused.
+        if batch_size is not None:
+            da.check_batch_size(batch_size)
+        if validation_batch_size is not None:
+            da.check_batch_size(validation_batch_size, "validation_batch_size")
+
+        if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
+            return source_loops.fit_from_source(
+                self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
+                verbose=verbose, callbacks=callbacks, validation_split=validation_split,
+                validation_data=validation_data, shuffle=shuffle, class_weight=class_weight,
+                initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, validation_batch_size=validation_batch_size,
+                validation_freq=validation_freq, max_queue_size=max_queue_size, workers=workers,
+                use_multiprocessing=use_multiprocessing,
+            )
+        x, y, sample_weight = self._xy(x, y, sample_weight)
+        if class_weight is not None:
+            sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
+        n = x.shape[0]
+        val = val_source = None
+        if validation_data is not None and is_batch_source(validation_data):
+            val_source = source_loops.validation_source(
+                self, validation_data, validation_batch_size=validation_batch_size, workers=workers,
+                use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            )
+        elif validation_data is not None:
+            vx, vy, vsw = da.unpack_validation_data(validation_data)
+            val = self._xy(vx, vy, vsw, prefix="validation_data: ")
+        elif validation_split:
+            at = da.split_at(n, validation_split)
+            val = (x[at:], y[at:], None if sample_weight is None else sample_weight[at:])
+            x, y = x[:at], y[:at]
+            sample_weight = None if sample_weight is None else sample_weight[:at]
+            n = at
+        else:
+            da.check_split(validation_split)
+        batch_size = da.default_batch_size(batch_size, n, steps_per_epoch)
+        val_batch_size = (
+            batch_size if validation_batch_size is None
+            else da.check_batch_size(validation_batch_size, "validation_batch_size")
+        )
+        # A batch larger than the data is the whole data (same batches), and
+        # keeps every row offset in the core's 64-bit range.
+        batch_size = _at_most_rows(batch_size, n)
+        if val is not None:
+            val_batch_size = _at_most_rows(val_batch_size, val[0].shape[0])
+
+        train_data = da.make_dataset(x, y, sample_weight)
+        val_data = val_source if val is None else da.make_dataset(*val)
+
+        iterator = EpochIterator(
+            train_data,
+            batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=shuffle,
+        )
+        cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+        self.stop_training = False
+        self._epoch_iterator = iterator
+        self._fit_thread = threading.get_ident()
+        try:
+            epoch_logs = self._fit_loop(
+                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
+            )
+        finally:
+            self._epoch_iterator = None
+            self._fit_thread = None
+            if val_source is not None:
+                val_source.close()
+        if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+            self.optimizer.finalize_variable_values()
+        cl.on_train_end(dict(epoch_logs))
+        return self.history
+
+    def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
+        network = self._network
+        make_logs = logs_builder(self.metrics_names)
+        cl.on_train_begin({})  # a callback may restore the iterator's position here
+        steps = self._train_steps(it, make_logs)
+        epoch_logs = {}
+        while it.epoch < epochs:
+            if it.exhausted:
+                it.warn_ran_out()
+                break
+            epoch = it.epoch
+            if it.at_epoch_start:
+                network.reset_metrics()
+            cl.on_epoch_begin(epoch, {})
+            dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
+            token = cl.costs.start_steps()
+            first = it.batch_in_epoch
+            last = first + it.batches_left_in_epoch - 1
+            run_batches(steps, dispatch, it.segments(), first, last, model=self)
+            cl.costs.stop_steps(token)
+            epoch_logs = make_logs(network.metric_results())
+            ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
+            if ran_out:
+                it.warn_ran_out()
+            if val_data is not None and _should_eval(epoch, val_freq):
+                val_logs = self._test(cl, val_data, val_batch_size, val_steps)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            it.end_epoch()
+            cl.on_epoch_end(epoch, dict(epoch_logs))
+            if self.stop_training or ran_out:
+                break
+        return epoch_logs
+
+    def _train_steps(self, it, make_logs) -> Steps:
+        network, data, opt = self._network, it.dataset, self.optimizer
+        batch_size, n_rows = it.batch_size, it.n_rows
+        results = network.metric_results
+
+        def many(j, k, stop_on_nonfinite):
+            start = j * batch_size
+            rows = min(n_rows, start + k * batch_size) - start
+            try:
+                return network.train_batches(
+                    data, start, rows, batch_size, opt._rates_for(network.iterations, k),
+                    stop_on_nonfinite=stop_on_nonfinite,
+                )
+            except BaseException:  # Ctrl-C between batches: keep the position exact
+                it.step += network.last_run_batches
+                raise
+
+        def one(j):
+            start = j * batch_size
+            network.train_batch(data, start, min(batch_size, n_rows - start),
+                                opt._rate_at(network.iterations))
+            it.step += 1
+
+        def logs(j):
+            return make_logs(results())
+
+        def advance(n):
+            it.step += n
+
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results))
+
+    # -- evaluate -----------------------------------------------------------------
+
+    def _test(self, cl, data, batch_size, steps) -> dict:
+        """The test loop (evaluate, or validation inside fit with fit's list)."""
+        if hasattr(data, "batches"):  # a validation source (PyDataset, generator)
+            return source_loops.test(self, cl, data, steps)
+        network = self._network
+        names = self.metrics_names
+        n = data.n_rows
+        n_batches = -(-n // batch_size)
+        if steps is not None and steps < n_batches:
+            n_batches = steps
+        cl.on_test_begin({})
+        network.reset_metrics()
+        dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
+        token = cl.costs.start_steps()
+        make_logs = logs_builder(names)
+        results = network.metric_results
+
+        def many(j, k, _stop_on_nonfinite):
+            start = j * batch_size
+            return network.test_batches(data, start, min(n, start + k * batch_size) - start, batch_size)
+
+        def one(j):
+            start = j * batch_size
+            network.test_batch(data, start, min(batch_size, n - start))
+
+        def logs(j):
+            return make_logs(results())
+
+        steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+        run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.stop_steps(token)
+        logs = dict(zip(names, network.metric_results()))
+        cl.on_test_end(dict(logs))
+        return logs
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        max_queue_size=10,
+        workers=1,
+        use_multiprocessing=False,
+        return_dict=False,
+        **kwargs,
+    ):
+        """Loss and metrics on ``x``/``y``: a float when there is only the
+        loss, else a list in ``metrics_names`` order (a dict with
+        ``return_dict=True``)."""
+        if kwargs:
+            raise TypeError(f"evaluate() got unexpected argument(s) {sorted(kwargs)}")
+        self._refuse_while_fitting("evaluate", same_thread_ok=True)
+        self._assert_compiled("training/testing")
+        verbose = _resolve_verbose(verbose)
+        steps = da.check_positive_int(steps, "steps")
+        if batch_size is not None:
+            da.check_batch_size(batch_size)
+        if is_batch_source(x):
+            logs = source_loops.evaluate_from_source(
+                self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose,
+                steps=steps, callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
+                use_multiprocessing=use_multiprocessing,
+            )
+            return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
+        x, y, sample_weight = self._xy(x, y, sample_weight)
+        batch_size = _at_most_rows(da.default_batch_size(batch_size, x.shape[0], steps), x.shape[0])
+        data = da.make_dataset(x, y, sample_weight, for_training=False)
+        n_batches = -(-x.shape[0] // batch_size)
+        if steps is not None and steps > n_batches:
+            _warn_short(steps, n_batches)
+        cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
+        logs = self._test(cl, data, batch_size, steps)
+        if return_dict:
+            return logs
+        return _flatten_in_order(logs, self.metrics_names)
+
+    # -- predict ------------------------------------------------------------------
+
+    def predict(
+        self,
+        x,
+        batch_size=None,
+        verbose="auto",
+        steps=None,
+        callbacks=None,
+        max_queue_size=10,
+        workers=1,
+        use_multiprocessing=False,
+    ):
+        """The model's outputs for ``x``, a float32 array (samples, units)."""
+        self._refuse_while_fitting("predict", same_thread_ok=True)
+        verbose = _resolve_verbose(verbose)
+        steps = da.check_positive_int(steps, "steps")
+        if batch_size is not None:
+            da.check_batch_size(batch_size)
+        if is_batch_source(x):
+            return source_loops.predict_from_source(
+                self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
+                max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
+            )
+        x = da.check_features(da.as_array(x, "x"), self.input_dim)
+        self._ensure_built(x)
+        n = x.shape[0]
+        batch_size = _at_most_rows(da.default_batch_size(batch_size, n, steps), n)
+        data = da.make_dataset(x, for_training=False)
+        n_batches = -(-n // batch_size)
+        if steps is not None:
+            if steps > n_batches:
+                _warn_short(steps, n_batches)
+            n_batches = min(steps, n_batches)
+        rows = min(n, n_batches * batch_size)
+        cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
+        network = self._network
+        out = np.empty((n, network.output_dim), dtype=np.float32)
+        cl.on_predict_begin({})
+        dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
+        token = cl.costs.start_steps()
+
+        def many(j, k, _stop_on_nonfinite):
+            start = j * batch_size
+            return network.predict_batches(data, start, min(n, start + k * batch_size) - start, batch_size, out)
+
+        def one(j):
+            start = j * batch_size
+            network.predict_batch(data, start, min(batch_size, n - start), out)
+
+        def logs(j):
+            start = j * batch_size
+            return {"outputs": out[start : start + batch_size]}
+
+        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.stop_steps(token)
+        cl.on_predict_end({})
+        return out if rows == n else out[:rows]
+
+    # -- single batches --------------------------------------------------------------
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True, return_dict=False):
+        """One optimizer step on exactly this batch; returns its loss/metrics."""
+        self._refuse_while_fitting("train_on_batch")
+        self._assert_compiled("training/testing")
+        x, y, sample_weight = self._xy(x, y, sample_weight)
+        if class_weight is not None:
+            sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
+        data = da.make_dataset(x, y, sample_weight)
+        if reset_metrics:
+            self._network.reset_metrics()
+        self._network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(self._network.iterations))
+        logs = dict(zip(self.metrics_names, self._network.metric_results()))
+        return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
+        """Loss/metrics on exactly this batch (no weight change)."""
+        self._refuse_while_fitting("test_on_batch", same_thread_ok=True)
+        self._assert_compiled("training/testing")
+        x, y, sample_weight = self._xy(x, y, sample_weight)
+        data = da.make_dataset(x, y, sample_weight, for_training=False)
+        if reset_metrics:
+            self._network.reset_metrics()
+        self._network.test_batch(data, 0, x.shape[0])
+        logs = dict(zip(self.metrics_names, self._network.metric_results()))
+        return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
+
+    def predict_on_batch(self, x):
+        """The outputs for exactly this batch."""
+        self._refuse_while_fitting("predict_on_batch", same_thread_ok=True)
+        x = da.check_features(da.as_array(x, "x"), self.input_dim)
+        self._ensure_built(x)
+        data = da.make_dataset(x, for_training=False)
+        out = np.empty((x.shape[0], self._network.output_dim), dtype=np.float32)
+        self._network.predict_batch(data, 0, x.shape[0], out)
+        return out
