@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import importlib
 
-from hookfit import backend, callbacks, initializers, layers, losses, metrics, optimizers, utils
+from hookfit import (
+    activations, backend, callbacks, initializers, layers, losses, metrics, optimizers,
+    regularizers, utils,
+)
 from hookfit.layers import Input
 from hookfit.models import Model, Sequential
 
@@ -22,6 +25,7 @@ __all__ = [
     "Input",
     "Model",
     "Sequential",
+    "activations",
     "backend",
     "callbacks",
     "config",
@@ -32,6 +36,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "saving",
     "utils",
 ]
@@ -45,4 +50,8 @@ def __getattr__(name):
         module = importlib.import_module(f"hookfit.{name}")
         globals()[name] = module
         return module
-    raise AttributeError(f"module 'hookfit' has no attribute {name!r}")
+    if name.startswith("__"):
+        raise AttributeError(f"module 'hookfit' has no attribute {name!r}")
+    from hookfit.unsupported import unsupported
+
+    raise unsupported(f"keras.{name}", "names", sorted(__all__))

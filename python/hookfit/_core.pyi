@@ -139,10 +139,8 @@ class Dataset:
     def sample_weight(self) -> np.ndarray | None: ...
     @property
     def order(self) -> np.ndarray | None:
-        """The int64 order in use (a read-only view of the Dataset's own copy)."""
-    @property
-    def order(self) -> np.ndarray | None:
-        """The installed order (read-only), or None for the identity."""
+        """The installed int64 order (a read-only view of the Dataset's own
+        copy), or None for the identity."""
     def shuffle(self, seed: int) -> None:
         """Install a random order of all rows, made natively from ``seed``
         (an integer in [0, 2**64)): Fisher-Yates over SplitMix64 draws,
@@ -400,3 +398,8 @@ def opt_apply(spec: dict, params: np.ndarray, grads: np.ndarray, slots: Sequence
               lr: float, iteration: int, vars: Sequence[tuple[int, int]] | None = None) -> None:
     """One step in place over the (offset, size) ranges (None: all of params);
     grads is clipped in place when the spec clips."""
+def set_threads(n: int) -> None:
+    """Use ``n`` threads in all (the caller included) for the core's
+    parallel work; the results do not depend on it."""
+def get_threads() -> int:
+    """Threads the core's parallel work uses, the caller included."""

@@ -15,7 +15,7 @@ _choice = os.environ.get("HOOKFIT_IMPLEMENTATION", "compiled").strip().lower()
 if _choice == "reference":
     from hookfit import _reference as core
 elif _choice in ("", "compiled", "core"):
-    from hookfit import _core as core
+    from hookfit import _core as core  # type: ignore[no-redef]
 else:
     raise ImportError(
         f"HOOKFIT_IMPLEMENTATION={_choice!r} is not known; use 'compiled' (the default) or 'reference'"

@@ -24,8 +24,9 @@ def test_table_sorted_by_total_time_and_shares():
 def test_str_is_a_readable_table():
     text = str(CallbackCosts([("Slow", "on_train_batch_end", 100, 0.5)], step_seconds=0.25))
     lines = text.splitlines()
-    assert lines[0].split() == ["callback", "hook", "calls", "total", "s", "mean", "us", "%", "of", "step", "time"]
-    assert lines[2].split() == ["Slow", "on_train_batch_end", "100", "0.500000", "5000.00", "200.00"]
+    assert lines[0].split() == ["callback", "hook", "calls", "total", "s", "mean", "us", "p50", "us", "p99", "us",
+                                "%", "of", "step", "time"]
+    assert lines[2].split() == ["Slow", "on_train_batch_end", "100", "0.500000", "5000.00", "-", "-", "200.00"]
     assert lines[-1] == "step time: 0.250000 s; hooks: 0.500000 s"
 
 
@@ -56,3 +57,35 @@ def test_history_callback_costs_after_fit_counts_calls():
     assert calls[("History", "on_epoch_end")] == 3
     assert costs.step_seconds > 0
     assert "Counting" in str(costs)
+
+
+def _fit(callbacks, verbose=0, **kw):
+    import numpy as np
+
+    import hookfit as keras
+
+    x = np.random.default_rng(0).random((256, 3)).astype("float32")
+    model = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="sgd", loss="mse", **kw)
+    return model.fit(x, x[:, :1], epochs=2, batch_size=16, verbose=verbose, callbacks=callbacks)
+
+
+def test_the_table_says_what_took_fit_off_the_native_path(tmp_path):
+    import hookfit as keras
+
+    class EveryBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    costs = _fit([]).callback_costs
+    assert costs.paths["train"].path == "native" and "one native call per epoch" in costs.why()
+    costs = _fit([EveryBatch()]).callback_costs
+    note = costs.paths["train"]
+    assert (note.path, note.steps) == ("per batch", 32)
+    assert note.reasons == ["EveryBatch (on_train_batch_end at every batch)"]
+    assert "us per step over 32 steps" in str(costs)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True, save_freq=5)
+    note = _fit([checkpoint]).callback_costs.paths["train"]
+    assert note.path == "scheduled" and note.reasons[0].startswith("ModelCheckpoint")
+    row = next(r for r in _fit([EveryBatch()]).callback_costs if r.hook == "on_train_batch_end")
+    assert 0 < row.p50_seconds <= row.p99_seconds

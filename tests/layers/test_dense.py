@@ -38,12 +38,12 @@ def test_callable_initializer_is_checked():
 def test_input_shape_spellings():
     for kwargs in (dict(input_dim=7), dict(input_shape=(7,)), dict(batch_input_shape=(None, 7))):
         assert keras.layers.Dense(1, **kwargs).input_dim == 7
-    assert keras.Input(shape=(7,)).input_dim == 7
+    assert keras.Input(shape=(7,)).shape == (None, 7)
     assert keras.layers.InputLayer(input_shape=(7,)).input_shape == (None, 7)
 
 
 def test_unbuilt_layer_has_no_weights():
     layer = keras.layers.Dense(2)
     assert layer.weights == [] and layer.get_weights() == []
-    with pytest.raises(ValueError, match="no weights yet"):
+    with pytest.raises(AttributeError, match="no weights yet"):
         layer.kernel

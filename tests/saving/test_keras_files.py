@@ -122,9 +122,9 @@ def test_lambda_and_custom_classes_are_refused(tmp_path):
 
 
 def test_unsupported_layer_and_setting_are_named(tmp_path):
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, kernel_regularizer="l2")])
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, kernel_constraint="non_neg")])
     model.save(tmp_path / "reg.keras")
-    with pytest.raises(UnsupportedConfigError, match=r"layer 1 \(dense.*\).*kernel_regularizer"):
+    with pytest.raises(UnsupportedConfigError, match=r"layer 1 \(dense.*\).*kernel_constraint"):
         hookfit.models.load_model(tmp_path / "reg.keras")
     model = keras.Sequential([keras.Input((5,)), keras.layers.GaussianNoise(0.1), keras.layers.Dense(2)])
     model.save(tmp_path / "noise.keras")

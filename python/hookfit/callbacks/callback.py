@@ -280,6 +280,13 @@ class Callback:
     def on_predict_end(self, logs=None):
         pass
 
+    @_default
+    def on_exception(self, exception, logs=None):
+        """Beyond Keras: ``fit``/``evaluate``/``predict`` is about to raise
+        ``exception`` (a KeyboardInterrupt too); flush what must not be lost.
+        ``logs`` holds the running metrics. The exception is raised after
+        every callback has been told; an error here is logged, not raised."""
+
     # Which batch hooks this callback needs; built-ins may override these
     # predicates (ProgbarLogger: verbose == 1), as in Keras 2.
     def _implements_train_batch_hooks(self) -> bool:
@@ -308,7 +315,10 @@ class Callback:
         if every is None and seconds is None:
             return None
         check_schedule(every, seconds)
-        return EveryNBatches(every) if every is not None else EverySeconds(seconds)
+        if every is not None:
+            return EveryNBatches(every)
+        assert seconds is not None
+        return EverySeconds(seconds)
 
     # Stateful-callback protocol (beyond Keras): a callback whose decisions
     # depend on past epochs returns its state here so that a backup can

@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from hookfit.callbacks.cost_details import PathNote, Samples
+
 _clock = time.perf_counter_ns
 SAMPLE_EVERY = 8  # per-batch closures time one dispatch in this many
 _NO_NS: list = []  # shared by hooks without members (never written)
@@ -27,6 +29,8 @@ class CallbackCost:
     hook: str
     calls: int
     seconds: float
+    p50_seconds: float | None = None  # of the sampled calls
+    p99_seconds: float | None = None
 
     @property
     def mean_seconds(self) -> float:
@@ -37,7 +41,8 @@ def _row(row) -> CallbackCost:
     if isinstance(row, CallbackCost):
         return row
     if isinstance(row, dict):
-        return CallbackCost(row["callback"], row["hook"], int(row["calls"]), float(row["seconds"]))
+        return CallbackCost(row["callback"], row["hook"], int(row["calls"]), float(row["seconds"]),
+                            row.get("p50_seconds"), row.get("p99_seconds"))
     return CallbackCost(*row)
 
 
@@ -56,9 +61,11 @@ class CallbackCosts:
     'Slow'
     """
 
-    def __init__(self, rows=(), step_seconds: float = 0.0):
+    def __init__(self, rows=(), step_seconds: float = 0.0, paths=()):
         self._given = [_row(r) for r in rows]
         self._given_step_seconds = float(step_seconds)
+        self.paths: dict[str, PathNote] = {p.mode: p for p in paths}  # mode -> how its batches ran
+        self._samples: dict = {}  # (callback index, hook name) -> Samples
         # Live counting (a CallbackList's): per (callback index, hook) totals.
         self.names: list[str] = []
         self._totals: dict = {}  # (callback index, hook name) -> [calls, ns]
@@ -105,6 +112,32 @@ class CallbackCosts:
         entry = self._totals.setdefault((callback_index, hook), [0, 0])
         entry[0] += calls
         entry[1] += ns
+        if calls == 1:
+            self._sample(callback_index, hook).add(ns)
+
+    def _sample(self, callback_index: int, hook: str) -> Samples:
+        found = self._samples.get((callback_index, hook))
+        if found is None:
+            found = self._samples[(callback_index, hook)] = Samples()
+        return found
+
+    def samples_of(self, h: int) -> list[Samples]:
+        """The ``Samples`` of each member of hook ``h``'s table, in order."""
+        return [self._sample(i, self._hooks[h]) for i in self._members[h]]
+
+    def note_path(self, note: PathNote) -> None:
+        """How a mode's batches run now (kept, with its step count, while unchanged)."""
+        old = self.paths.get(note.mode)
+        if old is not None and (old.path, old.reasons) == (note.path, note.reasons):
+            return
+        if old is not None and old.path != "native" and note.path == "native":
+            return  # a later epoch's answer does not hide why earlier ones were slower
+        self.paths[note.mode] = note
+
+    def count_steps(self, mode: str, n: int) -> None:
+        note = self.paths.get(mode)
+        if note is not None:
+            note.steps += n
 
     def _drain_sources(self) -> None:
         for h, drain in self._sources:
@@ -148,7 +181,10 @@ class CallbackCosts:
 
     def snapshot(self) -> "CallbackCosts":
         """A frozen copy of the table as it stands."""
-        return CallbackCosts(self.rows, step_seconds=self.step_seconds)
+        return CallbackCosts(
+            self.rows, step_seconds=self.step_seconds,
+            paths=[PathNote(p.mode, p.path, list(p.reasons), p.steps) for p in self.paths.values()],
+        )
 
     # -- the table ------------------------------------------------------------------
 
@@ -157,11 +193,24 @@ class CallbackCosts:
         """One row per (callback, hook) that was called, most expensive first."""
         self._fold()
         rows = list(self._given) + [
-            CallbackCost(self.names[i], hook, calls, ns * 1e-9)
+            CallbackCost(self.names[i], hook, calls, ns * 1e-9, *self._percentiles(i, hook))
             for (i, hook), (calls, ns) in self._totals.items()
         ]
         rows.sort(key=lambda r: (-r.seconds, r.callback, r.hook))
         return rows
+
+    def _percentiles(self, i, hook):
+        found = self._samples.get((i, hook))
+        return (None, None) if found is None else found.percentiles()
+
+    def why(self) -> str:
+        """One line per mode: which path its batches took, because of which
+        callback or setting, and what the batch hooks cost per step."""
+        lines = []
+        for mode, note in self.paths.items():
+            seconds = sum(r.seconds for r in self.rows if r.hook.startswith(f"on_{mode}_batch_"))
+            lines.append(note.describe(seconds))
+        return "\n".join(lines)
 
     @property
     def step_ns(self) -> int:
@@ -202,7 +251,7 @@ class CallbackCosts:
 
     def __str__(self):
         rows, step = self.rows, self.step_seconds
-        header = ("callback", "hook", "calls", "total s", "mean us", "% of step time")
+        header = ("callback", "hook", "calls", "total s", "mean us", "p50 us", "p99 us", "% of step time")
         lines = [
             (
                 r.callback,
@@ -210,6 +259,8 @@ class CallbackCosts:
                 str(r.calls),
                 f"{r.seconds:.6f}",
                 f"{r.mean_seconds * 1e6:.2f}",
+                "-" if r.p50_seconds is None else f"{r.p50_seconds * 1e6:.2f}",
+                "-" if r.p99_seconds is None else f"{r.p99_seconds * 1e6:.2f}",
                 f"{100 * r.seconds / step:.2f}" if step > 0 else "-",
             )
             for r in rows
@@ -225,6 +276,9 @@ class CallbackCosts:
         out = [fmt(header), fmt(["-" * w for w in widths])]
         out += [fmt(line) for line in lines]
         out.append(f"step time: {step:.6f} s; hooks: {self.total_seconds():.6f} s")
+        why = self.why()
+        if why:
+            out.append(why)
         return "\n".join(out)
 
     def __repr__(self):

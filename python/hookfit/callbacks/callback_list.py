@@ -48,9 +48,11 @@ from hookfit.callbacks.callback import (
     Callback,
     EveryNBatches,
     check_schedule,
+    is_default,
     overrides,
 )
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY, CallbackCosts
+from hookfit.callbacks.cost_details import PathNote, path_note
 from hookfit.callbacks.history import History
 from hookfit.callbacks.progbar_logger import ProgbarLogger
 
@@ -159,11 +161,13 @@ class LeanHook:
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
     public hook methods). ``drain()`` returns and clears (ns per callback,
     the untimed calls counted at its fastest timed call; dispatches).
+    Each timed call also goes into ``samples`` (one ``Samples`` per
+    callback), for the p50/p99 of the cost table.
     """
 
     __slots__ = ("raw", "timed", "call", "add_untimed", "slow", "drain")
 
-    def __init__(self, fns):
+    def __init__(self, fns, samples):
         clock = _clock
         mask = SAMPLE_EVERY - 1
         acc = [0] * len(fns)
@@ -186,6 +190,7 @@ class LeanHook:
                 now = clock()
                 dt = now - t
                 acc[k] += dt
+                samples[k].add(dt)
                 if dt < least[k]:
                     least[k] = dt
                 t = now
@@ -356,11 +361,10 @@ class CallbackList:
         return found
 
     def _make_dispatcher(self, mode, steps_per_execution):
-        if not self._flags[mode]:
-            return None
         hb, he = BATCH_HOOKS[mode]
-        members = sorted(set(self._members[hb]) | set(self._members[he]))
+        members = sorted(set(self._members[hb]) | set(self._members[he])) if self._flags[mode] else []
         if not members:
+            self.costs.note_path(PathNote(mode, "native"))
             return None
         schedules = {}
         for i in members:
@@ -368,9 +372,14 @@ class CallbackList:
             schedule = cb._batch_schedule(mode)
             if schedule is None and steps_per_execution > 1:
                 schedule = EveryNBatches(steps_per_execution)
-            if schedule is None:  # someone needs every batch: Keras's way for all
-                return batch_dispatch.PerBatch(self, mode)
             schedules[i] = schedule
+        every = [i for i in members if schedules[i] is None]
+        if every:  # someone needs every batch: Keras's way for all
+            self.costs.note_path(path_note(
+                mode, "per batch", self.callbacks, self.costs.names, every, schedules, steps_per_execution))
+            return batch_dispatch.PerBatch(self, mode)
+        self.costs.note_path(path_note(
+            mode, "scheduled", self.callbacks, self.costs.names, members, schedules, steps_per_execution))
         entries = []
         afters = dict(self._afters[he])
         for i in members:
@@ -394,7 +403,7 @@ class CallbackList:
         lean = self._lean_cache.get(h)
         if lean is not None or not self._fns[h]:
             return lean
-        lean = self._lean_cache[h] = LeanHook(self._fns[h])
+        lean = self._lean_cache[h] = LeanHook(self._fns[h], self.costs.samples_of(h))
         self.costs.add_source(h, lean.drain)
         return lean
 
@@ -417,12 +426,14 @@ class CallbackList:
         """Call hook ``h``'s table; returns (start, end) clock readings."""
         fns = self._fns[h]
         acc = self.costs._ns[h]
+        samples = self.costs.samples_of(h)
         t = start = _clock()
         k = 0
         for fn in fns:
             fn(*args)
             now = _clock()
             acc[k] += now - t
+            samples[k].add(now - t)
             t = now
             k += 1
         costs = self.costs
@@ -475,7 +486,9 @@ class CallbackList:
             if hook_time > 1.0 * batch_time:
                 logger.warning(
                     "Callback method `%s` is slow compared to the batch time "
-                    "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s",
+                    "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s "
+                    "history.callback_costs has each hook's p50/p99 and what keeps fit off "
+                    "the one-native-call path.",
                     hook,
                     batch_time,
                     hook,
@@ -553,6 +566,19 @@ class CallbackList:
 
     def on_predict_end(self, logs=None):
         self._call_plain(_PREDICT_END, {} if logs is None else logs)
+
+    def on_exception(self, exception, logs=None):
+        """Tell the callbacks overriding ``on_exception`` that the call is
+        about to raise ``exception`` (rare: no dispatch table). An error in
+        one of them is logged and never replaces ``exception``."""
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_exception", None)
+            if hook is None or is_default(hook):
+                continue
+            try:
+                hook(exception, dict(logs or {}))
+            except Exception:
+                logger.exception("%s.on_exception failed (the original error follows)", type(cb).__name__)
 
 
 def _overrides(callback, h) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hookfit.callbacks.arguments import check_number
 from hookfit.callbacks.monitor_callback import MonitorCallback
 
 
@@ -41,6 +42,10 @@ class EarlyStopping(MonitorCallback):
         start_from_epoch=0,
     ):
         super().__init__()
+        check_number("EarlyStopping", "min_delta", min_delta)
+        check_number("EarlyStopping", "baseline", baseline, optional=True)
+        for name, value in (("patience", patience), ("start_from_epoch", start_from_epoch)):
+            check_number("EarlyStopping", name, value, integer=True)
         if patience < 0:
             raise ValueError(f"EarlyStopping: patience must be >= 0 (epochs to wait); got {patience}.")
         if start_from_epoch < 0:

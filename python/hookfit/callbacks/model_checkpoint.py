@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import string
 
+import numpy as np
+
+from hookfit.callbacks.arguments import check_number
 from hookfit.callbacks.callback import Due, Schedule
+from hookfit.callbacks.checkpoint_retention import CheckpointRetention, check_keep
 from hookfit.callbacks.monitor_callback import MonitorCallback
 from hookfit.utils.atomic import check_can_write
 
@@ -22,6 +27,27 @@ class FilepathTemplateError(KeyError, ValueError):
 
     def __str__(self):  # KeyError would show the message's repr
         return str(self.args[0])
+
+
+def newest_matching(template: str) -> str | None:
+    """The most recently modified file whose name the ``filepath`` template
+    could have produced (ties: the last name in sorted order), or None."""
+    directory = os.path.dirname(template) or "."
+    pattern = "".join(
+        re.escape(literal) + (".*" if field is not None else "")
+        for literal, field, _, _ in string.Formatter().parse(os.path.basename(template))
+    )
+    if "{" in directory or not os.path.isdir(directory):
+        return None
+    matcher = re.compile(pattern + r"\Z")
+    found = [
+        os.path.join(directory, name)
+        for name in sorted(os.listdir(directory))
+        if matcher.match(name) and os.path.isfile(os.path.join(directory, name))
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda p: (os.path.getmtime(p), p))
 
 
 def _template_fields(template: str) -> list[str]:
@@ -52,6 +78,20 @@ class ModelCheckpoint(MonitorCallback):
         save_freq: ``"epoch"`` or a number of batches (counted across epochs).
         options: accepted for compatibility (TensorFlow save options); unused.
         initial_value_threshold: the best value to beat at the start.
+        keep_last: keep only the newest k files this callback wrote (beyond
+            Keras; default: keep every file).
+        keep_best: keep only the k files with the best ``monitor`` values
+            (with ``keep_last`` too, the union of both sets is kept).
+        save_last: also write ``last`` + the template's suffix (``last.npz``) next to
+            the files at every save point, best or not.
+        load_weights_on_restart: (deprecated in Keras 2, still honoured) load
+            the newest file matching ``filepath`` before training.
+
+    With ``keep_last``, ``keep_best`` or ``save_last`` the callback keeps a
+    manifest, ``checkpoints.json`` in the files' directory, listing the files
+    kept (epoch, batch, monitored value) and the last one; it is replaced
+    atomically after each new file is in place, and only then are dropped
+    files removed. Give each such ModelCheckpoint its own directory.
 
     >>> checkpoint = ModelCheckpoint("ckpt/weights.{epoch:02d}-{loss:.2f}.npz",
     ...                              save_weights_only=True, monitor="loss")
@@ -68,9 +108,17 @@ class ModelCheckpoint(MonitorCallback):
         save_freq="epoch",
         options=None,
         initial_value_threshold=None,
+        keep_last=None,
+        keep_best=None,
+        save_last=False,
         **kwargs,
     ):
         super().__init__()
+        check_number("ModelCheckpoint", "initial_value_threshold", initial_value_threshold, optional=True)
+        keep_last = check_keep(keep_last, "keep_last")
+        keep_best = check_keep(keep_best, "keep_best")
+        if not isinstance(save_last, (bool, np.bool_)):
+            raise TypeError(f"ModelCheckpoint: save_last must be True or False; got {save_last!r}.")
         self._supports_tf_logs = True
         self.verbose = verbose
         self.filepath = os.fspath(filepath)
@@ -84,8 +132,8 @@ class ModelCheckpoint(MonitorCallback):
         self.best = initial_value_threshold
         self._options = options
 
-        if "load_weights_on_restart" in kwargs:
-            kwargs.pop("load_weights_on_restart")
+        self.load_weights_on_restart = bool(kwargs.pop("load_weights_on_restart", False))
+        if self.load_weights_on_restart:
             logger.warning(
                 "`load_weights_on_restart` argument is deprecated. Please use "
                 "`model.load_weights()` for loading weights before the start of `model.fit()`."
@@ -104,6 +152,16 @@ class ModelCheckpoint(MonitorCallback):
         self._set_monitor(monitor, mode)
         if self.best is None:
             self.best = self._worst()
+        self.keep_last, self.keep_best, self.save_last = keep_last, keep_best, bool(save_last)
+        self._retention = None
+        if keep_last is not None or keep_best is not None or save_last:
+            self._retention = CheckpointRetention(
+                os.path.dirname(self.filepath.split("{", 1)[0]) or ".",
+                keep_last,
+                keep_best,
+                lower_is_better=not self._monitor_max,
+                monitor=self.monitor,
+            )
 
         if self.save_freq != "epoch" and (
             isinstance(self.save_freq, bool) or not isinstance(self.save_freq, int)
@@ -132,6 +190,23 @@ class ModelCheckpoint(MonitorCallback):
             )
         else:
             check_can_write(self.filepath, what="checkpoint file")
+        if self.load_weights_on_restart:
+            self._load_newest()
+
+    def _load_newest(self):
+        """tf-keras 2's restart: the newest file matching the template, if any."""
+        path = newest_matching(self.filepath)
+        if path is None:
+            return
+        try:
+            if self.save_weights_only:
+                self.model.load_weights(path)
+            else:
+                from hookfit.saving.state_codec import load_state
+
+                self.model.set_weights(load_state(path)["weights"])
+        except Exception as e:
+            raise OSError(f"Error loading file from {path}. Reason: {e}") from e
 
     def on_train_batch_end(self, batch, logs=None):
         if self._should_save_on_batch(batch):
@@ -194,6 +269,19 @@ class ModelCheckpoint(MonitorCallback):
         if not (isinstance(self.save_freq, int) or self.epochs_since_last_save >= self.period):
             return
         self.epochs_since_last_save = 0
+        self._save_file(epoch, batch, logs)
+        if self.save_last:
+            last = os.path.join(self._retention.directory, "last" + self._suffix())
+            self._write(last)
+            self._retention.saved_last(last)
+
+    def _suffix(self):
+        """The template's file suffix (``.weights.h5`` counts as one)."""
+        if self.filepath.endswith(".weights.h5"):
+            return ".weights.h5"
+        return os.path.splitext(self.filepath)[1] or ".npz"
+
+    def _save_file(self, epoch, batch, logs):
         filepath = self._get_file_path(epoch, batch, logs)
         if os.path.isdir(filepath):
             raise IsADirectoryError(
@@ -213,6 +301,7 @@ class ModelCheckpoint(MonitorCallback):
                     )
                 self.best = current
                 self._write(filepath)
+                self._kept(filepath, epoch, batch, current)
             elif self.verbose > 0:
                 print(
                     f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}",
@@ -222,6 +311,15 @@ class ModelCheckpoint(MonitorCallback):
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: saving model to {filepath}", flush=True)
             self._write(filepath)
+            self._kept(filepath, epoch, batch, logs.get(self.monitor))
+
+    def _kept(self, filepath, epoch, batch, value):
+        if self._retention is not None:
+            try:
+                value = None if value is None else float(value)
+            except (TypeError, ValueError):
+                value = None
+            self._retention.saved(filepath, epoch=epoch, batch=batch, value=value)
 
     def _write(self, filepath):
         if self.save_weights_only:
@@ -267,6 +365,7 @@ class ModelCheckpoint(MonitorCallback):
             "batches_seen_since_last_saving": self._batches_seen_since_last_saving,
             "last_batch_seen": self._last_batch_seen,
             "current_epoch": self._current_epoch,
+            "kept": None if self._retention is None else self._retention.get_state(),
         }
 
     def set_state(self, state):
@@ -275,3 +374,5 @@ class ModelCheckpoint(MonitorCallback):
         self._batches_seen_since_last_saving = state["batches_seen_since_last_saving"]
         self._last_batch_seen = state["last_batch_seen"]
         self._current_epoch = state["current_epoch"]
+        if self._retention is not None and state.get("kept") is not None:
+            self._retention.set_state(state["kept"])

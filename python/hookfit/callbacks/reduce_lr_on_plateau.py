@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from hookfit import backend
+from hookfit.callbacks.arguments import check_number
 from hookfit.callbacks.monitor_callback import MonitorCallback
 
 logger = logging.getLogger("hookfit")
@@ -46,6 +47,10 @@ class ReduceLROnPlateau(MonitorCallback):
         **kwargs,
     ):
         super().__init__()
+        for name, value in (("factor", factor), ("min_delta", min_delta), ("min_lr", min_lr)):
+            check_number("ReduceLROnPlateau", name, value)
+        for name, value in (("patience", patience), ("cooldown", cooldown)):
+            check_number("ReduceLROnPlateau", name, value, integer=True)
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Got {factor}; "

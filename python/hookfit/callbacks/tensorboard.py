@@ -210,6 +210,10 @@ class TensorBoard(Callback):
     def on_train_end(self, logs=None):
         self._close_writers()
 
+    def on_exception(self, exception, logs=None):
+        # The run is about to raise: put what was logged so far on disk.
+        self._close_writers()
+
     def _log_weights(self, epoch):
         writer = self._writer("train")
         for layer in self.model.layers:

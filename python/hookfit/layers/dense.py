@@ -6,17 +6,14 @@ import numbers
 
 import numpy as np
 
-from hookfit.layers import activations, initializers
-from hookfit.layers.input_layer import feature_count
-from hookfit.layers.layer import Layer
+from hookfit import activations, regularizers
+from hookfit.layers import initializers
+from hookfit.layers.layer import node_kind, Layer, flat_width, initializer_name
+from hookfit.unsupported import unsupported
 
-_UNSUPPORTED = (
-    "kernel_regularizer",
-    "bias_regularizer",
-    "activity_regularizer",
-    "kernel_constraint",
-    "bias_constraint",
-)
+
+# Keras Dense settings hookfit refuses unless None (the file translators read this).
+_CONSTRAINTS = ("kernel_constraint", "bias_constraint")
 
 
 class Dense(Layer):
@@ -24,11 +21,13 @@ class Dense(Layer):
 
     Args:
         units: number of outputs (a positive integer).
-        activation: ``None``/``"linear"``, ``"relu"``, ``"sigmoid"``,
-            ``"tanh"`` or ``"softmax"``.
+        activation: None (linear), a name from ``hookfit.activations.SUPPORTED``
+            or one of the ``hookfit.activations`` (or Keras's) functions.
         use_bias: whether to add a bias vector.
         kernel_initializer, bias_initializer: a Keras initializer name or a
             function ``f(shape)`` returning an array.
+        kernel_regularizer, bias_regularizer, activity_regularizer: None, a
+            ``hookfit.regularizers`` object or "l1"/"l2"/"l1_l2".
         input_dim / input_shape: the number of input features, for a first
             layer (``input_dim=784`` or ``input_shape=(784,)``).
 
@@ -45,119 +44,93 @@ class Dense(Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
-        input_dim=None,
-        input_shape=None,
-        name=None,
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
-        for key in _UNSUPPORTED:
-            if kwargs.pop(key, None) is not None:
-                raise ValueError(f"Dense: `{key}` is not supported by hookfit; remove it")
-        batch_input_shape = kwargs.pop("batch_input_shape", None)
-        super().__init__(name=name, **kwargs)
+        for key, value in zip(_CONSTRAINTS, (kernel_constraint, bias_constraint)):
+            if value is not None:
+                raise unsupported(f"Dense({key}=...)", "constraints", ["None"])
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"Dense: units must be a positive integer; got {units!r}")
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"Dense: use_bias must be True or False; got {use_bias!r}")
+        activation_name = activations.canonical_name(activation)
+        kernel_regularizer = regularizers.get(kernel_regularizer)
+        bias_regularizer = regularizers.get(bias_regularizer)
+        activity_regularizer = regularizers.get(activity_regularizer)
+        kernel_initializer = initializers.check(kernel_initializer, "kernel_initializer")
+        bias_initializer = initializers.check(bias_initializer, "bias_initializer")
+        super().__init__(**kwargs)
         self.units = int(units)
-        self._activation_code, self.activation = activations.resolve(activation)
+        self.activation = activation_name
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.check(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = initializers.check(bias_initializer, "bias_initializer")
-        # The declared input width, if this is a first layer.
-        self.input_dim = None
-        if input_dim is not None:
-            self.input_dim = feature_count((input_dim,), "input_dim")
-        elif input_shape is not None:
-            self.input_dim = feature_count(input_shape, "input_shape")
-        elif batch_input_shape is not None:
-            self.input_dim = feature_count(tuple(batch_input_shape)[1:], "batch_input_shape")
-        self._fan_in = self.input_dim  # known for sure once built
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.activity_regularizer = activity_regularizer
 
-    # -- weights (views into the model's flat parameter buffer) ----------------
+    @property
+    def input_dim(self):
+        """The declared input width (a first layer's input_dim/input_shape), or None."""
+        if self._declared_shape is None or len(self._declared_shape) != 1:
+            return None
+        return self._declared_shape[0]
 
-    def _views(self):
-        if not self.built:
-            raise ValueError(
-                f"layer {self.name!r} has no weights yet: give the first layer "
-                "input_dim=..., or call fit/predict (or model.build) first"
-            )
-        return self._model._network.layer_weights(self._index)
+    def _output_shape(self, shapes):
+        flat_width(shapes[0], f"Dense layer {self.name!r}")
+        return (None, self.units)
+
+    def _weight_specs(self, shapes):
+        fan_in = flat_width(shapes[0], "Dense")
+        specs = [("kernel", (fan_in, self.units), self.kernel_initializer, True)]
+        if self.use_bias:
+            specs.append(("bias", (self.units,), self.bias_initializer, True))
+        return specs
 
     @property
     def kernel(self) -> np.ndarray:
         """The kernel, shape (inputs, units): a writable view of the weights."""
-        return self._views()[0]
+        return self._weight("kernel")
 
     @property
     def bias(self):
         """The bias, shape (units,), or None when ``use_bias=False``."""
-        return self._views()[1]
+        return self._weight("bias")
 
-    @property
-    def weights(self) -> list:
-        if not self.built:
-            return []
-        kernel, bias = self._views()
-        return [kernel] if bias is None else [kernel, bias]
+    def _graph_node(self, inputs):
+        k1, k2 = regularizers.factors(self.kernel_regularizer)
+        b1, b2 = regularizers.factors(self.bias_regularizer)
+        a1, a2 = regularizers.factors(self.activity_regularizer)
+        return {
+            "kind": node_kind("DENSE"), "inputs": list(inputs), "units": self.units,
+            "activation": activations.code(self.activation), "use_bias": self.use_bias,
+            "trainable": self.trainable, "kernel_l1": k1, "kernel_l2": k2,
+            "bias_l1": b1, "bias_l2": b2, "activity_l1": a1, "activity_l2": a2,
+        }
 
-    def get_weights(self) -> list:
-        return [w.copy() for w in self.weights]
-
-    def set_weights(self, weights) -> None:
-        own = self.weights
-        weights = list(weights)
-        if len(weights) != len(own):
-            raise ValueError(
-                f"layer {self.name!r} expects {len(own)} weight arrays "
-                f"(kernel{', bias' if self.use_bias else ''}); got {len(weights)}"
-            )
-        arrays = [np.asarray(w, dtype=np.float32) for w in weights]
-        for what, dst, src in zip(("kernel", "bias"), own, arrays):
-            if src.shape != dst.shape:
-                raise ValueError(
-                    f"layer {self.name!r}: {what} must have shape {dst.shape}; got {src.shape}"
-                )
-        for dst, src in zip(own, arrays):
-            dst[...] = src
-
-    def _initial_weights(self, fan_in):
-        kernel = initializers.draw(
-            self.kernel_initializer, (fan_in, self.units), "kernel_initializer"
-        )
-        bias = None
+    def _eager(self, arrays, training):
+        z = arrays[0] @ self.kernel
         if self.use_bias:
-            bias = initializers.draw(self.bias_initializer, (self.units,), "bias_initializer")
-        return kernel, bias
-
-    @property
-    def input_shape(self):
-        return (None, self._fan_in)
-
-    @property
-    def output_shape(self):
-        return (None, self.units)
-
-    def count_params(self) -> int:
-        if self._fan_in is None:
-            raise ValueError(f"layer {self.name!r} is not built yet; its size is unknown")
-        return self._fan_in * self.units + (self.units if self.use_bias else 0)
+            z = z + self.bias
+        return activations.get(self.activation)(z)
 
     def get_config(self) -> dict:
-        config = {
-            "name": self.name,
-            "units": self.units,
-            "activation": self.activation,
-            "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer
-            if isinstance(self.kernel_initializer, str)
-            else "glorot_uniform",
-            "bias_initializer": self.bias_initializer
-            if isinstance(self.bias_initializer, str)
-            else "zeros",
-        }
-        if self.input_dim is not None:
-            config["batch_input_shape"] = (None, self.input_dim)
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            activation=self.activation,
+            use_bias=self.use_bias,
+            kernel_initializer=initializer_name(self.kernel_initializer, "glorot_uniform"),
+            bias_initializer=initializer_name(self.bias_initializer, "zeros"),
+            kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+            bias_regularizer=regularizers.serialize(self.bias_regularizer),
+            activity_regularizer=regularizers.serialize(self.activity_regularizer),
+            kernel_constraint=None,
+            bias_constraint=None,
+        )
         return config
-
-    @classmethod
-    def from_config(cls, config: dict):
-        return cls(**config)

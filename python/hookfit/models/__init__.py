@@ -1,9 +1,10 @@
-"""Models: ``Sequential`` (and the ``Model`` base with the training loop)."""
+"""Models: ``Sequential``, functional ``Model(inputs, outputs)`` and the training loop."""
 
+from hookfit.models.functional import Functional
 from hookfit.models.model import Model
 from hookfit.models.sequential import Sequential
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Functional", "Model", "Sequential", "load_model"]
 
 
 def _file_classes() -> dict:
@@ -11,7 +12,7 @@ def _file_classes() -> dict:
     file can make hookfit build (passed to ``hookfit.saving``)."""
     from hookfit import layers
 
-    classes = {"Sequential": Sequential}
+    classes: dict[str, type] = {"Sequential": Sequential}
     for name in getattr(layers, "__all__", dir(layers)):
         obj = getattr(layers, name, None)
         if isinstance(obj, type) and issubclass(obj, layers.Layer):

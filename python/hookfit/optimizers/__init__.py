@@ -18,7 +18,8 @@ from hookfit.optimizers.sgd import SGD
 __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Nadam", "Optimizer",
            "RMSprop", "SGD", "get", "schedules"]
 
-_BY_NAME = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
+# Each class has defaults for every argument (the base Optimizer has none).
+_BY_NAME: dict[str, type] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
             "adagrad": Adagrad, "adamax": Adamax, "adadelta": Adadelta, "ftrl": Ftrl, "lion": Lion}
 
 

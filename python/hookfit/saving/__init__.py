@@ -17,6 +17,7 @@ from hookfit.saving.layer_weights import WeightsMismatchError
 from hookfit.saving.model_file import load_model, save_model
 from hookfit.saving.paths import check_checkpoint_path
 from hookfit.saving.state_codec import load_state, save_state
+from hookfit.saving.verify import VerificationError, verify
 from hookfit.saving.weights import load_weights, save_weights
 from hookfit.utils.atomic import (
     UnwritableDirectoryError,
@@ -32,6 +33,7 @@ __all__ = [
     "UnsafeFileError",
     "UnsupportedConfigError",
     "UnwritableDirectoryError",
+    "VerificationError",
     "WeightsMismatchError",
     "atomic_path",
     "atomic_write",
@@ -44,4 +46,5 @@ __all__ = [
     "save_model",
     "save_state",
     "save_weights",
+    "verify",
 ]

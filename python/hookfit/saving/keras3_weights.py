@@ -48,7 +48,7 @@ def read_layers(f, label) -> dict:
             f"{label} has no 'layers' group: it is not in the Keras 3 weights layout (a Keras 2 "
             "'.h5' weights file must be named '*.h5', not '*.weights.h5')."
         )
-    found = {}
+    found: dict = {}
     for entry in h5_io.child_names(layers, label):
         group = h5_io.child_group(layers, entry, label)
         variables = h5_io.child_group(group, "vars", label, required=False)

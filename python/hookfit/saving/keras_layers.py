@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numbers
 
+from hookfit import regularizers
 from hookfit.layers import dense as dense_module
 from hookfit.saving.file_errors import UnsafeFileError, UnsupportedConfigError
 from hookfit.saving.limits import MAX_PARAMETERS
@@ -75,7 +76,7 @@ def initializer_from_keras(value, where: str):
         except ValueError as e:
             raise UnsupportedConfigError(f"{where}: {e}") from None
         # A default-configured one stays a name, as hookfit's layers keep them.
-        name = _INITIALIZER_NAMES.get(value.get("class_name"))
+        name = _INITIALIZER_NAMES.get(str(value.get("class_name")))
         if name is not None and initializer.get_config() == initializers.get(name).get_config():
             return name
         return initializer
@@ -94,9 +95,9 @@ def _activation_from_keras(value, where: str):
 
 
 def check_units(value, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         raise UnsupportedConfigError(f"{where}: units must be a positive integer; got {value!r}.")
-    if value > MAX_PARAMETERS:
+    if int(value) > MAX_PARAMETERS:
         raise UnsafeFileError(f"{where}: units={value:,} exceeds hookfit's bound; nothing was allocated.")
     return int(value)
 
@@ -116,25 +117,26 @@ class DenseTranslator:
     hookfit_class = "Dense"
     weight_names = ("kernel", "bias")
     # Keras settings hookfit has no counterpart for: refused unless at their default.
-    _UNSUPPORTED = (*dense_module._UNSUPPORTED, "quantization_config", "lora_rank")
+    _UNSUPPORTED = (*dense_module._CONSTRAINTS, "quantization_config", "lora_rank")
+    _REGULARIZERS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
     def to_keras(self, layer, keras: int) -> dict:
         config = {
             "name": layer.name,
-            "trainable": True,
+            "trainable": layer.trainable,
             "dtype": _DTYPE_POLICY if keras == 3 else "float32",
             "units": layer.units,
             "activation": layer.activation or "linear",
             "use_bias": layer.use_bias,
             "kernel_initializer": initializer_to_keras(layer.kernel_initializer, keras),
             "bias_initializer": initializer_to_keras(layer.bias_initializer, keras),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
             "kernel_constraint": None,
             "bias_constraint": None,
         }
-        if keras == 2:
-            config["activity_regularizer"] = None
+        for key in self._REGULARIZERS:
+            value = regularizers.serialize(getattr(layer, key))
+            config[key] = None if value is None else _serialized(
+                "keras.regularizers", value["class_name"], value["config"], keras)
         return config
 
     def from_keras(self, config: dict, classes: dict, where: str):
@@ -143,15 +145,19 @@ class DenseTranslator:
                 raise UnsupportedConfigError(
                     f"{where}: {key}={config[key]!r} is not supported by hookfit."
                 )
-        if config.get("trainable") is False:
-            raise UnsupportedConfigError(f"{where}: trainable=False (frozen layers) is not supported by hookfit.")
         kwargs = {
+            "trainable": config.get("trainable", True) is not False,
             "units": check_units(config.get("units"), where),
             "activation": _activation_from_keras(config.get("activation"), where),
             "use_bias": bool(config.get("use_bias", True)),
             "kernel_initializer": initializer_from_keras(config.get("kernel_initializer", "glorot_uniform"), where),
             "bias_initializer": initializer_from_keras(config.get("bias_initializer", "zeros"), where),
         }
+        for key in self._REGULARIZERS:
+            try:
+                kwargs[key] = regularizers.get(config.get(key))
+            except ValueError as e:
+                raise UnsupportedConfigError(f"{where}: {key}: {e}") from None
         shape = config.get("batch_input_shape") or config.get("batch_shape")
         if shape is not None:
             kwargs["input_dim"] = feature_count_of(shape, where)
@@ -208,9 +214,11 @@ class ConstructorArgsTranslator:
         self.defaults = dict(defaults or {})
 
     def to_keras(self, layer, keras: int) -> dict:
-        config = {"name": layer.name, "trainable": True, "dtype": _DTYPE_POLICY if keras == 3 else "float32"}
+        config = {"name": layer.name, "trainable": layer.trainable,
+                  "dtype": _DTYPE_POLICY if keras == 3 else "float32"}
+        own = layer.get_config()  # Keras's argument names and values
         for arg in self.args:
-            config[arg] = getattr(layer, arg, self.defaults.get(arg))
+            config[arg] = own.get(arg, self.defaults.get(arg))
         return config
 
     def from_keras(self, config: dict, classes: dict, where: str):
@@ -222,6 +230,7 @@ class ConstructorArgsTranslator:
         if extra:
             raise UnsupportedConfigError(f"{where}: the settings {extra} are not supported by hookfit.")
         kwargs = {arg: config[arg] for arg in self.args if arg in config}
+        kwargs["trainable"] = config.get("trainable", True) is not False
         if isinstance(config.get("name"), str):
             kwargs["name"] = config["name"]
         try:
@@ -272,7 +281,7 @@ def translator_for_config(entry, where: str):
             f"{where}: {entry.get('registered_name') or class_name!r} is a custom class "
             f"(module {entry.get('module')!r}); custom classes are never loaded from a file."
         )
-    translator = TRANSLATORS.get(class_name)
+    translator = TRANSLATORS.get(str(class_name))
     if translator is None:
         raise UnsupportedConfigError(
             f"{where}: the layer class {class_name!r} is not supported by hookfit (supported: "

@@ -74,7 +74,7 @@ def model_from_keras(model_config, classes: dict, source: str, *, weights_bytes:
         )
     config = model_config.get("config")
     entries = config.get("layers") if isinstance(config, dict) else None
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not isinstance(config, dict):
         raise UnsupportedConfigError(f"{source}: the Sequential config has no list of layers.")
     plan = _layer_plan(entries, source)
     _check_declared_size(plan, config, source, weights_bytes)

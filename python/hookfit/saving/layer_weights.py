@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
-def layer_entries(model) -> list[tuple[str, object]]:
+def layer_entries(model) -> list[tuple[str, Any]]:
     """[(entry name, layer)] in model order, named as Keras 3 names them."""
     layers = list(getattr(model, "layers", []))
     if not layers:

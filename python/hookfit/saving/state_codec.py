@@ -106,7 +106,7 @@ def save_state(path, state) -> None:
     arrays = encode_state(state)
     # Serialise in memory first, so a failure leaves no partial temp file.
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # (the stub types **kwds as allow_pickle)
     atomic_write_bytes(path, buffer.getbuffer())
 
 

@@ -53,7 +53,7 @@ def save_weights(model, path, overwrite: bool = True) -> None:
         }
         arrays[_CHECKSUMS_KEY] = np.array(json.dumps({k: checksum.crc32(a) for k, a in arrays.items()}))
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # (the stub types **kwds as allow_pickle)
         atomic_write_bytes(path, buffer.getbuffer())
 
 

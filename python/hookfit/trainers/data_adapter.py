@@ -170,7 +170,7 @@ def default_batch_size(batch_size, n: int, steps) -> int:
 def check_split(validation_split) -> None:
     if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
         raise TypeError(f"validation_split must be a float in [0, 1); got {validation_split!r}")
-    if not 0.0 <= validation_split < 1.0:
+    if not 0.0 <= float(validation_split) < 1.0:
         raise ValueError(
             f"validation_split must be in [0, 1) (the fraction of samples held out); "
             f"got {validation_split}"

@@ -54,6 +54,8 @@ class EpochIterator:
         self.pass_index = -1  # pass whose order is installed in the dataset
         self.order = None
         self.ran_out = False  # set when an epoch was cut short by the stream's end
+        # Set by a restored backup of a run that had stopped: no more batches.
+        self.stopped = False
 
     # -- position ---------------------------------------------------------------
 

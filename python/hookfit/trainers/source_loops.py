@@ -53,8 +53,7 @@ def batch_dataset(model, raw, where: str, *, need_y=True, class_weight=None, for
     C-contiguous float32 ``x``/``y``)."""
     x, y, sw = unpack_batch(raw, where)
     if not need_y:
-        x = da.check_features(da.as_array(x, f"{where}: x"), model.input_dim, f"{where}: x")
-        model._ensure_built(x)
+        x = model._prepare_x(x, f"{where}: x")  # the model's inputs as one 2-D matrix
         return da.make_dataset(x, for_training=False)
     if y is None:
         raise ValueError(
@@ -277,7 +276,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
     cl.on_predict_begin({})
     token = cl.costs.start_steps()
     source.start_epoch()
-    outputs = []
+    outputs: list = []
     chunk_start = 0  # first output of the hooks' current chunk
 
     def chunk_logs():

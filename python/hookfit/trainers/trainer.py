@@ -31,9 +31,11 @@ e) A rejected call changes nothing (compile checks everything first), and
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +44,7 @@ from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
-from hookfit.trainers import source_loops
+from hookfit.trainers import graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
@@ -140,8 +142,12 @@ class Trainer:
     """compile, fit/evaluate/predict and ``*_on_batch`` over ``self._network``.
 
     The model class provides ``_network`` (the compiled core network, or
-    None before build), ``input_dim`` and ``_ensure_built(x)``.
+    None before build), ``_prepare_x(x, argument)`` (the inputs as the one x
+    matrix, building the network if needed), and for freezing
+    ``_apply_trainable()`` / ``_check_trainable_consistency()``.
     """
+
+    _network: Any  # provided by the model class
 
     def __init__(self):
         self.optimizer = None
@@ -235,18 +241,19 @@ class Trainer:
         self._compiled = True
         self._metric_names = names
         self._steps_per_execution = steps_per_execution
-        if self._network is not None:
-            try:
+        try:
+            self._apply_trainable()  # trainable flags take effect at compile, as in Keras
+            if self._network is not None:
                 self._configure()
-            except BaseException:
-                (
-                    self.optimizer, self.loss, self._loss_code, self._metric_specs,
-                    self._weighted_metric_specs, self._compiled, self._metric_names,
-                    self._steps_per_execution,
-                ) = before
-                if self._compiled:
-                    self._configure()  # the network back to the old configuration
-                raise
+        except BaseException:
+            (
+                self.optimizer, self.loss, self._loss_code, self._metric_specs,
+                self._weighted_metric_specs, self._compiled, self._metric_names,
+                self._steps_per_execution,
+            ) = before
+            if self._compiled and self._network is not None:
+                self._configure()  # the network back to the old configuration
+            raise
 
     def _configure(self) -> None:
         network = self._network
@@ -289,8 +296,7 @@ class Trainer:
 
     def _xy(self, x, y, sample_weight, *, prefix=""):
         """Checked arrays (x, y as (n, columns), sample_weight) for the core."""
-        x = da.check_features(da.as_array(x, prefix + "x"), self.input_dim, prefix + "x")
-        self._ensure_built(x)
+        x = self._prepare_x(x, prefix + "x")  # the model's inputs as one 2-D matrix
         n = x.shape[0]
         if y is None:
             raise ValueError(
@@ -333,8 +339,15 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        on_interrupt=None,
     ):
         """Train the model for a fixed number of epochs (Keras 2 semantics).
+
+        Beyond Keras, ``on_interrupt="backup"`` turns the first Ctrl-C or
+        SIGTERM into a clean end: the running batch finishes, every
+        ``BackupAndRestore`` writes a backup of that point, ``on_train_end``
+        runs and the History so far is returned (a second Ctrl-C stops at
+        once). See ``hookfit.trainers.graceful_interrupt``.
 
         Returns:
             the ``History`` (also ``model.history``).
@@ -343,7 +356,9 @@ class Trainer:
         """
         self._refuse_while_fitting("start another fit of this model")
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         verbose = _resolve_verbose(verbose)
+        on_interrupt = graceful_interrupt.check_mode(on_interrupt)
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
@@ -360,6 +375,12 @@ class Trainer:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
+            if on_interrupt is not None:
+                raise ValueError(
+                    "on_interrupt='backup' works with array data (x, y) only for now; a "
+                    "PyDataset, Sequence or generator cannot be backed up mid-epoch. Pass "
+                    "on_interrupt=None, or arrays."
+                )
             return source_loops.fit_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                 verbose=verbose, callbacks=callbacks, validation_split=validation_split,
@@ -412,33 +433,71 @@ class Trainer:
             steps_per_epoch=steps_per_epoch,
             shuffle=shuffle,
         )
+        if self.optimizer._network is not self._network:
+            # model.optimizer was replaced since compile: train with it (fresh
+            # slots), as Keras does; a backup may then restore its slots.
+            self._configure()
         cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
+        guard = self._interrupt_guard = (
+            graceful_interrupt.GracefulInterrupt() if on_interrupt is not None else None
+        )
         try:
-            epoch_logs = self._fit_loop(
-                cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
-            )
+            with guard or contextlib.nullcontext():
+                try:
+                    epoch_logs = self._fit_loop(
+                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
+                    )
+                except graceful_interrupt.Interrupted:
+                    epoch_logs = self._save_interrupted(cl)
+                if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+                    self.optimizer.finalize_variable_values()
+                cl.on_train_end(dict(epoch_logs))
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         finally:
             self._epoch_iterator = None
             self._fit_thread = None
+            self._interrupt_guard = None
             if val_source is not None:
                 val_source.close()
-        if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
-            self.optimizer.finalize_variable_values()
-        cl.on_train_end(dict(epoch_logs))
         return self.history
+
+    def _logs_now(self) -> dict:
+        """The running metrics (for on_exception), or {} if there are none."""
+        try:
+            return dict(zip(self.metrics_names, self._network.metric_results()))
+        except Exception:
+            return {}
+
+    def _save_interrupted(self, cl) -> dict:
+        """A graceful stop at a batch boundary: every BackupAndRestore backs
+        up this exact point; the logs are the epoch's running metrics."""
+        logs = self._logs_now()
+        for cb in cl.callbacks:
+            save = getattr(cb, "_save_interrupted", None)
+            if save is not None:
+                save(logs)
+        return logs
 
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
         network = self._network
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
         steps = self._train_steps(it, make_logs)
+        guard = getattr(self, "_interrupt_guard", None)
+        if guard is not None:  # the safe points of a graceful interrupt
+            steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
         epoch_logs = {}
         while it.epoch < epochs:
-            if it.exhausted:
-                it.warn_ran_out()
+            # A restored backup may sit after an epoch's last batch, before its
+            # end work (which still runs), or in a run that had stopped.
+            if it.at_epoch_start and (it.stopped or it.exhausted):
+                if not it.stopped:
+                    it.warn_ran_out()
                 break
             epoch = it.epoch
             if it.at_epoch_start:
@@ -448,7 +507,9 @@ class Trainer:
             token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
-            run_batches(steps, dispatch, it.segments(), first, last, model=self)
+            if not it.stopped:  # a resumed run that had stopped: only the epoch's end is left
+                ran = run_batches(steps, dispatch, it.segments(), first, last, model=self)
+                cl.costs.count_steps("train", ran)
             cl.costs.stop_steps(token)
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
@@ -471,13 +532,16 @@ class Trainer:
         def many(j, k, stop_on_nonfinite):
             start = j * batch_size
             rows = min(n_rows, start + k * batch_size) - start
+            before = network.iterations
             try:
                 return network.train_batches(
                     data, start, rows, batch_size, opt._rates_for(network.iterations, k),
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
-            except BaseException:  # Ctrl-C between batches: keep the position exact
-                it.step += network.last_run_batches
+            except BaseException:
+                # Ctrl-C between batches keeps the position exact: count the
+                # batches that really ran (none if raised before the run began).
+                it.step += int(network.iterations) - int(before)
                 raise
 
         def one(j):
@@ -525,11 +589,12 @@ class Trainer:
             return make_logs(results())
 
         steps = Steps(many, one, logs, metric_logs=(make_logs, results))
-        run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token)
-        logs = dict(zip(names, network.metric_results()))
-        cl.on_test_end(dict(logs))
-        return logs
+        results_logs = dict(zip(names, network.metric_results()))
+        cl.on_test_end(dict(results_logs))
+        return results_logs
 
     def evaluate(
         self,
@@ -571,7 +636,11 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
-        logs = self._test(cl, data, batch_size, steps)
+        try:
+            logs = self._test(cl, data, batch_size, steps)
+        except BaseException as e:
+            cl.on_exception(e, self._logs_now())
+            raise
         if return_dict:
             return logs
         return _flatten_in_order(logs, self.metrics_names)
@@ -600,8 +669,7 @@ class Trainer:
                 self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
                 max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
             )
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         n = x.shape[0]
         batch_size = _at_most_rows(da.default_batch_size(batch_size, n, steps), n)
         data = da.make_dataset(x, for_training=False)
@@ -612,6 +680,13 @@ class Trainer:
             n_batches = min(steps, n_batches)
         rows = min(n, n_batches * batch_size)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
+        try:
+            return self._predict(cl, data, n, n_batches, batch_size, rows)
+        except BaseException as e:
+            cl.on_exception(e, {})
+            raise
+
+    def _predict(self, cl, data, n, n_batches, batch_size, rows):
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
@@ -630,7 +705,8 @@ class Trainer:
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
-        run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        cl.costs.count_steps("predict", ran)
         cl.costs.stop_steps(token)
         cl.on_predict_end({})
         return out if rows == n else out[:rows]
@@ -641,6 +717,7 @@ class Trainer:
         """One optimizer step on exactly this batch; returns its loss/metrics."""
         self._refuse_while_fitting("train_on_batch")
         self._assert_compiled("training/testing")
+        self._check_trainable_consistency()
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
@@ -666,8 +743,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """The outputs for exactly this batch."""
         self._refuse_while_fitting("predict_on_batch", same_thread_ok=True)
-        x = da.check_features(da.as_array(x, "x"), self.input_dim)
-        self._ensure_built(x)
+        x = self._prepare_x(x, "x")
         data = da.make_dataset(x, for_training=False)
         out = np.empty((x.shape[0], self._network.output_dim), dtype=np.float32)
         self._network.predict_batch(data, 0, x.shape[0], out)

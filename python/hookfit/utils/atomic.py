@@ -193,7 +193,7 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
             ) from e
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def atomic_write_bytes(path, data: bytes | bytearray | memoryview) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb") as f:
         f.write(data)

@@ -45,7 +45,7 @@ def set_random_seed(seed) -> None:
 
 def get_state() -> dict:
     """The Generator's bit-generator state (a plain dict; for backups)."""
-    return _generator.bit_generator.state
+    return dict(_generator.bit_generator.state)
 
 
 def set_state(state: dict) -> None:

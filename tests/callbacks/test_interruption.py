@@ -1,0 +1,268 @@
+"""Interruptions: fit(on_interrupt="backup") on SIGINT/SIGTERM, a second Ctrl-C, SIGKILL with a
+changed callback list, and the on_exception hook of fit/evaluate/predict."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+from hookfit.callbacks.backup_and_restore import BackupAndRestore
+from hookfit.callbacks.csv_logger import CSVLogger
+from hookfit.callbacks.early_stopping import EarlyStopping
+from hookfit.saving.state_codec import load_state
+
+EPOCHS = 4
+
+
+def data(n=80):
+    r = np.random.default_rng(0)
+    x = r.standard_normal((n, 4)).astype(np.float32)
+    return x, (x @ r.standard_normal((4, 2))).astype(np.float32)
+
+
+def build(seed=7):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.layers.Dense(8, activation="tanh", input_dim=4), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model
+
+
+def fit(model, cbs, **kw):
+    x, y = data()
+    return model.fit(x, y, epochs=EPOCHS, batch_size=16, validation_split=0.25, verbose=0, callbacks=cbs, **kw)
+
+
+class SignalAt(keras.callbacks.Callback):
+    """Sends itself ``signum`` (``times`` times) at the end of (epoch, batch)."""
+
+    def __init__(self, epoch, batch, signum=signal.SIGINT, times=1):
+        super().__init__()
+        self.at, self.signum, self.times, self.epoch = (epoch, batch), signum, times, None
+        self.ended, self.errors = False, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            for _ in range(self.times):
+                os.kill(os.getpid(), self.signum)
+
+    def on_train_end(self, logs=None):
+        self.ended = True
+
+    def on_exception(self, exc, logs):
+        self.errors.append(type(exc).__name__)
+
+
+def same_weights(a, b):
+    for u, v in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_the_fit_cleanly_and_the_resume_is_bit_exact(tmp_path, signum):
+    reference = build()
+    ref_history = fit(reference, [BackupAndRestore(tmp_path / "ref")])
+    stopper = SignalAt(1, 2, signum)
+    model = build()
+    history = fit(model, [stopper, BackupAndRestore(tmp_path / "b")], on_interrupt="backup")
+    assert stopper.ended and not stopper.errors  # on_train_end ran; no exception
+    assert history.epoch == [0]  # the partial History: epoch 1 was cut after its batch 2
+    state = load_state(tmp_path / "b" / "backup.npz")
+    assert (state["phase"], state["position"]) == ("interrupted", 3)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    resumed = build(seed=3)
+    history = fit(resumed, [BackupAndRestore(tmp_path / "b")])
+    assert history.history == ref_history.history
+    same_weights(reference, resumed)
+    assert resumed.optimizer.iterations == reference.optimizer.iterations
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path):
+    stopper = SignalAt(1, 1, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), [stopper, BackupAndRestore(tmp_path / "b")], on_interrupt="backup")
+    assert stopper.errors == ["KeyboardInterrupt"] and not stopper.ended
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_without_on_interrupt_ctrl_c_raises_as_in_keras(tmp_path):
+    stopper = SignalAt(0, 1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), [stopper])
+    assert stopper.errors == ["KeyboardInterrupt"]
+
+
+def test_on_interrupt_arguments():
+    with pytest.raises(ValueError, match="on_interrupt"):
+        fit(build(), [], on_interrupt="save")
+    errors = []
+
+    def in_thread():
+        try:
+            fit(build(), [], on_interrupt="backup")
+        except ValueError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join()
+    assert errors and "main thread" in errors[0]
+
+
+class Flush(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_exception(self, exc, logs):
+        self.seen.append((type(exc).__name__, sorted(logs)))
+
+
+class Fail(keras.callbacks.Callback):
+    def on_test_batch_end(self, batch, logs=None):
+        raise ZeroDivisionError
+
+    def on_predict_batch_end(self, batch, logs=None):
+        raise ZeroDivisionError
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise ZeroDivisionError
+
+
+class BrokenFlush(keras.callbacks.Callback):
+    def on_exception(self, exc, logs):
+        raise OSError("disk gone")
+
+
+def test_on_exception_is_dispatched_by_fit_evaluate_and_predict(caplog):
+    x, y = data()
+    model = build()
+    for call in (lambda cbs: model.fit(x, y, epochs=2, verbose=0, callbacks=cbs),
+                 lambda cbs: model.evaluate(x, y, verbose=0, callbacks=cbs),
+                 lambda cbs: model.predict(x, verbose=0, callbacks=cbs)):
+        flush = Flush()
+        with pytest.raises(ZeroDivisionError):  # the original error, not the broken hook's
+            call([BrokenFlush(), Fail(), flush])
+        assert flush.seen and flush.seen[0][0] == "ZeroDivisionError"
+    assert "BrokenFlush.on_exception failed" in caplog.text
+    assert Flush().on_exception.__func__ is not keras.callbacks.Callback.on_exception
+
+
+_NATIVE_RUN = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import numpy as np
+    import hookfit as keras
+    from hookfit.callbacks.backup_and_restore import BackupAndRestore
+
+    backup_dir, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    r = np.random.default_rng(0)
+    x = r.standard_normal((200000, 16)).astype(np.float32)
+    y = (x @ r.standard_normal((16, 1))).astype(np.float32)
+    keras.utils.set_random_seed(7 if mode != "resume" else 1)
+    model = keras.Sequential([keras.layers.Dense(32, activation="tanh", input_dim=16), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    if mode == "interrupt":
+        # No batch hooks: each epoch is one native run; the signal lands inside it.
+        threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    start = time.time()
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0, on_interrupt="backup",
+                        callbacks=[BackupAndRestore(backup_dir)])
+    print("seconds", time.time() - start, "epochs", history.epoch, flush=True)
+    np.savez(out, *model.get_weights(), history=repr(history.history))
+    """
+)
+
+
+@pytest.mark.slow
+def test_ctrl_c_inside_a_native_epoch_stops_after_the_running_batch(tmp_path):
+    def run(mode, backup, out):
+        return subprocess.run([sys.executable, "-c", _NATIVE_RUN, str(backup), str(out), mode],
+                              capture_output=True, text=True, timeout=600)
+
+    interrupted = run("interrupt", tmp_path / "b", tmp_path / "partial.npz")
+    assert interrupted.returncode == 0, interrupted.stderr
+    state = load_state(tmp_path / "b" / "backup.npz")
+    assert state["phase"] == "interrupted"
+    assert 0 < state["iterator"]["step"] < 3 * 6250  # stopped between batches, mid-run
+    resumed = run("resume", tmp_path / "b", tmp_path / "resumed.npz")
+    reference = run("reference", tmp_path / "ref", tmp_path / "ref.npz")
+    assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr + reference.stderr
+    with np.load(tmp_path / "ref.npz") as a, np.load(tmp_path / "resumed.npz") as b:
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
+_KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    import hookfit as keras
+    from hookfit.callbacks import BackupAndRestore, CSVLogger, EarlyStopping, LambdaCallback
+
+    backup_dir, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    r = np.random.default_rng(0)
+    x = r.standard_normal((80, 4)).astype(np.float32)
+    y = (x @ r.standard_normal((4, 2))).astype(np.float32)
+    keras.utils.set_random_seed(7 if mode != "resume" else 1)
+    model = keras.Sequential([keras.layers.Dense(8, activation="tanh", input_dim=4), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    seen = []
+
+    def kill(batch, logs):
+        seen.append(batch)
+        if mode == "kill" and len(seen) == 7:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    if mode == "resume":  # another list: no killer, a CSVLogger, the EarlyStopping moved
+        cbs = [BackupAndRestore(backup_dir, save_freq=2), CSVLogger(out + ".csv"),
+               EarlyStopping(monitor="loss", patience=50)]
+    else:
+        cbs = [EarlyStopping(monitor="loss", patience=50), LambdaCallback(on_batch_end=kill),
+               BackupAndRestore(backup_dir, save_freq=2)]
+    history = model.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=cbs)
+    np.savez(out, *model.get_weights(), loss=np.array(history.history["loss"]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_with_a_changed_callback_list(tmp_path):
+    def run(mode, backup, out):
+        return subprocess.run([sys.executable, "-c", _KILLED, str(backup), str(out), mode],
+                              capture_output=True, text=True, timeout=300)
+
+    killed = run("kill", tmp_path / "b", tmp_path / "never.npz")
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run("resume", tmp_path / "b", tmp_path / "resumed.npz")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "no saved state for CSVLogger" in resumed.stderr
+    reference = run("reference", tmp_path / "ref", tmp_path / "ref.npz")
+    assert reference.returncode == 0, reference.stderr
+    with np.load(tmp_path / "ref.npz") as a, np.load(tmp_path / "resumed.npz") as b:
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_tensorboard_flushes_on_an_exception(tmp_path):
+    pytest.importorskip("tensorboardX")
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "tb"), update_freq=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), [board, SignalAt(1, 2)])
+    assert board._writers == {}  # closed, so the events file is complete
+    assert any(name.startswith("events") for _, _, files in os.walk(tmp_path / "tb") for name in files)
+
+
+def test_lambda_callback_takes_on_exception():
+    seen = []
+    with pytest.raises(ZeroDivisionError):
+        fit(build(), [Fail(), keras.callbacks.LambdaCallback(on_exception=lambda exc, logs: seen.append(exc))])
+    assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
