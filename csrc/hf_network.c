@@ -145,16 +145,12 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
         return HF_OK;
     }
     case HF_NODE_DROPOUT:
-        if (b->training && nd->drop_threshold > 0) {
-            float *mask = aux_of(b, nd);
-            hf_dropout_mask(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
-                            nd->drop_threshold, nd->drop_scale, nd->shared_row, mask, n, k);
-            for (size_t r = 0; r < n; r++)
-                for (size_t j = 0; j < k; j++)
-                    a[r * k + j] = in[r * ld + j] * mask[r * k + j];
-        } else {
+        if (b->training && nd->drop_threshold > 0)
+            hf_dropout_apply(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
+                             nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
+                             aux_of(b, nd), a, n, k);
+        else
             emit(a, k, in, ld, n, k, 0);
-        }
         return HF_OK;
     case HF_NODE_BATCHNORM: {
         /* trainable=False runs in inference mode, also in training (TF2 rule). */
@@ -163,12 +159,13 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
         float *mm = net->params + nd->s_off;
         hf_batchnorm_forward(in, ld, a, n, k, param(net, net->params, nd->w_off),
                              param(net, net->params, nd->b_off), mm, mm + k, nd->epsilon,
-                             nd->momentum, batch_stats, batch_stats, stats, stats + k);
+                             nd->momentum, batch_stats, batch_stats, stats);
         return HF_OK;
     }
     case HF_NODE_NORMALIZATION: {
         const float *mean = net->params + nd->s_off;
-        hf_normalization_forward(in, ld, a, n, k, mean, mean + k, nd->epsilon);
+        hf_normalization_forward(in, ld, a, n, k, mean, mean + k, nd->epsilon,
+                                 b->fixed + nd->stats);
         return HF_OK;
     }
     case HF_NODE_ADD:
@@ -259,6 +256,8 @@ static hf_status backward_node(const batch *b, size_t i)
         return HF_OK;
     }
     case HF_NODE_ACTIVATION:
+        if (dx == NULL)
+            return HF_OK;
         if (acc) {
             hf_act_backward(nd->act, nd->alpha, aux_of(b, nd), a, g, g, n, k);
             emit(dx, k, g, k, n, k, 1);
@@ -267,25 +266,37 @@ static hf_status backward_node(const batch *b, size_t i)
         }
         return HF_OK;
     case HF_NODE_DROPOUT:
+        if (dx == NULL)
+            return HF_OK;
         if (b->training && nd->drop_threshold > 0) {
             const float *mask = aux_of(b, nd);
-            for (size_t t = 0; t < n * k; t++)
-                dx[t] = acc ? dx[t] + g[t] * mask[t] : g[t] * mask[t];
+            if (acc) {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] += g[t] * mask[t];
+            } else {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] = g[t] * mask[t];
+            }
         } else {
             emit(dx, k, g, k, n, k, acc);
         }
         return HF_OK;
     case HF_NODE_BATCHNORM: {
         const int batch_stats = b->training && nd->trainable;
-        const float *stats = b->fixed + nd->stats, *mm = net->params + nd->s_off;
+        float *stats = b->fixed + nd->stats;
+        const float *mm = net->params + nd->s_off;
         hf_batchnorm_backward(in, ld, g, n, k, param(net, net->params, nd->w_off), mm, mm + k,
-                              nd->epsilon, batch_stats, stats, stats + k, dx, acc,
+                              nd->epsilon, batch_stats, stats, dx, acc,
                               nd->trainable ? param(net, net->grads, nd->w_off) : NULL,
                               nd->trainable ? param(net, net->grads, nd->b_off) : NULL);
         return HF_OK;
     }
     case HF_NODE_NORMALIZATION:
-        hf_normalization_backward(g, dx, acc, n, k, net->params + nd->s_off + k, nd->epsilon);
+        if (dx != NULL)
+            hf_normalization_backward(g, dx, acc, n, k, net->params + nd->s_off + k, nd->epsilon,
+                                      b->fixed + nd->stats);
         return HF_OK;
     case HF_NODE_ADD:
         for (size_t p = 0; p < nd->n_inputs; p++) {

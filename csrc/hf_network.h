@@ -52,7 +52,8 @@ typedef struct hf_node {
     int backward;                     /* live, with a trainable weight upstream: backward runs */
     int64_t val, aux, grad;           /* per-row float offsets of its output, its extra buffer
                                        * (z, dropout mask) and its gradient; -1: none */
-    int64_t stats;                    /* BATCHNORM: offset of 2 * width floats (batch mean, 1/std) */
+    int64_t stats;                    /* fixed workspace: BATCHNORM 4 * width floats (batch mean,
+                                       * 1/std, scratch), NORMALIZATION width (divisors) */
 } hf_node;
 
 typedef struct hf_network {

@@ -97,8 +97,8 @@ cdef extern from "hf_dropout.h" nogil:
     enum:
         HF_DROPOUT_BITS
     uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
-    void hf_dropout_mask(uint64_t key, uint32_t threshold, float scale, int shared_row,
-                         float *mask, size_t n, size_t k)
+    void hf_dropout_apply(uint64_t key, uint32_t threshold, float scale, int shared_row,
+                          const float *x, size_t ldx, float *mask, float *y, size_t n, size_t k)
 
 
 cdef extern from "hf_loss.h" nogil:

@@ -353,9 +353,9 @@ def dropout_mask(
 ) -> np.ndarray:
     """The (rows, width) float32 mask the dropout node with index ``node``
     draws at step ``iteration``: 1 / (1 - rate) where kept, else 0. Kept
-    when the top 24 bits of a SplitMix64-finalised hash of (seed,
-    iteration, node, row, column) are >= floor(rate * 2**24); the twin
-    gives the same bits."""
+    when the top 24 bits of a hash of (seed, iteration, node, row, column)
+    are >= floor(rate * 2**24) (SplitMix64 per row, MurmurHash3's fmix32
+    per element: csrc/hf_dropout.h); the twin gives the same bits."""
 def dense_forward(
     x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: int, out: np.ndarray,
     alpha: float | None = None,
