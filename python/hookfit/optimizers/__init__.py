@@ -19,7 +19,7 @@ __all__ = ["Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lion", "Na
            "RMSprop", "SGD", "get", "schedules"]
 
 # Each class has defaults for every argument (the base Optimizer has none).
-_BY_NAME: dict[str, type] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
+_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW, "nadam": Nadam,
             "adagrad": Adagrad, "adamax": Adamax, "adadelta": Adadelta, "ftrl": Ftrl, "lion": Lion}
 
 
@@ -34,7 +34,7 @@ def get(identifier) -> Optimizer:
                 f"Unknown optimizer {identifier!r}; known names: {sorted(_BY_NAME)} "
                 "(or pass an optimizer object such as hookfit.optimizers.RMSprop(0.01))"
             )
-        return cls()
+        return cls()  # type: ignore[call-arg]  # every registered class defaults all arguments
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _BY_NAME.get(str(identifier["class_name"]).lower())
         if cls is None:
