@@ -2,22 +2,9 @@
 
 #include <math.h>
 
+#include "hf_dense.h"
 #include "hf_simd.h"
 #include "hf_status.h"
-
-/* out[j] = sum over rows of x[i][j] (x row stride ldx). */
-HF_HOT static void column_sums(const float *restrict x, size_t ldx, size_t n, size_t k,
-                               float *restrict out)
-{
-    for (size_t j = 0; j < k; j++)
-        out[j] = 0.0f;
-    for (size_t i = 0; i < n; i++) {
-        const float *r = x + i * ldx;
-        HF_SIMD
-        for (size_t j = 0; j < k; j++)
-            out[j] += r[j];
-    }
-}
 
 /* y = x * inv + shift per column (tf.nn.batch_normalization's form). */
 HF_HOT static void scale_shift(const float *restrict x, size_t ldx, float *restrict y, size_t n,
@@ -41,7 +28,7 @@ void hf_batchnorm_forward(const float *x, size_t ldx, float *y, size_t n, size_t
     if (training) {
         /* Two passes (mean, then the mean squared deviation): the biased
          * variance of tf.nn.moments, accurate for columns far from zero. */
-        column_sums(x, ldx, n, k, mean);
+        hf_column_sums(x, ldx, n, k, mean);
         const float inv_n = 1.0f / (float)n;
         for (size_t j = 0; j < k; j++) {
             mean[j] *= inv_n;
@@ -88,7 +75,7 @@ void hf_batchnorm_backward(const float *x, size_t ldx, const float *dy, size_t n
         }
     }
     /* sum dy and sum dy * xhat per column, xhat = (x - mean) * istd. */
-    column_sums(dy, k, n, k, sdy);
+    hf_column_sums(dy, k, n, k, sdy);
     for (size_t j = 0; j < k; j++)
         sdyx[j] = 0.0f;
     for (size_t i = 0; i < n; i++) {

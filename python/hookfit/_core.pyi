@@ -121,6 +121,8 @@ OPT_ADADELTA: int  # 5: [accumulated_grad, accumulated_delta_var]
 OPT_NADAM: int  # 6: [m, v, u_product (first float)]
 OPT_FTRL: int  # 7: [accumulator, linear]
 OPT_LION: int  # 8: [m]
+# Optimizer code -> number of slot buffers it uses (from the C headers).
+_N_SLOTS: dict[int, int]
 # (use_ema adds one slot, the averages, after the kind's own.)
 
 # Loss reductions (csrc/hf_loss.h); spec dicts may also say "sum_over_batch_size"/"sum".

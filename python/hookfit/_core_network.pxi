@@ -64,6 +64,17 @@ cdef class Network:
         graph = _graph.Graph(x_width, nodes, output)
         cdef size_t n = len(graph.nodes)
         cdef size_t n_edges = sum(len(nd["inputs"]) for nd in graph.nodes)
+        total = graph.n_params
+        try:
+            params = _aligned_zeros(total)
+            params[...] = graph.initial_params()
+            grads = _aligned_zeros(total)
+            slots = [_aligned_zeros(total) for _ in range(3)]
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(
+                f"cannot allocate {total} parameters (with their gradients and optimizer slots); "
+                "use smaller layers"
+            ) from None
         cdef hf_node *cn = <hf_node *>_zalloc(n, sizeof(hf_node))
         cdef size_t *ci = <size_t *>_zalloc(max(n_edges, 1), sizeof(size_t))
         cdef unsigned char *ca = <unsigned char *>_zalloc(max(n_edges, 1), 1)
@@ -105,11 +116,7 @@ cdef class Network:
         self._nodes, self._inputs, self._accumulate, self._vars = cn, ci, ca, cv
         self._graph = graph
         self._dense_nodes = [j for j, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
-        total = graph.n_params
-        self._params = _aligned_zeros(total)
-        self._params[...] = graph.initial_params()
-        self._grads = _aligned_zeros(total)
-        self._slots = [_aligned_zeros(total) for _ in range(3)]
+        self._params, self._grads, self._slots = params, grads, slots
         self._metric_specs = np.zeros(sizeof(hf_metric_spec), dtype=np.uint8)
         self._metric_keep = []
         self._mstate = np.zeros(2, dtype=np.float32)
@@ -279,7 +286,12 @@ cdef class Network:
                 f"label column, the others {k} columns"
             )
         n_slots = <Py_ssize_t>hf_opt_n_slots(&os)
-        slots = [_aligned_zeros(self.net.n_params) for _ in range(n_slots)]
+        try:
+            slots = [_aligned_zeros(self.net.n_params) for _ in range(n_slots)]
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(
+                f"cannot allocate {n_slots} optimizer slots of {self.net.n_params} floats"
+            ) from None
         self._metric_specs = mbuf
         self._metric_keep = keep
         self._mstate = np.zeros(state_floats, dtype=np.float32)

@@ -18,7 +18,7 @@ from hookfit._core import (
     NODE_ACTIVATION, NODE_ADD, NODE_BATCHNORM, NODE_CONCATENATE, NODE_DENSE, NODE_DROPOUT,
     NODE_INPUT, NODE_NORMALIZATION,
 )
-from hookfit.errors import DtypeError, KindError, ShapeError
+from hookfit.errors import DtypeError, KindError, ShapeError, WorkspaceError
 
 # Matrix sizes reach sgemm as a 32-bit int; batch rows and columns of the
 # dropout counter fit 31 bits too.
@@ -295,7 +295,10 @@ class Graph:
     def initial_params(self) -> np.ndarray:
         """Zeros, except the ones Keras starts at: BN gamma and moving variance,
         Normalization variance (so an unset layer divides by 1, not 0)."""
-        params = np.zeros(self.n_params, np.float32)
+        try:
+            params = np.zeros(self.n_params, np.float32)
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(f"cannot allocate {self.n_params} parameters; use smaller layers") from None
         for _, name, off, shape, _ in self.weights:
             if name in ("gamma", "moving_variance", "variance"):
                 params[off:off + int(np.prod(shape))] = 1.0

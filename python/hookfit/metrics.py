@@ -89,7 +89,7 @@ class Metric:
     ``add_weight``/``add_variable``; ``reset_state`` zeroes every such
     variable (so ``super().reset_state()`` works)."""
 
-    _kind = None  # the core's METRIC_* for built-ins
+    _kind: int | None = None  # the core's METRIC_* for built-ins
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -154,7 +154,7 @@ class CoreMetric(Metric):
     """A built-in metric computed by the core: its state is one float32 block."""
 
     _sparse = False  # y_true holds one class id per row
-    _names = ()  # state variable names, for the views below
+    _names: tuple[str, ...] = ()  # state variable names, for the views below
 
     def __init__(self, name=None, dtype=None, **settings):
         super().__init__(name, dtype)

@@ -39,9 +39,10 @@ class Network:
 
     def _build(self, x_width, nodes, output):
         graph = _graph.Graph(x_width, nodes, output)
+        params = graph.initial_params()  # before any change: a refused graph changes nothing
         self._g = graph
         self._dense_nodes = [i for i, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
-        self._params = graph.initial_params()
+        self._params = params
         self._grads = np.zeros(graph.n_params, np.float32)
         self._reduce = None  # data-parallel: [grads | metric deltas], made on first use
         self._configured = False

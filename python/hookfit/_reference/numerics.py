@@ -23,8 +23,8 @@ def _clip_mask(p):
 def _loss_spec(spec) -> dict:
     """A loss spec dict with Keras's defaults filled in."""
     spec = {"kind": spec} if not isinstance(spec, dict) else spec
-    full = {"from_logits": False, "label_smoothing": 0.0, "delta": 1.0,
-            "reduction": "sum_over_batch_size"}
+    full: dict = {"from_logits": False, "label_smoothing": 0.0, "delta": 1.0,
+                  "reduction": "sum_over_batch_size"}
     full.update({k: v for k, v in spec.items() if v is not None})
     if not 0 <= full["kind"] < N_LOSSES:
         raise KindError(f"unknown loss code {full['kind']}")
@@ -173,7 +173,7 @@ def loss_value_and_grad(loss, y_true, y_pred, sample_weight, grad_out):
 
 def _metric_spec(spec) -> dict:
     spec = {"kind": spec} if not isinstance(spec, dict) else spec
-    full = {"weighted": False, "from_logits": False, "label_smoothing": 0.0, "threshold": 0.5,
+    full: dict = {"weighted": False, "from_logits": False, "label_smoothing": 0.0, "threshold": 0.5,
             "top_k": None, "class_id": None, "thresholds": None, "curve": 0, "summation": 0,
             "target": 0.0, "loss_kind": 0, "delta": 1.0, "aggregation": 0, "num_regressors": 0}
     full.update({k: v for k, v in spec.items() if v is not None})

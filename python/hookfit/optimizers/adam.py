@@ -16,7 +16,7 @@ class Adam(Optimizer):
     """
 
     _kind = core.OPT_ADAM
-    _hyper_names = ("beta_1", "beta_2", "epsilon", "amsgrad")
+    _hyper_names: tuple[str, ...] = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,

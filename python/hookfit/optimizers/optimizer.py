@@ -42,7 +42,7 @@ class HyperParameter(float):
         return (float, (float(self),))
 
 
-def _as_learning_rate(value) -> float:
+def _as_learning_rate(value) -> float | LearningRateSchedule:
     if isinstance(value, LearningRateSchedule):
         return value
     if isinstance(value, HyperParameter):

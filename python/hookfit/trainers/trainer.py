@@ -253,8 +253,9 @@ class Trainer:
         width = self._network.output_dim if self._network is not None else 1
         names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
         before = (
-            self.optimizer, self.loss, self._loss_code, self._metric_specs, self._compiled,
-            self._metric_names, self._steps_per_execution, self._weighted_metric_specs,
+            self.optimizer, self.loss, self._loss_code, self._metric_specs,
+            self._weighted_metric_specs, self._compiled, self._metric_names,
+            self._steps_per_execution,
         )
         self.optimizer = optimizer
         self.loss = loss
@@ -271,8 +272,8 @@ class Trainer:
         except BaseException:
             (
                 self.optimizer, self.loss, self._loss_code, self._metric_specs,
-                self._compiled, self._metric_names, self._steps_per_execution,
-                self._weighted_metric_specs,
+                self._weighted_metric_specs, self._compiled, self._metric_names,
+                self._steps_per_execution,
             ) = before
             if self._compiled and self._network is not None:
                 self._configure()  # the network back to the old configuration
