@@ -2,112 +2,156 @@
 
 #include <math.h>
 
+#include "hf_dense.h"
 #include "hf_simd.h"
 #include "hf_status.h"
 
-void hf_batchnorm_forward(const float *x, size_t ldx, float *y, size_t n, size_t k,
-                          const float *gamma, const float *beta, float *moving_mean,
-                          float *moving_var, float epsilon, float momentum, int training,
-                          int update, float *mean_out, float *istd_out)
-{
-    for (size_t j = 0; j < k; j++) {
-        float mean, var;
-        if (training) {
-            /* Two passes in double: the variance of a column with a large
-             * mean stays accurate; the result is rounded to float32 as TF's. */
-            double s = 0.0;
-            for (size_t i = 0; i < n; i++)
-                s += x[i * ldx + j];
-            double m = s / (double)n, q = 0.0;
-            for (size_t i = 0; i < n; i++) {
-                double d = x[i * ldx + j] - m;
-                q += d * d;
-            }
-            mean = (float)m;
-            var = (float)(q / (double)n);
-            istd_out[j] = 1.0f / sqrtf(var + epsilon);
-            mean_out[j] = mean;
-            if (update) {
-                float decay = 1.0f - momentum;
-                moving_mean[j] -= (moving_mean[j] - mean) * decay;
-                moving_var[j] -= (moving_var[j] - var) * decay;
-            }
-        } else {
-            mean = moving_mean[j];
-            var = moving_var[j];
-        }
-        float inv = 1.0f / sqrtf(var + epsilon);
-        if (gamma != NULL)
-            inv *= gamma[j];
-        float shift = (beta != NULL ? beta[j] : 0.0f) - mean * inv;
-        for (size_t i = 0; i < n; i++)
-            y[i * k + j] = x[i * ldx + j] * inv + shift;
-    }
-}
-
-void hf_batchnorm_backward(const float *x, size_t ldx, const float *dy, size_t n, size_t k,
-                           const float *gamma, const float *moving_mean, const float *moving_var,
-                           float epsilon, int training, const float *mean, const float *istd,
-                           float *dx, int accumulate, float *dgamma, float *dbeta)
-{
-    for (size_t j = 0; j < k; j++) {
-        float mu = training ? mean[j] : moving_mean[j];
-        float is = training ? istd[j] : 1.0f / sqrtf(moving_var[j] + epsilon);
-        float g = gamma != NULL ? gamma[j] : 1.0f;
-        double sdy = 0.0, sdyx = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            float d = dy[i * k + j];
-            sdy += d;
-            sdyx += (double)d * ((x[i * ldx + j] - mu) * is);
-        }
-        if (dgamma != NULL)
-            dgamma[j] = (float)sdyx;
-        if (dbeta != NULL)
-            dbeta[j] = (float)sdy;
-        if (dx == NULL)
-            continue;
-        if (training) {
-            /* dx = g is / n (n dy - sum dy - xhat sum(dy xhat)): the batch
-             * statistics depend on every row. */
-            float c = g * is, a = (float)(sdy / (double)n), b = (float)(sdyx / (double)n);
-            for (size_t i = 0; i < n; i++) {
-                float xhat = (x[i * ldx + j] - mu) * is;
-                float v = c * (dy[i * k + j] - a - xhat * b);
-                dx[i * k + j] = accumulate ? dx[i * k + j] + v : v;
-            }
-        } else {
-            float c = g * is;
-            for (size_t i = 0; i < n; i++) {
-                float v = c * dy[i * k + j];
-                dx[i * k + j] = accumulate ? dx[i * k + j] + v : v;
-            }
-        }
-    }
-}
-
-static inline float norm_divisor(float variance, float epsilon)
-{
-    float s = sqrtf(variance);
-    return s > epsilon ? s : epsilon;
-}
-
-HF_HOT void hf_normalization_forward(const float *x, size_t ldx, float *y, size_t n, size_t k,
-                                     const float *mean, const float *variance, float epsilon)
+/* y = x * inv + shift per column (tf.nn.batch_normalization's form). */
+HF_HOT static void scale_shift(const float *restrict x, size_t ldx, float *restrict y, size_t n,
+                               size_t k, const float *restrict inv, const float *restrict shift)
 {
     for (size_t i = 0; i < n; i++) {
         const float *r = x + i * ldx;
         float *o = y + i * k;
+        HF_SIMD
         for (size_t j = 0; j < k; j++)
-            o[j] = (r[j] - mean[j]) / norm_divisor(variance[j], epsilon);
+            o[j] = r[j] * inv[j] + shift[j];
     }
 }
 
-void hf_normalization_backward(const float *dy, float *dx, int accumulate, size_t n, size_t k,
-                               const float *variance, float epsilon)
+void hf_batchnorm_forward(const float *x, size_t ldx, float *y, size_t n, size_t k,
+                          const float *gamma, const float *beta, float *moving_mean,
+                          float *moving_var, float epsilon, float momentum, int training,
+                          int update, float *stats)
 {
-    for (size_t i = 0; i < n; i++)
+    float *mean = stats, *istd = stats + k, *inv = stats + 2 * k, *shift = stats + 3 * k;
+    if (training) {
+        /* Two passes (mean, then the mean squared deviation): the biased
+         * variance of tf.nn.moments, accurate for columns far from zero. */
+        hf_column_sums(x, ldx, n, k, mean);
+        const float inv_n = 1.0f / (float)n;
         for (size_t j = 0; j < k; j++) {
-            float v = dy[i * k + j] / norm_divisor(variance[j], epsilon);
-            dx[i * k + j] = accumulate ? dx[i * k + j] + v : v;
+            mean[j] *= inv_n;
+            istd[j] = 0.0f;
         }
+        for (size_t i = 0; i < n; i++) {
+            const float *r = x + i * ldx;
+            HF_SIMD
+            for (size_t j = 0; j < k; j++) {
+                float d = r[j] - mean[j];
+                istd[j] += d * d;
+            }
+        }
+        const float decay = 1.0f - momentum;
+        for (size_t j = 0; j < k; j++) {
+            float var = istd[j] * inv_n;
+            if (update) {
+                moving_mean[j] -= (moving_mean[j] - mean[j]) * decay;
+                moving_var[j] -= (moving_var[j] - var) * decay;
+            }
+            istd[j] = 1.0f / sqrtf(var + epsilon);
+        }
+    }
+    for (size_t j = 0; j < k; j++) {
+        float m = training ? mean[j] : moving_mean[j];
+        float v = training ? istd[j] : 1.0f / sqrtf(moving_var[j] + epsilon);
+        inv[j] = gamma != NULL ? v * gamma[j] : v;
+        shift[j] = (beta != NULL ? beta[j] : 0.0f) - m * inv[j];
+    }
+    scale_shift(x, ldx, y, n, k, inv, shift);
+}
+
+void hf_batchnorm_backward(const float *x, size_t ldx, const float *dy, size_t n, size_t k,
+                           const float *gamma, const float *moving_mean, const float *moving_var,
+                           float epsilon, int training, float *stats, float *dx, int accumulate,
+                           float *dgamma, float *dbeta)
+{
+    float *mean = stats, *istd = stats + k, *sdy = stats + 2 * k, *sdyx = stats + 3 * k;
+    if (!training) {
+        /* The moving statistics, in the slots training keeps its batch ones. */
+        for (size_t j = 0; j < k; j++) {
+            mean[j] = moving_mean[j];
+            istd[j] = 1.0f / sqrtf(moving_var[j] + epsilon);
+        }
+    }
+    /* sum dy and sum dy * xhat per column, xhat = (x - mean) * istd. */
+    hf_column_sums(dy, k, n, k, sdy);
+    for (size_t j = 0; j < k; j++)
+        sdyx[j] = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float *r = x + i * ldx, *d = dy + i * k;
+        HF_SIMD
+        for (size_t j = 0; j < k; j++)
+            sdyx[j] += d[j] * ((r[j] - mean[j]) * istd[j]);
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (dgamma != NULL)
+            dgamma[j] = sdyx[j];
+        if (dbeta != NULL)
+            dbeta[j] = sdy[j];
+    }
+    if (dx == NULL)
+        return;
+    const float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        const float *r = x + i * ldx, *d = dy + i * k;
+        float *o = dx + i * k;
+        if (training) {
+            /* dx = g istd (dy - mean(dy) - xhat mean(dy xhat)): the batch
+             * statistics depend on every row. */
+            for (size_t j = 0; j < k; j++) {
+                float g = gamma != NULL ? gamma[j] : 1.0f;
+                float xhat = (r[j] - mean[j]) * istd[j];
+                float v = g * istd[j] * (d[j] - sdy[j] * inv_n - xhat * (sdyx[j] * inv_n));
+                o[j] = accumulate ? o[j] + v : v;
+            }
+        } else {
+            for (size_t j = 0; j < k; j++) {
+                float v = (gamma != NULL ? gamma[j] : 1.0f) * istd[j] * d[j];
+                o[j] = accumulate ? o[j] + v : v;
+            }
+        }
+    }
+}
+
+static void divisors(const float *variance, float epsilon, float *out, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        float s = sqrtf(variance[j]);
+        out[j] = s > epsilon ? s : epsilon;
+    }
+}
+
+HF_HOT void hf_normalization_forward(const float *x, size_t ldx, float *y, size_t n, size_t k,
+                                     const float *mean, const float *variance, float epsilon,
+                                     float *scratch)
+{
+    divisors(variance, epsilon, scratch, k);
+    for (size_t i = 0; i < n; i++) {
+        const float *r = x + i * ldx;
+        float *o = y + i * k;
+        HF_SIMD
+        for (size_t j = 0; j < k; j++)
+            o[j] = (r[j] - mean[j]) / scratch[j];
+    }
+}
+
+HF_HOT void hf_normalization_backward(const float *dy, float *dx, int accumulate, size_t n,
+                                      size_t k, const float *variance, float epsilon,
+                                      float *scratch)
+{
+    divisors(variance, epsilon, scratch, k);
+    for (size_t i = 0; i < n; i++) {
+        const float *d = dy + i * k;
+        float *o = dx + i * k;
+        if (accumulate) {
+            HF_SIMD
+            for (size_t j = 0; j < k; j++)
+                o[j] += d[j] / scratch[j];
+        } else {
+            HF_SIMD
+            for (size_t j = 0; j < k; j++)
+                o[j] = d[j] / scratch[j];
+        }
+    }
 }

@@ -19,12 +19,13 @@ hf_status hf_dense_forward(const hf_blas *blas, const float *x, size_t ldx, cons
     return HF_OK;
 }
 
-HF_HOT static void column_sums(const float *restrict z, float *restrict out, size_t n, size_t k)
+HF_HOT void hf_column_sums(const float *restrict x, size_t ldx, size_t n, size_t k,
+                           float *restrict out)
 {
     for (size_t j = 0; j < k; j++)
         out[j] = 0.0f;
     for (size_t i = 0; i < n; i++) {
-        const float *r = z + i * k;
+        const float *r = x + i * ldx;
         HF_SIMD
         for (size_t j = 0; j < k; j++)
             out[j] += r[j];
@@ -47,7 +48,7 @@ hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, con
     if (dw != NULL)
         hf_gemm(blas, 1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout);
     if (db != NULL)
-        column_sums(dz, db, n, dout);
+        hf_column_sums(dz, dout, n, dout, db);
     if (dx != NULL)
         hf_gemm(blas, 0, 1, n, din, dout, 1.0f, dz, dout, w, dout, accumulate_dx ? 1.0f : 0.0f,
                 dx, din);

@@ -26,4 +26,8 @@ hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, con
                             float alpha, float *dw, float *db, float *dx, int accumulate_dx,
                             size_t n, size_t din, size_t dout);
 
+/* out[j] = sum over the n rows of x[i][j] (x row stride ldx); also serves
+ * BatchNormalization's batch statistics. */
+void hf_column_sums(const float *x, size_t ldx, size_t n, size_t k, float *out);
+
 #endif

@@ -102,7 +102,8 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
  * and r_i = dL/dz_i (the factor of x_i in the weight gradient). */
 typedef struct row_ctx {
     const hf_rows *y, *sw;
-    int act, loss;
+    int act;
+    const hf_loss_spec *loss;
     float bias, inv_n;
     float *a;
     double lsum;
@@ -142,14 +143,15 @@ HF_HOT static void add_rows(float *restrict g, float r0, const float *restrict x
  * gradient, the same loop computes the dot products of rows i+2, i+3, so
  * each row streams from memory once. */
 HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_rows *sw, size_t n,
-                                 size_t d, const float *w_in, const float *b, int act, int loss,
+                                 size_t d, const float *w_in, const float *b, int act,
+                                 const hf_loss_spec *loss,
                                  float *gw, float *gb, float *a, double *loss_value, float *scratch)
 {
-    if (!hf_act1_supported(act) || !hf_loss_valid(loss))
+    if (!hf_act1_supported(act) || hf_loss_spec_check(loss) != HF_OK)
         return HF_ERR_KIND;
     if (n == 0 || d == 0 || x->width != d || y->width != 1)
         return HF_ERR_SHAPE;
-    row_ctx c = {y, sw, act, loss, b ? b[0] : 0.0f, 1.0f / (float)n, a, 0.0, 0.0f, HF_OK};
+    row_ctx c = {y, sw, act, loss, b ? b[0] : 0.0f, hf_loss_batch_scale(loss, n), a, 0.0, 0.0f, HF_OK};
     const plan pl = make_plan(x, d, w_in, gw, scratch);
     const float *restrict w = pl.w;
     float *restrict g = pl.g;
@@ -218,7 +220,7 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
             gw[j] = g[j];
     if (gb)
         gb[0] = c.gbias;
-    *loss_value = c.lsum / (double)n;
+    *loss_value = loss->reduction == HF_REDUCE_SUM ? c.lsum : c.lsum / (double)n;
     return HF_OK;
 }
 

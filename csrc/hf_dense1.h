@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "hf_loss.h"
 #include "hf_rows.h"
 #include "hf_status.h"
 
@@ -19,7 +20,8 @@
  * *loss_value the batch loss. w (d) and b (NULL: no bias) are read only.
  * scratch: HF_DENSE1_SCRATCH(d) floats or NULL. */
 hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_rows *sw, size_t n,
-                          size_t d, const float *w, const float *b, int act, int loss,
+                          size_t d, const float *w, const float *b, int act,
+                          const hf_loss_spec *loss,
                           float *gw, float *gb, float *a, double *loss_value, float *scratch);
 
 /* a[i] = act(x_i . w + b) for n rows. scratch: as above. */

@@ -1,5 +1,8 @@
 #include "hf_dropout.h"
 
+#include "hf_simd.h"
+#include "hf_status.h"
+
 /* SplitMix64's finaliser: every input bit flips each output bit with
  * probability about 1/2, so consecutive counters give independent draws. */
 static inline uint64_t mix64(uint64_t z)
@@ -9,38 +12,53 @@ static inline uint64_t mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-#define GOLDEN 0x9E3779B97F4A7C15ULL
+#define GOLDEN64 0x9E3779B97F4A7C15ULL
+#define GOLDEN32 0x9E3779B9u
 
 uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
 {
-    uint64_t k = mix64(seed + GOLDEN);
-    k = mix64(k ^ ((uint64_t)iteration * GOLDEN + 1));
+    uint64_t k = mix64(seed + GOLDEN64);
+    k = mix64(k ^ ((uint64_t)iteration * GOLDEN64 + 1));
     return mix64(k ^ ((uint64_t)node * 0xD1B54A32D192ED03ULL + 2));
 }
 
-static inline int keep(uint64_t key, uint64_t row, uint64_t col, uint32_t threshold)
+/* One row of the mask (MurmurHash3's fmix32 per column). */
+HF_HOT static void mask_row(uint32_t rowkey, uint32_t threshold, float scale, float *restrict m,
+                            size_t k)
 {
-    /* rows and columns fit in 31 bits (the BLAS int), so the counter is unique. */
-    uint64_t h = mix64(key + ((row << 32 | col) + 1) * GOLDEN);
-    return (uint32_t)(h >> (64 - HF_DROPOUT_BITS)) >= threshold;
+    HF_SIMD
+    for (size_t j = 0; j < k; j++) {
+        uint32_t h = rowkey + (uint32_t)j * GOLDEN32;
+        h ^= h >> 16;
+        h *= 0x85EBCA6Bu;
+        h ^= h >> 13;
+        h *= 0xC2B2AE35u;
+        h ^= h >> 16;
+        m[j] = (h >> (32 - HF_DROPOUT_BITS)) >= threshold ? scale : 0.0f;
+    }
 }
 
-int hf_dropout_keep(uint64_t key, size_t row, size_t col, uint32_t threshold)
+HF_HOT static void multiply_row(const float *restrict x, const float *restrict m,
+                                float *restrict y, size_t k)
 {
-    return keep(key, row, col, threshold);
+    HF_SIMD
+    for (size_t j = 0; j < k; j++)
+        y[j] = x[j] * m[j];
 }
 
-void hf_dropout_mask(uint64_t key, uint32_t threshold, float scale, int shared_row, float *mask,
-                     size_t n, size_t k)
+void hf_dropout_apply(uint64_t key, uint32_t threshold, float scale, int shared_row,
+                      const float *x, size_t ldx, float *mask, float *y, size_t n, size_t k)
 {
     for (size_t i = 0; i < n; i++) {
         float *m = mask + i * k;
         if (shared_row && i > 0) {
             for (size_t j = 0; j < k; j++)
                 m[j] = mask[j];
-            continue;
+        } else {
+            uint64_t r = mix64(key + ((uint64_t)i + 1) * GOLDEN64);
+            mask_row((uint32_t)r ^ (uint32_t)(r >> 32), threshold, scale, m, k);
         }
-        for (size_t j = 0; j < k; j++)
-            m[j] = keep(key, i, j, threshold) ? scale : 0.0f;
+        if (x != NULL)
+            multiply_row(x + i * ldx, m, y + i * k, k);
     }
 }

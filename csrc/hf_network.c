@@ -145,16 +145,12 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
         return HF_OK;
     }
     case HF_NODE_DROPOUT:
-        if (b->training && nd->drop_threshold > 0) {
-            float *mask = aux_of(b, nd);
-            hf_dropout_mask(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
-                            nd->drop_threshold, nd->drop_scale, nd->shared_row, mask, n, k);
-            for (size_t r = 0; r < n; r++)
-                for (size_t j = 0; j < k; j++)
-                    a[r * k + j] = in[r * ld + j] * mask[r * k + j];
-        } else {
+        if (b->training && nd->drop_threshold > 0)
+            hf_dropout_apply(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
+                             nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
+                             aux_of(b, nd), a, n, k);
+        else
             emit(a, k, in, ld, n, k, 0);
-        }
         return HF_OK;
     case HF_NODE_BATCHNORM: {
         /* trainable=False runs in inference mode, also in training (TF2 rule). */
@@ -163,12 +159,13 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
         float *mm = net->params + nd->s_off;
         hf_batchnorm_forward(in, ld, a, n, k, param(net, net->params, nd->w_off),
                              param(net, net->params, nd->b_off), mm, mm + k, nd->epsilon,
-                             nd->momentum, batch_stats, batch_stats, stats, stats + k);
+                             nd->momentum, batch_stats, batch_stats, stats);
         return HF_OK;
     }
     case HF_NODE_NORMALIZATION: {
         const float *mean = net->params + nd->s_off;
-        hf_normalization_forward(in, ld, a, n, k, mean, mean + k, nd->epsilon);
+        hf_normalization_forward(in, ld, a, n, k, mean, mean + k, nd->epsilon,
+                                 b->fixed + nd->stats);
         return HF_OK;
     }
     case HF_NODE_ADD:
@@ -259,6 +256,8 @@ static hf_status backward_node(const batch *b, size_t i)
         return HF_OK;
     }
     case HF_NODE_ACTIVATION:
+        if (dx == NULL)
+            return HF_OK;
         if (acc) {
             hf_act_backward(nd->act, nd->alpha, aux_of(b, nd), a, g, g, n, k);
             emit(dx, k, g, k, n, k, 1);
@@ -267,25 +266,37 @@ static hf_status backward_node(const batch *b, size_t i)
         }
         return HF_OK;
     case HF_NODE_DROPOUT:
+        if (dx == NULL)
+            return HF_OK;
         if (b->training && nd->drop_threshold > 0) {
             const float *mask = aux_of(b, nd);
-            for (size_t t = 0; t < n * k; t++)
-                dx[t] = acc ? dx[t] + g[t] * mask[t] : g[t] * mask[t];
+            if (acc) {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] += g[t] * mask[t];
+            } else {
+                HF_SIMD
+                for (size_t t = 0; t < n * k; t++)
+                    dx[t] = g[t] * mask[t];
+            }
         } else {
             emit(dx, k, g, k, n, k, acc);
         }
         return HF_OK;
     case HF_NODE_BATCHNORM: {
         const int batch_stats = b->training && nd->trainable;
-        const float *stats = b->fixed + nd->stats, *mm = net->params + nd->s_off;
+        float *stats = b->fixed + nd->stats;
+        const float *mm = net->params + nd->s_off;
         hf_batchnorm_backward(in, ld, g, n, k, param(net, net->params, nd->w_off), mm, mm + k,
-                              nd->epsilon, batch_stats, stats, stats + k, dx, acc,
+                              nd->epsilon, batch_stats, stats, dx, acc,
                               nd->trainable ? param(net, net->grads, nd->w_off) : NULL,
                               nd->trainable ? param(net, net->grads, nd->b_off) : NULL);
         return HF_OK;
     }
     case HF_NODE_NORMALIZATION:
-        hf_normalization_backward(g, dx, acc, n, k, net->params + nd->s_off + k, nd->epsilon);
+        if (dx != NULL)
+            hf_normalization_backward(g, dx, acc, n, k, net->params + nd->s_off + k, nd->epsilon,
+                                      b->fixed + nd->stats);
         return HF_OK;
     case HF_NODE_ADD:
         for (size_t p = 0; p < nd->n_inputs; p++) {
@@ -341,14 +352,14 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
         return HF_ERR_RANGE;
     if (need_y) {
         const size_t k = hf_network_output_width(net);
-        if (d->y == NULL || d->y_width != hf_loss_y_width(net->loss, k))
+        if (d->y == NULL || d->y_width != hf_loss_spec_y_width(&net->loss, k))
             return HF_ERR_SHAPE;
-        if (!hf_loss_valid(net->loss))
+        if (hf_loss_spec_check(&net->loss) != HF_OK)
             return HF_ERR_KIND;
         for (size_t m = 0; m < net->n_metrics; m++) {
-            if (!hf_metric_valid(net->metrics[m]))
+            if (hf_metric_spec_check(&net->metrics[m], k) != HF_OK)
                 return HF_ERR_KIND;
-            if (d->y_width != hf_metric_y_width(net->metrics[m], k))
+            if (d->y_width != hf_metric_spec_y_width(&net->metrics[m], k))
                 return HF_ERR_SHAPE;
         }
     }
@@ -378,36 +389,31 @@ static float *dense1_scratch(const hf_network *net, float *ws, size_t cap)
     return ws + cap * (net->x_width + net->row_floats) + net->fixed_floats;
 }
 
-static hf_status accumulate(hf_network *net, const hf_data *d, size_t start, size_t n,
-                            const float *pred, double loss_value)
+/* Adds the batch's loss and metrics to state ((1 + n_metrics) x 2): the
+ * network's accumulators, or a data-parallel step's deltas. */
+static hf_status accumulate(const hf_network *net, const hf_data *d, size_t start, size_t n,
+                            const float *pred, double loss_value, float *state)
 {
     const size_t k = hf_network_output_width(net);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
-    hf_loss_tracker_update(net->mstate, loss_value, n);
+    hf_rows sw = rows_of(d->sw, 1, d, start);
+    hf_loss_tracker_update(state, loss_value, n);
+    float *block = state + 2;
     for (size_t m = 0; m < net->n_metrics; m++) {
-        hf_status st = hf_metric_update(net->metrics[m], &y, pred, n, k, net->mstate + 2 * (m + 1));
+        hf_status st = hf_metric_accumulate(&net->metrics[m], &y, d->sw ? &sw : NULL, pred, n, k,
+                                            block);
         if (st != HF_OK)
             return st;
+        block += hf_metric_state_floats(&net->metrics[m], k);
     }
     return HF_OK;
 }
 
-/* The one place the optimizer is called: once per merged span of trainable
- * weights (one call over the whole buffer when everything trains). With the
- * numerics contract this becomes hf_opt_apply(&net->opt, ..., net->vars,
- * net->n_vars, lr, net->iterations). */
+/* The one place the optimizer is called: the trainable variables only. */
 static hf_status apply_update(hf_network *net, float lr)
 {
-    for (size_t s = 0; s < net->n_spans; s++) {
-        const size_t o = net->spans[s].offset;
-        hf_status st = hf_optimizer_update(&net->opt, net->params + o, net->grads + o,
-                                           net->slots[0] + o, net->slots[1] + o,
-                                           net->slots[2] + o, net->spans[s].size, lr,
-                                           net->iterations);
-        if (st != HF_OK)
-            return st;
-    }
-    return HF_OK;
+    return hf_opt_apply(&net->opt, net->params, net->grads, net->slots, net->n_params, net->vars,
+                        net->n_vars, lr, net->iterations);
 }
 
 static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, size_t n,
@@ -418,13 +424,16 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     return hf_dense1_train(&x, &y, d->sw ? &sw : NULL, n, net->x_width, net->params + nd->w_off,
-                           param(net, net->params, nd->b_off), nd->act, net->loss,
+                           param(net, net->params, nd->b_off), nd->act, &net->loss,
                            net->grads + nd->w_off, param(net, net->grads, nd->b_off), a,
                            loss_value, scratch);
 }
 
-static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
-                           float lr, float *ws)
+/* Forward, loss and backward of one training batch: the gradients in
+ * net->grads, the loss (penalties included) and the predictions for the
+ * metrics. The first half of train_one (and of a data-parallel step). */
+static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
+                           float *ws, double *loss_out, const float **pred_out)
 {
     double loss_value = 0.0;
     const float *pred = NULL;
@@ -444,18 +453,29 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
         const size_t out = net->output;
         hf_rows y = rows_of(d->y, d->y_width, d, start);
         hf_rows sw = rows_of(d->sw, 1, d, start);
-        st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
-                     grad_of(&b, out), &loss_value);
+        st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
+                          grad_of(&b, out), &loss_value);
         if (st != HF_OK)
             return st;
         /* Keras adds sum(model.losses) to the loss it minimises and logs. */
         loss_value += penalty;
         st = backward(&b);
     }
+    *loss_out = loss_value;
+    *pred_out = pred;
+    return st;
+}
+
+static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
+                           float lr, float *ws)
+{
+    double loss_value = 0.0;
+    const float *pred = NULL;
+    hf_status st = gradients(net, d, start, n, cap, ws, &loss_value, &pred);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
-    st = accumulate(net, d, start, n, pred, loss_value);
+    st = accumulate(net, d, start, n, pred, loss_value, net->mstate);
     if (st != HF_OK)
         return st;
     st = apply_update(net, lr);
@@ -473,7 +493,7 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
         return st;
     if (!isfinite(lr))
         return HF_ERR_NONFINITE;
-    if (!hf_opt_valid(net->opt.kind))
+    if (hf_opt_spec_check(&net->opt) != HF_OK)
         return HF_ERR_KIND;
     const size_t cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
@@ -518,11 +538,11 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     double loss_value = 0.0;
-    st = hf_loss(net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net), NULL,
-                 &loss_value);
+    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net),
+                      NULL, &loss_value);
     if (st != HF_OK)
         return st;
-    return accumulate(net, d, start, n, pred, loss_value + penalty);
+    return accumulate(net, d, start, n, pred, loss_value + penalty, net->mstate);
 }
 
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
@@ -559,4 +579,96 @@ hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, s
     }
     hf_fpenv_leave(env);
     return st;
+}
+
+/* ---- The data-parallel step: train_one split around the gradient Allreduce.
+ * hf_grad_step is train_one up to the update with the metrics going to deltas;
+ * hf_update_step is the rest. With n == global_rows the pair computes exactly
+ * what train_one computes (scale 1 is skipped; 0 + x == x for the deltas). */
+
+static size_t mstate_floats(const hf_network *net)
+{
+    const size_t k = hf_network_output_width(net);
+    size_t total = 2;
+    for (size_t m = 0; m < net->n_metrics; m++)
+        total += hf_metric_state_floats(&net->metrics[m], k);
+    return total;
+}
+
+size_t hf_reduce_floats(const hf_network *net)
+{
+    return net->n_params + mstate_floats(net);
+}
+
+int hf_network_data_parallel_ok(const hf_network *net)
+{
+    /* A rank's batch statistics and dropout masks would differ from those of
+     * the global batch (and BatchNormalization's moving statistics between
+     * ranks); a summed loss would count a weight penalty once per rank: not
+     * supported yet. */
+    if (net->loss.reduction != HF_REDUCE_SUM_OVER_BATCH_SIZE)
+        return 0;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const hf_node *nd = &net->nodes[i];
+        if (!nd->live)
+            continue;
+        if (nd->kind == HF_NODE_BATCHNORM && nd->trainable)
+            return 0;
+        if (nd->kind == HF_NODE_DROPOUT && nd->drop_threshold > 0)
+            return 0;
+    }
+    return 1;
+}
+
+hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                       size_t global_rows, float *mdelta, float *ws)
+{
+    if (global_rows == 0 || n > global_rows)
+        return HF_ERR_SHAPE;
+    if (!hf_network_data_parallel_ok(net))
+        return HF_ERR_KIND;
+    hf_status st = check(net, data, start, n == 0 ? 1 : n, n == 0 ? 1 : n, 1);
+    if (n == 0 && st == HF_ERR_RANGE && start <= data->n_positions)
+        st = HF_OK; /* an empty share may sit at the very end */
+    if (st != HF_OK)
+        return st;
+    memset(mdelta, 0, mstate_floats(net) * sizeof(float));
+    if (n == 0) {
+        /* An empty share of a tiny last batch: nothing to add to the sum. */
+        memset(net->grads, 0, net->n_params * sizeof(float));
+        return HF_OK;
+    }
+    const float scale = n == global_rows ? 1.0f : (float)n / (float)global_rows;
+    double loss_value = 0.0;
+    const float *pred = NULL;
+    hf_fpenv env = hf_fpenv_enter();
+    st = gradients(net, data, start, n, n, ws, &loss_value, &pred);
+    /* The whole gradient is scaled (not only the loss's), so that a term
+     * every rank adds in full, such as a weight penalty's, is counted once
+     * in the sum. */
+    if (st == HF_OK && scale != 1.0f)
+        for (size_t i = 0; i < net->n_params; i++)
+            net->grads[i] *= scale;
+    if (st == HF_OK)
+        st = accumulate(net, data, start, n, pred, loss_value, mdelta);
+    hf_fpenv_leave(env);
+    return st;
+}
+
+hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
+{
+    if (!isfinite(lr))
+        return HF_ERR_NONFINITE;
+    if (net->iterations == INT64_MAX)
+        return HF_ERR_RANGE;
+    const size_t m = mstate_floats(net);
+    for (size_t i = 0; i < m; i++)
+        net->mstate[i] += mdelta[i];
+    hf_fpenv env = hf_fpenv_enter();
+    hf_status st = apply_update(net, lr);
+    hf_fpenv_leave(env);
+    if (st != HF_OK)
+        return st;
+    net->iterations += 1;
+    return HF_OK;
 }

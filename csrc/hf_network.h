@@ -12,6 +12,8 @@
 #include <stdint.h>
 
 #include "hf_blas.h"
+#include "hf_loss.h"
+#include "hf_metric.h"
 #include "hf_optimizer.h"
 #include "hf_status.h"
 
@@ -50,7 +52,8 @@ typedef struct hf_node {
     int backward;                     /* live, with a trainable weight upstream: backward runs */
     int64_t val, aux, grad;           /* per-row float offsets of its output, its extra buffer
                                        * (z, dropout mask) and its gradient; -1: none */
-    int64_t stats;                    /* BATCHNORM: offset of 2 * width floats (batch mean, 1/std) */
+    int64_t stats;                    /* fixed workspace: BATCHNORM 4 * width floats (batch mean,
+                                       * 1/std, scratch), NORMALIZATION width (divisors) */
 } hf_node;
 
 typedef struct hf_network {
@@ -62,16 +65,15 @@ typedef struct hf_network {
     int dense1;                       /* nodes are Input -> Dense(1): the fused path */
     size_t n_params;
     float *params, *grads;            /* n_params each; grads mirrors the params layout */
-    float *slots[3];                  /* n_params each (see hf_optimizer.h) */
+    float *slots[HF_OPT_MAX_SLOTS];   /* hf_opt_n_slots(&opt) used, n_params each */
+    hf_opt_spec opt;
     const hf_var *vars;               /* the trainable weight arrays, in node order */
     size_t n_vars;
-    const hf_var *spans;              /* the same merged where contiguous */
-    size_t n_spans;
-    hf_opt opt;
-    int loss;
+    hf_loss_spec loss;
     size_t n_metrics;
-    const int *metrics;
-    float *mstate;                    /* (1 + n_metrics) x 2: (total, count), the loss first */
+    const hf_metric_spec *metrics;
+    float *mstate;                    /* the loss tracker (total, count), then each metric's
+                                       * block of hf_metric_state_floats() floats, in order */
     int64_t iterations;
     const hf_blas *blas;
 } hf_network;
@@ -108,5 +110,29 @@ hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size
  * Keras call with training=True does); predict passes 0. */
 hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                            size_t batch, int training, int64_t iteration, float *out, float *ws);
+
+/* The data-parallel step, in two calls around one in-place sum over ranks
+ * (an Allreduce) of the buffer [grads (n_params) | mdelta] (hf_reduce_floats):
+ *
+ * hf_grad_step: forward, loss and backward on this rank's n rows at
+ * positions [start, start + n) of a global batch of global_rows rows. The
+ * gradient is scaled by n / global_rows, so the sum over ranks of grads is
+ * the global batch's gradient (sample weights included); mdelta (as many
+ * floats as the metric state, zeroed first) gets the loss and metric deltas.
+ * Parameters, slots, accumulators and iterations do not change. n may be 0
+ * (an empty share of a tiny last batch): grads and mdelta become zeros.
+ *
+ * hf_update_step: adds mdelta to the accumulators, applies the optimizer
+ * with grads, iterations += 1. With n == global_rows the two calls compute
+ * bitwise what one step of hf_train_steps computes. */
+size_t hf_reduce_floats(const hf_network *net);
+/* 0 when a rank's share would not be its part of the global batch (trainable
+ * BatchNormalization's batch statistics, active Dropout, or a summed loss
+ * whose weight penalty every rank would add in full): hf_grad_step then
+ * returns HF_ERR_KIND. */
+int hf_network_data_parallel_ok(const hf_network *net);
+hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                       size_t global_rows, float *mdelta, float *ws);
+hf_status hf_update_step(hf_network *net, const float *mdelta, float lr);
 
 #endif

@@ -30,6 +30,7 @@ __all__ = [
     "callbacks",
     "config",
     "datasets",
+    "distribute",
     "initializers",
     "layers",
     "losses",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 # Sub-packages imported on first use (they are not needed to train).
-_LAZY = ("config", "datasets", "saving", "demo")
+_LAZY = ("config", "datasets", "distribute", "saving", "demo")
 
 
 def __getattr__(name):

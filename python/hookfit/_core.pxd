@@ -97,8 +97,8 @@ cdef extern from "hf_dropout.h" nogil:
     enum:
         HF_DROPOUT_BITS
     uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
-    void hf_dropout_mask(uint64_t key, uint32_t threshold, float scale, int shared_row,
-                         float *mask, size_t n, size_t k)
+    void hf_dropout_apply(uint64_t key, uint32_t threshold, float scale, int shared_row,
+                          const float *x, size_t ldx, float *mask, float *y, size_t n, size_t k)
 
 
 cdef extern from "hf_loss.h" nogil:
@@ -108,10 +108,34 @@ cdef extern from "hf_loss.h" nogil:
         HF_LOSS_BCE
         HF_LOSS_CCE
         HF_LOSS_SCCE
+        HF_LOSS_HUBER
+        HF_LOSS_LOG_COSH
+        HF_LOSS_HINGE
+        HF_LOSS_SQUARED_HINGE
+        HF_LOSS_CATEGORICAL_HINGE
+        HF_LOSS_KLD
+        HF_LOSS_POISSON
+        HF_LOSS_MAPE
+        HF_LOSS_MSLE
+        HF_LOSS_COSINE
+        HF_LOSS_N_KINDS
+        HF_REDUCE_SUM_OVER_BATCH_SIZE
+        HF_REDUCE_SUM
+    ctypedef struct hf_loss_spec:
+        int kind
+        int from_logits
+        float label_smoothing
+        float delta
+        int reduction
     int hf_loss_valid(int kind)
     size_t hf_loss_y_width(int kind, size_t k)
-    hf_status hf_loss(int kind, const hf_rows *y, const hf_rows *sw, const float *pred,
-                      size_t n, size_t k, float *grad, double *value)
+    size_t hf_loss_spec_y_width(const hf_loss_spec *s, size_t k)
+    hf_status hf_loss_spec_check(const hf_loss_spec *s)
+    hf_loss_spec hf_loss_spec_of(int kind)
+    hf_status hf_loss_eval(const hf_loss_spec *s, const hf_rows *y, const hf_rows *sw,
+                           const float *pred, size_t n, size_t k, float *grad, double *value)
+    hf_status hf_loss_per_sample(const hf_loss_spec *s, const hf_rows *y, const float *pred,
+                                 size_t n, size_t k, float *out)
 
 
 cdef extern from "hf_metric.h" nogil:
@@ -124,10 +148,47 @@ cdef extern from "hf_metric.h" nogil:
         HF_METRIC_BINARY_ACCURACY
         HF_METRIC_CATEGORICAL_ACCURACY
         HF_METRIC_SPARSE_CATEGORICAL_ACCURACY
+        HF_METRIC_TOP_K_CATEGORICAL_ACCURACY
+        HF_METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY
+        HF_METRIC_ROOT_MEAN_SQUARED_ERROR
+        HF_METRIC_LOSS
+        HF_METRIC_COSINE_SIMILARITY
+        HF_METRIC_TRUE_POSITIVES
+        HF_METRIC_FALSE_POSITIVES
+        HF_METRIC_TRUE_NEGATIVES
+        HF_METRIC_FALSE_NEGATIVES
+        HF_METRIC_PRECISION
+        HF_METRIC_RECALL
+        HF_METRIC_AUC
+        HF_METRIC_PRECISION_AT_RECALL
+        HF_METRIC_RECALL_AT_PRECISION
+        HF_METRIC_R2_SCORE
+        HF_METRIC_N_KINDS
+    ctypedef struct hf_metric_spec:
+        int kind
+        int weighted
+        int from_logits
+        float label_smoothing
+        float threshold
+        int top_k
+        int class_id
+        size_t n_thresholds
+        const float *thresholds
+        int curve, summation
+        float target
+        int loss_kind
+        float delta
+        int aggregation
+        int num_regressors
     int hf_metric_valid(int kind)
     size_t hf_metric_y_width(int kind, size_t k)
-    hf_status hf_metric_update(int kind, const hf_rows *y, const float *pred, size_t n,
-                               size_t k, float *state)
+    size_t hf_metric_spec_y_width(const hf_metric_spec *m, size_t k)
+    hf_metric_spec hf_metric_spec_of(int kind)
+    size_t hf_metric_state_floats(const hf_metric_spec *m, size_t k)
+    hf_status hf_metric_spec_check(const hf_metric_spec *m, size_t k)
+    hf_status hf_metric_accumulate(const hf_metric_spec *m, const hf_rows *y, const hf_rows *sw,
+                                   const float *pred, size_t n, size_t k, float *state)
+    double hf_metric_result(const hf_metric_spec *m, const float *state, size_t k)
 
 
 cdef extern from "hf_optimizer.h" nogil:
@@ -135,18 +196,35 @@ cdef extern from "hf_optimizer.h" nogil:
         HF_OPT_SGD
         HF_OPT_RMSPROP
         HF_OPT_ADAM
-    ctypedef struct hf_opt:
+        HF_OPT_ADAGRAD
+        HF_OPT_ADAMAX
+        HF_OPT_ADADELTA
+        HF_OPT_NADAM
+        HF_OPT_FTRL
+        HF_OPT_LION
+        HF_OPT_N_KINDS
+        HF_OPT_MAX_SLOTS
+    ctypedef struct hf_opt_spec:
         int kind
-        float rho, momentum, epsilon
-        int centered, nesterov
-        float beta_1, beta_2
-        int amsgrad
-    int hf_opt_valid(int kind)
+        float beta_1, beta_2, epsilon
+        float rho, momentum
+        int centered, nesterov, amsgrad
+        float initial_accumulator_value
+        float learning_rate_power, l1, l2, l2_shrinkage, beta
+        float clipnorm, clipvalue, global_clipnorm, weight_decay
+        int use_ema
+        float ema_momentum
+        int ema_overwrite_frequency
     ctypedef struct hf_var:
         size_t offset, size
-    hf_status hf_optimizer_update(const hf_opt *opt, float *params, const float *grads,
-                                  float *s0, float *s1, float *s2, size_t n, float lr,
-                                  int64_t iteration)
+    int hf_opt_valid(int kind)
+    size_t hf_opt_kind_slots(int kind)
+    size_t hf_opt_n_slots(const hf_opt_spec *o)
+    hf_opt_spec hf_opt_spec_of(int kind)
+    hf_status hf_opt_spec_check(const hf_opt_spec *o)
+    hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float *const *slots,
+                           size_t n_params, const hf_var *vars, size_t n_vars, float lr,
+                           int64_t iteration)
 
 
 cdef extern from "hf_network.h" nogil:
@@ -191,15 +269,13 @@ cdef extern from "hf_network.h" nogil:
         size_t n_params
         float *params
         float *grads
-        float *slots[3]
+        float *slots[5]
+        hf_opt_spec opt
         const hf_var *vars
         size_t n_vars
-        const hf_var *spans
-        size_t n_spans
-        hf_opt opt
-        int loss
+        hf_loss_spec loss
         size_t n_metrics
-        const int *metrics
+        const hf_metric_spec *metrics
         float *mstate
         int64_t iterations
         const hf_blas *blas
@@ -221,6 +297,11 @@ cdef extern from "hf_network.h" nogil:
     hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                                size_t batch, int training, int64_t iteration, float *out,
                                float *ws)
+    size_t hf_reduce_floats(const hf_network *net)
+    int hf_network_data_parallel_ok(const hf_network *net)
+    hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                           size_t global_rows, float *mdelta, float *ws)
+    hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
 
 
 cdef extern from "hf_pool.h" nogil:
@@ -235,3 +316,9 @@ cdef extern from "hf_pool.h" nogil:
 
 cdef extern from "hf_floor.h" nogil:
     double hf_read_floats(const float *x, size_t count)
+
+
+# The spec fillers of _core_numerics.pxi (NUMERICS_SPEC.md), for the other .pxi parts.
+cdef int _fill_loss_spec(hf_loss_spec *out, dict spec) except -1
+cdef int _fill_metric_spec(hf_metric_spec *out, dict spec, object keepalive_list) except -1
+cdef int _fill_opt_spec(hf_opt_spec *out, dict spec) except -1

@@ -72,6 +72,17 @@ LOSS_MAE: int  # 1
 LOSS_BCE: int  # 2 binary crossentropy on probabilities, eps 1e-7
 LOSS_CCE: int  # 3 categorical crossentropy on probabilities, eps 1e-7
 LOSS_SCCE: int  # 4 sparse categorical crossentropy; y holds class ids as float32
+LOSS_HUBER: int  # 5 (delta)
+LOSS_LOG_COSH: int  # 6
+LOSS_HINGE: int  # 7 ({0, 1} labels read as {-1, 1})
+LOSS_SQUARED_HINGE: int  # 8
+LOSS_CATEGORICAL_HINGE: int  # 9
+LOSS_KLD: int  # 10
+LOSS_POISSON: int  # 11
+LOSS_MAPE: int  # 12
+LOSS_MSLE: int  # 13
+LOSS_COSINE: int  # 14 (negative cosine similarity)
+N_LOSS_KINDS: int
 
 # Metrics (csrc/hf_metric.h): running weighted sum and count (float32), so
 # the running mean is read, not recomputed.
@@ -83,11 +94,49 @@ METRIC_SCCE: int  # 4
 METRIC_BINARY_ACCURACY: int  # 5 (threshold 0.5)
 METRIC_CATEGORICAL_ACCURACY: int  # 6
 METRIC_SPARSE_CATEGORICAL_ACCURACY: int  # 7
+METRIC_TOP_K_CATEGORICAL_ACCURACY: int  # 8 (top_k)
+METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY: int  # 9
+METRIC_ROOT_MEAN_SQUARED_ERROR: int  # 10
+METRIC_LOSS: int  # 11 running mean of loss_kind (any LOSS_*)
+METRIC_COSINE_SIMILARITY: int  # 12
+METRIC_TRUE_POSITIVES: int  # 13..16 TP, FP, TN, FN: state [tp, fp, tn, fn] x thresholds
+METRIC_FALSE_POSITIVES: int
+METRIC_TRUE_NEGATIVES: int
+METRIC_FALSE_NEGATIVES: int
+METRIC_PRECISION: int  # 17
+METRIC_RECALL: int  # 18
+METRIC_AUC: int  # 19 (curve 0 ROC / 1 PR; summation 0 interpolation, 1 minoring, 2 majoring)
+METRIC_PRECISION_AT_RECALL: int  # 20 (target)
+METRIC_RECALL_AT_PRECISION: int  # 21 (target)
+METRIC_R2_SCORE: int  # 22 (aggregation, num_regressors); state 4k + 1
+N_METRIC_KINDS: int
 
 # Optimizers (csrc/hf_optimizer.h), Keras 2 formulas and defaults.
 OPT_SGD: int  # 0: slots [m]            (m only used when momentum > 0; 1 slot)
 OPT_RMSPROP: int  # 1: slots [v, m, a]  (m: momentum > 0, a: centered)
-OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad)
+OPT_ADAM: int  # 2: slots [m, v, vhat]  (vhat: amsgrad; AdamW = Adam + weight_decay)
+OPT_ADAGRAD: int  # 3: [accumulator]
+OPT_ADAMAX: int  # 4: [m, u]
+OPT_ADADELTA: int  # 5: [accumulated_grad, accumulated_delta_var]
+OPT_NADAM: int  # 6: [m, v, u_product (first float)]
+OPT_FTRL: int  # 7: [accumulator, linear]
+OPT_LION: int  # 8: [m]
+# Optimizer code -> number of slot buffers it uses (from the C headers).
+_N_SLOTS: dict[int, int]
+# (use_ema adds one slot, the averages, after the kind's own.)
+
+# Loss reductions (csrc/hf_loss.h); spec dicts may also say "sum_over_batch_size"/"sum".
+REDUCE_SUM_OVER_BATCH_SIZE: int  # 0
+REDUCE_SUM: int  # 1
+
+# Spec dicts (NUMERICS_SPEC.md) describe a loss, metric or optimizer with its
+# settings; missing keys take Keras's defaults, unknown keys are refused:
+#   loss   {"kind": LOSS_*, "from_logits", "label_smoothing", "delta", "reduction"}
+#   metric {"kind": METRIC_*, "name", "weighted", "from_logits", "label_smoothing",
+#           "threshold", "top_k", "class_id", "thresholds", "curve", "summation", "target"}
+#   opt    {"kind": OPT_*, "beta_1", "beta_2", "epsilon", "rho", "momentum", "centered",
+#           "nesterov", "amsgrad", "clipnorm", "clipvalue", "global_clipnorm",
+#           "weight_decay", "use_ema", "ema_momentum", "ema_overwrite_frequency"}
 
 class CoreError(Exception):
     """Base of every error raised by the core (always also a ValueError/TypeError/...)."""
@@ -231,23 +280,12 @@ class Network:
         eager model(x)). training=True: dropout with a fresh mask per call and
         batch statistics, which also move BatchNormalization's moving
         statistics (as a Keras call with training=True does)."""
-    def configure(
-        self,
-        loss: int,
-        metrics: Sequence[int],
-        optimizer: int,
-        *,
-        rho: float = 0.9,
-        momentum: float = 0.0,
-        epsilon: float = 1e-7,
-        centered: bool = False,
-        nesterov: bool = False,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        amsgrad: bool = False,
-    ) -> None:
-        """Set loss, metrics and optimizer; zero the optimizer slots, the
-        iteration counter and the metric accumulators."""
+    def configure(self, loss: int | dict, metrics: Sequence[int] | Sequence[dict],
+                  optimizer: int | dict, **hyper) -> None:
+        """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
+        older configure(loss_code, metric_codes, opt_code, rho=..., ...).
+        Zeroes the optimizer slots, the iteration counter and the metric
+        accumulators; a refused call changes nothing."""
     iterations: int
     """Optimizer steps applied so far (Adam's bias correction uses it)."""
     def optimizer_slots(self) -> list[np.ndarray]:
@@ -260,8 +298,8 @@ class Network:
         quotient total / count (0.0 when nothing was accumulated, as Keras's
         divide-no-nan)."""
     def metric_state(self) -> np.ndarray:
-        """A copy of the accumulators, float32, shape (1 + n_metrics, 2):
-        (total, count) per entry."""
+        """A copy of the whole metric state, float32, 1-D: the loss tracker
+        (total, count), then each metric's block (metric_state_floats)."""
     def set_metric_state(self, state: np.ndarray) -> None: ...
     def train_batch(self, data: Dataset, start: int, count: int, lr: float) -> int:
         """One step on rows at positions [start, start + count): forward,
@@ -302,6 +340,22 @@ class Network:
     @property
     def last_run_batches(self) -> int:
         """Batches completed by the last run of any kind, also when it raised."""
+    # The data-parallel step (hookfit.distribute): train_batch split in two
+    # calls around one in-place sum over ranks of reduce_buffer.
+    @property
+    def reduce_buffer(self) -> np.ndarray:
+        """float32 (n_params + 2 * (1 + n_metrics) + 1,): the gradients, the
+        loss and metric deltas, and one float the caller may use (never
+        touched here). The gradients live in it once it exists."""
+    def grad_batch(self, data: Dataset, start: int, count: int, global_rows: int) -> int:
+        """Forward, loss and backward on positions [start, start + count)
+        (count may be 0), the gradient scaled by count / global_rows, into
+        reduce_buffer; the loss and metric deltas after it. Changes no
+        weight, slot, accumulator or iteration count. Returns count."""
+    def update_batch(self, lr: float) -> None:
+        """Add the deltas to the accumulators, apply the optimizer with the
+        (summed) gradients, iterations += 1. grad_batch(..., n, n) then
+        update_batch(lr) is bitwise train_batch(..., n, lr)."""
 
 # Single kernels, exposed for tests and benchmarks (out-parameter style).
 # ``alpha``: the activation's parameter (None: its default, see ACT_*).
@@ -317,9 +371,9 @@ def dropout_mask(
 ) -> np.ndarray:
     """The (rows, width) float32 mask the dropout node with index ``node``
     draws at step ``iteration``: 1 / (1 - rate) where kept, else 0. Kept
-    when the top 24 bits of a SplitMix64-finalised hash of (seed,
-    iteration, node, row, column) are >= floor(rate * 2**24); the twin
-    gives the same bits."""
+    when the top 24 bits of a hash of (seed, iteration, node, row, column)
+    are >= floor(rate * 2**24) (SplitMix64 per row, MurmurHash3's fmix32
+    per element: csrc/hf_dropout.h); the twin gives the same bits."""
 def dense_forward(
     x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, activation: int, out: np.ndarray,
     alpha: float | None = None,
@@ -376,6 +430,25 @@ def cpu_features() -> str:
     """The SIMD path chosen at run time for the hot loops: "x86-64-v3
     (avx2+fma)" or "baseline (sse2)" (GCC function clones picked by the
     loader); the reference twin returns "numpy-reference"."""
+
+def loss_eval(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,
+              sample_weight: np.ndarray | None, grad_out: np.ndarray | None) -> float:
+    """Batch loss with the spec's reduction; dL/dy_pred into grad_out when given."""
+def loss_per_sample(spec: dict, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per-sample values (float32, (n,)): Keras's reduction "none"."""
+def metric_state_floats(spec: dict, k: int) -> int:
+    """Length of the metric's float32 state block for outputs of width k."""
+def metric_accumulate(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,
+                      sample_weight: np.ndarray | None, state: np.ndarray) -> None:
+    """Add one batch to the state block (weights apply when spec["weighted"])."""
+def metric_result(spec: dict, state: np.ndarray, k: int) -> float:
+    """The metric's value from its state block."""
+def opt_n_slots(spec: dict) -> int:
+    """Slot buffers the optimizer keeps (n_params floats each)."""
+def opt_apply(spec: dict, params: np.ndarray, grads: np.ndarray, slots: Sequence[np.ndarray],
+              lr: float, iteration: int, vars: Sequence[tuple[int, int]] | None = None) -> None:
+    """One step in place over the (offset, size) ranges (None: all of params);
+    grads is clipped in place when the spec clips."""
 def set_threads(n: int) -> None:
     """Use ``n`` threads in all (the caller included) for the core's
     parallel work; the results do not depend on it."""

@@ -72,7 +72,7 @@ def dropout_mask(seed, iteration, node, rows, width, rate, shared_row=False):
     cdef float scale = nd["drop_scale"]
     cdef int shared = nd["shared_row"]
     with nogil:
-        hf_dropout_mask(hf_dropout_key(s, it, nodei), t, scale, shared, op, n, k)
+        hf_dropout_apply(hf_dropout_key(s, it, nodei), t, scale, shared, NULL, 0, op, NULL, n, k)
     return out
 
 

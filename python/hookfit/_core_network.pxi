@@ -22,9 +22,9 @@ cdef class Network:
     cdef size_t *_inputs
     cdef unsigned char *_accumulate
     cdef hf_var *_vars
-    cdef hf_var *_spans
-    cdef object _graph, _dense_nodes, _metrics
+    cdef object _graph, _dense_nodes, _metric_specs, _metric_keep
     cdef object _params, _grads, _slots, _mstate, _ws
+    cdef object _reduce  # data-parallel: [grads | metric deltas], made on first use
     cdef size_t _ws_floats
     cdef bint _busy, _configured, _sparse, _ready
     cdef int _loss
@@ -52,12 +52,10 @@ cdef class Network:
         PyMem_Free(self._inputs)
         PyMem_Free(self._accumulate)
         PyMem_Free(self._vars)
-        PyMem_Free(self._spans)
         self._nodes = NULL
         self._inputs = NULL
         self._accumulate = NULL
         self._vars = NULL
-        self._spans = NULL
 
     cdef int _build(self, x_width, nodes, output) except -1:
         """Check the graph (hookfit._graph), then copy it into C structs.
@@ -66,13 +64,23 @@ cdef class Network:
         graph = _graph.Graph(x_width, nodes, output)
         cdef size_t n = len(graph.nodes)
         cdef size_t n_edges = sum(len(nd["inputs"]) for nd in graph.nodes)
+        total = graph.n_params
+        try:
+            params = _aligned_zeros(total)
+            params[...] = graph.initial_params()
+            grads = _aligned_zeros(total)
+            slots = [_aligned_zeros(total) for _ in range(3)]
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(
+                f"cannot allocate {total} parameters (with their gradients and optimizer slots); "
+                "use smaller layers"
+            ) from None
         cdef hf_node *cn = <hf_node *>_zalloc(n, sizeof(hf_node))
         cdef size_t *ci = <size_t *>_zalloc(max(n_edges, 1), sizeof(size_t))
         cdef unsigned char *ca = <unsigned char *>_zalloc(max(n_edges, 1), 1)
         cdef hf_var *cv = <hf_var *>_zalloc(max(len(graph.vars), 1), sizeof(hf_var))
-        cdef hf_var *cs = <hf_var *>_zalloc(max(len(graph.spans), 1), sizeof(hf_var))
-        if cn == NULL or ci == NULL or ca == NULL or cv == NULL or cs == NULL:
-            PyMem_Free(cn); PyMem_Free(ci); PyMem_Free(ca); PyMem_Free(cv); PyMem_Free(cs)
+        if cn == NULL or ci == NULL or ca == NULL or cv == NULL:
+            PyMem_Free(cn); PyMem_Free(ci); PyMem_Free(ca); PyMem_Free(cv)
             raise WorkspaceError("cannot allocate the network's node table")
         cdef size_t e = 0, i, p
         for i in range(n):
@@ -103,20 +111,15 @@ cdef class Network:
             cn[i].val, cn[i].aux, cn[i].grad, cn[i].stats = nd["val"], nd["aux"], nd["grad"], nd["stats"]
         for i in range(len(graph.vars)):
             cv[i].offset, cv[i].size = graph.vars[i]
-        for i in range(len(graph.spans)):
-            cs[i].offset, cs[i].size = graph.spans[i]
 
         self._free_nodes()
-        self._nodes, self._inputs, self._accumulate, self._vars, self._spans = cn, ci, ca, cv, cs
+        self._nodes, self._inputs, self._accumulate, self._vars = cn, ci, ca, cv
         self._graph = graph
         self._dense_nodes = [j for j, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
-        total = graph.n_params
-        self._params = _aligned_zeros(total)
-        self._params[...] = graph.initial_params()
-        self._grads = _aligned_zeros(total)
-        self._slots = [_aligned_zeros(total) for _ in range(3)]
-        self._metrics = np.zeros(0, dtype=np.intc)
-        self._mstate = np.zeros((1, 2), dtype=np.float32)
+        self._params, self._grads, self._slots = params, grads, slots
+        self._metric_specs = np.zeros(sizeof(hf_metric_spec), dtype=np.uint8)
+        self._metric_keep = []
+        self._mstate = np.zeros(2, dtype=np.float32)
         self._ws = None
         self._ws_floats = 0
         self._busy = False
@@ -135,19 +138,17 @@ cdef class Network:
         self.net.n_params = <size_t>total
         self.net.params = _fptr(self._params)
         self.net.grads = _fptr(self._grads)
-        self.net.slots[0] = _fptr(self._slots[0])
-        self.net.slots[1] = _fptr(self._slots[1])
-        self.net.slots[2] = _fptr(self._slots[2])
+        for i in range(HF_OPT_MAX_SLOTS):
+            self.net.slots[i] = _fptr(self._slots[i]) if i < 3 else NULL
         self.net.vars = cv
         self.net.n_vars = len(graph.vars)
-        self.net.spans = cs
-        self.net.n_spans = len(graph.spans)
-        self.net.opt.kind = OPT_RMSPROP
-        self.net.loss = LOSS_MSE
+        self.net.opt = hf_opt_spec_of(OPT_RMSPROP)
+        self.net.loss = hf_loss_spec_of(LOSS_MSE)
         self.net.n_metrics = 0
-        self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
+        self.net.metrics = <const hf_metric_spec *>cnp.PyArray_DATA(<cnp.ndarray>self._metric_specs)
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
+        self._reduce = None  # its metric part has the new metrics' size
         self.net.blas = &_BLAS
         self._ready = True
         return 0
@@ -242,44 +243,71 @@ cdef class Network:
 
     # ---- compile-time settings
 
-    def configure(self, loss, metrics, optimizer, *, rho=0.9, momentum=0.0, epsilon=1e-7,
-                  centered=False, nesterov=False, beta_1=0.9, beta_2=0.999, amsgrad=False):
-        """Set loss, metrics and optimizer; zero the slots, iterations and accumulators."""
+    def configure(self, loss, metrics, optimizer, **hyper):
+        """Set loss, metrics and optimizer; zero the slots, iterations and accumulators.
+
+        configure(loss_spec: dict, metric_specs: list[dict], opt_spec: dict)
+        (NUMERICS_SPEC.md), or the older configure(loss_code, metric_codes,
+        opt_code, **hyper) with the kinds' defaults and hyper-parameters."""
         self._check_ready()
         self._check_idle("configure")
-        loss, optimizer = int(loss), int(optimizer)
-        metrics = [int(m) for m in metrics]
-        if not hf_loss_valid(loss):
-            raise KindError(f"loss must be one of LOSS_* (0-4); got {loss}")
-        if not hf_opt_valid(optimizer):
-            raise KindError(f"optimizer must be one of OPT_* (0-2); got {optimizer}")
-        for i, m in enumerate(metrics):
-            if not hf_metric_valid(m):
-                raise KindError(f"metrics[{i}] must be one of METRIC_* (0-7); got {m}")
-        cdef hf_opt opt
-        _fill_opt(&opt, optimizer, rho, momentum, epsilon, centered, nesterov, beta_1, beta_2,
-                  amsgrad)
+        if isinstance(loss, dict):
+            if hyper:
+                raise TypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hyper)}")
+            loss_spec, metric_specs, opt_spec = loss, list(metrics), optimizer
+            if not isinstance(opt_spec, dict) or not all(isinstance(m, dict) for m in metric_specs):
+                raise TypeError("configure(loss_spec, metric_specs, opt_spec) takes dicts (NUMERICS_SPEC.md)")
+        else:
+            loss_spec, metric_specs, opt_spec = _specs_from_codes(loss, metrics, optimizer, hyper)
+        cdef hf_loss_spec ls
+        cdef hf_opt_spec os
+        _fill_loss_spec(&ls, loss_spec)
+        _fill_opt_spec(&os, opt_spec)
+        n_metrics = len(metric_specs)
+        cdef size_t spec_bytes = sizeof(hf_metric_spec)
+        keep = []
+        mbuf = np.zeros(max(n_metrics, 1) * spec_bytes, dtype=np.uint8)
+        cdef hf_metric_spec *ms = <hf_metric_spec *>cnp.PyArray_DATA(<cnp.ndarray>mbuf)
         k = self.output_dim
-        if loss == LOSS_SCCE and k < 1:
-            raise ShapeError("sparse categorical crossentropy needs at least one output")
-        widths = {hf_loss_y_width(loss, k)} | {hf_metric_y_width(m, k) for m in metrics}
+        state_floats = 2
+        for i, spec in enumerate(metric_specs):
+            try:
+                _fill_metric_spec(&ms[i], spec, keep)
+            except CoreError as e:
+                raise type(e)(f"metrics[{i}]: {e}") from None
+            if hf_metric_spec_check(&ms[i], <size_t>k) != HF_OK:
+                raise KindError(f"metrics[{i}] does not fit outputs of width {k}: {spec!r}")
+            state_floats += <Py_ssize_t>hf_metric_state_floats(&ms[i], <size_t>k)
+        widths = {hf_loss_spec_y_width(&ls, <size_t>k)}
+        widths |= {hf_metric_spec_y_width(&ms[i], <size_t>k) for i in range(n_metrics)}
         if len(widths) > 1:
             raise ShapeError(
                 "loss and metrics must agree on the width of y: sparse losses/metrics take one "
                 f"label column, the others {k} columns"
             )
-        self._metrics = np.array(metrics, dtype=np.intc)
-        self._mstate = np.zeros((1 + len(metrics), 2), dtype=np.float32)
-        for slot in self._slots:
-            slot[...] = 0.0
-        self.net.opt = opt
-        self.net.loss = loss
-        self.net.n_metrics = <size_t>len(metrics)
-        self.net.metrics = <const int *>cnp.PyArray_DATA(<cnp.ndarray>self._metrics)
+        n_slots = <Py_ssize_t>hf_opt_n_slots(&os)
+        try:
+            slots = [_aligned_zeros(self.net.n_params) for _ in range(n_slots)]
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(
+                f"cannot allocate {n_slots} optimizer slots of {self.net.n_params} floats"
+            ) from None
+        self._metric_specs = mbuf
+        self._metric_keep = keep
+        self._mstate = np.zeros(state_floats, dtype=np.float32)
+        self._slots = slots
+        for i in range(n_slots):
+            self.net.slots[i] = _fptr(slots[i])
+        self.net.opt = os
+        self.net.loss = ls
+        self.net.n_metrics = <size_t>n_metrics
+        self.net.metrics = ms
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
-        self._loss = loss
-        self._sparse = loss == LOSS_SCCE or any(m in _SPARSE_METRICS for m in metrics)
+        self._reduce = None  # its metric part has the new metrics' size
+        self._loss = ls.kind
+        self._sparse = ls.kind == LOSS_SCCE or any(
+            ms[i].kind in _SPARSE_METRICS for i in range(n_metrics))
         self._configured = True
 
     @property
@@ -298,11 +326,12 @@ cdef class Network:
         self.net.iterations = value
 
     def optimizer_slots(self):
-        """Views of the slot buffers of the configured optimizer, in the order
-        of _core.pyi (SGD: [m]; RMSprop: [v, m, a]; Adam: [m, v, vhat]); the
-        unused ones are included and stay zero."""
+        """Views of the slot buffers of the configured optimizer (hf_opt_n_slots
+        of them), in the order of csrc/hf_optimizer.h (SGD: [m]; RMSprop:
+        [v, m, a]; Adam: [m, v, vhat]; then the EMA averages when use_ema);
+        the unused ones are included and stay zero."""
         self._check_ready()
-        return [self._slots[i] for i in range(_N_SLOTS[self.net.opt.kind])]
+        return list(self._slots)
 
     # ---- metrics
 
@@ -312,16 +341,14 @@ cdef class Network:
         self._mstate[...] = 0.0
 
     def metric_results(self):
-        """Running means [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
+        """Running values [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
         self._check_ready()
-        cdef cnp.ndarray ms = self._mstate
-        cdef const float *st = <const float *>cnp.PyArray_DATA(ms)
-        cdef Py_ssize_t i, m = cnp.PyArray_DIM(ms, 0)
-        cdef list out = [0.0] * m
-        for i in range(m):
-            if st[2 * i + 1] != 0.0:
-                # float32 division, as Keras's divide_no_nan(total, count).
-                out[i] = <double>(st[2 * i] / st[2 * i + 1])
+        cdef const float *st = _fptr(self._mstate)
+        cdef size_t k = hf_network_output_width(&self.net), off = 2, i
+        cdef list out = [<double>(st[0] / st[1]) if st[1] != 0.0 else 0.0]
+        for i in range(self.net.n_metrics):
+            out.append(hf_metric_result(&self.net.metrics[i], st + off, k))
+            off += hf_metric_state_floats(&self.net.metrics[i], k)
         return out
 
     def metric_state(self):
@@ -390,9 +417,9 @@ cdef class Network:
             if data.data.y == NULL:
                 raise ShapeError("data has no y; build the Dataset with y to train or evaluate")
             k = hf_network_output_width(&self.net)
-            if data.data.y_width != hf_loss_y_width(self._loss, k):
+            if data.data.y_width != hf_loss_spec_y_width(&self.net.loss, k):
                 raise ShapeError(
-                    f"y must have {hf_loss_y_width(self._loss, k)} column(s) for this loss and "
+                    f"y must have {hf_loss_spec_y_width(&self.net.loss, k)} column(s) for this loss and "
                     f"{k} outputs; got {data.data.y_width}"
                 )
             if self._sparse:
@@ -538,3 +565,83 @@ cdef class Network:
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])
         return <Py_ssize_t>done
+
+    # ---- the data-parallel step (hookfit.distribute): train_batch in two
+    # calls around one in-place Allreduce of reduce_buffer.
+
+    @property
+    def reduce_buffer(self):
+        """The float32 buffer [gradients (n_params) | loss and metric deltas
+        (the size of metric_state()) | one float for the caller] that grad_batch
+        fills and update_batch reads: the one array a data-parallel step sums
+        over ranks, in place. The last float is never touched here (the loop
+        sums its stop flag in it, at no extra cost)."""
+        self._check_idle("reduce_buffer")
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
+        if self._reduce is None:
+            # The gradients live in this buffer from now on (no copy per step).
+            self._reduce = _aligned_zeros(<Py_ssize_t>hf_reduce_floats(&self.net) + 1)
+            self._grads = self._reduce[:self.net.n_params]
+            self.net.grads = _fptr(self._reduce)
+        return self._reduce
+
+    def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows):
+        """This rank's share of a data-parallel step: forward, loss and
+        backward (the gradient scaled by count / global_rows) on positions
+        [start, start + count), into reduce_buffer; count may be 0. Changes
+        no weight, slot, accumulator or iteration count. GIL released."""
+        buf = self.reduce_buffer
+        if not hf_network_data_parallel_ok(&self.net):
+            raise KindError(
+                "grad_batch: this network has a trainable BatchNormalization, an active Dropout or "
+                "a summed loss (reduction='sum'); data-parallel training of those is not supported "
+                "yet (a rank's batch statistics and dropout masks would differ from those of the "
+                "global batch; each rank would add the weight penalties in full)"
+            )
+        if count == 0:
+            if data is None or not 0 <= start <= <Py_ssize_t>data.data.n_positions:
+                raise PositionError(f"start={start} must lie in [0, {data.data.n_positions if data is not None else 0}]")
+            self._check_run(data, 0, 1, 1, True)
+        else:
+            self._check_run(data, start, count, count, True)
+        if not count <= global_rows or global_rows < 1:
+            raise PositionError(
+                f"global_rows must be >= 1 and >= this share's count ({count}); got {global_rows}"
+            )
+        cdef float *ws = self._workspace(<size_t>max(count, 1))
+        cdef float *mdelta = _fptr(buf) + self.net.n_params
+        cdef hf_status st
+        self._busy = True
+        data._users += 1
+        try:
+            with nogil:
+                st = hf_grad_step(&self.net, &data.data, <size_t>start, <size_t>count,
+                                  <size_t>global_rows, mdelta, ws)
+        finally:
+            self._busy = False
+            data._users -= 1
+        if st != HF_OK:
+            _raise(st, "grad_batch")
+        return count
+
+    def update_batch(self, lr):
+        """The rest of the step, after the sum over ranks: add the metric
+        deltas to the accumulators, apply the optimizer to the summed
+        gradients, iterations += 1."""
+        buf = self.reduce_buffer
+        cdef float lrf = <float>float(lr)
+        if not isfinite(lrf):
+            raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
+        if self.net.iterations == INT64_MAX:
+            raise PositionError("iterations would overflow int64; reset optimizer.iterations")
+        cdef const float *mdelta = _fptr(buf) + self.net.n_params
+        cdef hf_status st
+        self._busy = True
+        try:
+            with nogil:
+                st = hf_update_step(&self.net, mdelta, lrf)
+        finally:
+            self._busy = False
+        if st != HF_OK:
+            _raise(st, "update_batch")

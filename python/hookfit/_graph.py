@@ -18,7 +18,7 @@ from hookfit._core import (
     NODE_ACTIVATION, NODE_ADD, NODE_BATCHNORM, NODE_CONCATENATE, NODE_DENSE, NODE_DROPOUT,
     NODE_INPUT, NODE_NORMALIZATION,
 )
-from hookfit.errors import DtypeError, KindError, ShapeError
+from hookfit.errors import DtypeError, KindError, ShapeError, WorkspaceError
 
 # Matrix sizes reach sgemm as a 32-bit int; batch rows and columns of the
 # dropout counter fit 31 bits too.
@@ -271,7 +271,9 @@ class Graph:
             if nd["backward"]:
                 nd["grad"], row = row, row + k
             if nd["kind"] == NODE_BATCHNORM:
-                nd["stats"], fixed = fixed, fixed + 2 * k
+                nd["stats"], fixed = fixed, fixed + 4 * k
+            elif nd["kind"] == NODE_NORMALIZATION:
+                nd["stats"], fixed = fixed, fixed + k
         self.row_floats, self.fixed_floats = row, fixed
         # Trainable variables, and the same merged where contiguous.
         self.vars = [(off, int(np.prod(shape))) for _, _, off, shape, t in self.weights if t]
@@ -293,7 +295,10 @@ class Graph:
     def initial_params(self) -> np.ndarray:
         """Zeros, except the ones Keras starts at: BN gamma and moving variance,
         Normalization variance (so an unset layer divides by 1, not 0)."""
-        params = np.zeros(self.n_params, np.float32)
+        try:
+            params = np.zeros(self.n_params, np.float32)
+        except (MemoryError, ValueError):  # ValueError: more bytes than an address space
+            raise WorkspaceError(f"cannot allocate {self.n_params} parameters; use smaller layers") from None
         for _, name, off, shape, _ in self.weights:
             if name in ("gamma", "moving_variance", "variance"):
                 params[off:off + int(np.prod(shape))] = 1.0

@@ -171,8 +171,14 @@ _NATIVE_RUN = textwrap.dedent(
     model = keras.Sequential([keras.layers.Dense(32, activation="tanh", input_dim=16), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
     if mode == "interrupt":
-        # No batch hooks: each epoch is one native run; the signal lands inside it.
-        threading.Timer(0.4, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        # No batch hooks: each epoch is one native run; the signal lands inside
+        # it, once the run is under way (whatever the machine's speed).
+        def interrupt_when_running():
+            while model.optimizer.iterations < 500:
+                time.sleep(0.0005)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_when_running, daemon=True).start()
     start = time.time()
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0, on_interrupt="backup",
                         callbacks=[BackupAndRestore(backup_dir)])

@@ -441,3 +441,55 @@ def test_a_refused_graph_leaves_the_network_as_it_was(rng):
     with pytest.raises(ShapeError):
         net.__init__(3, [], [], [])
     assert net.n_params == 8 and np.all(net.params == 1.0)
+
+
+# ---------------------------------------------------------------- the run API on graphs
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_run_api_on_a_graph_matches_single_steps(impl, rng):
+    nodes = [inp(0, 5), dense(0, 8, C.ACT_RELU), dropout(1, 0.3), batchnorm(2), dense(3, 2)]
+    x, y = data_for(rng, 5, C.LOSS_MSE, 2, n=30)
+    p = init_params(impl.Network.from_graph(5, nodes, 4), rng)
+    rates = np.array([0.05, 0.02, 0.01, 0.005], np.float32)
+    nets = []
+    for _ in range(2):
+        net = impl.Network.from_graph(5, nodes, 4)
+        net.params[:] = p
+        net.configure(C.LOSS_MSE, [C.METRIC_MAE], C.OPT_RMSPROP)
+        nets.append(net)
+    data = impl.Dataset(x, y)
+    assert nets[0].train_batches(data, 0, 30, 8, rates) == 4
+    assert nets[0].last_run_batches == 4 and nets[0].iterations == 4
+    for b, start in enumerate(range(0, 30, 8)):
+        nets[1].train_batch(data, start, min(8, 30 - start), float(rates[b]))
+    np.testing.assert_array_equal(nets[0].params, nets[1].params)
+    assert nets[0].metric_results() == nets[1].metric_results()
+    # A run that turns the loss non-finite stops after that batch.
+    blown = impl.Network.from_graph(5, nodes, 4)
+    blown.params[:] = p
+    blown.node_weights(4)[0][:] = 1e30
+    blown.configure(C.LOSS_MSE, [], C.OPT_SGD)
+    with np.errstate(all="ignore"):  # the twin's float32 casts overflow on purpose here
+        assert blown.train_batches(data, 0, 30, 8, 0.1, stop_on_nonfinite=True) == 1
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_forward_matches_predict_on_the_fused_path(impl, rng):
+    net = impl.Network.from_graph(12, [inp(0, 12), dense(0, 1, C.ACT_SIGMOID)], 1)
+    net.params[:] = rng.uniform(-1, 1, net.n_params)
+    x = rng.standard_normal((9, 12)).astype(np.float32)
+    out = np.zeros((9, 1), np.float32)
+    net.predict_batches(impl.Dataset(x), 0, 9, 4, out)
+    np.testing.assert_allclose(net.forward(x), out, rtol=1e-6)
+    np.testing.assert_allclose(net.forward(x, training=True), out, rtol=1e-6)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_a_graph_too_large_to_allocate_is_refused_cleanly(impl):
+    net = impl.Network(3, [2], [C.ACT_LINEAR], [True])
+    net.params[:] = 1.0
+    huge = 2**31 - 1
+    with pytest.raises(impl.WorkspaceError, match="cannot allocate"):
+        net.__init__(huge, [huge], [C.ACT_LINEAR], [True])
+    assert net.n_params == 8 and np.all(net.params == 1.0)

@@ -137,7 +137,7 @@ def test_network_construction_errors():
 def test_configure_errors():
     net = core.Network(3, [2], [0], [True])
     with pytest.raises(errors.KindError, match="loss"):
-        net.configure(9, [], core.OPT_SGD)
+        net.configure(99, [], core.OPT_SGD)
     with pytest.raises(errors.KindError, match=r"metrics\[1\]"):
         net.configure(core.LOSS_MSE, [0, 42], core.OPT_SGD)
     with pytest.raises(errors.KindError, match="optimizer"):

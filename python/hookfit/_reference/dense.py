@@ -122,7 +122,7 @@ def dense_backward(x, kernel, a, da, activation, dkernel, dbias, dx, z=None, alp
 
 
 # --------------------------------------------------------------------------
-# Dropout mask: the counter-based hash of csrc/hf_dropout.c, vectorised.
+# Dropout mask: the counter-based hash of csrc/hf_dropout.c (see its header), vectorised.
 
 _M64 = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -151,10 +151,15 @@ def dropout_mask(seed, iteration, node, rows, width, rate, shared_row=False):
     if not 1 <= rows <= 2**31 - 1:
         raise ShapeError(f"rows must be in [1, {2**31 - 1}]; got {rows}")
     key = dropout_key(nd["seed"], int(iteration), int(node))
-    r = np.zeros((1 if shared_row else rows, 1), np.uint64) if shared_row else np.arange(rows, dtype=np.uint64)[:, None]
-    c = np.arange(width, dtype=np.uint64)[None, :]
-    counter = ((r << np.uint64(32)) | c) + np.uint64(1)
-    h = _mix64(key + counter * np.uint64(_GOLDEN))
-    keep = (h >> np.uint64(64 - 24)) >= np.uint64(nd["drop_threshold"])
+    r = np.arange(1 if shared_row else rows, dtype=np.uint64)[:, None]
+    rk = _mix64(key + (r + np.uint64(1)) * np.uint64(_GOLDEN))
+    h = (rk & np.uint64(0xFFFFFFFF)).astype(np.uint32) ^ (rk >> np.uint64(32)).astype(np.uint32)
+    h = h + np.arange(width, dtype=np.uint32)[None, :] * np.uint32(0x9E3779B9)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    keep = (h >> np.uint32(8)) >= np.uint32(nd["drop_threshold"])
     mask = np.where(keep, nd["drop_scale"], f32(0.0)).astype(np.float32)
     return np.broadcast_to(mask, (rows, width)).copy()

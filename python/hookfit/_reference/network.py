@@ -11,7 +11,10 @@ from hookfit import _graph
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
 from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
-from hookfit._reference.numerics import _accumulate_loss, loss_value_and_grad, metric_update, optimizer_update
+from hookfit._reference.numerics import (
+    _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
+    metric_state_floats, opt_apply, opt_n_slots,
+)
 
 
 def _penalty(w, l1, l2):
@@ -36,10 +39,12 @@ class Network:
 
     def _build(self, x_width, nodes, output):
         graph = _graph.Graph(x_width, nodes, output)
+        params = graph.initial_params()  # before any change: a refused graph changes nothing
         self._g = graph
         self._dense_nodes = [i for i, nd in enumerate(graph.nodes) if nd["kind"] == NODE_DENSE]
-        self._params = graph.initial_params()
+        self._params = params
         self._grads = np.zeros(graph.n_params, np.float32)
+        self._reduce = None  # data-parallel: [grads | metric deltas], made on first use
         self._configured = False
         self._eager_calls = 0
         self._iterations = 0
@@ -95,27 +100,43 @@ class Network:
         return self._graph().trainable_mask()
 
     def configure(self, loss, metrics, optimizer, **hparams):
+        """configure(loss_spec, metric_specs, opt_spec) with spec dicts, or the
+        older configure(loss_code, metric_codes, opt_code, **hyper)."""
         self._graph()
-        if not 0 <= loss < N_LOSSES:
-            raise KindError(f"loss must be one of LOSS_* (0-{N_LOSSES - 1}); got {loss}")
-        if any(not 0 <= m < N_METRICS for m in metrics):
-            raise KindError(f"metric codes must lie in [0, {N_METRICS})")
-        if optimizer not in _N_SLOTS:
-            raise KindError(f"optimizer must be one of OPT_* (0-{N_OPTIMIZERS - 1}); got {optimizer}")
-        defaults = dict(
-            rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-            nesterov=False, beta_1=0.9, beta_2=0.999, amsgrad=False,
-        )
-        unknown = set(hparams) - set(defaults)
-        if unknown:
-            raise DtypeError(f"unknown optimizer settings {sorted(unknown)}")
-        self._loss, self._metrics, self._opt = int(loss), [int(m) for m in metrics], int(optimizer)
-        defaults.update(hparams)
-        self._hparams = defaults
-        self._slots = [np.zeros_like(self._params) for _ in range(_N_SLOTS[self._opt])]
-        self._acc = np.zeros((1 + len(self._metrics), 2), np.float32)
+        if isinstance(loss, dict):
+            if hparams:
+                raise DtypeError(f"configure() with spec dicts takes no keyword settings; got {sorted(hparams)}")
+            loss_spec, metric_specs, opt_spec = dict(loss), [dict(m) for m in metrics], dict(optimizer)
+        else:
+            if not 0 <= loss < N_LOSSES:
+                raise KindError(f"loss must be one of LOSS_* (0-{N_LOSSES - 1}); got {loss}")
+            if any(not 0 <= m < N_METRICS for m in metrics):
+                raise KindError(f"metric codes must lie in [0, {N_METRICS})")
+            if optimizer not in _N_SLOTS:
+                raise KindError(f"optimizer must be one of OPT_* (0-{N_OPTIMIZERS - 1}); got {optimizer}")
+            loss_spec, metric_specs = {"kind": int(loss)}, [{"kind": int(m)} for m in metrics]
+            opt_spec = {"kind": int(optimizer), **hparams}
+        _loss_spec(loss_spec)
+        for m in metric_specs:
+            _metric_spec(m)
+        k = self.output_dim
+        blocks = [metric_state_floats(m, k) for m in metric_specs]
+        slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
+        self._loss_spec, self._metric_specs, self._opt_spec = loss_spec, metric_specs, opt_spec
+        self._loss = loss_spec["kind"]
+        self._metrics = [m["kind"] for m in metric_specs]
+        self._slots, self._blocks = slots, blocks
+        self._acc = np.zeros(2 + sum(blocks), np.float32)
+        self._reduce = None  # its metric part has the new metrics' size
         self.iterations = 0
         self._configured = True
+
+    def _metric_views(self, acc=None):
+        acc = self._acc if acc is None else acc
+        off = 2
+        for m, size in zip(self._metric_specs, self._blocks):
+            yield m, acc[off : off + size]
+            off += size
 
     def optimizer_slots(self):
         self._graph()
@@ -127,7 +148,9 @@ class Network:
 
     def metric_results(self):
         self._graph()
-        return [float(f32(t) / f32(c)) if c else 0.0 for t, c in self._acc]
+        t, c = self._acc[0], self._acc[1]
+        loss = float(f32(t) / f32(c)) if c else 0.0
+        return [loss] + [metric_result(m, st, self.output_dim) for m, st in self._metric_views()]
 
     def metric_state(self):
         self._graph()
@@ -312,15 +335,23 @@ class Network:
                 if (labels < 0).any() or (labels >= self.output_dim).any():
                     raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
-    def _accumulate(self, y, y_pred, batch_loss):
-        _accumulate_loss(self._acc[0], batch_loss, y.shape[0])
-        for j, m in enumerate(self._metrics):
-            metric_update(m, y, y_pred, self._acc[1 + j])
+    def _accumulate(self, y, y_pred, batch_loss, sw, acc=None):
+        acc = self._acc if acc is None else acc
+        _accumulate_loss(acc[0:2], batch_loss, y.shape[0])
+        for m, st in self._metric_views(acc):
+            metric_accumulate(m, y, y_pred, sw, st)
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
             raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
         self._check(data, start, count, need_y=True)
+        self._gradients(data, start, count, self._acc)
+        self._update(lr)
+        return 1
+
+    def _gradients(self, data, start, count, acc):
+        """Forward, loss and backward into _grads; the loss and metrics are
+        added to acc. The first half of a step."""
         g = self._g
         rows = data._rows(start, count)
         x, y = data.x[rows], data.y[rows]
@@ -329,19 +360,70 @@ class Network:
         vals, saved, activity = self._forward(x, True, self.iterations, True)
         pred = vals[g.output]
         da = np.empty_like(pred)
-        batch_loss = loss_value_and_grad(self._loss, y, pred, sw, da)
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
         # Keras adds sum(model.losses) to the loss it minimises and logs.
         batch_loss = float(f32(batch_loss + penalty + activity))
-        self._accumulate(y, pred, batch_loss)
+        self._accumulate(y, pred, batch_loss, sw, acc)
         if g.nodes[g.output]["backward"]:
             self._backward(vals, saved, da, True)
-        for off, size in g.spans:
-            optimizer_update(
-                self._opt, self._params[off:off + size], self._grads[off:off + size],
-                [s[off:off + size] for s in self._slots], lr, self.iterations, **self._hparams,
-            )
+
+    def _update(self, lr):
+        opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations, self._g.vars)
         self.iterations += 1
-        return 1
+
+    # -- the data-parallel step: train_batch in two calls around one in-place
+    # sum over ranks of reduce_buffer (see _core.pyi).
+
+    @property
+    def reduce_buffer(self):
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
+        if self._reduce is None:
+            # [grads | metric deltas | one float for the caller (the loop's stop flag)]
+            self._reduce = np.zeros(self.n_params + self._acc.shape[0] + 1, np.float32)
+            self._grads = self._reduce[: self.n_params]
+        return self._reduce
+
+    def _data_parallel_ok(self):
+        if self._loss_spec.get("reduction", 0) in (1, "sum"):
+            return False
+        for nd in self._g.nodes:
+            if not nd.get("live", True):
+                continue
+            if nd["kind"] == NODE_BATCHNORM and nd.get("trainable", True):
+                return False
+            if nd["kind"] == NODE_DROPOUT and nd.get("drop_threshold", 0) > 0:
+                return False
+        return True
+
+    def grad_batch(self, data, start, count, global_rows):
+        buf = self.reduce_buffer
+        if not self._data_parallel_ok():
+            raise KindError(
+                "grad_batch: this network has a trainable BatchNormalization, an active Dropout "
+                "or a summed loss; data-parallel training of those is not supported yet"
+            )
+        if count == 0:
+            if not 0 <= start <= data.n_positions:
+                raise PositionError(f"start={start} must lie in [0, {data.n_positions}]")
+            self._check(data, 0, 1, need_y=True)
+        else:
+            self._check(data, start, count, need_y=True)
+        if not 1 <= global_rows or count > global_rows:
+            raise PositionError(f"global_rows must be >= 1 and >= count ({count}); got {global_rows}")
+        buf[:-1] = 0
+        if count:
+            self._gradients(data, start, count, buf[self.n_params : -1])
+            if count != global_rows:
+                self._grads *= np.float32(count) / np.float32(global_rows)  # float32, as the core
+        return count
+
+    def update_batch(self, lr):
+        buf = self.reduce_buffer
+        if not math.isfinite(np.float32(lr)):
+            raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
+        self._acc += buf[self.n_params : -1]
+        self._update(lr)
 
     def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
         """Returns the batches run; lr is a float or one float32 rate per batch."""
@@ -369,8 +451,8 @@ class Network:
         penalty = self._weight_penalty()
         vals, _, activity = self._forward(x, False, 0, False)
         pred = vals[self._g.output]
-        batch_loss = loss_value_and_grad(self._loss, y, pred, sw, None)
-        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)))
+        batch_loss = loss_eval(self._loss_spec, y, pred, sw, None)
+        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw)
         return 1
 
     def test_batches(self, data, start, count, batch_size):

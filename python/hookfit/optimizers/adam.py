@@ -16,7 +16,7 @@ class Adam(Optimizer):
     """
 
     _kind = core.OPT_ADAM
-    _hyper_names = ("beta_1", "beta_2", "epsilon", "amsgrad")
+    _hyper_names: tuple[str, ...] = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,
@@ -34,7 +34,7 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
         self.amsgrad = bool(amsgrad)
         for key in ("beta_1", "beta_2"):
-            if not 0.0 <= getattr(self, key) < 1.0:
+            if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"`{key}` must be in [0, 1); got {getattr(self, key)}")
-        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise ValueError(f"`epsilon` must be a positive number; got {epsilon}")

@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from hookfit.optimizers.schedules import LearningRateSchedule
+
 
 class HyperParameter(float):
     """A float that knows the optimizer attribute it was read from.
@@ -40,7 +42,9 @@ class HyperParameter(float):
         return (float, (float(self),))
 
 
-def _as_learning_rate(value) -> float:
+def _as_learning_rate(value) -> float | LearningRateSchedule:
+    if isinstance(value, LearningRateSchedule):
+        return value
     if isinstance(value, HyperParameter):
         value = float(value)
     if isinstance(value, np.ndarray) and value.size == 1:
@@ -48,17 +52,31 @@ def _as_learning_rate(value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"learning_rate must be a number (a float such as 0.001); got "
-            f"{type(value).__name__} {value!r}. Learning-rate schedule objects are not "
-            f"supported: change the rate from a callback (LearningRateScheduler) instead"
+            f"{type(value).__name__} {value!r} (or a keras.optimizers.schedules.LearningRateSchedule)"
         )
     value = float(value)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"learning_rate must be finite and >= 0; got {value}")
     # Keras keeps the rate in a float32 variable: store what it would store.
-    return float(np.float32(value))
+    with np.errstate(over="ignore"):
+        stored = np.float32(value)
+    if not np.isfinite(stored):
+        raise ValueError(
+            f"learning_rate={value:g} overflows float32 (the learning-rate variable's type, max "
+            f"{float(np.finfo(np.float32).max):.4g}); use a smaller rate"
+        )
+    return float(stored)
 
 
-_UNSUPPORTED = ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "use_ema")
+def _optional_positive(name, value):
+    """None (off) or a finite number > 0, as Keras's clip/decay settings."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"`{name}` must be None or a finite number; got {value!r}")
+    if value < 0:
+        raise ValueError(f"`{name}` must be >= 0; got {value!r}")
+    return float(value)
 
 
 class Optimizer:
@@ -72,17 +90,35 @@ class Optimizer:
     _kind: int = -1  # the core's OPT_* code, set by subclasses
     _hyper_names: tuple = ()  # the settings passed to Network.configure
 
-    def __init__(self, learning_rate, name, **kwargs):
+    def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 **kwargs):
         if "lr" in kwargs:  # Keras 2 legacy alias
             learning_rate = kwargs.pop("lr")
-        for key in _UNSUPPORTED:
-            if kwargs.pop(key, None) not in (None, False):
-                raise ValueError(
-                    f"{type(self).__name__}: `{key}` is not supported by hookfit; "
-                    "remove it from the optimizer's arguments"
-                )
-        for key in ("ema_momentum", "ema_overwrite_frequency", "jit_compile"):
-            kwargs.pop(key, None)  # accepted for compatibility, no effect
+        kwargs.pop("jit_compile", None)  # accepted for compatibility: everything runs in C
+        self.weight_decay = _optional_positive("weight_decay", weight_decay)
+        self.clipnorm = _optional_positive("clipnorm", clipnorm)
+        self.clipvalue = _optional_positive("clipvalue", clipvalue)
+        self.global_clipnorm = _optional_positive("global_clipnorm", global_clipnorm)
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError(
+                "At most one of `clipnorm` and `global_clipnorm` can be set. Received: "
+                f"clipnorm={clipnorm}, global_clipnorm={global_clipnorm}."
+            )
+        self.use_ema = bool(use_ema)
+        ema_momentum = float(ema_momentum)
+        if self.use_ema and not 0.0 <= ema_momentum <= 1.0:
+            raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
+        if ema_overwrite_frequency is not None and (
+            isinstance(ema_overwrite_frequency, bool) or not isinstance(ema_overwrite_frequency, int)
+            or ema_overwrite_frequency < 1
+        ):
+            raise ValueError(
+                "`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                f"ema_overwrite_frequency={ema_overwrite_frequency}"
+            )
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__} got unexpected argument(s) {sorted(kwargs)}"
@@ -96,21 +132,62 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> HyperParameter:
-        """The learning rate (float32-rounded float); assignable."""
-        return HyperParameter(self._learning_rate, self, "learning_rate")
+        """The learning rate (float32-rounded float); assignable. With a
+        schedule: the rate of the current step (not assignable, as in Keras)."""
+        return HyperParameter(self._rate_at(self.iterations), self, "learning_rate")
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = _as_learning_rate(value)
+        self._set_learning_rate(value)
 
     @property
     def lr(self) -> HyperParameter:
         """Alias of ``learning_rate`` (Keras 2)."""
-        return HyperParameter(self._learning_rate, self, "learning_rate")
+        return HyperParameter(self._rate_at(self.iterations), self, "learning_rate")
 
     @lr.setter
     def lr(self, value):
+        self._set_learning_rate(value)
+
+    def _set_learning_rate(self, value):
+        if isinstance(getattr(self, "_learning_rate", None), LearningRateSchedule):
+            raise TypeError(
+                "This optimizer was created with a `LearningRateSchedule` object as its "
+                "`learning_rate` constructor argument, hence its learning rate is not settable. "
+                "If you need the learning rate to be settable, you should instantiate the "
+                "optimizer with a float `learning_rate` argument."
+            )
         self._learning_rate = _as_learning_rate(value)
+
+    @property
+    def _schedule(self):
+        """The LearningRateSchedule driving the rate, or None."""
+        lr = self._learning_rate
+        return lr if isinstance(lr, LearningRateSchedule) else None
+
+    def _rate_at(self, iteration: int) -> float:
+        """The rate the step with this iteration count uses."""
+        schedule = self._schedule
+        if schedule is None:
+            return self._learning_rate
+        return self._checked(schedule._rates(np.array([iteration], np.int64)))[0].item()
+
+    def _rates_for(self, iterations: int, n_batches: int):
+        """The rates of the next n_batches steps: a float when constant, else a
+        float32 array with one rate per batch (what Network.train_batches takes)."""
+        schedule = self._schedule
+        if schedule is None:
+            return self._learning_rate
+        steps = np.arange(iterations, iterations + n_batches, dtype=np.int64)
+        return self._checked(schedule._rates(steps))
+
+    @staticmethod
+    def _checked(rates):
+        rates = np.ascontiguousarray(rates, dtype=np.float32)
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            bad = rates[~(np.isfinite(rates) & (rates >= 0))][0]
+            raise ValueError(f"the learning-rate schedule gave {bad!r}; rates must be finite and >= 0")
+        return rates
 
     # -- state living in the compiled network ----------------------------------
 
@@ -133,6 +210,20 @@ class Optimizer:
     def _hyper(self) -> dict:
         return {name: getattr(self, name) for name in self._hyper_names}
 
+    _COMMON = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+               "ema_overwrite_frequency")
+
+    def _spec(self) -> dict:
+        """The core's spec dict (NUMERICS_SPEC.md): the kind and its settings."""
+        return {"kind": self._kind, **self._hyper(), **{k: getattr(self, k) for k in self._COMMON}}
+
+    def finalize_variable_values(self, var_list=None):
+        """With use_ema, give the trained weights their moving averages (what
+        Keras does at the end of fit)."""
+        if self.use_ema and self._network is not None and self.iterations > 0:
+            params = self._network.params
+            params[...] = self._network.optimizer_slots()[-1]
+
     def _bind(self, network) -> None:
         """Make ``network`` apply this rule; zeroes slots and iterations."""
         self._network = network
@@ -143,7 +234,7 @@ class Optimizer:
         slots = [] if self._network is None else [s.copy() for s in self._network.optimizer_slots()]
         return {
             "iterations": self.iterations,
-            "learning_rate": self._learning_rate,
+            "learning_rate": self._rate_at(self.iterations),
             "slots": slots,
         }
 
@@ -167,16 +258,27 @@ class Optimizer:
                 dst[...] = src
         elif slots:
             raise ValueError("restore optimizer slots after model.compile(), not before")
-        self.learning_rate = state["learning_rate"]
+        if self._schedule is None:
+            self.learning_rate = state["learning_rate"]
         self.iterations = state["iterations"]
 
     def get_config(self) -> dict:
-        config = {"name": self.name, "learning_rate": self._learning_rate}
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        config = {"name": self.name, "learning_rate": lr}
         config.update(self._hyper())
+        config.update({k: getattr(self, k) for k in self._COMMON})
         return config
 
     @classmethod
     def from_config(cls, config: dict):
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict) and "class_name" in lr:
+            from hookfit.optimizers.schedules import deserialize
+
+            config["learning_rate"] = deserialize(lr)
         return cls(**config)
 
     def __repr__(self):

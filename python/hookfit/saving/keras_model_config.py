@@ -137,24 +137,29 @@ def _check_declared_size(plan, config, source, weights_bytes) -> None:
 
 # -- compile settings ----------------------------------------------------------
 
-_OPTIMIZER_SETTINGS_REFUSED = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
-                               "loss_scale_factor", "gradient_accumulation_steps")
-_OPTIMIZER_SETTINGS_IGNORED = ("ema_momentum", "ema_overwrite_frequency", "jit_compile", "is_legacy_optimizer",
-                               "decay")
+_OPTIMIZER_SETTINGS_REFUSED = ("loss_scale_factor", "gradient_accumulation_steps")
+_OPTIMIZER_SETTINGS_IGNORED = ("jit_compile", "is_legacy_optimizer", "decay")
+# Keras's optimizer settings hookfit's get_config may leave out, with Keras's defaults.
+_OPTIMIZER_DEFAULTS = dict(weight_decay=None, clipnorm=None, global_clipnorm=None, clipvalue=None,
+                           use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None)
 
 
 def optimizer_to_keras(optimizer, keras: int) -> dict:
     config = optimizer.get_config()
-    config["learning_rate"] = float(config["learning_rate"])
+    lr = config["learning_rate"]
+    if isinstance(lr, dict):  # a schedule: Keras 3 names its module
+        config["learning_rate"] = ({"module": "keras.optimizers.schedules", "registered_name": None, **lr}
+                                   if keras == 3 else lr)
+    else:
+        config["learning_rate"] = float(lr)
+    for key, value in _OPTIMIZER_DEFAULTS.items():
+        config.setdefault(key, value)
     if keras == 3:
         config["name"] = str(config.get("name", type(optimizer).__name__)).lower()
-        config.update(weight_decay=None, clipnorm=None, global_clipnorm=None, clipvalue=None,
-                      use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                      loss_scale_factor=None, gradient_accumulation_steps=None)
+        config.update(loss_scale_factor=None, gradient_accumulation_steps=None)
         return {"module": "keras.optimizers", "class_name": type(optimizer).__name__, "config": config,
                 "registered_name": None}
-    config.update(weight_decay=None, clipnorm=None, global_clipnorm=None, clipvalue=None, use_ema=False,
-                  ema_momentum=0.99, ema_overwrite_frequency=None, jit_compile=False, is_legacy_optimizer=False)
+    config.update(jit_compile=False, is_legacy_optimizer=False)
     return {"class_name": type(optimizer).__name__, "config": config}
 
 
@@ -171,11 +176,6 @@ def optimizer_from_keras(entry, optimizers, source: str):
             raise UnsupportedConfigError(f"{source}: optimizer {class_name} setting {key} is not supported by hookfit.")
     for key in _OPTIMIZER_SETTINGS_IGNORED:
         config.pop(key, None)
-    if isinstance(config.get("learning_rate"), dict):
-        raise UnsupportedConfigError(
-            f"{source}: optimizer {class_name} uses a learning-rate schedule "
-            f"({config['learning_rate'].get('class_name')!r}), which hookfit cannot load."
-        )
     try:
         return optimizers.get({"class_name": class_name, "config": config})
     except (TypeError, ValueError) as e:

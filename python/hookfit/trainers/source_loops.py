@@ -154,7 +154,7 @@ def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
         for raw in batches:
             hooks.before(batch)
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
-            network.train_batch(data, 0, data.n_rows, opt._learning_rate)
+            network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
             batch += 1
             it.batch_in_epoch = batch
             hooks.after(batch - 1, logs)
@@ -217,6 +217,8 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
         source.close()
         if validation is not None and validation[0] == "source":
             validation[1].close()
+    if epochs > initial_epoch:  # use_ema: the weights take their moving averages, as Keras 2 does
+        model.optimizer.finalize_variable_values()
     cl.on_train_end(dict(epoch_logs))
     return model.history
 

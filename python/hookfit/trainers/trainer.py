@@ -50,6 +50,30 @@ from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 
 
+def parallel_data_signature(*arrays):
+    from hookfit.distribute.parallel_run import data_signature
+
+    return data_signature(*arrays)
+
+
+def _refuse_parallel_source(model, distribute, what):
+    """A PyDataset or generator does not run data-parallel yet: refuse it on
+    every rank rather than train a full copy on each."""
+    if _parallel(model, distribute, what) is not None:
+        raise NotImplementedError(
+            f"{what}() data-parallel takes arrays only so far; a PyDataset, Sequence or "
+            "generator does not run data-parallel yet (load the data as arrays, or run one process)"
+        )
+
+
+def _parallel(model, distribute, what):
+    """The call's data-parallel run, or None (one process: today's path;
+    hookfit.distribute imports no MPI for it)."""
+    from hookfit.distribute import parallel_run
+
+    return parallel_run.start(model, distribute, what)
+
+
 class NotCompiledError(RuntimeError, ValueError):
     """fit/evaluate called before compile (Keras raises RuntimeError)."""
 
@@ -154,6 +178,7 @@ class Trainer:
         self.loss = None
         self._loss_code = None
         self._metric_specs = []  # as given to compile (checked)
+        self._weighted_metric_specs = []
         self._metric_names = []  # logs keys after 'loss', once configured
         self._compiled = False
         self._steps_per_execution = 1
@@ -216,28 +241,27 @@ class Trainer:
             raise TypeError(f"compile() got unexpected argument(s) {sorted(kwargs)}")
         if loss_weights is not None:
             raise ValueError("loss_weights is not supported: hookfit models have one output")
-        if weighted_metrics:
-            raise ValueError(
-                "weighted_metrics is not supported; metrics are averaged per sample "
-                "(sample weights apply to the loss)"
-            )
         steps_per_execution = _check_steps_per_execution(steps_per_execution)
         optimizer = _optimizers.get(optimizer)
         loss_code, _ = _losses.resolve(loss)
         metric_specs = _metrics.normalize(metrics)
+        weighted_specs = _metrics.normalize(weighted_metrics)
+        _losses.spec_of(loss)  # a loss that cannot train (reduction='none') fails here
         # Resolve against the real output width when there is one (the metric
         # kinds may depend on it), so that whatever can fail fails before
         # anything changes.
         width = self._network.output_dim if self._network is not None else 1
-        names = [n for n, _ in _metrics.resolve(metric_specs, width, loss_code)]
+        names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
         before = (
-            self.optimizer, self.loss, self._loss_code, self._metric_specs, self._compiled,
-            self._metric_names, self._steps_per_execution,
+            self.optimizer, self.loss, self._loss_code, self._metric_specs,
+            self._weighted_metric_specs, self._compiled, self._metric_names,
+            self._steps_per_execution,
         )
         self.optimizer = optimizer
         self.loss = loss
         self._loss_code = loss_code
         self._metric_specs = metric_specs
+        self._weighted_metric_specs = weighted_specs
         self._compiled = True
         self._metric_names = names
         self._steps_per_execution = steps_per_execution
@@ -248,7 +272,8 @@ class Trainer:
         except BaseException:
             (
                 self.optimizer, self.loss, self._loss_code, self._metric_specs,
-                self._compiled, self._metric_names, self._steps_per_execution,
+                self._weighted_metric_specs, self._compiled, self._metric_names,
+                self._steps_per_execution,
             ) = before
             if self._compiled and self._network is not None:
                 self._configure()  # the network back to the old configuration
@@ -256,11 +281,12 @@ class Trainer:
 
     def _configure(self) -> None:
         network = self._network
-        resolved = _metrics.resolve(self._metric_specs, network.output_dim, self._loss_code)
+        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code,
+                               self._weighted_metric_specs)
         opt = self.optimizer
-        network.configure(self._loss_code, [c for _, c in resolved], opt._kind, **opt._hyper())
+        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
         opt._bind(network)
-        self._metric_names = [n for n, _ in resolved]
+        self._metric_names = [s["name"] for s in specs]
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
@@ -338,8 +364,13 @@ class Trainer:
         workers=1,
         use_multiprocessing=False,
         on_interrupt=None,
+        distribute=None,
     ):
         """Train the model for a fixed number of epochs (Keras 2 semantics).
+
+        ``distribute``: a ``hookfit.distribute.DataParallel`` to train
+        data-parallel (``batch_size`` is the global batch); None: the one of
+        ``python -m hookfit.distribute``, if any, else one process.
 
         Beyond Keras, ``on_interrupt="backup"`` turns the first Ctrl-C or
         SIGTERM into a clean end: the running batch finishes, every
@@ -373,6 +404,7 @@ class Trainer:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
+            _refuse_parallel_source(self, distribute, "fit")
             if on_interrupt is not None:
                 raise ValueError(
                     "on_interrupt='backup' works with array data (x, y) only for now; a "
@@ -420,6 +452,30 @@ class Trainer:
         if val is not None:
             val_batch_size = _at_most_rows(val_batch_size, val[0].shape[0])
 
+        parallel = _parallel(self, distribute, "fit")
+        if parallel is not None:
+            try:
+                if shuffle == "batch" or on_interrupt is not None:
+                    raise NotImplementedError(
+                        "shuffle='batch' and on_interrupt do not run data-parallel yet; use "
+                        "shuffle=True or False and on_interrupt=None"
+                    )
+                parallel.check(
+                    callbacks, data=parallel_data_signature(x, y, sample_weight),
+                    validation=None if val is None else parallel_data_signature(*val),
+                    batch_size=batch_size, validation_batch_size=val_batch_size, epochs=epochs,
+                    initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                    validation_steps=validation_steps, shuffle=shuffle,
+                    metrics=self.metrics_names, n_params=self._network.n_params,
+                    optimizer=self.optimizer.get_config(),
+                )
+            except BaseException:
+                if val_source is not None:
+                    val_source.close()
+                raise
+            if not parallel.comm.is_chief:
+                verbose = 0  # one progress bar: rank 0's
+
         train_data = da.make_dataset(x, y, sample_weight)
         val_data = val_source if val is None else da.make_dataset(*val)
 
@@ -435,7 +491,17 @@ class Trainer:
             # model.optimizer was replaced since compile: train with it (fresh
             # slots), as Keras does; a backup may then restore its slots.
             self._configure()
-        cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+        if parallel is not None:
+            draw = iterator.draw_seed
+            iterator.draw_seed = lambda: parallel.shuffle_seed(draw)
+            # File-writing callbacks are adapted before the list is built.
+            parallel.enter(callbacks)
+        try:
+            cl = self._callback_list(callbacks, verbose, epochs=epochs, steps=iterator.steps_per_epoch)
+        except BaseException:
+            if parallel is not None:
+                parallel.exit()
+            raise
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
@@ -446,10 +512,13 @@ class Trainer:
             with guard or contextlib.nullcontext():
                 try:
                     epoch_logs = self._fit_loop(
-                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq
+                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq,
+                        parallel,
                     )
                 except graceful_interrupt.Interrupted:
                     epoch_logs = self._save_interrupted(cl)
+                if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+                    self.optimizer.finalize_variable_values()
                 cl.on_train_end(dict(epoch_logs))
         except BaseException as e:
             cl.on_exception(e, self._logs_now())
@@ -460,6 +529,8 @@ class Trainer:
             self._interrupt_guard = None
             if val_source is not None:
                 val_source.close()
+            if parallel is not None:
+                parallel.exit()  # after on_train_end / on_exception
         return self.history
 
     def _logs_now(self) -> dict:
@@ -479,11 +550,14 @@ class Trainer:
                 save(logs)
         return logs
 
-    def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq):
+    def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq, parallel=None):
         network = self._network
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
-        steps = self._train_steps(it, make_logs)
+        if parallel is None:
+            steps = self._train_steps(it, make_logs)
+        else:
+            steps = parallel.train_steps(it, make_logs)
         guard = getattr(self, "_interrupt_guard", None)
         if guard is not None:  # the safe points of a graceful interrupt
             steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
@@ -499,12 +573,16 @@ class Trainer:
             if it.at_epoch_start:
                 network.reset_metrics()
             cl.on_epoch_begin(epoch, {})
-            dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
+            if parallel is None:
+                dispatch = cl.batch_dispatcher("train", self._steps_per_execution)
+            else:
+                dispatch = parallel.dispatcher(cl, "train")
             token = cl.costs.start_steps()
             first = it.batch_in_epoch
             last = first + it.batches_left_in_epoch - 1
             if not it.stopped:  # a resumed run that had stopped: only the epoch's end is left
-                ran = run_batches(steps, dispatch, it.segments(), first, last, model=self)
+                ran = run_batches(steps, dispatch, it.segments(), first, last,
+                                  model=self if parallel is None else parallel.stop_view)
                 cl.costs.count_steps("train", ran)
             cl.costs.stop_steps(token)
             epoch_logs = make_logs(network.metric_results())
@@ -512,11 +590,12 @@ class Trainer:
             if ran_out:
                 it.warn_ran_out()
             if val_data is not None and _should_eval(epoch, val_freq):
-                val_logs = self._test(cl, val_data, val_batch_size, val_steps)
+                val_logs = self._test(cl, val_data, val_batch_size, val_steps, parallel)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             it.end_epoch()
             cl.on_epoch_end(epoch, dict(epoch_logs))
-            if self.stop_training or ran_out:
+            stop = self.stop_training if parallel is None else parallel.agree_stop()
+            if stop or ran_out:
                 break
         return epoch_logs
 
@@ -531,7 +610,7 @@ class Trainer:
             before = network.iterations
             try:
                 return network.train_batches(
-                    data, start, rows, batch_size, opt._learning_rate,
+                    data, start, rows, batch_size, opt._rates_for(network.iterations, k),
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
             except BaseException:
@@ -542,7 +621,8 @@ class Trainer:
 
         def one(j):
             start = j * batch_size
-            network.train_batch(data, start, min(batch_size, n_rows - start), opt._learning_rate)
+            network.train_batch(data, start, min(batch_size, n_rows - start),
+                                opt._rate_at(network.iterations))
             it.step += 1
 
         def logs(j):
@@ -555,7 +635,7 @@ class Trainer:
 
     # -- evaluate -----------------------------------------------------------------
 
-    def _test(self, cl, data, batch_size, steps) -> dict:
+    def _test(self, cl, data, batch_size, steps, parallel=None) -> dict:
         """The test loop (evaluate, or validation inside fit with fit's list)."""
         if hasattr(data, "batches"):  # a validation source (PyDataset, generator)
             return source_loops.test(self, cl, data, steps)
@@ -567,7 +647,10 @@ class Trainer:
             n_batches = steps
         cl.on_test_begin({})
         network.reset_metrics()
-        dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
+        if parallel is not None:
+            dispatch = parallel.dispatcher(cl, "test")
+        else:
+            dispatch = cl.batch_dispatcher("test", self._steps_per_execution)
         token = cl.costs.start_steps()
         make_logs = logs_builder(names)
         results = network.metric_results
@@ -583,7 +666,10 @@ class Trainer:
         def logs(j):
             return make_logs(results())
 
-        steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+        if parallel is not None:
+            steps = parallel.test_steps(data, batch_size, make_logs)
+        else:
+            steps = Steps(many, one, logs, metric_logs=(make_logs, results))
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token)
@@ -604,6 +690,7 @@ class Trainer:
         workers=1,
         use_multiprocessing=False,
         return_dict=False,
+        distribute=None,
         **kwargs,
     ):
         """Loss and metrics on ``x``/``y``: a float when there is only the
@@ -618,6 +705,7 @@ class Trainer:
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
+            _refuse_parallel_source(self, distribute, "evaluate")
             logs = source_loops.evaluate_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose,
                 steps=steps, callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
@@ -626,13 +714,25 @@ class Trainer:
             return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
         x, y, sample_weight = self._xy(x, y, sample_weight)
         batch_size = _at_most_rows(da.default_batch_size(batch_size, x.shape[0], steps), x.shape[0])
+        parallel = _parallel(self, distribute, "evaluate")
+        if parallel is not None:
+            parallel.check(callbacks, data=parallel_data_signature(x, y, sample_weight),
+                           batch_size=batch_size, steps=steps, metrics=self.metrics_names)
+            verbose = verbose if parallel.comm.is_chief else 0
         data = da.make_dataset(x, y, sample_weight, for_training=False)
         n_batches = -(-x.shape[0] // batch_size)
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
         try:
-            logs = self._test(cl, data, batch_size, steps)
+            if parallel is None:
+                logs = self._test(cl, data, batch_size, steps)
+            else:
+                try:
+                    parallel.enter()
+                    logs = self._test(cl, data, batch_size, steps, parallel)
+                finally:
+                    parallel.exit()
         except BaseException as e:
             cl.on_exception(e, self._logs_now())
             raise
@@ -652,14 +752,17 @@ class Trainer:
         max_queue_size=10,
         workers=1,
         use_multiprocessing=False,
+        distribute=None,
     ):
-        """The model's outputs for ``x``, a float32 array (samples, units)."""
+        """The model's outputs for ``x``, a float32 array (samples, units);
+        data-parallel with ``distribute`` (every rank gets all outputs)."""
         self._refuse_while_fitting("predict", same_thread_ok=True)
         verbose = _resolve_verbose(verbose)
         steps = da.check_positive_int(steps, "steps")
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
+            _refuse_parallel_source(self, distribute, "predict")
             return source_loops.predict_from_source(
                 self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
                 max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
@@ -674,18 +777,32 @@ class Trainer:
                 _warn_short(steps, n_batches)
             n_batches = min(steps, n_batches)
         rows = min(n, n_batches * batch_size)
+        parallel = _parallel(self, distribute, "predict")
+        if parallel is not None:
+            parallel.check(callbacks, data=parallel_data_signature(x), batch_size=batch_size,
+                           steps=steps)
+            verbose = verbose if parallel.comm.is_chief else 0
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
         try:
-            return self._predict(cl, data, n, n_batches, batch_size, rows)
+            if parallel is None:
+                return self._predict(cl, data, n, n_batches, batch_size, rows)
+            try:
+                parallel.enter()
+                return self._predict(cl, data, n, n_batches, batch_size, rows, parallel)
+            finally:
+                parallel.exit()
         except BaseException as e:
             cl.on_exception(e, {})
             raise
 
-    def _predict(self, cl, data, n, n_batches, batch_size, rows):
+    def _predict(self, cl, data, n, n_batches, batch_size, rows, parallel=None):
         network = self._network
         out = np.empty((n, network.output_dim), dtype=np.float32)
         cl.on_predict_begin({})
-        dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
+        if parallel is not None:
+            dispatch = parallel.dispatcher(cl, "predict")
+        else:
+            dispatch = cl.batch_dispatcher("predict", self._steps_per_execution)
         token = cl.costs.start_steps()
 
         def many(j, k, _stop_on_nonfinite):
@@ -700,7 +817,11 @@ class Trainer:
             start = j * batch_size
             return {"outputs": out[start : start + batch_size]}
 
-        ran = run_batches(Steps(many, one, logs), dispatch, [(0, n_batches)], 0, n_batches - 1)
+        if parallel is not None:
+            steps = parallel.predict_steps(data, batch_size, out)
+        else:
+            steps = Steps(many, one, logs)
+        ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("predict", ran)
         cl.costs.stop_steps(token)
         cl.on_predict_end({})
@@ -719,7 +840,7 @@ class Trainer:
         data = da.make_dataset(x, y, sample_weight)
         if reset_metrics:
             self._network.reset_metrics()
-        self._network.train_batch(data, 0, x.shape[0], self.optimizer._learning_rate)
+        self._network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(self._network.iterations))
         logs = dict(zip(self.metrics_names, self._network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 

@@ -1,0 +1,196 @@
+"""Data-parallel step timings: one process vs 2 MPI ranks (a script, never a test).
+
+The MLP 784-256(relu)-128(relu)-10(softmax), categorical crossentropy, Adam,
+at global batch 256, on resident data, as in bench_core.py. In one run it
+measures:
+
+- one-process step: ``Network.train_batch`` on 256 rows, the process pinned
+  to one core with one OpenBLAS thread (the baseline);
+- on 2 ranks (``mpiexec -n 2``, each rank pinned to its own core, one thread):
+  per-rank compute (``grad_batch`` on the rank's 128 rows + ``update_batch``,
+  no communication), the in-place Allreduce of the reduce buffer (235,146
+  gradients + the metric deltas), and the whole 2-rank step
+  (grad + Allreduce + update), which is what ``fit`` runs per batch;
+- the speed-up (one-process step / 2-rank step), and a projection for 2 hosts
+  on 10 GbE from the allreduce model t = 2 * latency + bytes / bandwidth
+  (ring allreduce on 2 ranks sends each rank's whole buffer once), with the
+  per-rank compute measured here.
+
+    python benchmarks/bench_distributed.py             # needs mpi4py + mpiexec ('mpi' extra)
+    python benchmarks/bench_distributed.py --quick
+
+Each figure is the median over rounds (min-max in brackets) of the wall time
+per step. Numbers taken while other jobs load the machine are marked so by
+the load average printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("HOOKFIT_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from hookfit import _core as core  # noqa: E402
+
+DIMS = [784, 256, 128, 10]
+BATCH = 256
+ROWS = BATCH * 16
+TEN_GBE_BYTES_PER_S = 10e9 / 8
+TCP_LATENCY_S = 30e-6  # one small message over 10 GbE with TCP (typical, assumed)
+
+
+def pin(cpu: int) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
+
+
+def make_network():
+    rng = np.random.default_rng(0)
+    net = core.Network(DIMS[0], DIMS[1:], [core.ACT_RELU, core.ACT_RELU, core.ACT_SOFTMAX], [True] * 3)
+    net.params[:] = rng.uniform(-0.05, 0.05, net.n_params).astype(np.float32)
+    net.configure(core.LOSS_CCE, [core.METRIC_CATEGORICAL_ACCURACY], core.OPT_ADAM)
+    x = rng.standard_normal((ROWS, DIMS[0])).astype(np.float32)
+    y = np.eye(DIMS[-1], dtype=np.float32)[rng.integers(0, DIMS[-1], ROWS)]
+    return net, core.Dataset(x, y)
+
+
+def timed(body, steps: int, rounds: int) -> tuple:
+    """Median, min and max seconds per step over rounds of `steps` calls."""
+    body(steps)  # warm-up
+    per_step = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        body(steps)
+        per_step.append((time.perf_counter() - t0) / steps)
+    return statistics.median(per_step), min(per_step), max(per_step)
+
+
+def one_process(steps: int, rounds: int) -> dict:
+    pin(0)
+    net, data = make_network()
+    n_batches = ROWS // BATCH
+
+    def body(k):
+        for i in range(k):
+            net.train_batch(data, (i % n_batches) * BATCH, BATCH, 1e-4)
+
+    return {"one_process_step": timed(body, steps, rounds)}
+
+
+def ranks_part(steps: int, rounds: int) -> None:
+    """Run on each of 2 ranks; rank 0 prints the results as JSON."""
+    from hookfit.distribute import shard_bounds, world
+
+    comm = world()
+    pin(comm.rank)
+    net, data = make_network()
+    buf = net.reduce_buffer
+    n_batches = ROWS // BATCH
+    lo, hi = shard_bounds(BATCH, comm.rank, comm.size)
+
+    def compute(k):
+        for i in range(k):
+            net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
+            net.update_batch(1e-4)
+
+    def allreduce(k):
+        for _ in range(k):
+            comm.allreduce_sum_(buf)
+
+    tiny = np.zeros(1, np.float32)
+
+    def latency(k):
+        for _ in range(k):
+            comm.allreduce_sum_(tiny)
+
+    def step(k):
+        for i in range(k):
+            net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
+            comm.allreduce_sum_(buf)
+            net.update_batch(1e-4)
+
+    results: dict = {}
+    for name, body in (("per_rank_compute", compute), ("allreduce", allreduce),
+                       ("allreduce_1_float", latency), ("two_rank_step", step)):
+        comm.any_(False)  # both ranks start each case together
+        results[name] = timed(body, steps, rounds)
+    results["reduce_floats"] = int(buf.shape[0])
+    results["n_params"] = int(net.n_params)
+    results["mpi"] = _mpi_name()
+    if comm.rank == 0:
+        print("RESULTS " + json.dumps(results), flush=True)
+
+
+def _mpi_name() -> str:
+    from mpi4py import MPI
+
+    return MPI.Get_library_version().splitlines()[0].split(",")[0].strip()
+
+
+def mpiexec() -> list:
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    exe = here if os.path.exists(here) else shutil.which("mpiexec")
+    if exe is None:
+        raise SystemExit("no mpiexec: pip install 'hookfit[mpi]' (mpi4py and MPICH's wheel)")
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout
+    extra = ["--oversubscribe", "--allow-run-as-root"] if "Open MPI" in version else []
+    return [exe, *extra]
+
+
+def ms(t) -> str:
+    return f"{t[0] * 1e3:7.3f} ms ({t[1] * 1e3:.3f}-{t[2] * 1e3:.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 short rounds")
+    parser.add_argument("--ranks-part", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    steps, rounds = (20, 3) if args.quick else (100, 9)
+    if args.ranks_part:
+        ranks_part(steps, rounds)
+        return
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    base = one_process(steps, rounds)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI_", "PMIX_"))}
+    proc = subprocess.run(
+        [*mpiexec(), "-n", "2", sys.executable, os.path.abspath(__file__), "--ranks-part",
+         *(["--quick"] if args.quick else [])],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULTS ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"the 2-rank run failed:\n{proc.stdout}\n{proc.stderr}")
+    r = json.loads(lines[0][len("RESULTS "):])
+    one, two = base["one_process_step"], r["two_rank_step"]
+    nbytes = 4 * r["reduce_floats"]
+    projected_allreduce = 2 * TCP_LATENCY_S + nbytes / TEN_GBE_BYTES_PER_S
+    projected_step = r["per_rank_compute"][0] + projected_allreduce
+    print(f"MLP {'-'.join(map(str, DIMS))}, global batch {BATCH}, Adam; {r['mpi']}")
+    print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs"
+          + ("  (a loaded machine: figures are pessimistic)" if load > 1.5 else ""))
+    print(f"one-process step (1 core)      {ms(one)}")
+    print(f"per-rank compute (128 rows)    {ms(r['per_rank_compute'])}")
+    print(f"allreduce {r['reduce_floats']} floats     {ms(r['allreduce'])}")
+    print(f"allreduce 1 float (latency)    {ms(r['allreduce_1_float'])}")
+    print(f"2-rank step                    {ms(two)}")
+    print(f"speed-up, 2 ranks vs 1 process: {one[0] / two[0]:.2f}x")
+    print(f"projected 2 hosts on 10 GbE: allreduce {projected_allreduce * 1e3:.2f} ms "
+          f"(2 x {TCP_LATENCY_S * 1e6:.0f} us + {nbytes / 1e6:.2f} MB at 1.25 GB/s), step "
+          f"{projected_step * 1e3:.2f} ms, speed-up {one[0] / projected_step:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

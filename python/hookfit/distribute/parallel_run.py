@@ -1,0 +1,332 @@
+"""One data-parallel fit, evaluate or predict: what the trainer's loop asks
+of the ranks, and nothing when the run has one process (``start`` returns
+None and the loop takes today's path).
+
+- At the start the ranks compare a signature of the run (``signature.py``),
+  then rank 0's weights, optimizer slots and iteration count are broadcast:
+  every rank starts from the same state.
+- A training step: each rank runs ``grad_batch`` on its contiguous share of
+  the global batch, one in-place Allreduce sums ``reduce_buffer``
+  (gradients, metric deltas, and the stop flag in its last float), then
+  ``update_batch``: every rank holds the same weights and running metrics.
+- Test batches: each rank accumulates its share from zero, the deltas are
+  summed and added to the running state. Predict: each rank predicts its
+  share, an Allgather completes the batch on every rank.
+- Every rank dispatches the batch hooks at every batch (Keras's way): the
+  progress bar exists on rank 0 only and redraws by time, so a schedule
+  would differ between ranks, and the loop's ``stop_training`` reads must
+  be the same collective calls on every rank. When a callback has train
+  batch hooks (other than the progress bar), each read after a batch's
+  hooks is an OR over ranks (``StopAgreement``); a stop set before a batch
+  (at epoch begin) rides that batch's Allreduce in the buffer's last float,
+  at no cost; and every epoch end ORs too. A callback that stops on one
+  rank stops all at the same batch, as on one process.
+- The shuffle seed of each pass is drawn on rank 0 from hookfit's stream and
+  broadcast: the permutations are the ones a single process with the same
+  seed makes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hookfit.distribute.data_parallel import DataParallel, shard_bounds
+from hookfit.distribute.signature import check_same_run, sample_checksum
+
+if TYPE_CHECKING:
+    from hookfit.distribute.chief_files import ChiefFiles
+
+# Callbacks that write files (adapted by chief_files.py for the fit).
+_FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
+
+
+def strategy_for(distribute) -> DataParallel | None:
+    """The strategy of a call: the argument, else the launcher's default;
+    None when the run has one process (today's path)."""
+    if distribute is None:
+        from hookfit.distribute.launch import default_strategy
+
+        distribute = default_strategy()
+        if distribute is None:
+            return None
+    elif not isinstance(distribute, DataParallel):
+        raise TypeError(
+            "distribute must be a hookfit.distribute.DataParallel (or None); "
+            f"got {type(distribute).__name__}"
+        )
+    return distribute if distribute.size > 1 else None
+
+
+class _NotChief(logging.Filter):
+    """hookfit's warnings (slow callbacks, data ran out) once, from rank 0:
+    drops the records of this rank's thread (replicas may be threads of one
+    process sharing the logger)."""
+
+    def __init__(self):
+        super().__init__()
+        self._thread = threading.get_ident()
+
+    def filter(self, record):
+        return record.thread != self._thread
+
+
+class ParallelRun:
+    def __init__(self, strategy: DataParallel, model, what: str):
+        self.strategy = strategy
+        self.comm = strategy.comm
+        self.model = model
+        self.what = what
+        self.agreed_stop = False
+        self.watch_batch_stops = False
+        self._filter: logging.Filter | None = None
+        self._files: ChiefFiles | None = None  # during a fit
+
+    # -- start and end ---------------------------------------------------------
+
+    def check(self, callbacks, **signature) -> None:
+        """The same run on every rank (before anything changes)."""
+        from hookfit.callbacks.callback_list import CallbackList
+
+        if isinstance(callbacks, CallbackList) and any(
+            type(cb).__name__ in _FILE_WRITERS for cb in callbacks.callbacks
+        ):
+            raise NotImplementedError(
+                f"{self.what}() on {self.comm.size} ranks: pass the callbacks as a list, not a "
+                "CallbackList, when it holds file-writing callbacks (each rank must adapt them "
+                "before the list is built)"
+            )
+        if getattr(self.model, "_steps_per_execution", 1) > 1:
+            raise NotImplementedError(
+                f"{self.what}() on {self.comm.size} ranks with compile(steps_per_execution > 1): "
+                "data-parallel batches dispatch their hooks at every batch; compile with "
+                "steps_per_execution=1 (the default)"
+            )
+        check_same_run(self.comm, self.what, signature)
+
+    def enter(self, callbacks=None) -> "ParallelRun":
+        """Rank 0's weights, slots and iteration count everywhere; files and
+        warnings from rank 0 only. Call ``exit`` after ``on_train_end``."""
+        from hookfit.distribute.chief_files import ChiefFiles
+
+        if callbacks is not None and not hasattr(callbacks, "callbacks"):
+            files = ChiefFiles(self.comm)
+            self._files = files
+            files.apply(list(callbacks))
+        self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
+        network = self.model._network
+        self.comm.bcast_(network.params)
+        if self.what == "fit":
+            for slot in network.optimizer_slots():
+                self.comm.bcast_(slot)
+            network.iterations = int(self.comm.bcast_bytes(str(network.iterations).encode()))
+        if not self.comm.is_chief:
+            not_chief = _NotChief()
+            self._filter = not_chief
+            logging.getLogger("hookfit").addFilter(not_chief)
+        return self
+
+    def exit(self) -> None:
+        if self._files is not None:
+            self._files.undo()
+            self._files = None
+        if self._filter is not None:
+            logging.getLogger("hookfit").removeFilter(self._filter)
+            self._filter = None
+
+    # -- what the loop calls -----------------------------------------------------
+
+    def dispatcher(self, cl, mode):
+        from hookfit.callbacks.batch_dispatch import PerBatch
+
+        return PerBatch(cl, mode)
+
+    def agree_stop(self) -> bool:
+        """``stop_training`` OR-ed over ranks (set on the model too)."""
+        model = self.model
+        self.agreed_stop = self.comm.any_(model.stop_training)
+        model.stop_training = self.agreed_stop
+        return self.agreed_stop
+
+    @property
+    def stop_view(self):
+        return StopAgreement(self)
+
+    def shuffle_seed(self, draw) -> int:
+        """A pass's shuffle seed: drawn on rank 0, the same everywhere."""
+        seed = draw() if self.comm.is_chief else 0
+        return int(self.comm.bcast_bytes(str(seed).encode()).decode())
+
+    def after_train_begin(self, it) -> None:
+        """Rank 0's training state everywhere once every callback began: a
+        callback that read a file only rank 0 has (ModelCheckpoint's
+        load_weights_on_restart) leaves every rank the same. The position
+        in the data must already agree (BackupAndRestore restores the same
+        bytes on every rank); if a callback moved it on some ranks only,
+        every rank raises."""
+        import pickle
+
+        network, comm = self.model._network, self.comm
+        comm.bcast_(network.params)
+        for slot in network.optimizer_slots():
+            comm.bcast_(slot)
+        position = (it.epoch, it.step, it.epoch_start_step,
+                    None if it.order is None else sample_checksum(it.order))
+        state = pickle.dumps(
+            (network.iterations, network.metric_state(), bool(self.model.stop_training), position)
+        ) if comm.is_chief else None
+        # Our own ranks' bytes, never a file: pickle is safe here.
+        iterations, metric_state, stop, chief_position = pickle.loads(comm.bcast_bytes(state))
+        if comm.any_(position != chief_position):
+            raise RuntimeError(
+                "the ranks start this fit at different positions in the data (a callback moved "
+                "it on some ranks only); every rank must restore the same state"
+            )
+        if not comm.is_chief:
+            network.iterations = iterations
+            network.set_metric_state(metric_state)
+            self.model.stop_training = stop
+
+    def train_steps(self, it, make_logs):
+        from hookfit.trainers.batch_runner import Steps
+
+        self.after_train_begin(it)
+        network, data, opt = self.model._network, it.dataset, self.model.optimizer
+        comm, rank, size = self.comm, self.comm.rank, self.comm.size
+        batch_size, n_rows = it.batch_size, it.n_rows
+        buf = network.reduce_buffer
+        results = network.metric_results
+        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
+
+        model = self.model
+
+        def step(j):
+            start = j * batch_size
+            rows = min(batch_size, n_rows - start)
+            lo, hi = shard_bounds(rows, rank, size)
+            network.grad_batch(data, start + lo, hi - lo, rows)
+            buf[-1] = 1.0 if model.stop_training else 0.0
+            comm.allreduce_sum_(buf)
+            if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
+                self.agreed_stop = model.stop_training = True
+            network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
+
+        def many(j, k, stop_on_nonfinite):
+            for i in range(k):
+                step(j + i)
+                it.step += 1
+                if stop_on_nonfinite and not np.isfinite(results()[0]):
+                    return i + 1
+            return k
+
+        def one(j):
+            step(j)
+            it.step += 1
+
+        def logs(j):
+            return make_logs(results())
+
+        # many() advances the position itself (per batch, so an error keeps it exact).
+        return Steps(many, one, logs, None, metric_logs=(make_logs, results))
+
+    def test_steps(self, data, batch_size, make_logs):
+        from hookfit.trainers.batch_runner import Steps
+
+        network, comm = self.model._network, self.comm
+        n = data.n_rows
+        results = network.metric_results
+
+        def one(j):
+            start = j * batch_size
+            rows = min(batch_size, n - start)
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            running = network.metric_state()
+            network.reset_metrics()
+            if hi > lo:
+                network.test_batch(data, start + lo, hi - lo)
+            delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
+            comm.allreduce_sum_(delta.reshape(-1))
+            network.set_metric_state(running + delta)
+
+        def many(j, k, _stop_on_nonfinite):
+            for i in range(k):
+                one(j + i)
+            return k
+
+        def logs(j):
+            return make_logs(results())
+
+        return Steps(many, one, logs, metric_logs=(make_logs, results))
+
+    def predict_steps(self, data, batch_size, out):
+        from hookfit.trainers.batch_runner import Steps
+
+        network, comm = self.model._network, self.comm
+        n = out.shape[0]
+
+        def one(j):
+            start = j * batch_size
+            rows = min(batch_size, n - start)
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            if hi > lo:
+                network.predict_batch(data, start + lo, hi - lo, out)
+            out[start : start + rows] = comm.allgather_rows(out[start + lo : start + hi])
+
+        def many(j, k, _stop_on_nonfinite):
+            for i in range(k):
+                one(j + i)
+            return k
+
+        def logs(j):
+            start = j * batch_size
+            return {"outputs": out[start : start + batch_size]}
+
+        return Steps(many, one, logs)
+
+
+class StopAgreement:
+    """What ``run_batches`` reads ``stop_training`` from in a data-parallel
+    fit: every read is the OR over ranks (the reads happen at the same
+    batches on every rank: after each batch's hooks)."""
+
+    __slots__ = ("_run",)
+
+    def __init__(self, run: ParallelRun):
+        self._run = run
+
+    @property
+    def stop_training(self) -> bool:
+        run = self._run
+        return run.agree_stop() if run.watch_batch_stops else run.agreed_stop
+
+
+def _may_stop_in_batch_hooks(callbacks) -> bool:
+    """True when some callback other than the progress bar has train batch
+    hooks (the same answer on every rank: only the progress bar differs)."""
+    from hookfit.callbacks.callback import overrides
+    from hookfit.callbacks.progbar_logger import ProgbarLogger
+
+    listed = getattr(callbacks, "callbacks", callbacks) or []
+    hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+    return any(
+        not isinstance(cb, ProgbarLogger) and any(overrides(cb, h) for h in hooks) for cb in listed
+    )
+
+
+def data_signature(*arrays) -> dict:
+    return {
+        "shapes": [None if a is None else [list(np.shape(a)), str(np.asarray(a).dtype)] for a in arrays],
+        "checksum": sample_checksum(*arrays),
+    }
+
+
+def start(model, distribute, what: str):
+    """The ParallelRun of a call, or None for one process."""
+    strategy = strategy_for(distribute)
+    return None if strategy is None else ParallelRun(strategy, model, what)
+
+
+__all__ = ["ParallelRun", "StopAgreement", "data_signature", "start", "strategy_for"]

@@ -1,0 +1,58 @@
+"""Run by test_mpi.py as ``python -m hookfit.distribute fit_job.py N BATCH
+OUT``: an unchanged Keras-style script (no distribute argument) whose fit,
+evaluate and predict the launcher makes data-parallel. Rank 0 writes what
+the test compares with one process to OUT (JSON); the progress bar prints."""
+
+import hashlib
+import json
+import sys
+
+import numpy as np
+
+import hookfit as keras
+import hookfit.distribute as hd
+
+def data(n):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 8)).astype(np.float32)
+    y = ((x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)).astype(np.float32)
+    return x, y
+
+
+def model():
+    keras.utils.set_random_seed(3 + 100 * hd.rank())  # rank 0's weights are broadcast
+    m = keras.Sequential([
+        keras.layers.Dense(16, activation="relu", input_dim=8),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    m.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+              metrics=["accuracy"])
+    return m
+
+
+class BatchLogs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.logs.append([batch, logs["loss"], logs["accuracy"]])
+
+
+if __name__ == "__main__":
+    n, batch_size, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    x, y = data(n)
+    m = model()
+    keras.utils.set_random_seed(7)  # the shuffle stream (rank 0's is used)
+    rec = BatchLogs()
+    history = m.fit(x, y, batch_size=batch_size, epochs=3, verbose=2, callbacks=[rec],
+                    validation_split=0.25, sample_weight=np.linspace(0.5, 1.5, n).astype(np.float32))
+    ev = m.evaluate(x, y, batch_size=batch_size, verbose=0)
+    pred = m.predict(x, batch_size=batch_size, verbose=0)
+    digest = hashlib.sha256(b"".join(w.tobytes() for w in m.get_weights())).hexdigest()
+    digests = [d.decode() for d in hd.world().allgather_bytes(digest.encode())]
+    if hd.is_chief():
+        with open(out, "w") as f:
+            json.dump({"history": history.history, "batches": rec.logs, "evaluate": ev,
+                       "predict": pred.tolist(), "weights": [w.tolist() for w in m.get_weights()],
+                       "digests": digests}, f)
