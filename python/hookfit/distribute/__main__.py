@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+import time
 import traceback
 
 USAGE = "usage: python -m hookfit.distribute [-m module | script.py] [args...]"
@@ -32,6 +33,9 @@ def _fail(world, status: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     if world is not None and world.size > 1:
+        # mpiexec forwards each rank's output through a pipe; an abort right
+        # away can end the job before the traceback has crossed it.
+        time.sleep(0.5)
         world.abort(status)  # ends every rank; does not return
     raise SystemExit(status)
 
@@ -69,8 +73,8 @@ def main(argv=None) -> None:
         raise
     except BaseException:  # noqa: BLE001 - any failure must end every rank
         rank = world.rank if world is not None else "?"
-        print(f"[hookfit.distribute] rank {rank} failed:", file=sys.stderr)
-        traceback.print_exc()
+        # One write, so the header and the traceback travel together.
+        sys.stderr.write(f"[hookfit.distribute] rank {rank} failed:\n{traceback.format_exc()}")
         _fail(world, 1)
 
 
