@@ -1,5 +1,5 @@
 """Shared helpers for the layer tests: real Keras 3 (jax backend) as the
-numeric oracle."""
+numeric oracle, through tests/keras_oracle.py."""
 
 import keras_oracle
 import numpy as np
@@ -17,12 +17,17 @@ class Helpers:
 
     @staticmethod
     def data(n=32, d=5, seed=0):
-        return data(n, d, seed)
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((n, d)).astype(np.float32)
 
     @staticmethod
     def copy_weights(ours, theirs):
-    """Give the Keras model our model's weights (same order as get_weights)."""
-    theirs.set_weights(ours.get_weights())
+        """Give the Keras model our model's weights (same order as get_weights)."""
+        theirs.set_weights(ours.get_weights())
+
+    train_both = staticmethod(keras_oracle.train_on_batches)
 
 
-train_both = keras_oracle.train_on_batches
+@pytest.fixture
+def h():
+    return Helpers
