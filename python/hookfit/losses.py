@@ -395,7 +395,9 @@ def warn_logits_of_activation(loss, output_layer) -> None:
     (the core's logits substitution), so the flag changes nothing."""
     spec = spec_of(loss)
     activation = getattr(output_layer, "activation", None)
-    names = _LOGITS_OF.get(activation if isinstance(activation, str) else "", ())
+    if not isinstance(activation, str):
+        return
+    names = _LOGITS_OF.get(activation, ())
     kinds = {"categorical_crossentropy": core.LOSS_CCE, "binary_crossentropy": core.LOSS_BCE,
              "sparse_categorical_crossentropy": core.LOSS_SCCE}
     for name in names:
