@@ -184,6 +184,27 @@ def test_saturated_sigmoid_bce_is_keras2s(units):
                                    rtol=1e-5, atol=1e-5)
 
 
+def test_the_fused_single_unit_kernel_substitutes_too():
+    """Dense(1, sigmoid) on the input with binary crossentropy and no
+    crossentropy metric trains in the fused single-unit kernel (hf_dense1):
+    its loss and gradient are the logits ones as well."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = rng.integers(0, 2, (16, 1)).astype(np.float32)
+    kernel = (30 * rng.standard_normal((4, 1))).astype(np.float32)
+    bias = np.array([0.5], np.float32)
+    z = x.astype(np.float64) @ kernel + bias
+    ours = hk.Sequential([hk.Input(shape=(4,)), hk.layers.Dense(1, activation="sigmoid")])
+    ours.set_weights([kernel, bias])
+    ours.compile(optimizer=hk.optimizers.SGD(0.01), loss="binary_crossentropy", metrics=["accuracy"])
+    logged = ours.train_on_batch(x, y)[0]
+    np.testing.assert_allclose(logged, keras2_bce(z, y), rtol=1e-5)
+    assert abs(logged - keras3_bce(z, y)) > 1.0
+    dz = (1 / (1 + np.exp(-z)) - y) / len(x)
+    np.testing.assert_allclose(ours.get_weights()[0], kernel - 0.01 * x.T @ dz, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.get_weights()[1], bias - 0.01 * dz.sum(0), rtol=1e-5, atol=1e-6)
+
+
 def test_unsaturated_sigmoid_trains_like_keras3():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((32, 4)).astype(np.float32)
