@@ -17,6 +17,7 @@ from hookfit import _core as core
 from hookfit import _reference as twin
 from hookfit.distribute import run_replicas, shard_bounds
 from hookfit.errors import KindError, NonFiniteError, PositionError
+from problem_targets import targets
 
 IMPLS = pytest.mark.parametrize("impl", [core, twin], ids=["compiled", "twin"])
 
@@ -34,21 +35,11 @@ CONFIGS = {
 }
 
 
-def _targets(rng, loss, n, k):
-    if loss == core.LOSS_SCCE:
-        return rng.integers(0, k, (n, 1)).astype(np.float32)
-    if loss == core.LOSS_CCE:
-        return np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
-    if loss == core.LOSS_BCE:
-        return rng.integers(0, 2, (n, k)).astype(np.float32)
-    return rng.standard_normal((n, k)).astype(np.float32)
-
-
 def _problem(name, n=103, seed=0):
     dims, acts, loss, metrics, opt, hyper = CONFIGS[name]
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, dims[0])).astype(np.float32)
-    y = _targets(rng, loss, n, dims[-1])
+    y = targets(rng, loss, n, dims[-1])
     sw = rng.uniform(0.2, 2.0, n).astype(np.float32)  # sample (or class) weights
     return dims, acts, loss, metrics, opt, hyper, x, y, sw
 
@@ -223,7 +214,7 @@ def test_graph_with_penalties_split_is_bitwise_and_replicas_match_one_process(im
     n, batch_size = 101, 25
     rng = np.random.default_rng(4)
     x = rng.standard_normal((n, 20)).astype(np.float32)
-    y = _targets(rng, core.LOSS_CCE, n, 4)
+    y = targets(rng, core.LOSS_CCE, n, 4)
     one, split = _graph_network(impl), _graph_network(impl)
     data = impl.Dataset(x, y)
     for start, rows in _batches(n, batch_size):
@@ -259,7 +250,7 @@ def test_graph_with_penalties_split_is_bitwise_and_replicas_match_one_process(im
 def test_batch_statistics_and_dropout_are_refused_clearly(impl, node):
     net = _graph_network(impl, [node])
     rng = np.random.default_rng(0)
-    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), _targets(rng, core.LOSS_CCE, 8, 4))
+    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), targets(rng, core.LOSS_CCE, 8, 4))
     before = _state(net)
     with pytest.raises(KindError, match="not supported yet"):
         net.grad_batch(data, 0, 4, 8)
