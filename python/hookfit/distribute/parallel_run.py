@@ -84,6 +84,7 @@ class ParallelRun:
         self.watch_batch_stops = False
         self._filter: logging.Filter | None = None
         self._files: ChiefFiles | None = None  # during a fit
+        self._moving = None  # BatchNormalization's moving statistics, found at the first step
 
     # -- start and end ---------------------------------------------------------
 
@@ -190,29 +191,69 @@ class ParallelRun:
             network.set_metric_state(metric_state)
             self.model.stop_training = stop
 
+    def train_share(self, data, start, rows) -> None:
+        """One global batch of ``rows`` rows at ``start`` of ``data``: this
+        rank's share (Dropout draws its rows of the global masks), the sum,
+        BatchNormalization's moving statistics averaged, the update."""
+        network, opt, model = self.model._network, self.model.optimizer, self.model
+        lo, hi = shard_bounds(rows, self.comm.rank, self.comm.size)
+        network.grad_batch(data, start + lo, hi - lo, rows, lo)
+        buf = network.reduce_buffer
+        buf[-1] = 1.0 if model.stop_training else 0.0
+        self.comm.allreduce_sum_(buf)
+        if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
+            self.agreed_stop = model.stop_training = True
+        if self._moving is None:
+            from hookfit.distribute.moving_statistics import MovingStatistics
+
+            self._moving = MovingStatistics(model, self.comm)
+        if self._moving:
+            self._moving.average(hi > lo)
+        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
+        network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
+
+    def test_share(self, data, start, rows) -> None:
+        """One global test batch: this rank's share accumulated from zero,
+        the deltas summed and added to the running state."""
+        network, comm = self.model._network, self.comm
+        lo, hi = shard_bounds(rows, comm.rank, comm.size)
+        running = network.metric_state()
+        network.reset_metrics()
+        if hi > lo:
+            network.test_batch(data, start + lo, hi - lo)
+        delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
+        if hi - lo not in (0, rows) and self._summed_loss():
+            # The loss tracker [total, count] weighs a batch's loss by its
+            # rows: a summed share S_r counts as S_r * rows / share, so the
+            # ranks add the global sum times rows, as one process does.
+            delta[0] *= np.float32(rows / (hi - lo))
+        comm.allreduce_sum_(delta.reshape(-1))
+        network.set_metric_state(running + delta)
+
+    def _summed_loss(self) -> bool:
+        from hookfit import losses
+
+        return losses.spec_of(self.model.loss).get("reduction") in ("sum", 1)
+
+    def predict_share(self, data, start, rows, out) -> None:
+        """One global predict batch: this rank's share, then every rank's
+        rows of ``out[start:start + rows]`` everywhere."""
+        lo, hi = shard_bounds(rows, self.comm.rank, self.comm.size)
+        if hi > lo:
+            self.model._network.predict_batch(data, start + lo, hi - lo, out)
+        out[start : start + rows] = self.comm.allgather_rows(out[start + lo : start + hi])
+
     def train_steps(self, it, make_logs):
         from hookfit.trainers.batch_runner import Steps
 
         self.after_train_begin(it)
-        network, data, opt = self.model._network, it.dataset, self.model.optimizer
-        comm, rank, size = self.comm, self.comm.rank, self.comm.size
+        network, data = self.model._network, it.dataset
         batch_size, n_rows = it.batch_size, it.n_rows
-        buf = network.reduce_buffer
         results = network.metric_results
-        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
-
-        model = self.model
 
         def step(j):
             start = j * batch_size
-            rows = min(batch_size, n_rows - start)
-            lo, hi = shard_bounds(rows, rank, size)
-            network.grad_batch(data, start + lo, hi - lo, rows)
-            buf[-1] = 1.0 if model.stop_training else 0.0
-            comm.allreduce_sum_(buf)
-            if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
-                self.agreed_stop = model.stop_training = True
-            network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
+            self.train_share(data, start, min(batch_size, n_rows - start))
 
         def many(j, k, stop_on_nonfinite):
             for i in range(k):
@@ -235,21 +276,12 @@ class ParallelRun:
     def test_steps(self, data, batch_size, make_logs):
         from hookfit.trainers.batch_runner import Steps
 
-        network, comm = self.model._network, self.comm
         n = data.n_rows
-        results = network.metric_results
+        results = self.model._network.metric_results
 
         def one(j):
             start = j * batch_size
-            rows = min(batch_size, n - start)
-            lo, hi = shard_bounds(rows, comm.rank, comm.size)
-            running = network.metric_state()
-            network.reset_metrics()
-            if hi > lo:
-                network.test_batch(data, start + lo, hi - lo)
-            delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
-            comm.allreduce_sum_(delta.reshape(-1))
-            network.set_metric_state(running + delta)
+            self.test_share(data, start, min(batch_size, n - start))
 
         def many(j, k, _stop_on_nonfinite):
             for i in range(k):
@@ -264,16 +296,11 @@ class ParallelRun:
     def predict_steps(self, data, batch_size, out):
         from hookfit.trainers.batch_runner import Steps
 
-        network, comm = self.model._network, self.comm
         n = out.shape[0]
 
         def one(j):
             start = j * batch_size
-            rows = min(batch_size, n - start)
-            lo, hi = shard_bounds(rows, comm.rank, comm.size)
-            if hi > lo:
-                network.predict_batch(data, start + lo, hi - lo, out)
-            out[start : start + rows] = comm.allgather_rows(out[start + lo : start + hi])
+            self.predict_share(data, start, min(batch_size, n - start), out)
 
         def many(j, k, _stop_on_nonfinite):
             for i in range(k):
