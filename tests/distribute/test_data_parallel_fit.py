@@ -370,19 +370,6 @@ def test_the_slow_callback_warning_comes_from_rank_0_only(caplog):
     assert len(slow) == 1
 
 
-def test_steps_per_execution_is_refused_clearly():
-    x, y = _data(64)
-    models = [_model(), _model()]
-    for m in models:
-        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=4)
-
-    def replica(comm):
-        _fit(models[comm.rank], x, y, DataParallel(comm))
-
-    with pytest.raises(NotImplementedError, match="steps_per_execution"):
-        run_replicas(2, replica, timeout=60)
-
-
 def test_a_generator_is_refused_clearly_on_every_replica():
     x, y = _data(64)
     models = [_model(), _model()]

@@ -12,15 +12,16 @@ None and the loop takes today's path).
 - Test batches: each rank accumulates its share from zero, the deltas are
   summed and added to the running state. Predict: each rank predicts its
   share, an Allgather completes the batch on every rank.
-- Every rank dispatches the batch hooks at every batch (Keras's way): the
-  progress bar exists on rank 0 only and redraws by time, so a schedule
-  would differ between ranks, and the loop's ``stop_training`` reads must
-  be the same collective calls on every rank. When a callback has train
-  batch hooks (other than the progress bar), each read after a batch's
-  hooks is an OR over ranks (``StopAgreement``); a stop set before a batch
-  (at epoch begin) rides that batch's Allreduce in the buffer's last float,
-  at no cost; and every epoch end ORs too. A callback that stops on one
-  rank stops all at the same batch, as on one process.
+- Batch hooks run as on one process: at every batch, or at the boundaries
+  of chunks of batches (``steps_per_execution``, scheduled callbacks, the
+  progress bar's redraws); train chunks are rank 0's (``agreed_chunks.py``:
+  the progress bar exists on rank 0 only), so the loop's ``stop_training``
+  reads are the same collective calls on every rank. When a callback has
+  train batch hooks (other than the progress bar), each read after a
+  dispatched boundary is an OR over ranks (``StopAgreement``); a stop set
+  before a batch (at epoch begin) rides that batch's Allreduce in the
+  buffer's last float, at no cost; and every epoch end ORs too. A callback
+  that stops on one rank stops all at the same boundary, as on one process.
 - The shuffle seed of each pass is drawn on rank 0 from hookfit's stream and
   broadcast: the permutations are the ones a single process with the same
   seed makes.
@@ -100,12 +101,6 @@ class ParallelRun:
                 "CallbackList, when it holds file-writing callbacks (each rank must adapt them "
                 "before the list is built)"
             )
-        if getattr(self.model, "_steps_per_execution", 1) > 1:
-            raise NotImplementedError(
-                f"{self.what}() on {self.comm.size} ranks with compile(steps_per_execution > 1): "
-                "data-parallel batches dispatch their hooks at every batch; compile with "
-                "steps_per_execution=1 (the default)"
-            )
         check_same_run(self.comm, self.what, signature)
 
     def enter(self, callbacks=None) -> "ParallelRun":
@@ -141,9 +136,16 @@ class ParallelRun:
     # -- what the loop calls -----------------------------------------------------
 
     def dispatcher(self, cl, mode):
-        from hookfit.callbacks.batch_dispatch import PerBatch
+        """The batch hooks around a mode's batches. Test and predict batches
+        hold their collectives inside each batch, so each rank chunks them
+        its own way; train chunks end where ``stop_training`` is agreed, so
+        every rank takes rank 0's (``agreed_chunks.py``)."""
+        spe = getattr(self.model, "_steps_per_execution", 1)
+        if mode != "train":
+            return cl.batch_dispatcher(mode, spe)
+        from hookfit.distribute.agreed_chunks import agreed_dispatcher
 
-        return PerBatch(cl, mode)
+        return agreed_dispatcher(cl, mode, spe, self.comm)
 
     def agree_stop(self) -> bool:
         """``stop_training`` OR-ed over ranks (set on the model too)."""
