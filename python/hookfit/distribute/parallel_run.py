@@ -263,6 +263,8 @@ class ParallelRun:
                 it.step += 1
                 if stop_on_nonfinite and not np.isfinite(results()[0]):
                     return i + 1
+                if self.agreed_stop:  # a stop set before this batch rode its Allreduce
+                    return i + 1
             return k
 
         def one(j):
