@@ -370,11 +370,7 @@ def test_the_slow_callback_warning_comes_from_rank_0_only(caplog):
     assert len(slow) == 1
 
 
-def test_a_generator_is_refused_clearly_on_every_replica():
-    x, y = _data(64)
-    models = [_model(), _model()]
-
-    def batches():
+def batches():
         while True:
             yield x[:16], y[:16]
 

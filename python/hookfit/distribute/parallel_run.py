@@ -103,6 +103,28 @@ class ParallelRun:
             )
         check_same_run(self.comm, self.what, signature)
 
+    def check_source(self, callbacks, source, validation=None, **signature) -> None:
+        """``check`` for a run over a batch source (PyDataset, generator):
+        its length and first batch; a validation source or Dataset too."""
+        from hookfit.distribute.source_shares import source_signature
+
+        model = self.model
+        if validation is not None:
+            signature["validation"] = (
+                source_signature(validation, validation.peek()) if hasattr(validation, "peek")
+                else data_signature(validation.x, validation.y)
+            )
+        self.check(
+            callbacks, data=source_signature(source, source.peek()), metrics=model.metrics_names,
+            n_params=model._network.n_params, optimizer=model.optimizer.get_config()
+            if self.what == "fit" else None, **signature,
+        )
+
+    def source_shares(self):
+        from hookfit.distribute.source_shares import SourceShares
+
+        return SourceShares(self)
+
     def enter(self, callbacks=None) -> "ParallelRun":
         """Rank 0's weights, slots and iteration count everywhere; files and
         warnings from rank 0 only. Call ``exit`` after ``on_train_end``."""
@@ -170,14 +192,18 @@ class ParallelRun:
         in the data must already agree (BackupAndRestore restores the same
         bytes on every rank); if a callback moved it on some ranks only,
         every rank raises."""
+        self.sync_training_state(
+            (it.epoch, it.step, it.epoch_start_step,
+             None if it.order is None else sample_checksum(it.order))
+        )
+
+    def sync_training_state(self, position) -> None:
         import pickle
 
         network, comm = self.model._network, self.comm
         comm.bcast_(network.params)
         for slot in network.optimizer_slots():
             comm.bcast_(slot)
-        position = (it.epoch, it.step, it.epoch_start_step,
-                    None if it.order is None else sample_checksum(it.order))
         state = pickle.dumps(
             (network.iterations, network.metric_state(), bool(self.model.stop_training), position)
         ) if comm.is_chief else None
