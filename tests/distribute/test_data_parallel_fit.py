@@ -370,17 +370,6 @@ def test_the_slow_callback_warning_comes_from_rank_0_only(caplog):
     assert len(slow) == 1
 
 
-def batches():
-        while True:
-            yield x[:16], y[:16]
-
-    def replica(comm):
-        models[comm.rank].fit(batches(), steps_per_epoch=2, verbose=0, distribute=DataParallel(comm))
-
-    with pytest.raises(NotImplementedError, match="arrays only"):
-        run_replicas(2, replica, timeout=60)
-
-
 def test_a_functional_graph_with_penalties_trains_data_parallel_as_one_process():
     x, y = _data(101)
 

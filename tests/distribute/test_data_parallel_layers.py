@@ -30,8 +30,8 @@ def _data(n, seed=0):
     return x, y
 
 
-def _dropout_model(noise_shape=None):
-    keras.utils.set_random_seed(11)
+def _dropout_model(noise_shape=None, seed=11):
+    keras.utils.set_random_seed(seed)
     m = keras.Sequential([
         keras.layers.Dense(16, activation="relu", input_dim=8),
         keras.layers.Dropout(0.4, noise_shape=noise_shape),
@@ -82,6 +82,22 @@ def test_dropout_fit_equals_one_process(replicas, n, noise_shape):
             np.testing.assert_allclose(hist[k], one_hist[k], rtol=RTOL)
         for w, w1, w0 in zip(weights, one_w, results[0][1]):
             np.testing.assert_array_equal(w, w0)  # bitwise the same on every replica
+            np.testing.assert_allclose(w, w1, rtol=RTOL, atol=1e-6)
+
+
+def test_replicas_take_rank_0s_dropout_seeds():
+    """Models built with other seeds (an unseeded script: each rank drew its
+    own Dropout seed) train with rank 0's seeds and weights."""
+    x, y = _data(101)
+    one_hist, one_w = _fit(_dropout_model(seed=11), x, y)
+    models = [_dropout_model(seed=11), _dropout_model(seed=99)]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm))
+
+    for hist, weights in run_replicas(2, replica, timeout=120):
+        np.testing.assert_allclose(hist["loss"], one_hist["loss"], rtol=RTOL)
+        for w, w1 in zip(weights, one_w):
             np.testing.assert_allclose(w, w1, rtol=RTOL, atol=1e-6)
 
 

@@ -135,6 +135,8 @@ class ParallelRun:
             self._files = files
             files.apply(list(callbacks))
         self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
+        if self.what == "fit":
+            self._same_dropout_seeds()
         network = self.model._network
         self.comm.bcast_(network.params)
         if self.what == "fit":
@@ -146,6 +148,28 @@ class ParallelRun:
             self._filter = not_chief
             logging.getLogger("hookfit").addFilter(not_chief)
         return self
+
+    def _same_dropout_seeds(self) -> None:
+        """Rank 0's Dropout seeds everywhere (a layer built without a seed
+        drew one from this process's stream): the ranks draw their rows of
+        the same global masks. A rank whose seeds differ rebuilds its
+        network (its weights and slots come from rank 0 next)."""
+        import json
+
+        from hookfit.layers.dropout import Dropout
+
+        layers = [c.layer for c in getattr(self.model, "_calls", ()) if isinstance(c.layer, Dropout)]
+        mine = [int(layer._seed) for layer in layers]
+        chief = json.loads(self.comm.bcast_bytes(json.dumps(mine).encode() if self.comm.is_chief else None))
+        if self.comm.any_(len(chief) != len(mine)):
+            raise RuntimeError(
+                f"{self.what}() on {self.comm.size} ranks: the ranks' models have different "
+                "numbers of Dropout layers; every rank must build the same model"
+            )
+        if chief != mine:
+            for layer, seed in zip(layers, chief):
+                layer._seed = seed
+            self.model._build_network()
 
     def exit(self) -> None:
         if self._files is not None:
