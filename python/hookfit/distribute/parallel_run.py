@@ -40,6 +40,7 @@ from hookfit.distribute.signature import check_same_run, sample_checksum
 
 if TYPE_CHECKING:
     from hookfit.distribute.chief_files import ChiefFiles
+    from hookfit.distribute.moving_statistics import MovingStatistics
 
 # Callbacks that write files (adapted by chief_files.py for the fit).
 _FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
@@ -85,7 +86,7 @@ class ParallelRun:
         self.watch_batch_stops = False
         self._filter: logging.Filter | None = None
         self._files: ChiefFiles | None = None  # during a fit
-        self._moving = None  # BatchNormalization's moving statistics, found at the first step
+        self._moving: MovingStatistics | None = None  # BatchNormalization's, found at the first step
 
     # -- start and end ---------------------------------------------------------
 

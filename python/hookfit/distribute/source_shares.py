@@ -111,6 +111,8 @@ def source_signature(source, first_batch) -> dict:
     from hookfit.trainers.batch_sources import unpack_batch
 
     x, y, sw = unpack_batch(first_batch, "x, batch 0")
-    arrays = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    if isinstance(x, dict):  # a multi-input model's batch, by input name
+        x = [x[k] for k in sorted(x)]
+    arrays: list = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     arrays += [None if a is None else np.asarray(a) for a in (y, sw)]
     return {"batches": source.num_batches, "first_batch": data_signature(*arrays)}
