@@ -6,9 +6,12 @@ None and the loop takes today's path).
   then rank 0's weights, optimizer slots and iteration count are broadcast:
   every rank starts from the same state.
 - A training step: each rank runs ``grad_batch`` on its contiguous share of
-  the global batch, one in-place Allreduce sums ``reduce_buffer``
-  (gradients, metric deltas, and the stop flag in its last float), then
-  ``update_batch``: every rank holds the same weights and running metrics.
+  the global batch (Dropout draws the share's rows of the global masks,
+  with rank 0's Dropout seeds), one in-place Allreduce sums
+  ``reduce_buffer`` (gradients, metric deltas, and the stop flag in its
+  last float), trainable BatchNormalization's moving statistics are
+  averaged (``moving_statistics.py``), then ``update_batch``: every rank
+  holds the same weights and running metrics.
 - Test batches: each rank accumulates its share from zero, the deltas are
   summed and added to the running state. Predict: each rank predicts its
   share, an Allgather completes the batch on every rank.

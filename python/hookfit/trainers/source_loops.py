@@ -209,7 +209,13 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
     )
     runner = OneProcess(model) if parallel is None else parallel.source_shares()
     if parallel is not None:
-        parallel.enter(callbacks)  # file-writing callbacks are adapted before the list is built
+        try:
+            parallel.enter(callbacks)  # file-writing callbacks are adapted before the list is built
+        except BaseException:
+            source.close()
+            if validation is not None and validation[0] == "source":
+                validation[1].close()
+            raise
     try:
         return _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks,
                     validation, validation_freq, class_weight)
