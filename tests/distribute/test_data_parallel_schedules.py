@@ -133,3 +133,35 @@ def test_the_progress_bar_schedule_is_rank_0s_and_prints_once():
     for hist in results:
         np.testing.assert_allclose(hist["loss"], one_hist["loss"], rtol=RTOL)
     assert out.getvalue().count("Epoch 1/2") == 1
+
+
+def test_a_batch_checkpoint_with_steps_per_execution_saves_on_rank_0_at_the_one_process_batches(tmp_path):
+    """ModelCheckpoint(save_freq=N) is a batch schedule: with
+    steps_per_execution=2 it saves at the same batches as one process, from
+    rank 0 only, with the weights one process has there."""
+    x, y = _data()
+
+    def checkpoint(d):
+        return keras.callbacks.ModelCheckpoint(str(d / "ck-{epoch}-{batch}.weights.npz"),
+                                               save_weights_only=True, save_freq=3)
+
+    one_dir = tmp_path / "one"
+    one_dir.mkdir()
+    _fit(_model(2), x, y, [checkpoint(one_dir)])
+    models = [_model(2), _model(2)]
+
+    def replica(comm):
+        d = tmp_path / f"rank{comm.rank}"
+        if comm.rank == 0:
+            d.mkdir()
+        return _fit(models[comm.rank], x, y, [checkpoint(d)], DataParallel(comm))
+
+    run_replicas(2, replica, timeout=120)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "rank0"]
+    saved = sorted(p.name for p in (tmp_path / "rank0").iterdir())
+    assert saved == sorted(p.name for p in one_dir.iterdir()) and saved
+    for name in saved:
+        with np.load(one_dir / name) as a, np.load(tmp_path / "rank0" / name) as b:
+            for k in a.files:
+                if a[k].dtype.kind == "f":  # the weights (the file also holds names)
+                    np.testing.assert_allclose(b[k], a[k], rtol=RTOL, atol=1e-6)
