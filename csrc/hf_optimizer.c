@@ -95,11 +95,12 @@ HF_HOT static void adam(const hf_opt_spec *o, float *restrict p, const float *re
     float b1p = (float)pow((double)o->beta_1, t), b2p = (float)pow((double)o->beta_2, t);
     const float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
     const float c1 = 1.0f - o->beta_1, c2 = 1.0f - o->beta_2, eps = o->epsilon;
+    const int amsgrad = o->amsgrad; /* read once: the loop is then split on it, not masked */
     HF_SIMD
     for (size_t i = 0; i < n; i++) {
         float mi, vi;
         moments(m, v, g[i], c1, c2, i, &mi, &vi);
-        if (o->amsgrad) {
+        if (amsgrad) {
             vi = vh[i] > vi ? vh[i] : vi;
             vh[i] = vi;
         }
@@ -373,7 +374,7 @@ static hf_status update_var(const hf_opt_spec *o, float *p, const float *g, floa
  * one variable, the cut depending on the sizes only) run on the pool:
  * results are bitwise the same for any thread count. Below HF_OPT_SPLIT
  * parameters a step is one task run by the caller: a pool job costs more
- * than it saves there (measured: benchmarks/bench_threads.py --optimizer). */
+ * than it saves there (benchmarks/bench_threads.py --crossover times it). */
 typedef struct step_job {
     const hf_opt_spec *o;
     float *params, *grads;
