@@ -337,6 +337,9 @@ class Network:
     def predict_batches(
         self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray
     ) -> int: ...
+    def last_batch_output(self) -> np.ndarray:
+        """A copy of the output (rows, output_dim) of the last train/test
+        batch, read from the workspace (no second forward pass)."""
     @property
     def last_run_batches(self) -> int:
         """Batches completed by the last run of any kind, also when it raised."""

@@ -143,7 +143,7 @@ class SourceEpochIterator:
 
 def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
     """The epoch's batches; returns how many ran."""
-    network, opt, source = model._network, model.optimizer, it.source
+    network, opt, source = model._loop_network(), model.optimizer, it.source
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
     # Each batch is a Python step anyway: the hooks run per batch, as in Keras
     # (per chunk with steps_per_execution).
@@ -176,7 +176,7 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
         source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
     )
     cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
-    network = model._network
+    network = model._loop_network()
     make_logs = logs_builder(model.metrics_names)
     model.stop_training = False
     model._epoch_iterator = it
@@ -235,7 +235,7 @@ def test(model, cl, source, steps) -> dict:
     """The test loop over a source (evaluate, or validation inside fit)."""
     from hookfit.trainers.trainer import logs_builder
 
-    network = model._network
+    network = model._loop_network()
     names = model.metrics_names
     make_logs = logs_builder(names)
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
