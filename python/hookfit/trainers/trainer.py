@@ -294,10 +294,11 @@ class Trainer:
         compiled = _metrics.compiled(self._metric_specs, self._weighted_metric_specs,
                                      network.output_dim, self._loss_code)
         opt = self.optimizer
+        if self._compiled_metrics is not None:  # they keep their last values
+            self._compiled_metrics.unbind()
+            self._compiled_metrics = None
         network.configure(_losses.spec_of(self.loss), compiled.specs, opt._spec())
         opt._bind(network)
-        if self._compiled_metrics is not None:
-            self._compiled_metrics.unbind()
         compiled.bind(network)
         self._compiled_metrics = compiled
         self._metric_names = compiled.names
