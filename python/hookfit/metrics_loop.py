@@ -19,7 +19,11 @@ in Python when the logs are made.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+logger = logging.getLogger("hookfit")
 
 
 class MetricsNetwork:
@@ -39,6 +43,21 @@ class MetricsNetwork:
 
     def metric_results(self):
         return self._compiled.merge(self._network.metric_results())
+
+    def resumed_mid_epoch(self, epoch: int) -> None:
+        """A BackupAndRestore resumed inside ``epoch``: the built-in metrics'
+        accumulators came back from the backup, the custom metrics' state is
+        not in it. They restart from zero, so this epoch's custom values cover
+        the batches after the resume only (what tf-keras logs for every
+        metric after a mid-epoch resume); the next epochs are exact."""
+        if self._python is None:
+            return
+        self._python.reset()
+        logger.warning(
+            "Resumed inside epoch %d: the state of the custom metrics %s is not in the backup, so "
+            "their values for this epoch cover only the batches after the resume (the built-in "
+            "metrics are exact).", epoch + 1, self._python.names,
+        )
 
     # -- steps
     def _update(self, data, start, rows):

@@ -184,6 +184,8 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
     epoch_logs = {}
     try:
         cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
+        if it.batch_in_epoch and hasattr(network, "resumed_mid_epoch"):
+            network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
         while it.epoch < epochs:
             epoch = it.epoch
             if it.batch_in_epoch == 0:

@@ -591,6 +591,8 @@ class Trainer:
         network = self._loop_network()
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
+        if not it.at_epoch_start and hasattr(network, "resumed_mid_epoch"):
+            network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
