@@ -166,3 +166,25 @@ def test_one_process_data_parallel_runs_the_ordinary_path_with_custom_metrics():
 
     hh = model([Counting()]).fit(x, y, batch_size=8, epochs=1, verbose=0, distribute=DataParallel()).history
     assert hh["rows"] == [40.0]
+
+
+def test_last_batch_output_is_the_steps_own_output_and_refused_before_any_batch():
+    from hookfit.errors import PositionError
+    from hookfit.trainers import data_adapter as da
+
+    x, y = data()
+    m = model(["mae"])
+    network = m._network
+    with pytest.raises(PositionError, match="no train or test batch"):
+        network.last_batch_output()
+    before = m.predict(x[:13], verbose=0)
+    d = da.make_dataset(x, y)
+    network.train_batch(d, 0, 13, 0.01)
+    np.testing.assert_allclose(network.last_batch_output(), before, rtol=1e-6, atol=1e-7)
+    network.train_batches(d, 0, 40, 16, 0.01)  # the last batch: rows 32..39
+    assert network.last_batch_output().shape == (8, 1)
+    network.test_batch(d, 5, 7)
+    np.testing.assert_allclose(network.last_batch_output(), m.predict(x[5:12], verbose=0), rtol=1e-6, atol=1e-7)
+    m.predict(x, verbose=0)
+    with pytest.raises(PositionError, match="no train or test batch"):
+        network.last_batch_output()
