@@ -19,9 +19,11 @@ the prefix ``weighted_``.
 
 Custom metrics -- a function ``fn(y_true, y_pred)`` or a ``Metric``
 subclass with its own ``update_state``/``result`` -- run in Python on NumPy
-arrays once per batch: the slower path. ``PythonMetrics`` is the small API
-the training loop calls for them (``update(y_true, y_pred, sample_weight)``
-per batch, ``results()``, ``reset()``).
+arrays once per batch: the slower path (``metrics_loop.MetricsNetwork``
+calls ``PythonMetrics.update`` after each batch's native call).
+``CompiledMetrics`` is what compile resolves: the core's specs, the custom
+ones, the objects behind the logs keys (bound to the core's accumulators),
+and the merge of both into the logs. Several thresholds log a vector.
 """
 
 from __future__ import annotations
