@@ -48,6 +48,15 @@ size_t hf_network_workspace(const hf_network *net, size_t batch)
 
 size_t hf_network_output_width(const hf_network *net) { return net->nodes[net->output].width; }
 
+const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap)
+{
+    const hf_node *nd = &net->nodes[net->output];
+    if (nd->kind == HF_NODE_INPUT || nd->val < 0)
+        return NULL;
+    /* value_of() over begin()'s layout: x rows, then the per-row buffers. */
+    return ws + cap * net->x_width + cap * (size_t)nd->val;
+}
+
 /* One batch in flight. */
 typedef struct batch {
     hf_network *net;

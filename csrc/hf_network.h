@@ -96,6 +96,12 @@ size_t hf_network_workspace(const hf_network *net, size_t batch);
 /* The output width. */
 size_t hf_network_output_width(const hf_network *net);
 
+/* The model output (n x output width, contiguous) of the last batch a train
+ * or test step ran in workspace ws sized for batches of cap rows: it stays
+ * there after the step (the metrics read it after the backward pass). NULL
+ * when the output is an Input node (no buffer of its own). */
+const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap);
+
 /* ceil(count / batch) steps over positions [start, start + count), the last
  * one partial; each updates the trainable parameters (iterations += 1) and
  * adds to the metric accumulators. lr must be finite. */

@@ -290,6 +290,7 @@ cdef extern from "hf_network.h" nogil:
 
     size_t hf_network_workspace(const hf_network *net, size_t batch)
     size_t hf_network_output_width(const hf_network *net)
+    const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap)
     hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                              size_t batch, float lr, float *ws)
     hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,

@@ -337,6 +337,9 @@ class Network:
     def predict_batches(
         self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray
     ) -> int: ...
+    def last_batch_output(self) -> np.ndarray:
+        """A copy of the output (rows, output_dim) of the last train/test
+        batch, read from the workspace (no second forward pass)."""
     @property
     def last_run_batches(self) -> int:
         """Batches completed by the last run of any kind, also when it raised."""
@@ -442,6 +445,10 @@ def loss_eval(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,
     """Batch loss with the spec's reduction; dL/dy_pred into grad_out when given."""
 def loss_per_sample(spec: dict, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     """Per-sample values (float32, (n,)): Keras's reduction "none"."""
+def loss_spec_full(spec: dict) -> dict:
+    """The loss spec as the core reads it: checked, every setting present."""
+def metric_spec_full(spec: dict) -> dict:
+    """The metric spec as the core reads it: checked, every setting present."""
 def metric_state_floats(spec: dict, k: int) -> int:
     """Length of the metric's float32 state block for outputs of width k."""
 def metric_accumulate(spec: dict, y_true: np.ndarray, y_pred: np.ndarray,

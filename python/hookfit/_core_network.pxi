@@ -29,6 +29,7 @@ cdef class Network:
     cdef bint _busy, _configured, _sparse, _ready
     cdef int _loss
     cdef Py_ssize_t _last_run_batches
+    cdef size_t _last_cap, _last_rows  # the last train/test batch's output, in the workspace
     cdef int64_t _eager_calls
 
     def __init__(self, input_dim, units, activations, use_bias):
@@ -528,6 +529,7 @@ cdef class Network:
         self._busy = True
         data._users += 1
         self._last_run_batches = 0
+        self._last_rows = 0
         try:
             with nogil:
                 last_check = _now_ns()
@@ -562,9 +564,30 @@ cdef class Network:
         finally:
             self._busy = False
             data._users -= 1
+        if mode != _PREDICT and done > 0:
+            self._last_cap = first_rows
+            self._last_rows = min(b, <size_t>count - (done - 1) * b)
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])
         return <Py_ssize_t>done
+
+    def last_batch_output(self):
+        """A copy of the model output (rows, output_dim) of the last batch
+        the last train/test run computed (a train step's output is the one
+        made with the weights before its update, in training mode), read
+        from the workspace where the step left it: no second forward pass.
+        For the metrics that run in Python per batch."""
+        self._check_ready()
+        self._check_idle("last_batch_output")
+        if self._last_rows == 0 or self._ws is None:
+            raise PositionError("last_batch_output: no train or test batch has run since the last run")
+        cdef size_t k = hf_network_output_width(&self.net)
+        cdef const float *p = hf_network_batch_output(&self.net, _fptr(self._ws), self._last_cap)
+        if p == NULL:
+            raise KindError("last_batch_output: the model output is its input (no layer computes it)")
+        out = np.empty((self._last_rows, k), dtype=np.float32)
+        memcpy(cnp.PyArray_DATA(<cnp.ndarray>out), p, self._last_rows * k * sizeof(float))
+        return out
 
     # ---- the data-parallel step (hookfit.distribute): train_batch in two
     # calls around one in-place Allreduce of reduce_buffer.
@@ -621,6 +644,7 @@ cdef class Network:
         cdef float *ws = self._workspace(<size_t>max(count, 1))
         cdef float *mdelta = _fptr(buf) + self.net.n_params
         cdef hf_status st
+        self._last_rows = 0  # the workspace now holds this share's batch
         self._busy = True
         data._users += 1
         try:

@@ -159,6 +159,33 @@ cdef int _fill_opt_spec(hf_opt_spec *out, dict spec) except -1:
     return 0
 
 
+def loss_spec_full(dict spec):
+    """The loss spec as the core reads it: checked, every setting present
+    (the core's defaults filled). The NumPy twin reads its specs through
+    this, so the defaults and checks live in one place."""
+    cdef hf_loss_spec s
+    _fill_loss_spec(&s, spec)
+    return {"kind": s.kind, "from_logits": bool(s.from_logits), "label_smoothing": s.label_smoothing,
+            "delta": s.delta, "reduction": s.reduction}
+
+
+def metric_spec_full(dict spec):
+    """The metric spec as the core reads it (see loss_spec_full); class_id
+    None when it is not set, thresholds None when the kind has none."""
+    cdef hf_metric_spec m
+    keep = []
+    _fill_metric_spec(&m, spec, keep)
+    cdef size_t i
+    thresholds = None
+    if m.thresholds != NULL:
+        thresholds = [m.thresholds[i] for i in range(m.n_thresholds)]
+    return {"kind": m.kind, "weighted": bool(m.weighted), "from_logits": bool(m.from_logits),
+            "label_smoothing": m.label_smoothing, "threshold": m.threshold, "top_k": m.top_k,
+            "class_id": None if m.class_id < 0 else m.class_id, "thresholds": thresholds,
+            "curve": m.curve, "summation": m.summation, "target": m.target, "loss_kind": m.loss_kind,
+            "delta": m.delta, "aggregation": m.aggregation, "num_regressors": m.num_regressors}
+
+
 def metric_state_floats(dict spec, Py_ssize_t k):
     """Floats of state the metric keeps for outputs of width k."""
     cdef hf_metric_spec m

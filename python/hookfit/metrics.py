@@ -19,9 +19,11 @@ the prefix ``weighted_``.
 
 Custom metrics -- a function ``fn(y_true, y_pred)`` or a ``Metric``
 subclass with its own ``update_state``/``result`` -- run in Python on NumPy
-arrays once per batch: the slower path. ``PythonMetrics`` is the small API
-the training loop calls for them (``update(y_true, y_pred, sample_weight)``
-per batch, ``results()``, ``reset()``).
+arrays once per batch: the slower path (``metrics_loop.MetricsNetwork``
+calls ``PythonMetrics.update`` after each batch's native call).
+``CompiledMetrics`` is what compile resolves: the core's specs, the custom
+ones, the objects behind the logs keys (bound to the core's accumulators),
+and the merge of both into the logs. Several thresholds log a vector.
 """
 
 from __future__ import annotations
@@ -151,7 +153,12 @@ def _as_2d(a, sparse=False):
 
 
 class CoreMetric(Metric):
-    """A built-in metric computed by the core: its state is one float32 block."""
+    """A built-in metric computed by the core: its state is one float32 block.
+
+    Compiled into a model, the object is bound to its block of the core's
+    accumulators (``_bind``): ``result()`` and the state variables read that
+    block, ``update_state``/``reset_state`` write it, so the compiled object
+    IS the one the fit updates (as in Keras), at no per-batch cost."""
 
     _sparse = False  # y_true holds one class id per row
     _names: tuple[str, ...] = ()  # state variable names, for the views below
@@ -159,22 +166,57 @@ class CoreMetric(Metric):
     def __init__(self, name=None, dtype=None, **settings):
         super().__init__(name, dtype)
         self._settings = settings
-        self._state = None
-        self._k = None
+        self._own = None
+        self._own_k = None
+        self._bound = None  # (network, offset, floats) once compiled into a model
 
     def _spec(self, weighted=False) -> dict:
         """The core's spec dict (NUMERICS_SPEC.md)."""
         return {"kind": self._kind, "name": self.name, "weighted": weighted, **self._settings}
 
+    # -- where the state lives: its own block, or the compiled core's
+    def _bind(self, network, offset: int) -> None:
+        k = network.output_dim
+        self._bound = (network, offset, core.metric_state_floats(self._spec(), k))
+
+    def _unbind(self) -> None:
+        """Keep the last values (a recompile moves the core's blocks)."""
+        if self._bound is not None:
+            state, k = self._state, self._k
+            self._bound = None
+            self._own, self._own_k = state, k
+
+    @property
+    def _state(self):
+        if self._bound is None:
+            return self._own
+        network, offset, n = self._bound
+        return network.metric_state()[offset : offset + n]
+
+    @property
+    def _k(self):
+        return self._own_k if self._bound is None else self._bound[0].output_dim
+
+    def _write_bound(self, block) -> None:
+        network, offset, n = self._bound
+        full = network.metric_state()
+        full[offset : offset + n] = block
+        network.set_metric_state(full)
+
     def _ensure_state(self, k):
-        if self._state is None or self._k != k:
-            if self._state is not None and np.any(self._state):
+        if self._bound is not None:
+            if k != self._k:
+                raise ValueError(f"{self.name}: predictions have {k} columns; the compiled model "
+                                 f"gives {self._k}")
+            return
+        if self._own is None or self._own_k != k:
+            if self._own is not None and np.any(self._own):
                 raise ValueError(
-                    f"{self.name}: predictions now have {k} columns, earlier {self._k}; "
+                    f"{self.name}: predictions now have {k} columns, earlier {self._own_k}; "
                     "call reset_state() first"
                 )
-            self._state = np.zeros(core.metric_state_floats(self._spec(), k), np.float32)
-            self._k = k
+            self._own = np.zeros(core.metric_state_floats(self._spec(), k), np.float32)
+            self._own_k = k
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         p = _as_2d(y_pred)
@@ -186,16 +228,22 @@ class CoreMetric(Metric):
             if sample_weight.size == 1 and p.shape[0] != 1:
                 sample_weight = np.full(p.shape[0], sample_weight[0], np.float32)
         self._ensure_state(p.shape[1])
-        core.metric_accumulate(self._spec(weighted=True), t, p, sample_weight, self._state)
+        state = self._state if self._bound is not None else self._own
+        core.metric_accumulate(self._spec(weighted=True), t, p, sample_weight, state)
+        if self._bound is not None:
+            self._write_bound(state)
 
     def result(self):
-        if self._state is None:
+        state = self._state
+        if state is None:
             return _Value(0.0)
-        return _Value(core.metric_result(self._spec(), self._state, self._k))
+        return _Value(core.metric_result(self._spec(), state, self._k))
 
     def reset_state(self):
-        if self._state is not None:
-            self._state[...] = 0.0
+        if self._bound is not None:
+            self._write_bound(0.0)
+        elif self._own is not None:
+            self._own[...] = 0.0
 
     @property
     def variables(self):
@@ -607,7 +655,14 @@ class PythonMetrics:
             m.update_state(y_true, y_pred, sample_weight=sample_weight if weighted else None)
 
     def results(self) -> dict:
-        return {n: float(np.asarray(m.result())) for n, m, _ in self._entries}
+        return {n: log_value(m.result()) for n, m, _ in self._entries}
+
+
+def log_value(result):
+    """A metric result as a logs value: a float, or (several thresholds) a
+    float32 NumPy array, as tf-keras logs a vector-valued metric."""
+    a = np.asarray(result, np.float32)
+    return float(a) if a.size == 1 else a.reshape(-1)
 
 
 # -- functions (keras.metrics.*) -------------------------------------------------
@@ -772,9 +827,9 @@ def _resolve_object(m, output_width, loss_code):
 
 
 def resolve_all(metrics, weighted_metrics, output_width: int, loss_code: int):
-    """The compiled metrics in logs order (metrics, then weighted_metrics):
-    (core spec dicts for the built-ins, PythonMetrics for the custom ones).
-    Raises on repeated names, as Keras 2 does."""
+    """(logs key, metric object, weighted) of each compiled metric in logs
+    order (metrics, then weighted_metrics). Raises on repeated names, as
+    Keras 2 does."""
     entries = []
     seen = set()
     for weighted, group in ((False, metrics), (True, weighted_metrics)):
@@ -789,36 +844,103 @@ def resolve_all(metrics, weighted_metrics, output_width: int, loss_code: int):
                 )
             seen.add(name)
             entries.append((name, obj, weighted))
-    specs, python = [], []
-    for name, obj, weighted in entries:
-        if isinstance(obj, CoreMetric):
-            if isinstance(obj, _ConfusionCore) and obj._vector():
-                raise ValueError(
-                    f"{name}: several thresholds give one value per threshold; hookfit's compiled "
-                    "metrics log one number each. Compile one metric per threshold, or use the "
-                    "object standalone (update_state/result)"
-                )
-            spec = obj._spec(weighted)
-            spec["name"] = name
-            specs.append(spec)
-        else:
-            python.append((name, obj, weighted))
-    return specs, PythonMetrics(python)
+    return entries
+
+
+class LossTracker(_MeanCore):
+    """Keras 2's ``Mean(name='loss')`` in ``model.metrics``: the running loss,
+    read from the core's first block."""
+
+    _kind = core.METRIC_MSE  # any (total, count) kind: only its size is used
+
+    def __init__(self, name="loss", dtype=None):
+        super().__init__(name, dtype)
+
+    def result(self):
+        total, count = (float(v) for v in self._views())
+        return _Value(total / count if count != 0 else 0.0)
+
+    def update_state(self, values, sample_weight=None):
+        raise TypeError("the loss tracker is updated by the training loop only")
+
+
+class CompiledMetrics:
+    """The compiled metrics of a model, in logs order (Keras 2: metrics in
+    compile order, then weighted_metrics).
+
+    Attributes:
+        names: the logs keys after ``loss``.
+        specs: the core's spec dicts of the built-in ones (run in C).
+        python: ``PythonMetrics`` of the custom ones (run in Python per batch).
+        objects: the metric object behind each name (``model.metrics``).
+        vector: whether some built-in one logs a vector (several thresholds).
+    """
+
+    def __init__(self, entries):
+        self.names = [name for name, _, _ in entries]
+        self.objects = [obj for _, obj, _ in entries]
+        self.specs, python, self._slots = [], [], []
+        self.vector = False
+        for name, obj, weighted in entries:
+            if isinstance(obj, CoreMetric):
+                spec = obj._spec(weighted)
+                spec["name"] = name
+                self._slots.append((True, len(self.specs)))
+                self.specs.append(spec)
+                self.vector |= isinstance(obj, _ConfusionCore) and obj._vector()
+            else:
+                self._slots.append((False, name))
+                python.append((name, obj, weighted))
+        self.python = PythonMetrics(python)
+        self.loss_tracker = LossTracker()
+
+    @property
+    def needs_python(self) -> bool:
+        """Whether the logs need more than the core's one number per metric."""
+        return bool(self.python) or self.vector
+
+    def bind(self, network) -> None:
+        """Point the built-in objects (and the loss tracker) at the core's
+        accumulators of ``network``, configured with ``self.specs``."""
+        k = network.output_dim
+        self.loss_tracker._bind(network, 0)
+        offset = 2
+        for obj in self.objects:
+            if isinstance(obj, CoreMetric):
+                obj._bind(network, offset)
+                offset += core.metric_state_floats(obj._spec(), k)
+
+    def unbind(self) -> None:
+        for obj in [self.loss_tracker, *self.objects]:
+            if isinstance(obj, CoreMetric):
+                obj._unbind()
+
+    def merge(self, core_results) -> list:
+        """[loss, metric values in logs order] from the core's results (and
+        the custom metrics' and vector metrics' own results)."""
+        python = self.python.results() if self.python else {}
+        out = [core_results[0]]
+        for (in_core, key), obj in zip(self._slots, self.objects):
+            if not in_core:
+                out.append(python[key])
+            elif self.vector and isinstance(obj, _ConfusionCore) and obj._vector():
+                out.append(log_value(obj.result()))
+            else:
+                out.append(core_results[1 + key])
+        return out
+
+
+def compiled(metrics, weighted_metrics, output_width: int, loss_code: int) -> CompiledMetrics:
+    """The compiled metrics for ``compile(metrics=, weighted_metrics=)``."""
+    return CompiledMetrics(resolve_all(metrics, list(weighted_metrics), output_width, loss_code))
 
 
 def resolve(metrics, output_width: int, loss_code: int) -> list[tuple[str, int]]:
     """(logs key, core kind) of each built-in metric, in compile order."""
-    specs, _ = resolve_all(metrics, [], output_width, loss_code)
-    return [(s["name"], s["kind"]) for s in specs]
+    return [(sp["name"], sp["kind"]) for sp in compiled(metrics, [], output_width, loss_code).specs]
 
 
 def specs(metrics, output_width: int, loss_code: int, weighted_metrics=()) -> list[dict]:
-    """The core's spec dicts of the built-in metrics (custom ones are refused
-    until the training loop runs the Python path)."""
-    specs_, python = resolve_all(metrics, list(weighted_metrics), output_width, loss_code)
-    if python:
-        raise TypeError(
-            f"custom metrics {python.names} run in Python per batch (hookfit.metrics.PythonMetrics); "
-            "this model's training loop does not run that path yet: use built-in metrics"
-        )
-    return specs_
+    """The core's spec dicts of the built-in metrics (the custom ones run in
+    Python: see ``compiled``)."""
+    return compiled(metrics, weighted_metrics, output_width, loss_code).specs

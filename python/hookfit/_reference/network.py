@@ -345,7 +345,15 @@ class Network:
                 if (labels < 0).any() or (labels >= self.output_dim).any():
                     raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
+    def last_batch_output(self):
+        """A copy of the output of the last train/test batch (as the core's)."""
+        out = getattr(self, "_last_output", None)
+        if out is None:
+            raise PositionError("last_batch_output: no train or test batch has run since the last run")
+        return out.copy()
+
     def _accumulate(self, y, y_pred, batch_loss, sw, acc=None, logits=None):
+        self._last_output = np.array(y_pred, dtype=np.float32)
         acc = self._acc if acc is None else acc
         _accumulate_loss(acc[0:2], batch_loss, y.shape[0])
         act = _logits.output_act(self._g.nodes[self._g.output])
@@ -427,6 +435,7 @@ class Network:
         )
 
     def grad_batch(self, data, start, count, global_rows, row_offset=0):
+        self._last_output = None  # as the core: its workspace holds another batch
         buf = self.reduce_buffer
         if not self._data_parallel_ok():
             raise KindError(
@@ -503,6 +512,7 @@ class Network:
         return self.last_run_batches
 
     def predict_batch(self, data, start, count, out):
+        self._last_output = None  # as the core: its workspace holds another batch
         self._check_rows(data, start, count)
         if (
             not isinstance(out, np.ndarray)
@@ -529,6 +539,7 @@ class Network:
     def forward(self, x, training=False):
         """The whole graph on x; training=True: dropout with a fresh mask per
         call, batch statistics (which move BN's moving statistics)."""
+        self._last_output = None
         g = self._graph()
         x = np.asarray(x)
         if x.dtype.kind not in "biuf":

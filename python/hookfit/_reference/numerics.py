@@ -21,18 +21,27 @@ def _clip_mask(p):
 
 
 def _loss_spec(spec) -> dict:
-    """A loss spec dict with Keras's defaults filled in."""
+    """The complete, checked loss spec: the core's reading of it (its
+    defaults and checks are the one source), with the reduction by name."""
     spec = {"kind": spec} if not isinstance(spec, dict) else spec
-    full: dict = {"from_logits": False, "label_smoothing": 0.0, "delta": 1.0,
-                  "reduction": "sum_over_batch_size"}
-    full.update({k: v for k, v in spec.items() if v is not None})
-    if not 0 <= full["kind"] < N_LOSSES:
-        raise KindError(f"unknown loss code {full['kind']}")
-    red = full["reduction"]
-    full["reduction"] = {0: "sum_over_batch_size", 1: "sum", "auto": "sum_over_batch_size"}.get(red, red)
-    if full["reduction"] not in ("sum_over_batch_size", "sum"):
-        raise KindError(f"loss reduction must be 'sum_over_batch_size' or 'sum'; got {red!r}")
+    full = _spec_reader().loss_spec_full(spec)
+    full["reduction"] = {0: "sum_over_batch_size", 1: "sum"}[full["reduction"]]
     return full
+
+
+def _spec_reader():
+    # The compiled module itself (also when the twin stands in for it).
+    from hookfit import _core
+
+    return _core
+
+
+def loss_spec_full(spec: dict) -> dict:
+    return _spec_reader().loss_spec_full(spec)
+
+
+def metric_spec_full(spec: dict) -> dict:
+    return _spec_reader().metric_spec_full(spec)
 
 
 def _log_softmax(x):
@@ -172,14 +181,9 @@ def loss_value_and_grad(loss, y_true, y_pred, sample_weight, grad_out):
 
 
 def _metric_spec(spec) -> dict:
+    """The complete, checked metric spec: the core's reading of it."""
     spec = {"kind": spec} if not isinstance(spec, dict) else spec
-    full: dict = {"weighted": False, "from_logits": False, "label_smoothing": 0.0, "threshold": 0.5,
-            "top_k": None, "class_id": None, "thresholds": None, "curve": 0, "summation": 0,
-            "target": 0.0, "loss_kind": 0, "delta": 1.0, "aggregation": 0, "num_regressors": 0}
-    full.update({k: v for k, v in spec.items() if v is not None})
-    if not 0 <= full["kind"] < N_METRICS:
-        raise KindError(f"unknown metric code {full['kind']}")
-    return full
+    return _spec_reader().metric_spec_full(spec)
 
 
 def _is_confusion(kind):

@@ -117,11 +117,11 @@ class OneProcess:
         self.model = model
 
     def train(self, data) -> None:
-        network, opt = self.model._network, self.model.optimizer
+        network, opt = self.model._loop_network(), self.model.optimizer
         network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
 
     def test(self, data) -> None:
-        self.model._network.test_batch(data, 0, data.n_rows)
+        self.model._loop_network().test_batch(data, 0, data.n_rows)
 
     def predict(self, data, out) -> None:
         self.model._network.predict_batch(data, 0, data.n_rows, out)
@@ -176,7 +176,7 @@ class SourceEpochIterator:
 
 def _run_train_epoch(model, cl, it, make_logs, class_weight, runner) -> int:
     """The epoch's batches; returns how many ran."""
-    network, source = model._network, it.source
+    network, source = model._loop_network(), it.source
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
     # Each batch is a Python step anyway: the hooks run per batch, as in Keras
     # (per chunk with steps_per_execution).
@@ -229,7 +229,7 @@ def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, v
     from hookfit.trainers.trainer import _should_eval, logs_builder
 
     cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
-    network = model._network
+    network = model._loop_network()
     make_logs = logs_builder(model.metrics_names)
     model.stop_training = False
     model._epoch_iterator = it
@@ -238,6 +238,8 @@ def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, v
     try:
         cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
         runner.after_train_begin(it)
+        if it.batch_in_epoch and hasattr(network, "resumed_mid_epoch"):
+            network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
         while it.epoch < epochs:
             epoch = it.epoch
             if it.batch_in_epoch == 0:
@@ -289,7 +291,7 @@ def test(model, cl, source, steps, runner=None) -> dict:
     """The test loop over a source (evaluate, or validation inside fit)."""
     from hookfit.trainers.trainer import logs_builder
 
-    network = model._network
+    network = model._loop_network()
     names = model.metrics_names
     make_logs = logs_builder(names)
     logs = lambda: make_logs(network.metric_results())  # noqa: E731

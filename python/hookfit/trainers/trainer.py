@@ -61,7 +61,15 @@ def _parallel(model, distribute, what):
     hookfit.distribute imports no MPI for it)."""
     from hookfit.distribute import parallel_run
 
-    return parallel_run.start(model, distribute, what)
+    run = parallel_run.start(model, distribute, what)
+    compiled = getattr(model, "_compiled_metrics", None)
+    if run is not None and compiled is not None and compiled.needs_python:
+        raise NotImplementedError(
+            f"{what}() data-parallel runs built-in single-valued metrics only; custom metrics "
+            "(run in Python per batch) and metrics with several thresholds do not run "
+            "data-parallel yet: compile without them, or run one process"
+        )
+    return run
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -170,6 +178,8 @@ class Trainer:
         self._metric_specs = []  # as given to compile (checked)
         self._weighted_metric_specs = []
         self._metric_names = []  # logs keys after 'loss', once configured
+        self._compiled_metrics = None  # metrics.CompiledMetrics, once configured
+        self._metrics_used = False  # model.metrics lists them after a first fit/evaluate
         self._compiled = False
         self._steps_per_execution = 1
         self.stop_training = False
@@ -241,7 +251,7 @@ class Trainer:
         # kinds may depend on it), so that whatever can fail fails before
         # anything changes.
         width = self._network.output_dim if self._network is not None else 1
-        names = [s["name"] for s in _metrics.specs(metric_specs, width, loss_code, weighted_specs)]
+        names = _metrics.compiled(metric_specs, weighted_specs, width, loss_code).names
         before = (
             self.optimizer, self.loss, self._loss_code, self._metric_specs,
             self._weighted_metric_specs, self._compiled, self._metric_names,
@@ -271,14 +281,41 @@ class Trainer:
 
     def _configure(self) -> None:
         network = self._network
-        specs = _metrics.specs(self._metric_specs, network.output_dim, self._loss_code,
-                               self._weighted_metric_specs)
+        compiled = _metrics.compiled(self._metric_specs, self._weighted_metric_specs,
+                                     network.output_dim, self._loss_code)
         opt = self.optimizer
-        network.configure(_losses.spec_of(self.loss), specs, opt._spec())
+        if self._compiled_metrics is not None:  # they keep their last values
+            self._compiled_metrics.unbind()
+            self._compiled_metrics = None
+        network.configure(_losses.spec_of(self.loss), compiled.specs, opt._spec())
         output = next(iter(getattr(self, "outputs", ())), None)
         _losses.warn_logits_of_activation(self.loss, getattr(output, "_layer", None))
         opt._bind(network)
-        self._metric_names = [s["name"] for s in specs]
+        compiled.bind(network)
+        self._compiled_metrics = compiled
+        self._metric_names = compiled.names
+        self._metrics_used = False
+
+    def _loop_network(self):
+        """The network the loops call: the compiled one, wrapped when the logs
+        need Python per batch (custom or vector-valued metrics)."""
+        self._metrics_used = True
+        compiled = self._compiled_metrics
+        if compiled is not None and compiled.needs_python:
+            from hookfit.metrics_loop import MetricsNetwork
+
+            return MetricsNetwork(self._network, compiled)
+        return self._network
+
+    @property
+    def metrics(self) -> list:
+        """Keras 2's ``model.metrics``: after a first fit/evaluate, the loss
+        tracker ``Mean(name='loss')`` and the compiled metric objects (the
+        very objects given to compile, updated by the runs)."""
+        compiled = self._compiled_metrics
+        if compiled is None or not self._metrics_used:
+            return []
+        return [compiled.loss_tracker, *compiled.objects]
 
     def _assert_compiled(self, what: str) -> None:
         if not self._compiled:
@@ -294,7 +331,7 @@ class Trainer:
 
     def reset_metrics(self) -> None:
         if self._network is not None and self._compiled:
-            self._network.reset_metrics()
+            self._loop_network().reset_metrics()
 
     def get_compile_config(self) -> dict | None:
         """What ``compile`` was given, as plain data (for saving)."""
@@ -527,7 +564,7 @@ class Trainer:
     def _logs_now(self) -> dict:
         """The running metrics (for on_exception), or {} if there are none."""
         try:
-            return dict(zip(self.metrics_names, self._network.metric_results()))
+            return dict(zip(self.metrics_names, self._loop_network().metric_results()))
         except Exception:
             return {}
 
@@ -542,9 +579,11 @@ class Trainer:
         return logs
 
     def _fit_loop(self, cl, it, epochs, val_data, val_batch_size, val_steps, val_freq, parallel=None):
-        network = self._network
+        network = self._loop_network()
         make_logs = logs_builder(self.metrics_names)
         cl.on_train_begin({})  # a callback may restore the iterator's position here
+        if not it.at_epoch_start and hasattr(network, "resumed_mid_epoch"):
+            network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
@@ -591,7 +630,7 @@ class Trainer:
         return epoch_logs
 
     def _train_steps(self, it, make_logs) -> Steps:
-        network, data, opt = self._network, it.dataset, self.optimizer
+        network, data, opt = self._loop_network(), it.dataset, self.optimizer
         batch_size, n_rows = it.batch_size, it.n_rows
         results = network.metric_results
 
@@ -631,7 +670,7 @@ class Trainer:
         if hasattr(data, "batches"):  # a validation source (PyDataset, generator)
             return source_loops.test(self, cl, data, steps,
                                      None if parallel is None else parallel.source_shares())
-        network = self._network
+        network = self._loop_network()
         names = self.metrics_names
         n = data.n_rows
         n_batches = -(-n // batch_size)
@@ -829,10 +868,11 @@ class Trainer:
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
         data = da.make_dataset(x, y, sample_weight)
+        network = self._loop_network()
         if reset_metrics:
-            self._network.reset_metrics()
-        self._network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(self._network.iterations))
-        logs = dict(zip(self.metrics_names, self._network.metric_results()))
+            network.reset_metrics()
+        network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(network.iterations))
+        logs = dict(zip(self.metrics_names, network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
@@ -841,10 +881,11 @@ class Trainer:
         self._assert_compiled("training/testing")
         x, y, sample_weight = self._xy(x, y, sample_weight)
         data = da.make_dataset(x, y, sample_weight, for_training=False)
+        network = self._loop_network()
         if reset_metrics:
-            self._network.reset_metrics()
-        self._network.test_batch(data, 0, x.shape[0])
-        logs = dict(zip(self.metrics_names, self._network.metric_results()))
+            network.reset_metrics()
+        network.test_batch(data, 0, x.shape[0])
+        logs = dict(zip(self.metrics_names, network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 
     def predict_on_batch(self, x):

@@ -55,6 +55,8 @@ def format_eta(seconds: float) -> str:
 def _format_value(value, *, use_abs: bool) -> str:
     if isinstance(value, str):
         return f" {value}"
+    if getattr(value, "ndim", 0) > 0 and getattr(value, "size", 1) > 1:
+        value = value.mean()  # tf-keras shows a vector metric (several thresholds) by its mean
     try:
         v = float(value)
     except (TypeError, ValueError):
