@@ -272,3 +272,71 @@ def test_lambda_callback_takes_on_exception():
     with pytest.raises(ZeroDivisionError):
         fit(build(), [Fail(), keras.callbacks.LambdaCallback(on_exception=lambda exc, logs: seen.append(exc))])
     assert len(seen) == 1 and isinstance(seen[0], ZeroDivisionError)
+
+
+class Rows(keras.utils.PyDataset):
+    """The array data as a PyDataset of 16-row batches (no validation split)."""
+
+    def __init__(self, n=80):
+        super().__init__()
+        self.x, self.y = data(n)
+
+    def __len__(self):
+        return -(-len(self.x) // 16)
+
+    def __getitem__(self, i):
+        return self.x[i * 16:(i + 1) * 16], self.y[i * 16:(i + 1) * 16]
+
+
+def fit_source(model, cbs, source=None, **kw):
+    return model.fit(Rows() if source is None else source, epochs=EPOCHS, verbose=0, callbacks=cbs, **kw)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_ends_a_pydataset_fit_cleanly_and_the_resume_is_bit_exact(tmp_path, signum):
+    reference = build()
+    ref_history = fit_source(reference, [])
+    stopper = SignalAt(1, 2, signum)
+    model = build()
+    history = fit_source(model, [stopper, BackupAndRestore(tmp_path / "b")], on_interrupt="backup")
+    assert stopper.ended and not stopper.errors
+    assert history.epoch == [0]
+    state = load_state(tmp_path / "b" / "backup.npz")
+    assert (state["phase"], state["position"]) == ("interrupted", 3)  # batch 2 and its hooks finished
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed = build(seed=99)  # other initial weights: the backup must bring them back
+    history = fit_source(resumed, [BackupAndRestore(tmp_path / "b")], on_interrupt="backup")
+    same_weights(reference, resumed)
+    assert history.history == ref_history.history  # the History's state is in the backup too
+    assert resumed.optimizer.iterations == reference.optimizer.iterations
+    assert not (tmp_path / "b" / "backup.npz").exists()  # a completed fit deletes it, as Keras
+
+
+def test_a_signal_ends_a_generator_fit_and_a_second_one_stops_at_once(tmp_path):
+    x, y = data()
+
+    def gen():
+        while True:
+            for i in range(5):
+                yield x[i * 16:(i + 1) * 16], y[i * 16:(i + 1) * 16]
+
+    stopper = SignalAt(0, 3)
+    history = fit_source(build(), [stopper, BackupAndRestore(tmp_path / "g")], source=gen(),
+                         steps_per_epoch=5, on_interrupt="backup")
+    assert stopper.ended and not stopper.errors and history.epoch == []
+    assert load_state(tmp_path / "g" / "backup.npz")["position"] == 4
+    twice = SignalAt(0, 1, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        fit_source(build(), [twice], source=gen(), steps_per_epoch=5, on_interrupt="backup")
+    assert twice.errors == ["KeyboardInterrupt"] and not twice.ended
+
+
+def test_on_exception_is_dispatched_over_batch_sources():
+    model = build()
+    for call in (lambda cbs: model.fit(Rows(), epochs=2, verbose=0, callbacks=cbs),
+                 lambda cbs: model.evaluate(Rows(), verbose=0, callbacks=cbs),
+                 lambda cbs: model.predict(Rows(), verbose=0, callbacks=cbs)):
+        flush = Flush()
+        with pytest.raises(ZeroDivisionError):
+            call([BrokenFlush(), Fail(), flush])
+        assert flush.seen and flush.seen[0][0] == "ZeroDivisionError"

@@ -405,12 +405,6 @@ class Trainer:
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
             _refuse_parallel_source(self, distribute, "fit")
-            if on_interrupt is not None:
-                raise ValueError(
-                    "on_interrupt='backup' works with array data (x, y) only for now; a "
-                    "PyDataset, Sequence or generator cannot be backed up mid-epoch. Pass "
-                    "on_interrupt=None, or arrays."
-                )
             return source_loops.fit_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
                 verbose=verbose, callbacks=callbacks, validation_split=validation_split,
@@ -418,7 +412,7 @@ class Trainer:
                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 validation_steps=validation_steps, validation_batch_size=validation_batch_size,
                 validation_freq=validation_freq, max_queue_size=max_queue_size, workers=workers,
-                use_multiprocessing=use_multiprocessing,
+                use_multiprocessing=use_multiprocessing, on_interrupt=on_interrupt,
             )
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
@@ -561,6 +555,8 @@ class Trainer:
         guard = getattr(self, "_interrupt_guard", None)
         if guard is not None:  # the safe points of a graceful interrupt
             steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
+        # Outside the guard: its handler looks for the guarded run's own frame.
+        steps.many, steps.one = cl.costs.timed("train", steps.many), cl.costs.timed("train", steps.one)
         epoch_logs = {}
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
@@ -584,7 +580,7 @@ class Trainer:
                 ran = run_batches(steps, dispatch, it.segments(), first, last,
                                   model=self if parallel is None else parallel.stop_view)
                 cl.costs.count_steps("train", ran)
-            cl.costs.stop_steps(token)
+            cl.costs.stop_steps(token, "train")
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
             if ran_out:
@@ -670,9 +666,10 @@ class Trainer:
             steps = parallel.test_steps(data, batch_size, make_logs)
         else:
             steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+        steps.many, steps.one = cl.costs.timed("test", steps.many), cl.costs.timed("test", steps.one)
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
-        cl.costs.stop_steps(token)
+        cl.costs.stop_steps(token, "test")
         results_logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(results_logs))
         return results_logs
