@@ -340,3 +340,43 @@ def test_on_exception_is_dispatched_over_batch_sources():
         with pytest.raises(ZeroDivisionError):
             call([BrokenFlush(), Fail(), flush])
         assert flush.seen and flush.seen[0][0] == "ZeroDivisionError"
+
+
+class CountedBackup(BackupAndRestore):
+    """Records the global batch (optimizer iterations) of each save_freq backup."""
+
+    saves: list = []
+
+    def _save(self, phase, position, logs):
+        if phase == "batch":
+            CountedBackup.saves.append(int(self.model.optimizer.iterations))
+        super()._save(phase, position, logs)
+
+
+class CountedCheckpoint(keras.callbacks.ModelCheckpoint):
+    saves: list = []
+
+    def _save_model(self, epoch, batch, logs):
+        CountedCheckpoint.saves.append(int(self.model.optimizer.iterations))
+        super()._save_model(epoch, batch, logs)
+
+
+def test_save_freq_cadence_continues_across_an_interrupt_and_resume(tmp_path):
+    """save_freq counts batches across the whole run: a run interrupted
+    between two saves and resumed saves at the same global batches as the
+    uninterrupted run (both the backup and a ModelCheckpoint, whose count
+    travels in the backup with its other state)."""
+    def callbacks(where):
+        return [CountedCheckpoint(str(tmp_path / where / "w.weights.h5"), save_weights_only=True, save_freq=4),
+                CountedBackup(tmp_path / where / "b", save_freq=3)]
+
+    CountedBackup.saves, CountedCheckpoint.saves = [], []
+    fit(build(), callbacks("ref"))  # 4 batches per epoch, 4 epochs
+    expected = (list(CountedBackup.saves), list(CountedCheckpoint.saves))
+    assert expected == ([3, 6, 9, 12, 15], [4, 8, 12, 16])
+    CountedBackup.saves, CountedCheckpoint.saves = [], []
+    stopper = SignalAt(1, 0)  # after global batch 5: two batches since the backup at 3
+    history = fit(build(), [stopper] + callbacks("run"), on_interrupt="backup")
+    assert stopper.ended and history.epoch == [0]
+    fit(build(seed=99), callbacks("run"))
+    assert (CountedBackup.saves, CountedCheckpoint.saves) == expected
