@@ -380,3 +380,57 @@ def test_save_freq_cadence_continues_across_an_interrupt_and_resume(tmp_path):
     assert stopper.ended and history.epoch == [0]
     fit(build(seed=99), callbacks("run"))
     assert (CountedBackup.saves, CountedCheckpoint.saves) == expected
+
+
+class EveryOther(keras.callbacks.Callback):
+    batch_every = 2  # scheduled: one native run per 2 batches
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append((batch, dict(logs)))
+
+
+def test_a_stop_inside_a_native_chunk_runs_the_hooks_due_for_the_batches_done(tmp_path):
+    """The signal is handled in the native run's frame right after its last
+    batch (as when it arrives while that batch runs): the run's end hook is
+    still due and runs with that batch's exact logs, then the backup, then
+    on_train_end. The signal's timing is simulated here (deterministically)
+    by raising in the run's place; the subprocess tests send real signals."""
+    from hookfit.trainers.graceful_interrupt import Interrupted
+
+    reference = EveryOther()
+    fit(build(), [reference])
+    model = build()
+    original = model._train_steps
+
+    def train_steps(it, make_logs):
+        steps = original(it, make_logs)
+        many, runs = steps.many, []
+
+        def cut_after_first_run(j, k, nonfinite):
+            ran = many(j, k, nonfinite)
+            runs.append(ran)
+            if len(runs) == 1:
+                model._interrupt_guard.requested = True
+                it.step += ran  # what the run's own frame counts when the stop raises there
+                stop = Interrupted()
+                stop.ran = ran
+                raise stop
+            return ran
+
+        steps.many = cut_after_first_run
+        return steps
+
+    model._train_steps = train_steps
+    every_other, ended = EveryOther(), []
+    history = fit(model, [every_other, BackupAndRestore(tmp_path / "b"),
+                keras.callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(logs))],
+        on_interrupt="backup")
+    # The run of batches 0-1 finished: batch 1's hook, with the full run's logs there.
+    assert every_other.seen == reference.seen[:1] and every_other.seen[0][0] == 1
+    assert ended and history.epoch == []
+    state = load_state(tmp_path / "b" / "backup.npz")
+    assert (state["phase"], state["position"]) == ("interrupted", 2)

@@ -609,10 +609,13 @@ class Trainer:
                     data, start, rows, batch_size, opt._rates_for(network.iterations, k),
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
-            except BaseException:
+            except BaseException as e:
                 # Ctrl-C between batches keeps the position exact: count the
                 # batches that really ran (none if raised before the run began).
-                it.step += int(network.iterations) - int(before)
+                ran = int(network.iterations) - int(before)
+                it.step += ran
+                if isinstance(e, graceful_interrupt.Interrupted):
+                    e.ran = ran  # their due hooks still run (batch_runner._scheduled)
                 raise
 
         def one(j):
