@@ -57,6 +57,8 @@ typedef struct batch {
     int training;
     uint64_t key_iteration;
     float *out;         /* when not NULL, the output node writes here */
+    size_t row0;        /* a data-parallel share: its first row's index in the global
+                         * batch (dropout draws the global batch's masks) */
 } batch;
 
 static float *value_of(const batch *b, size_t i)
@@ -114,6 +116,15 @@ static void emit(float *dst, size_t ldd, const float *src, size_t lds, size_t n,
 
 /* ---------------------------------------------------------------- forward */
 
+/* The dropout stream of node i in this step; a data-parallel share skips
+ * the rows of the global batch before it, so the ranks together draw the
+ * one-process masks (a shared row, noise_shape (1, k), is the global row 0). */
+static uint64_t dropout_key(const hf_node *nd, const batch *b, size_t i)
+{
+    const uint64_t key = hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i);
+    return nd->shared_row ? key : hf_dropout_skip_rows(key, b->row0);
+}
+
 static hf_status forward_node(const batch *b, size_t i, double *penalty)
 {
     hf_network *net = b->net;
@@ -146,8 +157,7 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
     }
     case HF_NODE_DROPOUT:
         if (b->training && nd->drop_threshold > 0)
-            hf_dropout_apply(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
-                             nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
+            hf_dropout_apply(dropout_key(nd, b, i), nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
                              aux_of(b, nd), a, n, k);
         else
             emit(a, k, in, ld, n, k, 0);
@@ -433,7 +443,7 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
  * net->grads, the loss (penalties included) and the predictions for the
  * metrics. The first half of train_one (and of a data-parallel step). */
 static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
-                           float *ws, double *loss_out, const float **pred_out)
+                           size_t row0, float *ws, double *loss_out, const float **pred_out)
 {
     double loss_value = 0.0;
     const float *pred = NULL;
@@ -446,6 +456,7 @@ static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size
     } else {
         batch b = begin(net, d, start, n, cap, ws, 1);
         b.key_iteration = (uint64_t)net->iterations;
+        b.row0 = row0;
         double penalty = weight_penalty(net);
         st = forward(&b, &penalty, &pred);
         if (st != HF_OK)
@@ -471,7 +482,7 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
 {
     double loss_value = 0.0;
     const float *pred = NULL;
-    hf_status st = gradients(net, d, start, n, cap, ws, &loss_value, &pred);
+    hf_status st = gradients(net, d, start, n, cap, 0, ws, &loss_value, &pred);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
@@ -600,30 +611,32 @@ size_t hf_reduce_floats(const hf_network *net)
     return net->n_params + mstate_floats(net);
 }
 
-int hf_network_data_parallel_ok(const hf_network *net)
+/* Any weight or activity penalty: a summed loss's share is not scaled, so
+ * a penalty every rank adds in full could not be counted once. */
+static int has_penalty(const hf_network *net)
 {
-    /* A rank's batch statistics and dropout masks would differ from those of
-     * the global batch (and BatchNormalization's moving statistics between
-     * ranks); a summed loss would count a weight penalty once per rank: not
-     * supported yet. */
-    if (net->loss.reduction != HF_REDUCE_SUM_OVER_BATCH_SIZE)
-        return 0;
     for (size_t i = 0; i < net->n_nodes; i++) {
         const hf_node *nd = &net->nodes[i];
-        if (!nd->live)
-            continue;
-        if (nd->kind == HF_NODE_BATCHNORM && nd->trainable)
-            return 0;
-        if (nd->kind == HF_NODE_DROPOUT && nd->drop_threshold > 0)
-            return 0;
+        if (nd->live && nd->kind == HF_NODE_DENSE &&
+            (nd->kernel_l1 != 0.0f || nd->kernel_l2 != 0.0f || nd->bias_l1 != 0.0f ||
+             nd->bias_l2 != 0.0f || nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f))
+            return 1;
     }
-    return 1;
+    return 0;
+}
+
+int hf_network_data_parallel_ok(const hf_network *net)
+{
+    /* Dropout draws the global batch's masks (row0); a trainable
+     * BatchNormalization uses its share's batch statistics (tf-keras's
+     * per-replica rule; the caller averages the moving statistics). */
+    return net->loss.reduction == HF_REDUCE_SUM_OVER_BATCH_SIZE || !has_penalty(net);
 }
 
 hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
-                       size_t global_rows, float *mdelta, float *ws)
+                       size_t row0, size_t global_rows, float *mdelta, float *ws)
 {
-    if (global_rows == 0 || n > global_rows)
+    if (global_rows == 0 || n > global_rows || row0 > global_rows - n)
         return HF_ERR_SHAPE;
     if (!hf_network_data_parallel_ok(net))
         return HF_ERR_KIND;
@@ -638,17 +651,24 @@ hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_
         memset(net->grads, 0, net->n_params * sizeof(float));
         return HF_OK;
     }
-    const float scale = n == global_rows ? 1.0f : (float)n / (float)global_rows;
+    /* A mean loss: the share's gradient times n / global_rows. A summed
+     * loss (no penalty) is already its share of the global sum. */
+    const int summed = net->loss.reduction == HF_REDUCE_SUM;
+    const float scale = n == global_rows || summed ? 1.0f : (float)n / (float)global_rows;
     double loss_value = 0.0;
     const float *pred = NULL;
     hf_fpenv env = hf_fpenv_enter();
-    st = gradients(net, data, start, n, n, ws, &loss_value, &pred);
+    st = gradients(net, data, start, n, n, row0, ws, &loss_value, &pred);
     /* The whole gradient is scaled (not only the loss's), so that a term
      * every rank adds in full, such as a weight penalty's, is counted once
      * in the sum. */
     if (st == HF_OK && scale != 1.0f)
         for (size_t i = 0; i < net->n_params; i++)
             net->grads[i] *= scale;
+    /* The loss tracker weighs a batch's loss by its rows: a summed share
+     * S_r counts as S_r * global_rows / n, so the ranks add S * global_rows. */
+    if (summed && n != global_rows)
+        loss_value = loss_value * (double)global_rows / (double)n;
     if (st == HF_OK)
         st = accumulate(net, data, start, n, pred, loss_value, mdelta);
     hf_fpenv_leave(env);

@@ -45,6 +45,7 @@ class Network:
         self._params = params
         self._grads = np.zeros(graph.n_params, np.float32)
         self._reduce = None  # data-parallel: [grads | metric deltas], made on first use
+        self._row0 = 0  # data-parallel: the share's first row in the global batch (dropout)
         self._configured = False
         self._eager_calls = 0
         self._iterations = 0
@@ -196,7 +197,8 @@ class Network:
                 out = f32(activation_forward(src, nd["act"], nd["alpha"]))
             elif kind == NODE_DROPOUT:
                 if training and nd["drop_threshold"] > 0:
-                    mask = dropout_mask(nd["seed"], key, i, n, k, nd["rate"], nd["shared_row"])
+                    mask = dropout_mask(nd["seed"], key, i, n, k, nd["rate"], nd["shared_row"],
+                                        self._row0)
                     saved[i] = mask
                     out = f32(vals[nd["inputs"][0]] * mask)
                 else:
@@ -349,7 +351,7 @@ class Network:
         self._update(lr)
         return 1
 
-    def _gradients(self, data, start, count, acc):
+    def _gradients(self, data, start, count, acc, loss_factor=1.0):
         """Forward, loss and backward into _grads; the loss and metrics are
         added to acc. The first half of a step."""
         g = self._g
@@ -363,6 +365,8 @@ class Network:
         batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
         # Keras adds sum(model.losses) to the loss it minimises and logs.
         batch_loss = float(f32(batch_loss + penalty + activity))
+        if loss_factor != 1.0:
+            batch_loss = batch_loss * loss_factor
         self._accumulate(y, pred, batch_loss, sw, acc)
         if g.nodes[g.output]["backward"]:
             self._backward(vals, saved, da, True)
@@ -384,24 +388,26 @@ class Network:
             self._grads = self._reduce[: self.n_params]
         return self._reduce
 
-    def _data_parallel_ok(self):
-        if self._loss_spec.get("reduction", 0) in (1, "sum"):
-            return False
-        for nd in self._g.nodes:
-            if not nd.get("live", True):
-                continue
-            if nd["kind"] == NODE_BATCHNORM and nd.get("trainable", True):
-                return False
-            if nd["kind"] == NODE_DROPOUT and nd.get("drop_threshold", 0) > 0:
-                return False
-        return True
+    def _summed(self):
+        return self._loss_spec.get("reduction", 0) in (1, "sum")
 
-    def grad_batch(self, data, start, count, global_rows):
+    def _data_parallel_ok(self):
+        """A summed loss's share is not scaled: refuse a penalty every rank
+        would add in full."""
+        if not self._summed():
+            return True
+        keys = ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2")
+        return not any(
+            nd.get("live", True) and nd["kind"] == NODE_DENSE and any(nd.get(k, 0.0) for k in keys)
+            for nd in self._g.nodes
+        )
+
+    def grad_batch(self, data, start, count, global_rows, row_offset=0):
         buf = self.reduce_buffer
         if not self._data_parallel_ok():
             raise KindError(
-                "grad_batch: this network has a trainable BatchNormalization, an active Dropout "
-                "or a summed loss; data-parallel training of those is not supported yet"
+                "grad_batch: a summed loss (reduction='sum') with weight or activity "
+                "regularizers does not train data-parallel"
             )
         if count == 0:
             if not 0 <= start <= data.n_positions:
@@ -411,10 +417,20 @@ class Network:
             self._check(data, start, count, need_y=True)
         if not 1 <= global_rows or count > global_rows:
             raise PositionError(f"global_rows must be >= 1 and >= count ({count}); got {global_rows}")
+        if not 0 <= row_offset <= global_rows - count:
+            raise PositionError(f"row_offset must lie in [0, {global_rows - count}]; got {row_offset}")
         buf[:-1] = 0
         if count:
-            self._gradients(data, start, count, buf[self.n_params : -1])
-            if count != global_rows:
+            summed = self._summed()
+            self._row0 = row_offset
+            try:
+                # A summed share counts as S_r * global_rows / count in the
+                # loss tracker (which weighs a batch by its rows).
+                factor = global_rows / count if summed and count != global_rows else 1.0
+                self._gradients(data, start, count, buf[self.n_params : -1], factor)
+            finally:
+                self._row0 = 0
+            if count != global_rows and not summed:
                 self._grads *= np.float32(count) / np.float32(global_rows)  # float32, as the core
         return count
 

@@ -111,6 +111,39 @@ class BatchHooks:
             self._end(batch, make_logs())
 
 
+class OneProcess:
+    """How a source's batches run on one process. A data-parallel run
+    passes its own (``hookfit.distribute.source_shares.SourceShares``: each
+    rank runs its share of every batch)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def train(self, data) -> None:
+        network, opt = self.model._network, self.model.optimizer
+        network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
+
+    def test(self, data) -> None:
+        self.model._network.test_batch(data, 0, data.n_rows)
+
+    def predict(self, data, out) -> None:
+        self.model._network.predict_batch(data, 0, data.n_rows, out)
+
+    def stopped(self) -> bool:
+        return self.model.stop_training
+
+    epoch_stopped = stopped
+
+    def start_epoch(self, source) -> None:
+        source.start_epoch()
+
+    def batches(self, batches, source):
+        return batches
+
+    def after_train_begin(self, it) -> None:
+        pass
+
+
 class SourceEpochIterator:
     """The position of a fit over a batch source (what a backup saves)."""
 
@@ -144,28 +177,28 @@ class SourceEpochIterator:
         rng.set_state(state["rng"])
 
 
-def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
+def _run_train_epoch(model, cl, it, make_logs, class_weight, runner) -> int:
     """The epoch's batches; returns how many ran."""
-    network, opt, source = model._network, model.optimizer, it.source
+    network, source = model._network, it.source
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
     # Each batch is a Python step anyway: the hooks run per batch, as in Keras
     # (per chunk with steps_per_execution).
     hooks = BatchHooks(cl, "train", getattr(model, "_steps_per_execution", 1))
-    train_batch = cl.costs.timed("train", network.train_batch)
+    train = cl.costs.timed("train", runner.train)
     guard = getattr(model, "_interrupt_guard", None)
     batch = it.batch_in_epoch
-    batches = source.batches(it.steps_per_epoch, skip=batch)
+    batches = runner.batches(source.batches(it.steps_per_epoch, skip=batch), source)
     try:
         for raw in batches:
             if guard is not None and guard.requested:  # a graceful stop: at this batch boundary
                 raise graceful_interrupt.Interrupted
             hooks.before(batch)
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
-            train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
+            train(data)
             batch += 1
             it.batch_in_epoch = batch
             hooks.after(batch - 1, logs)
-            if model.stop_training:
+            if runner.stopped():
                 break
     finally:
         batches.close()
@@ -179,14 +212,34 @@ def _note_source_path(cl, mode: str) -> None:
 
 
 def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callbacks,
-        validation, validation_freq, class_weight, on_interrupt=None):
+        validation, validation_freq, class_weight, parallel=None, on_interrupt=None):
     """``validation`` is None, ``("arrays", Dataset, batch_size, steps)`` or
-    ``("source", source, steps)``. ``on_interrupt="backup"``: Ctrl-C/SIGTERM
-    stops at the next batch boundary (the running batch and its hooks
-    finish), backs up, runs ``on_train_end`` and returns the History."""
+    ``("source", source, steps)``; ``parallel``: a data-parallel run (entered
+    here, left after ``on_train_end``). ``on_interrupt="backup"``: Ctrl-C or
+    SIGTERM stops at the next batch boundary (the running batch and its
+    hooks finish), backs up, runs ``on_train_end`` and returns the History."""
     it = SourceEpochIterator(
         source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
     )
+    runner = OneProcess(model) if parallel is None else parallel.source_shares()
+    if parallel is not None:
+        try:
+            parallel.enter(callbacks)  # file-writing callbacks are adapted before the list is built
+        except BaseException:
+            source.close()
+            if validation is not None and validation[0] == "source":
+                validation[1].close()
+            raise
+    try:
+        return _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks,
+                    validation, validation_freq, class_weight, on_interrupt)
+    finally:
+        if parallel is not None:
+            parallel.exit()
+
+
+def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, validation,
+         validation_freq, class_weight, on_interrupt):
     try:
         cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
     except BaseException:
@@ -201,7 +254,7 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
     try:
         with guard or contextlib.nullcontext():
             try:
-                epoch_logs = _fit_epochs(model, cl, it, epochs, initial_epoch, validation,
+                epoch_logs = _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation,
                                          validation_freq, class_weight)
             except graceful_interrupt.Interrupted:
                 epoch_logs = model._save_interrupted(cl)
@@ -226,29 +279,31 @@ def _close(source, validation) -> None:
         validation[1].close()
 
 
-def _fit_epochs(model, cl, it, epochs, initial_epoch, validation, validation_freq, class_weight) -> dict:
+def _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation, validation_freq,
+                class_weight) -> dict:
     from hookfit.trainers.trainer import _should_eval, logs_builder
 
     network, source = model._network, it.source
     make_logs = logs_builder(model.metrics_names)
     epoch_logs: dict = {}
     cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
+    runner.after_train_begin(it)
     _note_source_path(cl, "train")
     while it.epoch < epochs:
         epoch = it.epoch
         first = it.batch_in_epoch
         if it.batch_in_epoch == 0:
             network.reset_metrics()
-            source.start_epoch()
+            runner.start_epoch(source)
         cl.on_epoch_begin(epoch, {})
         token = cl.costs.start_steps()
         try:
-            ran = _run_train_epoch(model, cl, it, make_logs, class_weight)
+            ran = _run_train_epoch(model, cl, it, make_logs, class_weight, runner)
         finally:
             cl.costs.stop_steps(token, "train")
         cl.costs.count_steps("train", ran - first)
         ran_out = False
-        if not model.stop_training:
+        if not runner.epoch_stopped():
             if it.inferred_steps is None:
                 it.inferred_steps = ran  # a generator's first epoch sets the length
                 _tell_progress_bars(cl, ran)
@@ -257,26 +312,26 @@ def _fit_epochs(model, cl, it, epochs, initial_epoch, validation, validation_fre
                 _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
         epoch_logs = make_logs(network.metric_results())
         if validation is not None and _should_eval(epoch, validation_freq):
-            val_logs = _validate(model, cl, validation)
+            val_logs = _validate(model, cl, validation, runner)
             epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
         it.epoch += 1
         it.batch_in_epoch = 0
         cl.on_epoch_end(epoch, dict(epoch_logs))
         source.end_epoch()
-        if model.stop_training or ran_out:
+        if runner.epoch_stopped() or ran_out:
             break
     return epoch_logs
 
 
-def _validate(model, cl, validation) -> dict:
+def _validate(model, cl, validation, runner) -> dict:
     if validation[0] == "arrays":
         _, data, batch_size, steps = validation
-        return model._test(cl, data, batch_size, steps)
+        return model._test(cl, data, batch_size, steps, getattr(runner, "run", None))
     _, source, steps = validation
-    return test(model, cl, source, steps)
+    return test(model, cl, source, steps, runner)
 
 
-def test(model, cl, source, steps) -> dict:
+def test(model, cl, source, steps, runner=None) -> dict:
     """The test loop over a source (evaluate, or validation inside fit)."""
     from hookfit.trainers.trainer import logs_builder
 
@@ -288,16 +343,17 @@ def test(model, cl, source, steps) -> dict:
     cl.on_test_begin({})
     _note_source_path(cl, "test")
     network.reset_metrics()
-    test_batch = cl.costs.timed("test", network.test_batch)
     token = cl.costs.start_steps()
-    source.start_epoch()
+    runner = runner or OneProcess(model)
+    run_test = cl.costs.timed("test", runner.test)
+    runner.start_epoch(source)
     ran = 0
-    batches = source.batches(steps)
+    batches = runner.batches(source.batches(steps), source)
     try:
         for raw in batches:
             hooks.before(ran)
             data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
-            test_batch(data, 0, data.n_rows)
+            run_test(data)
             hooks.after(ran, logs)
             ran += 1
     finally:
@@ -319,20 +375,21 @@ def test(model, cl, source, steps) -> dict:
     return result
 
 
-def predict(model, cl, source, steps) -> np.ndarray:
+def predict(model, cl, source, steps, runner=None) -> np.ndarray:
     """Outputs of every batch, concatenated (targets in a batch are ignored)."""
     network = model._network
     hooks = BatchHooks(cl, "predict", getattr(model, "_steps_per_execution", 1))
     cl.on_predict_begin({})
     token = cl.costs.start_steps()
-    source.start_epoch()
+    runner = runner or OneProcess(model)
+    runner.start_epoch(source)
     outputs: list = []
     chunk_start = 0  # first output of the hooks' current chunk
 
     def chunk_logs():
         return {"outputs": np.concatenate(outputs[chunk_start:], axis=0)}
 
-    batches = source.batches(steps)
+    batches = runner.batches(source.batches(steps), source)
     try:
         for batch, raw in enumerate(batches):
             if not hooks.open:
@@ -340,7 +397,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
             hooks.before(batch)
             data = batch_dataset(model, raw, f"batch {batch}", need_y=False)
             out = np.empty((data.n_rows, network.output_dim), dtype=np.float32)
-            network.predict_batch(data, 0, data.n_rows, out)
+            runner.predict(data, out)
             outputs.append(out)
             hooks.after(batch, chunk_logs)
     finally:
@@ -421,7 +478,8 @@ def check_first_batch(model, source, argument, *, need_y=True) -> None:
 def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, callbacks,
                     validation_split, validation_data, shuffle, class_weight, initial_epoch,
                     steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
-                    max_queue_size, workers, use_multiprocessing, on_interrupt=None):
+                    max_queue_size, workers, use_multiprocessing, parallel=None,
+                    on_interrupt=None):
     """``fit`` when ``x`` is a PyDataset, Sequence, generator or iterator
     (the arguments are already checked one by one)."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
@@ -455,18 +513,38 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
                     else da.check_batch_size(validation_batch_size, "validation_batch_size")
                 )
                 validation = ("arrays", da.make_dataset(vx, vy, vsw), min(val_batch_size, n), validation_steps)
+        if parallel is not None:
+            parallel.check_source(
+                callbacks, source, validation=None if validation is None else validation[1],
+                epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, shuffle=bool(shuffle),
+            )
+            verbose = verbose if parallel.comm.is_chief else 0
     except BaseException:
         source.close()
+        if validation is not None and validation[0] == "source":
+            validation[1].close()
         raise
     return fit(
         model, source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
         verbose=verbose, callbacks=callbacks, validation=validation,
-        validation_freq=validation_freq, class_weight=class_weight, on_interrupt=on_interrupt,
+        validation_freq=validation_freq, class_weight=class_weight, parallel=parallel,
+        on_interrupt=on_interrupt,
     )
 
 
+def _telling_exceptions(cl, logs_now, run, *args):
+    """``run(*args)``; an exception is told to the callbacks' ``on_exception``
+    (with ``logs_now()``) before it propagates."""
+    try:
+        return run(*args)
+    except BaseException as e:
+        cl.on_exception(e, logs_now())
+        raise
+
+
 def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, steps, callbacks,
-                         max_queue_size, workers, use_multiprocessing):
+                         max_queue_size, workers, use_multiprocessing, parallel=None):
     """``evaluate`` over a source: the logs dict."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
     source = make_source(
@@ -475,18 +553,24 @@ def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, ste
     )
     try:
         check_first_batch(model, source, "x")
+        if parallel is None:
+            cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+            return _telling_exceptions(cl, model._logs_now, test, model, cl, source, steps)
+        parallel.check_source(callbacks, source, steps=steps)
+        verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+        parallel.enter()
         try:
-            return test(model, cl, source, steps)
-        except BaseException as e:
-            cl.on_exception(e, model._logs_now())
-            raise
+            return _telling_exceptions(cl, model._logs_now, test, model, cl, source, steps,
+                                       parallel.source_shares())
+        finally:
+            parallel.exit()
     finally:
         source.close()
 
 
 def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
-                        max_queue_size, workers, use_multiprocessing):
+                        max_queue_size, workers, use_multiprocessing, parallel=None):
     """``predict`` over a source: every batch's outputs, concatenated."""
     reject_array_arguments(x, batch_size=batch_size)
     source = make_source(
@@ -495,11 +579,17 @@ def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
     )
     try:
         check_first_batch(model, source, "x", need_y=False)
+        if parallel is None:
+            cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+            return _telling_exceptions(cl, dict, predict, model, cl, source, steps)
+        parallel.check_source(callbacks, source, steps=steps)
+        verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+        parallel.enter()
         try:
-            return predict(model, cl, source, steps)
-        except BaseException as e:
-            cl.on_exception(e, {})
-            raise
+            return _telling_exceptions(cl, dict, predict, model, cl, source, steps,
+                                       parallel.source_shares())
+        finally:
+            parallel.exit()
     finally:
         source.close()
