@@ -61,6 +61,15 @@ class SignalAt(keras.callbacks.Callback):
         self.errors.append(type(exc).__name__)
 
 
+def same_arrays(path_a, path_b, skip=()):
+    """Two programs' saved outputs are bitwise equal (except ``skip``)."""
+    with np.load(path_a) as a, np.load(path_b) as b:
+        assert a.files == b.files
+        for name in a.files:
+            if name not in skip:
+                np.testing.assert_array_equal(a[name], b[name])
+
+
 def same_weights(a, b):
     for u, v in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(u, v)
@@ -156,43 +165,63 @@ def test_on_exception_is_dispatched_by_fit_evaluate_and_predict(caplog):
     assert Flush().on_exception.__func__ is not keras.callbacks.Callback.on_exception
 
 
-_NATIVE_RUN = textwrap.dedent(
-    """
+def _program(rows, features, units, outputs, body):
+    """A subprocess program: argv is backup_dir, out, mode (and more for the
+    body); the data and the model are the same in every mode, but the
+    "resume" mode starts from other initial weights (the backup restores them)."""
+    head = f"""
     import os, signal, sys, threading, time
     import numpy as np
     import hookfit as keras
-    from hookfit.callbacks.backup_and_restore import BackupAndRestore
+    from hookfit.callbacks import BackupAndRestore, CSVLogger, EarlyStopping, LambdaCallback
 
     backup_dir, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     r = np.random.default_rng(0)
-    x = r.standard_normal((200000, 16)).astype(np.float32)
-    y = (x @ r.standard_normal((16, 1))).astype(np.float32)
+    x = r.standard_normal(({rows}, {features})).astype(np.float32)
+    y = (x @ r.standard_normal(({features}, {outputs}))).astype(np.float32)
     keras.utils.set_random_seed(7 if mode != "resume" else 1)
-    model = keras.Sequential([keras.layers.Dense(32, activation="tanh", input_dim=16), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.layers.Dense({units}, activation="tanh", input_dim={features}),
+                              keras.layers.Dense({outputs})])
     model.compile(optimizer="adam", loss="mse")
+    """
+    return textwrap.dedent(head) + textwrap.dedent(body)
+
+
+_NATIVE_RUN = _program(200000, 16, 32, 1, """
+    signum, chunked = getattr(signal, sys.argv[4]), sys.argv[5] == "chunked"
     if mode == "interrupt":
-        # No batch hooks: each epoch is one native run; the signal lands inside
-        # it, once the run is under way (whatever the machine's speed).
+        # The signal lands inside a native run, once it is under way (whatever
+        # the machine's speed): without batch hooks each epoch is one run;
+        # "chunked" runs 1000 batches at a time between a callback's hooks.
         def interrupt_when_running():
-            while model.optimizer.iterations < 500:
+            while model.optimizer.iterations < (1500 if chunked else 500):
                 time.sleep(0.0005)
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
 
         threading.Thread(target=interrupt_when_running, daemon=True).start()
+
+    class EveryThousand(keras.callbacks.Callback):
+        batch_every = 1000
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    seen = []
+    callbacks = [BackupAndRestore(backup_dir)] + ([EveryThousand()] if chunked else [])
     start = time.time()
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0, on_interrupt="backup",
-                        callbacks=[BackupAndRestore(backup_dir)])
-    print("seconds", time.time() - start, "epochs", history.epoch, flush=True)
-    np.savez(out, *model.get_weights(), history=repr(history.history))
-    """
-)
+                        callbacks=callbacks)
+    print("seconds", time.time() - start, "epochs", history.epoch, "hooks", seen, flush=True)
+    np.savez(out, *model.get_weights(), history=repr(history.history), hooks=np.array(seen))
+    """)
 
 
 @pytest.mark.slow
-def test_ctrl_c_inside_a_native_epoch_stops_after_the_running_batch(tmp_path):
+@pytest.mark.parametrize("signame, chunked", [("SIGINT", "plain"), ("SIGTERM", "chunked")])
+def test_ctrl_c_inside_a_native_epoch_stops_after_the_running_batch(tmp_path, signame, chunked):
     def run(mode, backup, out):
-        return subprocess.run([sys.executable, "-c", _NATIVE_RUN, str(backup), str(out), mode],
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.run([sys.executable, "-c", _NATIVE_RUN, str(backup), str(out), mode,
+                               signame, chunked], capture_output=True, text=True, timeout=600)
 
     interrupted = run("interrupt", tmp_path / "b", tmp_path / "partial.npz")
     assert interrupted.returncode == 0, interrupted.stderr
@@ -202,25 +231,16 @@ def test_ctrl_c_inside_a_native_epoch_stops_after_the_running_batch(tmp_path):
     resumed = run("resume", tmp_path / "b", tmp_path / "resumed.npz")
     reference = run("reference", tmp_path / "ref", tmp_path / "ref.npz")
     assert resumed.returncode == 0 and reference.returncode == 0, resumed.stderr + reference.stderr
-    with np.load(tmp_path / "ref.npz") as a, np.load(tmp_path / "resumed.npz") as b:
-        for name in a.files:
-            np.testing.assert_array_equal(a[name], b[name])
+    with np.load(tmp_path / "partial.npz") as partial:
+        hooks = list(partial["hooks"])
+    if chunked == "chunked":  # every hook due for the batches done ran, the cut run's too
+        step = int(state["iterator"]["step"])
+        assert 1500 <= step < 6250  # inside the first epoch (6250 batches)
+        assert hooks == list(range(999, step, 1000))
+    same_arrays(tmp_path / "ref.npz", tmp_path / "resumed.npz", skip=("hooks",))
 
 
-_KILLED = textwrap.dedent(
-    """
-    import os, signal, sys
-    import numpy as np
-    import hookfit as keras
-    from hookfit.callbacks import BackupAndRestore, CSVLogger, EarlyStopping, LambdaCallback
-
-    backup_dir, out, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-    r = np.random.default_rng(0)
-    x = r.standard_normal((80, 4)).astype(np.float32)
-    y = (x @ r.standard_normal((4, 2))).astype(np.float32)
-    keras.utils.set_random_seed(7 if mode != "resume" else 1)
-    model = keras.Sequential([keras.layers.Dense(8, activation="tanh", input_dim=4), keras.layers.Dense(2)])
-    model.compile(optimizer="adam", loss="mse")
+_KILLED = _program(80, 4, 8, 2, """
     seen = []
 
     def kill(batch, logs):
@@ -236,8 +256,7 @@ _KILLED = textwrap.dedent(
                BackupAndRestore(backup_dir, save_freq=2)]
     history = model.fit(x, y, epochs=4, batch_size=16, verbose=0, callbacks=cbs)
     np.savez(out, *model.get_weights(), loss=np.array(history.history["loss"]))
-    """
-)
+    """)
 
 
 @pytest.mark.slow
@@ -253,9 +272,7 @@ def test_sigkill_then_resume_with_a_changed_callback_list(tmp_path):
     assert "no saved state for CSVLogger" in resumed.stderr
     reference = run("reference", tmp_path / "ref", tmp_path / "ref.npz")
     assert reference.returncode == 0, reference.stderr
-    with np.load(tmp_path / "ref.npz") as a, np.load(tmp_path / "resumed.npz") as b:
-        for name in a.files:
-            np.testing.assert_array_equal(a[name], b[name])
+    same_arrays(tmp_path / "ref.npz", tmp_path / "resumed.npz")
 
 
 def test_tensorboard_flushes_on_an_exception(tmp_path):
