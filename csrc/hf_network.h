@@ -51,7 +51,9 @@ typedef struct hf_node {
     int live;                         /* the output depends on it: forward computes it */
     int backward;                     /* live, with a trainable weight upstream: backward runs */
     int64_t val, aux, grad;           /* per-row float offsets of its output, its extra buffer
-                                       * (z, dropout mask) and its gradient; -1: none */
+                                       * (z, dropout mask) and its gradient; -1: none. A
+                                       * softmax/sigmoid output keeps z there: the loss may be
+                                       * taken from it (hf_logits.h) */
     int64_t stats;                    /* fixed workspace: BATCHNORM 4 * width floats (batch mean,
                                        * 1/std, scratch), NORMALIZATION width (divisors) */
 } hf_node;

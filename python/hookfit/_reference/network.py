@@ -10,6 +10,7 @@ import numpy as np
 from hookfit import _graph
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
+from hookfit._reference import logits as _logits
 from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
 from hookfit._reference.numerics import (
     _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
@@ -240,7 +241,9 @@ class Network:
                     total += _penalty(bias[0], nd["bias_l1"], nd["bias_l2"])
         return total
 
-    def _backward(self, vals, saved, grad_out, training):
+    def _backward(self, vals, saved, grad_out, training, logits_grad=False):
+        """logits_grad: grad_out is dL/dz of the output (its activation's
+        derivative is not applied; _logits)."""
         g, p = self._g, self._params
         grads = {g.output: np.asarray(grad_out, np.float64)}
         n = grad_out.shape[0]
@@ -256,9 +259,13 @@ class Network:
             d, kind = grads[i], nd["kind"]
             a = vals[i].astype(np.float64)
             src = vals[nd["inputs"][0]].astype(np.float64) if nd["inputs"] else None
+            on_logits = logits_grad and i == g.output
             if kind == NODE_DENSE:
-                d = d + _penalty_grad(a, nd["activity_l1"], nd["activity_l2"]) / n
-                dz = activation_backward(saved[i], a, d, nd["act"], nd["alpha"])
+                pa = _penalty_grad(a, nd["activity_l1"], nd["activity_l2"]) / n
+                if on_logits:
+                    dz = d + activation_backward(saved[i], a, pa, nd["act"], nd["alpha"])
+                else:
+                    dz = activation_backward(saved[i], a, d + pa, nd["act"], nd["alpha"])
                 kernel, *bias = g.node_weights(p, i)
                 if nd["trainable"]:
                     off = nd["w_off"]
@@ -269,7 +276,8 @@ class Network:
                         self._grads[nd["b_off"]:nd["b_off"] + bias[0].size] = gb
                 send(nd["inputs"][0], dz @ kernel.astype(np.float64).T)
             elif kind == NODE_ACTIVATION:
-                send(nd["inputs"][0], activation_backward(saved[i], a, d, nd["act"], nd["alpha"]))
+                send(nd["inputs"][0], d if on_logits else
+                     activation_backward(saved[i], a, d, nd["act"], nd["alpha"]))
             elif kind == NODE_DROPOUT:
                 send(nd["inputs"][0], d * saved[i] if i in saved else d)
             elif kind == NODE_BATCHNORM:
@@ -337,11 +345,27 @@ class Network:
                 if (labels < 0).any() or (labels >= self.output_dim).any():
                     raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
-    def _accumulate(self, y, y_pred, batch_loss, sw, acc=None):
+    def _accumulate(self, y, y_pred, batch_loss, sw, acc=None, logits=None):
         acc = self._acc if acc is None else acc
         _accumulate_loss(acc[0:2], batch_loss, y.shape[0])
+        act = _logits.output_act(self._g.nodes[self._g.output])
         for m, st in self._metric_views(acc):
-            metric_accumulate(m, y, y_pred, sw, st)
+            if logits is not None and _logits.substitutes(_logits.metric_crossentropy(_metric_spec(m)), act):
+                metric_accumulate({**m, "from_logits": True}, y, logits, sw, st)
+            else:
+                metric_accumulate(m, y, y_pred, sw, st)
+
+    def _batch_loss(self, y, pred, saved, sw, grad_out):
+        """The batch loss (and dL/d output into grad_out when not None), from
+        the output's logits when tf-keras takes them. Returns (loss, the
+        logits or None, whether grad_out is dL/dz)."""
+        g = self._g
+        act = _logits.output_act(g.nodes[g.output])
+        logits = saved.get(g.output) if act >= 0 else None
+        if logits is not None and _logits.substitutes(self._loss_spec["kind"], act):
+            spec = {**self._loss_spec, "from_logits": True}
+            return loss_eval(spec, y, logits, sw, grad_out), logits, True
+        return loss_eval(self._loss_spec, y, pred, sw, grad_out), logits, False
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
@@ -362,14 +386,14 @@ class Network:
         vals, saved, activity = self._forward(x, True, self.iterations, True)
         pred = vals[g.output]
         da = np.empty_like(pred)
-        batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
+        batch_loss, logits, on_logits = self._batch_loss(y, pred, saved, sw, da)
         # Keras adds sum(model.losses) to the loss it minimises and logs.
         batch_loss = float(f32(batch_loss + penalty + activity))
         if loss_factor != 1.0:
             batch_loss = batch_loss * loss_factor
-        self._accumulate(y, pred, batch_loss, sw, acc)
+        self._accumulate(y, pred, batch_loss, sw, acc, logits)
         if g.nodes[g.output]["backward"]:
-            self._backward(vals, saved, da, True)
+            self._backward(vals, saved, da, True, on_logits)
 
     def _update(self, lr):
         opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations, self._g.vars)
@@ -465,10 +489,10 @@ class Network:
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         penalty = self._weight_penalty()
-        vals, _, activity = self._forward(x, False, 0, False)
+        vals, saved, activity = self._forward(x, False, 0, False)
         pred = vals[self._g.output]
-        batch_loss = loss_eval(self._loss_spec, y, pred, sw, None)
-        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw)
+        batch_loss, logits, _ = self._batch_loss(y, pred, saved, sw, None)
+        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw, logits=logits)
         return 1
 
     def test_batches(self, data, start, count, batch_size):

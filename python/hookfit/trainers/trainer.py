@@ -275,6 +275,8 @@ class Trainer:
                                self._weighted_metric_specs)
         opt = self.optimizer
         network.configure(_losses.spec_of(self.loss), specs, opt._spec())
+        output = next(iter(getattr(self, "outputs", ())), None)
+        _losses.warn_logits_of_activation(self.loss, getattr(output, "_layer", None))
         opt._bind(network)
         self._metric_names = [s["name"] for s in specs]
 
