@@ -83,9 +83,54 @@ def test_the_table_says_what_took_fit_off_the_native_path(tmp_path):
     note = costs.paths["train"]
     assert (note.path, note.steps) == ("per batch", 32)
     assert note.reasons == ["EveryBatch (on_train_batch_end at every batch)"]
-    assert "us per step over 32 steps" in str(costs)
+    assert "slower than its native compute" in str(costs) and "over 32 steps" in str(costs)
     checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True, save_freq=5)
     note = _fit([checkpoint]).callback_costs.paths["train"]
     assert note.path == "scheduled" and note.reasons[0].startswith("ModelCheckpoint")
     row = next(r for r in _fit([EveryBatch()]).callback_costs if r.hook == "on_train_batch_end")
     assert 0 < row.p50_seconds <= row.p99_seconds
+
+
+def test_the_cost_line_gives_the_step_slow_down_and_names_its_cause():
+    """The slow-down per step is wall time per step minus the core's time per
+    step: a hook sleeping 2 ms per batch slows each step by about 2 ms, and
+    the line names the callback."""
+    import time
+
+    import hookfit as keras
+
+    class Sleeps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.002)
+
+    costs = _fit([Sleeps()]).callback_costs
+    note = costs.paths["train"]
+    assert note.path == "per batch" and note.reasons == ["Sleeps (on_train_batch_end at every batch)"]
+    assert note.native_calls == 32 and note.native_ns > 0
+    slowdown = note.slowdown_seconds()
+    hook_per_step = costs.total_seconds("Sleeps") / 32
+    assert 0.002 <= hook_per_step <= slowdown  # the hooks run inside the step's wall time
+    assert slowdown - hook_per_step < 0.5 * hook_per_step  # the rest is the small boundary overhead
+    line = costs.why().splitlines()[0]
+    assert line.startswith("train: one native call per batch") and "because of Sleeps" in line
+    assert "slower than its native compute" in line and "Sleeps hooks" in line
+    # On the native path the slow-down is only the loop's own overhead.
+    native = _fit([]).callback_costs.paths["train"]
+    assert native.native_calls == 2 and native.slowdown_seconds() < slowdown
+
+
+def test_step_time_is_never_below_the_measured_native_time():
+    """Per-batch hook time is partly extrapolated from sampled calls; on a
+    loaded machine it could exceed the loop time. The step time is floored
+    at the time measured inside the core, never negative or zero."""
+    from hookfit.callbacks.callback_costs import CallbackCosts
+    from hookfit.callbacks.cost_details import PathNote
+
+    costs = CallbackCosts()
+    costs.set_names([object()])
+    costs.note_path(PathNote("train", "per batch", ["X"]))
+    costs._loop_ns = 1_000
+    costs.add_native("train", 600)
+    costs.add(0, "on_train_batch_end", 5_000, calls=8)  # an overshooting estimate
+    assert costs.step_ns == 600
+    assert costs.step_seconds > 0

@@ -87,8 +87,8 @@ def test_slow_hook_warns_once_with_keras_text_and_names_the_callback(hookfit_log
 
     assert re.match(SLOW_TEXT.format(hook="on_train_batch_end"), message)
     assert re.search(r"Time in `on_train_batch_end` by callback: SlowEnd (9\d|100)\.\d% \(\d+\.\dus per call\), Mark \d+\.\d% \(\d+\.\dus per call\)\. ", message)
-    assert message.endswith("history.callback_costs has each hook's p50/p99 and what keeps fit off the "
-                            "one-native-call path.")
+    assert message.endswith("history.callback_costs has each hook's p50/p99, and its last line says what "
+                            "keeps fit off the one-native-call path and how much slower each step got.")
     # Batch 0 gives no batch time; the 5th batch time arrives at batch 5.
     assert (5, 1) in when and (4, 0) in when
 

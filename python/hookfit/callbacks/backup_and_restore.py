@@ -46,6 +46,8 @@ import math
 import os
 from typing import Any
 
+import numpy as np
+
 from hookfit.callbacks import backup_contents as contents
 from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.callbacks.state_keys import callback_keys
@@ -137,6 +139,7 @@ class BackupAndRestore(Callback):
         if os.path.exists(self.backup_path):
             self._pending = self._read_checked()
             self._restore_model(self._pending)
+            self._batches_since_save = _saved_count(self._pending, self.save_freq)
 
     def _after_train_begin(self, callbacks):
         self._callbacks = list(callbacks)
@@ -231,6 +234,9 @@ class BackupAndRestore(Callback):
             "iterator": iterator.get_state(),
             "metric_state": network.metric_state(),
             "callbacks": self._callback_entries(),
+            # The save_freq count since the last batch backup: a resumed run
+            # keeps the uninterrupted run's cadence (0 right after one).
+            "batches_since_save": int(self._batches_since_save),
         }
         return state
 
@@ -336,3 +342,13 @@ class BackupAndRestore(Callback):
                 cb.on_epoch_end(position, dict(logs))
             elif phase == "batch":
                 cb.on_train_batch_end(position, dict(logs))
+
+
+def _saved_count(state, save_freq) -> int:
+    """The backup's save_freq count, when it fits this callback's
+    ``save_freq`` (an older backup, or one written with another save_freq,
+    restarts the count at the resume)."""
+    count = state.get("batches_since_save", 0)
+    if save_freq == "epoch" or not isinstance(count, (int, np.integer)) or not 0 <= count < save_freq:
+        return 0
+    return int(count)

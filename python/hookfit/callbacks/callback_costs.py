@@ -11,6 +11,7 @@ named instead of guessed (Keras 2 only says that *some* callback is slow).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -75,6 +76,7 @@ class CallbackCosts:
         self._dispatches: list = []  # per hook: dispatches since the last fold
         self._sources: list = []  # (hook index, drain) of per-batch closures
         self._loop_ns = 0  # time in the batch loops, batch hooks included
+        self._native_ns = 0  # time inside the core's run calls (a part of _loop_ns)
         self._hook_ns = 0  # all hook time counted so far (folded or not)
 
     # -- live counting (CallbackList) ---------------------------------------------
@@ -132,6 +134,11 @@ class CallbackCosts:
             return
         if old is not None and old.path != "native" and note.path == "native":
             return  # a later epoch's answer does not hide why earlier ones were slower
+        if old is not None:  # the slow-down covers every step of the mode, on any path
+            note.steps += old.steps
+            note.wall_ns += old.wall_ns
+            note.native_ns += old.native_ns
+            note.native_calls += old.native_calls
         self.paths[note.mode] = note
 
     def count_steps(self, mode: str, n: int) -> None:
@@ -170,10 +177,35 @@ class CallbackCosts:
         """Token for ``stop_steps`` (a clock reading)."""
         return _clock()
 
-    def stop_steps(self, token) -> None:
+    def stop_steps(self, token, mode: str | None = None) -> None:
         """Add the loop's time since ``token``; the batch hooks' share of it
-        is taken out when the step time is read."""
-        self._loop_ns += _clock() - token
+        is taken out when the step time is read. With ``mode``, the time is
+        also the wall time of that mode's path (for its slow-down)."""
+        ns = _clock() - token
+        self._loop_ns += ns
+        note = self.paths.get(mode) if mode is not None else None
+        if note is not None:
+            note.wall_ns += ns
+
+    def add_native(self, mode: str, ns: int) -> None:
+        """``ns`` spent inside one of the core's run calls for ``mode``."""
+        self._native_ns += ns
+        note = self.paths.get(mode)
+        if note is not None:
+            note.native_ns += ns
+            note.native_calls += 1
+
+    def timed(self, mode: str, run):
+        """``run`` (a callable starting a native run of batches), timed into
+        ``mode``'s native time: two clock reads per native call."""
+        def timed_run(*args):
+            start = _clock()
+            try:
+                return run(*args)
+            finally:
+                self.add_native(mode, _clock() - start)
+
+        return timed_run
 
     def seconds(self, callback_index: int, hook: str) -> float:
         self._fold()
@@ -183,7 +215,7 @@ class CallbackCosts:
         """A frozen copy of the table as it stands."""
         return CallbackCosts(
             self.rows, step_seconds=self.step_seconds,
-            paths=[PathNote(p.mode, p.path, list(p.reasons), p.steps) for p in self.paths.values()],
+            paths=[dataclasses.replace(p, reasons=list(p.reasons)) for p in self.paths.values()],
         )
 
     # -- the table ------------------------------------------------------------------
@@ -207,18 +239,28 @@ class CallbackCosts:
         """One line per mode: which path its batches took, because of which
         callback or setting, and what the batch hooks cost per step."""
         lines = []
+        rows = self.rows
         for mode, note in self.paths.items():
-            seconds = sum(r.seconds for r in self.rows if r.hook.startswith(f"on_{mode}_batch_"))
-            lines.append(note.describe(seconds))
+            by_callback: dict = {}
+            for r in rows:
+                if r.hook.startswith(f"on_{mode}_batch_"):
+                    by_callback[r.callback] = by_callback.get(r.callback, 0.0) + r.seconds
+            lines.append(note.describe(by_callback))
         return "\n".join(lines)
 
     @property
     def step_ns(self) -> int:
         """Time in the batch loops outside the batch hooks (which run inside
-        them; every other hook runs outside the loops)."""
+        them; every other hook runs outside the loops).
+
+        Never less than the time measured inside the core's run calls: the
+        hook time of per-batch dispatch is partly extrapolated from sampled
+        calls (one in ``SAMPLE_EVERY``), and on a loaded machine that
+        estimate can exceed what the loop really spent outside the core; the
+        measured native time is the floor the step time cannot go under."""
         self._fold()
         hooks = sum(ns for (_, hook), (_, ns) in self._totals.items() if "_batch_" in hook)
-        return max(0, self._loop_ns - hooks)
+        return max(self._native_ns, self._loop_ns - hooks, 0)
 
     @property
     def step_seconds(self) -> float:

@@ -487,8 +487,8 @@ class CallbackList:
                 logger.warning(
                     "Callback method `%s` is slow compared to the batch time "
                     "(batch time: %.4fs vs `%s` time: %.4fs). Check your callbacks.%s "
-                    "history.callback_costs has each hook's p50/p99 and what keeps fit off "
-                    "the one-native-call path.",
+                    "history.callback_costs has each hook's p50/p99, and its last line says "
+                    "what keeps fit off the one-native-call path and how much slower each step got.",
                     hook,
                     batch_time,
                     hook,

@@ -56,13 +56,38 @@ class PathNote:
     path: str  # a key of PATHS
     reasons: list[str] = field(default_factory=list)
     steps: int = 0
+    wall_ns: int = 0  # wall time of the mode's batch loops (hooks and boundaries included)
+    native_ns: int = 0  # of which inside the core's run calls
+    native_calls: int = 0
 
-    def describe(self, hook_seconds: float) -> str:
+    def slowdown_seconds(self) -> float | None:
+        """How much longer each step took than its native compute: the wall
+        time per step minus the core's time per step (never negative: the
+        core's calls run inside the loop), or None when not measured."""
+        if not self.steps or not self.native_calls:
+            return None
+        return max(0, self.wall_ns - self.native_ns) * 1e-9 / self.steps
+
+    def describe(self, hook_seconds_by_callback: dict) -> str:
+        """``hook_seconds_by_callback``: batch-hook seconds of this mode per callback."""
         text = f"{self.mode}: {PATHS[self.path]}"
         if self.reasons:
             text += " because of " + "; ".join(self.reasons)
-        if self.path != "native" and self.steps:
-            text += f"; batch hooks cost {1e6 * hook_seconds / self.steps:.2f} us per step over {self.steps} steps"
+        slowdown = self.slowdown_seconds()
+        if slowdown is not None:
+            per_step = 1e6 / self.steps
+            native = self.native_ns * 1e-9 * per_step
+            text += (f"; each step {1e6 * slowdown:.2f} us slower than its native compute "
+                     f"({native:.2f} us) over {self.steps} steps")
+            hooks = sorted(hook_seconds_by_callback.items(), key=lambda kv: -kv[1])
+            parts = [f"{name} hooks {s * per_step:.2f} us" for name, s in hooks if s > 0]
+            boundary = 1e6 * slowdown - sum(s * per_step for _, s in hooks)
+            parts.append(f"boundaries and loop {max(0.0, boundary):.2f} us "
+                         f"({self.native_calls} native calls)")
+            text += ": " + ", ".join(parts)
+        elif self.path != "native" and self.steps:
+            seconds = sum(hook_seconds_by_callback.values())
+            text += f"; batch hooks cost {1e6 * seconds / self.steps:.2f} us per step over {self.steps} steps"
         return text
 
 

@@ -17,6 +17,7 @@ Keras runs one batch before it looks.
 from __future__ import annotations
 
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY
+from hookfit.trainers.graceful_interrupt import Interrupted
 
 
 class Steps:
@@ -135,7 +136,16 @@ def _scheduled(steps, dispatch, pieces, batch, last, model):
                 dispatch.before(batch)
                 if model is not None and model.stop_training:
                     k = 1
-                ran = many(batch + offset, k, nonfinite)
+                try:
+                    ran = many(batch + offset, k, nonfinite)
+                except Interrupted as stop:
+                    # A graceful stop inside the run: the batches it finished
+                    # (already counted in the position) get the end hooks due
+                    # for them, with their logs, before the backup is written.
+                    if stop.ran:
+                        batch += stop.ran
+                        dispatch.after(batch - 1, stop.ran, lambda b: logs(b + offset))
+                    raise
                 if advance is not None:
                     advance(ran)
                 batch += ran

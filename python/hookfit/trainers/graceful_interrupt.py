@@ -25,7 +25,10 @@ MODES = (None, "backup")
 
 
 class Interrupted(BaseException):
-    """Raised at a batch boundary when a graceful stop was asked for."""
+    """Raised at a batch boundary when a graceful stop was asked for.
+    ``ran``: the batches the interrupted native run had finished."""
+
+    ran = 0
 
 
 def check_mode(on_interrupt):

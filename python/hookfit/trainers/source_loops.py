@@ -21,12 +21,15 @@ new ``fit``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
 import numpy as np
 
+from hookfit.callbacks.cost_details import PathNote
 from hookfit.trainers import data_adapter as da
+from hookfit.trainers import graceful_interrupt
 from hookfit.trainers.batch_sources import is_batch_source, is_index_dataset, make_source, unpack_batch
 from hookfit.utils import rng
 
@@ -181,13 +184,17 @@ def _run_train_epoch(model, cl, it, make_logs, class_weight, runner) -> int:
     # Each batch is a Python step anyway: the hooks run per batch, as in Keras
     # (per chunk with steps_per_execution).
     hooks = BatchHooks(cl, "train", getattr(model, "_steps_per_execution", 1))
+    train = cl.costs.timed("train", runner.train)
+    guard = getattr(model, "_interrupt_guard", None)
     batch = it.batch_in_epoch
     batches = runner.batches(source.batches(it.steps_per_epoch, skip=batch), source)
     try:
         for raw in batches:
+            if guard is not None and guard.requested:  # a graceful stop: at this batch boundary
+                raise graceful_interrupt.Interrupted
             hooks.before(batch)
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
-            runner.train(data)
+            train(data)
             batch += 1
             it.batch_in_epoch = batch
             hooks.after(batch - 1, logs)
@@ -199,11 +206,18 @@ def _run_train_epoch(model, cl, it, make_logs, class_weight, runner) -> int:
     return batch
 
 
+def _note_source_path(cl, mode: str) -> None:
+    cl.costs.note_path(PathNote(mode, "per batch", ["a PyDataset, Sequence or generator "
+                                                    "(one native call per batch it gives)"]))
+
+
 def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callbacks,
-        validation, validation_freq, class_weight, parallel=None):
+        validation, validation_freq, class_weight, parallel=None, on_interrupt=None):
     """``validation`` is None, ``("arrays", Dataset, batch_size, steps)`` or
     ``("source", source, steps)``; ``parallel``: a data-parallel run (entered
-    here, left after ``on_train_end``)."""
+    here, left after ``on_train_end``). ``on_interrupt="backup"``: Ctrl-C or
+    SIGTERM stops at the next batch boundary (the running batch and its
+    hooks finish), backs up, runs ``on_train_end`` and returns the History."""
     it = SourceEpochIterator(
         source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
     )
@@ -218,65 +232,97 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
             raise
     try:
         return _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks,
-                    validation, validation_freq, class_weight)
+                    validation, validation_freq, class_weight, on_interrupt)
     finally:
         if parallel is not None:
             parallel.exit()
 
 
 def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, validation,
-         validation_freq, class_weight):
-    from hookfit.trainers.trainer import _should_eval, logs_builder
-
-    cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
-    network = model._loop_network()
-    make_logs = logs_builder(model.metrics_names)
+         validation_freq, class_weight, on_interrupt):
+    try:
+        cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
+    except BaseException:
+        _close(source, validation)
+        raise
     model.stop_training = False
     model._epoch_iterator = it
     model._fit_thread = threading.get_ident()
-    epoch_logs = {}
+    guard = model._interrupt_guard = (
+        graceful_interrupt.GracefulInterrupt() if on_interrupt is not None else None
+    )
     try:
-        cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
-        runner.after_train_begin(it)
-        if it.batch_in_epoch and hasattr(network, "resumed_mid_epoch"):
-            network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
-        while it.epoch < epochs:
-            epoch = it.epoch
-            if it.batch_in_epoch == 0:
-                network.reset_metrics()
-                runner.start_epoch(source)
-            cl.on_epoch_begin(epoch, {})
-            token = cl.costs.start_steps()
-            ran = _run_train_epoch(model, cl, it, make_logs, class_weight, runner)
-            cl.costs.stop_steps(token)
-            ran_out = False
-            if not runner.epoch_stopped():
-                if it.inferred_steps is None:
-                    it.inferred_steps = ran  # a generator's first epoch sets the length
-                    _tell_progress_bars(cl, ran)
-                elif ran < it.inferred_steps:
-                    ran_out = True
-                    _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
-            epoch_logs = make_logs(network.metric_results())
-            if validation is not None and _should_eval(epoch, validation_freq):
-                val_logs = _validate(model, cl, validation, runner)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            it.epoch += 1
-            it.batch_in_epoch = 0
-            cl.on_epoch_end(epoch, dict(epoch_logs))
-            source.end_epoch()
-            if runner.epoch_stopped() or ran_out:
-                break
+        with guard or contextlib.nullcontext():
+            try:
+                epoch_logs = _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation,
+                                         validation_freq, class_weight)
+            except graceful_interrupt.Interrupted:
+                epoch_logs = model._save_interrupted(cl)
+            finally:
+                _close(source, validation)
+            if epochs > initial_epoch:  # use_ema: the weights take their moving averages, as Keras 2 does
+                model.optimizer.finalize_variable_values()
+            cl.on_train_end(dict(epoch_logs))
+    except BaseException as e:
+        cl.on_exception(e, model._logs_now())
+        raise
     finally:
         model._epoch_iterator = None
         model._fit_thread = None
-        source.close()
-        if validation is not None and validation[0] == "source":
-            validation[1].close()
-    if epochs > initial_epoch:  # use_ema: the weights take their moving averages, as Keras 2 does
-        model.optimizer.finalize_variable_values()
-    cl.on_train_end(dict(epoch_logs))
+        model._interrupt_guard = None
     return model.history
+
+
+def _close(source, validation) -> None:
+    source.close()
+    if validation is not None and validation[0] == "source":
+        validation[1].close()
+
+
+def _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation, validation_freq,
+                class_weight) -> dict:
+    from hookfit.trainers.trainer import _should_eval, logs_builder
+
+    network, source = model._loop_network(), it.source
+    make_logs = logs_builder(model.metrics_names)
+    epoch_logs: dict = {}
+    cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
+    runner.after_train_begin(it)
+    if it.batch_in_epoch and hasattr(network, "resumed_mid_epoch"):
+        network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
+    _note_source_path(cl, "train")
+    while it.epoch < epochs:
+        epoch = it.epoch
+        first = it.batch_in_epoch
+        if it.batch_in_epoch == 0:
+            network.reset_metrics()
+            runner.start_epoch(source)
+        cl.on_epoch_begin(epoch, {})
+        token = cl.costs.start_steps()
+        try:
+            ran = _run_train_epoch(model, cl, it, make_logs, class_weight, runner)
+        finally:
+            cl.costs.stop_steps(token, "train")
+        cl.costs.count_steps("train", ran - first)
+        ran_out = False
+        if not runner.epoch_stopped():
+            if it.inferred_steps is None:
+                it.inferred_steps = ran  # a generator's first epoch sets the length
+                _tell_progress_bars(cl, ran)
+            elif ran < it.inferred_steps:
+                ran_out = True
+                _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
+        epoch_logs = make_logs(network.metric_results())
+        if validation is not None and _should_eval(epoch, validation_freq):
+            val_logs = _validate(model, cl, validation, runner)
+            epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+        it.epoch += 1
+        it.batch_in_epoch = 0
+        cl.on_epoch_end(epoch, dict(epoch_logs))
+        source.end_epoch()
+        if runner.epoch_stopped() or ran_out:
+            break
+    return epoch_logs
 
 
 def _validate(model, cl, validation, runner) -> dict:
@@ -297,9 +343,11 @@ def test(model, cl, source, steps, runner=None) -> dict:
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
     hooks = BatchHooks(cl, "test", getattr(model, "_steps_per_execution", 1))
     cl.on_test_begin({})
+    _note_source_path(cl, "test")
     network.reset_metrics()
     token = cl.costs.start_steps()
     runner = runner or OneProcess(model)
+    run_test = cl.costs.timed("test", runner.test)
     runner.start_epoch(source)
     ran = 0
     batches = runner.batches(source.batches(steps), source)
@@ -307,13 +355,14 @@ def test(model, cl, source, steps, runner=None) -> dict:
         for raw in batches:
             hooks.before(ran)
             data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
-            runner.test(data)
+            run_test(data)
             hooks.after(ran, logs)
             ran += 1
     finally:
         batches.close()
     hooks.finish(ran - 1, logs)
-    cl.costs.stop_steps(token)
+    cl.costs.count_steps("test", ran)
+    cl.costs.stop_steps(token, "test")
     # A generator read again (validation each epoch) continues where it
     # stopped; its first full pass sets the length the later ones must give.
     expected = steps or source.num_batches or source.inferred_batches
@@ -431,7 +480,8 @@ def check_first_batch(model, source, argument, *, need_y=True) -> None:
 def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, callbacks,
                     validation_split, validation_data, shuffle, class_weight, initial_epoch,
                     steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
-                    max_queue_size, workers, use_multiprocessing, parallel=None):
+                    max_queue_size, workers, use_multiprocessing, parallel=None,
+                    on_interrupt=None):
     """``fit`` when ``x`` is a PyDataset, Sequence, generator or iterator
     (the arguments are already checked one by one)."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
@@ -481,7 +531,18 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
         model, source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
         verbose=verbose, callbacks=callbacks, validation=validation,
         validation_freq=validation_freq, class_weight=class_weight, parallel=parallel,
+        on_interrupt=on_interrupt,
     )
+
+
+def _telling_exceptions(cl, logs_now, run, *args):
+    """``run(*args)``; an exception is told to the callbacks' ``on_exception``
+    (with ``logs_now()``) before it propagates."""
+    try:
+        return run(*args)
+    except BaseException as e:
+        cl.on_exception(e, logs_now())
+        raise
 
 
 def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, steps, callbacks,
@@ -496,13 +557,14 @@ def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, ste
         check_first_batch(model, source, "x")
         if parallel is None:
             cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
-            return test(model, cl, source, steps)
+            return _telling_exceptions(cl, model._logs_now, test, model, cl, source, steps)
         parallel.check_source(callbacks, source, steps=steps)
         verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
         parallel.enter()
         try:
-            return test(model, cl, source, steps, parallel.source_shares())
+            return _telling_exceptions(cl, model._logs_now, test, model, cl, source, steps,
+                                       parallel.source_shares())
         finally:
             parallel.exit()
     finally:
@@ -521,13 +583,14 @@ def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
         check_first_batch(model, source, "x", need_y=False)
         if parallel is None:
             cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
-            return predict(model, cl, source, steps)
+            return _telling_exceptions(cl, dict, predict, model, cl, source, steps)
         parallel.check_source(callbacks, source, steps=steps)
         verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
         parallel.enter()
         try:
-            return predict(model, cl, source, steps, parallel.source_shares())
+            return _telling_exceptions(cl, dict, predict, model, cl, source, steps,
+                                       parallel.source_shares())
         finally:
             parallel.exit()
     finally:

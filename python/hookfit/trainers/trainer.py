@@ -433,11 +433,10 @@ class Trainer:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
-            if on_interrupt is not None:
-                raise ValueError(
-                    "on_interrupt='backup' works with array data (x, y) only for now; a "
-                    "PyDataset, Sequence or generator cannot be backed up mid-epoch. Pass "
-                    "on_interrupt=None, or arrays."
+            parallel = _parallel(self, distribute, "fit")
+            if parallel is not None and on_interrupt is not None:
+                raise NotImplementedError(
+                    "on_interrupt does not run data-parallel yet; use on_interrupt=None"
                 )
             return source_loops.fit_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, epochs=epochs,
@@ -446,7 +445,7 @@ class Trainer:
                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 validation_steps=validation_steps, validation_batch_size=validation_batch_size,
                 validation_freq=validation_freq, max_queue_size=max_queue_size, workers=workers,
-                use_multiprocessing=use_multiprocessing, parallel=_parallel(self, distribute, "fit"),
+                use_multiprocessing=use_multiprocessing, parallel=parallel, on_interrupt=on_interrupt,
             )
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
@@ -591,6 +590,8 @@ class Trainer:
         guard = getattr(self, "_interrupt_guard", None)
         if guard is not None:  # the safe points of a graceful interrupt
             steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
+        # Outside the guard: its handler looks for the guarded run's own frame.
+        steps.many, steps.one = cl.costs.timed("train", steps.many), cl.costs.timed("train", steps.one)
         epoch_logs = {}
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
@@ -614,7 +615,7 @@ class Trainer:
                 ran = run_batches(steps, dispatch, it.segments(), first, last,
                                   model=self if parallel is None else parallel.stop_view)
                 cl.costs.count_steps("train", ran)
-            cl.costs.stop_steps(token)
+            cl.costs.stop_steps(token, "train")
             epoch_logs = make_logs(network.metric_results())
             ran_out = it.ran_out and it.exhausted  # not when stop_training cut it
             if ran_out:
@@ -643,10 +644,13 @@ class Trainer:
                     data, start, rows, batch_size, opt._rates_for(network.iterations, k),
                     stop_on_nonfinite=stop_on_nonfinite,
                 )
-            except BaseException:
+            except BaseException as e:
                 # Ctrl-C between batches keeps the position exact: count the
                 # batches that really ran (none if raised before the run began).
-                it.step += int(network.iterations) - int(before)
+                ran = int(network.iterations) - int(before)
+                it.step += ran
+                if isinstance(e, graceful_interrupt.Interrupted):
+                    e.ran = ran  # their due hooks still run (batch_runner._scheduled)
                 raise
 
         def one(j):
@@ -701,9 +705,10 @@ class Trainer:
             steps = parallel.test_steps(data, batch_size, make_logs)
         else:
             steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+        steps.many, steps.one = cl.costs.timed("test", steps.many), cl.costs.timed("test", steps.one)
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
-        cl.costs.stop_steps(token)
+        cl.costs.stop_steps(token, "test")
         results_logs = dict(zip(names, network.metric_results()))
         cl.on_test_end(dict(results_logs))
         return results_logs
