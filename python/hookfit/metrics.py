@@ -33,6 +33,7 @@ import re
 import numpy as np
 
 from hookfit import losses as _losses
+from hookfit.callbacks.arguments import check_number
 from hookfit._native import core
 
 _EPS = 1e-7
@@ -340,9 +341,7 @@ class TopKCategoricalAccuracy(_MeanCore):
     _kind = core.METRIC_TOP_K_CATEGORICAL_ACCURACY
 
     def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
-        if int(k) < 1:
-            raise ValueError(f"k must be >= 1; got {k}")
-        super().__init__(name, dtype, top_k=int(k))
+        super().__init__(name, dtype, top_k=_count(type(self).__name__, "k", k, 1, _MAX_K))
 
 
 class SparseTopKCategoricalAccuracy(_MeanCore):
@@ -352,9 +351,7 @@ class SparseTopKCategoricalAccuracy(_MeanCore):
     _sparse = True
 
     def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
-        if int(k) < 1:
-            raise ValueError(f"k must be >= 1; got {k}")
-        super().__init__(name, dtype, top_k=int(k))
+        super().__init__(name, dtype, top_k=_count(type(self).__name__, "k", k, 1, _MAX_K))
 
 
 class BinaryCrossentropy(_MeanCore):
@@ -387,6 +384,24 @@ class Accuracy(Metric):
 
 
 # -- confusion-matrix metrics ---------------------------------------------------
+
+
+# Bounds that keep a metric's state small (Keras's default is 200 thresholds);
+# a typo such as num_thresholds=2**31 would otherwise allocate gigabytes.
+_MAX_THRESHOLDS = 1_000_000
+_MAX_K = 2**31 - 1
+
+
+def _count(owner, name, value, low, high):
+    """``value`` as an int in [low, high], or a clear error."""
+    check_number(owner, name, value, integer=True)
+    if not low <= value <= high:
+        raise ValueError(f"{owner}: {name} must be an integer in [{low}, {high}]; got {value!r}.")
+    return int(value)
+
+
+def _top_k(top_k):
+    return 0 if top_k is None else _count("Precision/Recall", "top_k", top_k, 1, _MAX_K)
 
 
 def _thresholds(thresholds, default):
@@ -459,7 +474,7 @@ class Precision(_ConfusionCore):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
         default = 0.5 if top_k is None else -1e10  # Keras's NEG_INF with top_k
         super().__init__(name, dtype, thresholds=_thresholds(thresholds, 0.5) if thresholds is not None or top_k is None
-                         else [default], top_k=int(top_k or 0), class_id=class_id)
+                         else [default], top_k=_top_k(top_k), class_id=class_id)
 
 
 class Recall(_ConfusionCore):
@@ -470,13 +485,11 @@ class Recall(_ConfusionCore):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
         default = 0.5 if top_k is None else -1e10
         super().__init__(name, dtype, thresholds=_thresholds(thresholds, 0.5) if thresholds is not None or top_k is None
-                         else [default], top_k=int(top_k or 0), class_id=class_id)
+                         else [default], top_k=_top_k(top_k), class_id=class_id)
 
 
 def _even_thresholds(num_thresholds, ends):
-    if int(num_thresholds) <= 1:
-        raise ValueError(f"num_thresholds must be an integer > 1; got {num_thresholds}")
-    n = int(num_thresholds)
+    n = _count("AUC", "num_thresholds", num_thresholds, 2, _MAX_THRESHOLDS)
     inner = [(i + 1) * 1.0 / (n - 1) for i in range(n - 2)]
     return [ends[0]] + inner + [ends[1]]
 
@@ -523,7 +536,8 @@ class _AtTarget(_ConfusionCore):
     def __init__(self, target, num_thresholds=200, class_id=None, name=None, dtype=None):
         if not 0.0 <= float(target) <= 1.0:
             raise ValueError(f"{self._target_name} must be in [0, 1]; got {target}")
-        values = [0.5] if int(num_thresholds) == 1 else _even_thresholds(num_thresholds, (0.0, 1.0))
+        n = _count(type(self).__name__, "num_thresholds", num_thresholds, 1, _MAX_THRESHOLDS)
+        values = [0.5] if n == 1 else _even_thresholds(n, (0.0, 1.0))
         super().__init__(name or _snake(type(self).__name__), dtype, thresholds=values,
                          target=float(target), class_id=class_id)
 

@@ -47,3 +47,12 @@ def test_unbuilt_layer_has_no_weights():
     assert layer.weights == [] and layer.get_weights() == []
     with pytest.raises(AttributeError, match="no weights yet"):
         layer.kernel
+
+
+def test_a_layer_beyond_the_weight_bound_is_refused_before_allocating():
+    # Found by the fuzzer: Input(shape=(2**40,)) made Dense try to allocate 24 TiB.
+    inputs = keras.Input(shape=(2**40,))
+    with pytest.raises(ValueError, match="would hold 3,298,534,883,331 weights"):
+        keras.layers.Dense(3)(inputs)
+    with pytest.raises(ValueError, match="check the input shape"):
+        keras.Sequential([keras.layers.Dense(2**20, input_dim=2**10)])

@@ -244,3 +244,20 @@ def test_checksum_attributes_do_not_bother_keras_and_files_without_them_load(tmp
     model = small_model()
     model.load_weights(path)
     np.testing.assert_array_equal(model.layers[0].kernel, np.ones((5, 4), "f4"))
+
+
+def test_an_hdf5_internal_error_is_a_file_format_error(tmp_path, monkeypatch):
+    # Found by the fuzzer: a corrupted .weights.h5 made h5py raise a bare
+    # RuntimeError ("addr overflow") while hookfit looked up a link.
+    model = small_model()
+    path = str(tmp_path / "m.weights.h5")
+    model.save_weights(path)
+
+    def broken_get(self, name, default=None, getclass=False, getlink=False):
+        raise RuntimeError("Unable to synchronously check link existence (addr overflow)")
+
+    monkeypatch.setattr(h5py.Group, "get", broken_get)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(FileFormatError, match="m.weights.h5"):
+        model.load_weights(path)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))

@@ -131,11 +131,26 @@ class Layer:
         """Check the input shapes and create the initial weights."""
         shapes = [tuple(s) for s in shapes]
         self._output_shape(shapes)  # refuses what the layer cannot take
+        self._check_size(shapes)
         self._variables = [
             initializers.draw(init, shape, f"{self.name}.{name} initializer")
             for name, shape, init, _ in self._weight_specs(shapes)
         ]
         self._input_shapes = shapes
+
+    def _check_size(self, shapes) -> None:
+        """Refuse weights beyond the bound files are held to (a typo such as
+        ``Input(shape=(2**40,))`` would otherwise try to allocate terabytes)."""
+        from hookfit.saving.limits import MAX_PARAMETERS  # lazy: saving imports layers
+
+        count = sum(int(np.prod(shape, dtype=object)) for _, shape, _, _ in self._weight_specs(shapes))
+        if count > MAX_PARAMETERS:
+            raise ValueError(
+                f"layer {self.name!r} would hold {count:,} weights for input shape(s) {shapes}, more "
+                f"than hookfit's bound of {MAX_PARAMETERS:,} (1 GiB of float32, the bound model files "
+                "are held to); check the "
+                "input shape and the layer's width."
+            )
 
     def build(self, input_shape) -> None:
         """Create the weights for ``input_shape`` (with the batch axis), as Keras."""

@@ -82,7 +82,7 @@ def open_h5(source, what: str, *, name=None):
         raise FileFormatError(f"{label} is not an HDF5 file (it does not start with the HDF5 signature).")
     try:
         f = h5py.File(opener, "r")
-    except (OSError, ValueError) as e:
+    except _H5_ERRORS as e:
         raise FileFormatError(f"{label} is not a readable HDF5 file (truncated?): {e}.") from None
     try:
         yield f, label
@@ -90,11 +90,17 @@ def open_h5(source, what: str, *, name=None):
         f.close()
 
 
+# What h5py raises for a damaged file: HDF5's own failures come as OSError,
+# KeyError, ValueError or, for some internal checks ("addr overflow"),
+# RuntimeError.
+_H5_ERRORS = (KeyError, ValueError, OSError, RuntimeError)
+
+
 def _checked_link(group, name: str, label: str):
     h5py = import_h5py()
     try:
         link = group.get(name, getlink=True)
-    except (KeyError, ValueError, OSError) as e:
+    except _H5_ERRORS as e:
         raise FileFormatError(f"{label}: cannot read {group.name}/{name} ({e}).") from None
     if link is None:
         return None
@@ -107,7 +113,7 @@ def _checked_link(group, name: str, label: str):
         raise UnsafeFileError(f"{label}: {group.name}/{name} is a soft link; links are refused.")
     try:
         return group[name]
-    except (KeyError, ValueError, OSError) as e:
+    except _H5_ERRORS as e:
         raise FileFormatError(f"{label}: cannot open {group.name}/{name} ({e}).") from None
 
 
@@ -127,7 +133,10 @@ def child_group(group, name: str, label: str, *, required: bool = True):
 
 def child_names(group, label: str) -> list[str]:
     """The names in ``group``; any link among them is refused."""
-    names = list(group.keys())
+    try:
+        names = list(group.keys())
+    except _H5_ERRORS as e:
+        raise FileFormatError(f"{label}: cannot list {group.name} ({e}).") from None
     for name in names:
         _checked_link(group, name, label)
     return names
@@ -172,7 +181,7 @@ def stored_dataset(group, name: str, label: str, *, what=None):
     def read():
         try:
             array = np.asarray(obj[()])
-        except (OSError, ValueError) as e:
+        except _H5_ERRORS as e:
             raise FileFormatError(f"{label}: {what} cannot be read (corrupted?): {e}.") from None
         checksum.verify(array, obj.attrs.get(checksum.ATTRIBUTE), what, label)
         return array
