@@ -48,3 +48,15 @@ def test_buffered_until_interval_or_flush(tmp_path):
     size_after = (tmp_path / writer.path.rsplit("/", 1)[1]).stat().st_size
     assert size_before == 0 and size_after > 0
     writer.close()
+
+
+def test_writers_opened_in_the_same_second_get_their_own_files(tmp_path):
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    for step in range(3):  # one writer per fit, as when a callback is reused
+        writer = ScalarEventWriter(str(tmp_path))
+        writer.add_scalar("epoch_loss", float(step), step)
+        writer.close()
+    assert len(list(tmp_path.iterdir())) == 3
+    acc = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("epoch_loss")] == [(0, 0.0), (1, 1.0), (2, 2.0)]

@@ -19,6 +19,7 @@ entries of ``tag`` (1, string) and ``simple_value`` (2, float).
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import struct
@@ -36,6 +37,7 @@ def _crc32c_table() -> tuple:
 
 
 _CRC_TABLE = _crc32c_table()
+_SEQUENCE = itertools.count()
 
 
 def crc32c(data: bytes) -> int:
@@ -105,9 +107,20 @@ class ScalarEventWriter:
     def __init__(self, logdir, *, flush_secs: float = 120.0, max_buffer: int = 1 << 16):
         os.makedirs(logdir, exist_ok=True)
         now = time.time()
-        name = f"events.out.tfevents.{int(now)}.{socket.gethostname()}.{os.getpid()}.hookfit"
-        self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "xb")
+        # Several writers may open the same run in one second (a callback
+        # reused across fits): the process's sequence number keeps each file
+        # new; "x" never appends to somebody else's file.
+        while True:
+            name = (
+                f"events.out.tfevents.{int(now)}.{socket.gethostname()}"
+                f".{os.getpid()}.{next(_SEQUENCE)}.hookfit"
+            )
+            self.path = os.path.join(logdir, name)
+            try:
+                self._file = open(self.path, "xb")
+                break
+            except FileExistsError:
+                continue
         self._flush_secs = flush_secs
         self._max_buffer = max_buffer
         self._buffer = bytearray(record(event(0, wall_time=now, file_version="brain.Event:2")))
