@@ -19,6 +19,7 @@ entries of ``tag`` (1, string) and ``simple_value`` (2, float).
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import socket
@@ -117,7 +118,7 @@ class ScalarEventWriter:
             )
             self.path = os.path.join(logdir, name)
             try:
-                self._file = open(self.path, "xb")
+                self._file: io.BufferedWriter | None = open(self.path, "xb")
                 break
             except FileExistsError:
                 continue

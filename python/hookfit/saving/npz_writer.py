@@ -36,12 +36,12 @@ def _npy(array: np.ndarray) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header_bytes)) + header_bytes + array.tobytes()
 
 
-def npz_bytes(arrays: dict) -> bytes | memoryview:
+def npz_bytes(arrays: dict) -> bytes | bytearray | memoryview:
     """The bytes of ``np.savez(file, **arrays)`` (stored, not compressed)."""
     arrays = {key: np.asarray(value, order="C") for key, value in arrays.items()}
     if any(a.dtype.hasobject for a in arrays.values()) or sum(a.nbytes for a in arrays.values()) > _LIMIT // 2:
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        np.savez(buffer, **arrays)
         return buffer.getbuffer()
     out = bytearray()
     central = bytearray()
