@@ -8,7 +8,16 @@ over several batches, the compiled core alone) in fresh interpreters:
 - ``blas 2``: SciPy's bundled OpenBLAS threading the products itself (what
   hookfit did before it owned its threads: ``HOOKFIT_BLAS=scipy``);
 - each of those again with a CPU-bound neighbour process on the second core
-  (``+busy``): what users on shared machines and notebooks get.
+  (``+busy``): what users on shared machines and notebooks get;
+- with ``--keras``: Keras 3 (jax backend, ``fit`` on the same shapes, Adam
+  and MSE) at 1 thread (XLA's one-thread flags) and 2 threads (its default),
+  as a peer.
+
+The cases are the issue's two-thread targets: 784-1024-1024-10 at batch 256,
+100-512-512-512-1 at 1024, 784-256-128-10 at 128 and Dense(1) (784 inputs)
+at 1024. ``--crossover`` instead times, in this process, the pieces hookfit
+splits only above a size (Adam's update over n parameters, the Dense(1)
+step at n rows) at 1 and 2 threads: how the split sizes in csrc/ were chosen.
 
 Rounds are interleaved (every configuration once per round) and each figure
 is the median over rounds, with the range, in ms per step; the ratios are
@@ -16,6 +25,8 @@ taken round by round. Run:
 
     python benchmarks/bench_threads.py              # all cases, 5 rounds
     python benchmarks/bench_threads.py --rounds 3 --cases mlp
+    python benchmarks/bench_threads.py --keras          # with the Keras 3 peer
+    python benchmarks/bench_threads.py --crossover
 """
 
 from __future__ import annotations
@@ -28,8 +39,8 @@ import statistics
 import subprocess
 import sys
 
-CASES = {
-    "tutorial-b1024": ((784, 1), 1024),
+CASES = {  # the issue's two-thread targets
+    "dense1-b1024": ((784, 1), 1024),
     "mlp": ((784, 256, 128, 10), 128),
     "wide": ((784, 1024, 1024, 10), 256),
     "tabular": ((100, 512, 512, 512, 1), 1024),
@@ -56,6 +67,37 @@ for _ in range(5):
 print(json.dumps(sorted(best)[len(best) // 2]))
 """
 
+KERAS_CHILD = r"""
+import json, os, sys, time
+os.environ["KERAS_BACKEND"] = "jax"
+import numpy as np
+import keras
+dims, batch, steps = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+layers = [keras.Input((dims[0],))]
+layers += [keras.layers.Dense(u, activation="relu") for u in dims[1:-1]]
+layers += [keras.layers.Dense(dims[-1])]
+model = keras.Sequential(layers)
+model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+n = batch * steps
+x = rng.random((n, dims[0]), dtype=np.float32)
+y = rng.random((n, dims[-1]), dtype=np.float32)
+model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)  # compile, warm up
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    times.append((time.perf_counter() - t) / steps)
+print(json.dumps(sorted(times)[len(times) // 2]))
+"""
+
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+KERAS_CONFIGS = {
+    "keras 1": {"XLA_FLAGS": ONE_THREAD_XLA},
+    "keras 2": {},
+}
+
 CONFIGS = {
     "pool 1": {"HOOKFIT_NUM_THREADS": "1"},
     "pool 2": {"HOOKFIT_NUM_THREADS": "2"},
@@ -70,15 +112,65 @@ def _busy(stop):
         x += 1
 
 
-def _step_ms(dims, batch, env):
+def _step_ms(dims, batch, env, child=CHILD):
     full = dict(os.environ)
-    full.pop("HOOKFIT_BLAS", None)
-    full.pop("HOOKFIT_NUM_THREADS", None)
+    for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS"):
+        full.pop(key, None)
     full.update(env)
     steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps([list(dims), batch, steps])],
+    out = subprocess.run([sys.executable, "-c", child, json.dumps([list(dims), batch, steps])],
                          env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout) * 1e3
+
+
+def _median_range(values, digits=2):
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def crossover(rounds):
+    """Adam's update and the Dense(1) step at sizes around their split
+    thresholds, 1 vs 2 threads, interleaved in this process."""
+    import time
+
+    import numpy as np
+
+    from hookfit._native import core
+
+    def per_call(fn, calls):
+        fn()
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - t) / calls * 1e6
+
+    def adam(n):
+        spec = {"kind": core.OPT_ADAM}
+        p, g = np.ones(n, np.float32), np.full(n, 1e-3, np.float32)
+        slots = [np.zeros(n, np.float32) for _ in range(3)]
+        return lambda: core.opt_apply(spec, p, g, slots, 1e-3, 1), max(10, 2_000_000 // n)
+
+    def dense1(rows):
+        rng = np.random.default_rng(0)
+        net = core.Network(784, [1], [core.ACT_LINEAR], [True])
+        net.configure(core.LOSS_MSE, [], core.OPT_ADAM)
+        data = core.Dataset(rng.random((4 * rows, 784), dtype=np.float32),
+                            rng.random((4 * rows, 1), dtype=np.float32))
+        return lambda: net.train_batches(data, 0, 4 * rows, rows, 1e-4), 20
+
+    pieces = [(f"adam n={n}", adam(n)) for n in (32768, 65536, 131072, 262144, 1048576)]
+    pieces += [(f"dense1 b={b} (4 steps)", dense1(b)) for b in (256, 512, 1024, 2048)]
+    print(f"{'piece':24s} {'1 thread us':>22s} {'2 threads us':>22s} {'speed-up':>20s}")
+    before = core.get_threads()
+    for name, (fn, calls) in pieces:
+        one, two = [], []
+        for _ in range(rounds):
+            core.set_threads(1)
+            one.append(per_call(fn, calls))
+            core.set_threads(2)
+            two.append(per_call(fn, calls))
+        ratios = [a / b for a, b in zip(one, two)]
+        print(f"{name:24s} {_median_range(one, 1):>22s} {_median_range(two, 1):>22s} {_median_range(ratios):>20s}")
+    core.set_threads(before)
 
 
 def main(argv=None):
@@ -86,9 +178,17 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--json", help="write the samples here")
+    parser.add_argument("--keras", action="store_true", help="add Keras 3 (jax) at 1 and 2 threads")
+    parser.add_argument("--crossover", action="store_true", help="time the split sizes instead")
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:
         sys.exit("needs 2 CPUs in the affinity mask (run without taskset)")
+    if args.crossover:
+        crossover(args.rounds)
+        return
+    configs = [(name, env, CHILD) for name, env in CONFIGS.items()]
+    if args.keras:
+        configs += [(name, env, KERAS_CHILD) for name, env in KERAS_CONFIGS.items()]
     samples = {}
     for _ in range(args.rounds):
         for case in args.cases:
@@ -99,19 +199,25 @@ def main(argv=None):
                 if hog:
                     hog.start()
                 try:
-                    for name, env in CONFIGS.items():
+                    for name, env, child in configs:
                         key = (case, name + (" +busy" if busy else ""))
-                        samples.setdefault(key, []).append(_step_ms(dims, batch, env))
+                        samples.setdefault(key, []).append(_step_ms(dims, batch, env, child))
                 finally:
                     if hog:
                         stop.set()
                         hog.join()
-    print(f"{'case':16s} {'config':14s} {'ms/step median (min-max)':>28s} {'vs pool 1 (same round)':>24s}")
+    print("Medians over rounds (min-max); ratios taken round by round. 'speed-up' is pool 1's")
+    print("time over this row's in the same round and condition (>1: faster than hookfit on")
+    print("one thread); 'keras 2 / pool 2' is how much faster hookfit's 2 threads are.")
+    print(f"{'case':16s} {'config':14s} {'ms/step':>22s} {'speed-up vs pool 1':>22s} {'keras 2 / this':>18s}")
     for (case, name), values in samples.items():
-        base = samples[(case, "pool 1" + (" +busy" if name.endswith("+busy") else ""))]
+        busy = " +busy" if name.endswith("+busy") else ""
+        base = samples[(case, "pool 1" + busy)]
         ratios = [b / v for b, v in zip(base, values)]
-        print(f"{case:16s} {name:14s} {statistics.median(values):10.3f} ({min(values):.3f}-{max(values):.3f})"
-              f" {statistics.median(ratios):10.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
+        peer = samples.get((case, "keras 2" + busy))
+        vs_peer = _median_range([k / v for k, v in zip(peer, values)]) if peer else ""
+        print(f"{case:16s} {name:14s} {_median_range(values, 3):>22s} {_median_range(ratios):>22s}"
+              f" {vs_peer:>18s}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{c}|{n}": v for (c, n), v in samples.items()}, f, indent=1)

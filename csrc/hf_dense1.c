@@ -1,10 +1,17 @@
+/* clock_gettime under -std=c11 */
+#define _POSIX_C_SOURCE 200809L
+
 #include "hf_dense1.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "hf_activation.h"
 #include "hf_logits.h"
 #include "hf_loss.h"
+#include "hf_pool.h"
 #include "hf_simd.h"
 
 /* Dot products keep several partial sums per row: one vector accumulator
@@ -142,37 +149,52 @@ HF_HOT static void add_rows(float *restrict g, float r0, const float *restrict x
         g[j] += r0 * xa[j] + r1 * xb[j];
 }
 
+/* The two ways to walk the rows (see hf_dense1.h): both return with the
+ * gradient summed in g (zeroed by the caller) and the rows' outputs, loss
+ * and bias gradient in c. */
+
+/* Fused one pass: each row pair's dot products, then at once its terms of
+ * the gradient, while the pair is still in L1. */
+HF_HOT static hf_status rows_fused(const hf_rows *x, size_t n, size_t d, const float *restrict w,
+                                   float *restrict g, size_t j0, row_ctx *c)
+{
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        float z0, z1;
+        const int pf = x->order != NULL && i + 3 < n;
+        const float *xa = hf_row(x, i), *xb = hf_row(x, i + 1);
+        dot2(xa, xb, w, d, j0, &z0, &z1, pf ? hf_row(x, i + 2) : NULL,
+             pf ? hf_row(x, i + 3) : NULL);
+        const float r0 = finish_row(c, i, z0), r1 = finish_row(c, i + 1, z1);
+        if (HF_UNLIKELY(c->st != HF_OK))
+            return c->st;
+        add_rows(g, r0, xa, r1, xb, d);
+    }
+    if (i < n) { /* an odd last row */
+        float z0, z1;
+        dot2(hf_row(x, i), NULL, w, d, j0, &z0, &z1, NULL, NULL);
+        const float r0 = finish_row(c, i, z0);
+        if (HF_UNLIKELY(c->st != HF_OK))
+            return c->st;
+        add_rows(g, r0, hf_row(x, i), 0.0f, NULL, d);
+    }
+    return HF_OK;
+}
+
 /* Software-pipelined over row pairs: while rows i, i+1 add r x to the
  * gradient, the same loop computes the dot products of rows i+2, i+3, so
  * each row streams from memory once. */
-HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_rows *sw, size_t n,
-                                 size_t d, const float *w_in, const float *b, int act,
-                                 const hf_loss_spec *loss,
-                                 float *gw, float *gb, float *a, double *loss_value, float *scratch)
+HF_HOT static hf_status rows_pipelined(const hf_rows *x, size_t n, size_t d,
+                                       const float *restrict w, float *restrict g, size_t j0,
+                                       row_ctx *c)
 {
-    if (!hf_act1_supported(act) || hf_loss_spec_check(loss) != HF_OK)
-        return HF_ERR_KIND;
-    if (n == 0 || d == 0 || x->width != d || y->width != 1)
-        return HF_ERR_SHAPE;
-    hf_loss_spec on_logits = *loss;
-    on_logits.from_logits = 1;
-    const int logits = hf_logits_substitute(loss->kind, act);
-    row_ctx c = {y, sw, act, logits, logits ? &on_logits : loss, b ? b[0] : 0.0f,
-                 hf_loss_batch_scale(loss, n), a, 0.0, 0.0f, HF_OK};
-    const plan pl = make_plan(x, d, w_in, gw, scratch);
-    const float *restrict w = pl.w;
-    float *restrict g = pl.g;
-    const size_t j0 = pl.j0;
-    for (size_t j = 0; j < d; j++)
-        g[j] = 0.0f;
-
     float z0 = 0.0f, z1 = 0.0f;
     dot2(hf_row(x, 0), n > 1 ? hf_row(x, 1) : NULL, w, d, j0, &z0, &z1, NULL, NULL);
     size_t i = 0;
     for (; i + 1 < n; i += 2) {
-        const float r0 = finish_row(&c, i, z0), r1 = finish_row(&c, i + 1, z1);
-        if (HF_UNLIKELY(c.st != HF_OK))
-            return c.st;
+        const float r0 = finish_row(c, i, z0), r1 = finish_row(c, i + 1, z1);
+        if (HF_UNLIKELY(c->st != HF_OK))
+            return c->st;
         const float *restrict xa = hf_row(x, i);
         const float *restrict xb = hf_row(x, i + 1);
         if (i + 3 >= n) { /* no next pair: finish this one (and an odd row's dot) */
@@ -217,18 +239,176 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
         z1 = lanes_total(ad, td);
     }
     if (i < n) { /* an odd last row */
-        const float r0 = finish_row(&c, i, z0);
-        if (HF_UNLIKELY(c.st != HF_OK))
-            return c.st;
+        const float r0 = finish_row(c, i, z0);
+        if (HF_UNLIKELY(c->st != HF_OK))
+            return c->st;
         add_rows(g, r0, hf_row(x, i), 0.0f, NULL, d);
     }
-    if (g != gw)
+    return HF_OK;
+}
+
+static _Atomic int chosen_variant = HF_DENSE1_PIPELINED;
+
+void hf_dense1_set_variant(int variant)
+{
+    atomic_store(&chosen_variant, variant == HF_DENSE1_FUSED ? HF_DENSE1_FUSED : HF_DENSE1_PIPELINED);
+}
+
+int hf_dense1_variant(void) { return atomic_load(&chosen_variant); }
+
+/* One block of rows (all of a small batch): gw (d) receives its gradient,
+ * c its outputs, loss and bias gradient. */
+static hf_status train_rows(const hf_rows *x, size_t n, size_t d, const float *w_in, row_ctx *c,
+                            float *gw, float *scratch, int variant)
+{
+    const plan pl = make_plan(x, d, w_in, gw, scratch);
+    for (size_t j = 0; j < d; j++)
+        pl.g[j] = 0.0f;
+    hf_status st = variant == HF_DENSE1_FUSED ? rows_fused(x, n, d, pl.w, pl.g, pl.j0, c)
+                                              : rows_pipelined(x, n, d, pl.w, pl.g, pl.j0, c);
+    if (pl.g != gw)
         for (size_t j = 0; j < d; j++)
-            gw[j] = g[j];
+            gw[j] = pl.g[j];
+    return st;
+}
+
+size_t hf_dense1_blocks(size_t n, size_t *rows)
+{
+    if (n < HF_DENSE1_SPLIT_ROWS) {
+        *rows = n;
+        return 1;
+    }
+    size_t blocks = n / HF_DENSE1_BLOCK_ROWS;
+    if (blocks > HF_DENSE1_MAX_BLOCKS)
+        blocks = HF_DENSE1_MAX_BLOCKS;
+    size_t r = (n + blocks - 1) / blocks;
+    r += r & 1; /* whole row pairs */
+    *rows = r;
+    return (n + r - 1) / r;
+}
+
+static hf_rows rows_from(const hf_rows *r, size_t first)
+{
+    hf_rows s = *r;
+    s.start += first;
+    return s;
+}
+
+/* A large batch cut into fixed blocks of rows (hf_dense1_blocks: the cut
+ * depends on n only); each block sums its own gradient, loss and bias
+ * gradient, and the caller adds them in block order. */
+typedef struct train_job {
+    const hf_rows *x, *y, *sw;
+    size_t n, d, rows;
+    const float *w;
+    row_ctx proto;
+    float *partials, *scratch;
+    int variant;
+    double lsum[HF_DENSE1_MAX_BLOCKS];
+    float gbias[HF_DENSE1_MAX_BLOCKS];
+    hf_status st[HF_DENSE1_MAX_BLOCKS];
+} train_job;
+
+static void train_block(void *ctx, size_t t)
+{
+    train_job *j = ctx;
+    const size_t first = t * j->rows;
+    const size_t n = j->n - first < j->rows ? j->n - first : j->rows;
+    const hf_rows x = rows_from(j->x, first), y = rows_from(j->y, first);
+    const hf_rows sw = j->sw ? rows_from(j->sw, first) : x;
+    row_ctx c = j->proto;
+    c.y = &y;
+    c.sw = j->sw ? &sw : NULL;
+    c.a = j->proto.a + first;
+    j->st[t] = train_rows(&x, n, j->d, j->w, &c, j->partials + t * j->d,
+                          j->scratch + t * HF_DENSE1_BLOCK_SCRATCH(j->d), j->variant);
+    j->lsum[t] = c.lsum;
+    j->gbias[t] = c.gbias;
+}
+
+HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_rows *sw, size_t n,
+                                 size_t d, const float *w_in, const float *b, int act,
+                                 const hf_loss_spec *loss,
+                                 float *gw, float *gb, float *a, double *loss_value, float *scratch)
+{
+    if (!hf_act1_supported(act) || hf_loss_spec_check(loss) != HF_OK)
+        return HF_ERR_KIND;
+    if (n == 0 || d == 0 || x->width != d || y->width != 1)
+        return HF_ERR_SHAPE;
+    hf_loss_spec on_logits = *loss;
+    on_logits.from_logits = 1;
+    const int logits = hf_logits_substitute(loss->kind, act);
+    row_ctx c = {y, sw, act, logits, logits ? &on_logits : loss, b ? b[0] : 0.0f,
+                 hf_loss_batch_scale(loss, n), a, 0.0, 0.0f, HF_OK};
+    const int variant = hf_dense1_variant();
+    size_t rows = n;
+    const size_t blocks = scratch != NULL ? hf_dense1_blocks(n, &rows) : 1;
+    if (blocks == 1) {
+        hf_status st = train_rows(x, n, d, w_in, &c, gw, scratch, variant);
+        if (st != HF_OK)
+            return st;
+    } else {
+        train_job j = {x, y, sw, n, d, rows, w_in, c, scratch,
+                       scratch + HF_DENSE1_MAX_BLOCKS * d, variant, {0.0}, {0.0f}, {HF_OK}};
+        hf_pool_run(blocks, train_block, &j);
+        for (size_t t = 0; t < blocks; t++)
+            if (j.st[t] != HF_OK)
+                return j.st[t];
+        for (size_t i = 0; i < d; i++)
+            gw[i] = j.partials[i];
+        for (size_t t = 1; t < blocks; t++) {
+            const float *p = j.partials + t * d;
+            for (size_t i = 0; i < d; i++)
+                gw[i] += p[i];
+        }
+        for (size_t t = 0; t < blocks; t++) {
+            c.lsum += j.lsum[t];
+            c.gbias += j.gbias[t];
+        }
+    }
     if (gb)
         gb[0] = c.gbias;
     *loss_value = loss->reduction == HF_REDUCE_SUM ? c.lsum : c.lsum / (double)n;
     return HF_OK;
+}
+
+HF_HOT static void forward_rows(const hf_rows *x, size_t n, size_t d, const plan *pl, float bias, int act,
+                         float *a)
+{
+    size_t i = 0;
+    for (; i + 1 < n; i += 2) {
+        float z0, z1;
+        const int pf = x->order != NULL && i + 3 < n;
+        dot2(hf_row(x, i), hf_row(x, i + 1), pl->w, d, pl->j0, &z0, &z1,
+             pf ? hf_row(x, i + 2) : NULL, pf ? hf_row(x, i + 3) : NULL);
+        a[i] = hf_act1(act, z0 + bias);
+        a[i + 1] = hf_act1(act, z1 + bias);
+    }
+    if (i < n) {
+        float z0, z1;
+        dot2(hf_row(x, i), NULL, pl->w, d, pl->j0, &z0, &z1, NULL, NULL);
+        a[i] = hf_act1(act, z0 + bias);
+    }
+}
+
+/* Blocks of rows of a large forward: each output depends on its row only,
+ * so any cut gives the same bits; the cut of training is reused. */
+typedef struct forward_job {
+    const hf_rows *x;
+    size_t n, d, rows;
+    const plan *pl;
+    float bias;
+    int act;
+    float *a;
+} forward_job;
+
+static void forward_block(void *ctx, size_t t)
+{
+    const forward_job *j = ctx;
+    const size_t first = t * j->rows;
+    const size_t n = j->n - first < j->rows ? j->n - first : j->rows;
+    const hf_rows x = rows_from(j->x, first);
+    forward_rows(&x, n, j->d, j->pl, j->bias, j->act, j->a + first);
 }
 
 HF_HOT hf_status hf_dense1_forward(const hf_rows *x, size_t n, size_t d, const float *w_in,
@@ -240,19 +420,56 @@ HF_HOT hf_status hf_dense1_forward(const hf_rows *x, size_t n, size_t d, const f
         return HF_ERR_SHAPE;
     const plan pl = make_plan(x, d, w_in, NULL, scratch);
     const float bias = b ? b[0] : 0.0f;
-    size_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        float z0, z1;
-        const int pf = x->order != NULL && i + 3 < n;
-        dot2(hf_row(x, i), hf_row(x, i + 1), pl.w, d, pl.j0, &z0, &z1,
-             pf ? hf_row(x, i + 2) : NULL, pf ? hf_row(x, i + 3) : NULL);
-        a[i] = hf_act1(act, z0 + bias);
-        a[i + 1] = hf_act1(act, z1 + bias);
+    size_t rows = n;
+    const size_t blocks = hf_dense1_blocks(n, &rows);
+    if (blocks == 1) {
+        forward_rows(x, n, d, &pl, bias, act, a);
+        return HF_OK;
     }
-    if (i < n) {
-        float z0, z1;
-        dot2(hf_row(x, i), NULL, pl.w, d, pl.j0, &z0, &z1, NULL, NULL);
-        a[i] = hf_act1(act, z0 + bias);
-    }
+    forward_job j = {x, n, d, rows, &pl, bias, act, a};
+    hf_pool_run(blocks, forward_block, &j);
     return HF_OK;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The tutorial's batch (128 rows of 784, 16 bytes into a cache line as in
+ * NumPy's large arrays), each variant timed in turn; the best of several
+ * rounds resists a neighbour's burst. About 1 ms in all. */
+int hf_dense1_calibrate(void)
+{
+    enum { N = 128, D = 784, ROUNDS = 9 };
+    const size_t x_floats = (size_t)N * D + 16, rest = 3 * N + 2 * D + HF_DENSE1_SCRATCH(D);
+    float *mem = malloc((x_floats + rest) * sizeof(float));
+    if (mem == NULL)
+        return hf_dense1_variant();
+    float *x = mem + 4, *y = mem + x_floats, *a = y + N, *w = a + N, *g = w + D;
+    float *scratch = g + D;
+    for (size_t i = 0; i < (size_t)N * D; i++)
+        x[i] = (float)((i * 2654435761u) % 1000u) * 1e-3f;
+    for (size_t i = 0; i < N; i++)
+        y[i] = (float)(i % 2);
+    for (size_t j = 0; j < D; j++)
+        w[j] = 1e-3f * (float)(j % 7);
+    const hf_rows xr = hf_rows_plain(x, D), yr = hf_rows_plain(y, 1);
+    const hf_loss_spec loss = hf_loss_spec_of(HF_LOSS_MSE);
+    double best[2] = {1e30, 1e30};
+    for (int r = 0; r < ROUNDS; r++)
+        for (int v = 0; v < 2; v++) {
+            row_ctx c = {&yr, NULL, HF_ACT_LINEAR, 0, &loss, 0.0f, 1.0f / N, a, 0.0, 0.0f, HF_OK};
+            const double t0 = now_s();
+            train_rows(&xr, N, D, w, &c, g, scratch, v);
+            const double dt = now_s() - t0;
+            best[v] = dt < best[v] ? dt : best[v];
+        }
+    free(mem);
+    const int pick = best[HF_DENSE1_FUSED] < best[HF_DENSE1_PIPELINED] ? HF_DENSE1_FUSED
+                                                                        : HF_DENSE1_PIPELINED;
+    hf_dense1_set_variant(pick);
+    return pick;
 }

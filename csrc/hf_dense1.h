@@ -11,9 +11,41 @@
 #include "hf_rows.h"
 #include "hf_status.h"
 
-/* Floats of scratch the two functions below can use (for d inputs) to align
- * their loads; with less (or NULL) they run unaligned, with the same result. */
-#define HF_DENSE1_SCRATCH(d) (2 * ((d) + 16) + 16)
+/* Large batches (n >= HF_DENSE1_SPLIT_ROWS) are cut into at most
+ * HF_DENSE1_MAX_BLOCKS blocks of about HF_DENSE1_BLOCK_ROWS rows (an even
+ * count; the cut depends on n only) run on the pool (hf_pool.h). Training
+ * sums each block's gradient, loss and bias gradient apart and adds them in
+ * block order, so results are bitwise the same for any thread count. Below
+ * 512 rows a pool job costs more than the second thread saves (measured on
+ * the tutorial's 784 inputs: benchmarks/bench_threads.py). */
+#define HF_DENSE1_SPLIT_ROWS 512
+#define HF_DENSE1_BLOCK_ROWS 256
+#define HF_DENSE1_MAX_BLOCKS 8
+
+/* How a batch of n rows is cut: the block count, and *rows per block. */
+size_t hf_dense1_blocks(size_t n, size_t *rows);
+
+/* Floats of scratch one block uses to align its loads (for d inputs), and
+ * the scratch the two functions below can use: the blocks' partial
+ * gradients and their alignment scratch. With NULL they run in one block,
+ * unaligned (the same outputs; the gradient sums rows in another order). */
+#define HF_DENSE1_BLOCK_SCRATCH(d) (2 * ((d) + 16) + 16)
+#define HF_DENSE1_SCRATCH(d) (HF_DENSE1_MAX_BLOCKS * ((d) + HF_DENSE1_BLOCK_SCRATCH(d)))
+
+/* The two walks over the rows of training, same arithmetic per row pair
+ * (results agree to float rounding): FUSED finishes each row pair (dot
+ * products, then its gradient terms) before the next; PIPELINED adds a
+ * pair's gradient terms in the loop that computes the next pair's dot
+ * products. Which is faster depends on the CPU (fused on Zen 3, pipelined
+ * on an AVX-512 Xeon, measured), so hookfit times both at import
+ * (hf_dense1_calibrate) unless HOOKFIT_DENSE1_KERNEL names one. */
+enum { HF_DENSE1_PIPELINED = 0, HF_DENSE1_FUSED = 1 };
+void hf_dense1_set_variant(int variant);
+int hf_dense1_variant(void);
+
+/* Times both variants on a tutorial-sized batch (128 x 784, a few ms at
+ * most), keeps the faster and returns it. */
+int hf_dense1_calibrate(void);
 
 /* Gradients of the loss over n rows of x (width d): gw (d) and gb (when not
  * NULL) are overwritten; a (n) receives the layer outputs (for the metrics);

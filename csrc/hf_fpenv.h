@@ -18,10 +18,21 @@ static inline hf_fpenv hf_fpenv_enter(void)
     return saved;
 }
 static inline void hf_fpenv_leave(hf_fpenv saved) { _mm_setcsr(saved); }
+/* The mode in force, and a switch to a given one (the pool's workers run a
+ * job's tasks in the caller's mode: the same bits whoever runs a task). */
+static inline hf_fpenv hf_fpenv_now(void) { return _mm_getcsr(); }
+static inline hf_fpenv hf_fpenv_switch(hf_fpenv to)
+{
+    hf_fpenv saved = _mm_getcsr();
+    _mm_setcsr(to);
+    return saved;
+}
 #else
 typedef int hf_fpenv;
 static inline hf_fpenv hf_fpenv_enter(void) { return 0; }
 static inline void hf_fpenv_leave(hf_fpenv saved) { (void)saved; }
+static inline hf_fpenv hf_fpenv_now(void) { return 0; }
+static inline hf_fpenv hf_fpenv_switch(hf_fpenv to) { (void)to; return 0; }
 #endif
 
 #endif

@@ -3,7 +3,18 @@
 #include <math.h>
 #include <string.h>
 
+#include "hf_pool.h"
 #include "hf_simd.h"
+
+/* The parallel cut of a large update (see step_job below): floats per task
+ * (a multiple of 16: whole 64-byte lines), and the fewest parameters that
+ * are split at all. */
+#ifndef HF_OPT_CHUNK
+#define HF_OPT_CHUNK 16384
+#endif
+#ifndef HF_OPT_SPLIT
+#define HF_OPT_SPLIT 65536
+#endif
 
 /* v = rho v + (1 - rho) g^2;  [a = rho a + (1 - rho) g;  den = v - a^2 + eps]
  * else den = v + eps;  inc = lr g / sqrt(den)  (eps inside the root);
@@ -63,6 +74,17 @@ HF_HOT static void sgd(const hf_opt_spec *o, float *restrict p, const float *res
     }
 }
 
+/* Adam's and Nadam's moments: m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2),
+ * stored and returned. c1 = 1 - b1, c2 = 1 - b2. */
+HF_ALWAYS_INLINE void moments(float *restrict m, float *restrict v, float gi, float c1, float c2,
+                              size_t i, float *mi, float *vi)
+{
+    *mi = m[i] + (gi - m[i]) * c1;
+    *vi = v[i] + (gi * gi - v[i]) * c2;
+    m[i] = *mi;
+    v[i] = *vi;
+}
+
 /* m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2);  [vhat = max(vhat, v)]
  * p -= alpha m / (sqrt(v or vhat) + eps), alpha = lr sqrt(1 - b2^t) / (1 - b1^t). */
 HF_HOT static void adam(const hf_opt_spec *o, float *restrict p, const float *restrict g,
@@ -73,13 +95,12 @@ HF_HOT static void adam(const hf_opt_spec *o, float *restrict p, const float *re
     float b1p = (float)pow((double)o->beta_1, t), b2p = (float)pow((double)o->beta_2, t);
     const float alpha = lr * sqrtf(1.0f - b2p) / (1.0f - b1p);
     const float c1 = 1.0f - o->beta_1, c2 = 1.0f - o->beta_2, eps = o->epsilon;
+    const int amsgrad = o->amsgrad; /* read once: the loop is then split on it, not masked */
     HF_SIMD
     for (size_t i = 0; i < n; i++) {
-        float mi = m[i] + (g[i] - m[i]) * c1;
-        float vi = v[i] + (g[i] * g[i] - v[i]) * c2;
-        m[i] = mi;
-        v[i] = vi;
-        if (o->amsgrad) {
+        float mi, vi;
+        moments(m, v, g[i], c1, c2, i, &mi, &vi);
+        if (amsgrad) {
             vi = vh[i] > vi ? vh[i] : vi;
             vh[i] = vi;
         }
@@ -146,10 +167,8 @@ HF_HOT static void nadam(const hf_opt_spec *o, float *restrict p, const float *r
     const float c1 = 1.0f - o->beta_1, c2 = 1.0f - o->beta_2, eps = o->epsilon;
     HF_SIMD
     for (size_t i = 0; i < n; i++) {
-        float mi = m[i] + (g[i] - m[i]) * c1;
-        float vi = v[i] + (g[i] * g[i] - v[i]) * c2;
-        m[i] = mi;
-        v[i] = vi;
+        float mi, vi;
+        moments(m, v, g[i], c1, c2, i, &mi, &vi);
         float m_hat = u_t1 * mi / (1.0f - u_prod1) + (1.0f - u_t) * g[i] / (1.0f - u_prod);
         float v_hat = vi / (1.0f - b2p);
         p[i] -= (m_hat * lr) / (sqrtf(v_hat) + eps);
@@ -349,6 +368,75 @@ static hf_status update_var(const hf_opt_spec *o, float *p, const float *g, floa
     }
 }
 
+/* Everything after clipping is elementwise: decay, first-step slot values,
+ * the kind's rule and the EMA of one element never read another element.
+ * So a large update is cut into fixed ranges (HF_OPT_CHUNK floats inside
+ * one variable, the cut depending on the sizes only) run on the pool:
+ * results are bitwise the same for any thread count. Below HF_OPT_SPLIT
+ * parameters a step is one task run by the caller: a pool job costs more
+ * than it saves there (benchmarks/bench_threads.py --crossover times it). */
+typedef struct step_job {
+    const hf_opt_spec *o;
+    float *params, *grads;
+    float *const *slots;
+    const hf_var *vars;
+    size_t n_vars, chunk;
+    float lr;
+    int64_t iteration;
+    const step_scalars *sc;
+} step_job;
+
+static size_t chunks_of(size_t size, size_t chunk) { return (size + chunk - 1) / chunk; }
+
+/* Decay, first-step slot values, the rule and the EMA over [off, off + n). */
+static void step_range(const step_job *j, size_t off, size_t n)
+{
+    const hf_opt_spec *o = j->o;
+    const float lr = j->lr;
+    float *p = j->params + off;
+    if (on(o->weight_decay)) {
+        const float wd = o->weight_decay;
+        for (size_t i = 0; i < n; i++)
+            p[i] -= p[i] * wd * lr;
+    }
+    if (j->iteration == 0 && (o->kind == HF_OPT_ADAGRAD || o->kind == HF_OPT_FTRL)) {
+        /* tf-keras builds the accumulators at initial_accumulator_value. */
+        for (size_t i = 0; i < n; i++)
+            j->slots[0][off + i] = o->initial_accumulator_value;
+    }
+    (void)update_var(o, j->params, j->grads, j->slots, off, n, lr, j->iteration, j->sc);
+    if (o->use_ema) {
+        /* tf-keras: the averages start as a copy of the weights (taken when
+         * the optimizer is built, before its first update) and move after
+         * each update; every ema_overwrite_frequency steps the weights take
+         * the averages. */
+        float *a = j->slots[hf_opt_kind_slots(o->kind)] + off;
+        const float mom = o->ema_momentum, one_m = 1.0f - o->ema_momentum;
+        const int overwrite = o->ema_overwrite_frequency > 0 &&
+                              (j->iteration + 1) % o->ema_overwrite_frequency == 0;
+        for (size_t i = 0; i < n; i++) {
+            a[i] = mom * a[i] + one_m * p[i];
+            if (overwrite)
+                p[i] = a[i];
+        }
+    }
+}
+
+/* Task t: the t-th chunk, counting the chunks of each variable in order. */
+static void step_task(void *ctx, size_t t)
+{
+    const step_job *j = ctx;
+    for (size_t v = 0; v < j->n_vars; v++) {
+        const size_t k = chunks_of(j->vars[v].size, j->chunk);
+        if (t < k) {
+            const size_t from = t * j->chunk, size = j->vars[v].size;
+            step_range(j, j->vars[v].offset + from, size - from < j->chunk ? size - from : j->chunk);
+            return;
+        }
+        t -= k;
+    }
+}
+
 hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float *const *slots,
                        size_t n_params, const hf_var *vars, size_t n_vars, float lr,
                        int64_t iteration)
@@ -360,26 +448,17 @@ hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float 
         return st;
     if (iteration < 0)
         return HF_ERR_RANGE;
-    for (size_t v = 0; v < n_vars; v++)
+    if (!hf_opt_valid(o->kind))
+        return HF_ERR_KIND;
+    size_t total = 0;
+    for (size_t v = 0; v < n_vars; v++) {
         if (vars[v].offset > n_params || vars[v].size > n_params - vars[v].offset)
             return HF_ERR_RANGE;
+        total += vars[v].size;
+    }
     if (o->use_ema && iteration == 0) /* all of params: frozen ones keep their value */
         memcpy(slots[hf_opt_kind_slots(o->kind)], params, n_params * sizeof(float));
     clip(o, grads, vars, n_vars);
-    if (on(o->weight_decay)) {
-        const float wd = o->weight_decay;
-        for (size_t v = 0; v < n_vars; v++) {
-            float *p = params + vars[v].offset;
-            for (size_t i = 0; i < vars[v].size; i++)
-                p[i] -= p[i] * wd * lr;
-        }
-    }
-    if (iteration == 0 && (o->kind == HF_OPT_ADAGRAD || o->kind == HF_OPT_FTRL)) {
-        /* tf-keras builds the accumulators at initial_accumulator_value. */
-        for (size_t v = 0; v < n_vars; v++)
-            for (size_t i = 0; i < vars[v].size; i++)
-                slots[0][vars[v].offset + i] = o->initial_accumulator_value;
-    }
     step_scalars sc = {0.0f, 0.0f, 0.0f};
     if (o->kind == HF_OPT_NADAM && n_params > 0) {
         const float t = (float)(iteration + 1);
@@ -389,28 +468,15 @@ hf_status hf_opt_apply(const hf_opt_spec *o, float *params, float *grads, float 
         sc.u_prod = prev * sc.u_t;
         slots[2][0] = sc.u_prod;
     }
-    for (size_t v = 0; v < n_vars; v++) {
-        st = update_var(o, params, grads, slots, vars[v].offset, vars[v].size, lr, iteration, &sc);
-        if (st != HF_OK)
-            return st;
+    step_job j = {o, params, grads, slots, vars, n_vars, HF_OPT_CHUNK, lr, iteration, &sc};
+    if (total < HF_OPT_SPLIT) {
+        for (size_t v = 0; v < n_vars; v++)
+            step_range(&j, vars[v].offset, vars[v].size);
+        return HF_OK;
     }
-    if (o->use_ema) {
-        /* tf-keras: the averages start as a copy of the weights (taken when
-         * the optimizer is built, before its first update) and move after
-         * each update; every ema_overwrite_frequency steps the weights take
-         * the averages. */
-        float *avg = slots[hf_opt_kind_slots(o->kind)];
-        const float mom = o->ema_momentum, one_m = 1.0f - o->ema_momentum;
-        const int overwrite = o->ema_overwrite_frequency > 0 &&
-                              (iteration + 1) % o->ema_overwrite_frequency == 0;
-        for (size_t v = 0; v < n_vars; v++) {
-            float *p = params + vars[v].offset, *a = avg + vars[v].offset;
-            for (size_t i = 0; i < vars[v].size; i++) {
-                a[i] = mom * a[i] + one_m * p[i];
-                if (overwrite)
-                    p[i] = a[i];
-            }
-        }
-    }
+    size_t n_tasks = 0;
+    for (size_t v = 0; v < n_vars; v++)
+        n_tasks += chunks_of(vars[v].size, j.chunk);
+    hf_pool_run(n_tasks, step_task, &j);
     return HF_OK;
 }

@@ -3,6 +3,8 @@
 
 #include "hf_pool.h"
 
+#include "hf_fpenv.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@ typedef struct job {
     hf_task_fn fn;
     void *ctx;
     size_t n_tasks;
+    hf_fpenv fpenv; /* the caller's floating-point mode (flush to zero) */
 } job;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -112,7 +115,9 @@ static void *worker_main(void *arg)
         seen = generation;
         job j = current;
         pthread_mutex_unlock(&lock);
+        const hf_fpenv own = hf_fpenv_switch(j.fpenv);
         run_tasks(seen, &j);
+        hf_fpenv_leave(own);
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);
@@ -202,6 +207,7 @@ void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
     current.fn = fn;
     current.ctx = ctx;
     current.n_tasks = n_tasks;
+    current.fpenv = hf_fpenv_now();
     atomic_store_explicit(&completed, 0, memory_order_relaxed);
     atomic_store_explicit(&ticket, (uint64_t)gen << 32, memory_order_release);
     pthread_cond_broadcast(&wake);

@@ -315,6 +315,16 @@ cdef extern from "hf_pool.h" nogil:
     size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
 
 
+cdef extern from "hf_dense1.h" nogil:
+    enum:
+        HF_DENSE1_PIPELINED
+        HF_DENSE1_FUSED
+    size_t hf_dense1_blocks(size_t n, size_t *rows)
+    void hf_dense1_set_variant(int variant)
+    int hf_dense1_variant()
+    int hf_dense1_calibrate()
+
+
 cdef extern from "hf_floor.h" nogil:
     double hf_read_floats(const float *x, size_t count)
 

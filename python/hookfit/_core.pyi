@@ -460,3 +460,9 @@ def set_threads(n: int) -> None:
     parallel work; the results do not depend on it."""
 def get_threads() -> int:
     """Threads the core's parallel work uses, the caller included."""
+
+def set_dense1_kernel(name: str) -> None:
+    """Walk Dense(1) training rows with 'fused' or 'pipelined', or 'auto': time both, keep the faster."""
+
+def dense1_kernel() -> str:
+    """The Dense(1) training kernel in use: 'fused' or 'pipelined'."""

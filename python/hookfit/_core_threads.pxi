@@ -45,3 +45,30 @@ def _pool_check(n_tasks, rounds):
         for r in range(total):
             hf_pool_run(nt, _count_task, p)
     return counts
+
+
+def _dense1_blocks(n):
+    """How a Dense(1) batch of ``n`` rows is cut: (blocks, rows per block)."""
+    cdef size_t rows = 0
+    cdef size_t blocks = hf_dense1_blocks(<size_t>n, &rows)
+    return blocks, rows
+
+
+_DENSE1_KERNELS = {"pipelined": HF_DENSE1_PIPELINED, "fused": HF_DENSE1_FUSED}
+
+
+def set_dense1_kernel(name):
+    """Walk Dense(1) training rows with ``name`` ('fused' or 'pipelined', see
+    csrc/hf_dense1.h), or 'auto': time both now and keep the faster."""
+    if name == "auto":
+        with nogil:
+            hf_dense1_calibrate()
+        return
+    if name not in _DENSE1_KERNELS:
+        raise ShapeError(f"the Dense(1) kernel must be 'auto', 'fused' or 'pipelined'; got {name!r}")
+    hf_dense1_set_variant(_DENSE1_KERNELS[name])
+
+
+def dense1_kernel():
+    """The Dense(1) training kernel in use: 'fused' or 'pipelined'."""
+    return "fused" if hf_dense1_variant() == HF_DENSE1_FUSED else "pipelined"

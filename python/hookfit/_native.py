@@ -25,6 +25,10 @@ from hookfit import _blas  # noqa: E402
 
 _blas.select(core)
 
+from hookfit import config  # noqa: E402
+
+config._choose_dense1_kernel(core)
+
 Network = core.Network
 Dataset = core.Dataset
 

@@ -16,6 +16,11 @@ Only hookfit's own OpenBLAS is changed; NumPy's and SciPy's keep their
 settings. (With ``HOOKFIT_BLAS=scipy`` the products use SciPy's copy and its
 own threads; then the pool keeps one thread unless ``set_num_threads`` is
 called, which sets that copy's threads too.)
+
+The Dense(1) kernel (the tutorial's model) walks its rows in one of two ways
+whose speed depends on the CPU; hookfit times both once per process at import
+(about a millisecond) and keeps the faster. ``HOOKFIT_DENSE1_KERNEL=fused`` or
+``pipelined`` forces one (``auto``, the default, times them).
 """
 
 from __future__ import annotations
@@ -89,3 +94,16 @@ def get_num_threads() -> int:
     if _threads is None:
         _apply(_default(), explicit=False)
     return _threads
+
+
+_KERNEL_ENV = "HOOKFIT_DENSE1_KERNEL"
+
+
+def _choose_dense1_kernel(core) -> None:
+    """At import: the Dense(1) kernel named by the environment, else the faster here."""
+    if not hasattr(core, "set_dense1_kernel"):  # the NumPy twin has one way
+        return
+    raw = os.environ.get(_KERNEL_ENV, "auto").strip().lower() or "auto"
+    if raw not in ("auto", "fused", "pipelined"):
+        raise ValueError(f"{_KERNEL_ENV}={raw!r} must be 'auto', 'fused' or 'pipelined'")
+    core.set_dense1_kernel(raw)

@@ -107,3 +107,206 @@ def test_a_forked_child_trains_with_a_fresh_pool(threads):
     child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_array_equal(params, expected)
+
+
+# ------------------------------------------- the rest of the step on the pool
+
+
+@pytest.fixture
+def dense1_kernel():
+    """Restore the Dense(1) kernel after a test forces one."""
+    before = core.dense1_kernel()
+    yield
+    core.set_dense1_kernel(before)
+
+
+def _dense1_data(n_rows, weighted, shuffled, seed=0):
+    """Made once per test: the kernel's loads depend on where the rows sit
+    inside a cache line (csrc/hf_dense1.c's plan), so every thread count
+    must read the same arrays."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n_rows, 784), dtype=np.float32)
+    y = (rng.random((n_rows, 1)) > 0.5).astype(np.float32)
+    sw = rng.uniform(0.5, 2.0, n_rows).astype(np.float32) if weighted else None
+    order = rng.permutation(n_rows) if shuffled else None
+    return x, y, sw, order
+
+
+def _dense1_run(data_arrays, batch, act, loss):
+    """Two epochs of a Dense(1) model (train, evaluate, predict): everything
+    a thread count could change."""
+    x, y, sw, order = data_arrays
+    n_rows = len(x)
+    net = core.Network(x.shape[1], [1], [act], [True])
+    net.params[:] = np.random.default_rng(1).uniform(-0.05, 0.05, net.n_params)
+    net.configure(loss, [core.METRIC_MAE], core.OPT_ADAM)
+    data = core.Dataset(x, y, sw)
+    if order is not None:
+        data.set_order(order)
+    for _ in range(2):
+        net.train_batches(data, 0, n_rows, batch, 1e-3)
+    train_metrics = net.metric_results()
+    net.reset_metrics()
+    net.test_batches(data, 0, n_rows, batch)
+    out = np.empty((n_rows, 1), np.float32)
+    net.predict_batches(data, 0, n_rows, batch, out)
+    return net.params.copy(), out, train_metrics, net.metric_results()
+
+
+def test_a_large_dense1_batch_is_cut_by_its_row_count_only(threads):
+    assert core._dense1_blocks(511) == (1, 511)  # small batches: one pass, no pool job
+    cuts = {}
+    for n in (1, 2, 3):
+        core.set_threads(n)
+        cuts[n] = [core._dense1_blocks(rows) for rows in (512, 1000, 1024, 4096, 10**6)]
+    assert cuts[1] == cuts[2] == cuts[3]
+    for (blocks, rows), n in zip(cuts[1], (512, 1000, 1024, 4096, 10**6)):
+        assert 2 <= blocks <= 8 and rows % 2 == 0 and (blocks - 1) * rows < n <= blocks * rows
+
+
+@pytest.mark.parametrize("kernel", ["fused", "pipelined"])
+@pytest.mark.parametrize("n_rows,batch,act,loss,weighted,shuffled", [
+    (2048, 1024, core.ACT_LINEAR, core.LOSS_MSE, False, False),
+    (2000, 1000, core.ACT_SIGMOID, core.LOSS_BCE, True, True),  # uneven blocks, rows by order
+    (1536, 512, core.ACT_TANH, core.LOSS_MAE, False, True),
+])
+def test_dense1_is_bitwise_the_same_for_any_thread_count(threads, dense1_kernel, kernel, n_rows,
+                                                         batch, act, loss, weighted, shuffled):
+    core.set_dense1_kernel(kernel)
+    arrays = _dense1_data(n_rows, weighted, shuffled)
+    results = []
+    for n in (1, 2, 3):
+        core.set_threads(n)
+        results.append(_dense1_run(arrays, batch, act, loss))
+    for params, out, train_m, test_m in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        np.testing.assert_array_equal(out, results[0][1])
+        assert train_m == results[0][2] and test_m == results[0][3]
+
+
+@pytest.mark.parametrize("n", [45, 1024])
+def test_both_dense1_kernels_match_the_reference_step(ref, dense1_kernel, n):
+    """fused and pipelined walk the rows differently (and a 1024-row batch
+    adds its blocks' partial sums): both stay within the twin's tolerance of
+    a float64 step, and so agree with each other."""
+    rng = np.random.default_rng(3)
+    net = ref.make_net(rng, [784, 1], [core.ACT_SIGMOID], scale=0.05)
+    x = rng.standard_normal((n, 784)).astype(np.float32)
+    y = (rng.random((n, 1)) > 0.5).astype(np.float32)
+    sw = rng.uniform(0.2, 2.0, n).astype(np.float32)
+    layers = [(w.astype(np.float64), b.astype(np.float64)) for w, b in ref.layers_of(net)]
+    value, g = ref.grads(layers, [core.ACT_SIGMOID], x, y, core.LOSS_BCE, sw)
+    expect = net.params.astype(np.float64) - 0.1 * g
+    start = net.params.copy()
+    got = {}
+    for kernel in ("fused", "pipelined"):
+        core.set_dense1_kernel(kernel)
+        assert core.dense1_kernel() == kernel
+        net.params[:] = start
+        net.configure(core.LOSS_BCE, [], core.OPT_SGD)
+        net.train_batch(core.Dataset(x, y, sw), 0, n, 0.1)
+        np.testing.assert_allclose(net.params, expect, rtol=1e-5, atol=1e-6)
+        assert net.metric_results()[0] == pytest.approx(value, rel=1e-5)
+        got[kernel] = net.params.copy()
+    np.testing.assert_allclose(got["fused"], got["pipelined"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_dense1_kernel_can_be_forced_and_unknown_names_are_refused(dense1_kernel):
+    core.set_dense1_kernel("auto")  # times both, keeps one
+    assert core.dense1_kernel() in ("fused", "pipelined")
+    before = core.dense1_kernel()
+    with pytest.raises(ValueError, match="'auto', 'fused' or 'pipelined'"):
+        core.set_dense1_kernel("fastest")
+    assert core.dense1_kernel() == before
+
+
+@pytest.mark.parametrize("kernel", ["fused", "pipelined"])
+def test_the_environment_picks_the_dense1_kernel_at_import(kernel):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "HOOKFIT_DENSE1_KERNEL": kernel}
+    out = subprocess.run([sys.executable, "-c", "from hookfit._native import core; print(core.dense1_kernel())"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == kernel
+    bad = subprocess.run([sys.executable, "-c", "import hookfit._native"],
+                         env={**env, "HOOKFIT_DENSE1_KERNEL": "quick"}, capture_output=True, text=True)
+    assert bad.returncode != 0 and "HOOKFIT_DENSE1_KERNEL='quick'" in bad.stderr
+
+
+@pytest.mark.parametrize("kind,hyper", [
+    (core.OPT_ADAM, {"amsgrad": True, "weight_decay": 0.004, "use_ema": True}),
+    (core.OPT_NADAM, {}),
+    (core.OPT_SGD, {"momentum": 0.9, "nesterov": True}),
+    (core.OPT_RMSPROP, {"centered": True, "momentum": 0.5}),
+    (core.OPT_FTRL, {}),
+])
+def test_a_large_optimizer_update_is_bitwise_the_same_for_any_thread_count(threads, kind, hyper):
+    """Above the split size the update runs in fixed ranges on the pool."""
+    rng = np.random.default_rng(5)
+    n_params = 300_000  # past HF_OPT_SPLIT, several ranges and a short last one
+    params0 = rng.standard_normal(n_params).astype(np.float32)
+    grads = [rng.standard_normal(n_params).astype(np.float32) for _ in range(3)]
+    spec = {"kind": kind, **hyper}
+    variables = [(0, 100_000), (100_000, 7), (100_007, 150_000), (260_000, 40_000)]  # a gap: frozen
+    results = []
+    for n in (1, 2, 3):
+        core.set_threads(n)
+        params = params0.copy()
+        slots = [np.zeros(n_params, np.float32) for _ in range(core.opt_n_slots(spec))]
+        for it, g in enumerate(grads):
+            core.opt_apply(spec, params, g.copy(), slots, 1e-2, it, variables)
+        results.append((params, slots))
+    for params, slots in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        for s, s0 in zip(slots, results[0][1]):
+            np.testing.assert_array_equal(s, s0)
+    np.testing.assert_array_equal(results[0][0][250_007:260_000], params0[250_007:260_000])
+
+
+@pytest.mark.parametrize("acts", [[core.ACT_TANH, core.ACT_GELU, core.ACT_SOFTMAX],
+                                  [core.ACT_SIGMOID, core.ACT_RELU, core.ACT_SOFTMAX]])
+def test_large_activation_and_bias_passes_are_bitwise_the_same_for_any_thread_count(threads, acts):
+    rng = np.random.default_rng(2)
+    dims, batch = (100, 512, 512, 10), 1024
+
+    def run():
+        net = core.Network(dims[0], list(dims[1:]), acts, [True] * 3)
+        net.params[:] = np.random.default_rng(2).uniform(-0.1, 0.1, net.n_params)
+        net.configure(core.LOSS_CCE, [core.METRIC_CATEGORICAL_ACCURACY], core.OPT_ADAM)
+        data = core.Dataset(x, y)
+        net.train_batches(data, 0, 2 * batch, batch, 1e-3)
+        out = np.empty((2 * batch, dims[-1]), np.float32)
+        net.predict_batches(data, 0, 2 * batch, batch, out)
+        return net.params.copy(), out
+
+    x = rng.standard_normal((2 * batch, dims[0])).astype(np.float32)
+    y = np.eye(dims[-1], dtype=np.float32)[rng.integers(0, dims[-1], 2 * batch)]
+    results = []
+    for n in (1, 2, 3):
+        core.set_threads(n)
+        results.append(run())
+    for params, out in results[1:]:
+        np.testing.assert_array_equal(params, results[0][0])
+        np.testing.assert_array_equal(out, results[0][1])
+
+
+def test_pool_threads_flush_denormals_as_the_caller_does(threads):
+    """The core flushes denormals to zero (csrc/hf_fpenv.h); a pool worker
+    runs its tasks in the caller's mode, or a task's bits would depend on
+    which thread ran it."""
+    n_params = 4_000_000  # many tasks: the workers take some of them
+    spec = {"kind": core.OPT_RMSPROP}
+    grads = np.full(n_params, 1e-21, np.float32)  # g^2 = 1e-42: denormal
+    results = []
+    for n in (1, 2):
+        core.set_threads(n)
+        params = np.ones(n_params, np.float32)
+        slots = [np.zeros(n_params, np.float32) for _ in range(core.opt_n_slots(spec))]
+        for it in range(3):
+            core.opt_apply(spec, params, grads.copy(), slots, 1e-3, it)
+        results.append((params, slots[0]))
+    assert np.all(results[0][1] == 0.0)  # flushed by the caller's thread
+    for params, v in results[1:]:
+        np.testing.assert_array_equal(v, results[0][1])
+        np.testing.assert_array_equal(params, results[0][0])
