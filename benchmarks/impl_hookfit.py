@@ -15,8 +15,7 @@ def builtin_callbacks(keras):
     """ModelCheckpoint(save_freq=50) + TensorBoard(update_freq=50) +
     TerminateOnNaN(), writing into a directory removed at exit: in RAM
     (/dev/shm) when there is one, so that the row measures the loop rather
-    than the disk's fsync (every checkpoint is fsynced, and tensorboardX
-    fsyncs at every epoch's flush)."""
+    than the disk's fsync (every checkpoint is fsynced)."""
     import atexit
     import os
     import shutil

@@ -1,4 +1,4 @@
-"""1000 fit/evaluate/predict calls leave resident memory and object counts flat."""
+"""1200 fit/evaluate/predict calls leave resident memory and object counts flat."""
 
 import gc
 import os
@@ -22,7 +22,7 @@ def _rss_kib():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
-def test_no_leak_over_1000_calls():
+def test_no_leak_over_1200_calls():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype(np.float32)
     y = x.sum(1)
@@ -46,13 +46,21 @@ def test_no_leak_over_1000_calls():
 
     for i in range(100):  # warm up caches and allocator pools
         cycle(i)
-    gc.collect()
-    rss0, objects0 = _rss_kib(), len(gc.get_objects())
-    for i in range(1000):
-        cycle(i)
-    gc.collect()
-    rss1, objects1 = _rss_kib(), len(gc.get_objects())
-    print(f"objects {objects0} -> {objects1}, RSS {rss0} -> {rss1} KiB")
-    assert objects1 - objects0 < 200, (objects0, objects1)
+    # Three rounds of 400 calls: a leak grows resident memory and the object
+    # count in every round by about the same amount, while allocator noise on
+    # a busy machine (arena growth, fragmentation) shows up in some rounds and
+    # not others. So the check is on the smallest round's growth: a leak of
+    # 2.5 KiB per call (1 MiB per round) or of one object per two calls fails.
+    rss_growth, object_growth = [], []
+    for _ in range(3):
+        gc.collect()
+        rss0, objects0 = _rss_kib(), len(gc.get_objects())
+        for i in range(400):
+            cycle(i)
+        gc.collect()
+        rss_growth.append(_rss_kib() - rss0)
+        object_growth.append(len(gc.get_objects()) - objects0)
+    print(f"per round of 400 calls: objects {object_growth}, RSS {rss_growth} KiB")
+    assert min(object_growth) < 200, object_growth
     if not _SANITIZED:
-        assert rss1 - rss0 < 2048, f"RSS grew by {rss1 - rss0} KiB"
+        assert min(rss_growth) < 1024, f"RSS grew in every round: {rss_growth} KiB"

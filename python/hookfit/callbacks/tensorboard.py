@@ -1,8 +1,12 @@
 """``TensorBoard``: scalars (and weight histograms) for TensorBoard.
 
-Event files are written by tensorboardX (the optional extra
-``hookfit[tensorboard]``), a maintained writer of TensorBoard's format; the
-layout is Keras 2's: ``log_dir/train`` and ``log_dir/validation`` runs
+Event files are written by hookfit's own small writer
+(``tensorboard_events.py``: scalars are a few bytes each, and tensorboardX's
+queue cost ~100 us per scalar in the loop); histograms are built by
+tensorboardX (the optional extra ``hookfit[tensorboard]``, needed only with
+``histogram_freq``). The files are written every 120 s and complete at the
+end of the fit (``on_train_end`` / ``on_exception`` close them), as with
+TensorFlow's summary writers. The layout is Keras 2's: ``log_dir/train`` and ``log_dir/validation`` runs
 (each created only when first written to), ``epoch_<key>`` scalars at step
 = epoch, ``evaluation_<key>_vs_iterations`` at each evaluation end, and
 ``batch_<key>`` every ``update_freq`` batches.
@@ -21,6 +25,7 @@ import time
 import numpy as np
 
 from hookfit.callbacks.callback import Callback, Due, Schedule
+from hookfit.callbacks.tensorboard_events import ScalarEventWriter
 from hookfit.utils.atomic import check_can_write
 
 logger = logging.getLogger("hookfit")
@@ -29,14 +34,23 @@ logger = logging.getLogger("hookfit")
 _LEGACY_KWARGS = ("write_grads", "embeddings_layer_names", "embeddings_data", "batch_size")
 
 
-def _summary_writer_class():
+def _histogram_summary():
     try:
-        from tensorboardX import SummaryWriter
+        from tensorboardX.summary import histogram
     except ImportError as e:
         raise ImportError(
-            "The TensorBoard callback needs tensorboardX: pip install 'hookfit[tensorboard]'."
+            "TensorBoard(histogram_freq=...) needs tensorboardX to build histograms: "
+            "pip install 'hookfit[tensorboard]' (or use histogram_freq=0)."
         ) from e
-    return SummaryWriter
+    return histogram
+
+
+def _tensorflow_bucket_limits():
+    # TensorFlow's histogram buckets: edges growing by 10% from 1e-12 to
+    # 1e20, mirrored for negative values, with 0 in the middle.
+    positive = 1e-12 * 1.1 ** np.arange(int(np.ceil(np.log(1e32) / np.log(1.1))))
+    positive = positive[positive < 1e20]
+    return np.concatenate([-positive[::-1], [0.0], positive])
 
 
 class TensorBoard(Callback):
@@ -117,7 +131,8 @@ class TensorBoard(Callback):
             )
         self.embeddings_freq = embeddings_freq
         self.embeddings_metadata = embeddings_metadata
-        self._writer_class = _summary_writer_class()  # fail at construction, not mid-fit
+        # Fail at construction, not mid-fit.
+        self._histogram = _histogram_summary() if histogram_freq else None
         self._writers = {}
         self._global_train_batch = 0
         self._epoch_start = None
@@ -128,11 +143,12 @@ class TensorBoard(Callback):
     def _writer(self, run):
         writer = self._writers.get(run)
         if writer is None:
-            writer = self._writer_class(logdir=os.path.join(self.log_dir, run))
+            writer = ScalarEventWriter(os.path.join(self.log_dir, run))
             self._writers[run] = writer
         return writer
 
     def _close_writers(self):
+        self._in_fit = False
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
@@ -145,6 +161,7 @@ class TensorBoard(Callback):
     def on_train_begin(self, logs=None):
         check_can_write(self.log_dir, what="TensorBoard log directory", directory=True)
         self._global_train_batch = 0
+        self._in_fit = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
@@ -172,10 +189,10 @@ class TensorBoard(Callback):
         self._epoch_steps = batch + 1
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
             return
-        writer = self._writer("train")
-        for name, value in (logs or {}).items():
-            if np.ndim(value) == 0:
-                writer.add_scalar("batch_" + name, float(value), self._global_train_batch)
+        self._writer("train").add_scalars(
+            {"batch_" + k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0},
+            self._global_train_batch,
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -188,11 +205,12 @@ class TensorBoard(Callback):
         for run, values in (("train", train_logs), ("validation", val_logs)):
             if not values:
                 continue
-            writer = self._writer(run)
-            for name, value in values.items():
-                if np.ndim(value) == 0:
-                    writer.add_scalar("epoch_" + name, float(value), epoch)
-            writer.flush()
+            # No flush per epoch: like TensorFlow's summary writers, the
+            # writer flushes on an interval (120 s); the files are complete at
+            # on_train_end / on_exception, which close the writers.
+            self._writer(run).add_scalars(
+                {"epoch_" + k: float(v) for k, v in values.items() if np.ndim(v) == 0}, epoch
+            )
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
 
@@ -201,11 +219,14 @@ class TensorBoard(Callback):
         if optimizer is None or not logs:
             return
         writer = self._writer("validation")
-        step = int(optimizer.iterations)
-        for name, value in logs.items():
-            if np.ndim(value) == 0:
-                writer.add_scalar("evaluation_" + name + "_vs_iterations", float(value), step)
-        writer.flush()
+        writer.add_scalars(
+            {f"evaluation_{k}_vs_iterations": float(v) for k, v in logs.items() if np.ndim(v) == 0},
+            int(optimizer.iterations),
+        )
+        # Flushed only by a standalone evaluate(): inside fit the writers are
+        # closed at on_train_end (see on_epoch_end).
+        if not getattr(self, "_in_fit", False):
+            writer.flush()
 
     def on_train_end(self, logs=None):
         self._close_writers()
@@ -218,8 +239,10 @@ class TensorBoard(Callback):
         writer = self._writer("train")
         for layer in self.model.layers:
             for name, weight in zip(("kernel", "bias"), layer.get_weights()):
-                writer.add_histogram(f"{layer.name}/{name}_0/histogram", np.asarray(weight), epoch)
-        writer.flush()
+                built = self._histogram(
+                    f"{layer.name}/{name}_0/histogram", np.asarray(weight), _tensorflow_bucket_limits()
+                )
+                writer.add_summary(built.SerializeToString(), epoch)
 
     # Stateful-callback protocol: a resumed run continues the batch steps.
     def get_state(self):

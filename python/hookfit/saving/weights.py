@@ -13,7 +13,6 @@ whole in memory, then atomically.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 
@@ -23,6 +22,7 @@ from hookfit.saving import checksum, h5_io, keras2_h5, keras3_weights
 from hookfit.saving.file_errors import FileFormatError
 from hookfit.saving.layer_weights import StoredArray, check_and_set, layer_entries
 from hookfit.saving.npz_reader import open_npz
+from hookfit.saving.npz_writer import npz_bytes
 from hookfit.saving.paths import check_overwrite, weights_format
 from hookfit.utils.atomic import atomic_write_bytes
 
@@ -52,9 +52,7 @@ def save_weights(model, path, overwrite: bool = True) -> None:
             for i, w in enumerate(layer.get_weights())
         }
         arrays[_CHECKSUMS_KEY] = np.array(json.dumps({k: checksum.crc32(a) for k, a in arrays.items()}))
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # (the stub types **kwds as allow_pickle)
-        atomic_write_bytes(path, buffer.getbuffer())
+        atomic_write_bytes(path, npz_bytes(arrays))
 
 
 def _npz_found(archive) -> dict:

@@ -343,6 +343,7 @@ class Trainer:
             "optimizer": {"class_name": type(opt).__name__, "config": opt.get_config()},
             "loss": loss,
             "metrics": list(self._metric_names),
+            "steps_per_execution": self._steps_per_execution,
         }
 
     # -- data preparation -------------------------------------------------------

@@ -116,9 +116,10 @@ def _check_name_length(path: str, directory: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, *, sync: bool = True):
     """Yield a temporary path next to ``path``'s real target; on a clean exit,
-    move it into place atomically. For writers that want a file name.
+    move it into place atomically. For writers that want a file name;
+    ``sync=False`` when the writer fsynced the file itself (``atomic_write``).
 
     Any exception, ``KeyboardInterrupt`` included, removes the temporary file
     and leaves ``path`` untouched.
@@ -151,12 +152,13 @@ def atomic_path(path):
         finally:
             os.close(fd)
         yield tmp
-        # The writer closed its file; make its bytes durable before the rename.
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if sync:
+            # The writer closed its file; make its bytes durable before the rename.
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -177,7 +179,7 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     """
     if not any(c in mode for c in "wx"):
         raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), got {mode!r}.")
-    with atomic_path(path) as tmp:
+    with atomic_path(path, sync=False) as tmp:  # the file is fsynced below
         try:
             with open(tmp, mode, **open_kwargs) as f:
                 yield f
