@@ -93,33 +93,31 @@ def nadam_u_product(beta_1: float, iterations: int) -> float:
     return float(np.float32(product))
 
 
-def model_variables(model) -> list[tuple[str, tuple, bool]]:
-    """[(variable path, shape, trainable)] in ``get_weights`` order; the
-    path is ``layer/weight`` as Keras names them."""
+def trainable_variables(model, optimizer) -> list[tuple[str, tuple, int, int]]:
+    """[(variable path, shape, offset, size)] of the trainable weights in
+    Keras's order (model.layers, each layer's weights), with where each sits
+    in the flat slot buffers. The network lists its weights by offset; the
+    two orders are checked to agree (else the file would get garbage)."""
     from hookfit.saving import keras_layers
 
-    out = []
+    wanted = []
     for layer in model.layers:
         weights = layer.get_weights()
-        if not weights:
+        if not weights or not getattr(layer, "trainable", True):
             continue
         names = keras_layers.translator_for_layer(layer).weight_names
-        n_trainable = len(getattr(layer, "trainable_weights", weights)) if getattr(layer, "trainable", True) else 0
-        for i, w in enumerate(weights):
-            name = names[i] if i < len(names) else f"weight_{i}"
-            out.append((f"{layer.name}/{name}", tuple(np.shape(w)), i < n_trainable))
-    return out
-
-
-def _pieces(variables) -> list[tuple[int, int, tuple]]:
-    """(offset, size, shape) in the flat slot buffers of each trainable variable."""
-    out, offset = [], 0
-    for _, shape, trainable in variables:
-        size = int(np.prod(shape))
-        if trainable:
-            out.append((offset, size, shape))
-        offset += size
-    return out
+        for i, w in enumerate(weights[: len(getattr(layer, "trainable_weights", weights))]):
+            wanted.append((f"{layer.name}/{names[i] if i < len(names) else f'weight_{i}'}", tuple(np.shape(w))))
+    network = getattr(optimizer, "_network", None)
+    if network is None:
+        raise UnsupportedConfigError("the optimizer is not bound to a compiled model; compile before saving its state.")
+    placed = sorted((offset, size) for _, _, offset, size, trainable in network.variables() if trainable)
+    if len(placed) != len(wanted) or any(int(np.prod(shape)) != size for (_, shape), (_, size) in zip(wanted, placed)):
+        raise UnsupportedConfigError(
+            "the optimizer's slots are laid out in another order than Keras's trainable variables for this "
+            "model; its state cannot be written in a Keras file (save to '.npz' instead)."
+        )
+    return [(name, shape, offset, size) for (name, shape), (offset, size) in zip(wanted, placed)]
 
 
 def to_keras(optimizer, model, keras: int) -> list[tuple[str, np.ndarray]]:
@@ -127,17 +125,15 @@ def to_keras(optimizer, model, keras: int) -> list[tuple[str, np.ndarray]]:
     (then, for Keras 3, the learning rate)."""
     state = optimizer.get_state()
     slots = [np.asarray(s, dtype=np.float32).reshape(-1) for s in state["slots"]]
-    variables = model_variables(model)
-    trainable = [(name, shape) for name, shape, t in variables if t]
-    pieces = _pieces(variables)
+    pieces = trainable_variables(model, optimizer)
     fresh = state["iterations"] == 0  # Keras's build has run; hookfit's first step has not
-    flat_weights = np.concatenate([np.asarray(w, np.float32).reshape(-1) for w in model.get_weights()] or [[]])
+    flat_weights = np.asarray(optimizer._network.params, np.float32)
     out = [("iteration:0", np.asarray(state["iterations"], dtype=np.int64 if keras == 2 else np.int32))]
     if keras == 3:
         out.append(("learning_rate:0", np.asarray(state["learning_rate"], dtype=np.float32)))
     starts = {_ACCUMULATOR_STARTS[_kind(optimizer)]} if _kind(optimizer) in _ACCUMULATOR_STARTS else set()
     for call in _build_calls(optimizer, len(slots), keras):
-        for (name, _), (offset, size, shape) in zip(trainable, pieces):
+        for name, shape, offset, size in pieces:
             for slot, keras_name in call:
                 if fresh and keras_name == "average":
                     array = flat_weights[offset : offset + size]
@@ -157,7 +153,7 @@ def to_keras(optimizer, model, keras: int) -> list[tuple[str, np.ndarray]]:
 def expected_shapes(optimizer, model, keras: int) -> list[tuple]:
     """The shapes of the variables ``to_keras`` lists, in order."""
     n_slots = len(optimizer.get_state()["slots"])
-    trainable = [shape for _, shape, t in model_variables(model) if t]
+    trainable = [shape for _, shape, _, _ in trainable_variables(model, optimizer)]
     out = [(), ()] if keras == 3 else [()]
     for call in _build_calls(optimizer, n_slots, keras):
         for shape in trainable:
@@ -180,9 +176,9 @@ def from_keras(optimizer, model, arrays, keras: int, source: str) -> dict:
     if keras == 3:
         learning_rate = float(np.asarray(arrays[1]).reshape(()))
         position = 2
-    pieces = _pieces(model_variables(model))
+    pieces = trainable_variables(model, optimizer)
     for call in _build_calls(optimizer, len(slots), keras):
-        for offset, size, _ in pieces:
+        for _, _, offset, size in pieces:
             for slot, _ in call:
                 if slot < len(slots):
                     slots[slot][offset : offset + size] = np.asarray(arrays[position], np.float32).reshape(-1)
