@@ -24,12 +24,14 @@ FUNCTIONAL_CLASSES = ("Functional", "Model")
 
 
 def _tensor_ref(tensor, keras: int):
+    # Node indices count the calls inside this model (Keras re-indexes them
+    # so); hookfit layers are called once per model, so always node 0.
     if keras == 2:
-        return [tensor._layer.name, tensor._node_index, 0, {}]
+        return [tensor._layer.name, 0, 0, {}]
     return {
         "class_name": "__keras_tensor__",
         "config": {"shape": list(tensor.shape), "dtype": "float32",
-                   "keras_history": [tensor._layer.name, tensor._node_index, 0]},
+                   "keras_history": [tensor._layer.name, 0, 0]},
     }
 
 
@@ -56,11 +58,10 @@ def to_keras(model, keras: int) -> dict:
             item["inbound_nodes"] = [{"args": [refs if layer._takes_list else refs[0]], "kwargs": {}}]
         layers.append(item)
     inputs = [[t._layer.name, 0, 0] for t in model._input_tensors]
-    names = getattr(model, "_input_names", None)
     output = model._output_tensor
     config = {"name": model.name, "trainable": bool(getattr(model, "trainable", True)), "layers": layers,
-              "input_layers": dict(zip(names, inputs)) if (keras == 3 and names) else inputs,
-              "output_layers": [[output._layer.name, output._node_index, 0]]}
+              "input_layers": inputs,  # a dict of arrays is fed by input name, as Keras does
+              "output_layers": [[output._layer.name, 0, 0]]}
     if keras == 2:
         return {"class_name": "Functional", "config": config}
     return {"module": "keras.src.models.functional", "class_name": "Functional", "config": config,
