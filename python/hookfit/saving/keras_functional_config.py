@@ -153,7 +153,8 @@ def _plan(config: dict, source: str):
             raise UnsupportedConfigError(f"{where}: an InputLayer cannot have inputs.")
         if not producers and not isinstance(translator, keras_layers.InputLayerTranslator):
             raise UnsupportedConfigError(f"{where}: the layer is never called on an input (a dangling layer).")
-    order, state = [], {}
+    order: list[str] = []
+    state: dict[str, str] = {}
     for start in by_name:  # depth-first, iterative: no recursion limit on long chains
         stack = [(start, 0)]
         while stack:
@@ -213,7 +214,8 @@ def from_keras(model_config: dict, classes: dict, source: str, *, weights_bytes:
             f"{source}: the model has {len(outputs)} outputs; hookfit supports exactly one output."
         )
     # Sizes from the configs alone, before any layer exists.
-    widths, total = {}, 0
+    widths: dict[str, int] = {}
+    total = 0
     for name in order:
         translator, layer_config, producers, where = by_name[name]
         count, widths[name] = _width(translator, layer_config, [widths[p] for p in producers], where)
@@ -237,9 +239,9 @@ def from_keras(model_config: dict, classes: dict, source: str, *, weights_bytes:
         raise UnsupportedConfigError(f"{source}: this hookfit has no functional models.")
     model_inputs = ({key: tensors[name] for key, name in inputs} if inputs[0][0] is not None
                     else [tensors[name] for _, name in inputs])
-    name = config.get("name") if isinstance(config.get("name"), str) else None
+    model_name = config.get("name") if isinstance(config.get("name"), str) else None
     try:
-        model = functional(model_inputs, tensors[outputs[0][1]], name=name)
+        model = functional(model_inputs, tensors[outputs[0][1]], name=model_name)
     except (TypeError, ValueError) as e:
         raise UnsupportedConfigError(f"{source}: the graph cannot be built by hookfit: {e}") from None
     if config.get("trainable") is False:
