@@ -5,12 +5,18 @@ at global batch 256, on resident data, as in bench_core.py. In one run it
 measures:
 
 - one-process step: ``Network.train_batch`` on 256 rows, the process pinned
-  to one core with one OpenBLAS thread (the baseline);
+  to one core with one OpenBLAS thread (the baseline), on each of the two
+  cores the ranks use (the cores of a shared VM are not equally fast);
 - on 2 ranks (``mpiexec -n 2``, each rank pinned to its own core, one thread):
   per-rank compute (``grad_batch`` on the rank's 128 rows + ``update_batch``,
   no communication), the in-place Allreduce of the reduce buffer (235,146
   gradients + the metric deltas), and the whole 2-rank step
   (grad + Allreduce + update), which is what ``fit`` runs per batch;
+- each rank's own figures (its compute alone, and inside the 2-rank step its
+  compute and its time in the Allreduce): the faster rank waits in the
+  Allreduce for the slower one, so the slower rank's compute plus its
+  (shorter) Allreduce time is what limits the step, and the report says
+  which rank that is;
 - the speed-up (one-process step / 2-rank step), and a projection for 2 hosts
   on 10 GbE from the allreduce model t = 2 * latency + bytes / bandwidth
   (ring allreduce on 2 ranks sends each rank's whole buffer once), with the
@@ -50,10 +56,19 @@ TEN_GBE_BYTES_PER_S = 10e9 / 8
 TCP_LATENCY_S = 30e-6  # one small message over 10 GbE with TCP (typical, assumed)
 
 
+# The CPUs this process may use at start: pinning picks among these, and the
+# mpiexec job is started with all of them again (a child inherits affinity).
+ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
 def pin(cpu: int) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpus[cpu % len(cpus)]})
+    if ALL_CPUS:
+        os.sched_setaffinity(0, {ALL_CPUS[cpu % len(ALL_CPUS)]})
+
+
+def unpin() -> None:
+    if ALL_CPUS:
+        os.sched_setaffinity(0, set(ALL_CPUS))
 
 
 def make_network():
@@ -77,8 +92,8 @@ def timed(body, steps: int, rounds: int) -> tuple:
     return statistics.median(per_step), min(per_step), max(per_step)
 
 
-def one_process(steps: int, rounds: int) -> dict:
-    pin(0)
+def one_process(steps: int, rounds: int, cpu: int = 0) -> dict:
+    pin(cpu)
     net, data = make_network()
     n_batches = ROWS // BATCH
 
@@ -121,16 +136,46 @@ def ranks_part(steps: int, rounds: int) -> None:
             comm.allreduce_sum_(buf)
             net.update_batch(1e-4)
 
+    clock = time.perf_counter
+    parts = {"compute": [], "allreduce": []}  # per round: seconds per step inside the real step
+
+    def step_parts(k):
+        compute = reduce = 0.0
+        for i in range(k):
+            t0 = clock()
+            net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
+            t1 = clock()
+            comm.allreduce_sum_(buf)
+            t2 = clock()
+            net.update_batch(1e-4)
+            compute += (t1 - t0) + (clock() - t2)
+            reduce += t2 - t1
+        parts["compute"].append(compute / k)
+        parts["allreduce"].append(reduce / k)
+
     results: dict = {}
     for name, body in (("per_rank_compute", compute), ("allreduce", allreduce),
                        ("allreduce_1_float", latency), ("two_rank_step", step)):
         comm.any_(False)  # both ranks start each case together
         results[name] = timed(body, steps, rounds)
+    comm.any_(False)
+    timed(step_parts, steps, rounds)
+    mine = {
+        "cpu": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [],
+        "compute": results["per_rank_compute"],
+        "in_step_compute": _spread(parts["compute"][1:]),  # the first is the warm-up
+        "in_step_allreduce": _spread(parts["allreduce"][1:]),
+    }
+    results["per_rank"] = [json.loads(b) for b in comm.allgather_bytes(json.dumps(mine).encode())]
     results["reduce_floats"] = int(buf.shape[0])
     results["n_params"] = int(net.n_params)
     results["mpi"] = _mpi_name()
     if comm.rank == 0:
         print("RESULTS " + json.dumps(results), flush=True)
+
+
+def _spread(values) -> tuple:
+    return statistics.median(values), min(values), max(values)
 
 
 def _mpi_name() -> str:
@@ -163,7 +208,9 @@ def main() -> None:
         ranks_part(steps, rounds)
         return
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    base = one_process(steps, rounds)
+    base = one_process(steps, rounds, 0)
+    core1 = one_process(steps, rounds, 1)["one_process_step"]
+    unpin()  # the ranks pin themselves to their own cores
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI_", "PMIX_"))}
     proc = subprocess.run(
         [*mpiexec(), "-n", "2", sys.executable, os.path.abspath(__file__), "--ranks-part",
@@ -177,19 +224,34 @@ def main() -> None:
     one, two = base["one_process_step"], r["two_rank_step"]
     nbytes = 4 * r["reduce_floats"]
     projected_allreduce = 2 * TCP_LATENCY_S + nbytes / TEN_GBE_BYTES_PER_S
-    projected_step = r["per_rank_compute"][0] + projected_allreduce
+    # The slower rank's compute limits a step (see the per-rank lines).
+    projected_step = max(p["compute"][0] for p in r["per_rank"]) + projected_allreduce
     print(f"MLP {'-'.join(map(str, DIMS))}, global batch {BATCH}, Adam; {r['mpi']}")
     print(f"load average at start: {load:.2f} on {os.cpu_count()} CPUs"
           + ("  (a loaded machine: figures are pessimistic)" if load > 1.5 else ""))
-    print(f"one-process step (1 core)      {ms(one)}")
-    print(f"per-rank compute (128 rows)    {ms(r['per_rank_compute'])}")
+    print(f"one-process step (core 0)      {ms(one)}")
+    print(f"one-process step (core 1)      {ms(core1)}")
+    print(f"per-rank compute (128 rows)    {ms(r['per_rank_compute'])}  (rank 0's)")
+    for rank, p in enumerate(r["per_rank"]):
+        print(f"  rank {rank} (cpu {p['cpu']}): compute alone {ms(p['compute'])}; in the 2-rank step: "
+              f"compute {ms(p['in_step_compute'])}, allreduce {ms(p['in_step_allreduce'])}")
+    slow = max(range(len(r["per_rank"])), key=lambda k: r["per_rank"][k]["in_step_compute"][0])
+    fast = 1 - slow
+    sp, fp = r["per_rank"][slow], r["per_rank"][fast]
+    print(f"limit: rank {slow}'s compute ({sp['in_step_compute'][0] * 1e3:.3f} ms) + its allreduce "
+          f"({sp['in_step_allreduce'][0] * 1e3:.3f} ms); rank {fast} waits "
+          f"{(fp['in_step_allreduce'][0] - sp['in_step_allreduce'][0]) * 1e3:.3f} ms of its "
+          f"{fp['in_step_allreduce'][0] * 1e3:.3f} ms allreduce for it")
     print(f"allreduce {r['reduce_floats']} floats     {ms(r['allreduce'])}")
     print(f"allreduce 1 float (latency)    {ms(r['allreduce_1_float'])}")
     print(f"2-rank step                    {ms(two)}")
-    print(f"speed-up, 2 ranks vs 1 process: {one[0] / two[0]:.2f}x")
+    best = min(one[0], core1[0])
+    print(f"speed-up, 2 ranks vs 1 process: {one[0] / two[0]:.2f}x (core 0), "
+          f"{best / two[0]:.2f}x (the faster core)")
     print(f"projected 2 hosts on 10 GbE: allreduce {projected_allreduce * 1e3:.2f} ms "
           f"(2 x {TCP_LATENCY_S * 1e6:.0f} us + {nbytes / 1e6:.2f} MB at 1.25 GB/s), step "
-          f"{projected_step * 1e3:.2f} ms, speed-up {one[0] / projected_step:.2f}x")
+          f"{projected_step * 1e3:.2f} ms (the slower rank's compute + it), speed-up "
+          f"{best / projected_step:.2f}x vs the faster core")
 
 
 if __name__ == "__main__":

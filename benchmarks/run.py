@@ -8,6 +8,10 @@ what users would otherwise use. One command:
     python benchmarks/run.py --only callbacks,fit_mlp --repeats 11
     python benchmarks/run.py --peer-python keras3=/venv/bin/python --peer-python keras2=/tf/bin/python
 
+The model rows of issue 10 (the keras-io MNIST MLP, a residual functional
+MLP, the Dropout and BatchNormalization costs, functional vs Sequential) are
+in their own script, bench_models.py, with the same method.
+
 Method (README.md): one thread, pinned to one core, warm-up, calibrated
 samples, several interleaved rounds, median (min–max); every ratio comes from
 this one run. hookfit, its bare compiled core and the hand NumPy loop run in

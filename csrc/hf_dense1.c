@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "hf_activation.h"
+#include "hf_logits.h"
 #include "hf_loss.h"
 #include "hf_simd.h"
 
@@ -103,6 +104,7 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
 typedef struct row_ctx {
     const hf_rows *y, *sw;
     int act;
+    int logits; /* the loss is taken from z (tf-keras's substitution, hf_logits.h) */
     const hf_loss_spec *loss;
     float bias, inv_n;
     float *a;
@@ -113,13 +115,14 @@ typedef struct row_ctx {
 
 HF_ALWAYS_INLINE float finish_row(row_ctx *c, size_t i, float z)
 {
-    float ai = hf_act1(c->act, z + c->bias);
+    float zi = z + c->bias, ai = hf_act1(c->act, zi);
     float wi = c->sw ? hf_row(c->sw, i)[0] : 1.0f;
-    float dl_da = 0.0f;
-    float li = hf_loss_row(c->loss, hf_row(c->y, i), &ai, 1, &dl_da, wi * c->inv_n, &c->st);
+    float dl = 0.0f;
+    float li = hf_loss_row(c->loss, hf_row(c->y, i), c->logits ? &zi : &ai, 1, &dl,
+                           wi * c->inv_n, &c->st);
     c->lsum += (double)(wi * li);
     c->a[i] = ai;
-    float r = dl_da * hf_dact1(c->act, ai);
+    float r = c->logits ? dl : dl * hf_dact1(c->act, ai);
     c->gbias += r;
     return r;
 }
@@ -151,7 +154,11 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
         return HF_ERR_KIND;
     if (n == 0 || d == 0 || x->width != d || y->width != 1)
         return HF_ERR_SHAPE;
-    row_ctx c = {y, sw, act, loss, b ? b[0] : 0.0f, hf_loss_batch_scale(loss, n), a, 0.0, 0.0f, HF_OK};
+    hf_loss_spec on_logits = *loss;
+    on_logits.from_logits = 1;
+    const int logits = hf_logits_substitute(loss->kind, act);
+    row_ctx c = {y, sw, act, logits, logits ? &on_logits : loss, b ? b[0] : 0.0f,
+                 hf_loss_batch_scale(loss, n), a, 0.0, 0.0f, HF_OK};
     const plan pl = make_plan(x, d, w_in, gw, scratch);
     const float *restrict w = pl.w;
     float *restrict g = pl.g;

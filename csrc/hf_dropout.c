@@ -22,6 +22,13 @@ uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node)
     return mix64(k ^ ((uint64_t)node * 0xD1B54A32D192ED03ULL + 2));
 }
 
+uint64_t hf_dropout_skip_rows(uint64_t key, size_t rows)
+{
+    /* Row i's key is mix64(key + (i + 1) * golden64): shifting the key by
+     * rows * golden64 starts the stream at row `rows`. */
+    return key + (uint64_t)rows * GOLDEN64;
+}
+
 /* One row of the mask (MurmurHash3's fmix32 per column). */
 HF_HOT static void mask_row(uint32_t rowkey, uint32_t threshold, float scale, float *restrict m,
                             size_t k)

@@ -20,6 +20,10 @@
 /* The stream key of one node in one step. */
 uint64_t hf_dropout_key(uint64_t seed, int64_t iteration, size_t node);
 
+/* The key whose row 0 is row `rows` of `key`'s stream (a data-parallel
+ * share draws its rows of the global batch's mask). */
+uint64_t hf_dropout_skip_rows(uint64_t key, size_t rows);
+
 /* mask (n x k) = kept ? scale : 0, where scale = 1 / (1 - rate) in float32
  * (tf.nn.dropout's factor); shared_row: every row uses row 0's draws
  * (noise_shape (1, k)). When x is not NULL, also y = x * mask (x row

@@ -9,6 +9,7 @@
 #include "hf_dense1.h"
 #include "hf_dropout.h"
 #include "hf_fpenv.h"
+#include "hf_logits.h"
 #include "hf_loss.h"
 #include "hf_metric.h"
 #include "hf_regularizer.h"
@@ -57,6 +58,10 @@ typedef struct batch {
     int training;
     uint64_t key_iteration;
     float *out;         /* when not NULL, the output node writes here */
+    size_t row0;        /* a data-parallel share: its first row's index in the global
+                         * batch (dropout draws the global batch's masks) */
+    int logits_grad;    /* the output's gradient is dL/dz (hf_logits.h): its
+                         * activation's derivative is not applied */
 } batch;
 
 static float *value_of(const batch *b, size_t i)
@@ -75,6 +80,42 @@ static float *grad_of(const batch *b, size_t i)
 {
     const hf_node *nd = &b->net->nodes[i];
     return nd->backward ? b->rows + b->cap * (size_t)nd->grad : NULL;
+}
+
+/* The output's activation when it is one tf-keras substitutes logits for
+ * (a Dense or Activation node: softmax or sigmoid), else -1. */
+static int output_act(const hf_network *net)
+{
+    const hf_node *nd = &net->nodes[net->output];
+    if (nd->kind != HF_NODE_DENSE && nd->kind != HF_NODE_ACTIVATION)
+        return -1;
+    return nd->act == HF_ACT_SOFTMAX || nd->act == HF_ACT_SIGMOID ? nd->act : -1;
+}
+
+/* Whether a crossentropy metric is computed from the output's logits. */
+static int metrics_take_logits(const hf_network *net)
+{
+    const int act = output_act(net);
+    for (size_t m = 0; m < net->n_metrics; m++)
+        if (hf_logits_substitute(hf_metric_crossentropy(&net->metrics[m]), act))
+            return 1;
+    return 0;
+}
+
+/* Whether the loss or a metric is computed from the output's logits. */
+static int takes_logits(const hf_network *net)
+{
+    return hf_logits_substitute(net->loss.kind, output_act(net)) || metrics_take_logits(net);
+}
+
+/* The output's pre-activation (its aux buffer) when a crossentropy of kind
+ * loss_kind is computed from it, else NULL. */
+static const float *logits_for(const batch *b, int loss_kind)
+{
+    const hf_network *net = b->net;
+    if (!hf_logits_substitute(loss_kind, output_act(net)))
+        return NULL;
+    return aux_of(b, &net->nodes[net->output]);
 }
 
 /* The value of node i as a matrix with row stride *ld (an Input node is a
@@ -114,6 +155,15 @@ static void emit(float *dst, size_t ldd, const float *src, size_t lds, size_t n,
 
 /* ---------------------------------------------------------------- forward */
 
+/* The dropout stream of node i in this step; a data-parallel share skips
+ * the rows of the global batch before it, so the ranks together draw the
+ * one-process masks (a shared row, noise_shape (1, k), is the global row 0). */
+static uint64_t dropout_key(const hf_node *nd, const batch *b, size_t i)
+{
+    const uint64_t key = hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i);
+    return nd->shared_row ? key : hf_dropout_skip_rows(key, b->row0);
+}
+
 static hf_status forward_node(const batch *b, size_t i, double *penalty)
 {
     hf_network *net = b->net;
@@ -146,8 +196,7 @@ static hf_status forward_node(const batch *b, size_t i, double *penalty)
     }
     case HF_NODE_DROPOUT:
         if (b->training && nd->drop_threshold > 0)
-            hf_dropout_apply(hf_dropout_key(nd->seed, (int64_t)b->key_iteration, i),
-                             nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
+            hf_dropout_apply(dropout_key(nd, b, i), nd->drop_threshold, nd->drop_scale, nd->shared_row, in, ld,
                              aux_of(b, nd), a, n, k);
         else
             emit(a, k, in, ld, n, k, 0);
@@ -226,6 +275,28 @@ static double weight_penalty(const hf_network *net)
 
 /* ---------------------------------------------------------------- backward */
 
+/* g (dL/dz of a softmax/sigmoid output taking the loss from its logits) +=
+ * the activity penalty's gradient taken through the activation, row by row
+ * (z and a stay untouched: the metrics read them after the backward pass). */
+static void activity_grad_to_logits(const hf_node *nd, const float *a, float *g, size_t n,
+                                    size_t k)
+{
+    const float c1 = nd->activity_l1 / (float)n, c2 = 2.0f * nd->activity_l2 / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        const float *ar = a + i * k;
+        float *gr = g + i * k, dot = 0.0f;
+        for (size_t j = 0; j < k; j++) {
+            float sign = ar[j] > 0.0f ? 1.0f : (ar[j] < 0.0f ? -1.0f : 0.0f);
+            dot += (c1 * sign + c2 * ar[j]) * ar[j];
+        }
+        for (size_t j = 0; j < k; j++) {
+            float sign = ar[j] > 0.0f ? 1.0f : (ar[j] < 0.0f ? -1.0f : 0.0f);
+            float d = c1 * sign + c2 * ar[j];
+            gr[j] += nd->act == HF_ACT_SOFTMAX ? ar[j] * (d - dot) : d * ar[j] * (1.0f - ar[j]);
+        }
+    }
+}
+
 static hf_status backward_node(const batch *b, size_t i)
 {
     hf_network *net = b->net;
@@ -240,12 +311,18 @@ static hf_status backward_node(const batch *b, size_t i)
     switch (nd->kind) {
     case HF_NODE_DENSE: {
         const size_t din = net->nodes[in0].width;
-        if (nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f)
-            hf_penalty_grad(a, g, n * k, nd->activity_l1, nd->activity_l2, 1.0f / (float)n);
+        const int logits = i == net->output && b->logits_grad;
+        if (nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f) {
+            if (logits)
+                activity_grad_to_logits(nd, a, g, n, k);
+            else
+                hf_penalty_grad(a, g, n * k, nd->activity_l1, nd->activity_l2, 1.0f / (float)n);
+        }
         float *dw = nd->trainable ? net->grads + nd->w_off : NULL;
         float *db = nd->trainable ? param(net, net->grads, nd->b_off) : NULL;
         hf_status st = hf_dense_backward(net->blas, in, ld, net->params + nd->w_off, aux_of(b, nd),
-                                         a, g, g, nd->act, nd->alpha, dw, db, dx, acc, n, din, k);
+                                         a, g, g, logits ? HF_ACT_LINEAR : nd->act, nd->alpha, dw,
+                                         db, dx, acc, n, din, k);
         if (st != HF_OK)
             return st;
         if (dw != NULL) {
@@ -258,7 +335,9 @@ static hf_status backward_node(const batch *b, size_t i)
     case HF_NODE_ACTIVATION:
         if (dx == NULL)
             return HF_OK;
-        if (acc) {
+        if (i == net->output && b->logits_grad) {
+            emit(dx, k, g, k, n, k, acc);
+        } else if (acc) {
             hf_act_backward(nd->act, nd->alpha, aux_of(b, nd), a, g, g, n, k);
             emit(dx, k, g, k, n, k, 1);
         } else {
@@ -348,6 +427,8 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
     if (net->n_nodes == 0 || net->output >= net->n_nodes || d->x_width != net->x_width ||
         batch == 0 || count == 0)
         return HF_ERR_SHAPE;
+    if (output_act(net) >= 0 && net->nodes[net->output].aux < 0)
+        return HF_ERR_SHAPE; /* a softmax/sigmoid output keeps its logits (hf_network.h) */
     if (start > d->n_positions || count > d->n_positions - start)
         return HF_ERR_RANGE;
     if (need_y) {
@@ -392,16 +473,23 @@ static float *dense1_scratch(const hf_network *net, float *ws, size_t cap)
 /* Adds the batch's loss and metrics to state ((1 + n_metrics) x 2): the
  * network's accumulators, or a data-parallel step's deltas. */
 static hf_status accumulate(const hf_network *net, const hf_data *d, size_t start, size_t n,
-                            const float *pred, double loss_value, float *state)
+                            const float *pred, const float *logits, double loss_value,
+                            float *state)
 {
+    const int act = output_act(net);
     const size_t k = hf_network_output_width(net);
     hf_rows y = rows_of(d->y, d->y_width, d, start);
     hf_rows sw = rows_of(d->sw, 1, d, start);
     hf_loss_tracker_update(state, loss_value, n);
     float *block = state + 2;
     for (size_t m = 0; m < net->n_metrics; m++) {
-        hf_status st = hf_metric_accumulate(&net->metrics[m], &y, d->sw ? &sw : NULL, pred, n, k,
-                                            block);
+        hf_metric_spec spec = net->metrics[m];
+        const float *p = pred;
+        if (logits != NULL && hf_logits_substitute(hf_metric_crossentropy(&spec), act)) {
+            spec.from_logits = 1;
+            p = logits;
+        }
+        hf_status st = hf_metric_accumulate(&spec, &y, d->sw ? &sw : NULL, p, n, k, block);
         if (st != HF_OK)
             return st;
         block += hf_metric_state_floats(&net->metrics[m], k);
@@ -429,16 +517,40 @@ static hf_status train_dense1(hf_network *net, const hf_data *d, size_t start, s
                            loss_value, scratch);
 }
 
+/* The loss of one batch into *value and, when g is not NULL, its gradient:
+ * from the output's logits when tf-keras would take them (hf_logits.h),
+ * then g is dL/dz and b->logits_grad is set. */
+static hf_status batch_loss(batch *b, const hf_data *d, size_t start, const float *pred,
+                            float *g, double *value)
+{
+    const hf_network *net = b->net;
+    hf_rows y = rows_of(d->y, d->y_width, d, start);
+    hf_rows sw = rows_of(d->sw, 1, d, start);
+    hf_loss_spec spec = net->loss;
+    const float *logits = logits_for(b, spec.kind);
+    if (logits != NULL) {
+        spec.from_logits = 1;
+        pred = logits;
+        b->logits_grad = g != NULL;
+    }
+    return hf_loss_eval(&spec, &y, d->sw ? &sw : NULL, pred, b->n, hf_network_output_width(net),
+                        g, value);
+}
+
 /* Forward, loss and backward of one training batch: the gradients in
- * net->grads, the loss (penalties included) and the predictions for the
- * metrics. The first half of train_one (and of a data-parallel step). */
+ * net->grads, the loss (penalties included) and the predictions (and the
+ * logits, or NULL) for the metrics. The first half of train_one (and of a
+ * data-parallel step). The fused single-unit kernel substitutes logits for
+ * the loss itself; a crossentropy metric on logits takes the graph path. */
 static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
-                           float *ws, double *loss_out, const float **pred_out)
+                           size_t row0, float *ws, double *loss_out, const float **pred_out,
+                           const float **logits_out)
 {
     double loss_value = 0.0;
     const float *pred = NULL;
+    *logits_out = NULL;
     hf_status st;
-    if (net->dense1) {
+    if (net->dense1 && !metrics_take_logits(net)) {
         batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 1, 0, NULL};
         float *a = value_of(&b, 1);
         st = train_dense1(net, d, start, n, a, dense1_scratch(net, ws, cap), &loss_value);
@@ -446,17 +558,16 @@ static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size
     } else {
         batch b = begin(net, d, start, n, cap, ws, 1);
         b.key_iteration = (uint64_t)net->iterations;
+        b.row0 = row0;
         double penalty = weight_penalty(net);
         st = forward(&b, &penalty, &pred);
         if (st != HF_OK)
             return st;
-        const size_t out = net->output;
-        hf_rows y = rows_of(d->y, d->y_width, d, start);
-        hf_rows sw = rows_of(d->sw, 1, d, start);
-        st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, net->nodes[out].width,
-                          grad_of(&b, out), &loss_value);
+        st = batch_loss(&b, d, start, pred, grad_of(&b, net->output), &loss_value);
         if (st != HF_OK)
             return st;
+        if (output_act(net) >= 0)
+            *logits_out = aux_of(&b, &net->nodes[net->output]);
         /* Keras adds sum(model.losses) to the loss it minimises and logs. */
         loss_value += penalty;
         st = backward(&b);
@@ -470,12 +581,12 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
                            float lr, float *ws)
 {
     double loss_value = 0.0;
-    const float *pred = NULL;
-    hf_status st = gradients(net, d, start, n, cap, ws, &loss_value, &pred);
+    const float *pred = NULL, *logits = NULL;
+    hf_status st = gradients(net, d, start, n, cap, 0, ws, &loss_value, &pred, &logits);
     if (st != HF_OK)
         return st;
     /* Metrics see the predictions made before the update, as in Keras. */
-    st = accumulate(net, d, start, n, pred, loss_value, net->mstate);
+    st = accumulate(net, d, start, n, pred, logits, loss_value, net->mstate);
     if (st != HF_OK)
         return st;
     st = apply_update(net, lr);
@@ -506,12 +617,12 @@ hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, siz
 }
 
 /* The forward pass of one batch in inference or training mode; dense1
- * graphs in inference take the fused kernel. */
+ * graphs in inference take the fused kernel unless the logits are needed. */
 static hf_status forward_batch(hf_network *net, const hf_data *d, size_t start, size_t n,
                                size_t cap, float *ws, int training, uint64_t key_iteration,
-                               float *out, double *penalty, const float **pred)
+                               float *out, double *penalty, const float **pred, int need_logits)
 {
-    if (net->dense1 && !training) {
+    if (net->dense1 && !training && !need_logits) {
         const hf_node *nd = &net->nodes[1];
         batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 0, 0, out};
         float *a = out != NULL ? out : value_of(&b, 1);
@@ -532,17 +643,18 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
 {
     const float *pred = NULL;
     double penalty = weight_penalty(net);
-    hf_status st = forward_batch(net, d, start, n, cap, ws, 0, 0, NULL, &penalty, &pred);
+    const int logits = takes_logits(net);
+    hf_status st = forward_batch(net, d, start, n, cap, ws, 0, 0, NULL, &penalty, &pred, logits);
     if (st != HF_OK)
         return st;
-    hf_rows y = rows_of(d->y, d->y_width, d, start);
-    hf_rows sw = rows_of(d->sw, 1, d, start);
+    /* The same workspace view forward_batch used, to read the logits. */
+    batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 0, 0, NULL, 0};
     double loss_value = 0.0;
-    st = hf_loss_eval(&net->loss, &y, d->sw ? &sw : NULL, pred, n, hf_network_output_width(net),
-                      NULL, &loss_value);
+    st = batch_loss(&b, d, start, pred, NULL, &loss_value);
     if (st != HF_OK)
         return st;
-    return accumulate(net, d, start, n, pred, loss_value + penalty, net->mstate);
+    const float *z = logits ? aux_of(&b, &net->nodes[net->output]) : NULL;
+    return accumulate(net, d, start, n, pred, z, loss_value + penalty, net->mstate);
 }
 
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
@@ -575,7 +687,7 @@ hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, s
         size_t n = count - done < batch ? count - done : batch, p = start + done;
         const float *pred;
         st = forward_batch(net, data, p, n, cap, ws, training, (uint64_t)iteration, out + p * k,
-                           NULL, &pred);
+                           NULL, &pred, 0);
     }
     hf_fpenv_leave(env);
     return st;
@@ -600,30 +712,32 @@ size_t hf_reduce_floats(const hf_network *net)
     return net->n_params + mstate_floats(net);
 }
 
-int hf_network_data_parallel_ok(const hf_network *net)
+/* Any weight or activity penalty: a summed loss's share is not scaled, so
+ * a penalty every rank adds in full could not be counted once. */
+static int has_penalty(const hf_network *net)
 {
-    /* A rank's batch statistics and dropout masks would differ from those of
-     * the global batch (and BatchNormalization's moving statistics between
-     * ranks); a summed loss would count a weight penalty once per rank: not
-     * supported yet. */
-    if (net->loss.reduction != HF_REDUCE_SUM_OVER_BATCH_SIZE)
-        return 0;
     for (size_t i = 0; i < net->n_nodes; i++) {
         const hf_node *nd = &net->nodes[i];
-        if (!nd->live)
-            continue;
-        if (nd->kind == HF_NODE_BATCHNORM && nd->trainable)
-            return 0;
-        if (nd->kind == HF_NODE_DROPOUT && nd->drop_threshold > 0)
-            return 0;
+        if (nd->live && nd->kind == HF_NODE_DENSE &&
+            (nd->kernel_l1 != 0.0f || nd->kernel_l2 != 0.0f || nd->bias_l1 != 0.0f ||
+             nd->bias_l2 != 0.0f || nd->activity_l1 != 0.0f || nd->activity_l2 != 0.0f))
+            return 1;
     }
-    return 1;
+    return 0;
+}
+
+int hf_network_data_parallel_ok(const hf_network *net)
+{
+    /* Dropout draws the global batch's masks (row0); a trainable
+     * BatchNormalization uses its share's batch statistics (tf-keras's
+     * per-replica rule; the caller averages the moving statistics). */
+    return net->loss.reduction == HF_REDUCE_SUM_OVER_BATCH_SIZE || !has_penalty(net);
 }
 
 hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
-                       size_t global_rows, float *mdelta, float *ws)
+                       size_t row0, size_t global_rows, float *mdelta, float *ws)
 {
-    if (global_rows == 0 || n > global_rows)
+    if (global_rows == 0 || n > global_rows || row0 > global_rows - n)
         return HF_ERR_SHAPE;
     if (!hf_network_data_parallel_ok(net))
         return HF_ERR_KIND;
@@ -638,19 +752,26 @@ hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_
         memset(net->grads, 0, net->n_params * sizeof(float));
         return HF_OK;
     }
-    const float scale = n == global_rows ? 1.0f : (float)n / (float)global_rows;
+    /* A mean loss: the share's gradient times n / global_rows. A summed
+     * loss (no penalty) is already its share of the global sum. */
+    const int summed = net->loss.reduction == HF_REDUCE_SUM;
+    const float scale = n == global_rows || summed ? 1.0f : (float)n / (float)global_rows;
     double loss_value = 0.0;
-    const float *pred = NULL;
+    const float *pred = NULL, *logits = NULL;
     hf_fpenv env = hf_fpenv_enter();
-    st = gradients(net, data, start, n, n, ws, &loss_value, &pred);
+    st = gradients(net, data, start, n, n, row0, ws, &loss_value, &pred, &logits);
     /* The whole gradient is scaled (not only the loss's), so that a term
      * every rank adds in full, such as a weight penalty's, is counted once
      * in the sum. */
     if (st == HF_OK && scale != 1.0f)
         for (size_t i = 0; i < net->n_params; i++)
             net->grads[i] *= scale;
+    /* The loss tracker weighs a batch's loss by its rows: a summed share
+     * S_r counts as S_r * global_rows / n, so the ranks add S * global_rows. */
+    if (summed && n != global_rows)
+        loss_value = loss_value * (double)global_rows / (double)n;
     if (st == HF_OK)
-        st = accumulate(net, data, start, n, pred, loss_value, mdelta);
+        st = accumulate(net, data, start, n, pred, logits, loss_value, mdelta);
     hf_fpenv_leave(env);
     return st;
 }

@@ -51,7 +51,9 @@ typedef struct hf_node {
     int live;                         /* the output depends on it: forward computes it */
     int backward;                     /* live, with a trainable weight upstream: backward runs */
     int64_t val, aux, grad;           /* per-row float offsets of its output, its extra buffer
-                                       * (z, dropout mask) and its gradient; -1: none */
+                                       * (z, dropout mask) and its gradient; -1: none. A
+                                       * softmax/sigmoid output keeps z there: the loss may be
+                                       * taken from it (hf_logits.h) */
     int64_t stats;                    /* fixed workspace: BATCHNORM 4 * width floats (batch mean,
                                        * 1/std, scratch), NORMALIZATION width (divisors) */
 } hf_node;
@@ -115,24 +117,27 @@ hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, s
  * (an Allreduce) of the buffer [grads (n_params) | mdelta] (hf_reduce_floats):
  *
  * hf_grad_step: forward, loss and backward on this rank's n rows at
- * positions [start, start + n) of a global batch of global_rows rows. The
- * gradient is scaled by n / global_rows, so the sum over ranks of grads is
- * the global batch's gradient (sample weights included); mdelta (as many
- * floats as the metric state, zeroed first) gets the loss and metric deltas.
- * Parameters, slots, accumulators and iterations do not change. n may be 0
+ * positions [start, start + n), rows [row0, row0 + n) of a global batch of
+ * global_rows rows. A mean loss's gradient is scaled by n / global_rows, so
+ * the sum over ranks of grads is the global batch's gradient (sample
+ * weights included); a summed loss's share is its part of the sum as it
+ * is. mdelta (as many floats as the metric state, zeroed first) gets the
+ * loss and metric deltas. Dropout draws the rows [row0, row0 + n) of the
+ * global batch's masks; a trainable BatchNormalization uses the share's
+ * batch statistics and moves its moving statistics by them (the caller
+ * averages those over ranks, as tf-keras's replicas do). Trainable
+ * parameters, slots, accumulators and iterations do not change. n may be 0
  * (an empty share of a tiny last batch): grads and mdelta become zeros.
  *
  * hf_update_step: adds mdelta to the accumulators, applies the optimizer
  * with grads, iterations += 1. With n == global_rows the two calls compute
  * bitwise what one step of hf_train_steps computes. */
 size_t hf_reduce_floats(const hf_network *net);
-/* 0 when a rank's share would not be its part of the global batch (trainable
- * BatchNormalization's batch statistics, active Dropout, or a summed loss
- * whose weight penalty every rank would add in full): hf_grad_step then
- * returns HF_ERR_KIND. */
+/* 0 for a summed loss with a weight or activity penalty (every rank would
+ * add the penalty in full): hf_grad_step then returns HF_ERR_KIND. */
 int hf_network_data_parallel_ok(const hf_network *net);
 hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
-                       size_t global_rows, float *mdelta, float *ws);
+                       size_t row0, size_t global_rows, float *mdelta, float *ws);
 hf_status hf_update_step(hf_network *net, const float *mdelta, float lr);
 
 #endif

@@ -1,6 +1,8 @@
 """Fixtures shared by the test packages."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -8,18 +10,17 @@ import pytest
 # be a test module's, at collection): jax, which can train, for every test.
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+# tests/keras_oracle.py, the one place that builds and trains the same model
+# in Keras 3: importable from every test package.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import keras_oracle  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def keras3():
-    """Real Keras 3 on jax (the `test-full` extra), the numeric oracle;
-    the test is skipped with the reason when it cannot be imported."""
-    try:
-        import keras
-    except ImportError as e:
-        pytest.skip(f"Keras 3 is not importable: {e}")
-    if keras.backend.backend() == "numpy":
-        pytest.skip("Keras 3 runs on its numpy backend here (KERAS_BACKEND), which cannot train")
-    return keras
+    """Real Keras 3 on jax (the `test-full` extra), the numeric oracle; the
+    test is skipped with the reason when it cannot be used (keras_oracle)."""
+    return keras_oracle.real_keras()
 
 
 def pytest_collection_modifyitems(session, config, items):

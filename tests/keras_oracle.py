@@ -1,6 +1,8 @@
-"""Real Keras 3 (jax backend, extra 'test-full') as the numeric oracle for the
-loss, metric and optimizer tests, and a helper that trains the same dense
-model in Keras and in hookfit from the same initial weights."""
+"""Real Keras 3 (jax backend, extra 'test-full') as the numeric oracle: the one
+place that imports it (or skips the test), builds the same model in Keras 3
+with hookfit's weights, and trains both side by side. Used by the loss,
+metric, optimizer, layer and model tests (tests/conftest.py puts this
+directory on sys.path and its ``keras3`` fixture returns real_keras())."""
 
 import os
 
@@ -48,4 +50,40 @@ def assert_same_training(k, h, rtol=1e-4, atol=1e-6):
     for key in kh:
         np.testing.assert_allclose(hh[key], kh[key], rtol=rtol, atol=atol, err_msg=key)
     for a, b in zip(hw, kw):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+def same_model_in_keras(build, ours):
+    """The Keras 3 model made by build(keras) (the code that built ours with
+    hookfit), holding our model's weights (same get_weights order)."""
+    theirs = build(real_keras())
+    theirs.set_weights(ours.get_weights())
+    return theirs
+
+
+def train_on_batches(ours, theirs, x, y, steps=4, batch=8):
+    """The (ours, theirs) losses of `steps` train_on_batch calls on consecutive
+    slices of `batch` rows."""
+    losses = []
+    for s in range(steps):
+        xb, yb = x[s * batch:(s + 1) * batch], y[s * batch:(s + 1) * batch]
+        a = ours.train_on_batch(xb, yb)
+        b = theirs.train_on_batch(xb, yb)
+        a = a[0] if isinstance(a, list) else a
+        b = b[0] if isinstance(b, list) else b
+        losses.append((float(a), float(b)))
+    return losses
+
+
+def assert_trains_like_keras(ours, theirs, x, y, *, lr=0.05, loss="mse", steps=4, batch=8,
+                             rtol=1e-4, atol=1e-5):
+    """Compile both with SGD(lr) and `loss`, train them on the same batches,
+    and assert the losses and the final weights agree."""
+    import hookfit
+
+    ours.compile(optimizer=hookfit.optimizers.SGD(lr), loss=loss)
+    theirs.compile(optimizer=real_keras().optimizers.SGD(lr), loss=loss)
+    for a, b in train_on_batches(ours, theirs, x, y, steps, batch):
+        np.testing.assert_allclose(a, b, rtol=rtol)
+    for a, b in zip(ours.get_weights(), theirs.get_weights()):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)

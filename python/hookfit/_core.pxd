@@ -300,6 +300,7 @@ cdef extern from "hf_network.h" nogil:
     size_t hf_reduce_floats(const hf_network *net)
     int hf_network_data_parallel_ok(const hf_network *net)
     hf_status hf_grad_step(hf_network *net, const hf_data *data, size_t start, size_t n,
+                           size_t row0,
                            size_t global_rows, float *mdelta, float *ws)
     hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
 

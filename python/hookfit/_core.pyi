@@ -347,11 +347,17 @@ class Network:
         """float32 (n_params + 2 * (1 + n_metrics) + 1,): the gradients, the
         loss and metric deltas, and one float the caller may use (never
         touched here). The gradients live in it once it exists."""
-    def grad_batch(self, data: Dataset, start: int, count: int, global_rows: int) -> int:
+    def grad_batch(
+        self, data: Dataset, start: int, count: int, global_rows: int, row_offset: int = 0
+    ) -> int:
         """Forward, loss and backward on positions [start, start + count)
-        (count may be 0), the gradient scaled by count / global_rows, into
-        reduce_buffer; the loss and metric deltas after it. Changes no
-        weight, slot, accumulator or iteration count. Returns count."""
+        (count may be 0), rows [row_offset, row_offset + count) of the global
+        batch, into reduce_buffer (a mean loss's gradient scaled by count /
+        global_rows; Dropout draws those rows of the global batch's masks; a
+        trainable BatchNormalization uses this share's batch statistics and
+        moves its moving statistics by them); the loss and metric deltas
+        after it. Changes no trainable weight, slot, accumulator or
+        iteration count. Returns count."""
     def update_batch(self, lr: float) -> None:
         """Add the deltas to the accumulators, apply the optimizer with the
         (summed) gradients, iterations += 1. grad_batch(..., n, n) then

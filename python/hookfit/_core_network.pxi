@@ -586,18 +586,22 @@ cdef class Network:
             self.net.grads = _fptr(self._reduce)
         return self._reduce
 
-    def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows):
+    def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows,
+                   Py_ssize_t row_offset=0):
         """This rank's share of a data-parallel step: forward, loss and
-        backward (the gradient scaled by count / global_rows) on positions
-        [start, start + count), into reduce_buffer; count may be 0. Changes
-        no weight, slot, accumulator or iteration count. GIL released."""
+        backward on positions [start, start + count), rows [row_offset,
+        row_offset + count) of a global batch of global_rows rows, into
+        reduce_buffer (a mean loss's gradient scaled by count / global_rows;
+        Dropout draws those rows of the global batch's masks; a trainable
+        BatchNormalization uses this share's batch statistics and moves its
+        moving statistics by them); count may be 0. Changes no trainable
+        weight, slot, accumulator or iteration count. GIL released."""
         buf = self.reduce_buffer
         if not hf_network_data_parallel_ok(&self.net):
             raise KindError(
-                "grad_batch: this network has a trainable BatchNormalization, an active Dropout or "
-                "a summed loss (reduction='sum'); data-parallel training of those is not supported "
-                "yet (a rank's batch statistics and dropout masks would differ from those of the "
-                "global batch; each rank would add the weight penalties in full)"
+                "grad_batch: a summed loss (reduction='sum') with weight or activity "
+                "regularizers does not train data-parallel (every rank would add the penalty "
+                "in full); use reduction='sum_over_batch_size' or drop the regularizers"
             )
         if count == 0:
             if data is None or not 0 <= start <= <Py_ssize_t>data.data.n_positions:
@@ -609,6 +613,11 @@ cdef class Network:
             raise PositionError(
                 f"global_rows must be >= 1 and >= this share's count ({count}); got {global_rows}"
             )
+        if not 0 <= row_offset <= global_rows - count:
+            raise PositionError(
+                f"row_offset must lie in [0, global_rows - count] = [0, {global_rows - count}]; "
+                f"got {row_offset}"
+            )
         cdef float *ws = self._workspace(<size_t>max(count, 1))
         cdef float *mdelta = _fptr(buf) + self.net.n_params
         cdef hf_status st
@@ -617,6 +626,7 @@ cdef class Network:
         try:
             with nogil:
                 st = hf_grad_step(&self.net, &data.data, <size_t>start, <size_t>count,
+                                  <size_t>row_offset,
                                   <size_t>global_rows, mdelta, ws)
         finally:
             self._busy = False

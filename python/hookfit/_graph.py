@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from hookfit._core import (
-    ACT_ELU, ACT_LEAKY_RELU, ACT_LINEAR, ACT_SOFTMAX, ACT_GELU, ACT_SWISH, N_ACTIVATIONS,
+    ACT_ELU, ACT_LEAKY_RELU, ACT_LINEAR, ACT_SIGMOID, ACT_SOFTMAX, ACT_GELU, ACT_SWISH,
+    N_ACTIVATIONS,
     NODE_ACTIVATION, NODE_ADD, NODE_BATCHNORM, NODE_CONCATENATE, NODE_DENSE, NODE_DROPOUT,
     NODE_INPUT, NODE_NORMALIZATION,
 )
@@ -264,7 +265,10 @@ class Graph:
                 continue
             k = nd["width"]
             nd["val"], row = row, row + k
-            has_aux = (nd["kind"] in _HAS_ALPHA and needs_z(nd["act"])) or (
+            # A softmax/sigmoid output keeps its logits: tf-keras computes a
+            # crossentropy on it from them (csrc/hf_logits.h).
+            has_aux = (nd["kind"] in _HAS_ALPHA and (needs_z(nd["act"]) or (
+                nd is nodes[self.output] and nd["act"] in (ACT_SOFTMAX, ACT_SIGMOID)))) or (
                 nd["kind"] == NODE_DROPOUT and nd["drop_threshold"] > 0)
             if has_aux:
                 nd["aux"], row = row, row + k

@@ -9,6 +9,16 @@ they take logits and are computed stably (log-sum-exp) in C, as
 ``tf.nn.*_cross_entropy_with_logits``. ``label_smoothing`` follows tf-keras:
 binary targets move toward 0.5, categorical ones toward ``1 / classes``.
 
+On a model whose output comes from a softmax (``Dense(activation="softmax")``,
+``Activation("softmax")``, ``Softmax()``) with categorical or sparse
+categorical crossentropy, or from a sigmoid with binary crossentropy, the
+loss and those crossentropy metrics are computed from the output's
+pre-activation as logits, as tf-keras does (it finds the logits on the output
+tensor): no clipping of probabilities, so a saturated softmax still gives a
+finite loss and the gradient ``p - y``. Keras 3 clips to ``[1e-7, 1 - 1e-7]``
+instead; the two agree wherever no probability saturates.
+``from_logits=True`` on such an output takes the same logits and warns.
+
 Reduction is Keras's ``"sum_over_batch_size"`` (``sum_i w_i * l_i / N``) or
 ``"sum"``; ``"none"`` gives per-sample values from a loss object but cannot
 train a model (Keras would sum them; hookfit asks for an explicit choice).
@@ -18,6 +28,8 @@ Each loss object becomes a spec dict (``_spec()``) that the core reads
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -371,3 +383,27 @@ def resolve(identifier) -> tuple[int, str]:
 def spec_of(identifier) -> dict:
     """The core's spec dict of a training loss (refuses reduction='none')."""
     return get(identifier)._spec()
+
+
+_LOGITS_OF = {"softmax": ("categorical_crossentropy", "sparse_categorical_crossentropy"),
+              "sigmoid": ("binary_crossentropy",)}
+
+
+def warn_logits_of_activation(loss, output_layer) -> None:
+    """tf-keras's warning for from_logits=True on an output that a softmax or
+    sigmoid produced: the loss takes that output's pre-activation anyway
+    (the core's logits substitution), so the flag changes nothing."""
+    spec = spec_of(loss)
+    activation = getattr(output_layer, "activation", None)
+    if not isinstance(activation, str):
+        return
+    names = _LOGITS_OF.get(activation, ())
+    kinds = {"categorical_crossentropy": core.LOSS_CCE, "binary_crossentropy": core.LOSS_BCE,
+             "sparse_categorical_crossentropy": core.LOSS_SCCE}
+    for name in names:
+        if spec.get("from_logits") and spec["kind"] == kinds[name]:
+            warnings.warn(
+                f'"`{name}` received `from_logits=True`, but the `output` argument was produced '
+                f"by a {activation.capitalize()} activation and thus does not represent logits. "
+                "Was this intended? (hookfit, like tf-keras, computes the loss from that "
+                "activation's input)", UserWarning, stacklevel=4)

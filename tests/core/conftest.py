@@ -7,12 +7,18 @@ checked against an oracle that shares no code with it.
 
 from __future__ import annotations
 
+import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hookfit import _core as core
+
+# tests/problem_targets.py: valid targets per loss (shared with tests/distribute).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from problem_targets import targets  # noqa: E402
 
 EPS = 1e-7
 
@@ -201,17 +207,6 @@ def make_net(rng, dims, acts, bias=True, scale=0.3):
     net = core.Network(dims[0], dims[1:], acts, [bias] * len(acts))
     net.params[:] = rng.uniform(-scale, scale, net.n_params)
     return net
-
-
-def targets(rng, loss, n, k):
-    """Valid y for a loss: labels for SCCE, probabilities for CE, values else."""
-    if loss == core.LOSS_SCCE:
-        return rng.integers(0, k, (n, 1)).astype(np.float32)
-    if loss == core.LOSS_CCE:
-        return np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
-    if loss == core.LOSS_BCE:
-        return rng.integers(0, 2, (n, k)).astype(np.float32)
-    return rng.standard_normal((n, k)).astype(np.float32)
 
 
 def output_act(loss, k):

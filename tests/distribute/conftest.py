@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# tests/problem_targets.py: valid targets per loss (shared with tests/core).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 TIMEOUT = 300  # seconds for one whole job, start-up included (CI machines are loaded)
 
 

@@ -370,34 +370,6 @@ def test_the_slow_callback_warning_comes_from_rank_0_only(caplog):
     assert len(slow) == 1
 
 
-def test_steps_per_execution_is_refused_clearly():
-    x, y = _data(64)
-    models = [_model(), _model()]
-    for m in models:
-        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=4)
-
-    def replica(comm):
-        _fit(models[comm.rank], x, y, DataParallel(comm))
-
-    with pytest.raises(NotImplementedError, match="steps_per_execution"):
-        run_replicas(2, replica, timeout=60)
-
-
-def test_a_generator_is_refused_clearly_on_every_replica():
-    x, y = _data(64)
-    models = [_model(), _model()]
-
-    def batches():
-        while True:
-            yield x[:16], y[:16]
-
-    def replica(comm):
-        models[comm.rank].fit(batches(), steps_per_epoch=2, verbose=0, distribute=DataParallel(comm))
-
-    with pytest.raises(NotImplementedError, match="arrays only"):
-        run_replicas(2, replica, timeout=60)
-
-
 def test_a_functional_graph_with_penalties_trains_data_parallel_as_one_process():
     x, y = _data(101)
 
@@ -451,16 +423,46 @@ def test_metric_states_of_any_size_and_a_schedule_match_one_process():
             _close(hist[k], one_hist[k])
 
 
-def test_a_summed_loss_is_refused_clearly():
+def test_a_summed_loss_trains_as_one_process():
+    """reduction='sum': each rank sums its share, the Allreduce gives the
+    global batch's sum; logs and weights equal one process."""
+    x, y = _data(101)
+
+    def model():
+        m = _model()
+        m.compile(optimizer=keras.optimizers.SGD(0.001),
+                  loss=keras.losses.SparseCategoricalCrossentropy(reduction="sum"),
+                  metrics=["accuracy"])
+        return m
+
+    one_hist, one_rec, one_w = _fit(model(), x, y)
+    models = [model(), model()]
+
+    def replica(comm):
+        return _fit(models[comm.rank], x, y, DataParallel(comm))
+
+    for hist, rec, weights in run_replicas(2, replica, timeout=120):
+        for k in one_hist:
+            _close(hist[k], one_hist[k])
+        _same_logs(rec.train, one_rec.train)
+        for w, w1 in zip(weights, one_w):
+            _close(w, w1)
+
+
+def test_a_summed_loss_with_regularizers_is_refused_clearly():
     x, y = _data(64)
     models = []
     for _ in range(2):
-        m = _model()
+        keras.utils.set_random_seed(3)
+        m = keras.Sequential([
+            keras.layers.Dense(16, activation="relu", input_dim=8, kernel_regularizer="l2"),
+            keras.layers.Dense(3, activation="softmax"),
+        ])
         m.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(reduction="sum"))
         models.append(m)
 
     def replica(comm):
         _fit(models[comm.rank], x, y, DataParallel(comm))
 
-    with pytest.raises(ValueError, match="summed loss"):
+    with pytest.raises(Exception, match="reduction='sum'.*regularizers"):
         run_replicas(2, replica, timeout=60)

@@ -137,3 +137,52 @@ def test_callbacks_on_two_ranks_and_backup_resume(ranks, tmp_path):
         np.testing.assert_allclose(one_hist[k], hist[k], rtol=1e-5, atol=1e-6)
     for w, w0 in zip(one_weights, straight["weights"]):
         np.testing.assert_allclose(w, w0, rtol=1e-5, atol=1e-6)
+
+
+def test_pydataset_generator_dropout_and_batchnorm_on_two_ranks(ranks, tmp_path):
+    """One job: a shuffled PyDataset fit (Dropout, steps_per_execution=2,
+    uneven last batch, PyDataset validation) and a generator fit equal one
+    process; a BatchNormalization fit equals the thread backend's 2 replicas
+    (per-rank batch statistics, averaged moving statistics)."""
+    import importlib.util
+
+    import numpy as np
+
+    from hookfit.distribute import DataParallel, run_replicas
+
+    out = tmp_path / "result.json"
+    res = ranks(["-m", "hookfit.distribute", str(PROGRAMS / "layers_sources_job.py"), str(out)])
+    assert res.returncode == 0, res.stderr
+    got = json.loads(out.read_text())
+    spec = importlib.util.spec_from_file_location("layers_sources_one", PROGRAMS / "layers_sources_job.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+
+    def close(a, b):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+    history, batches = job.pydataset_fit(job.dropout_model(3))
+    for k, v in history.items():
+        close(got["pydataset"][0][k], v)
+    assert [b[0] for b in got["pydataset"][1]] == [b[0] for b in batches]
+    close([b[1:] for b in got["pydataset"][1]], [b[1:] for b in batches])
+    assert got["pydataset_digests"][0] == got["pydataset_digests"][1]
+    assert len(re.findall(r"Epoch \d/3", res.stdout)) == 3  # rank 0's bar only
+
+    m = job.dropout_model(3)
+    history = job.generator_fit(m)
+    for k, v in history.items():
+        close(got["generator"][k], v)
+    for w, w1 in zip(got["generator_weights"], m.get_weights()):
+        close(w, w1)
+
+    models = [job.bn_model(5), job.bn_model(5)]
+    x, y = job.data(101, seed=2)  # job.bn_fit's fit, here in 2 threads
+    threads = run_replicas(2, lambda c: models[c.rank].fit(
+        x, y, batch_size=25, epochs=2, verbose=0, shuffle=False, distribute=DataParallel(c)).history,
+        timeout=120)
+    for k, v in threads[0].items():
+        close(got["bn"][k], v)
+    for w, w1 in zip(got["bn_weights"], models[0].get_weights()):
+        close(w, w1)
+    assert got["bn_digests"][0] == got["bn_digests"][1]

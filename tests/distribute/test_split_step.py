@@ -17,6 +17,7 @@ from hookfit import _core as core
 from hookfit import _reference as twin
 from hookfit.distribute import run_replicas, shard_bounds
 from hookfit.errors import KindError, NonFiniteError, PositionError
+from problem_targets import targets
 
 IMPLS = pytest.mark.parametrize("impl", [core, twin], ids=["compiled", "twin"])
 
@@ -34,21 +35,11 @@ CONFIGS = {
 }
 
 
-def _targets(rng, loss, n, k):
-    if loss == core.LOSS_SCCE:
-        return rng.integers(0, k, (n, 1)).astype(np.float32)
-    if loss == core.LOSS_CCE:
-        return np.eye(k, dtype=np.float32)[rng.integers(0, k, n)]
-    if loss == core.LOSS_BCE:
-        return rng.integers(0, 2, (n, k)).astype(np.float32)
-    return rng.standard_normal((n, k)).astype(np.float32)
-
-
 def _problem(name, n=103, seed=0):
     dims, acts, loss, metrics, opt, hyper = CONFIGS[name]
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, dims[0])).astype(np.float32)
-    y = _targets(rng, loss, n, dims[-1])
+    y = targets(rng, loss, n, dims[-1])
     sw = rng.uniform(0.2, 2.0, n).astype(np.float32)  # sample (or class) weights
     return dims, acts, loss, metrics, opt, hyper, x, y, sw
 
@@ -223,7 +214,7 @@ def test_graph_with_penalties_split_is_bitwise_and_replicas_match_one_process(im
     n, batch_size = 101, 25
     rng = np.random.default_rng(4)
     x = rng.standard_normal((n, 20)).astype(np.float32)
-    y = _targets(rng, core.LOSS_CCE, n, 4)
+    y = targets(rng, core.LOSS_CCE, n, 4)
     one, split = _graph_network(impl), _graph_network(impl)
     data = impl.Dataset(x, y)
     for start, rows in _batches(n, batch_size):
@@ -250,17 +241,129 @@ def test_graph_with_penalties_split_is_bitwise_and_replicas_match_one_process(im
     np.testing.assert_allclose(results[0][1], one.metric_results(), rtol=1e-5)
 
 
+_DROPOUT = {"kind": core.NODE_DROPOUT, "rate": 0.3, "seed": 7, "noise_shape_rows": False}
+
+
+def _graph_replicas(impl, make, x, y, batch_size, replicas=2, offsets=True):
+    """Every replica's (state, metric results) after a data-parallel pass."""
+
+    def replica(comm):
+        net = make(impl)
+        d = impl.Dataset(x, y)
+        buf = net.reduce_buffer
+        for start, rows in _batches(x.shape[0], batch_size):
+            lo, hi = shard_bounds(rows, comm.rank, comm.size)
+            net.grad_batch(d, start + lo, hi - lo, rows, lo if offsets else 0)
+            comm.allreduce_sum_(buf)
+            net.update_batch(0.01)
+        return _state(net), net.metric_results()
+
+    return run_replicas(replicas, replica, timeout=120)
+
+
+def _one_process(impl, make, x, y, batch_size):
+    net = make(impl)
+    data = impl.Dataset(x, y)
+    for start, rows in _batches(x.shape[0], batch_size):
+        net.train_batch(data, start, rows, 0.01)
+    return net
+
+
+def _close_states(got, want, rtol=1e-5):
+    for g, w in zip(got[:-1], want[:-1]):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-6)
+    assert got[-1] == want[-1]
+
+
 @IMPLS
-@pytest.mark.parametrize("node", [
-    {"kind": core.NODE_BATCHNORM, "momentum": 0.9, "epsilon": 1e-3, "center": True, "scale": True,
-     "trainable": True},
-    {"kind": core.NODE_DROPOUT, "rate": 0.3, "seed": 7, "noise_shape_rows": False},
-], ids=["batchnorm", "dropout"])
-def test_batch_statistics_and_dropout_are_refused_clearly(impl, node):
-    net = _graph_network(impl, [node])
+@pytest.mark.parametrize("shared_row", [False, True], ids=["per-row", "noise-shape-rows"])
+def test_dropout_shares_draw_the_one_process_masks(impl, shared_row):
+    """Each share skips the draws of the rows before it: 2 and 3 replicas
+    apply the one-process masks, so they train as one process does (to
+    rounding: the gradient is a sum over ranks)."""
+    node = dict(_DROPOUT, noise_shape_rows=shared_row)
+    make = lambda i: _graph_network(i, [node])  # noqa: E731
+    n, batch_size = 101, 25
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, 20)).astype(np.float32)
+    y = targets(rng, core.LOSS_CCE, n, 4)
+    one = _one_process(impl, make, x, y, batch_size)
+    for replicas in (2, 3):
+        results = _graph_replicas(impl, make, x, y, batch_size, replicas)
+        for state, _ in results[1:]:
+            _assert_bitwise(results[0][0], state)
+        _close_states(results[0][0], _state(one))
+        np.testing.assert_allclose(results[0][1], one.metric_results(), rtol=1e-5)
+
+
+@IMPLS
+def test_dropout_without_the_row_offset_would_draw_other_masks(impl):
+    """The check above is sensitive: shares that all start at row 0 of the
+    stream (row_offset=0) train differently."""
+    make = lambda i: _graph_network(i, [_DROPOUT])  # noqa: E731
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((64, 20)).astype(np.float32)
+    y = targets(rng, core.LOSS_CCE, 64, 4)
+    one = _one_process(impl, make, x, y, 32)
+    wrong = _graph_replicas(impl, make, x, y, 32, offsets=False)[0][0]
+    assert not np.allclose(wrong[0], _state(one)[0], rtol=1e-3)
+
+
+def test_compiled_and_twin_draw_the_same_share_masks():
+    mask = core.dropout_mask(7, 3, 2, 10, 6, 0.4)
+    np.testing.assert_array_equal(twin.dropout_mask(7, 3, 2, 4, 6, 0.4, row0=6), mask[6:])
+
+
+def _summed_network(impl, penalties=False):
+    nodes = [{"kind": core.NODE_INPUT, "offset": 0, "width": 20},
+             _dense_node(0, 12, core.ACT_RELU, kernel_l2=0.01 if penalties else 0.0),
+             _dense_node(1, 4, core.ACT_SOFTMAX)]
+    net = impl.Network.from_graph(20, nodes, 2)
+    net.params[:] = np.random.default_rng(1).uniform(-0.3, 0.3, net.n_params).astype(np.float32)
+    net.configure({"kind": core.LOSS_CCE, "reduction": "sum"}, [{"kind": core.METRIC_CATEGORICAL_ACCURACY}],
+                  {"kind": core.OPT_SGD})
+    return net
+
+
+@IMPLS
+def test_summed_loss_shares_add_up_to_the_global_sum(impl):
+    """reduction='sum': each share's gradient is its part of the global
+    sum as it is (no scaling); the logged loss is the one-process loss."""
+    n, batch_size = 101, 25
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((n, 20)).astype(np.float32)
+    y = targets(rng, core.LOSS_CCE, n, 4)
+    one = _one_process(impl, _summed_network, x, y, batch_size)
+    split = _summed_network(impl)
+    data = impl.Dataset(x, y)
+    for start, rows in _batches(n, batch_size):
+        split.grad_batch(data, start, rows, rows)
+        split.update_batch(0.01)
+    _assert_bitwise(_state(one), _state(split))
+    results = _graph_replicas(impl, _summed_network, x, y, batch_size, 3)
+    _assert_bitwise(results[0][0], results[2][0])
+    _close_states(results[0][0], _state(one))
+    np.testing.assert_allclose(results[0][1], one.metric_results(), rtol=1e-5)
+
+
+@IMPLS
+def test_summed_loss_with_a_penalty_is_refused_clearly(impl):
+    net = _summed_network(impl, penalties=True)
     rng = np.random.default_rng(0)
-    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), _targets(rng, core.LOSS_CCE, 8, 4))
+    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), targets(rng, core.LOSS_CCE, 8, 4))
     before = _state(net)
-    with pytest.raises(KindError, match="not supported yet"):
+    with pytest.raises(KindError, match="reduction='sum'.*regularizers"):
         net.grad_batch(data, 0, 4, 8)
+    _assert_bitwise(before, _state(net))
+
+
+@IMPLS
+def test_a_bad_row_offset_is_refused(impl):
+    net = _graph_network(impl, [_DROPOUT])
+    rng = np.random.default_rng(0)
+    data = impl.Dataset(rng.standard_normal((8, 20)).astype(np.float32), targets(rng, core.LOSS_CCE, 8, 4))
+    before = _state(net)
+    for offset in (-1, 5):
+        with pytest.raises(PositionError, match="row_offset"):
+            net.grad_batch(data, 0, 4, 8, offset)
     _assert_bitwise(before, _state(net))

@@ -6,6 +6,7 @@ import pytest
 import hookfit as hk
 from hookfit import activations
 from hookfit.unsupported import NotSupportedError
+from keras_oracle import assert_trains_like_keras, same_model_in_keras
 
 ALL = [n for n in activations.SUPPORTED if n != "silu"]
 
@@ -61,19 +62,11 @@ def test_dense_activation_trains_as_keras(real_keras, h, name):
         # clip(0.2 z + 0.5, 0, 1): Keras gets that formula as a function.
         def theirs_activation(z):
             return real_keras.ops.clip(0.2 * z + 0.5, 0.0, 1.0)
-    theirs = real_keras.Sequential([real_keras.Input(shape=(4,)),
-                                    real_keras.layers.Dense(5, activation=theirs_activation),
-                                    real_keras.layers.Dense(3)])
-    h.copy_weights(ours, theirs)
+    theirs = same_model_in_keras(
+        lambda k: k.Sequential([k.Input(shape=(4,)), k.layers.Dense(5, activation=theirs_activation),
+                                k.layers.Dense(3)]), ours)
     np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
-    ours.compile(optimizer=hk.optimizers.SGD(0.05), loss="mse")
-    theirs.compile(optimizer=real_keras.optimizers.SGD(0.05), loss="mse")
-    for s in range(4):
-        a = ours.train_on_batch(x[s * 8:(s + 1) * 8], y[s * 8:(s + 1) * 8])
-        b = theirs.train_on_batch(x[s * 8:(s + 1) * 8], y[s * 8:(s + 1) * 8])
-        np.testing.assert_allclose(a, b, rtol=1e-4)
-    for a, b in zip(ours.get_weights(), theirs.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_trains_like_keras(ours, theirs, x, y, lr=0.05)
 
 
 def test_activation_layers_match_keras(real_keras):

@@ -141,7 +141,10 @@ def dropout_key(seed: int, iteration: int, node: int) -> np.ndarray:
     return _mix64(k ^ np.uint64((node * 0xD1B54A32D192ED03 + 2) & _M64))
 
 
-def dropout_mask(seed, iteration, node, rows, width, rate, shared_row=False):
+def dropout_mask(seed, iteration, node, rows, width, rate, shared_row=False, row0=0):
+    """The mask of rows [row0, row0 + rows) of a step's stream (row0: a
+    data-parallel share's first row in the global batch; a shared row is
+    always the global row 0)."""
     from hookfit._graph import Graph
 
     spec = {"kind": NODE_DROPOUT, "inputs": [0], "rate": rate, "seed": seed,
@@ -152,6 +155,8 @@ def dropout_mask(seed, iteration, node, rows, width, rate, shared_row=False):
         raise ShapeError(f"rows must be in [1, {2**31 - 1}]; got {rows}")
     key = dropout_key(nd["seed"], int(iteration), int(node))
     r = np.arange(1 if shared_row else rows, dtype=np.uint64)[:, None]
+    if not shared_row:
+        r = r + np.uint64(row0)
     rk = _mix64(key + (r + np.uint64(1)) * np.uint64(_GOLDEN))
     h = (rk & np.uint64(0xFFFFFFFF)).astype(np.uint32) ^ (rk >> np.uint64(32)).astype(np.uint32)
     h = h + np.arange(width, dtype=np.uint32)[None, :] * np.uint32(0x9E3779B9)

@@ -10,6 +10,7 @@ import numpy as np
 from hookfit import _graph
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
+from hookfit._reference import logits as _logits
 from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
 from hookfit._reference.numerics import (
     _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
@@ -45,6 +46,7 @@ class Network:
         self._params = params
         self._grads = np.zeros(graph.n_params, np.float32)
         self._reduce = None  # data-parallel: [grads | metric deltas], made on first use
+        self._row0 = 0  # data-parallel: the share's first row in the global batch (dropout)
         self._configured = False
         self._eager_calls = 0
         self._iterations = 0
@@ -196,7 +198,8 @@ class Network:
                 out = f32(activation_forward(src, nd["act"], nd["alpha"]))
             elif kind == NODE_DROPOUT:
                 if training and nd["drop_threshold"] > 0:
-                    mask = dropout_mask(nd["seed"], key, i, n, k, nd["rate"], nd["shared_row"])
+                    mask = dropout_mask(nd["seed"], key, i, n, k, nd["rate"], nd["shared_row"],
+                                        self._row0)
                     saved[i] = mask
                     out = f32(vals[nd["inputs"][0]] * mask)
                 else:
@@ -238,7 +241,9 @@ class Network:
                     total += _penalty(bias[0], nd["bias_l1"], nd["bias_l2"])
         return total
 
-    def _backward(self, vals, saved, grad_out, training):
+    def _backward(self, vals, saved, grad_out, training, logits_grad=False):
+        """logits_grad: grad_out is dL/dz of the output (its activation's
+        derivative is not applied; _logits)."""
         g, p = self._g, self._params
         grads = {g.output: np.asarray(grad_out, np.float64)}
         n = grad_out.shape[0]
@@ -254,9 +259,13 @@ class Network:
             d, kind = grads[i], nd["kind"]
             a = vals[i].astype(np.float64)
             src = vals[nd["inputs"][0]].astype(np.float64) if nd["inputs"] else None
+            on_logits = logits_grad and i == g.output
             if kind == NODE_DENSE:
-                d = d + _penalty_grad(a, nd["activity_l1"], nd["activity_l2"]) / n
-                dz = activation_backward(saved[i], a, d, nd["act"], nd["alpha"])
+                pa = _penalty_grad(a, nd["activity_l1"], nd["activity_l2"]) / n
+                if on_logits:
+                    dz = d + activation_backward(saved[i], a, pa, nd["act"], nd["alpha"])
+                else:
+                    dz = activation_backward(saved[i], a, d + pa, nd["act"], nd["alpha"])
                 kernel, *bias = g.node_weights(p, i)
                 if nd["trainable"]:
                     off = nd["w_off"]
@@ -267,7 +276,8 @@ class Network:
                         self._grads[nd["b_off"]:nd["b_off"] + bias[0].size] = gb
                 send(nd["inputs"][0], dz @ kernel.astype(np.float64).T)
             elif kind == NODE_ACTIVATION:
-                send(nd["inputs"][0], activation_backward(saved[i], a, d, nd["act"], nd["alpha"]))
+                send(nd["inputs"][0], d if on_logits else
+                     activation_backward(saved[i], a, d, nd["act"], nd["alpha"]))
             elif kind == NODE_DROPOUT:
                 send(nd["inputs"][0], d * saved[i] if i in saved else d)
             elif kind == NODE_BATCHNORM:
@@ -335,11 +345,27 @@ class Network:
                 if (labels < 0).any() or (labels >= self.output_dim).any():
                     raise LabelError(f"sparse labels must lie in [0, {self.output_dim})")
 
-    def _accumulate(self, y, y_pred, batch_loss, sw, acc=None):
+    def _accumulate(self, y, y_pred, batch_loss, sw, acc=None, logits=None):
         acc = self._acc if acc is None else acc
         _accumulate_loss(acc[0:2], batch_loss, y.shape[0])
+        act = _logits.output_act(self._g.nodes[self._g.output])
         for m, st in self._metric_views(acc):
-            metric_accumulate(m, y, y_pred, sw, st)
+            if logits is not None and _logits.substitutes(_logits.metric_crossentropy(_metric_spec(m)), act):
+                metric_accumulate({**m, "from_logits": True}, y, logits, sw, st)
+            else:
+                metric_accumulate(m, y, y_pred, sw, st)
+
+    def _batch_loss(self, y, pred, saved, sw, grad_out):
+        """The batch loss (and dL/d output into grad_out when not None), from
+        the output's logits when tf-keras takes them. Returns (loss, the
+        logits or None, whether grad_out is dL/dz)."""
+        g = self._g
+        act = _logits.output_act(g.nodes[g.output])
+        logits = saved.get(g.output) if act >= 0 else None
+        if logits is not None and _logits.substitutes(self._loss_spec["kind"], act):
+            spec = {**self._loss_spec, "from_logits": True}
+            return loss_eval(spec, y, logits, sw, grad_out), logits, True
+        return loss_eval(self._loss_spec, y, pred, sw, grad_out), logits, False
 
     def train_batch(self, data, start, count, lr):
         if not math.isfinite(lr):
@@ -349,7 +375,7 @@ class Network:
         self._update(lr)
         return 1
 
-    def _gradients(self, data, start, count, acc):
+    def _gradients(self, data, start, count, acc, loss_factor=1.0):
         """Forward, loss and backward into _grads; the loss and metrics are
         added to acc. The first half of a step."""
         g = self._g
@@ -360,12 +386,14 @@ class Network:
         vals, saved, activity = self._forward(x, True, self.iterations, True)
         pred = vals[g.output]
         da = np.empty_like(pred)
-        batch_loss = loss_eval(self._loss_spec, y, pred, sw, da)
+        batch_loss, logits, on_logits = self._batch_loss(y, pred, saved, sw, da)
         # Keras adds sum(model.losses) to the loss it minimises and logs.
         batch_loss = float(f32(batch_loss + penalty + activity))
-        self._accumulate(y, pred, batch_loss, sw, acc)
+        if loss_factor != 1.0:
+            batch_loss = batch_loss * loss_factor
+        self._accumulate(y, pred, batch_loss, sw, acc, logits)
         if g.nodes[g.output]["backward"]:
-            self._backward(vals, saved, da, True)
+            self._backward(vals, saved, da, True, on_logits)
 
     def _update(self, lr):
         opt_apply(self._opt_spec, self._params, self._grads, self._slots, lr, self.iterations, self._g.vars)
@@ -384,24 +412,26 @@ class Network:
             self._grads = self._reduce[: self.n_params]
         return self._reduce
 
-    def _data_parallel_ok(self):
-        if self._loss_spec.get("reduction", 0) in (1, "sum"):
-            return False
-        for nd in self._g.nodes:
-            if not nd.get("live", True):
-                continue
-            if nd["kind"] == NODE_BATCHNORM and nd.get("trainable", True):
-                return False
-            if nd["kind"] == NODE_DROPOUT and nd.get("drop_threshold", 0) > 0:
-                return False
-        return True
+    def _summed(self):
+        return self._loss_spec.get("reduction", 0) in (1, "sum")
 
-    def grad_batch(self, data, start, count, global_rows):
+    def _data_parallel_ok(self):
+        """A summed loss's share is not scaled: refuse a penalty every rank
+        would add in full."""
+        if not self._summed():
+            return True
+        keys = ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2", "activity_l1", "activity_l2")
+        return not any(
+            nd.get("live", True) and nd["kind"] == NODE_DENSE and any(nd.get(k, 0.0) for k in keys)
+            for nd in self._g.nodes
+        )
+
+    def grad_batch(self, data, start, count, global_rows, row_offset=0):
         buf = self.reduce_buffer
         if not self._data_parallel_ok():
             raise KindError(
-                "grad_batch: this network has a trainable BatchNormalization, an active Dropout "
-                "or a summed loss; data-parallel training of those is not supported yet"
+                "grad_batch: a summed loss (reduction='sum') with weight or activity "
+                "regularizers does not train data-parallel"
             )
         if count == 0:
             if not 0 <= start <= data.n_positions:
@@ -411,10 +441,20 @@ class Network:
             self._check(data, start, count, need_y=True)
         if not 1 <= global_rows or count > global_rows:
             raise PositionError(f"global_rows must be >= 1 and >= count ({count}); got {global_rows}")
+        if not 0 <= row_offset <= global_rows - count:
+            raise PositionError(f"row_offset must lie in [0, {global_rows - count}]; got {row_offset}")
         buf[:-1] = 0
         if count:
-            self._gradients(data, start, count, buf[self.n_params : -1])
-            if count != global_rows:
+            summed = self._summed()
+            self._row0 = row_offset
+            try:
+                # A summed share counts as S_r * global_rows / count in the
+                # loss tracker (which weighs a batch by its rows).
+                factor = global_rows / count if summed and count != global_rows else 1.0
+                self._gradients(data, start, count, buf[self.n_params : -1], factor)
+            finally:
+                self._row0 = 0
+            if count != global_rows and not summed:
                 self._grads *= np.float32(count) / np.float32(global_rows)  # float32, as the core
         return count
 
@@ -449,10 +489,10 @@ class Network:
         x, y = data.x[rows], data.y[rows]
         sw = None if data.sample_weight is None else data.sample_weight[rows]
         penalty = self._weight_penalty()
-        vals, _, activity = self._forward(x, False, 0, False)
+        vals, saved, activity = self._forward(x, False, 0, False)
         pred = vals[self._g.output]
-        batch_loss = loss_eval(self._loss_spec, y, pred, sw, None)
-        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw)
+        batch_loss, logits, _ = self._batch_loss(y, pred, saved, sw, None)
+        self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw, logits=logits)
         return 1
 
     def test_batches(self, data, start, count, batch_size):

@@ -6,21 +6,25 @@ None and the loop takes today's path).
   then rank 0's weights, optimizer slots and iteration count are broadcast:
   every rank starts from the same state.
 - A training step: each rank runs ``grad_batch`` on its contiguous share of
-  the global batch, one in-place Allreduce sums ``reduce_buffer``
-  (gradients, metric deltas, and the stop flag in its last float), then
-  ``update_batch``: every rank holds the same weights and running metrics.
+  the global batch (Dropout draws the share's rows of the global masks,
+  with rank 0's Dropout seeds), one in-place Allreduce sums
+  ``reduce_buffer`` (gradients, metric deltas, and the stop flag in its
+  last float), trainable BatchNormalization's moving statistics are
+  averaged (``moving_statistics.py``), then ``update_batch``: every rank
+  holds the same weights and running metrics.
 - Test batches: each rank accumulates its share from zero, the deltas are
   summed and added to the running state. Predict: each rank predicts its
   share, an Allgather completes the batch on every rank.
-- Every rank dispatches the batch hooks at every batch (Keras's way): the
-  progress bar exists on rank 0 only and redraws by time, so a schedule
-  would differ between ranks, and the loop's ``stop_training`` reads must
-  be the same collective calls on every rank. When a callback has train
-  batch hooks (other than the progress bar), each read after a batch's
-  hooks is an OR over ranks (``StopAgreement``); a stop set before a batch
-  (at epoch begin) rides that batch's Allreduce in the buffer's last float,
-  at no cost; and every epoch end ORs too. A callback that stops on one
-  rank stops all at the same batch, as on one process.
+- Batch hooks run as on one process: at every batch, or at the boundaries
+  of chunks of batches (``steps_per_execution``, scheduled callbacks, the
+  progress bar's redraws); train chunks are rank 0's (``agreed_chunks.py``:
+  the progress bar exists on rank 0 only), so the loop's ``stop_training``
+  reads are the same collective calls on every rank. When a callback has
+  train batch hooks (other than the progress bar), each read after a
+  dispatched boundary is an OR over ranks (``StopAgreement``); a stop set
+  before a batch (at epoch begin) rides that batch's Allreduce in the
+  buffer's last float, at no cost; and every epoch end ORs too. A callback
+  that stops on one rank stops all at the same boundary, as on one process.
 - The shuffle seed of each pass is drawn on rank 0 from hookfit's stream and
   broadcast: the permutations are the ones a single process with the same
   seed makes.
@@ -39,6 +43,7 @@ from hookfit.distribute.signature import check_same_run, sample_checksum
 
 if TYPE_CHECKING:
     from hookfit.distribute.chief_files import ChiefFiles
+    from hookfit.distribute.moving_statistics import MovingStatistics
 
 # Callbacks that write files (adapted by chief_files.py for the fit).
 _FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
@@ -84,6 +89,7 @@ class ParallelRun:
         self.watch_batch_stops = False
         self._filter: logging.Filter | None = None
         self._files: ChiefFiles | None = None  # during a fit
+        self._moving: MovingStatistics | None = None  # BatchNormalization's, found at the first step
 
     # -- start and end ---------------------------------------------------------
 
@@ -99,13 +105,29 @@ class ParallelRun:
                 "CallbackList, when it holds file-writing callbacks (each rank must adapt them "
                 "before the list is built)"
             )
-        if getattr(self.model, "_steps_per_execution", 1) > 1:
-            raise NotImplementedError(
-                f"{self.what}() on {self.comm.size} ranks with compile(steps_per_execution > 1): "
-                "data-parallel batches dispatch their hooks at every batch; compile with "
-                "steps_per_execution=1 (the default)"
-            )
         check_same_run(self.comm, self.what, signature)
+
+    def check_source(self, callbacks, source, validation=None, **signature) -> None:
+        """``check`` for a run over a batch source (PyDataset, generator):
+        its length and first batch; a validation source or Dataset too."""
+        from hookfit.distribute.source_shares import source_signature
+
+        model = self.model
+        if validation is not None:
+            signature["validation"] = (
+                source_signature(validation, validation.peek()) if hasattr(validation, "peek")
+                else data_signature(validation.x, validation.y)
+            )
+        self.check(
+            callbacks, data=source_signature(source, source.peek()), metrics=model.metrics_names,
+            n_params=model._network.n_params, optimizer=model.optimizer.get_config()
+            if self.what == "fit" else None, **signature,
+        )
+
+    def source_shares(self):
+        from hookfit.distribute.source_shares import SourceShares
+
+        return SourceShares(self)
 
     def enter(self, callbacks=None) -> "ParallelRun":
         """Rank 0's weights, slots and iteration count everywhere; files and
@@ -117,6 +139,8 @@ class ParallelRun:
             self._files = files
             files.apply(list(callbacks))
         self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
+        if self.what == "fit":
+            self._same_dropout_seeds()
         network = self.model._network
         self.comm.bcast_(network.params)
         if self.what == "fit":
@@ -129,6 +153,28 @@ class ParallelRun:
             logging.getLogger("hookfit").addFilter(not_chief)
         return self
 
+    def _same_dropout_seeds(self) -> None:
+        """Rank 0's Dropout seeds everywhere (a layer built without a seed
+        drew one from this process's stream): the ranks draw their rows of
+        the same global masks. A rank whose seeds differ rebuilds its
+        network (its weights and slots come from rank 0 next)."""
+        import json
+
+        from hookfit.layers.dropout import Dropout
+
+        layers = [c.layer for c in getattr(self.model, "_calls", ()) if isinstance(c.layer, Dropout)]
+        mine = [int(layer._seed) for layer in layers]
+        chief = json.loads(self.comm.bcast_bytes(json.dumps(mine).encode() if self.comm.is_chief else None))
+        if self.comm.any_(len(chief) != len(mine)):
+            raise RuntimeError(
+                f"{self.what}() on {self.comm.size} ranks: the ranks' models have different "
+                "numbers of Dropout layers; every rank must build the same model"
+            )
+        if chief != mine:
+            for layer, seed in zip(layers, chief):
+                layer._seed = seed
+            self.model._build_network()
+
     def exit(self) -> None:
         if self._files is not None:
             self._files.undo()
@@ -140,9 +186,16 @@ class ParallelRun:
     # -- what the loop calls -----------------------------------------------------
 
     def dispatcher(self, cl, mode):
-        from hookfit.callbacks.batch_dispatch import PerBatch
+        """The batch hooks around a mode's batches. Test and predict batches
+        hold their collectives inside each batch, so each rank chunks them
+        its own way; train chunks end where ``stop_training`` is agreed, so
+        every rank takes rank 0's (``agreed_chunks.py``)."""
+        spe = getattr(self.model, "_steps_per_execution", 1)
+        if mode != "train":
+            return cl.batch_dispatcher(mode, spe)
+        from hookfit.distribute.agreed_chunks import agreed_dispatcher
 
-        return PerBatch(cl, mode)
+        return agreed_dispatcher(cl, mode, spe, self.comm)
 
     def agree_stop(self) -> bool:
         """``stop_training`` OR-ed over ranks (set on the model too)."""
@@ -167,14 +220,18 @@ class ParallelRun:
         in the data must already agree (BackupAndRestore restores the same
         bytes on every rank); if a callback moved it on some ranks only,
         every rank raises."""
+        self.sync_training_state(
+            (it.epoch, it.step, it.epoch_start_step,
+             None if it.order is None else sample_checksum(it.order))
+        )
+
+    def sync_training_state(self, position) -> None:
         import pickle
 
         network, comm = self.model._network, self.comm
         comm.bcast_(network.params)
         for slot in network.optimizer_slots():
             comm.bcast_(slot)
-        position = (it.epoch, it.step, it.epoch_start_step,
-                    None if it.order is None else sample_checksum(it.order))
         state = pickle.dumps(
             (network.iterations, network.metric_state(), bool(self.model.stop_training), position)
         ) if comm.is_chief else None
@@ -190,35 +247,77 @@ class ParallelRun:
             network.set_metric_state(metric_state)
             self.model.stop_training = stop
 
+    def train_share(self, data, start, rows) -> None:
+        """One global batch of ``rows`` rows at ``start`` of ``data``: this
+        rank's share (Dropout draws its rows of the global masks), the sum,
+        BatchNormalization's moving statistics averaged, the update."""
+        network, opt, model = self.model._network, self.model.optimizer, self.model
+        lo, hi = shard_bounds(rows, self.comm.rank, self.comm.size)
+        network.grad_batch(data, start + lo, hi - lo, rows, lo)
+        buf = network.reduce_buffer
+        buf[-1] = 1.0 if model.stop_training else 0.0
+        self.comm.allreduce_sum_(buf)
+        if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
+            self.agreed_stop = model.stop_training = True
+        if self._moving is None:
+            from hookfit.distribute.moving_statistics import MovingStatistics
+
+            self._moving = MovingStatistics(model, self.comm)
+        if self._moving:
+            self._moving.average(hi > lo)
+        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
+        network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
+
+    def test_share(self, data, start, rows) -> None:
+        """One global test batch: this rank's share accumulated from zero,
+        the deltas summed and added to the running state."""
+        network, comm = self.model._network, self.comm
+        lo, hi = shard_bounds(rows, comm.rank, comm.size)
+        running = network.metric_state()
+        network.reset_metrics()
+        if hi > lo:
+            network.test_batch(data, start + lo, hi - lo)
+        delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
+        if hi - lo not in (0, rows) and self._summed_loss():
+            # The loss tracker [total, count] weighs a batch's loss by its
+            # rows: a summed share S_r counts as S_r * rows / share, so the
+            # ranks add the global sum times rows, as one process does.
+            delta[0] *= np.float32(rows / (hi - lo))
+        comm.allreduce_sum_(delta.reshape(-1))
+        network.set_metric_state(running + delta)
+
+    def _summed_loss(self) -> bool:
+        from hookfit import losses
+
+        return losses.spec_of(self.model.loss).get("reduction") in ("sum", 1)
+
+    def predict_share(self, data, start, rows, out) -> None:
+        """One global predict batch: this rank's share, then every rank's
+        rows of ``out[start:start + rows]`` everywhere."""
+        lo, hi = shard_bounds(rows, self.comm.rank, self.comm.size)
+        if hi > lo:
+            self.model._network.predict_batch(data, start + lo, hi - lo, out)
+        out[start : start + rows] = self.comm.allgather_rows(out[start + lo : start + hi])
+
     def train_steps(self, it, make_logs):
         from hookfit.trainers.batch_runner import Steps
 
         self.after_train_begin(it)
-        network, data, opt = self.model._network, it.dataset, self.model.optimizer
-        comm, rank, size = self.comm, self.comm.rank, self.comm.size
+        network, data = self.model._network, it.dataset
         batch_size, n_rows = it.batch_size, it.n_rows
-        buf = network.reduce_buffer
         results = network.metric_results
-        rate = getattr(opt, "_rate_at", None)  # a learning-rate schedule's rate at an iteration
-
-        model = self.model
 
         def step(j):
             start = j * batch_size
-            rows = min(batch_size, n_rows - start)
-            lo, hi = shard_bounds(rows, rank, size)
-            network.grad_batch(data, start + lo, hi - lo, rows)
-            buf[-1] = 1.0 if model.stop_training else 0.0
-            comm.allreduce_sum_(buf)
-            if buf[-1] > 0.0:  # set before this batch on some rank: it runs, then all stop
-                self.agreed_stop = model.stop_training = True
-            network.update_batch(rate(network.iterations) if rate is not None else opt._learning_rate)
+            self.train_share(data, start, min(batch_size, n_rows - start))
 
         def many(j, k, stop_on_nonfinite):
             for i in range(k):
                 step(j + i)
                 it.step += 1
                 if stop_on_nonfinite and not np.isfinite(results()[0]):
+                    return i + 1
+                if self.agreed_stop:  # a stop set before this batch rode its Allreduce
                     return i + 1
             return k
 
@@ -235,21 +334,12 @@ class ParallelRun:
     def test_steps(self, data, batch_size, make_logs):
         from hookfit.trainers.batch_runner import Steps
 
-        network, comm = self.model._network, self.comm
         n = data.n_rows
-        results = network.metric_results
+        results = self.model._network.metric_results
 
         def one(j):
             start = j * batch_size
-            rows = min(batch_size, n - start)
-            lo, hi = shard_bounds(rows, comm.rank, comm.size)
-            running = network.metric_state()
-            network.reset_metrics()
-            if hi > lo:
-                network.test_batch(data, start + lo, hi - lo)
-            delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
-            comm.allreduce_sum_(delta.reshape(-1))
-            network.set_metric_state(running + delta)
+            self.test_share(data, start, min(batch_size, n - start))
 
         def many(j, k, _stop_on_nonfinite):
             for i in range(k):
@@ -264,16 +354,11 @@ class ParallelRun:
     def predict_steps(self, data, batch_size, out):
         from hookfit.trainers.batch_runner import Steps
 
-        network, comm = self.model._network, self.comm
         n = out.shape[0]
 
         def one(j):
             start = j * batch_size
-            rows = min(batch_size, n - start)
-            lo, hi = shard_bounds(rows, comm.rank, comm.size)
-            if hi > lo:
-                network.predict_batch(data, start + lo, hi - lo, out)
-            out[start : start + rows] = comm.allgather_rows(out[start + lo : start + hi])
+            self.predict_share(data, start, min(batch_size, n - start), out)
 
         def many(j, k, _stop_on_nonfinite):
             for i in range(k):

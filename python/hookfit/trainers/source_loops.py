@@ -108,6 +108,39 @@ class BatchHooks:
             self._end(batch, make_logs())
 
 
+class OneProcess:
+    """How a source's batches run on one process. A data-parallel run
+    passes its own (``hookfit.distribute.source_shares.SourceShares``: each
+    rank runs its share of every batch)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def train(self, data) -> None:
+        network, opt = self.model._network, self.model.optimizer
+        network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
+
+    def test(self, data) -> None:
+        self.model._network.test_batch(data, 0, data.n_rows)
+
+    def predict(self, data, out) -> None:
+        self.model._network.predict_batch(data, 0, data.n_rows, out)
+
+    def stopped(self) -> bool:
+        return self.model.stop_training
+
+    epoch_stopped = stopped
+
+    def start_epoch(self, source) -> None:
+        source.start_epoch()
+
+    def batches(self, batches, source):
+        return batches
+
+    def after_train_begin(self, it) -> None:
+        pass
+
+
 class SourceEpochIterator:
     """The position of a fit over a batch source (what a backup saves)."""
 
@@ -141,24 +174,24 @@ class SourceEpochIterator:
         rng.set_state(state["rng"])
 
 
-def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
+def _run_train_epoch(model, cl, it, make_logs, class_weight, runner) -> int:
     """The epoch's batches; returns how many ran."""
-    network, opt, source = model._network, model.optimizer, it.source
+    network, source = model._network, it.source
     logs = lambda: make_logs(network.metric_results())  # noqa: E731
     # Each batch is a Python step anyway: the hooks run per batch, as in Keras
     # (per chunk with steps_per_execution).
     hooks = BatchHooks(cl, "train", getattr(model, "_steps_per_execution", 1))
     batch = it.batch_in_epoch
-    batches = source.batches(it.steps_per_epoch, skip=batch)
+    batches = runner.batches(source.batches(it.steps_per_epoch, skip=batch), source)
     try:
         for raw in batches:
             hooks.before(batch)
             data = batch_dataset(model, raw, f"x, batch {batch}", class_weight=class_weight)
-            network.train_batch(data, 0, data.n_rows, opt._rate_at(network.iterations))
+            runner.train(data)
             batch += 1
             it.batch_in_epoch = batch
             hooks.after(batch - 1, logs)
-            if model.stop_training:
+            if runner.stopped():
                 break
     finally:
         batches.close()
@@ -167,14 +200,34 @@ def _run_train_epoch(model, cl, it, make_logs, class_weight) -> int:
 
 
 def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callbacks,
-        validation, validation_freq, class_weight):
+        validation, validation_freq, class_weight, parallel=None):
     """``validation`` is None, ``("arrays", Dataset, batch_size, steps)`` or
-    ``("source", source, steps)``."""
-    from hookfit.trainers.trainer import _should_eval, logs_builder
-
+    ``("source", source, steps)``; ``parallel``: a data-parallel run (entered
+    here, left after ``on_train_end``)."""
     it = SourceEpochIterator(
         source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch
     )
+    runner = OneProcess(model) if parallel is None else parallel.source_shares()
+    if parallel is not None:
+        try:
+            parallel.enter(callbacks)  # file-writing callbacks are adapted before the list is built
+        except BaseException:
+            source.close()
+            if validation is not None and validation[0] == "source":
+                validation[1].close()
+            raise
+    try:
+        return _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks,
+                    validation, validation_freq, class_weight)
+    finally:
+        if parallel is not None:
+            parallel.exit()
+
+
+def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, validation,
+         validation_freq, class_weight):
+    from hookfit.trainers.trainer import _should_eval, logs_builder
+
     cl = model._callback_list(callbacks, verbose, epochs=epochs, steps=it.inferred_steps)
     network = model._network
     make_logs = logs_builder(model.metrics_names)
@@ -184,17 +237,18 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
     epoch_logs = {}
     try:
         cl.on_train_begin({})  # a BackupAndRestore may move ``it`` here
+        runner.after_train_begin(it)
         while it.epoch < epochs:
             epoch = it.epoch
             if it.batch_in_epoch == 0:
                 network.reset_metrics()
-                source.start_epoch()
+                runner.start_epoch(source)
             cl.on_epoch_begin(epoch, {})
             token = cl.costs.start_steps()
-            ran = _run_train_epoch(model, cl, it, make_logs, class_weight)
+            ran = _run_train_epoch(model, cl, it, make_logs, class_weight, runner)
             cl.costs.stop_steps(token)
             ran_out = False
-            if not model.stop_training:
+            if not runner.epoch_stopped():
                 if it.inferred_steps is None:
                     it.inferred_steps = ran  # a generator's first epoch sets the length
                     _tell_progress_bars(cl, ran)
@@ -203,13 +257,13 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
                     _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
             epoch_logs = make_logs(network.metric_results())
             if validation is not None and _should_eval(epoch, validation_freq):
-                val_logs = _validate(model, cl, validation)
+                val_logs = _validate(model, cl, validation, runner)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             it.epoch += 1
             it.batch_in_epoch = 0
             cl.on_epoch_end(epoch, dict(epoch_logs))
             source.end_epoch()
-            if model.stop_training or ran_out:
+            if runner.epoch_stopped() or ran_out:
                 break
     finally:
         model._epoch_iterator = None
@@ -223,15 +277,15 @@ def fit(model, source, *, epochs, initial_epoch, steps_per_epoch, verbose, callb
     return model.history
 
 
-def _validate(model, cl, validation) -> dict:
+def _validate(model, cl, validation, runner) -> dict:
     if validation[0] == "arrays":
         _, data, batch_size, steps = validation
-        return model._test(cl, data, batch_size, steps)
+        return model._test(cl, data, batch_size, steps, getattr(runner, "run", None))
     _, source, steps = validation
-    return test(model, cl, source, steps)
+    return test(model, cl, source, steps, runner)
 
 
-def test(model, cl, source, steps) -> dict:
+def test(model, cl, source, steps, runner=None) -> dict:
     """The test loop over a source (evaluate, or validation inside fit)."""
     from hookfit.trainers.trainer import logs_builder
 
@@ -243,14 +297,15 @@ def test(model, cl, source, steps) -> dict:
     cl.on_test_begin({})
     network.reset_metrics()
     token = cl.costs.start_steps()
-    source.start_epoch()
+    runner = runner or OneProcess(model)
+    runner.start_epoch(source)
     ran = 0
-    batches = source.batches(steps)
+    batches = runner.batches(source.batches(steps), source)
     try:
         for raw in batches:
             hooks.before(ran)
             data = batch_dataset(model, raw, f"batch {ran}", for_training=False)
-            network.test_batch(data, 0, data.n_rows)
+            runner.test(data)
             hooks.after(ran, logs)
             ran += 1
     finally:
@@ -271,20 +326,21 @@ def test(model, cl, source, steps) -> dict:
     return result
 
 
-def predict(model, cl, source, steps) -> np.ndarray:
+def predict(model, cl, source, steps, runner=None) -> np.ndarray:
     """Outputs of every batch, concatenated (targets in a batch are ignored)."""
     network = model._network
     hooks = BatchHooks(cl, "predict", getattr(model, "_steps_per_execution", 1))
     cl.on_predict_begin({})
     token = cl.costs.start_steps()
-    source.start_epoch()
+    runner = runner or OneProcess(model)
+    runner.start_epoch(source)
     outputs: list = []
     chunk_start = 0  # first output of the hooks' current chunk
 
     def chunk_logs():
         return {"outputs": np.concatenate(outputs[chunk_start:], axis=0)}
 
-    batches = source.batches(steps)
+    batches = runner.batches(source.batches(steps), source)
     try:
         for batch, raw in enumerate(batches):
             if not hooks.open:
@@ -292,7 +348,7 @@ def predict(model, cl, source, steps) -> np.ndarray:
             hooks.before(batch)
             data = batch_dataset(model, raw, f"batch {batch}", need_y=False)
             out = np.empty((data.n_rows, network.output_dim), dtype=np.float32)
-            network.predict_batch(data, 0, data.n_rows, out)
+            runner.predict(data, out)
             outputs.append(out)
             hooks.after(batch, chunk_logs)
     finally:
@@ -373,7 +429,7 @@ def check_first_batch(model, source, argument, *, need_y=True) -> None:
 def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, callbacks,
                     validation_split, validation_data, shuffle, class_weight, initial_epoch,
                     steps_per_epoch, validation_steps, validation_batch_size, validation_freq,
-                    max_queue_size, workers, use_multiprocessing):
+                    max_queue_size, workers, use_multiprocessing, parallel=None):
     """``fit`` when ``x`` is a PyDataset, Sequence, generator or iterator
     (the arguments are already checked one by one)."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
@@ -407,18 +463,27 @@ def fit_from_source(model, x, *, y, sample_weight, batch_size, epochs, verbose, 
                     else da.check_batch_size(validation_batch_size, "validation_batch_size")
                 )
                 validation = ("arrays", da.make_dataset(vx, vy, vsw), min(val_batch_size, n), validation_steps)
+        if parallel is not None:
+            parallel.check_source(
+                callbacks, source, validation=None if validation is None else validation[1],
+                epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                validation_steps=validation_steps, shuffle=bool(shuffle),
+            )
+            verbose = verbose if parallel.comm.is_chief else 0
     except BaseException:
         source.close()
+        if validation is not None and validation[0] == "source":
+            validation[1].close()
         raise
     return fit(
         model, source, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
         verbose=verbose, callbacks=callbacks, validation=validation,
-        validation_freq=validation_freq, class_weight=class_weight,
+        validation_freq=validation_freq, class_weight=class_weight, parallel=parallel,
     )
 
 
 def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, steps, callbacks,
-                         max_queue_size, workers, use_multiprocessing):
+                         max_queue_size, workers, use_multiprocessing, parallel=None):
     """``evaluate`` over a source: the logs dict."""
     reject_array_arguments(x, y=y, sample_weight=sample_weight, batch_size=batch_size)
     source = make_source(
@@ -427,14 +492,23 @@ def evaluate_from_source(model, x, *, y, sample_weight, batch_size, verbose, ste
     )
     try:
         check_first_batch(model, source, "x")
+        if parallel is None:
+            cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+            return test(model, cl, source, steps)
+        parallel.check_source(callbacks, source, steps=steps)
+        verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
-        return test(model, cl, source, steps)
+        parallel.enter()
+        try:
+            return test(model, cl, source, steps, parallel.source_shares())
+        finally:
+            parallel.exit()
     finally:
         source.close()
 
 
 def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
-                        max_queue_size, workers, use_multiprocessing):
+                        max_queue_size, workers, use_multiprocessing, parallel=None):
     """``predict`` over a source: every batch's outputs, concatenated."""
     reject_array_arguments(x, batch_size=batch_size)
     source = make_source(
@@ -443,7 +517,16 @@ def predict_from_source(model, x, *, batch_size, verbose, steps, callbacks,
     )
     try:
         check_first_batch(model, source, "x", need_y=False)
+        if parallel is None:
+            cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
+            return predict(model, cl, source, steps)
+        parallel.check_source(callbacks, source, steps=steps)
+        verbose = verbose if parallel.comm.is_chief else 0
         cl = model._callback_list(callbacks, verbose, epochs=1, steps=steps or source.num_batches)
-        return predict(model, cl, source, steps)
+        parallel.enter()
+        try:
+            return predict(model, cl, source, steps, parallel.source_shares())
+        finally:
+            parallel.exit()
     finally:
         source.close()

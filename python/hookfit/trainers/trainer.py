@@ -56,16 +56,6 @@ def parallel_data_signature(*arrays):
     return data_signature(*arrays)
 
 
-def _refuse_parallel_source(model, distribute, what):
-    """A PyDataset or generator does not run data-parallel yet: refuse it on
-    every rank rather than train a full copy on each."""
-    if _parallel(model, distribute, what) is not None:
-        raise NotImplementedError(
-            f"{what}() data-parallel takes arrays only so far; a PyDataset, Sequence or "
-            "generator does not run data-parallel yet (load the data as arrays, or run one process)"
-        )
-
-
 def _parallel(model, distribute, what):
     """The call's data-parallel run, or None (one process: today's path;
     hookfit.distribute imports no MPI for it)."""
@@ -285,6 +275,8 @@ class Trainer:
                                self._weighted_metric_specs)
         opt = self.optimizer
         network.configure(_losses.spec_of(self.loss), specs, opt._spec())
+        output = next(iter(getattr(self, "outputs", ())), None)
+        _losses.warn_logits_of_activation(self.loss, getattr(output, "_layer", None))
         opt._bind(network)
         self._metric_names = [s["name"] for s in specs]
 
@@ -404,7 +396,6 @@ class Trainer:
             da.check_batch_size(validation_batch_size, "validation_batch_size")
 
         if is_batch_source(x):  # PyDataset, Sequence, generator: batch by batch
-            _refuse_parallel_source(self, distribute, "fit")
             if on_interrupt is not None:
                 raise ValueError(
                     "on_interrupt='backup' works with array data (x, y) only for now; a "
@@ -418,7 +409,7 @@ class Trainer:
                 initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 validation_steps=validation_steps, validation_batch_size=validation_batch_size,
                 validation_freq=validation_freq, max_queue_size=max_queue_size, workers=workers,
-                use_multiprocessing=use_multiprocessing,
+                use_multiprocessing=use_multiprocessing, parallel=_parallel(self, distribute, "fit"),
             )
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
@@ -638,7 +629,8 @@ class Trainer:
     def _test(self, cl, data, batch_size, steps, parallel=None) -> dict:
         """The test loop (evaluate, or validation inside fit with fit's list)."""
         if hasattr(data, "batches"):  # a validation source (PyDataset, generator)
-            return source_loops.test(self, cl, data, steps)
+            return source_loops.test(self, cl, data, steps,
+                                     None if parallel is None else parallel.source_shares())
         network = self._network
         names = self.metrics_names
         n = data.n_rows
@@ -705,11 +697,10 @@ class Trainer:
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
-            _refuse_parallel_source(self, distribute, "evaluate")
             logs = source_loops.evaluate_from_source(
                 self, x, y=y, sample_weight=sample_weight, batch_size=batch_size, verbose=verbose,
                 steps=steps, callbacks=callbacks, max_queue_size=max_queue_size, workers=workers,
-                use_multiprocessing=use_multiprocessing,
+                use_multiprocessing=use_multiprocessing, parallel=_parallel(self, distribute, "evaluate"),
             )
             return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
         x, y, sample_weight = self._xy(x, y, sample_weight)
@@ -762,10 +753,10 @@ class Trainer:
         if batch_size is not None:
             da.check_batch_size(batch_size)
         if is_batch_source(x):
-            _refuse_parallel_source(self, distribute, "predict")
             return source_loops.predict_from_source(
                 self, x, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks,
                 max_queue_size=max_queue_size, workers=workers, use_multiprocessing=use_multiprocessing,
+                parallel=_parallel(self, distribute, "predict"),
             )
         x = self._prepare_x(x, "x")
         n = x.shape[0]
