@@ -12,7 +12,7 @@ def _file_classes() -> dict:
     file can make hookfit build (passed to ``hookfit.saving``)."""
     from hookfit import layers
 
-    classes: dict[str, type] = {"Sequential": Sequential}
+    classes: dict[str, type] = {"Sequential": Sequential, "Functional": Functional}
     for name in getattr(layers, "__all__", dir(layers)):
         obj = getattr(layers, name, None)
         if isinstance(obj, type) and issubclass(obj, layers.Layer):

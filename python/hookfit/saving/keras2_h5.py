@@ -54,9 +54,7 @@ def write_model(f, model, *, model_config: dict, training_config) -> None:
     write_weights(f.create_group("model_weights"), model)
     optimizer = getattr(model, "optimizer", None)
     if training_config is not None and optimizer is not None:
-        names = [n for layer in model.layers for n in _weight_names(layer)]
-        shapes = [w.shape for w in model.get_weights()]
-        variables = optimizer_variables.to_keras(optimizer, names, shapes, keras=2)
+        variables = optimizer_variables.to_keras(optimizer, model, keras=2)
         g = f.create_group("optimizer_weights")
         g.attrs["weight_names"] = np.array([n.encode("utf8") for n, _ in variables], dtype="S")
         for name, value in variables:

@@ -25,9 +25,7 @@ def write(f, model, *, optimizer=None) -> None:
     if optimizer is not None:
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = str(getattr(optimizer, "name", "optimizer")).lower()
-        shapes = [w.shape for w in model.get_weights()]
-        names = [f"{layer.name}/{n}" for layer in model.layers for n in ("kernel", "bias")[: len(layer.get_weights())]]
-        for i, (_, array) in enumerate(optimizer_variables.to_keras(optimizer, names, shapes, keras=3)):
+        for i, (_, array) in enumerate(optimizer_variables.to_keras(optimizer, model, keras=3)):
             h5_io.put_dataset(group, str(i), array)
     # Keras 3 also stores the model's own (empty) variables at the root.
     f.create_group("vars").attrs["name"] = getattr(model, "name", "sequential")

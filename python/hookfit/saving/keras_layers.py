@@ -205,31 +205,56 @@ class InputLayerTranslator:
 
 class ConstructorArgsTranslator:
     """A layer whose Keras constructor arguments are its hookfit attributes
-    of the same names (Dropout, Activation, Flatten, Add, ...)."""
+    of the same names (Dropout, Activation, Flatten, Add, ...).
 
-    def __init__(self, keras_class, args, weight_names=(), defaults=None):
+    ``keras3_names``: hookfit argument -> Keras 3's name where they differ
+    (LeakyReLU's alpha is Keras 3's negative_slope). ``at_default``: Keras
+    settings hookfit has no counterpart for, accepted (and dropped) only at
+    these values."""
+
+    def __init__(self, keras_class, args, weight_names=(), defaults=None, keras3_names=None, at_default=None):
         self.keras_class = self.hookfit_class = keras_class
         self.args = tuple(args)
         self.weight_names = tuple(weight_names)
         self.defaults = dict(defaults or {})
+        self.keras3_names = dict(keras3_names or {})
+        self.at_default = dict(at_default or {})
 
     def to_keras(self, layer, keras: int) -> dict:
         config = {"name": layer.name, "trainable": layer.trainable,
                   "dtype": _DTYPE_POLICY if keras == 3 else "float32"}
         own = layer.get_config()  # Keras's argument names and values
         for arg in self.args:
-            config[arg] = own.get(arg, self.defaults.get(arg))
+            value = own.get(arg, self.defaults.get(arg))
+            if arg.endswith("_initializer") and value is not None:
+                value = initializer_to_keras(value, keras)
+            config[self.keras3_names.get(arg, arg) if keras == 3 else arg] = value
+        config.update(self.at_default)
         return config
 
     def from_keras(self, config: dict, classes: dict, where: str):
         cls = classes.get(self.hookfit_class)
         if cls is None:
             raise UnsupportedConfigError(f"{where}: hookfit has no {self.keras_class} layer.")
+        config = dict(config)
+        for arg, keras3_name in self.keras3_names.items():
+            if keras3_name in config:
+                config[arg] = config.pop(keras3_name)
+        for key, default in self.at_default.items():
+            if key in config and config.pop(key) not in (default, None):
+                raise UnsupportedConfigError(
+                    f"{where}: {key}={config.get(key, '...')!r} is not supported by hookfit (only {default!r})."
+                )
         known = set(self.args) | {"name", "trainable", "dtype"}
         extra = sorted(k for k, v in config.items() if k not in known and v is not None)
         if extra:
             raise UnsupportedConfigError(f"{where}: the settings {extra} are not supported by hookfit.")
         kwargs = {arg: config[arg] for arg in self.args if arg in config}
+        for arg in kwargs:
+            if arg.endswith("_initializer"):
+                kwargs[arg] = initializer_from_keras(kwargs[arg], where)
+            elif arg.endswith(("_regularizer", "_constraint")) and kwargs[arg] is not None:
+                raise UnsupportedConfigError(f"{where}: {arg}={kwargs[arg]!r:.100} is not supported by hookfit.")
         kwargs["trainable"] = config.get("trainable", True) is not False
         if isinstance(config.get("name"), str):
             kwargs["name"] = config["name"]
@@ -254,9 +279,17 @@ TRANSLATORS = {
     "Concatenate": ConstructorArgsTranslator("Concatenate", ("axis",)),
     "BatchNormalization": ConstructorArgsTranslator(
         "BatchNormalization",
-        ("axis", "momentum", "epsilon", "center", "scale"),
+        ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+         "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+         "beta_constraint", "gamma_constraint"),
         weight_names=("gamma", "beta", "moving_mean", "moving_variance"),
+        at_default={"synchronized": False, "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99},
     ),
+    "ReLU": ConstructorArgsTranslator("ReLU", ("max_value", "negative_slope", "threshold"),
+                                      defaults={"max_value": None, "negative_slope": 0.0, "threshold": 0.0}),
+    "LeakyReLU": ConstructorArgsTranslator("LeakyReLU", ("alpha",), keras3_names={"alpha": "negative_slope"}),
+    "ELU": ConstructorArgsTranslator("ELU", ("alpha",)),
+    "Softmax": ConstructorArgsTranslator("Softmax", ("axis",)),
     "Normalization": ConstructorArgsTranslator(
         "Normalization", ("axis", "mean", "variance", "invert"), weight_names=("mean", "variance", "count")
     ),

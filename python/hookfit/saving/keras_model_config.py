@@ -9,7 +9,7 @@ or than ``limits.MAX_PARAMETERS``). Layers go through ``keras_layers``.
 
 from __future__ import annotations
 
-from hookfit.saving import keras_layers
+from hookfit.saving import keras_functional_config, keras_layers
 from hookfit.saving.file_errors import UnsafeFileError, UnsupportedConfigError
 from hookfit.saving.limits import check_fits_in, check_parameter_count
 
@@ -22,7 +22,7 @@ def _input_layer_config(model, keras: int) -> dict:
     return keras_layers.input_config(model.input_dim, name, keras)
 
 
-def _entry(class_name: str, config: dict, keras: int, **extra) -> dict:
+def entry(class_name: str, config: dict, keras: int, **extra) -> dict:
     if keras == 2:
         return {"class_name": class_name, "config": config}
     return {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None, **extra}
@@ -31,17 +31,19 @@ def _entry(class_name: str, config: dict, keras: int, **extra) -> dict:
 def model_to_keras(model, keras: int) -> dict:
     """``{"class_name": "Sequential", "config": ...}`` as Keras writes it."""
     class_name = type(model).__name__
+    if class_name == "Functional":
+        return keras_functional_config.to_keras(model, keras)
     if class_name not in _MODEL_CLASSES:
         raise UnsupportedConfigError(
             f"Writing a {class_name} model to a Keras file is not supported yet (only "
             f"{', '.join(_MODEL_CLASSES)})."
         )
-    layers = [_entry("InputLayer", _input_layer_config(model, keras), keras)]
+    layers = [entry("InputLayer", _input_layer_config(model, keras), keras)]
     fan_in = model.input_dim
     for layer in model.layers:
         translator = keras_layers.translator_for_layer(layer)
         extra = {"build_config": {"input_shape": [None, fan_in]}} if keras == 3 else {}
-        layers.append(_entry(translator.keras_class, translator.to_keras(layer, keras), keras, **extra))
+        layers.append(entry(translator.keras_class, translator.to_keras(layer, keras), keras, **extra))
         fan_in = getattr(layer, "units", fan_in)
     config = {"name": model.name, "layers": layers}
     if keras == 3:
@@ -62,11 +64,10 @@ def model_from_keras(model_config, classes: dict, source: str, *, weights_bytes:
     if not isinstance(model_config, dict):
         raise UnsupportedConfigError(f"{source}: the model config is not a JSON object.")
     class_name = model_config.get("class_name")
-    if class_name in ("Functional", "Model"):
-        raise UnsupportedConfigError(
-            f"{source}: functional models ({class_name}) are not supported by hookfit's file "
-            "loader yet; rebuild the model in code and load the weights."
-        )
+    if class_name in keras_functional_config.FUNCTIONAL_CLASSES and model_config.get("registered_name") in (
+        None, "Functional", "Model"
+    ):
+        return keras_functional_config.from_keras(model_config, classes, source, weights_bytes=weights_bytes)
     if class_name not in _MODEL_CLASSES or model_config.get("registered_name") not in (None, class_name):
         raise UnsafeFileError(
             f"{source}: the model class {model_config.get('registered_name') or class_name!r} is not "
