@@ -325,3 +325,28 @@ def test_keras_loss_and_metric_objects_load(tmp_path):
     np.testing.assert_array_equal(state["slots"][2][:15], keras_vars[4].reshape(-1))
     np.testing.assert_allclose(loaded.predict(x, verbose=0), np.asarray(model.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
     assert loaded.evaluate(x, y, verbose=0)[0] == pytest.approx(model.evaluate(x, y, verbose=0)[0], rel=1e-4)
+
+
+def test_a_custom_metric_in_the_compile_settings_says_how_to_load(tmp_path):
+    # Keras stores a custom metric by name only; loading names it and the way out.
+    def my_metric(y_true, y_pred):
+        return np.abs(y_true - y_pred).mean(axis=-1)
+
+    model = hookfit.Sequential([hookfit.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="sgd", loss="mse", metrics=[my_metric])
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.raises(UnsupportedConfigError, match="my_metric.*compile=False"):
+        hookfit.models.load_model(path)
+    loaded = hookfit.models.load_model(path, compile=False)
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+def test_steps_per_execution_round_trips_in_the_compile_settings(tmp_path):
+    model = hookfit.Sequential([hookfit.layers.Dense(1, input_dim=3)])
+    model.compile(optimizer="sgd", loss="mse", steps_per_execution=4)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert json.loads(z.read("config.json"))["compile_config"]["steps_per_execution"] == 4
+    assert hookfit.models.load_model(path).get_compile_config()["steps_per_execution"] == 4

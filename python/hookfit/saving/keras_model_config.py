@@ -215,11 +215,23 @@ def compile_arguments(compile_config: dict, source: str, *, keras: int) -> dict:
     flat = []
     for item in metric_list:  # Keras 2 nests metrics per output
         flat.extend(item if isinstance(item, list) else [item])
-    return {
+    names = [_named(m, "metric", metrics, source) for m in flat]
+    try:
+        metrics.normalize(names)
+    except (TypeError, ValueError) as e:
+        # A custom metric is stored by name only, as Keras stores it.
+        raise UnsupportedConfigError(
+            f"{source}: its compile settings name a metric hookfit does not have ({e}). A custom "
+            "metric is saved by name only: load with compile=False, then call compile() with it."
+        ) from None
+    arguments = {
         "optimizer": optimizer_from_keras(optimizer, optimizers, source) if optimizer is not None else "rmsprop",
         "loss": _named(compile_config.get("loss"), "loss", losses, source),
-        "metrics": [_named(m, "metric", metrics, source) for m in flat] or None,
+        "metrics": names or None,
     }
+    if keras == 3 and compile_config.get("steps_per_execution", 1) != 1:
+        arguments["steps_per_execution"] = compile_config["steps_per_execution"]  # compile checks it
+    return arguments
 
 
 def compile_to_keras(model, keras: int) -> dict | None:
@@ -237,7 +249,7 @@ def compile_to_keras(model, keras: int) -> dict | None:
             "metrics": list(settings["metrics"]) or None,
             "weighted_metrics": None,
             "run_eagerly": False,
-            "steps_per_execution": 1,
+            "steps_per_execution": settings.get("steps_per_execution", 1),
             "jit_compile": False,
         }
     return {
