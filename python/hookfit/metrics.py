@@ -376,12 +376,6 @@ class SparseCategoricalCrossentropy(_MeanCore):
         super().__init__(name, dtype, from_logits=bool(from_logits))
 
 
-class Accuracy(Metric):
-    """Keras's ``"accuracy"``: its kind is decided from the model (see module doc)."""
-
-    def __init__(self, name="accuracy", dtype=None):
-        super().__init__(name, dtype)
-
 
 # -- confusion-matrix metrics ---------------------------------------------------
 
@@ -642,6 +636,24 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
 
+def accuracy(y_true, y_pred):
+    """Keras's ``metrics.accuracy``: per row, the share of entries where
+    ``y_pred`` equals ``y_true`` exactly (not the string "accuracy", which
+    picks binary/categorical accuracy from the model)."""
+    t, p = _as_2d(y_true), _as_2d(y_pred)
+    if t.shape != p.shape:
+        raise ValueError(f"accuracy: y_true has shape {t.shape} but y_pred {p.shape}; they must match")
+    return (t == p).mean(axis=-1, dtype=np.float32)
+
+
+class Accuracy(MeanMetricWrapper):
+    """Keras's ``metrics.Accuracy``: how often predictions equal the labels
+    exactly (useful for integer-valued outputs; runs on the Python path)."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name, dtype)
+
+
 class PythonMetrics:
     """The custom metrics of a compiled model, run in Python once per batch
     (the slower path; built-in metrics run in C). The training loop calls
@@ -832,10 +844,6 @@ def _resolve_object(m, output_width, loss_code):
         cls = _by_shape(output_width, loss_code, BinaryCrossentropy, SparseCategoricalCrossentropy,
                         CategoricalCrossentropy)
         return m, cls(name=m)
-    if isinstance(m, Accuracy):
-        obj = _resolve_object("accuracy", output_width, loss_code)[1]
-        obj.name = m.name
-        return m.name, obj
     obj = get(m)
     return obj.name, obj
 
