@@ -39,7 +39,7 @@ static void act_task(void *ctx, size_t t)
 {
     const act_job *j = ctx;
     const size_t first = t * j->rows, off = first * j->k;
-    const size_t n = j->n - first < j->rows ? j->n - first : j->rows;
+    const size_t n = hf_piece_len(j->n, j->rows, t);
     if (j->backward)
         hf_act_backward(j->act, j->alpha, j->z ? j->z + off : NULL, j->a + off, j->da + off,
                         j->dz + off, n, j->k);
@@ -112,7 +112,7 @@ static void sums_task(void *ctx, size_t t)
 {
     const sums_job *j = ctx;
     const size_t first = t * j->cols;
-    const size_t w = j->k - first < j->cols ? j->k - first : j->cols;
+    const size_t w = hf_piece_len(j->k, j->cols, t);
     hf_column_sums(j->x + first, j->k, j->n, w, j->out + first);
 }
 

@@ -313,7 +313,7 @@ static void train_block(void *ctx, size_t t)
 {
     train_job *j = ctx;
     const size_t first = t * j->rows;
-    const size_t n = j->n - first < j->rows ? j->n - first : j->rows;
+    const size_t n = hf_piece_len(j->n, j->rows, t);
     const hf_rows x = rows_from(j->x, first), y = rows_from(j->y, first);
     const hf_rows sw = j->sw ? rows_from(j->sw, first) : x;
     row_ctx c = j->proto;
@@ -406,7 +406,7 @@ static void forward_block(void *ctx, size_t t)
 {
     const forward_job *j = ctx;
     const size_t first = t * j->rows;
-    const size_t n = j->n - first < j->rows ? j->n - first : j->rows;
+    const size_t n = hf_piece_len(j->n, j->rows, t);
     const hf_rows x = rows_from(j->x, first);
     forward_rows(&x, n, j->d, j->pl, j->bias, j->act, j->a + first);
 }

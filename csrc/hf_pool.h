@@ -36,4 +36,12 @@ size_t hf_pool_size(void);
  * are done. */
 void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx);
 
+/* The length of piece t when `total` items are cut into pieces of `per`
+ * (the last piece takes what is left). */
+static inline size_t hf_piece_len(size_t total, size_t per, size_t t)
+{
+    const size_t first = t * per;
+    return total - first < per ? total - first : per;
+}
+
 #endif

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import hookfit as keras
+from batch_logs import BatchLogs
 from hookfit.distribute import DataParallel, run_replicas
 
 RTOL = 1e-5
@@ -31,18 +32,6 @@ class Batches(keras.utils.PyDataset):
         if not self.weighted:
             return self.x[s], self.y[s]
         return self.x[s], self.y[s], np.linspace(0.5, 1.5, self.x.shape[0]).astype(np.float32)[s]
-
-
-class Recorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.train, self.test = [], []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.train.append((batch, dict(logs)))
-
-    def on_test_batch_end(self, batch, logs=None):
-        self.test.append((batch, dict(logs)))
 
 
 def _data(n=101, seed=0):
@@ -83,7 +72,7 @@ def test_pydataset_fit_equals_one_process(replicas, n, batch_size, shuffle):
     vx, vy = _data(33, seed=1)
 
     def fit(model, strategy=None):
-        rec = Recorder()
+        rec = BatchLogs()
         hist = model.fit(Batches(x, y, batch_size), epochs=3, verbose=0, shuffle=shuffle,
                          validation_data=Batches(vx, vy, 10, weighted=False), callbacks=[rec],
                          distribute=strategy)
@@ -183,12 +172,12 @@ class StopAt(keras.callbacks.Callback):
 
 def test_steps_per_execution_and_a_stop_on_one_rank_over_a_pydataset():
     x, y = _data(101)
-    one, one_model = Recorder(), _model(spe=2)
+    one, one_model = BatchLogs(), _model(spe=2)
     one_hist = one_model.fit(Batches(x, y, 10), epochs=3, verbose=0, callbacks=[one, StopAt(6)]).history
     models = [_model(spe=2), _model(spe=2)]
 
     def fit(comm):
-        rec = Recorder()
+        rec = BatchLogs()
         hist = models[comm.rank].fit(Batches(x, y, 10), epochs=3, verbose=0, distribute=DataParallel(comm),
                                      callbacks=[rec, StopAt(6, 1, comm.rank)]).history
         return hist, rec, int(models[comm.rank].optimizer.iterations)

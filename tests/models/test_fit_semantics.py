@@ -6,18 +6,7 @@ import numpy as np
 import pytest
 
 import hookfit as keras
-
-
-class BatchLogs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.train, self.test = [], []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.train.append((batch, dict(logs)))
-
-    def on_test_batch_end(self, batch, logs=None):
-        self.test.append((batch, dict(logs)))
+from batch_logs import BatchLogs
 
 
 def _mse_mae(model, x, y):
