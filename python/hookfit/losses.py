@@ -259,22 +259,22 @@ def mean_absolute_error(y_true, y_pred):
     return core.loss_per_sample({"kind": core.LOSS_MAE}, t, p)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
-    """Per-sample binary crossentropy (mean over the last axis)."""
+def _smoothed_per_sample(kind, y_true, y_pred, from_logits, label_smoothing, axis):
     _check_axis(axis)
     t, p = _prepare(y_true, y_pred, False)
-    spec = {"kind": core.LOSS_BCE, "from_logits": bool(from_logits),
+    spec = {"kind": kind, "from_logits": bool(from_logits),
             "label_smoothing": _check_smoothing(label_smoothing)}
     return core.loss_per_sample(spec, t, p)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary crossentropy (mean over the last axis)."""
+    return _smoothed_per_sample(core.LOSS_BCE, y_true, y_pred, from_logits, label_smoothing, axis)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample categorical crossentropy."""
-    _check_axis(axis)
-    t, p = _prepare(y_true, y_pred, False)
-    spec = {"kind": core.LOSS_CCE, "from_logits": bool(from_logits),
-            "label_smoothing": _check_smoothing(label_smoothing)}
-    return core.loss_per_sample(spec, t, p)
+    return _smoothed_per_sample(core.LOSS_CCE, y_true, y_pred, from_logits, label_smoothing, axis)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1, ignore_class=None):

@@ -33,7 +33,7 @@ import re
 import numpy as np
 
 from hookfit import losses as _losses
-from hookfit.callbacks.arguments import check_number
+from hookfit.utils.arguments import check_number
 from hookfit._native import core
 
 _EPS = 1e-7

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hookfit.callbacks.arguments import check_number
+from hookfit.utils.arguments import check_number
 from hookfit.callbacks.monitor_callback import MonitorCallback
 
 

@@ -13,7 +13,7 @@ import string
 
 import numpy as np
 
-from hookfit.callbacks.arguments import check_number
+from hookfit.utils.arguments import check_number
 from hookfit.callbacks.callback import Due, Schedule
 from hookfit.callbacks.checkpoint_retention import CheckpointRetention, check_keep
 from hookfit.callbacks.monitor_callback import MonitorCallback

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from hookfit import backend
-from hookfit.callbacks.arguments import check_number
+from hookfit.utils.arguments import check_number
 from hookfit.callbacks.monitor_callback import MonitorCallback
 
 logger = logging.getLogger("hookfit")

@@ -131,19 +131,20 @@ class Layer:
         """Check the input shapes and create the initial weights."""
         shapes = [tuple(s) for s in shapes]
         self._output_shape(shapes)  # refuses what the layer cannot take
-        self._check_size(shapes)
+        specs = self._weight_specs(shapes)
+        self._check_size(specs, shapes)
         self._variables = [
             initializers.draw(init, shape, f"{self.name}.{name} initializer")
-            for name, shape, init, _ in self._weight_specs(shapes)
+            for name, shape, init, _ in specs
         ]
         self._input_shapes = shapes
 
-    def _check_size(self, shapes) -> None:
+    def _check_size(self, specs, shapes) -> None:
         """Refuse weights beyond the bound files are held to (a typo such as
         ``Input(shape=(2**40,))`` would otherwise try to allocate terabytes)."""
         from hookfit.saving.limits import MAX_PARAMETERS  # lazy: saving imports layers
 
-        count = sum(int(np.prod(shape, dtype=object)) for _, shape, _, _ in self._weight_specs(shapes))
+        count = sum(int(np.prod(shape, dtype=object)) for _, shape, _, _ in specs)
         if count > MAX_PARAMETERS:
             raise ValueError(
                 f"layer {self.name!r} would hold {count:,} weights for input shape(s) {shapes}, more "

@@ -1,7 +1,7 @@
-"""Checks of callbacks' numeric arguments: a NaN, an infinity, a string or a
-bool where a number is meant is refused at construction, with the argument's
-name, instead of silently disabling the callback (``factor=nan`` would never
-reduce, ``patience=inf`` never stop)."""
+"""Checks of numeric arguments (callbacks, metrics): a NaN, an infinity, a
+string or a bool where a number is meant is refused at construction, with
+the argument's name, instead of silently disabling a setting (``factor=nan``
+would never reduce, ``patience=inf`` never stop)."""
 
 from __future__ import annotations
 
