@@ -56,7 +56,7 @@ def test_launcher_runs_the_script_on_every_rank(ranks):
 
 
 @pytest.mark.parametrize("n, batch_size", [(96, 24), (101, 16), (85, 32)])  # even, uneven, 1-row last
-def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, n, batch_size):
+def test_unchanged_script_trains_data_parallel_as_one_process(ranks, tmp_path, n, batch_size):
     import importlib.util
 
     import numpy as np
@@ -81,6 +81,12 @@ def test_unchanged_script_fits_data_parallel_as_one_process(ranks, tmp_path, n, 
     np.testing.assert_allclose([b[1:] for b in got["batches"]], [b[1:] for b in rec.logs], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got["evaluate"], m.evaluate(x, y, batch_size=batch_size, verbose=0), rtol=1e-5)
     np.testing.assert_allclose(got["predict"], m.predict(x, batch_size=batch_size, verbose=0), rtol=1e-5, atol=1e-6)
+    on_batch = job.train_on_batches(m, x, y)
+    for a, b in zip(got["train_on_batch"], on_batch):
+        if isinstance(b, dict):
+            assert a.keys() == b.keys()
+            a, b = list(a.values()), list(b.values())
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for w, w1 in zip(got["weights"], m.get_weights()):
         np.testing.assert_allclose(w, w1, rtol=1e-5, atol=1e-6)
     assert got["digests"][0] == got["digests"][1]  # bit-identical weights on both ranks

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 # Callbacks that write files (adapted by chief_files.py for the fit).
 _FILE_WRITERS = ("ModelCheckpoint", "CSVLogger", "TensorBoard", "BackupAndRestore")
+# The calls that train: they start from rank 0's optimizer state and Dropout seeds.
+_TRAINING = ("fit", "train_on_batch")
 
 
 def strategy_for(distribute) -> DataParallel | None:
@@ -139,11 +141,12 @@ class ParallelRun:
             self._files = files
             files.apply(list(callbacks))
         self.watch_batch_stops = _may_stop_in_batch_hooks(callbacks)
-        if self.what == "fit":
+        training = self.what in _TRAINING
+        if training:
             self._same_dropout_seeds()
         network = self.model._network
         self.comm.bcast_(network.params)
-        if self.what == "fit":
+        if training:
             for slot in network.optimizer_slots():
                 self.comm.bcast_(slot)
             network.iterations = int(self.comm.bcast_bytes(str(network.iterations).encode()))

@@ -865,19 +865,41 @@ class Trainer:
 
     # -- single batches --------------------------------------------------------------
 
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True, return_dict=False):
-        """One optimizer step on exactly this batch; returns its loss/metrics."""
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, reset_metrics=True,
+                       return_dict=False, *, distribute=None):
+        """One optimizer step on exactly this batch; returns its loss/metrics.
+
+        Data-parallel (``distribute``, or under ``python -m hookfit.distribute``):
+        every rank passes the same batch, each computes the gradient of its
+        share, and the step is the one a single process takes on the whole
+        batch (as one batch of ``fit``)."""
         self._refuse_while_fitting("train_on_batch")
         self._assert_compiled("training/testing")
         self._check_trainable_consistency()
         x, y, sample_weight = self._xy(x, y, sample_weight)
         if class_weight is not None:
             sample_weight = da.class_weights_to_sample_weight(class_weight, y, sample_weight)
+        parallel = _parallel(self, distribute, "train_on_batch")
+        if parallel is not None:
+            parallel.check(None, data=parallel_data_signature(x, y, sample_weight),
+                           metrics=self.metrics_names, n_params=self._network.n_params,
+                           optimizer=self.optimizer.get_config(), reset_metrics=bool(reset_metrics))
         data = da.make_dataset(x, y, sample_weight)
+        if self.optimizer._network is not self._network:
+            self._configure()  # model.optimizer replaced since compile (as fit does)
         network = self._loop_network()
-        if reset_metrics:
-            network.reset_metrics()
-        network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(network.iterations))
+        if parallel is None:
+            if reset_metrics:
+                network.reset_metrics()
+            network.train_batch(data, 0, x.shape[0], self.optimizer._rate_at(network.iterations))
+        else:
+            try:
+                parallel.enter()  # rank 0's weights, slots and iteration count everywhere
+                if reset_metrics:
+                    network.reset_metrics()
+                parallel.train_share(data, 0, x.shape[0])
+            finally:
+                parallel.exit()
         logs = dict(zip(self.metrics_names, network.metric_results()))
         return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
 

@@ -1,6 +1,6 @@
 """Run by test_mpi.py as ``python -m hookfit.distribute fit_job.py N BATCH
 OUT``: an unchanged Keras-style script (no distribute argument) whose fit,
-evaluate and predict the launcher makes data-parallel. Rank 0 writes what
+evaluate, predict and train_on_batch the launcher makes data-parallel. Rank 0 writes what
 the test compares with one process to OUT (JSON); the progress bar prints."""
 
 import hashlib
@@ -30,6 +30,18 @@ def model():
     return m
 
 
+def train_on_batches(m, x, y):
+    """A custom loop of train_on_batch calls (data-parallel under the
+    launcher): an uneven batch, a one-row batch (one rank gets no rows),
+    class weights, and metrics kept across calls."""
+    return [
+        m.train_on_batch(x[:37], y[:37]),
+        m.train_on_batch(x[5:6], y[5:6]),
+        m.train_on_batch(x[10:42], y[10:42], class_weight={0: 1.0, 1: 2.0, 2: 0.5}),
+        m.train_on_batch(x[:20], y[:20], reset_metrics=False, return_dict=True),
+    ]
+
+
 class BatchLogs(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -49,10 +61,11 @@ if __name__ == "__main__":
                     validation_split=0.25, sample_weight=np.linspace(0.5, 1.5, n).astype(np.float32))
     ev = m.evaluate(x, y, batch_size=batch_size, verbose=0)
     pred = m.predict(x, batch_size=batch_size, verbose=0)
+    on_batch = train_on_batches(m, x, y)
     digest = hashlib.sha256(b"".join(w.tobytes() for w in m.get_weights())).hexdigest()
     digests = [d.decode() for d in hd.world().allgather_bytes(digest.encode())]
     if hd.is_chief():
         with open(out, "w") as f:
             json.dump({"history": history.history, "batches": rec.logs, "evaluate": ev,
-                       "predict": pred.tolist(), "weights": [w.tolist() for w in m.get_weights()],
+                       "predict": pred.tolist(), "train_on_batch": on_batch, "weights": [w.tolist() for w in m.get_weights()],
                        "digests": digests}, f)
