@@ -657,6 +657,9 @@ cdef class Network:
             data._users -= 1
         if st != HF_OK:
             _raise(st, "grad_batch")
+        if count > 0:  # last_batch_output: this share's outputs (for the metrics run in Python)
+            self._last_cap = <size_t>count
+            self._last_rows = <size_t>count
         return count
 
     def update_batch(self, lr):

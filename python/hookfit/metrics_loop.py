@@ -60,13 +60,21 @@ class MetricsNetwork:
         )
 
     # -- steps
-    def _update(self, data, start, rows):
-        """The custom metrics see the batch that just ran."""
+    def _update(self, data, start, rows, y_pred=None):
+        """The custom metrics see the batch that just ran (``y_pred``: its
+        outputs when they are not the workspace's, e.g. gathered from the
+        ranks of a data-parallel step)."""
         order = data.order
         rows_of = slice(start, start + rows) if order is None else order[start : start + rows]
         y = data.y[rows_of]
         sw = data.sample_weight
-        self._python.update(y, self._network.last_batch_output(), None if sw is None else sw[rows_of])
+        if y_pred is None:
+            y_pred = self._network.last_batch_output()
+        self._python.update(y, y_pred, None if sw is None else sw[rows_of])
+
+    @property
+    def has_python_metrics(self) -> bool:
+        return self._python is not None
 
     def train_batch(self, data, start, count, lr):
         ran = self._network.train_batch(data, start, count, lr)

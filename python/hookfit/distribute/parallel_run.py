@@ -257,6 +257,7 @@ class ParallelRun:
         network, opt, model = self.model._network, self.model.optimizer, self.model
         lo, hi = shard_bounds(rows, self.comm.rank, self.comm.size)
         network.grad_batch(data, start + lo, hi - lo, rows, lo)
+        self._python_metrics_see(data, start, rows, hi > lo)
         buf = network.reduce_buffer
         buf[-1] = 1.0 if model.stop_training else 0.0
         self.comm.allreduce_sum_(buf)
@@ -280,6 +281,7 @@ class ParallelRun:
         network.reset_metrics()
         if hi > lo:
             network.test_batch(data, start + lo, hi - lo)
+        self._python_metrics_see(data, start, rows, hi > lo)
         delta = np.ascontiguousarray(network.metric_state(), dtype=np.float32)
         if hi - lo not in (0, rows) and self._summed_loss():
             # The loss tracker [total, count] weighs a batch's loss by its
@@ -288,6 +290,23 @@ class ParallelRun:
             delta[0] *= np.float32(rows / (hi - lo))
         comm.allreduce_sum_(delta.reshape(-1))
         network.set_metric_state(running + delta)
+
+    def _python_metrics_see(self, data, start, rows, ran: bool) -> None:
+        """Metrics run in Python (custom ones) get the whole global batch on
+        every rank: the shares' outputs gathered, then the same update as on
+        one process, so their state (whatever it is) agrees everywhere."""
+        loop = self._loop
+        if loop is None:
+            return
+        network = self.model._network
+        share = network.last_batch_output() if ran else np.zeros((0, network.output_dim), np.float32)
+        loop._update(data, start, rows, self.comm.allgather_rows(share))
+
+    @property
+    def _loop(self):
+        """The loop's network when custom metrics run in Python, else None."""
+        loop = self.model._loop_network()
+        return loop if getattr(loop, "has_python_metrics", False) else None
 
     def _summed_loss(self) -> bool:
         from hookfit import losses
@@ -306,9 +325,9 @@ class ParallelRun:
         from hookfit.trainers.batch_runner import Steps
 
         self.after_train_begin(it)
-        network, data = self.model._network, it.dataset
+        data = it.dataset
         batch_size, n_rows = it.batch_size, it.n_rows
-        results = network.metric_results
+        results = self.model._loop_network().metric_results  # custom metrics' results merged
 
         def step(j):
             start = j * batch_size
@@ -338,7 +357,7 @@ class ParallelRun:
         from hookfit.trainers.batch_runner import Steps
 
         n = data.n_rows
-        results = self.model._network.metric_results
+        results = self.model._loop_network().metric_results  # custom metrics' results merged
 
         def one(j):
             start = j * batch_size

@@ -61,15 +61,7 @@ def _parallel(model, distribute, what):
     hookfit.distribute imports no MPI for it)."""
     from hookfit.distribute import parallel_run
 
-    run = parallel_run.start(model, distribute, what)
-    compiled = getattr(model, "_compiled_metrics", None)
-    if run is not None and compiled is not None and compiled.needs_python:
-        raise NotImplementedError(
-            f"{what}() data-parallel runs built-in single-valued metrics only; custom metrics "
-            "(run in Python per batch) and metrics with several thresholds do not run "
-            "data-parallel yet: compile without them, or run one process"
-        )
-    return run
+    return parallel_run.start(model, distribute, what)
 
 
 class NotCompiledError(RuntimeError, ValueError):
