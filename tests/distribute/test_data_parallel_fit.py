@@ -97,17 +97,18 @@ def test_fit_equals_one_process_at_the_same_global_batch(replicas, n, batch_size
             assert w.tobytes() == w0.tobytes()  # bit-identical across replicas
 
 
-def test_shuffled_fit_uses_rank_0s_stream_and_equals_one_process():
+@pytest.mark.parametrize("shuffle", [True, "batch"])
+def test_shuffled_fit_uses_rank_0s_stream_and_equals_one_process(shuffle):
     x, y = _data(101)
     model = _model()
     keras.utils.set_random_seed(99)
-    one_hist = _fit(model, x, y, shuffle=True)[0]
+    one_hist = _fit(model, x, y, shuffle=shuffle)[0]
 
     models = [_model(), _model()]
     keras.utils.set_random_seed(99)
 
     def replica(comm):
-        return _fit(models[comm.rank], x, y, DataParallel(comm), shuffle=True)[0]
+        return _fit(models[comm.rank], x, y, DataParallel(comm), shuffle=shuffle)[0]
 
     # The replicas share this process's stream; only rank 0 draws from it.
     for hist in run_replicas(2, replica, timeout=120):

@@ -105,8 +105,10 @@ class EpochIterator:
 
     def _start_pass(self, p: int) -> None:
         if self.shuffle == "batch":
+            # One draw from hookfit's stream seeds the pass (a data-parallel
+            # fit draws it on rank 0, so every rank shuffles alike).
             order = np.arange(self.n_rows, dtype=np.int64)
-            gen = rng.generator()
+            gen = np.random.default_rng(self.draw_seed())
             for s in range(0, self.n_rows, self.batch_size):
                 gen.shuffle(order[s : s + self.batch_size])
         elif self.shuffle:

@@ -475,10 +475,10 @@ class Trainer:
         parallel = _parallel(self, distribute, "fit")
         if parallel is not None:
             try:
-                if shuffle == "batch" or on_interrupt is not None:
+                if on_interrupt is not None:
                     raise NotImplementedError(
-                        "shuffle='batch' and on_interrupt do not run data-parallel yet; use "
-                        "shuffle=True or False and on_interrupt=None"
+                        "on_interrupt does not run data-parallel yet (a signal reaches the "
+                        "ranks at different batches); use on_interrupt=None"
                     )
                 parallel.check(
                     callbacks, data=parallel_data_signature(x, y, sample_weight),
