@@ -31,7 +31,7 @@ RuntimeError (BusyError: a Network used by two threads at once, or
 ``__new__`` without ``__init__``). Messages name the argument.
 """
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -328,6 +328,33 @@ class Network:
         TerminateOnNaN checks at batch end). Between batches, at most every
         5 ms, pending signals are handled: Ctrl-C raises KeyboardInterrupt
         after a whole batch, and ``last_run_batches`` tells how many ran."""
+    def train_batches_hooked(
+        self,
+        data: Dataset,
+        start: int,
+        count: int,
+        batch_size: int,
+        rate_at: Callable[[int], float],
+        first_hook: int,
+        sample_phase: int,
+        sample_mask: int,
+        begin_raw: Callable[[int, dict], object] | None,
+        begin_timed: Callable[[int, dict], object] | None,
+        begin_slow: list[bool],
+        end_raw: Callable[[int, dict], object] | None,
+        end_timed: Callable[[int, dict], object] | None,
+        end_slow: list[bool],
+        make_logs: Callable[[list[float]], dict],
+        advance: Callable[[int], object],
+        model: Any,
+    ) -> tuple[int, int]:
+        """fit's per-batch loop without its Python overhead: one native step
+        per batch between ``begin(batch, {})`` and ``end(batch,
+        make_logs(results))``; timed or untimed dispatch as batch_runner
+        samples it; ``rate_at(iterations)`` read before each step,
+        ``advance(1)`` after it; stops after the batch that set
+        ``model.stop_training``. Returns (untimed batches, ns in the steps);
+        ``last_run_batches`` is the steps run, exact when a hook raises."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
     def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> int: ...

@@ -344,6 +344,9 @@ cdef class Network:
     def metric_results(self):
         """Running values [loss, metric_0, ...] (0.0 when nothing was accumulated)."""
         self._check_ready()
+        return self._results()
+
+    cdef list _results(self):
         cdef const float *st = _fptr(self._mstate)
         cdef size_t k = hf_network_output_width(&self.net), off = 2, i
         cdef list out = [<double>(st[0] / st[1]) if st[1] != 0.0 else 0.0]
@@ -436,6 +439,79 @@ cdef class Network:
         """ceil(count / batch_size) consecutive steps in one native call;
         returns how many ran (fewer only when stop_on_nonfinite stopped it)."""
         return self._run_train(data, start, count, batch_size, lr, stop_on_nonfinite)
+
+    def train_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
+                             Py_ssize_t batch_size, rate_at, Py_ssize_t first_hook,
+                             Py_ssize_t sample_phase, Py_ssize_t sample_mask,
+                             begin_raw, begin_timed, list begin_slow,
+                             end_raw, end_timed, list end_slow, make_logs, advance, model):
+        """fit's per-batch loop (batch_runner._per_batch, once Keras's
+        slow-callback check is over) without its Python overhead:
+        ceil(count / batch_size) steps, each one native call (GIL released)
+        between the batch hooks ``begin(batch, {})`` and ``end(batch,
+        make_logs(results))`` (either may be None).
+
+        A batch's hooks are timed (``*_timed``) when ``(batch - sample_phase)
+        & sample_mask == 0`` or a ``*_slow[0]`` is set as the batch starts, else
+        untimed (``*_raw``). ``rate_at(iterations)`` is read before each step,
+        after its begin hooks (a hook may change the rate); ``advance(1)``
+        after each step, before its end hooks. Stops after the batch whose
+        hooks set ``model.stop_training``. Returns ``(untimed, native_ns)``:
+        the batches dispatched untimed and the time spent in the steps;
+        ``last_run_batches`` is the steps run, exact when a hook raises.
+        ``first_hook``: the hook index of the first batch."""
+        self._check_run(data, start, count, batch_size, True)
+        cdef Py_ssize_t n_batches = (count + batch_size - 1) // batch_size
+        if <int64_t>n_batches > INT64_MAX - self.net.iterations:
+            raise PositionError(
+                f"iterations ({self.net.iterations}) + {n_batches} steps would overflow int64; "
+                "reset optimizer.iterations to a smaller value"
+            )
+        cdef size_t b = <size_t>batch_size
+        cdef float *ws = self._workspace(<size_t>min(batch_size, count))
+        cdef Py_ssize_t i, batch, untimed = 0
+        cdef size_t pos, rows
+        cdef float lrf
+        cdef hf_status st
+        cdef bint lean
+        cdef int64_t t0, native_ns = 0
+        self._last_run_batches = 0
+        for i in range(n_batches):
+            batch = first_hook + i
+            lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
+            if begin_raw is not None:
+                (begin_raw if lean else begin_timed)(batch, {})
+            lrf = <float>float(rate_at(self.net.iterations))
+            if not isfinite(lrf):
+                raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
+            pos = <size_t>start + <size_t>i * b
+            rows = min(b, <size_t>start + <size_t>count - pos)
+            # Busy only inside the step: the hooks may use this network.
+            self._check_idle("train_batches_hooked")
+            self._busy = True
+            data._users += 1
+            try:
+                with nogil:
+                    t0 = _now_ns()
+                    st = hf_train_steps(&self.net, &data.data, pos, rows, b, lrf, ws)
+                    native_ns += _now_ns() - t0
+            finally:
+                self._busy = False
+                data._users -= 1
+            if st != HF_OK:
+                _raise(st, "train")
+            self._last_run_batches = i + 1
+            self._last_cap = rows  # one batch per call: its layout holds `rows` rows
+            self._last_rows = rows
+            advance(1)
+            PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
+            if end_raw is not None:
+                (end_raw if lean else end_timed)(batch, make_logs(self._results()))
+            if lean:
+                untimed += 1
+            if model.stop_training:
+                break
+        return untimed, native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                                Py_ssize_t batch_size, object lr, bint stop) except -1:

@@ -105,3 +105,68 @@ def test_ctrl_c_interrupts_a_long_native_run_after_a_whole_batch():
     ran = net.last_run_batches
     assert 0 < ran < rows // 8
     assert net.iterations == ran  # whole batches only: the position stays exact
+
+
+class _Stop:
+    stop_training = False
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
+    """train_batches_hooked: bitwise train_batches, each hook called at its
+    batch with the running results, the timed/untimed choice by the
+    sampling mask, the rate read per batch, the position advanced before the
+    end hook, the network usable from a hook."""
+    plain, hooked, data = _net(core), _net(core), _data(core)
+    plain.train_batches(data, 0, 100, 16, np.array([0.01 * (1 + i) for i in range(7)], np.float32))
+    calls, steps = [], []
+
+    def begin(kind):
+        return lambda batch, logs: calls.append((kind, "begin", batch, logs))
+
+    def end(kind):
+        def hook(batch, logs):
+            calls.append((kind, "end", batch, logs, len(steps), hooked.metric_results()))
+            hooked.params.copy()  # the network is not busy between batches
+        return hook
+
+    untimed, ns = hooked.train_batches_hooked(
+        data, 0, 100, 16, lambda it: 0.01 * (1 + it), 20, 17, 3,
+        begin("raw"), begin("timed"), [False], end("raw"), end("timed"), [False],
+        lambda r: {"loss": r[0], "mae": r[1]}, lambda n: steps.append(n), _Stop(),
+    )
+    assert hooked.params.tobytes() == plain.params.tobytes()
+    assert hooked.last_run_batches == 7 and hooked.iterations == 7 and ns >= 0
+    # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there.
+    kinds = {c[2]: c[0] for c in calls}
+    assert kinds == {b: ("timed" if b in (21, 25) else "raw") for b in range(20, 27)}
+    assert untimed == 5
+    ends = [c for c in calls if c[1] == "end"]
+    assert [c[4] for c in ends] == list(range(1, 8))  # advanced before the end hook
+    for c in ends:
+        assert c[3] == {"loss": c[5][0], "mae": c[5][1]}
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hooked_run_stops_after_the_batch_that_asked(core):
+    net, data, stop = _net(core), _data(core), _Stop()
+
+    def end(batch, logs):
+        if batch == 2:
+            stop.stop_training = True
+
+    net.train_batches_hooked(data, 0, 100, 16, lambda it: 0.01, 0, 0, 7, None, None, [False],
+                             end, end, [False], lambda r: {}, lambda n: None, stop)
+    assert net.last_run_batches == 3 and net.iterations == 3
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hooked_run_refuses_a_non_finite_rate_before_that_step(core):
+    from hookfit.errors import NonFiniteError
+
+    net, data = _net(core), _data(core)
+    rates = iter([0.01, float("nan")])
+    with pytest.raises(NonFiniteError, match="learning rate"):
+        net.train_batches_hooked(data, 0, 100, 16, lambda it: next(rates), 0, 0, 7, None, None,
+                                 [False], None, None, [False], lambda r: {}, lambda n: None, _Stop())
+    assert net.last_run_batches == 1 and net.iterations == 1

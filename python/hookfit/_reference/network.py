@@ -4,6 +4,7 @@ arithmetic, float32 storage between nodes, as the C buffers are)."""
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -491,6 +492,37 @@ class Network:
             if stop_on_nonfinite and not math.isfinite(self.metric_results()[0]):
                 break
         return self.last_run_batches
+
+    def train_batches_hooked(self, data, start, count, batch_size, rate_at, first_hook, sample_phase,
+                             sample_mask, begin_raw, begin_timed, begin_slow, end_raw, end_timed,
+                             end_slow, make_logs, advance, model):
+        """The compiled core's per-batch loop, as plain Python (see _core.pyi)."""
+        self._check_rows(data, start, count)
+        starts = range(start, start + count, batch_size)
+        if self.iterations + len(starts) > 2**63 - 1:
+            raise PositionError("iterations + steps would overflow int64")
+        self.last_run_batches = 0
+        untimed = native_ns = 0
+        for i, s in enumerate(starts):
+            batch = first_hook + i
+            lean = (batch - sample_phase) & sample_mask != 0 and not (begin_slow[0] or end_slow[0])
+            if begin_raw is not None:
+                (begin_raw if lean else begin_timed)(batch, {})
+            rate = float(np.float32(rate_at(self.iterations)))
+            if not math.isfinite(rate):
+                raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
+            t0 = time.perf_counter_ns()
+            self.train_batch(data, s, min(batch_size, start + count - s), rate)
+            native_ns += time.perf_counter_ns() - t0
+            self.last_run_batches = i + 1
+            advance(1)
+            if end_raw is not None:
+                (end_raw if lean else end_timed)(batch, make_logs(self.metric_results()))
+            if lean:
+                untimed += 1
+            if model.stop_training:
+                break
+        return untimed, native_ns
 
     def test_batch(self, data, start, count):
         self._check(data, start, count, need_y=True)

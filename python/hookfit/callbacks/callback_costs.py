@@ -187,13 +187,13 @@ class CallbackCosts:
         if note is not None:
             note.wall_ns += ns
 
-    def add_native(self, mode: str, ns: int) -> None:
-        """``ns`` spent inside one of the core's run calls for ``mode``."""
+    def add_native(self, mode: str, ns: int, calls: int = 1) -> None:
+        """``ns`` spent inside ``calls`` of the core's run calls for ``mode``."""
         self._native_ns += ns
         note = self.paths.get(mode)
         if note is not None:
             note.native_ns += ns
-            note.native_calls += 1
+            note.native_calls += calls
 
     def timed(self, mode: str, run):
         """``run`` (a callable starting a native run of batches), timed into
@@ -204,6 +204,17 @@ class CallbackCosts:
                 return run(*args)
             finally:
                 self.add_native(mode, _clock() - start)
+
+        return timed_run
+
+    def timed_hooked(self, mode: str, run):
+        """``run`` (a native run with the batch hooks inside, returning
+        ``(ran, untimed, ns in its steps)``), its step time added to ``mode``'s
+        native time; returns ``(ran, untimed)``."""
+        def timed_run(*args):
+            ran, untimed, ns = run(*args)
+            self.add_native(mode, ns, calls=ran)
+            return ran, untimed
 
         return timed_run
 

@@ -166,11 +166,12 @@ class Optimizer:
         return lr if isinstance(lr, LearningRateSchedule) else None
 
     def _rate_at(self, iteration: int) -> float:
-        """The rate the step with this iteration count uses."""
-        schedule = self._schedule
-        if schedule is None:
-            return self._learning_rate
-        return self._checked(schedule._rates(np.array([iteration], np.int64)))[0].item()
+        """The rate the step with this iteration count uses (read per batch:
+        the constant case is kept to one attribute read and a type test)."""
+        lr = self._learning_rate
+        if not isinstance(lr, LearningRateSchedule):
+            return lr
+        return self._checked(lr._rates(np.array([iteration], np.int64)))[0].item()
 
     def _rates_for(self, iterations: int, n_batches: int):
         """The rates of the next n_batches steps: a float when constant, else a

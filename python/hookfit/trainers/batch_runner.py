@@ -33,16 +33,23 @@ class Steps:
         metric_logs: ``(make_logs, results)`` when the logs are
             ``make_logs(results())`` whatever the batch (train, test): the
             per-batch loop calls them directly, one call less per batch.
+        hooked(j, k, batch, phase, begin_parts, end_parts, model)
+            -> (ran, untimed) (the trainer wraps the core's (ran, untimed,
+            ns) with its cost accounting): ``k`` batches from native batch ``j``, hook
+            indices from ``batch``, with the lean hooks around each batch,
+            in one native call (train on the compiled network; None where
+            the loop must stay in Python).
     """
 
-    __slots__ = ("many", "one", "logs", "advance", "metric_logs")
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked")
 
-    def __init__(self, many, one, logs, advance=None, metric_logs=None):
+    def __init__(self, many, one, logs, advance=None, metric_logs=None, hooked=None):
         self.many = many
         self.one = one
         self.logs = logs
         self.advance = advance
         self.metric_logs = metric_logs
+        self.hooked = hooked
 
 
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
@@ -80,9 +87,22 @@ def _per_batch(steps, dispatch, pieces, batch, model):
     end_raw, end_timed, end_slow = _parts(None if timed else end)
     mask = SAMPLE_EVERY - 1
     untimed = 0  # dispatches of the lean tables made without timing
+    hooked = steps.hooked
     try:
         for first, count in pieces:  # lazily: the train pieces follow the position
-            for j in range(first, first + count):
+            j, end_j = first, first + count
+            while j < end_j:
+                if not timed and hooked is not None:
+                    # The rest of the piece in one native call, hooks included.
+                    ran, lean = hooked(j, end_j - j, batch, start,
+                                       (begin_raw, begin_timed, begin_slow),
+                                       (end_raw, end_timed, end_slow), model)
+                    untimed += lean
+                    batch += ran
+                    j += ran
+                    if model is not None and model.stop_training:
+                        return batch - start
+                    continue
                 if timed:  # Keras's slow-callback check is armed: its timed hooks
                     b, e = begin, end
                 elif (batch - start) & mask and not (begin_slow[0] or end_slow[0]):
@@ -96,6 +116,7 @@ def _per_batch(steps, dispatch, pieces, batch, model):
                 if e is not None:
                     e(batch, make_logs(results()) if make_logs is not None else logs(j))
                 batch += 1
+                j += 1
                 if model is not None and model.stop_training:
                     return batch - start
                 if timed and not dispatch.armed:

@@ -42,6 +42,7 @@ import numpy as np
 from hookfit import losses as _losses
 from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import graceful_interrupt, source_loops
@@ -583,8 +584,11 @@ class Trainer:
         guard = getattr(self, "_interrupt_guard", None)
         if guard is not None:  # the safe points of a graceful interrupt
             steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
+            steps.hooked = None  # its batches are guarded one by one
         # Outside the guard: its handler looks for the guarded run's own frame.
         steps.many, steps.one = cl.costs.timed("train", steps.many), cl.costs.timed("train", steps.one)
+        if steps.hooked is not None:
+            steps.hooked = cl.costs.timed_hooked("train", steps.hooked)
         epoch_logs = {}
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
@@ -658,7 +662,18 @@ class Trainer:
         def advance(n):
             it.step += n
 
-        return Steps(many, one, logs, advance, metric_logs=(make_logs, results))
+        hooked = None
+        if network is self._network:  # not with custom metrics (their update is Python's)
+            native = network.train_batches_hooked
+
+            def hooked(j, k, batch, phase, begin, end, model):
+                start = j * batch_size
+                rows = min(n_rows, start + k * batch_size) - start
+                untimed, ns = native(data, start, rows, batch_size, opt._rate_at, batch, phase,
+                                     SAMPLE_EVERY - 1, *begin, *end, make_logs, advance, model)
+                return network.last_run_batches, untimed, ns
+
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked)
 
     # -- evaluate -----------------------------------------------------------------
 
