@@ -18,7 +18,7 @@ def crc32c(data):
         return hf_crc32c(0, PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data))
     try:
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-    except (TypeError, BufferError) as e:
+    except (TypeError, BufferError, ValueError) as e:  # numpy: ValueError
         raise TypeError(
             f"crc32c needs bytes or a C-contiguous buffer (bytearray, memoryview); got "
             f"{type(data).__name__}: {e}") from None
