@@ -24,13 +24,12 @@ def masked_crc32c(data: bytes) -> int:
 
 
 def varint(n: int) -> bytes:
+    """Base-128 digits, least significant first, each but the last with its
+    high bit set. (Written unlike the writer's loop, on purpose: an oracle
+    sharing the code it checks would check nothing.)"""
     n &= 0xFFFFFFFFFFFFFFFF  # int64 fields are encoded as their two's complement
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+    digits = [(n >> shift) & 0x7F for shift in range(0, max(n.bit_length(), 1), 7)]
+    return bytes([d | 0x80 for d in digits[:-1]] + digits[-1:])
 
 
 def field_bytes(number: int, payload: bytes) -> bytes:

@@ -49,7 +49,15 @@ def _masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
+_ONE_BYTE_VARINTS = tuple(bytes((n,)) for n in range(0x80))
+
+
 def _varint(n: int) -> bytes:
+    # Steps up to 16383 (a fit's epochs) take one of the two short paths.
+    if 0 <= n < 0x80:
+        return _ONE_BYTE_VARINTS[n]
+    if 0 <= n < 0x4000:
+        return bytes(((n & 0x7F) | 0x80, n >> 7))
     n &= 0xFFFFFFFFFFFFFFFF  # int64 fields are encoded as their two's complement
     out = bytearray()
     while n > 0x7F:
