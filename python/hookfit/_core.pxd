@@ -57,6 +57,10 @@ cdef extern from "hf_shuffle.h" nogil:
     void hf_permutation(int64_t *out, size_t n, uint64_t seed)
 
 
+cdef extern from "hf_crc32c.h" nogil:
+    uint32_t hf_crc32c(uint32_t crc, const void *data, size_t n)
+
+
 cdef extern from "hf_activation.h" nogil:
     enum:
         HF_ACT_LINEAR

@@ -500,3 +500,8 @@ def set_dense1_kernel(name: str) -> None:
 
 def dense1_kernel() -> str:
     """The Dense(1) training kernel in use: 'fused' or 'pipelined'."""
+
+def crc32c(data: bytes | bytearray | memoryview) -> int:
+    """The CRC-32C (Castagnoli) of ``data`` (bytes or any C-contiguous
+    buffer), an int in [0, 2**32): the checksum of TensorBoard's event
+    records. TypeError for anything else."""

@@ -154,3 +154,42 @@ def test_state_keeps_the_global_batch_counter(tmp_path):
     other = TensorBoard(tmp_path)
     other.set_state(callback.get_state())
     assert other._global_train_batch == 3
+
+
+def test_epoch_files_equal_the_oracles_bytes(tmp_path):
+    # Arrays in the logs are left out, NumPy scalars are written as floats,
+    # val_ entries go to the validation run; tags keep the logs' order.
+    from unittest import mock
+
+    from hookfit._reference import event_records as oracle
+    from hookfit.callbacks import tensorboard_events
+
+    callback = TensorBoard(log_dir=tmp_path)
+    callback.set_model(FakeModel())
+    callback.set_params({"verbose": 0, "epochs": 2, "steps": 1})
+    logs = [
+        {"loss": 0.5, "weights": np.zeros(3), "mae": np.float32(0.25), "val_loss": 1.5, "val_mae": 0.75},
+        {"loss": 0.25, "weights": np.ones(3), "mae": np.float64(0.125), "val_loss": 1.0, "val_mae": 0.5},
+    ]
+    clock = iter(float(t) for t in range(1000, 1100))
+    with mock.patch.object(tensorboard_events.time, "time", lambda: next(clock)):
+        callback.on_train_begin({})
+        for epoch, epoch_logs in enumerate(logs):
+            callback.on_epoch_begin(epoch, {})
+            callback.on_epoch_end(epoch, epoch_logs)
+        callback.on_train_end({})
+    # Each run's file opens at its first event: train at 1000 (event 1001),
+    # validation at 1002 (event 1003), then the second epoch's at 1004, 1005.
+    expected = {
+        "train": [(1000, None), (1001, 0, {"epoch_loss": 0.5, "epoch_mae": 0.25}),
+                  (1004, 1, {"epoch_loss": 0.25, "epoch_mae": 0.125})],
+        "validation": [(1002, None), (1003, 0, {"epoch_loss": 1.5, "epoch_mae": 0.75}),
+                       (1005, 1, {"epoch_loss": 1.0, "epoch_mae": 0.5})],
+    }
+    for run, events in expected.items():
+        want = oracle.record(oracle.event(0, wall_time=events[0][0], file_version="brain.Event:2"))
+        for wall_time, step, values in events[1:]:
+            encoded = oracle.summary([oracle.scalar_value(tag, v) for tag, v in values.items()])
+            want += oracle.record(oracle.event(step, wall_time=wall_time, summary=encoded))
+        (name,) = os.listdir(tmp_path / run)
+        assert (tmp_path / run / name).read_bytes() == want

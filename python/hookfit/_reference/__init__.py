@@ -10,6 +10,7 @@ csrc/.
 
 from hookfit._reference.codes import *  # noqa: F403
 from hookfit._reference.codes import _N_SLOTS, EPSILON, f32  # noqa: F401
+from hookfit._reference.crc32c import *  # noqa: F403
 from hookfit._reference.dataset import *  # noqa: F403
 from hookfit._reference.dense import *  # noqa: F403
 from hookfit._reference.network import *  # noqa: F403

@@ -34,6 +34,12 @@ logger = logging.getLogger("hookfit")
 _LEGACY_KWARGS = ("write_grads", "embeddings_layer_names", "embeddings_data", "batch_size")
 
 
+def _is_scalar(value) -> bool:
+    """Whether a log entry is one number (TensorBoard's scalars cannot show
+    arrays). The loop logs Python floats: they skip NumPy's dispatch."""
+    return type(value) is float or np.ndim(value) == 0
+
+
 def _histogram_summary():
     try:
         from tensorboardX.summary import histogram
@@ -190,27 +196,29 @@ class TensorBoard(Callback):
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
             return
         self._writer("train").add_scalars(
-            {"batch_" + k: float(v) for k, v in (logs or {}).items() if np.ndim(v) == 0},
+            {"batch_" + k: float(v) for k, v in (logs or {}).items() if _is_scalar(v)},
             self._global_train_batch,
         )
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        train_logs = {k: v for k, v in logs.items() if not k.startswith("val_")}
-        val_logs = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        train, validation = {}, {}
+        for key, value in (logs or {}).items():
+            if _is_scalar(value):
+                if key.startswith("val_"):
+                    validation["epoch_" + key[4:]] = float(value)
+                else:
+                    train["epoch_" + key] = float(value)
         if self.write_steps_per_second and self._epoch_start is not None:
             steps = self._epoch_steps or (self.params or {}).get("steps") or 0
             elapsed = time.perf_counter() - self._epoch_start
-            train_logs["steps_per_second"] = steps / elapsed if elapsed > 0 else 0.0
-        for run, values in (("train", train_logs), ("validation", val_logs)):
-            if not values:
-                continue
-            # No flush per epoch: like TensorFlow's summary writers, the
-            # writer flushes on an interval (120 s); the files are complete at
-            # on_train_end / on_exception, which close the writers.
-            self._writer(run).add_scalars(
-                {"epoch_" + k: float(v) for k, v in values.items() if np.ndim(v) == 0}, epoch
-            )
+            train["epoch_steps_per_second"] = steps / elapsed if elapsed > 0 else 0.0
+        # No flush per epoch: like TensorFlow's summary writers, the writer
+        # flushes on an interval (120 s); the files are complete at
+        # on_train_end / on_exception, which close the writers.
+        if train:
+            self._writer("train").add_scalars(train, epoch)
+        if validation:
+            self._writer("validation").add_scalars(validation, epoch)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
 
@@ -220,7 +228,7 @@ class TensorBoard(Callback):
             return
         writer = self._writer("validation")
         writer.add_scalars(
-            {f"evaluation_{k}_vs_iterations": float(v) for k, v in logs.items() if np.ndim(v) == 0},
+            {f"evaluation_{k}_vs_iterations": float(v) for k, v in logs.items() if _is_scalar(v)},
             int(optimizer.iterations),
         )
         # Flushed only by a standalone evaluate(): inside fit the writers are
