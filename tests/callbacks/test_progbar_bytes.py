@@ -224,3 +224,14 @@ def test_a_stream_swapped_within_a_fit_gets_the_rest(clock, capsys):
     line = f"4/4 - 0s{metrics(3)} - 0s/epoch - 0s/step\n"
     assert capsys.readouterr().out == "Epoch 1/2\n" + line
     assert later.getvalue() == "Epoch 2/2\n" + line
+
+
+def test_keys_the_user_declares_stateful_are_shown_as_given(clock, capsys):
+    logger = keras.callbacks.ProgbarLogger(count_mode="steps", stateful_metrics=["tick"])
+    out = fit_output(capsys, [Tick(clock, 0.5, mark=True), logger], epochs=1, verbose=1)
+    ticks = ["0.0000e+00", "1.0000", "2.0000", "3.0000"]  # each batch's own value
+    etas = ["1s", "1s", "0s", "0s"]
+    assert out == bar_bytes(
+        [(f"{BARS[i]} - ETA: {etas[i]}{metrics(i)} - tick: {ticks[i]}", False) for i in range(4)]
+        + [(f"{BARS[3]} - 2s 500ms/step{metrics(3)} - tick: 3.0000{VAL}", True)]
+    )

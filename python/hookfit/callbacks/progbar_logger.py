@@ -12,6 +12,8 @@ from __future__ import annotations
 from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.utils.progbar import Progbar
 
+_DUE_AT_FIRST_BATCH = Due(0)  # asked once per epoch: made once
+
 
 class ProgbarLogger(Callback):
     """Prints metrics to stdout with a Keras 2 progress bar.
@@ -72,7 +74,7 @@ class ProgbarLogger(Callback):
     def _next_redraw(self, batch, last):
         bar = self.progbar
         if bar is None or bar._last_update == 0:
-            return Due(batch)
+            return _DUE_AT_FIRST_BATCH if batch == 0 else Due(batch)
         return Due(None, bar._last_update + bar.interval)
 
     def on_train_begin(self, logs=None):
@@ -94,7 +96,13 @@ class ProgbarLogger(Callback):
             bar._write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        self._batch_update_progbar(batch, logs)
+        bar = self.progbar
+        if bar is not None and self.use_steps:  # the usual case, in one call
+            self.seen = self.steps_done = batch + 1
+            if self.verbose == 1:
+                bar.update(batch + 1, logs.items() if logs else (), finalize=False)
+        else:
+            self._batch_update_progbar(batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
         if not self._called_in_fit:

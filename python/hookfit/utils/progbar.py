@@ -178,26 +178,25 @@ class Progbar:
                 text += f" - {key}:" + _format_value(value, use_abs=use_abs)
         return text
 
-    def _step_time(self, current, now) -> float:
-        # The first step (often a warm-up) is left out once there are others.
-        if not current:
-            return 0.0
-        if self._time_after_first_step is not None and current > 1:
-            per_step = (now - self._time_after_first_step) / (current - 1)
-        else:
-            per_step = (now - self._start) / current
-        if current == 1:
-            self._time_after_first_step = now
-        return per_step
-
     def _draw_line(self, current, now, finalize):
+        # One function and one write per draw: this runs between native
+        # runs of batches, with cold caches, where every call costs.
         previous_width = self._total_width
         target = self.target
-        if target is not None:
-            bar = _bar_text(current, target, self.width)
-        else:
+        if target is None:
             bar = "%7d/Unknown" % current
-        per_step = self._step_time(current, now)
+        else:
+            bar = _BAR_TEXTS.get((current, target, self.width)) or _bar_text(current, target, self.width)
+        # Seconds per step; the first (often a warm-up) is left out once there are others.
+        first_done = self._time_after_first_step
+        if not current:
+            per_step = 0.0
+        elif current > 1 and first_done is not None:
+            per_step = (now - first_done) / (current - 1)
+        else:
+            per_step = (now - self._start) / current
+            if current == 1:
+                self._time_after_first_step = now
         if target is None or finalize:
             info = f" - {now - self._start:.0f}s" + format_time(per_step, self.unit_name)
         else:
@@ -206,11 +205,15 @@ class Progbar:
             info += self._metrics_text(use_abs=True)
         width = len(bar) + len(info)
         self._total_width = width
-        # One write per draw: erase, redraw, pad over the old text, end the line.
+        # Erase, redraw, pad over the old text, end the line when final.
         line = ("\b" * previous_width + "\r" if self._dynamic else "\n") + bar + info
         if previous_width > width:
             line += " " * (previous_width - width)
-        self._write(line + "\n" if finalize else line)
+        if finalize:
+            line += "\n"
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(line)
+        stream.flush()
 
     def _print_summary(self, current, now):
         target = self.target if self.target is not None else current
@@ -224,4 +227,6 @@ class Progbar:
                      + " -" + format_time(epoch_time / target, self.unit_name) + "\n")
             self._time_at_epoch_start = now
             self._time_at_epoch_end = None
-        self._write(line)
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(line)
+        stream.flush()
