@@ -2,6 +2,7 @@
 
 import io
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -146,3 +147,39 @@ def test_fit_verbose_2_and_evaluate_predict(capsys):
 def test_count_mode_is_checked():
     with pytest.raises(ValueError, match="Unknown `count_mode`"):
         keras.callbacks.ProgbarLogger(count_mode="epochs")
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_dynamic_display_follows_keras_rule(monkeypatch, tty):
+    # 'posix' loaded (Linux, macOS): carriage-return redraws whatever stdout is.
+    monkeypatch.setattr(sys, "stdout", _Stream(tty))
+    assert progbar_module._dynamic_display() is True
+    # Elsewhere (Windows, no IPython, no PyCharm): only on a terminal.
+    monkeypatch.delitem(sys.modules, "posix", raising=False)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.delenv("PYCHARM_HOSTED", raising=False)
+    assert progbar_module._dynamic_display() is tty
+    monkeypatch.setenv("PYCHARM_HOSTED", "1")
+    assert progbar_module._dynamic_display() is True
+
+
+def test_without_dynamic_display_each_draw_starts_a_new_line(clock, monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(progbar_module, "_dynamic_display", lambda: False)
+    bar = Progbar(2, stream=out, stateful_metrics={"a"})
+    bar.update(1, [("a", 1.0)])
+    clock.now += 1
+    bar.update(2, [("a", 2.0)])
+    assert out.getvalue() == (
+        "\n1/2 [==============>...............] - ETA: 0s - a: 1.0000"
+        "\n2/2 [==============================] - 1s 1s/step - a: 2.0000\n"
+    )

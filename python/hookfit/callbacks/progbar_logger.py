@@ -12,6 +12,8 @@ from __future__ import annotations
 from hookfit.callbacks.callback import Callback, Due, Schedule
 from hookfit.utils.progbar import Progbar
 
+_DUE_AT_FIRST_BATCH = Due(0)  # asked once per epoch: made once
+
 
 class ProgbarLogger(Callback):
     """Prints metrics to stdout with a Keras 2 progress bar.
@@ -39,7 +41,7 @@ class ProgbarLogger(Callback):
         self.epochs = 1
         self._call_batch_hooks = True
         self._called_in_fit = False
-        self._stateful_cache = None  # (metrics names, stateful_metrics, their union)
+        self._stateful = None  # the keys shown as given, read at each run's start
 
     def set_params(self, params):
         super().set_params(params)
@@ -72,29 +74,35 @@ class ProgbarLogger(Callback):
     def _next_redraw(self, batch, last):
         bar = self.progbar
         if bar is None or bar._last_update == 0:
-            return Due(batch=batch)
-        return Due(time=bar._last_update + bar.interval)
+            return _DUE_AT_FIRST_BATCH if batch == 0 else Due(batch)
+        return Due(None, bar._last_update + bar.interval)
 
     def on_train_begin(self, logs=None):
         self._called_in_fit = True
+        self._read_stateful()
 
     def on_test_begin(self, logs=None):
         if not self._called_in_fit:
-            self._reset_progbar()
-            self._maybe_init_progbar()
+            self._read_stateful()
+            self._start_progbar()
 
     def on_predict_begin(self, logs=None):
-        self._reset_progbar()
-        self._maybe_init_progbar()
+        self._read_stateful()
+        self._start_progbar()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._reset_progbar()
-        self._maybe_init_progbar()
+        bar = self._start_progbar()
         if self.verbose and self.epochs > 1:
-            self.progbar._write(f"Epoch {epoch + 1}/{self.epochs}\n")
+            bar._write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        self._batch_update_progbar(batch, logs)
+        bar = self.progbar
+        if bar is not None and self.use_steps:  # the usual case, in one call
+            self.seen = self.steps_done = batch + 1
+            if self.verbose == 1:
+                bar.update(batch + 1, logs.items() if logs else (), finalize=False)
+        else:
+            self._batch_update_progbar(batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
         if not self._called_in_fit:
@@ -113,45 +121,49 @@ class ProgbarLogger(Callback):
     def on_predict_end(self, logs=None):
         self._finalize_progbar(logs)
 
-    def _reset_progbar(self):
+    def _read_stateful(self) -> set:
+        """The keys shown as given: the user's plus the model's loss and
+        metrics (running means already). Read once per fit/evaluate/predict
+        (Keras 2 rereads them at each update because its model builds its
+        metrics in the first step; hookfit's are known from compile)."""
+        names = getattr(self.model, "metrics_names", None) or ()
+        self._stateful = set(self.stateful_metrics).union(names)
+        return self._stateful
+
+    def _start_progbar(self) -> Progbar:
+        """A new bar (one per epoch, evaluate or predict, as in Keras)."""
         self.seen = 0
         self.steps_done = 0
-        self.progbar = None
-
-    def _maybe_init_progbar(self):
-        names = tuple(getattr(self.model, "metrics_names", None) or ())
-        cached = self._stateful_cache
-        if cached is None or cached[0] != names or cached[1] != self.stateful_metrics:
-            cached = self._stateful_cache = (names, set(self.stateful_metrics),
-                                             self.stateful_metrics | set(names))
-        stateful = cached[2]
-        if self.progbar is None:
-            self.progbar = Progbar(
-                target=self.target,
-                verbose=self.verbose,
-                stateful_metrics=stateful,
-                unit_name="step" if self.use_steps else "sample",
-            )
-        self.progbar.stateful_metrics = stateful
+        stateful = self._stateful
+        bar = self.progbar = Progbar(
+            target=self.target,
+            verbose=self.verbose,
+            stateful_metrics=stateful if stateful is not None else self._read_stateful(),
+            unit_name="step" if self.use_steps else "sample",
+        )
+        return bar
 
     def _batch_update_progbar(self, batch, logs):
-        logs = logs or {}
-        self._maybe_init_progbar()
+        bar = self.progbar
+        if bar is None:  # batch hooks called without their begin hook
+            bar = self._start_progbar()
         self.steps_done = batch + 1
         if self.use_steps:
             self.seen = batch + 1
         else:
+            logs = logs or {}
             self.seen += logs.get("size", 0) * logs.get("num_steps", 1)
             logs = {k: v for k, v in logs.items() if k not in ("size", "num_steps")}
         if self.verbose == 1:
-            self.progbar.update(self.seen, list(logs.items()), finalize=False)
+            bar.update(self.seen, logs.items() if logs else (), finalize=False)
 
     def _finalize_progbar(self, logs):
-        logs = logs or {}
-        self._maybe_init_progbar()
+        bar = self.progbar
+        if bar is None:
+            bar = self._start_progbar()
         if self.target is None:
             # Unknown up front (e.g. samples mode): what was counted.
             self.target = self.seen or self.steps_done or None
-            self.progbar.target = self.target
+            bar.target = self.target
         current = self.target if self.target is not None else self.steps_done
-        self.progbar.update(current, list(logs.items()), finalize=True)
+        bar.update(current, logs.items() if logs else (), finalize=True)

@@ -24,15 +24,13 @@ import time
 
 
 def _dynamic_display() -> bool:
-    # Keras 2's rule; 'posix' is always loaded on Linux and macOS, so
-    # carriage-return redraws are used even when stdout is a file.
+    # Keras 2's rule, with its terms reordered so that the usual answer needs
+    # no isatty() system call: 'posix' is always loaded on Linux and macOS,
+    # so carriage-return redraws are used even when stdout is a file.
+    if "posix" in sys.modules or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ:
+        return True
     isatty = getattr(sys.stdout, "isatty", None)
-    return bool(
-        (isatty is not None and isatty())
-        or "ipykernel" in sys.modules
-        or "posix" in sys.modules
-        or "PYCHARM_HOSTED" in os.environ
-    )
+    return bool(isatty is not None and isatty())
 
 
 def format_time(seconds: float, unit_name: str) -> str:
@@ -63,6 +61,28 @@ def _format_value(value, *, use_abs: bool) -> str:
         return f" {value}"
     big = abs(v) > 1e-3 if use_abs else v > 1e-3
     return f" {v:.4f}" if big else f" {v:.4e}"
+
+
+# Counter and bar text (``" 3/8 [=====>....]"``) by (current, target, width):
+# an epoch's bar takes few distinct values, the same every epoch.
+_BAR_TEXTS: dict = {}
+
+
+def _bar_text(current: int, target: int, width: int) -> str:
+    key = (current, target, width)
+    text = _BAR_TEXTS.get(key)
+    if text is None:
+        digits = int(math.log10(target)) + 1
+        filled = int(width * current / target)
+        text = f"{current:>{digits}d}/{target} ["
+        if filled > 0:
+            text += "=" * (filled - 1) + (">" if current < target else "=")
+        text += "." * (width - filled) + "]"
+        if type(current) is int and type(target) is int:  # noqa: E721 (1.0 == 1 would share a key)
+            if len(_BAR_TEXTS) >= 4096:
+                _BAR_TEXTS.clear()
+            _BAR_TEXTS[key] = text
+    return text
 
 
 class Progbar:
@@ -112,29 +132,34 @@ class Progbar:
 
     def update(self, current, values=None, finalize=None):
         """Record progress ``current`` with ``values`` (pairs of key, value)."""
+        target = self.target
         if finalize is None:
-            finalize = False if self.target is None else current >= self.target
-        for key, value in values or ():
-            if key not in self.stateful_metrics and not isinstance(value, str):
-                weight = max(current - self._seen_so_far, 1)
-                entry = self._values.get(key)
-                if entry is None:
-                    self._values[key] = [value * weight, weight]
+            finalize = False if target is None else current >= target
+        if values:
+            stateful = self.stateful_metrics
+            store = self._values
+            weight = max(current - self._seen_so_far, 1)
+            for key, value in values:
+                if key in stateful or isinstance(value, str):
+                    store[key] = [value, 1]
                 else:
-                    entry[0] += value * weight
-                    entry[1] += weight
-            else:
-                self._values[key] = [value, 1]
+                    entry = store.get(key)
+                    if entry is None:
+                        store[key] = [value * weight, weight]
+                    else:
+                        entry[0] += value * weight
+                        entry[1] += weight
         self._seen_so_far = current
 
         now = time.time()
-        if current == self.target:
+        if current == target:
             self._time_at_epoch_end = now
-        if self.verbose == 1:
-            if now - self._last_update < self.interval and not finalize:
+        verbose = self.verbose
+        if verbose == 1:
+            if not finalize and now - self._last_update < self.interval:
                 return
             self._draw_line(current, now, finalize)
-        elif self.verbose == 2 and finalize:
+        elif verbose == 2 and finalize:
             self._print_summary(current, now)
         self._last_update = now
 
@@ -142,65 +167,66 @@ class Progbar:
         self.update(self._seen_so_far + n, values)
 
     def _metrics_text(self, *, use_abs: bool) -> str:
-        parts = []
+        text = ""
         for key, (total, weight) in self._values.items():
-            value = total if isinstance(total, str) else total / max(1, weight)
-            parts.append(f" - {key}:" + _format_value(value, use_abs=use_abs))
-        return "".join(parts)
-
-    def _step_time(self, current, now) -> float:
-        # The first step (often a warm-up) is left out once there are others.
-        if not current:
-            return 0.0
-        if self._time_after_first_step is not None and current > 1:
-            per_step = (now - self._time_after_first_step) / (current - 1)
-        else:
-            per_step = (now - self._start) / current
-        if current == 1:
-            self._time_after_first_step = now
-        return per_step
-
-    def _counter(self, current, bar: bool) -> str:
-        digits = int(math.log10(self.target)) + 1
-        text = f"{current:>{digits}d}/{self.target}"
-        if not bar:
-            return text
-        filled = int(self.width * current / self.target)
-        text += " ["
-        if filled > 0:
-            text += "=" * (filled - 1) + (">" if current < self.target else "=")
-        return text + "." * (self.width - filled) + "]"
+            if type(total) is float:  # noqa: E721 (the usual log value: format it here)
+                v = total / weight
+                big = (abs(v) if use_abs else v) > 1e-3
+                text += f" - {key}: {v:.4f}" if big else f" - {key}: {v:.4e}"
+            else:
+                value = total if isinstance(total, str) else total / max(1, weight)
+                text += f" - {key}:" + _format_value(value, use_abs=use_abs)
+        return text
 
     def _draw_line(self, current, now, finalize):
+        # One function and one write per draw: this runs between native
+        # runs of batches, with cold caches, where every call costs.
         previous_width = self._total_width
-        prefix = ("\b" * previous_width + "\r") if self._dynamic else "\n"
-        if self.target is not None:
-            bar = self._counter(current, bar=True)
-        else:
+        target = self.target
+        if target is None:
             bar = "%7d/Unknown" % current
-        per_step = self._step_time(current, now)
-        if self.target is None or finalize:
+        else:
+            bar = _BAR_TEXTS.get((current, target, self.width)) or _bar_text(current, target, self.width)
+        # Seconds per step; the first (often a warm-up) is left out once there are others.
+        first_done = self._time_after_first_step
+        if not current:
+            per_step = 0.0
+        elif current > 1 and first_done is not None:
+            per_step = (now - first_done) / (current - 1)
+        else:
+            per_step = (now - self._start) / current
+            if current == 1:
+                self._time_after_first_step = now
+        if target is None or finalize:
             info = f" - {now - self._start:.0f}s" + format_time(per_step, self.unit_name)
         else:
-            info = " - ETA: " + format_eta(per_step * (self.target - current))
-        info += self._metrics_text(use_abs=True)
-        self._total_width = len(bar) + len(info)
-        if previous_width > self._total_width:
-            info += " " * (previous_width - self._total_width)
+            info = " - ETA: " + format_eta(per_step * (target - current))
+        if self._values:
+            info += self._metrics_text(use_abs=True)
+        width = len(bar) + len(info)
+        self._total_width = width
+        # Erase, redraw, pad over the old text, end the line when final.
+        line = ("\b" * previous_width + "\r" if self._dynamic else "\n") + bar + info
+        if previous_width > width:
+            line += " " * (previous_width - width)
         if finalize:
-            info += "\n"
-        self._write(prefix + bar + info)
+            line += "\n"
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(line)
+        stream.flush()
 
     def _print_summary(self, current, now):
         target = self.target if self.target is not None else current
         digits = int(math.log10(max(target, 1))) + 1
         line = f"{current:>{digits}d}/{target} - {now - self._start:.0f}s"
-        line += self._metrics_text(use_abs=False)
+        if self._values:
+            line += self._metrics_text(use_abs=False)
         if self._time_at_epoch_end:
             epoch_time = self._time_at_epoch_end - self._time_at_epoch_start
-            line += " -" + format_time(epoch_time, "epoch")
-            line += " -" + format_time(epoch_time / target, self.unit_name)
+            line += (" -" + format_time(epoch_time, "epoch")
+                     + " -" + format_time(epoch_time / target, self.unit_name) + "\n")
             self._time_at_epoch_start = now
             self._time_at_epoch_end = None
-            line += "\n"
-        self._write(line)
+        stream = self._stream if self._stream is not None else sys.stdout
+        stream.write(line)
+        stream.flush()
