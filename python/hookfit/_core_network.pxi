@@ -599,6 +599,7 @@ cdef class Network:
         cdef hf_status st = HF_OK
         cdef size_t b = <size_t>batch_size, total = (<size_t>count + b - 1) // b
         cdef size_t done = 0, take, rows, pos, cap = 1
+        cdef size_t layout_rows = first_rows  # the last call's workspace layout (hf_network.c: min(rows, batch))
         cdef bint per_batch = lr_table != NULL or stop
         cdef int64_t now, slice_start, last_check
         cdef float mean
@@ -624,6 +625,7 @@ cdef class Network:
                                               out, ws)
                     if st != HF_OK:
                         break
+                    layout_rows = min(rows, b)
                     done += take
                     self._last_run_batches = <Py_ssize_t>done
                     if stop:
@@ -641,7 +643,7 @@ cdef class Network:
             self._busy = False
             data._users -= 1
         if mode != _PREDICT and done > 0:
-            self._last_cap = first_rows
+            self._last_cap = layout_rows
             self._last_rows = min(b, <size_t>count - (done - 1) * b)
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])

@@ -170,3 +170,25 @@ def test_a_hooked_run_refuses_a_non_finite_rate_before_that_step(core):
         net.train_batches_hooked(data, 0, 100, 16, lambda it: next(rates), 0, 0, 7, None, None,
                                  [False], None, None, [False], lambda r: {}, lambda n: None, _Stop())
     assert net.last_run_batches == 1 and net.iterations == 1
+
+
+@pytest.mark.parametrize("rows, batch", [(20, 16), (100, 16), (33, 32), (16, 16)])
+def test_last_batch_output_after_a_run_is_its_last_batch(rows, batch):
+    """After a run of several batches (the last one partial, maybe run
+    alone), the compiled core's last_batch_output is the last batch's
+    output, as the twin's: the workspace is read with that call's layout."""
+    outs = []
+    for core in IMPLEMENTATIONS:
+        rng = np.random.default_rng(0)
+        net = core.Network(4, [3, 2], [core.ACT_RELU, core.ACT_LINEAR], [True, True])
+        net.params[:] = rng.uniform(-0.5, 0.5, net.n_params)
+        net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_SGD)
+        data = core.Dataset(rng.random((rows, 4)), rng.random((rows, 2)))
+        net.test_batches(data, 0, rows, batch)
+        tested = net.last_batch_output()
+        net.train_batches(data, 0, rows, batch, 0.01)
+        outs.append((tested, net.last_batch_output()))
+    last = rows - (rows - 1) // batch * batch
+    for a, b in zip(*outs):
+        assert a.shape == (last, 2)
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
