@@ -105,3 +105,36 @@ def test_custom_and_vector_metrics_equal_one_process(replicas):
             assert [b for b, _ in got] == [b for b, _ in want]
             for (_, a), (_, b) in zip(got, want):
                 _same(a, b)
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, x, y, batch_size):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def __len__(self):
+        return -(-self.x.shape[0] // self.batch_size)
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[s], self.y[s]
+
+
+def test_custom_metrics_on_a_pydataset_equal_one_process():
+    x, y = _data(81)
+
+    def run(model, strategy=None):
+        rec = BatchLogs()
+        history = model.fit(Batches(x, y, 20), epochs=2, verbose=0, callbacks=[rec], shuffle=False,
+                            validation_data=Batches(x[:33], y[:33], 16), distribute=strategy)
+        return history.history, rec, model.evaluate(Batches(x, y, 25), verbose=0, return_dict=True,
+                                                    distribute=strategy)
+
+    one_hist, one_rec, one_ev = run(_model())
+    models = [_model(), _model(seed=11)]
+    for hist, rec, ev in run_replicas(2, lambda comm: run(models[comm.rank], DataParallel(comm)),
+                                      timeout=120):
+        _same(hist, one_hist)
+        _same(ev, one_ev)
+        for (_, a), (_, b) in zip(rec.train, one_rec.train):
+            _same(a, b)
