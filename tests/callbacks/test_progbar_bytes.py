@@ -12,10 +12,8 @@ import io
 import sys
 
 import numpy as np
-import pytest
 
 import hookfit as keras
-from hookfit.utils import progbar as progbar_module
 
 LOSS = ["1.0000", "5.0000", "4.6667", "7.5000"]
 MAE = ["1.0000", "2.0000", "2.0000", "2.5000"]
@@ -26,21 +24,6 @@ BARS = [  # counter and bar at 1..4 of 4 steps, width 30
     "4/4 [==============================]",
 ]
 VAL = " - val_loss: 1.0000 - val_mae: 1.0000"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(progbar_module.time, "time", c)
-    return c
 
 
 class Tick(keras.callbacks.Callback):

@@ -12,21 +12,6 @@ from hookfit.utils import progbar as progbar_module
 from hookfit.utils.progbar import Progbar
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    c = Clock()
-    monkeypatch.setattr(progbar_module.time, "time", c)
-    return c
-
-
 def test_verbose_1_redraws_in_place_with_eta_and_final_line(clock):
     out = io.StringIO()
     bar = Progbar(8, stream=out, stateful_metrics={"loss"})

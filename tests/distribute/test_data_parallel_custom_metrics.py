@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from batch_logs import BatchLogs
+from batch_sources import Batches
+
 import hookfit as keras
 from hookfit.distribute import DataParallel, run_replicas
 
@@ -60,18 +63,6 @@ def _model(seed=3):
     return model
 
 
-class BatchLogs(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.train, self.test = [], []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.train.append((batch, dict(logs)))
-
-    def on_test_batch_end(self, batch, logs=None):
-        self.test.append((batch, dict(logs)))
-
-
 def _run(model, x, y, strategy=None):
     rec = BatchLogs()
     sw = np.linspace(0.5, 1.5, x.shape[0]).astype(np.float32)
@@ -107,27 +98,14 @@ def test_custom_and_vector_metrics_equal_one_process(replicas):
                 _same(a, b)
 
 
-class Batches(keras.utils.PyDataset):
-    def __init__(self, x, y, batch_size):
-        super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-
-    def __len__(self):
-        return -(-self.x.shape[0] // self.batch_size)
-
-    def __getitem__(self, i):
-        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self.x[s], self.y[s]
-
-
 def test_custom_metrics_on_a_pydataset_equal_one_process():
     x, y = _data(81)
 
     def run(model, strategy=None):
         rec = BatchLogs()
-        history = model.fit(Batches(x, y, 20), epochs=2, verbose=0, callbacks=[rec], shuffle=False,
-                            validation_data=Batches(x[:33], y[:33], 16), distribute=strategy)
-        return history.history, rec, model.evaluate(Batches(x, y, 25), verbose=0, return_dict=True,
+        history = model.fit(Batches(x, y, 20, weighted=False), epochs=2, verbose=0, callbacks=[rec], shuffle=False,
+                            validation_data=Batches(x[:33], y[:33], 16, weighted=False), distribute=strategy)
+        return history.history, rec, model.evaluate(Batches(x, y, 25, weighted=False), verbose=0, return_dict=True,
                                                     distribute=strategy)
 
     one_hist, one_rec, one_ev = run(_model())
