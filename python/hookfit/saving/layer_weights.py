@@ -14,6 +14,7 @@ mismatch leaves the model unchanged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ def in_memory(array) -> StoredArray:
     return StoredArray(tuple(array.shape), lambda: array)
 
 
+@functools.lru_cache(maxsize=256)  # class names, at every save of a checkpoint
 def snake_case(name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()

@@ -11,6 +11,7 @@ records would be needed) it leaves the work to ``np.savez``.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -24,16 +25,22 @@ _DOS_DATE = (1980 - 1980) << 9 | 1 << 5 | 1  # 1980-01-01, as numpy's own savez 
 _LIMIT = 2**31 - 1
 
 
-def _npy(array: np.ndarray) -> bytes:
-    """The ``.npy`` (format 1.0) bytes of a C-ordered array."""
+@functools.lru_cache(maxsize=256)  # a checkpoint writes the same shapes at every save
+def _npy_header(dtype: np.dtype, shape: tuple) -> bytes:
+    """The magic, length and header of a format 1.0 ``.npy`` file."""
     header = "{'descr': %r, 'fortran_order': False, 'shape': %r, }" % (
-        np.lib.format.dtype_to_descr(array.dtype),
-        tuple(array.shape),
+        np.lib.format.dtype_to_descr(dtype),
+        shape,
     )
     # Header plus magic (10 bytes) padded with spaces to a multiple of 64, then "\n".
     padding = -(10 + len(header) + 1) % 64
     header_bytes = (header + " " * padding + "\n").encode("latin1")
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header_bytes)) + header_bytes + array.tobytes()
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header_bytes)) + header_bytes
+
+
+def _npy(array: np.ndarray) -> bytes:
+    """The ``.npy`` (format 1.0) bytes of a C-ordered array."""
+    return _npy_header(array.dtype, tuple(array.shape)) + array.tobytes()
 
 
 def npz_bytes(arrays: dict) -> bytes | bytearray | memoryview:

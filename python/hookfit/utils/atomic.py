@@ -38,7 +38,8 @@ def ensure_writable_directory(path, *, what: str = "file", probe: bool = True) -
     directory and why, so a run can fail before training starts."""
     directory = os.path.dirname(os.path.abspath(os.fspath(path)))
     try:
-        os.makedirs(directory, exist_ok=True)
+        if not os.path.isdir(directory):  # one stat when it exists (every checkpoint save)
+            os.makedirs(directory, exist_ok=True)
     except OSError as e:
         raise UnwritableDirectoryError(
             f"Cannot create the directory {directory!r} for the {what} {path!r}: "
