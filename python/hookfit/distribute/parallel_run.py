@@ -32,6 +32,7 @@ None and the loop takes today's path).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -302,9 +303,10 @@ class ParallelRun:
         share = network.last_batch_output() if ran else np.zeros((0, network.output_dim), np.float32)
         loop._update(data, start, rows, self.comm.allgather_rows(share))
 
-    @property
+    @functools.cached_property
     def _loop(self):
-        """The loop's network when custom metrics run in Python, else None."""
+        """The loop's network when custom metrics run in Python, else None
+        (once per run: compile is refused while it lasts)."""
         loop = self.model._loop_network()
         return loop if getattr(loop, "has_python_metrics", False) else None
 
