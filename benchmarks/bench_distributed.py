@@ -9,9 +9,11 @@ measures:
   cores the ranks use (the cores of a shared VM are not equally fast);
 - on 2 ranks (``mpiexec -n 2``, each rank pinned to its own core, one thread):
   per-rank compute (``grad_batch`` on the rank's 128 rows + ``update_batch``,
-  no communication), the in-place Allreduce of the reduce buffer (235,146
-  gradients + the metric deltas), and the whole 2-rank step
-  (grad + Allreduce + update), which is what ``fit`` runs per batch;
+  no communication), the in-place sum of the reduce buffer (235,146
+  gradients + the metric deltas) as ``fit`` makes it (in a node shared-memory
+  window when the ranks share a machine) and through MPI's own Allreduce,
+  and the whole 2-rank step (grad + sum + update), which is what ``fit``
+  runs per batch;
 - each rank's own figures (its compute alone, and inside the 2-rank step its
   compute and its time in the Allreduce): the faster rank waits in the
   Allreduce for the slower one, so the slower rank's compute plus its
@@ -111,6 +113,10 @@ def ranks_part(steps: int, rounds: int) -> None:
     comm = world()
     pin(comm.rank)
     net, data = make_network()
+    # As fit does: the gradients in the communicator's shared window (ranks
+    # on one machine), else in the network's own buffer.
+    lent = comm.lend_reduce_buffer(net.reduce_buffer.shape[0])
+    private = net.reduce_buffer if lent is None else net.use_reduce_buffer(lent)
     buf = net.reduce_buffer
     n_batches = ROWS // BATCH
     lo, hi = shard_bounds(BATCH, comm.rank, comm.size)
@@ -124,6 +130,10 @@ def ranks_part(steps: int, rounds: int) -> None:
         for _ in range(k):
             comm.allreduce_sum_(buf)
 
+    def allreduce_mpi(k):  # MPI's own Allreduce, on a buffer outside the window
+        for _ in range(k):
+            comm.allreduce_sum_(private)
+
     tiny = np.zeros(1, np.float32)
 
     def latency(k):
@@ -135,6 +145,18 @@ def ranks_part(steps: int, rounds: int) -> None:
             net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
             comm.allreduce_sum_(buf)
             net.update_batch(1e-4)
+
+    def step_mpi(k):  # the same step with the gradients outside the window: MPI's Allreduce
+        if lent is not None:
+            net.use_reduce_buffer(private)
+        try:
+            for i in range(k):
+                net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
+                comm.allreduce_sum_(private)
+                net.update_batch(1e-4)
+        finally:
+            if lent is not None:
+                net.use_reduce_buffer(lent)
 
     clock = time.perf_counter
     parts = {"compute": [], "allreduce": []}  # per round: seconds per step inside the real step
@@ -153,9 +175,53 @@ def ranks_part(steps: int, rounds: int) -> None:
         parts["compute"].append(compute / k)
         parts["allreduce"].append(reduce / k)
 
-    results: dict = {}
+    # The speed-up as ratios within rounds: each round times the one-process
+    # step on rank 0's core (rank 1 waits in MPI, spinning on its own core),
+    # then on rank 1's, then
+    # the 2-rank step with fit's sum and with MPI's own Allreduce. The host
+    # of a shared VM changes speed from minute to minute; a ratio of
+    # neighbouring timings does not.
+    one_net, one_data = make_network()
+
+    def one_process_step(k):
+        for i in range(k):
+            one_net.train_batch(one_data, (i % n_batches) * BATCH, BATCH, 1e-4)
+
+    def alone(rank, body, k):
+        """body on `rank` only. The other ranks spin in MPI's wait: an idle
+        vCPU of a shared VM came back slower (measured), a spinning one does
+        not load the core the body runs on."""
+        comm.any_(False)
+        seconds = 0.0
+        if comm.rank == rank:
+            t0 = time.perf_counter()
+            body(k)
+            seconds = (time.perf_counter() - t0) / k
+        comm.any_(False)
+        return seconds
+
+    def together(body, k):
+        comm.any_(False)
+        t0 = time.perf_counter()
+        body(k)
+        return (time.perf_counter() - t0) / k
+
+    one_process_step(steps)  # warm-up
+    interleaved: dict = {"one_process_core0": [], "one_process_core1": [], "two_rank_step": [],
+                         "two_rank_step_mpi": []}
+    for _ in range(rounds):
+        interleaved["one_process_core0"].append(alone(0, one_process_step, steps))
+        interleaved["one_process_core1"].append(alone(1, one_process_step, steps))
+        interleaved["two_rank_step"].append(together(step, steps))
+        interleaved["two_rank_step_mpi"].append(together(step_mpi, steps))
+    core1 = [float(b) for b in json.loads(comm.bcast_bytes(
+        json.dumps(interleaved["one_process_core1"]).encode() if comm.rank == 1 else None, root=1))]
+    interleaved["one_process_core1"] = core1
+
+    results: dict = {"interleaved": interleaved}
     for name, body in (("per_rank_compute", compute), ("allreduce", allreduce),
-                       ("allreduce_1_float", latency), ("two_rank_step", step)):
+                       ("allreduce_mpi", allreduce_mpi), ("allreduce_1_float", latency),
+                       ("two_rank_step", step), ("two_rank_step_mpi", step_mpi)):
         comm.any_(False)  # both ranks start each case together
         results[name] = timed(body, steps, rounds)
     comm.any_(False)
@@ -170,6 +236,7 @@ def ranks_part(steps: int, rounds: int) -> None:
     results["reduce_floats"] = int(buf.shape[0])
     results["n_params"] = int(net.n_params)
     results["mpi"] = _mpi_name()
+    results["shared_window"] = lent is not None
     if comm.rank == 0:
         print("RESULTS " + json.dumps(results), flush=True)
 
@@ -242,12 +309,23 @@ def main() -> None:
           f"({sp['in_step_allreduce'][0] * 1e3:.3f} ms); rank {fast} waits "
           f"{(fp['in_step_allreduce'][0] - sp['in_step_allreduce'][0]) * 1e3:.3f} ms of its "
           f"{fp['in_step_allreduce'][0] * 1e3:.3f} ms allreduce for it")
-    print(f"allreduce {r['reduce_floats']} floats     {ms(r['allreduce'])}")
+    how = "node shared window" if r["shared_window"] else "MPI Allreduce"
+    print(f"allreduce {r['reduce_floats']} floats     {ms(r['allreduce'])}  ({how}: fit's path)")
+    print(f"  MPI's own Allreduce          {ms(r['allreduce_mpi'])}")
     print(f"allreduce 1 float (latency)    {ms(r['allreduce_1_float'])}")
     print(f"2-rank step                    {ms(two)}")
+    print(f"  with MPI's own Allreduce     {ms(r['two_rank_step_mpi'])}")
     best = min(one[0], core1[0])
     print(f"speed-up, 2 ranks vs 1 process: {one[0] / two[0]:.2f}x (core 0), "
-          f"{best / two[0]:.2f}x (the faster core)")
+          f"{best / two[0]:.2f}x (the faster core); with MPI's own Allreduce "
+          f"{best / r['two_rank_step_mpi'][0]:.2f}x")
+    rounds = r["interleaved"]
+    faster = [min(a, b) for a, b in zip(rounds["one_process_core0"], rounds["one_process_core1"])]
+    for key, what in (("two_rank_step", "fit's sum"), ("two_rank_step_mpi", "MPI's own Allreduce")):
+        ratios = [f / t for f, t in zip(faster, rounds[key])]
+        print(f"interleaved rounds, {what}: 1-process {ms(_spread(faster))}, 2-rank "
+              f"{ms(_spread(rounds[key]))}, speed-up per round {statistics.median(ratios):.2f}x "
+              f"({min(ratios):.2f}-{max(ratios):.2f})")
     print(f"projected 2 hosts on 10 GbE: allreduce {projected_allreduce * 1e3:.2f} ms "
           f"(2 x {TCP_LATENCY_S * 1e6:.0f} us + {nbytes / 1e6:.2f} MB at 1.25 GB/s), step "
           f"{projected_step * 1e3:.2f} ms (the slower rank's compute + it), speed-up "

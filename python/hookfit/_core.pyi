@@ -377,6 +377,11 @@ class Network:
         """float32 (n_params + 2 * (1 + n_metrics) + 1,): the gradients, the
         loss and metric deltas, and one float the caller may use (never
         touched here). The gradients live in it once it exists."""
+    def use_reduce_buffer(self, buf: np.ndarray) -> np.ndarray:
+        """Make buf (writable, C-contiguous, float32, reduce_buffer's length)
+        the reduce buffer, the gradients living in it, and return the one it
+        replaces: memory a communicator sums with no copy. Its contents are
+        never read; configure drops it."""
     def grad_batch(
         self, data: Dataset, start: int, count: int, global_rows: int, row_offset: int = 0
     ) -> int:

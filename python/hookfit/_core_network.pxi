@@ -289,6 +289,9 @@ cdef class Network:
         n_slots = <Py_ssize_t>hf_opt_n_slots(&os)
         try:
             slots = [_aligned_zeros(self.net.n_params) for _ in range(n_slots)]
+            # The gradients leave the reduce buffer dropped below (it may be
+            # memory lent by a communicator: use_reduce_buffer).
+            grads = _aligned_zeros(self.net.n_params) if self._reduce is not None else None
         except (MemoryError, ValueError):  # ValueError: more bytes than an address space
             raise WorkspaceError(
                 f"cannot allocate {n_slots} optimizer slots of {self.net.n_params} floats"
@@ -305,6 +308,9 @@ cdef class Network:
         self.net.metrics = ms
         self.net.mstate = _fptr(self._mstate)
         self.net.iterations = 0
+        if grads is not None:
+            self._grads = grads
+            self.net.grads = _fptr(grads)
         self._reduce = None  # its metric part has the new metrics' size
         self._loss = ls.kind
         self._sparse = ls.kind == LOSS_SCCE or any(
@@ -686,6 +692,30 @@ cdef class Network:
             self._grads = self._reduce[:self.net.n_params]
             self.net.grads = _fptr(self._reduce)
         return self._reduce
+
+    def use_reduce_buffer(self, buf):
+        """Make buf the reduce buffer (the gradients live in it from now on)
+        and return the one it replaces: for memory a communicator sums with
+        no copy (a node's shared memory). buf must be a writable C-contiguous
+        float32 array of reduce_buffer's length; its contents are never read
+        (grad_batch overwrites all but the last float). configure drops it."""
+        old = self.reduce_buffer
+        if (not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1
+                or not buf.flags.c_contiguous or not buf.flags.writeable):
+            raise TypeError(
+                "use_reduce_buffer: buf must be a writable C-contiguous 1-D float32 array; "
+                f"got {type(buf).__name__}"
+                + (f" of dtype {buf.dtype}, shape {buf.shape}" if isinstance(buf, np.ndarray) else "")
+            )
+        if buf.shape[0] != old.shape[0]:
+            raise ValueError(
+                f"use_reduce_buffer: buf must hold {old.shape[0]} floats (reduce_buffer's length); "
+                f"got {buf.shape[0]}"
+            )
+        self._reduce = buf
+        self._grads = buf[:self.net.n_params]
+        self.net.grads = _fptr(buf)
+        return old
 
     def grad_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, Py_ssize_t global_rows,
                    Py_ssize_t row_offset=0):

@@ -45,13 +45,15 @@ def clean_env() -> dict:
     return env
 
 
-def run_ranks(args: list, n: int = 2, timeout: float = TIMEOUT, cwd=None) -> subprocess.CompletedProcess:
-    """``mpiexec -n n <python> args...``; fails the test on a timeout."""
+def run_ranks(args: list, n: int = 2, timeout: float = TIMEOUT, cwd=None,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """``mpiexec -n n <python> args...`` (``env``: variables to add); fails
+    the test on a timeout."""
     cmd = mpiexec() + ["-n", str(n), sys.executable, *args]
     # A session of its own, so that a hung job is killed whole (the launcher
     # and every rank), not only mpiexec.
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(),
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**clean_env(), **(env or {})},
         cwd=cwd, start_new_session=True,
     )
     try:

@@ -115,6 +115,20 @@ def test_bad_root_and_group_size():
         thread_group(0)
 
 
+def test_only_mpi_lends_a_reduce_buffer_and_its_switch_is_checked(monkeypatch):
+    from hookfit.distribute.mpi_communicator import shared_memory_default
+
+    one, (thread, _) = SingleCommunicator(), thread_group(2)
+    assert one.lend_reduce_buffer(10) is None and thread.lend_reduce_buffer(10) is None
+    monkeypatch.delenv("HOOKFIT_MPI_SHARED_MEMORY", raising=False)
+    assert shared_memory_default() is True
+    monkeypatch.setenv("HOOKFIT_MPI_SHARED_MEMORY", "0")
+    assert shared_memory_default() is False
+    monkeypatch.setenv("HOOKFIT_MPI_SHARED_MEMORY", "yes")
+    with pytest.raises(ValueError, match="HOOKFIT_MPI_SHARED_MEMORY must be 1 .* or 0 .*'yes'"):
+        shared_memory_default()
+
+
 def test_single_communicator_is_the_identity():
     comm = SingleCommunicator()
     buf = np.arange(4, dtype=np.float32)

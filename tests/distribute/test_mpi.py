@@ -55,14 +55,16 @@ def test_launcher_runs_the_script_on_every_rank(ranks):
     assert res.stdout.count("fit ran") == 2
 
 
-@pytest.mark.parametrize("n, batch_size", [(96, 24), (101, 16), (85, 32)])  # even, uneven, 1-row last
-def test_unchanged_script_trains_data_parallel_as_one_process(ranks, tmp_path, n, batch_size):
+# even, uneven, 1-row last; the last also with MPI's Allreduce (no shared window)
+@pytest.mark.parametrize("n, batch_size, shared", [(96, 24, "1"), (101, 16, "1"), (85, 32, "1"), (85, 32, "0")])
+def test_unchanged_script_trains_data_parallel_as_one_process(ranks, tmp_path, n, batch_size, shared):
     import importlib.util
 
     import numpy as np
 
     out = tmp_path / "result.json"
-    res = ranks(["-m", "hookfit.distribute", str(PROGRAMS / "fit_job.py"), str(n), str(batch_size), str(out)])
+    res = ranks(["-m", "hookfit.distribute", str(PROGRAMS / "fit_job.py"), str(n), str(batch_size), str(out)],
+                env={"HOOKFIT_MPI_SHARED_MEMORY": shared})
     assert res.returncode == 0, res.stderr
     got = json.loads(out.read_text())
     # One process: the same script's pieces, here.
@@ -90,6 +92,9 @@ def test_unchanged_script_trains_data_parallel_as_one_process(ranks, tmp_path, n
     for w, w1 in zip(got["weights"], m.get_weights()):
         np.testing.assert_allclose(w, w1, rtol=1e-5, atol=1e-6)
     assert got["digests"][0] == got["digests"][1]  # bit-identical weights on both ranks
+    # Both ranks on this machine: the gradients were summed in the node's
+    # shared window during the fit, and the network got its own buffer back.
+    assert got["shared_window"] == ([True, False] if shared == "1" else [False, False])
     # One progress bar: verbose=2 prints one line per epoch, from rank 0 only.
     assert len(re.findall(r"Epoch \d/3", res.stdout)) == 3
 

@@ -107,6 +107,57 @@ def test_grad_batch_changes_nothing_but_the_reduce_buffer(impl):
 
 
 @IMPLS
+@pytest.mark.parametrize("name", ["dense1-bce-adam", "mlp-cce-adam"])
+def test_a_lent_reduce_buffer_steps_bitwise_as_the_own_one(impl, name):
+    """Memory lent by a communicator (a shared window) holds the step: its
+    old contents are never read, the step is bitwise the same, and the
+    network's own buffer comes back."""
+    problem = _problem(name)
+    data = impl.Dataset(*problem[-3:])
+    own, lent_net = _network(impl, problem), _network(impl, problem)
+    lent = np.full(lent_net.reduce_buffer.shape[0], np.nan, np.float32)
+    mine = lent_net.reduce_buffer
+    assert lent_net.use_reduce_buffer(lent) is mine and lent_net.reduce_buffer is lent
+    for start, rows in _batches(103, 32):  # 3 x 32 + 7
+        own.grad_batch(data, start, rows, rows)
+        lent_net.grad_batch(data, start, rows, rows)
+        assert lent[:-1].tobytes() == own.reduce_buffer[:-1].tobytes()
+        own.update_batch(0.01)
+        lent_net.update_batch(0.01)
+        own.train_batch(data, start, rows, 0.02)  # the one-call step uses the same gradients
+        lent_net.train_batch(data, start, rows, 0.02)
+        _assert_bitwise(_state(own), _state(lent_net))
+    assert lent_net.use_reduce_buffer(mine) is lent
+    assert lent_net.reduce_buffer is mine
+
+
+@IMPLS
+def test_use_reduce_buffer_refuses_a_wrong_buffer_and_configure_drops_it(impl):
+    problem = _problem("mlp-cce-adam")
+    data = impl.Dataset(*problem[-3:])
+    net = _network(impl, problem)
+    mine = net.reduce_buffer
+    n = mine.shape[0]
+    for bad, error in ((np.zeros(n, np.float64), TypeError), (np.zeros(n + 1, np.float32), ValueError),
+                       (np.zeros(2 * n, np.float32)[::2], TypeError), ([0.0] * n, TypeError),
+                       (np.zeros((1, n), np.float32), TypeError)):
+        with pytest.raises(error, match="use_reduce_buffer"):
+            net.use_reduce_buffer(bad)
+        assert net.reduce_buffer is mine  # a refused call changes nothing
+    frozen = np.zeros(n, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(TypeError, match="writable"):
+        net.use_reduce_buffer(frozen)
+    lent = np.zeros(n, np.float32)
+    net.use_reduce_buffer(lent)
+    net.configure(*problem[2:5], **problem[5])
+    assert net.reduce_buffer is not lent
+    lent[:] = 0
+    net.train_batch(data, 0, 32, 0.01)  # the gradients no longer live in the lent memory
+    assert not lent.any()
+
+
+@IMPLS
 def test_an_empty_share_contributes_zeros(impl):
     problem = _problem("mlp-scce-sgd")
     net = _network(impl, problem)

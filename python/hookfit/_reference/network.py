@@ -130,6 +130,8 @@ class Network:
         self._metrics = [m["kind"] for m in metric_specs]
         self._slots, self._blocks = slots, blocks
         self._acc = np.zeros(2 + sum(blocks), np.float32)
+        if self._reduce is not None:  # the gradients leave it (it may be lent memory)
+            self._grads = np.zeros_like(self._params)
         self._reduce = None  # its metric part has the new metrics' size
         self.iterations = 0
         self._configured = True
@@ -420,6 +422,20 @@ class Network:
             self._reduce = np.zeros(self.n_params + self._acc.shape[0] + 1, np.float32)
             self._grads = self._reduce[: self.n_params]
         return self._reduce
+
+    def use_reduce_buffer(self, buf):
+        old = self.reduce_buffer
+        if (not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1
+                or not buf.flags.c_contiguous or not buf.flags.writeable):
+            raise TypeError("use_reduce_buffer: buf must be a writable C-contiguous 1-D float32 array")
+        if buf.shape[0] != old.shape[0]:
+            raise ValueError(
+                f"use_reduce_buffer: buf must hold {old.shape[0]} floats (reduce_buffer's length); "
+                f"got {buf.shape[0]}"
+            )
+        self._reduce = buf
+        self._grads = buf[: self.n_params]
+        return old
 
     def _summed(self):
         return self._loss_spec.get("reduction", 0) in (1, "sum")

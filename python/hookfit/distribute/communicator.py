@@ -68,6 +68,16 @@ class Communicator:
     def any_(self, flag) -> bool:
         raise NotImplementedError
 
+    def lend_reduce_buffer(self, floats: int) -> np.ndarray | None:
+        """Collective. Memory for a network's reduce buffer (``floats``
+        float32) that ``allreduce_sum_`` sums with no copy, until
+        ``return_reduce_buffer``; None when this backend has none (then the
+        network keeps its own buffer)."""
+        return None
+
+    def return_reduce_buffer(self, buf: np.ndarray) -> None:
+        """``buf``, lent by ``lend_reduce_buffer``, is no longer used."""
+
     def allgather_rows(self, rows: np.ndarray) -> np.ndarray:
         """Every rank's block of rows (same dtype and columns), stacked in rank
         order: predictions sharded by rows, whole on every rank."""

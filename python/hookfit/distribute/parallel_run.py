@@ -93,6 +93,8 @@ class ParallelRun:
         self._filter: logging.Filter | None = None
         self._files: ChiefFiles | None = None  # during a fit
         self._moving: MovingStatistics | None = None  # BatchNormalization's, found at the first step
+        self._lent: tuple | None = None  # (network, the communicator's buffer it uses) while entered
+        self._own_buffer: np.ndarray | None = None  # the network's buffer before
 
     # -- start and end ---------------------------------------------------------
 
@@ -151,6 +153,7 @@ class ParallelRun:
             for slot in network.optimizer_slots():
                 self.comm.bcast_(slot)
             network.iterations = int(self.comm.bcast_bytes(str(network.iterations).encode()))
+            self._borrow_reduce_buffer(network)
         if not self.comm.is_chief:
             not_chief = _NotChief()
             self._filter = not_chief
@@ -179,7 +182,23 @@ class ParallelRun:
                 layer._seed = seed
             self.model._build_network()
 
+    def _borrow_reduce_buffer(self, network) -> None:
+        """The step's gradients in memory the communicator sums with no copy
+        (ranks on one machine: a shared window), when it has such memory."""
+        lent = self.comm.lend_reduce_buffer(network.reduce_buffer.shape[0])
+        if lent is not None:
+            self._own_buffer = network.use_reduce_buffer(lent)
+            self._lent = (network, lent)
+
     def exit(self) -> None:
+        if self._lent is not None:
+            network, lent = self._lent
+            self._lent = None
+            # Unless configure replaced it since (a new optimizer mid-fit).
+            if network.reduce_buffer is lent:
+                network.use_reduce_buffer(self._own_buffer)
+            self._own_buffer = None
+            self.comm.return_reduce_buffer(lent)
         if self._files is not None:
             self._files.undo()
             self._files = None

@@ -51,13 +51,26 @@ class BatchLogs(keras.callbacks.Callback):
         self.logs.append([batch, logs["loss"], logs["accuracy"]])
 
 
+def in_shared_window(m):
+    """Whether the model's gradients live in the node shared window (the
+    ranks share this machine: the sum needs no Allreduce)."""
+    shared = hd.world()._shared
+    buf = m._network.reduce_buffer
+    return shared is not None and shared.lent and shared.holds(buf)
+
+
+class WindowCheck(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        self.seen = in_shared_window(self.model)
+
+
 if __name__ == "__main__":
     n, batch_size, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     x, y = data(n)
     m = model()
     keras.utils.set_random_seed(7)  # the shuffle stream (rank 0's is used)
-    rec = BatchLogs()
-    history = m.fit(x, y, batch_size=batch_size, epochs=3, verbose=2, callbacks=[rec],
+    rec, window = BatchLogs(), WindowCheck()
+    history = m.fit(x, y, batch_size=batch_size, epochs=3, verbose=2, callbacks=[rec, window],
                     validation_split=0.25, sample_weight=np.linspace(0.5, 1.5, n).astype(np.float32))
     ev = m.evaluate(x, y, batch_size=batch_size, verbose=0)
     pred = m.predict(x, batch_size=batch_size, verbose=0)
@@ -68,4 +81,5 @@ if __name__ == "__main__":
         with open(out, "w") as f:
             json.dump({"history": history.history, "batches": rec.logs, "evaluate": ev,
                        "predict": pred.tolist(), "train_on_batch": on_batch, "weights": [w.tolist() for w in m.get_weights()],
-                       "digests": digests}, f)
+                       "digests": digests,
+                       "shared_window": [window.seen, in_shared_window(m)]}, f)
