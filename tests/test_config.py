@@ -32,8 +32,11 @@ print(json.dumps({"name": core.blas_name(), "threads": config.get_num_threads(),
 """
 
 
+_SETTINGS = ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
+
+
 def _probe(**env):
-    full = {k: v for k, v in os.environ.items() if k not in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS")}
+    full = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
     full.update(env)
     done = subprocess.run([sys.executable, "-c", PROBE], env=full, capture_output=True, text=True,
                           timeout=120, check=False)
@@ -47,6 +50,17 @@ def test_default_is_the_newest_openblas_and_a_pool_thread_per_cpu_of_the_affinit
     assert info["name"].startswith("scipy-openblas32")
     assert info["threads"] == info["pool"] == info["affinity"]
     assert info["lib_threads"] == [1]  # the pool splits the products; OpenBLAS runs inside
+
+
+@pytest.mark.parametrize("variable", ["MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"])
+def test_ranks_an_mpi_launcher_left_unbound_share_the_cpus(variable):
+    """2 ranks on this machine (MPICH's or Open MPI's launcher): each takes
+    its share of the CPUs, unless the launcher bound it to fewer CPUs than
+    the machine has (then its mask is its share already)."""
+    info = json.loads(_probe(**{variable: "2"}).stdout)
+    unbound = info["affinity"] >= os.cpu_count()
+    assert info["threads"] == info["pool"] == (max(1, info["affinity"] // 2) if unbound else info["affinity"])
+    assert json.loads(_probe(**{variable: "2"}, HOOKFIT_NUM_THREADS="2").stdout)["threads"] == 2
 
 
 def test_the_environment_variable_sets_the_count():

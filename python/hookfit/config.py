@@ -8,7 +8,11 @@ core takes fewer tasks instead of holding the step back. The OpenBLAS hookfit
 loads for its products (``hookfit._blas``) then runs single-threaded inside
 those tasks: its own threads would only compete with the pool.
 
-- default: the CPUs in this process's affinity mask;
+- default: the CPUs in this process's affinity mask; under an MPI launcher
+  that did not bind its ranks (the mask is every CPU), those CPUs shared
+  among the ranks on this machine (``MPI_LOCALNRANKS`` from MPICH's
+  mpiexec, ``OMPI_COMM_WORLD_LOCAL_SIZE`` from Open MPI's): 2 ranks on 2
+  cores take one thread each instead of two threads fighting for each core;
 - ``HOOKFIT_NUM_THREADS=n`` in the environment overrides the default;
 - ``set_num_threads(n)`` at run time overrides both.
 
@@ -45,10 +49,25 @@ def _check(n, what):
     return int(n)
 
 
+# How many ranks of an MPI job run on this machine, as its launcher says.
+_LOCAL_RANKS_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
+
+
+def _local_ranks() -> int:
+    for name in _LOCAL_RANKS_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) >= 1:
+            return int(value)
+    return 1
+
+
 def _default() -> int:
     raw = os.environ.get(_ENV)
     if raw is None or not raw.strip():
-        return min(_affinity_cpus(), 64)
+        cpus, ranks = _affinity_cpus(), _local_ranks()
+        if ranks > 1 and cpus >= (os.cpu_count() or cpus):  # unbound ranks share the machine
+            cpus = max(1, cpus // ranks)
+        return min(cpus, 64)
     try:
         value = int(raw)
     except ValueError:
