@@ -69,18 +69,17 @@ class MPICommunicator(Communicator):
         if not self._shared_memory or self._on_one_node() is None:
             return None
         shared = self._shared
-        if shared is not None and shared.lent:
+        if shared is not None and shared.lent is not None:
             return None  # a data-parallel run inside another: MPI's Allreduce
         if self.any_(shared is None or shared.floats < floats):
             shared = self._allocate(floats)
             if shared is None:
                 return None
-        shared.lent = True
-        return shared.mine[:floats]
+        return shared.lend(floats)
 
     def return_reduce_buffer(self, buf):
         if self._shared is not None and self._shared.holds(buf):
-            self._shared.lent = False
+            self._shared.lent = None
 
     def _on_one_node(self):
         if self._node is None:

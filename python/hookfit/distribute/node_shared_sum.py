@@ -45,15 +45,19 @@ class NodeSharedBuffer:
             for q in range(self.size)
         ]
         self.floats = floats
-        self.lent = False
+        self._base = self.views[self.rank].__array_interface__["data"][0]
+        self.lent: np.ndarray | None = None  # the array lent out, if any
 
-    @property
-    def mine(self) -> np.ndarray:
-        return self.views[self.rank]
+    def lend(self, floats: int) -> np.ndarray:
+        self.lent = self.views[self.rank][:floats]
+        return self.lent
 
     def holds(self, buf: np.ndarray) -> bool:
-        """Whether buf is the start of this rank's shared buffer."""
-        return buf.size <= self.floats and buf.ctypes.data == self.mine.ctypes.data
+        """Whether buf is the start of this rank's shared buffer (the lent
+        array itself, at every step, is told by identity)."""
+        return buf is self.lent or (
+            buf.size <= self.floats and buf.__array_interface__["data"][0] == self._base
+        )
 
     def sum_(self, n: int) -> None:
         """The sum of every rank's first n floats, into all of them (every

@@ -56,7 +56,7 @@ def in_shared_window(m):
     ranks share this machine: the sum needs no Allreduce)."""
     shared = hd.world()._shared
     buf = m._network.reduce_buffer
-    return shared is not None and shared.lent and shared.holds(buf)
+    return shared is not None and shared.lent is not None and shared.holds(buf)
 
 
 class WindowCheck(keras.callbacks.Callback):
