@@ -49,22 +49,12 @@ def _check(n, what):
     return int(n)
 
 
-# How many ranks of an MPI job run on this machine, as its launcher says.
-_LOCAL_RANKS_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
-
-
-def _local_ranks() -> int:
-    for name in _LOCAL_RANKS_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) >= 1:
-            return int(value)
-    return 1
-
-
 def _default() -> int:
     raw = os.environ.get(_ENV)
     if raw is None or not raw.strip():
-        cpus, ranks = _affinity_cpus(), _local_ranks()
+        from hookfit.utils.launcher import launched_local_size  # the environment only
+
+        cpus, ranks = _affinity_cpus(), launched_local_size()
         if ranks > 1 and cpus >= (os.cpu_count() or cpus):  # unbound ranks share the machine
             cpus = max(1, cpus // ranks)
         return min(cpus, 64)

@@ -2,30 +2,18 @@
 the process was not started by an MPI launcher (one process costs nothing).
 
 An MPI launcher tells each process the size of the job in its environment
-(Open MPI: ``OMPI_COMM_WORLD_SIZE``; MPICH, Intel MPI and Slurm's PMI:
-``PMI_SIZE``); only when that says more than one, or when the program has
-already imported mpi4py itself, is mpi4py used.
+(``utils/launcher.py``); only when that says more than one, or when the
+program has already imported mpi4py itself, is mpi4py used.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 from hookfit.distribute.communicator import Communicator, SingleCommunicator
-
-_LAUNCHER_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+from hookfit.utils.launcher import launched_size
 
 _world: Communicator | None = None
-
-
-def launched_size() -> int:
-    """The job size an MPI launcher announced in the environment (1 if none)."""
-    for name in _LAUNCHER_SIZE_VARIABLES:
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) >= 1:
-            return int(value)
-    return 1
 
 
 def _mpi_world() -> Communicator:
