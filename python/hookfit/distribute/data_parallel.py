@@ -62,9 +62,9 @@ def as_communicator(comm) -> Communicator:
         return comm
     if type(comm).__module__.startswith("mpi4py"):
         from hookfit.distribute.communicator import SingleCommunicator
-        from hookfit.distribute.mpi_communicator import MPICommunicator
+        from hookfit.distribute.mpi_communicator import communicator_for
 
-        wrapped = MPICommunicator(comm)
+        wrapped = communicator_for(comm)
         return wrapped if wrapped.size > 1 else SingleCommunicator()
     raise TypeError(
         "comm must be None (the MPI job's COMM_WORLD), an mpi4py communicator or a "

@@ -32,6 +32,27 @@ def shared_memory_default() -> bool:
     return value == "1"
 
 
+_wrappers: dict = {}  # one MPICommunicator per live mpi4py communicator (its window is kept)
+
+
+def communicator_for(comm=None) -> "MPICommunicator":
+    """The MPICommunicator of an mpi4py communicator (None: COMM_WORLD), the
+    same object every time: its shared window is made once, not per fit."""
+    from mpi4py import MPI
+
+    if comm is None:
+        comm = MPI.COMM_WORLD
+    key = comm.py2f() if isinstance(comm, MPI.Comm) and comm != MPI.COMM_NULL else None
+    cached = _wrappers.get(key) if key is not None else None
+    # A freed communicator's object turns into COMM_NULL (its handle may be reused).
+    if cached is not None and cached.comm != MPI.COMM_NULL:
+        return cached
+    made = MPICommunicator(comm)
+    if key is not None:
+        _wrappers[key] = made
+    return made
+
+
 class MPICommunicator(Communicator):
     def __init__(self, comm=None, shared_memory: bool | None = None):
         from mpi4py import MPI

@@ -18,9 +18,9 @@ _world: Communicator | None = None
 
 def _mpi_world() -> Communicator:
     try:
-        from hookfit.distribute.mpi_communicator import MPICommunicator
+        from hookfit.distribute.mpi_communicator import communicator_for
 
-        return MPICommunicator()
+        return communicator_for()
     except ImportError as e:
         raise ImportError(
             f"this process is one of {launched_size()} started by an MPI launcher, but mpi4py "

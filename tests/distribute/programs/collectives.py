@@ -54,6 +54,17 @@ assert (comm.allreduce_sum_(bigger) == 1).all() and (lent[:100] == 3).all()
 comm.return_reduce_buffer(bigger)
 plain = MPICommunicator(shared_memory=False)
 assert plain.lend_reduce_buffer(10) is None
+# One wrapper per mpi4py communicator (its window is made once, not per fit).
+from mpi4py import MPI  # noqa: E402
+
+assert hd.DataParallel(MPI.COMM_WORLD).comm is hd.DataParallel(None).comm is comm
+dup = MPI.COMM_WORLD.Dup()
+wrapped = hd.DataParallel(dup).comm
+assert wrapped is hd.DataParallel(dup).comm and wrapped is not comm
+dup.Free()
+again = MPI.COMM_WORLD.Dup()
+assert hd.DataParallel(again).comm is not wrapped  # a freed communicator's wrapper is not reused
+again.Free()
 
 mode = sys.argv[1] if len(sys.argv) > 1 else ""
 signature = {"batch_size": 32 * (1 + (mode == "mismatch" and r == 1))}
