@@ -36,8 +36,10 @@ def output_sink(kind: str):
         reader, writer = os.openpty()
     else:
         reader, writer = os.pipe()
+    # stderr dropped: reading a terminal whose writer closed ends in EIO,
+    # which cat reports (the normal end of a pty, not a failure).
     drain = subprocess.Popen(["cat"], stdin=reader, stdout=subprocess.DEVNULL,
-                             preexec_fn=_off_this_core)
+                             stderr=subprocess.DEVNULL, preexec_fn=_off_this_core)
     os.close(reader)
     atexit.register(drain.kill)
     return io.TextIOWrapper(io.FileIO(writer, "w"), write_through=False)
