@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hookfit.distribute.data_parallel import shard_bounds
+
 _PAGE = 4096  # segments in whole pages: every rank's buffer starts page-aligned
 
 
@@ -62,9 +64,7 @@ class NodeSharedBuffer:
     def sum_(self, n: int) -> None:
         """The sum of every rank's first n floats, into all of them (every
         rank calls it with the same n)."""
-        base, extra = divmod(n, self.size)
-        lo = self.rank * base + min(self.rank, extra)
-        hi = lo + base + (1 if self.rank < extra else 0)
+        lo, hi = shard_bounds(n, self.rank, self.size)  # this rank's slice
         views, window = self.views, self.window
         window.Sync()
         self.comm.Barrier()  # every rank's buffer is written
