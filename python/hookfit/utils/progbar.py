@@ -51,14 +51,17 @@ def format_eta(seconds: float) -> str:
 
 
 def _format_value(value, *, use_abs: bool) -> str:
-    if isinstance(value, str):
+    if type(value) is float:  # noqa: E721 (the usual log value: no checks needed)
+        v = value
+    elif isinstance(value, str):
         return f" {value}"
-    if getattr(value, "ndim", 0) > 0 and getattr(value, "size", 1) > 1:
-        value = value.mean()  # tf-keras shows a vector metric (several thresholds) by its mean
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return f" {value}"
+    else:
+        if getattr(value, "ndim", 0) > 0 and getattr(value, "size", 1) > 1:
+            value = value.mean()  # tf-keras shows a vector metric (several thresholds) by its mean
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            return f" {value}"
     big = abs(v) > 1e-3 if use_abs else v > 1e-3
     return f" {v:.4f}" if big else f" {v:.4e}"
 
@@ -169,18 +172,13 @@ class Progbar:
     def _metrics_text(self, *, use_abs: bool) -> str:
         text = ""
         for key, (total, weight) in self._values.items():
-            if type(total) is float:  # noqa: E721 (the usual log value: format it here)
-                v = total / weight
-                big = (abs(v) if use_abs else v) > 1e-3
-                text += f" - {key}: {v:.4f}" if big else f" - {key}: {v:.4e}"
-            else:
-                value = total if isinstance(total, str) else total / max(1, weight)
-                text += f" - {key}:" + _format_value(value, use_abs=use_abs)
+            value = total if isinstance(total, str) else total / max(1, weight)
+            text += f" - {key}:" + _format_value(value, use_abs=use_abs)
         return text
 
     def _draw_line(self, current, now, finalize):
-        # One function and one write per draw: this runs between native
-        # runs of batches, with cold caches, where every call costs.
+        # One write per draw: this runs between native runs of batches, with
+        # cold caches, where every call costs.
         previous_width = self._total_width
         target = self.target
         if target is None:
@@ -211,9 +209,7 @@ class Progbar:
             line += " " * (previous_width - width)
         if finalize:
             line += "\n"
-        stream = self._stream if self._stream is not None else sys.stdout
-        stream.write(line)
-        stream.flush()
+        self._write(line)
 
     def _print_summary(self, current, now):
         target = self.target if self.target is not None else current
@@ -227,6 +223,4 @@ class Progbar:
                      + " -" + format_time(epoch_time / target, self.unit_name) + "\n")
             self._time_at_epoch_start = now
             self._time_at_epoch_end = None
-        stream = self._stream if self._stream is not None else sys.stdout
-        stream.write(line)
-        stream.flush()
+        self._write(line)
