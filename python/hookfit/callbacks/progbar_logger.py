@@ -96,13 +96,7 @@ class ProgbarLogger(Callback):
             bar._write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
     def on_train_batch_end(self, batch, logs=None):
-        bar = self.progbar
-        if bar is not None and self.use_steps:  # the usual case, in one call
-            self.seen = self.steps_done = batch + 1
-            if self.verbose == 1:
-                bar.update(batch + 1, logs.items() if logs else (), finalize=False)
-        else:
-            self._batch_update_progbar(batch, logs)
+        self._batch_update_progbar(batch, logs)
 
     def on_test_batch_end(self, batch, logs=None):
         if not self._called_in_fit:
