@@ -19,9 +19,9 @@ A step is timed as (fit of 1 + S steps - fit of 1 step) / S, so the fixed
 cost of a fit call is left out. Rounds are interleaved (every model once per
 round, hookfit in this process); the Keras 3 peer (jax backend) runs the
 same rounds in its own interpreter afterwards, pinned to the same core.
-Every figure is the median over rounds with the range. PyTorch is not a peer
-here only when an interpreter with torch is given (``--torch-python``; torch
-is not in the test environment): a hand loop as a PyTorch user writes it
+Every figure is the median over rounds with the range. PyTorch is a peer
+only when an interpreter with torch is given (``--torch-python``; torch is
+not in the test environment): a hand loop as a PyTorch user writes it
 (``nn.Linear``/``nn.Dropout``/residual adds, ``torch.optim.RMSprop``, the
 crossentropy of log-softmax, slices of resident tensors as batches), the
 same rounds after the others. Every library runs with its default threads
