@@ -21,7 +21,7 @@ def crc32(array) -> int:
     data = np.ascontiguousarray(array)
     if data.dtype.byteorder == ">":
         data = data.astype(data.dtype.newbyteorder("<"))
-    return zlib.crc32(data.data.cast("B"))
+    return zlib.crc32(data.reshape(-1).view(np.uint8).data)  # as bytes; empty arrays too
 
 
 def verify(array, expected, what: str, source: str) -> None:

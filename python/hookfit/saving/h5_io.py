@@ -3,7 +3,9 @@
 Writing: the whole file is built in memory (h5py on a ``BytesIO``) and its
 bytes go through the atomic writer, so a full disk is a clean ``OSError``
 with the previous file intact (writing straight to disk made the HDF5
-library crash on ENOSPC). Every dataset gets a CRC-32 attribute.
+library crash on ENOSPC). Every dataset gets a CRC-32 attribute. Writers
+describe the file (``h5_plan.Plan``); a layout written before is filled
+in without the HDF5 library, for repeated checkpoint saves.
 
 Reading: only the groups and datasets the caller asks for are opened; links
 to other files (external links), soft links, datasets stored in other files
@@ -20,7 +22,7 @@ import os
 
 import numpy as np
 
-from hookfit.saving import checksum
+from hookfit.saving import checksum, h5_plan
 from hookfit.saving.file_errors import FileFormatError, UnsafeFileError, describe
 from hookfit.saving.limits import MAX_PARAMETERS, element_count
 from hookfit.utils.atomic import atomic_write_bytes
@@ -40,12 +42,14 @@ def import_h5py():
 
 
 def h5_bytes(write) -> bytes:
-    """The bytes of an HDF5 file filled by ``write(h5py.File)``."""
+    """The bytes of an HDF5 file filled by ``write(root)``, where ``root``
+    takes ``create_group``, ``attrs[...] =`` and ``put_dataset(name, array)``
+    (every dataset gets its checksum attribute). A layout written before is
+    reused without HDF5 calls (``h5_plan``)."""
     h5py = import_h5py()
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as f:
-        write(f)
-    return buffer.getvalue()
+    plan = h5_plan.Plan()
+    write(plan.root)
+    return _LAYOUTS.file_bytes(plan, h5py)
 
 
 def write_h5(path, write) -> None:
@@ -53,11 +57,7 @@ def write_h5(path, write) -> None:
     atomic_write_bytes(path, h5_bytes(write))
 
 
-def put_dataset(group, name: str, array) -> None:
-    """A dataset with its checksum attribute (which Keras ignores)."""
-    array = np.asarray(array)
-    dataset = group.create_dataset(name, data=array)
-    dataset.attrs[checksum.ATTRIBUTE] = np.uint32(checksum.crc32(array))
+_LAYOUTS = h5_plan.LayoutCache()
 
 
 @contextlib.contextmanager

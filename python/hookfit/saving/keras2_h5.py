@@ -40,7 +40,7 @@ def write_weights(group, model) -> None:
         names = _weight_names(layer)
         g.attrs["weight_names"] = np.array([n.encode("utf8") for n in names], dtype="S")
         for name, value in zip(names, layer.get_weights()):
-            h5_io.put_dataset(g, name, np.asarray(value, dtype=np.float32))
+            g.put_dataset(name, np.asarray(value, dtype=np.float32))
     g = group.create_group("top_level_model_weights")
     g.attrs["weight_names"] = np.array([], dtype="S1")
 
@@ -58,7 +58,7 @@ def write_model(f, model, *, model_config: dict, training_config) -> None:
         g = f.create_group("optimizer_weights")
         g.attrs["weight_names"] = np.array([n.encode("utf8") for n, _ in variables], dtype="S")
         for name, value in variables:
-            h5_io.put_dataset(g, name, value)
+            g.put_dataset(name, value)
 
 
 def _layer_arrays(group, name, label) -> list:

@@ -21,12 +21,12 @@ def write(f, model, *, optimizer=None) -> None:
         group = layers.create_group(entry).create_group("vars")
         group.attrs["name"] = getattr(layer, "name", entry)
         for i, w in enumerate(layer.get_weights()):
-            h5_io.put_dataset(group, str(i), np.asarray(w, dtype=np.float32))
+            group.put_dataset(str(i), np.asarray(w, dtype=np.float32))
     if optimizer is not None:
         group = f.create_group("optimizer").create_group("vars")
         group.attrs["name"] = str(getattr(optimizer, "name", "optimizer")).lower()
         for i, (_, array) in enumerate(optimizer_variables.to_keras(optimizer, model, keras=3)):
-            h5_io.put_dataset(group, str(i), array)
+            group.put_dataset(str(i), array)
     # Keras 3 also stores the model's own (empty) variables at the root.
     f.create_group("vars").attrs["name"] = getattr(model, "name", "sequential")
 
