@@ -19,7 +19,9 @@ measures:
   Allreduce for the slower one, so the slower rank's compute plus its
   (shorter) Allreduce time is what limits the step, and the report says
   which rank that is;
-- the speed-up (one-process step / 2-rank step), and a projection for 2 hosts
+- the speed-up (one-process step / 2-rank step), the same rounds' ceiling
+  (both ranks computing in step with no gradient sum: what two busy cores
+  of this machine allow), and a projection for 2 hosts
   on 10 GbE from the allreduce model t = 2 * latency + bytes / bandwidth
   (ring allreduce on 2 ranks sends each rank's whole buffer once), with the
   per-rank compute measured here.
@@ -146,6 +148,14 @@ def ranks_part(steps: int, rounds: int) -> None:
             comm.allreduce_sum_(buf)
             net.update_batch(1e-4)
 
+    def lockstep(k):
+        """The ceiling of any gradient sum: the ranks compute as in the step,
+        kept in step by a 1-float allreduce instead of the sum."""
+        for i in range(k):
+            net.grad_batch(data, (i % n_batches) * BATCH + lo, hi - lo, BATCH)
+            comm.allreduce_sum_(tiny)
+            net.update_batch(1e-4)
+
     def step_mpi(k):  # the same step with the gradients outside the window: MPI's Allreduce
         if lent is not None:
             net.use_reduce_buffer(private)
@@ -177,8 +187,8 @@ def ranks_part(steps: int, rounds: int) -> None:
 
     # The speed-up as ratios within rounds: each round times the one-process
     # step on rank 0's core (rank 1 waits in MPI, spinning on its own core),
-    # then on rank 1's, then the 2-rank step with fit's sum and with MPI's
-    # own Allreduce. The host of a shared VM changes speed from minute to
+    # then on rank 1's, then the 2-rank step with fit's sum, with MPI's own
+    # Allreduce, and with no sum at all (what two busy cores give). The host of a shared VM changes speed from minute to
     # minute; a ratio of neighbouring timings does not.
     one_net, one_data = make_network()
 
@@ -207,12 +217,13 @@ def ranks_part(steps: int, rounds: int) -> None:
 
     one_process_step(steps)  # warm-up
     interleaved: dict = {"one_process_core0": [], "one_process_core1": [], "two_rank_step": [],
-                         "two_rank_step_mpi": []}
+                         "two_rank_step_mpi": [], "two_rank_no_sum": []}
     for _ in range(rounds):
         interleaved["one_process_core0"].append(alone(0, one_process_step, steps))
         interleaved["one_process_core1"].append(alone(1, one_process_step, steps))
         interleaved["two_rank_step"].append(together(step, steps))
         interleaved["two_rank_step_mpi"].append(together(step_mpi, steps))
+        interleaved["two_rank_no_sum"].append(together(lockstep, steps))
     core1 = [float(b) for b in json.loads(comm.bcast_bytes(
         json.dumps(interleaved["one_process_core1"]).encode() if comm.rank == 1 else None, root=1))]
     interleaved["one_process_core1"] = core1
@@ -320,7 +331,8 @@ def main() -> None:
           f"{best / r['two_rank_step_mpi'][0]:.2f}x")
     rounds = r["interleaved"]
     faster = [min(a, b) for a, b in zip(rounds["one_process_core0"], rounds["one_process_core1"])]
-    for key, what in (("two_rank_step", "fit's sum"), ("two_rank_step_mpi", "MPI's own Allreduce")):
+    for key, what in (("two_rank_step", "fit's sum"), ("two_rank_step_mpi", "MPI's own Allreduce"),
+                      ("two_rank_no_sum", "no sum at all (the ceiling)")):
         ratios = [f / t for f, t in zip(faster, rounds[key])]
         print(f"interleaved rounds, {what}: 1-process {ms(_spread(faster))}, 2-rank "
               f"{ms(_spread(rounds[key]))}, speed-up per round {statistics.median(ratios):.2f}x "

@@ -37,8 +37,11 @@ class Case:
     callbacks_none: int = 0  # callbacks overriding no hook at all
     validation_split: float = 0.0
     verbose: int = 0  # 1: the progress bar
-    stdout: str = ""  # where verbose output goes: "pty" (a terminal) or "pipe"
-    builtins: str = ""  # "checkpoint_tensorboard_nan": built-ins with batch schedules
+    stdout: str = ""  # where verbose output goes: "pty" (a terminal), "pipe" or "null" (nowhere)
+    # "checkpoint_tensorboard_nan": built-ins with batch schedules;
+    # "first_batch_hook": one callback whose end hook runs at each epoch's
+    # first batch only (the boundary Keras's progress bar needs, nothing drawn)
+    builtins: str = ""
     per: str = "step"  # "step" (per train/test/predict step) or "call"
     about: str = ""
 
@@ -117,6 +120,20 @@ def _build() -> list[Case]:
                 about=f"fit b128, verbose=1 (progress bar) writing to a {'terminal' if stdout == 'pty' else 'pipe'}",
             )
         )
+    # What the bar's cost is made of: its work with no I/O, and the boundary
+    # at each epoch's first batch that Keras's draw rule needs.
+    add(
+        Case(
+            "fit_verbose1_null", "schedule", "fit", verbose=1, stdout="null",
+            about="fit b128, verbose=1 (progress bar) writing nowhere (the bar's work, no I/O)",
+        )
+    )
+    add(
+        Case(
+            "fit_first_batch_hook", "schedule", "fit", builtins="first_batch_hook",
+            about="fit b128 + 1 callback called at each epoch's first batch only (the bar's boundary)",
+        )
+    )
     add(
         Case(
             "fit_sched_builtins", "schedule", "fit", builtins="checkpoint_tensorboard_nan",

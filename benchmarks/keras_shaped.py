@@ -27,11 +27,23 @@ def _off_this_core():
             os.sched_setaffinity(0, others)
 
 
+class _Discard:
+    """A text stream that keeps nothing: the bar's own work, no I/O."""
+
+    def write(self, text):
+        return len(text)
+
+    def flush(self):
+        pass
+
+
 def output_sink(kind: str):
     """A text stream writing into a terminal (``"pty"``) or a pipe, whose
     other end another process keeps draining, as a terminal emulator or
     ``| cat`` would (a thread of this process would compete for the GIL at
-    every write and measure that instead)."""
+    every write and measure that instead); ``"null"``: nowhere."""
+    if kind == "null":
+        return _Discard()
     if kind == "pty":
         reader, writer = os.openpty()
     else:
