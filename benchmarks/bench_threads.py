@@ -9,6 +9,10 @@ over several batches, the compiled core alone) in fresh interpreters:
   hookfit did before it owned its threads: ``HOOKFIT_BLAS=scipy``);
 - each of those again with a CPU-bound neighbour process on the second core
   (``+busy``): what users on shared machines and notebooks get;
+- ``pool 1 x2 at once``: two copies of the 1-thread step, one per CPU, timed
+  together: a perfect 2-thread split of the step can at most be twice one
+  thread alone over this (the machine's own ceiling: two busy cores of a
+  shared VM do not each run at one core's speed);
 - with ``--keras``: Keras 3 (jax backend, ``fit`` on the same shapes, Adam
   and MSE) at 1 thread (XLA's one-thread flags) and 2 threads (its default),
   as a peer.
@@ -47,10 +51,10 @@ CASES = {  # the issue's two-thread targets
 }
 
 CHILD = r"""
-import json, sys, time
+import json, os, sys, time
 import numpy as np
 from hookfit._native import core
-dims, batch, steps = json.loads(sys.argv[1])
+dims, batch, steps = json.loads(sys.argv[1])[:3]
 rng = np.random.default_rng(0)
 acts = [core.ACT_RELU] * (len(dims) - 2) + [core.ACT_LINEAR]
 net = core.Network(dims[0], dims[1:], acts, [True] * (len(dims) - 1))
@@ -59,6 +63,10 @@ net.configure(core.LOSS_MSE, [], core.OPT_ADAM)
 n = batch * steps
 data = core.Dataset(rng.random((n, dims[0]), dtype=np.float32), rng.random((n, dims[-1]), dtype=np.float32))
 net.train_batches(data, 0, n, batch, 1e-4)  # warm-up
+start_at = (json.loads(sys.argv[1]) + [None])[3]
+if start_at is not None:  # a pair run: both copies start their timing together
+    while time.time() < start_at:
+        pass
 best = []
 for _ in range(5):
     t = time.perf_counter()
@@ -93,10 +101,14 @@ print(json.dumps(sorted(times)[len(times) // 2]))
 
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
-KERAS_CONFIGS = {
+KERAS_PAIR = "pool 1 x2 at once"
+
+CONFIGS = {
     "keras 1": {"XLA_FLAGS": ONE_THREAD_XLA},
     "keras 2": {},
 }
+
+PAIR = "pool 1 x2 at once"
 
 CONFIGS = {
     "pool 1": {"HOOKFIT_NUM_THREADS": "1"},
@@ -121,6 +133,27 @@ def _step_ms(dims, batch, env, child=CHILD):
     out = subprocess.run([sys.executable, "-c", child, json.dumps([list(dims), batch, steps])],
                          env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout) * 1e3
+
+
+def _pair_step_ms(dims, batch):
+    """The 1-thread step of two copies running at once, one pinned to each
+    CPU (the slower copy's time): what a perfect 2-thread split could
+    reach on this machine is twice one thread alone over this."""
+    full = {k: v for k, v in os.environ.items() if k not in ("HOOKFIT_BLAS", "XLA_FLAGS")}
+    full["HOOKFIT_NUM_THREADS"] = "1"
+    steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
+    import time
+
+    start_at = time.time() + 3.0  # after both interpreters have imported and warmed up
+    arg = json.dumps([list(dims), batch, steps, start_at])
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, arg], env=full, stdout=subprocess.PIPE, text=True,
+                              preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}))
+             for cpu in cpus]
+    times = [json.loads(p.communicate()[0]) * 1e3 for p in procs]
+    if any(p.returncode for p in procs):
+        raise RuntimeError("a pair copy failed")
+    return max(times)
 
 
 def _median_range(values, digits=2):
@@ -202,6 +235,8 @@ def main(argv=None):
                     for name, env, child in configs:
                         key = (case, name + (" +busy" if busy else ""))
                         samples.setdefault(key, []).append(_step_ms(dims, batch, env, child))
+                    if not busy:
+                        samples.setdefault((case, PAIR), []).append(_pair_step_ms(dims, batch))
                 finally:
                     if hog:
                         stop.set()
@@ -211,6 +246,8 @@ def main(argv=None):
     print("one thread); 'keras 2 / pool 2' is how much faster hookfit's 2 threads are.")
     print(f"{'case':16s} {'config':14s} {'ms/step':>22s} {'speed-up vs pool 1':>22s} {'keras 2 / this':>18s}")
     for (case, name), values in samples.items():
+        if name == PAIR:
+            continue
         busy = " +busy" if name.endswith("+busy") else ""
         base = samples[(case, "pool 1" + busy)]
         ratios = [b / v for b, v in zip(base, values)]
@@ -218,6 +255,13 @@ def main(argv=None):
         vs_peer = _median_range([k / v for k, v in zip(peer, values)]) if peer else ""
         print(f"{case:16s} {name:14s} {_median_range(values, 3):>22s} {_median_range(ratios):>22s}"
               f" {vs_peer:>18s}")
+    print()
+    print("The ceiling of a 2-thread split: pool 1 alone, and the same 1-thread step while a")
+    print("second copy runs it on the other CPU (the slower copy); ceiling = 2 x alone / paired.")
+    for case in args.cases:
+        alone, paired = samples[(case, "pool 1")], samples[(case, PAIR)]
+        ceiling = [2 * a / p for a, p in zip(alone, paired)]
+        print(f"{case:16s} paired {_median_range(paired, 3):>22s}   ceiling {_median_range(ceiling)}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({f"{c}|{n}": v for (c, n), v in samples.items()}, f, indent=1)
