@@ -166,3 +166,28 @@ def test_a_full_disk_leaves_the_previous_file(layouts, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         model.save_weights(path)
     assert _hdf5_part(path) == before
+
+
+def test_saves_from_several_threads(layouts, tmp_path, monkeypatch):
+    import threading
+
+    models = [_model(units=u) for u in (2, 3, 4, 5)]
+    errors = []
+
+    def save_many(i):
+        try:
+            for _ in range(6):
+                models[i].save_weights(str(tmp_path / f"m{i}.weights.h5"))
+        except BaseException as e:  # noqa: BLE001 (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=save_many, args=(i,)) for i in range(len(models))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i, model in enumerate(models):
+        path = str(tmp_path / f"m{i}.weights.h5")
+        assert _hdf5_part(path) == _built_by_h5py(lambda m, p: m.save_weights(p), model,
+                                                   str(tmp_path / "f.weights.h5"), monkeypatch)

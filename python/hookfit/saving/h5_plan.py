@@ -19,6 +19,7 @@ import collections
 import io
 import random
 import struct
+import threading
 
 import numpy as np
 
@@ -191,28 +192,35 @@ class LayoutCache:
     def __init__(self, capacity: int = _MAX_LAYOUTS):
         self._capacity = capacity
         self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()  # saves from several threads share the cache
 
     def file_bytes(self, plan: Plan, h5py) -> bytes:
         key = plan.key()
         if key is None:
             return plan.build_with_h5py(h5py)[0]
-        entries = self._entries
-        entry = entries.get(key, _MISSING)
+        with self._lock:
+            entry = self._entries.get(key, _MISSING)
         if isinstance(entry, Layout):
-            entries.move_to_end(key)
+            self._remember(key, entry)
             return entry.fill(plan.arrays)
         real, regions = plan.build_with_h5py(h5py)
         if entry is _MISSING:
-            entries[key] = None  # seen once: a one-off save costs one build
+            self._remember(key, None)  # seen once: a one-off save costs one build
         elif entry is None:
-            entries[key] = find_layout(plan, h5py, real, regions) or _NO_LAYOUT
-        entries.move_to_end(key)
-        while len(entries) > self._capacity:
-            entries.popitem(last=False)
+            self._remember(key, find_layout(plan, h5py, real, regions) or _NO_LAYOUT)
         return real
 
+    def _remember(self, key, entry) -> None:
+        with self._lock:
+            entries = self._entries
+            entries[key] = entry
+            entries.move_to_end(key)
+            while len(entries) > self._capacity:
+                entries.popitem(last=False)
+
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
 
 _MISSING = object()
