@@ -145,8 +145,9 @@ def find_layout(plan: Plan, h5py, real: bytes, regions: list) -> Layout | None:
     cannot be taken apart safely."""
     arrays = plan.arrays
     for (offset, size), array in zip(regions, arrays):
-        if size != array.nbytes or (size and (offset is None or
-                                              real[offset:offset + size] != np.ascontiguousarray(array).tobytes())):
+        if size != array.nbytes:
+            return None
+        if size and (offset is None or real[offset:offset + size] != np.ascontiguousarray(array).tobytes()):
             return None
     # Placeholder checksums, each findable exactly once outside the data.
     rng = random.Random(len(real))
