@@ -42,6 +42,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 CASES = {  # the issue's two-thread targets
     "dense1-b1024": ((784, 1), 1024),
@@ -51,10 +52,10 @@ CASES = {  # the issue's two-thread targets
 }
 
 CHILD = r"""
-import json, os, sys, time
+import json, sys, time
 import numpy as np
 from hookfit._native import core
-dims, batch, steps = json.loads(sys.argv[1])[:3]
+dims, batch, steps, *start_at = json.loads(sys.argv[1])
 rng = np.random.default_rng(0)
 acts = [core.ACT_RELU] * (len(dims) - 2) + [core.ACT_LINEAR]
 net = core.Network(dims[0], dims[1:], acts, [True] * (len(dims) - 1))
@@ -63,9 +64,8 @@ net.configure(core.LOSS_MSE, [], core.OPT_ADAM)
 n = batch * steps
 data = core.Dataset(rng.random((n, dims[0]), dtype=np.float32), rng.random((n, dims[-1]), dtype=np.float32))
 net.train_batches(data, 0, n, batch, 1e-4)  # warm-up
-start_at = (json.loads(sys.argv[1]) + [None])[3]
-if start_at is not None:  # a pair run: both copies start their timing together
-    while time.time() < start_at:
+if start_at:  # a pair run: both copies start their timing together
+    while time.time() < start_at[0]:
         pass
 best = []
 for _ in range(5):
@@ -101,9 +101,7 @@ print(json.dumps(sorted(times)[len(times) // 2]))
 
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
-KERAS_PAIR = "pool 1 x2 at once"
-
-CONFIGS = {
+KERAS_CONFIGS = {
     "keras 1": {"XLA_FLAGS": ONE_THREAD_XLA},
     "keras 2": {},
 }
@@ -124,13 +122,20 @@ def _busy(stop):
         x += 1
 
 
-def _step_ms(dims, batch, env, child=CHILD):
+def _child_args(dims, batch, env):
+    """The environment (env over no thread settings) and the JSON argument
+    (shape, batch, steps of about 2e8 multiply-adds) of a child run."""
     full = dict(os.environ)
     for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS"):
         full.pop(key, None)
     full.update(env)
     steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
-    out = subprocess.run([sys.executable, "-c", child, json.dumps([list(dims), batch, steps])],
+    return full, [list(dims), batch, steps]
+
+
+def _step_ms(dims, batch, env, child=CHILD):
+    full, arg = _child_args(dims, batch, env)
+    out = subprocess.run([sys.executable, "-c", child, json.dumps(arg)],
                          env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout) * 1e3
 
@@ -139,13 +144,9 @@ def _pair_step_ms(dims, batch):
     """The 1-thread step of two copies running at once, one pinned to each
     CPU (the slower copy's time): what a perfect 2-thread split could
     reach on this machine is twice one thread alone over this."""
-    full = {k: v for k, v in os.environ.items() if k not in ("HOOKFIT_BLAS", "XLA_FLAGS")}
-    full["HOOKFIT_NUM_THREADS"] = "1"
-    steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
-    import time
-
+    full, arg = _child_args(dims, batch, CONFIGS["pool 1"])
     start_at = time.time() + 3.0  # after both interpreters have imported and warmed up
-    arg = json.dumps([list(dims), batch, steps, start_at])
+    arg = json.dumps(arg + [start_at])
     cpus = sorted(os.sched_getaffinity(0))[:2]
     procs = [subprocess.Popen([sys.executable, "-c", CHILD, arg], env=full, stdout=subprocess.PIPE, text=True,
                               preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}))
