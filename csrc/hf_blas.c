@@ -72,16 +72,61 @@ size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
     return (side + b - 1) / b;
 }
 
+/* The job that runs product p as hf_gemm cuts it; returns its blocks. */
+static size_t job_of(const hf_blas *blas, const hf_product *p, gemm_job *j)
+{
+    size_t block;
+    const size_t blocks = hf_gemm_blocks(p->m, p->n, p->k, &block);
+    *j = (gemm_job){blas, p->ta, p->tb, p->m >= p->n, p->m, p->n, p->k, block, p->lda,
+                    p->ldb, p->ldc, p->alpha, p->beta, p->a, p->b, p->c};
+    return blocks;
+}
+
 void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, float alpha,
              const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
              size_t ldc)
 {
-    size_t block;
-    size_t blocks = hf_gemm_blocks(m, n, k, &block);
-    if (blocks == 1) {
-        gemm_once(blas, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const hf_product p = {ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
+    hf_gemm_pair(blas, &p, NULL);
+}
+
+typedef struct pair_job {
+    gemm_job first, second;
+    size_t first_blocks;
+} pair_job;
+
+static void pair_block(void *ctx, size_t t)
+{
+    const pair_job *j = ctx;
+    if (t < j->first_blocks)
+        gemm_block(&j->first, t);
+    else
+        gemm_block(&j->second, t - j->first_blocks);
+}
+
+void hf_gemm_pair(const hf_blas *blas, const hf_product *p, const hf_product *q)
+{
+    if (p == NULL) {
+        p = q;
+        q = NULL;
+    }
+    if (p == NULL)
+        return;
+    pair_job j;
+    j.first_blocks = job_of(blas, p, &j.first);
+    if (q == NULL) { /* one product: hf_gemm */
+        if (j.first_blocks == 1)
+            gemm_block(&j.first, 0);
+        else
+            hf_pool_run(j.first_blocks, gemm_block, &j.first);
         return;
     }
-    gemm_job j = {blas, ta, tb, m >= n, m, n, k, block, lda, ldb, ldc, alpha, beta, a, b, c};
-    hf_pool_run(blocks, gemm_block, &j);
+    const size_t second_blocks = job_of(blas, q, &j.second);
+    /* Two small products: waking a thread would cost more than it saves. */
+    if (p->m * p->n * p->k + q->m * q->n * q->k < HF_GEMM_SPLIT_FLOPS) {
+        gemm_block(&j.first, 0);
+        gemm_block(&j.second, 0);
+        return;
+    }
+    hf_pool_run(j.first_blocks + second_blocks, pair_block, &j);
 }

@@ -27,6 +27,27 @@ void hf_gemm(const hf_blas *blas, int ta, int tb, size_t m, size_t n, size_t k, 
              const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
              size_t ldc);
 
+/* One product as hf_gemm takes it: c = alpha * op(a) op(b) + beta * c. */
+typedef struct hf_product {
+    int ta, tb;
+    size_t m, n, k;
+    float alpha;
+    const float *a;
+    size_t lda;
+    const float *b;
+    size_t ldb;
+    float beta;
+    float *c;
+    size_t ldc;
+} hf_product;
+
+/* Two independent products (neither writes what the other reads), each
+ * exactly as hf_gemm computes it, as one pool job holding the blocks of
+ * both: a product too small to be split still runs beside the other one
+ * (a layer's dW and dx), instead of leaving the second thread idle. Either
+ * may be NULL (then: hf_gemm on the other). */
+void hf_gemm_pair(const hf_blas *blas, const hf_product *p, const hf_product *q);
+
 /* How hf_gemm cuts a product of this shape: the number of blocks (1: one
  * call), each *block rows (m >= n) or columns long. Exposed for tests. */
 size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block);

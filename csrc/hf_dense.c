@@ -139,13 +139,13 @@ hf_status hf_dense_backward(const hf_blas *blas, const float *x, size_t ldx, con
     if (hf_act_needs_z(act) && z == NULL)
         return HF_ERR_SHAPE;
     act_backward(act, alpha, z, a, da, dz, n, dout);
-    /* dW = x^T dz, db = column sums of dz, dx (+)= dz W^T. */
-    if (dw != NULL)
-        hf_gemm(blas, 1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout);
+    /* dW = x^T dz, dx (+)= dz W^T (independent: one pool job), db = column
+     * sums of dz. */
+    const hf_product pw = {1, 0, din, dout, n, 1.0f, x, ldx, dz, dout, 0.0f, dw, dout};
+    const hf_product px = {0, 1, n, din, dout, 1.0f, dz, dout, w, dout,
+                           accumulate_dx ? 1.0f : 0.0f, dx, din};
+    hf_gemm_pair(blas, dw != NULL ? &pw : NULL, dx != NULL ? &px : NULL);
     if (db != NULL)
         column_sums(dz, n, dout, db);
-    if (dx != NULL)
-        hf_gemm(blas, 0, 1, n, din, dout, 1.0f, dz, dout, w, dout, accumulate_dx ? 1.0f : 0.0f,
-                dx, din);
     return HF_OK;
 }

@@ -49,6 +49,32 @@ def test_the_cut_of_a_product_depends_on_its_shape_only(threads):
     assert core._gemm_blocks(128, 1, 784) == (1, 128)  # small products stay one call
 
 
+@pytest.mark.parametrize("n,din,dout", [(128, 256, 128), (256, 1024, 512), (64, 40, 30)])
+def test_a_layers_dw_and_dx_run_as_one_job_with_the_same_results(threads, ref, n, din, dout):
+    """dW and dx of a Dense layer are one pool job (hf_gemm_pair): both
+    unsplit (128x256x128: each product alone is one call), both split, and
+    too small to wake a thread. Bitwise the same for 1-3 threads, and the
+    products NumPy gives."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((n, din)).astype(np.float32)
+    w = (rng.standard_normal((din, dout)) * 0.1).astype(np.float32)
+    a = np.maximum(x @ w, 0).astype(np.float32)
+    da = rng.standard_normal((n, dout)).astype(np.float32)
+    got = []
+    for threads_n in (1, 2, 3):
+        core.set_threads(threads_n)
+        dw, db, dx = np.empty((din, dout), np.float32), np.empty(dout, np.float32), np.empty((n, din), np.float32)
+        core.dense_backward(x, w, a, da, core.ACT_RELU, dw, db, dx)
+        got.append((dw, db, dx))
+    for dw, db, dx in got[1:]:
+        np.testing.assert_array_equal(dw, got[0][0])
+        np.testing.assert_array_equal(db, got[0][1])
+        np.testing.assert_array_equal(dx, got[0][2])
+    dz = ref.act_backward(core.ACT_RELU, a.astype(np.float64), da.astype(np.float64))
+    np.testing.assert_allclose(got[0][0], x.T.astype(np.float64) @ dz, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(got[0][2], dz @ w.T.astype(np.float64), rtol=1e-4, atol=1e-3)
+
+
 def _train(dims, batch, seed=0):
     rng = np.random.default_rng(seed)
     acts = [core.ACT_RELU] * (len(dims) - 2) + [core.ACT_SOFTMAX]
