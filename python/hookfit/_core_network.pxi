@@ -699,7 +699,9 @@ cdef class Network:
         no copy (a node's shared memory). buf must be a writable C-contiguous
         float32 array of reduce_buffer's length; its contents are never read
         (grad_batch overwrites all but the last float). configure drops it."""
-        old = self.reduce_buffer
+        self._check_idle("use_reduce_buffer")
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
         if (not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1
                 or not buf.flags.c_contiguous or not buf.flags.writeable):
             raise TypeError(
@@ -707,11 +709,13 @@ cdef class Network:
                 f"got {type(buf).__name__}"
                 + (f" of dtype {buf.dtype}, shape {buf.shape}" if isinstance(buf, np.ndarray) else "")
             )
-        if buf.shape[0] != old.shape[0]:
+        cdef Py_ssize_t need = <Py_ssize_t>hf_reduce_floats(&self.net) + 1
+        if buf.shape[0] != need:
             raise ValueError(
-                f"use_reduce_buffer: buf must hold {old.shape[0]} floats (reduce_buffer's length); "
+                f"use_reduce_buffer: buf must hold {need} floats (reduce_buffer's length); "
                 f"got {buf.shape[0]}"
             )
+        old = self.reduce_buffer  # made now if it did not exist: the gradients move with it
         self._reduce = buf
         self._grads = buf[:self.net.n_params]
         self.net.grads = _fptr(buf)

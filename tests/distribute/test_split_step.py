@@ -136,6 +136,8 @@ def test_use_reduce_buffer_refuses_a_wrong_buffer_and_configure_drops_it(impl):
     problem = _problem("mlp-cce-adam")
     data = impl.Dataset(*problem[-3:])
     net = _network(impl, problem)
+    with pytest.raises(ValueError, match="use_reduce_buffer"):  # before any reduce buffer exists
+        net.use_reduce_buffer(np.zeros(3, np.float32))
     mine = net.reduce_buffer
     n = mine.shape[0]
     for bad, error in ((np.zeros(n, np.float64), TypeError), (np.zeros(n + 1, np.float32), ValueError),

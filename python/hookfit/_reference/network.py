@@ -424,15 +424,18 @@ class Network:
         return self._reduce
 
     def use_reduce_buffer(self, buf):
-        old = self.reduce_buffer
+        if not self._configured:
+            raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
         if (not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1
                 or not buf.flags.c_contiguous or not buf.flags.writeable):
             raise TypeError("use_reduce_buffer: buf must be a writable C-contiguous 1-D float32 array")
-        if buf.shape[0] != old.shape[0]:
+        need = self.n_params + self._acc.shape[0] + 1
+        if buf.shape[0] != need:
             raise ValueError(
-                f"use_reduce_buffer: buf must hold {old.shape[0]} floats (reduce_buffer's length); "
+                f"use_reduce_buffer: buf must hold {need} floats (reduce_buffer's length); "
                 f"got {buf.shape[0]}"
             )
+        old = self.reduce_buffer  # made now if it did not exist: the gradients move with it
         self._reduce = buf
         self._grads = buf[: self.n_params]
         return old

@@ -37,3 +37,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if safe_mode is not True:
         raise ValueError("safe_mode=False is not supported: hookfit never runs code from a model file.")
     return saving.load_model(filepath, _file_classes(), compile=compile)
+
+
+def _hand_classes_to_saving() -> None:
+    from hookfit.saving import model_file
+
+    model_file.use_class_table(_file_classes)
+
+
+_hand_classes_to_saving()

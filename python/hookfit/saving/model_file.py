@@ -27,6 +27,23 @@ FORMAT = "hookfit.model"
 VERSION = 1
 
 
+_class_table = None  # set by hookfit.models at import: saving never imports models
+
+
+def use_class_table(table) -> None:
+    """``table()`` gives the model and layer classes a file may name, by class
+    name (``hookfit.models`` hands its own down when it is imported)."""
+    global _class_table
+    _class_table = table
+
+
+def class_table() -> dict:
+    """The classes handed down by ``use_class_table``."""
+    if _class_table is None:
+        raise RuntimeError("hookfit.models is not imported: `import hookfit` before loading a model file")
+    return _class_table()
+
+
 def check_model_path(path) -> None:
     """Raise ``ValueError`` unless ``path`` names a model format hookfit writes."""
     model_format(path)

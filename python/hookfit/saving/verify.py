@@ -67,9 +67,9 @@ def _verify_state(path, state) -> Verified:
 
 
 def _verify_model(path) -> Verified:
-    from hookfit.models import load_model
+    from hookfit.saving.model_file import class_table, load_model
 
-    model = load_model(path)  # rebuilds it: the config, weights and optimizer state all fit
+    model = load_model(path, class_table())  # rebuilds it: the config, weights and optimizer state all fit
     weights = model.get_weights()
     return Verified(path, "model", len(weights), sum(w.nbytes for w in weights))
 
