@@ -334,7 +334,7 @@ class Network:
         start: int,
         count: int,
         batch_size: int,
-        rate_at: Callable[[int], float],
+        optimizer: Any,
         first_hook: int,
         sample_phase: int,
         sample_mask: int,
@@ -344,15 +344,16 @@ class Network:
         end_raw: Callable[[int, dict], object] | None,
         end_timed: Callable[[int, dict], object] | None,
         end_slow: list[bool],
-        make_logs: Callable[[list[float]], dict],
+        names: tuple[str, ...],
         advance: Callable[[int], object],
         model: Any,
     ) -> tuple[int, int]:
         """fit's per-batch loop without its Python overhead: one native step
         per batch between ``begin(batch, {})`` and ``end(batch,
-        make_logs(results))``; timed or untimed dispatch as batch_runner
-        samples it; ``rate_at(iterations)`` read before each step,
-        ``advance(1)`` after it; stops after the batch that set
+        {names[0]: loss, names[1]: metric_0, ...})``; timed or untimed
+        dispatch as batch_runner samples it; the rate read before each step
+        (``optimizer._learning_rate`` when a float, else
+        ``optimizer._rate_at(iterations)``), ``advance(1)`` after it; stops after the batch that set
         ``model.stop_training``. Returns (untimed batches, ns in the steps);
         ``last_run_batches`` is the steps run, exact when a hook raises."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:

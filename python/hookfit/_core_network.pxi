@@ -352,14 +352,27 @@ cdef class Network:
         self._check_ready()
         return self._results()
 
-    cdef list _results(self):
+    cdef object _results(self, tuple names=None):
+        """The running values [loss, metric_0, ...], or with names the dict
+        {names[0]: loss, names[1]: metric_0, ...} (fit's batch-end logs,
+        built here: no list, no Python call per batch)."""
         cdef const float *st = _fptr(self._mstate)
         cdef size_t k = hf_network_output_width(&self.net), off = 2, i
-        cdef list out = [<double>(st[0] / st[1]) if st[1] != 0.0 else 0.0]
+        cdef double v = <double>(st[0] / st[1]) if st[1] != 0.0 else 0.0
+        cdef list values
+        cdef dict logs
+        if names is None:
+            values = [v]
+        else:
+            logs = {names[0]: v}
         for i in range(self.net.n_metrics):
-            out.append(hf_metric_result(&self.net.metrics[i], st + off, k))
+            v = hf_metric_result(&self.net.metrics[i], st + off, k)
             off += hf_metric_state_floats(&self.net.metrics[i], k)
-        return out
+            if names is None:
+                values.append(v)
+            else:
+                logs[names[i + 1]] = v
+        return values if names is None else logs
 
     def metric_state(self):
         self._check_ready()
@@ -447,21 +460,22 @@ cdef class Network:
         return self._run_train(data, start, count, batch_size, lr, stop_on_nonfinite)
 
     def train_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                             Py_ssize_t batch_size, rate_at, Py_ssize_t first_hook,
+                             Py_ssize_t batch_size, optimizer, Py_ssize_t first_hook,
                              Py_ssize_t sample_phase, Py_ssize_t sample_mask,
                              begin_raw, begin_timed, list begin_slow,
-                             end_raw, end_timed, list end_slow, make_logs, advance, model):
+                             end_raw, end_timed, list end_slow, tuple names, advance, model):
         """fit's per-batch loop (batch_runner._per_batch, once Keras's
         slow-callback check is over) without its Python overhead:
         ceil(count / batch_size) steps, each one native call (GIL released)
         between the batch hooks ``begin(batch, {})`` and ``end(batch,
-        make_logs(results))`` (either may be None).
+        {names[0]: loss, names[1]: metric_0, ...})`` (either may be None).
 
         A batch's hooks are timed (``*_timed``) when ``(batch - sample_phase)
         & sample_mask == 0`` or a ``*_slow[0]`` is set as the batch starts, else
-        untimed (``*_raw``). ``rate_at(iterations)`` is read before each step,
-        after its begin hooks (a hook may change the rate); ``advance(1)``
-        after each step, before its end hooks. Stops after the batch whose
+        untimed (``*_raw``). The rate is read before each step, after its
+        begin hooks (a hook may change it): ``optimizer._learning_rate`` when
+        it is a float, else ``optimizer._rate_at(iterations)`` (a schedule);
+        ``advance(1)`` after each step, before its end hooks. Stops after the batch whose
         hooks set ``model.stop_training``. Returns ``(untimed, native_ns)``:
         the batches dispatched untimed and the time spent in the steps;
         ``last_run_batches`` is the steps run, exact when a hook raises.
@@ -472,6 +486,11 @@ cdef class Network:
             raise PositionError(
                 f"iterations ({self.net.iterations}) + {n_batches} steps would overflow int64; "
                 "reset optimizer.iterations to a smaller value"
+            )
+        if len(names) != 1 + <Py_ssize_t>self.net.n_metrics:
+            raise ValueError(
+                f"train_batches_hooked: names must hold the loss's and the {self.net.n_metrics} "
+                f"metrics' names; got {len(names)}"
             )
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
@@ -487,7 +506,10 @@ cdef class Network:
             lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
             if begin_raw is not None:
                 (begin_raw if lean else begin_timed)(batch, {})
-            lrf = <float>float(rate_at(self.net.iterations))
+            lr = optimizer._learning_rate
+            if type(lr) is not float:
+                lr = optimizer._rate_at(self.net.iterations)
+            lrf = <float>float(lr)
             if not isfinite(lrf):
                 raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
             pos = <size_t>start + <size_t>i * b
@@ -512,7 +534,7 @@ cdef class Network:
             advance(1)
             PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
             if end_raw is not None:
-                (end_raw if lean else end_timed)(batch, make_logs(self._results()))
+                (end_raw if lean else end_timed)(batch, self._results(names))
             if lean:
                 untimed += 1
             if model.stop_training:

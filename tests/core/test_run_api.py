@@ -111,6 +111,18 @@ class _Stop:
     stop_training = False
 
 
+class _Optimizer:
+    """What train_batches_hooked reads of an optimizer: a float
+    ``_learning_rate``, else ``_rate_at(iterations)`` (a schedule)."""
+
+    def __init__(self, rate=None, schedule=None):
+        self._learning_rate = rate
+        self._schedule = schedule
+
+    def _rate_at(self, iteration):
+        return self._schedule(iteration)
+
+
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
 def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     """train_batches_hooked: bitwise train_batches, each hook called at its
@@ -131,9 +143,9 @@ def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
         return hook
 
     untimed, ns = hooked.train_batches_hooked(
-        data, 0, 100, 16, lambda it: 0.01 * (1 + it), 20, 17, 3,
+        data, 0, 100, 16, _Optimizer(schedule=lambda it: 0.01 * (1 + it)), 20, 17, 3,
         begin("raw"), begin("timed"), [False], end("raw"), end("timed"), [False],
-        lambda r: {"loss": r[0], "mae": r[1]}, lambda n: steps.append(n), _Stop(),
+        ("loss", "mae"), lambda n: steps.append(n), _Stop(),
     )
     assert hooked.params.tobytes() == plain.params.tobytes()
     assert hooked.last_run_batches == 7 and hooked.iterations == 7 and ns >= 0
@@ -155,8 +167,8 @@ def test_a_hooked_run_stops_after_the_batch_that_asked(core):
         if batch == 2:
             stop.stop_training = True
 
-    net.train_batches_hooked(data, 0, 100, 16, lambda it: 0.01, 0, 0, 7, None, None, [False],
-                             end, end, [False], lambda r: {}, lambda n: None, stop)
+    net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, None, [False],
+                             end, end, [False], ("loss", "mae"), lambda n: None, stop)
     assert net.last_run_batches == 3 and net.iterations == 3
 
 
@@ -167,9 +179,36 @@ def test_a_hooked_run_refuses_a_non_finite_rate_before_that_step(core):
     net, data = _net(core), _data(core)
     rates = iter([0.01, float("nan")])
     with pytest.raises(NonFiniteError, match="learning rate"):
-        net.train_batches_hooked(data, 0, 100, 16, lambda it: next(rates), 0, 0, 7, None, None,
-                                 [False], None, None, [False], lambda r: {}, lambda n: None, _Stop())
+        net.train_batches_hooked(data, 0, 100, 16, _Optimizer(schedule=lambda it: next(rates)), 0, 0, 7,
+                                 None, None, [False], None, None, [False], ("loss", "mae"),
+                                 lambda n: None, _Stop())
     assert net.last_run_batches == 1 and net.iterations == 1
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hooked_run_reads_a_constant_rate_after_the_begin_hooks(core):
+    """A begin hook that sets the (constant) rate changes that very step:
+    bitwise the plain run with those rates per batch."""
+    plain, hooked, data = _net(core), _net(core), _data(core)
+    rates = np.array([0.01 * (1 + i) for i in range(7)], np.float32)
+    plain.train_batches(data, 0, 100, 16, rates)
+    opt = _Optimizer(0.5)
+
+    def begin(batch, logs):
+        opt._learning_rate = float(rates[batch])
+
+    hooked.train_batches_hooked(data, 0, 100, 16, opt, 0, 0, 7, begin, begin, [False], None, None,
+                                [False], ("loss", "mae"), lambda n: None, _Stop())
+    assert hooked.params.tobytes() == plain.params.tobytes()
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hooked_run_refuses_names_that_do_not_match_the_results(core):
+    net, data = _net(core), _data(core)
+    with pytest.raises(ValueError, match="names"):
+        net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, None, [False],
+                                 None, None, [False], ("loss",), lambda n: None, _Stop())
+    assert net.iterations == 0
 
 
 @pytest.mark.parametrize("rows, batch", [(20, 16), (100, 16), (33, 32), (16, 16)])

@@ -512,14 +512,16 @@ class Network:
                 break
         return self.last_run_batches
 
-    def train_batches_hooked(self, data, start, count, batch_size, rate_at, first_hook, sample_phase,
+    def train_batches_hooked(self, data, start, count, batch_size, optimizer, first_hook, sample_phase,
                              sample_mask, begin_raw, begin_timed, begin_slow, end_raw, end_timed,
-                             end_slow, make_logs, advance, model):
+                             end_slow, names, advance, model):
         """The compiled core's per-batch loop, as plain Python (see _core.pyi)."""
         self._check_rows(data, start, count)
         starts = range(start, start + count, batch_size)
         if self.iterations + len(starts) > 2**63 - 1:
             raise PositionError("iterations + steps would overflow int64")
+        if len(names) != len(self.metric_results()):
+            raise ValueError("train_batches_hooked: names must hold the loss's and the metrics' names")
         self.last_run_batches = 0
         untimed = native_ns = 0
         for i, s in enumerate(starts):
@@ -527,7 +529,10 @@ class Network:
             lean = (batch - sample_phase) & sample_mask != 0 and not (begin_slow[0] or end_slow[0])
             if begin_raw is not None:
                 (begin_raw if lean else begin_timed)(batch, {})
-            rate = float(np.float32(rate_at(self.iterations)))
+            lr = optimizer._learning_rate
+            if type(lr) is not float:
+                lr = optimizer._rate_at(self.iterations)
+            rate = float(np.float32(lr))
             if not math.isfinite(rate):
                 raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
             t0 = time.perf_counter_ns()
@@ -536,7 +541,7 @@ class Network:
             self.last_run_batches = i + 1
             advance(1)
             if end_raw is not None:
-                (end_raw if lean else end_timed)(batch, make_logs(self.metric_results()))
+                (end_raw if lean else end_timed)(batch, dict(zip(names, self.metric_results())))
             if lean:
                 untimed += 1
             if model.stop_training:

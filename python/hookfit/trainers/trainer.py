@@ -665,12 +665,13 @@ class Trainer:
         hooked = None
         if network is self._network:  # not with custom metrics (their update is Python's)
             native = network.train_batches_hooked
+            names = tuple(self.metrics_names)  # the logs make_logs would build
 
             def hooked(j, k, batch, phase, begin, end, model):
                 start = j * batch_size
                 rows = min(n_rows, start + k * batch_size) - start
-                untimed, ns = native(data, start, rows, batch_size, opt._rate_at, batch, phase,
-                                     SAMPLE_EVERY - 1, *begin, *end, make_logs, advance, model)
+                untimed, ns = native(data, start, rows, batch_size, opt, batch, phase,
+                                     SAMPLE_EVERY - 1, *begin, *end, names, advance, model)
                 return network.last_run_batches, untimed, ns
 
         return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked)
