@@ -15,7 +15,10 @@ over several batches, the compiled core alone) in fresh interpreters:
   shared VM do not each run at one core's speed);
 - with ``--keras``: Keras 3 (jax backend, ``fit`` on the same shapes, Adam
   and MSE) at 1 thread (XLA's one-thread flags) and 2 threads (its default),
-  as a peer.
+  as a peer;
+- with ``--torch-python PYTHON`` (an interpreter with torch): a plain
+  PyTorch loop (``nn.Linear``/ReLU, Adam, MSE, the same shapes) at 1 and 2
+  intra-op threads, as a peer.
 
 The cases are the issue's two-thread targets: 784-1024-1024-10 at batch 256,
 100-512-512-512-1 at 1024, 784-256-128-10 at 128 and Dense(1) (784 inputs)
@@ -30,6 +33,7 @@ taken round by round. Run:
     python benchmarks/bench_threads.py              # all cases, 5 rounds
     python benchmarks/bench_threads.py --rounds 3 --cases mlp
     python benchmarks/bench_threads.py --keras          # with the Keras 3 peer
+    python benchmarks/bench_threads.py --torch-python ~/venvs/torch/bin/python
     python benchmarks/bench_threads.py --crossover
 """
 
@@ -99,6 +103,45 @@ for _ in range(5):
 print(json.dumps(sorted(times)[len(times) // 2]))
 """
 
+TORCH_CHILD = r"""
+import json, os, sys, time
+import numpy as np
+import torch
+torch.set_num_threads(int(os.environ["HOOKFIT_PEER_THREADS"]))
+dims, batch, steps = json.loads(sys.argv[1])
+rng = np.random.default_rng(0)
+layers = []
+for i, (a, b) in enumerate(zip(dims, dims[1:])):
+    layers.append(torch.nn.Linear(a, b))
+    if i < len(dims) - 2:
+        layers.append(torch.nn.ReLU())
+model = torch.nn.Sequential(*layers)
+opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+n = batch * steps
+x = torch.from_numpy(rng.random((n, dims[0]), dtype=np.float32))
+y = torch.from_numpy(rng.random((n, dims[-1]), dtype=np.float32))
+
+def epoch():
+    for s in range(0, n, batch):
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(model(x[s:s + batch]), y[s:s + batch])
+        loss.backward()
+        opt.step()
+
+epoch()  # warm-up
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    epoch()
+    times.append((time.perf_counter() - t) / steps)
+print(json.dumps(sorted(times)[len(times) // 2]))
+"""
+
+TORCH_CONFIGS = {
+    "torch 1": {"HOOKFIT_PEER_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    "torch 2": {"HOOKFIT_PEER_THREADS": "2", "OMP_NUM_THREADS": "2"},
+}
+
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 KERAS_CONFIGS = {
@@ -126,16 +169,16 @@ def _child_args(dims, batch, env):
     """The environment (env over no thread settings) and the JSON argument
     (shape, batch, steps of about 2e8 multiply-adds) of a child run."""
     full = dict(os.environ)
-    for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS"):
+    for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS", "OMP_NUM_THREADS", "HOOKFIT_PEER_THREADS"):
         full.pop(key, None)
     full.update(env)
     steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
     return full, [list(dims), batch, steps]
 
 
-def _step_ms(dims, batch, env, child=CHILD):
+def _step_ms(dims, batch, env, child=CHILD, python=None):
     full, arg = _child_args(dims, batch, env)
-    out = subprocess.run([sys.executable, "-c", child, json.dumps(arg)],
+    out = subprocess.run([python or sys.executable, "-c", child, json.dumps(arg)],
                          env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout) * 1e3
 
@@ -213,6 +256,8 @@ def main(argv=None):
     parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
     parser.add_argument("--json", help="write the samples here")
     parser.add_argument("--keras", action="store_true", help="add Keras 3 (jax) at 1 and 2 threads")
+    parser.add_argument("--torch-python", metavar="PYTHON",
+                        help="an interpreter with torch: add the PyTorch loop at 1 and 2 threads")
     parser.add_argument("--crossover", action="store_true", help="time the split sizes instead")
     args = parser.parse_args(argv)
     if len(os.sched_getaffinity(0)) < 2:
@@ -220,9 +265,11 @@ def main(argv=None):
     if args.crossover:
         crossover(args.rounds)
         return
-    configs = [(name, env, CHILD) for name, env in CONFIGS.items()]
+    configs = [(name, env, CHILD, None) for name, env in CONFIGS.items()]
     if args.keras:
-        configs += [(name, env, KERAS_CHILD) for name, env in KERAS_CONFIGS.items()]
+        configs += [(name, env, KERAS_CHILD, None) for name, env in KERAS_CONFIGS.items()]
+    if args.torch_python:
+        configs += [(name, env, TORCH_CHILD, args.torch_python) for name, env in TORCH_CONFIGS.items()]
     samples = {}
     for _ in range(args.rounds):
         for case in args.cases:
@@ -233,9 +280,9 @@ def main(argv=None):
                 if hog:
                     hog.start()
                 try:
-                    for name, env, child in configs:
+                    for name, env, child, python in configs:
                         key = (case, name + (" +busy" if busy else ""))
-                        samples.setdefault(key, []).append(_step_ms(dims, batch, env, child))
+                        samples.setdefault(key, []).append(_step_ms(dims, batch, env, child, python))
                     if not busy:
                         samples.setdefault((case, PAIR), []).append(_pair_step_ms(dims, batch))
                 finally:
@@ -244,18 +291,22 @@ def main(argv=None):
                         hog.join()
     print("Medians over rounds (min-max); ratios taken round by round. 'speed-up' is pool 1's")
     print("time over this row's in the same round and condition (>1: faster than hookfit on")
-    print("one thread); 'keras 2 / pool 2' is how much faster hookfit's 2 threads are.")
-    print(f"{'case':16s} {'config':14s} {'ms/step':>22s} {'speed-up vs pool 1':>22s} {'keras 2 / this':>18s}")
+    print("one thread); 'keras 2 / this' and 'torch 2 / this' say how much faster this row")
+    print("is than that peer at 2 threads, in the same round and condition.")
+    print(f"{'case':16s} {'config':14s} {'ms/step':>22s} {'speed-up vs pool 1':>22s} {'keras 2 / this':>18s}"
+          f" {'torch 2 / this':>18s}")
     for (case, name), values in samples.items():
         if name == PAIR:
             continue
         busy = " +busy" if name.endswith("+busy") else ""
         base = samples[(case, "pool 1" + busy)]
         ratios = [b / v for b, v in zip(base, values)]
-        peer = samples.get((case, "keras 2" + busy))
-        vs_peer = _median_range([k / v for k, v in zip(peer, values)]) if peer else ""
+        vs = []
+        for peer_name in ("keras 2", "torch 2"):
+            peer = samples.get((case, peer_name + busy))
+            vs.append(_median_range([k / v for k, v in zip(peer, values)]) if peer else "")
         print(f"{case:16s} {name:14s} {_median_range(values, 3):>22s} {_median_range(ratios):>22s}"
-              f" {vs_peer:>18s}")
+              f" {vs[0]:>18s} {vs[1]:>18s}")
     print()
     print("The ceiling of a 2-thread split: pool 1 alone, and the same 1-thread step while a")
     print("second copy runs it on the other CPU (the slower copy); ceiling = 2 x alone / paired.")
