@@ -21,9 +21,7 @@ new ``fit``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 
 import numpy as np
 
@@ -245,32 +243,12 @@ def _fit(model, source, it, runner, epochs, initial_epoch, verbose, callbacks, v
     except BaseException:
         _close(source, validation)
         raise
-    model.stop_training = False
-    model._epoch_iterator = it
-    model._fit_thread = threading.get_ident()
-    guard = model._interrupt_guard = (
-        graceful_interrupt.GracefulInterrupt() if on_interrupt is not None else None
+    return model._train_session(
+        cl, it, on_interrupt,
+        lambda: _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation, validation_freq,
+                            class_weight),
+        finalize=epochs > initial_epoch, close_before_end=lambda: _close(source, validation),
     )
-    try:
-        with guard or contextlib.nullcontext():
-            try:
-                epoch_logs = _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation,
-                                         validation_freq, class_weight)
-            except graceful_interrupt.Interrupted:
-                epoch_logs = model._save_interrupted(cl)
-            finally:
-                _close(source, validation)
-            if epochs > initial_epoch:  # use_ema: the weights take their moving averages, as Keras 2 does
-                model.optimizer.finalize_variable_values()
-            cl.on_train_end(dict(epoch_logs))
-    except BaseException as e:
-        cl.on_exception(e, model._logs_now())
-        raise
-    finally:
-        model._epoch_iterator = None
-        model._fit_thread = None
-        model._interrupt_guard = None
-    return model.history
 
 
 def _close(source, validation) -> None:

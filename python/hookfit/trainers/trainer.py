@@ -523,6 +523,27 @@ class Trainer:
             if parallel is not None:
                 parallel.exit()
             raise
+        def close_after():
+            if val_source is not None:
+                val_source.close()
+            if parallel is not None:
+                parallel.exit()  # after on_train_end / on_exception
+
+        return self._train_session(
+            cl, iterator, on_interrupt,
+            lambda: self._fit_loop(cl, iterator, epochs, val_data, val_batch_size, validation_steps,
+                                   validation_freq, parallel),
+            finalize=epochs > 0, close_after=close_after,
+        )
+
+    def _train_session(self, cl, iterator, on_interrupt, run_epochs, *, finalize: bool,
+                       close_before_end=None, close_after=None):
+        """What every fit does around its epochs (arrays or a batch source):
+        the fit state that guards and callbacks read, the graceful-interrupt
+        guard, EMA's final weights (``finalize``: as Keras 2, when epochs ran
+        or were asked), ``on_train_end`` or ``on_exception`` with the running
+        logs, and the fit state cleared. ``close_before_end()`` runs right
+        after the epochs (a source's workers), ``close_after()`` last."""
         self.stop_training = False
         self._epoch_iterator = iterator
         self._fit_thread = threading.get_ident()
@@ -532,13 +553,13 @@ class Trainer:
         try:
             with guard or contextlib.nullcontext():
                 try:
-                    epoch_logs = self._fit_loop(
-                        cl, iterator, epochs, val_data, val_batch_size, validation_steps, validation_freq,
-                        parallel,
-                    )
+                    epoch_logs = run_epochs()
                 except graceful_interrupt.Interrupted:
                     epoch_logs = self._save_interrupted(cl)
-                if epochs > 0:  # use_ema: the weights take their moving averages, as Keras 2 does
+                finally:
+                    if close_before_end is not None:
+                        close_before_end()
+                if finalize:  # use_ema: the weights take their moving averages, as Keras 2 does
                     self.optimizer.finalize_variable_values()
                 cl.on_train_end(dict(epoch_logs))
         except BaseException as e:
@@ -548,10 +569,8 @@ class Trainer:
             self._epoch_iterator = None
             self._fit_thread = None
             self._interrupt_guard = None
-            if val_source is not None:
-                val_source.close()
-            if parallel is not None:
-                parallel.exit()  # after on_train_end / on_exception
+            if close_after is not None:
+                close_after()
         return self.history
 
     def _logs_now(self) -> dict:
