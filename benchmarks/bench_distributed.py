@@ -188,8 +188,9 @@ def ranks_part(steps: int, rounds: int) -> None:
     # The speed-up as ratios within rounds: each round times the one-process
     # step on rank 0's core (rank 1 waits in MPI, spinning on its own core),
     # then on rank 1's, then the 2-rank step with fit's sum, with MPI's own
-    # Allreduce, and with no sum at all (what two busy cores give). The host of a shared VM changes speed from minute to
-    # minute; a ratio of neighbouring timings does not.
+    # Allreduce, and with no sum at all (what two busy cores give). The host
+    # of a shared VM changes speed from minute to minute; a ratio of
+    # neighbouring timings does not.
     one_net, one_data = make_network()
 
     def one_process_step(k):

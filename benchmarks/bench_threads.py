@@ -169,7 +169,8 @@ def _child_args(dims, batch, env):
     """The environment (env over no thread settings) and the JSON argument
     (shape, batch, steps of about 2e8 multiply-adds) of a child run."""
     full = dict(os.environ)
-    for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS", "OMP_NUM_THREADS", "HOOKFIT_PEER_THREADS"):
+    for key in ("HOOKFIT_BLAS", "HOOKFIT_NUM_THREADS", "XLA_FLAGS", "OMP_NUM_THREADS",
+                "HOOKFIT_PEER_THREADS"):
         full.pop(key, None)
     full.update(env)
     steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))

@@ -353,8 +353,8 @@ class Network:
         {names[0]: loss, names[1]: metric_0, ...})``; timed or untimed
         dispatch as batch_runner samples it; the rate read before each step
         (``optimizer._learning_rate`` when a float, else
-        ``optimizer._rate_at(iterations)``), ``advance(1)`` after it; stops after the batch that set
-        ``model.stop_training``. Returns (untimed batches, ns in the steps);
+        ``optimizer._rate_at(iterations)``), ``advance(1)`` after it; stops
+        after the batch that set ``model.stop_training``. Returns (untimed batches, ns in the steps);
         ``last_run_batches`` is the steps run, exact when a hook raises."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""

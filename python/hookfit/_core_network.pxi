@@ -475,8 +475,8 @@ cdef class Network:
         untimed (``*_raw``). The rate is read before each step, after its
         begin hooks (a hook may change it): ``optimizer._learning_rate`` when
         it is a float, else ``optimizer._rate_at(iterations)`` (a schedule);
-        ``advance(1)`` after each step, before its end hooks. Stops after the batch whose
-        hooks set ``model.stop_training``. Returns ``(untimed, native_ns)``:
+        ``advance(1)`` after each step, before its end hooks. Stops after the
+        batch whose hooks set ``model.stop_training``. Returns ``(untimed, native_ns)``:
         the batches dispatched untimed and the time spent in the steps;
         ``last_run_batches`` is the steps run, exact when a hook raises.
         ``first_hook``: the hook index of the first batch."""

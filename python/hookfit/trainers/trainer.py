@@ -523,6 +523,7 @@ class Trainer:
             if parallel is not None:
                 parallel.exit()
             raise
+
         def close_after():
             if val_source is not None:
                 val_source.close()
