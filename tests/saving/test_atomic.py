@@ -206,3 +206,27 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         assert kept.read_bytes() == b"new"
     finally:
         os.umask(umask)
+
+
+def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
+    real = tmp_path / "real.bin"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(real)
+    atomic_write_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    dangling = tmp_path / "later.bin"
+    dangling.symlink_to(tmp_path / "sub" / "file.bin")  # its directory does not exist yet
+    atomic_write_text(dangling, "made")
+    assert dangling.is_symlink() and (tmp_path / "sub" / "file.bin").read_text() == "made"
+    assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []
+
+
+def test_a_relative_name_is_written_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    atomic_write_bytes("f.bin", b"here")
+    with atomic_write("g.txt", "w") as f:
+        f.write("text")
+    assert (tmp_path / "f.bin").read_bytes() == b"here"
+    assert (tmp_path / "g.txt").read_text() == "text"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin", "g.txt"]

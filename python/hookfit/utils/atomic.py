@@ -69,15 +69,25 @@ def _probe_writable(directory, what, path) -> None:
         ) from e
 
 
-def _target_mode(path) -> int:
-    """Permission bits for the file written at ``path``: those of the file
-    it replaces, else 0o666 less the process umask (as ``open`` gives)."""
+def _write_target(path) -> tuple[str, int | None]:
+    """Where ``open(path, "w")`` would write, and the mode of the file there
+    (None when there is none). Only a symbolic link as the last component
+    needs resolving: a temporary file made in ``dirname(path)`` (symbolic
+    links in the parents included, resolved by the kernel as the rename's
+    are) is already in the target's directory, so the rename never crosses
+    file systems. One ``lstat`` in the usual case."""
+    path = os.fspath(path)
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)  # reading the umask means setting it; restore at once
-        os.umask(umask)
-        return 0o666 & ~umask
+        st = os.lstat(path)
+    except OSError:  # missing (the open below says why, if it must)
+        return path, None
+    if stat.S_ISLNK(st.st_mode):
+        path = os.path.realpath(path)
+        try:
+            st = os.stat(path)
+        except OSError:  # a link to a file not written yet
+            return path, None
+    return path, stat.S_IMODE(st.st_mode)
 
 
 # A file name may be at most 255 bytes on common file systems; the temporary
@@ -96,10 +106,8 @@ def _temporary_name(path: str) -> str:
 
 
 def real_target(path) -> str:
-    """Where ``open(path, "w")`` would write: symbolic links (in the parent
-    directories and the file itself) resolved. The temporary file is made in
-    that directory so the final rename never crosses file systems."""
-    return os.path.realpath(os.fspath(path))  # not abspath first: it drops ".." textually
+    """Where ``open(path, "w")`` would write (see ``_write_target``)."""
+    return _write_target(path)[0]
 
 
 def _check_name_length(path: str, directory: str) -> None:
@@ -116,29 +124,22 @@ def _check_name_length(path: str, directory: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def atomic_path(path, *, sync: bool = True):
-    """Yield a temporary path next to ``path``'s real target; on a clean exit,
-    move it into place atomically. For writers that want a file name;
-    ``sync=False`` when the writer fsynced the file itself (``atomic_write``).
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
-    Any exception, ``KeyboardInterrupt`` included, removes the temporary file
-    and leaves ``path`` untouched.
 
-    >>> with atomic_path("weights.npz") as tmp:  # doctest: +SKIP
-    ...     write_file(tmp)
-    """
-    shown = os.fspath(path)
-    target = real_target(path)
-    directory = ensure_writable_directory(target, probe=False)
-    _check_name_length(target, directory)
-    mode = _target_mode(target)
-    # The name is chosen before the file exists, so that an interrupt at any
-    # point after this line finds it in the cleanup below.
-    tmp = _temporary_name(target)
-    try:
+def _open_temporary(tmp: str, target: str, shown: str, directory: str, mode) -> int:
+    """Create ``tmp`` (exclusively) and return its descriptor. A new file is
+    created with 0o666 less the umask, as ``open`` gives; a replacement keeps
+    the mode of the file it replaces. A missing directory is created."""
+    for attempt in (0, 1):
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(tmp, _CREATE, 0o666 if mode is None else 0o600)
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            if attempt:
+                raise
+            # Create the parents, or say clearly why they cannot be.
+            ensure_writable_directory(target, probe=False)
         except OSError as e:
             if e.errno == errno.ENAMETOOLONG:
                 raise
@@ -146,12 +147,67 @@ def atomic_path(path, *, sync: bool = True):
                 f"Cannot write {shown!r}: the directory {directory!r} is not writable "
                 f"({e.strerror or e}). Choose a writable directory."
             ) from e
+    if mode is not None:
         try:
-            # Created private; give it the mode a plain open() would, or keep
-            # the mode of the file it replaces.
             os.fchmod(fd, mode)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+    return fd
+
+
+@contextlib.contextmanager
+def _temporary_file(path):
+    """Yield ``(tmp, fd)``: a new temporary file next to ``path``'s target,
+    open for writing; on a clean exit (the caller closed ``fd``), rename it
+    over the target and fsync the directory. Any exception, including
+    ``KeyboardInterrupt``, removes the temporary file and leaves ``path``
+    untouched."""
+    shown = os.fspath(path)
+    target, mode = _write_target(path)
+    directory = os.path.dirname(target) or "."
+    # The name is chosen before the file exists, so that an interrupt at any
+    # point after this line finds it in the cleanup below.
+    tmp = _temporary_name(target)
+    try:
+        fd = _open_temporary(tmp, target, shown, directory, mode)
+        yield tmp, fd
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                _check_name_length(target, directory)  # says which limit, if it can
+            raise
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _write_failed(path, e: OSError) -> OSError:
+    """A failed write (disk full, file too large) as an error naming ``path``."""
+    return OSError(
+        e.errno,
+        f"Could not write {os.fspath(path)!r}: {e.strerror}. The previous file, if any, "
+        "is unchanged.",
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, sync: bool = True):
+    """Yield a temporary path next to ``path``'s real target; on a clean exit,
+    move it into place atomically. For writers that want a file name;
+    ``sync=False`` when the writer fsynced the file itself.
+
+    Any exception, ``KeyboardInterrupt`` included, removes the temporary file
+    and leaves ``path`` untouched.
+
+    >>> with atomic_path("weights.npz") as tmp:  # doctest: +SKIP
+    ...     write_file(tmp)
+    """
+    with _temporary_file(path) as (tmp, fd):
+        os.close(fd)
         yield tmp
         if sync:
             # The writer closed its file; make its bytes durable before the rename.
@@ -160,12 +216,6 @@ def atomic_path(path, *, sync: bool = True):
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
 
 
 @contextlib.contextmanager
@@ -180,26 +230,42 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
     """
     if not any(c in mode for c in "wx"):
         raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), got {mode!r}.")
-    with atomic_path(path, sync=False) as tmp:  # the file is fsynced below
+    with _temporary_file(path) as (_, fd):
         try:
-            with open(tmp, mode, **open_kwargs) as f:
+            f = open(fd, mode, **open_kwargs)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            with f:
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:
             if e.filename is not None or e.errno is None:
                 raise
-            raise OSError(
-                e.errno,
-                f"Could not write {os.fspath(path)!r}: {e.strerror}. The previous file, if any, "
-                "is unchanged.",
-            ) from e
+            raise _write_failed(path, e) from e
 
 
 def atomic_write_bytes(path, data: bytes | bytearray | memoryview) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path, "wb") as f:
-        f.write(data)
+    """Write ``data`` to ``path`` atomically: straight through the temporary
+    file's descriptor (checkpoints call this every few batches)."""
+    with _temporary_file(path) as (_, fd):
+        try:
+            try:
+                view = memoryview(data).cast("B")
+                while view:
+                    written = os.write(fd, view)
+                    if written <= 0:  # never loop on a file that takes nothing
+                        raise OSError(errno.EIO, os.strerror(errno.EIO))
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            if e.filename is not None or e.errno is None:
+                raise
+            raise _write_failed(path, e) from e
 
 
 def atomic_write_text(path, text: str, *, newline: str | None = "") -> None:
