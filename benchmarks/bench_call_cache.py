@@ -20,7 +20,12 @@ interleaved rounds and pinned to one core, three things per step:
   holding none of its data or code.
 
 Medians (min-max) over rounds; the ratios (``as run.py`` / ``core``, ``same
-cache state`` / ``core, cold``) are taken round by round.
+cache state`` / ``core, cold``) are taken round by round. A second table
+times one ``save_weights`` of the model to a ``.weights.h5`` file (what
+``ModelCheckpoint(save_weights_only=True)`` writes; in /dev/shm when there
+is one, so that the disk's fsync is not what is timed), in a tight loop and
+after the same 12 MB write (inside ``fit``, a save follows the epoch's pass
+over the data). Needs h5py for that table (``hookfit[h5]``).
 A script, never a test: nothing is asserted.
 """
 
@@ -28,8 +33,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,6 +128,7 @@ def main() -> None:
                 (_median_call_us(full, flush) - _median_call_us(tiny, flush)) / steps
             )
 
+    saves = _save_times(model, flush, args.rounds)
     print(f"tutorial model, {args.rows} rows, batch {BATCH} ({steps} steps), {args.rounds} rounds, {where}")
     print("| call | per step, µs: " + " | ".join(columns)
           + " | as run.py / core | same cache state / core, cold |")
@@ -131,6 +139,32 @@ def main() -> None:
             f"| {kind} | " + " | ".join(_stat(rows[kind, c]) for c in columns) + " | "
             f"{_stat([a / c for a, c in zip(plain, core)])} | {_stat([s / c for s, c in zip(same, cold)])} |"
         )
+    if saves is not None:
+        print()
+        print("| save_weights to .weights.h5, µs per call | tight loop | after a 12 MB write |")
+        print("|---|---|---|")
+        print(f"| tutorial model | {_stat(saves[0])} | {_stat(saves[1])} |")
+
+
+def _save_times(model, flush, rounds):
+    """(hot, cold) µs per save, one median per round; None without h5py."""
+    try:
+        import h5py  # noqa: F401
+    except ImportError:
+        return None
+    ram = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    where = tempfile.mkdtemp(prefix="hookfit-bench-", dir=ram)
+    try:
+        path = os.path.join(where, "ckpt.weights.h5")
+        save = lambda: model.save_weights(path)  # noqa: E731
+        _median_call_us(save, None)  # the file's layout is learned in the first saves
+        hot, cold = [], []
+        for _ in range(rounds):
+            hot.append(_median_call_us(save, None))
+            cold.append(_median_call_us(save, flush))
+        return hot, cold
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 if __name__ == "__main__":
