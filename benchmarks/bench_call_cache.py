@@ -47,6 +47,8 @@ for _key, _value in ONE_THREAD_ENV.items():
     os.environ[_key] = _value
 
 import numpy as np  # noqa: E402
+from report import fmt  # noqa: E402
+from timing import Stat  # noqa: E402
 
 BATCH = 128
 CALLS = 60  # calls per sample; the median call is kept
@@ -74,7 +76,7 @@ def _median_call_us(fn, flush) -> float:
 
 
 def _stat(values) -> str:
-    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+    return fmt(Stat.of(values))
 
 
 def main() -> None:

@@ -710,10 +710,14 @@ cdef class Network:
             raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
         if self._reduce is None:
             # The gradients live in this buffer from now on (no copy per step).
-            self._reduce = _aligned_zeros(<Py_ssize_t>hf_reduce_floats(&self.net) + 1)
+            self._reduce = _aligned_zeros(self._reduce_length())
             self._grads = self._reduce[:self.net.n_params]
             self.net.grads = _fptr(self._reduce)
         return self._reduce
+
+    cdef Py_ssize_t _reduce_length(self):
+        # [gradients | metric deltas | one float for the caller (the loop's stop flag)]
+        return <Py_ssize_t>hf_reduce_floats(&self.net) + 1
 
     def use_reduce_buffer(self, buf):
         """Make buf the reduce buffer (the gradients live in it from now on)
@@ -731,7 +735,7 @@ cdef class Network:
                 f"got {type(buf).__name__}"
                 + (f" of dtype {buf.dtype}, shape {buf.shape}" if isinstance(buf, np.ndarray) else "")
             )
-        cdef Py_ssize_t need = <Py_ssize_t>hf_reduce_floats(&self.net) + 1
+        cdef Py_ssize_t need = self._reduce_length()
         if buf.shape[0] != need:
             raise ValueError(
                 f"use_reduce_buffer: buf must hold {need} floats (reduce_buffer's length); "

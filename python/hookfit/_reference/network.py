@@ -418,10 +418,13 @@ class Network:
         if not self._configured:
             raise KindError("call configure(loss, metrics, optimizer) before a data-parallel step")
         if self._reduce is None:
-            # [grads | metric deltas | one float for the caller (the loop's stop flag)]
-            self._reduce = np.zeros(self.n_params + self._acc.shape[0] + 1, np.float32)
+            self._reduce = np.zeros(self._reduce_length(), np.float32)
             self._grads = self._reduce[: self.n_params]
         return self._reduce
+
+    def _reduce_length(self):
+        # [grads | metric deltas | one float for the caller (the loop's stop flag)]
+        return self.n_params + self._acc.shape[0] + 1
 
     def use_reduce_buffer(self, buf):
         if not self._configured:
@@ -429,7 +432,7 @@ class Network:
         if (not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1
                 or not buf.flags.c_contiguous or not buf.flags.writeable):
             raise TypeError("use_reduce_buffer: buf must be a writable C-contiguous 1-D float32 array")
-        need = self.n_params + self._acc.shape[0] + 1
+        need = self._reduce_length()
         if buf.shape[0] != need:
             raise ValueError(
                 f"use_reduce_buffer: buf must hold {need} floats (reduce_buffer's length); "

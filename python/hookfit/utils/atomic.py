@@ -105,11 +105,6 @@ def _temporary_name(path: str) -> str:
     )
 
 
-def real_target(path) -> str:
-    """Where ``open(path, "w")`` would write (see ``_write_target``)."""
-    return _write_target(path)[0]
-
-
 def _check_name_length(path: str, directory: str) -> None:
     name = os.path.basename(path)
     try:
@@ -185,13 +180,20 @@ def _temporary_file(path):
     _fsync_directory(directory)
 
 
-def _write_failed(path, e: OSError) -> OSError:
-    """A failed write (disk full, file too large) as an error naming ``path``."""
-    return OSError(
-        e.errno,
-        f"Could not write {os.fspath(path)!r}: {e.strerror}. The previous file, if any, "
-        "is unchanged.",
-    )
+@contextlib.contextmanager
+def _write_errors_named(path):
+    """A failed write (disk full, file too large: an OSError naming no file)
+    raised again as an OSError naming ``path``."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is not None or e.errno is None:
+            raise
+        raise OSError(
+            e.errno,
+            f"Could not write {os.fspath(path)!r}: {e.strerror}. The previous file, if any, "
+            "is unchanged.",
+        ) from e
 
 
 @contextlib.contextmanager
@@ -236,36 +238,26 @@ def atomic_write(path, mode: str = "wb", **open_kwargs):
         except BaseException:
             os.close(fd)
             raise
-        try:
-            with f:
-                yield f
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as e:
-            if e.filename is not None or e.errno is None:
-                raise
-            raise _write_failed(path, e) from e
+        with _write_errors_named(path), f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def atomic_write_bytes(path, data: bytes | bytearray | memoryview) -> None:
     """Write ``data`` to ``path`` atomically: straight through the temporary
     file's descriptor (checkpoints call this every few batches)."""
-    with _temporary_file(path) as (_, fd):
+    with _temporary_file(path) as (_, fd), _write_errors_named(path):
         try:
-            try:
-                view = memoryview(data).cast("B")
-                while view:
-                    written = os.write(fd, view)
-                    if written <= 0:  # never loop on a file that takes nothing
-                        raise OSError(errno.EIO, os.strerror(errno.EIO))
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as e:
-            if e.filename is not None or e.errno is None:
-                raise
-            raise _write_failed(path, e) from e
+            view = memoryview(data).cast("B")
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:  # never loop on a file that takes nothing
+                    raise OSError(errno.EIO, os.strerror(errno.EIO))
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path, text: str, *, newline: str | None = "") -> None:
