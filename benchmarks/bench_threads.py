@@ -26,6 +26,11 @@ at 1024. ``--crossover`` instead times, in this process, the pieces hookfit
 splits only above a size (Adam's update over n parameters, the Dense(1)
 step at n rows) at 1 and 2 threads: how the split sizes in csrc/ were chosen.
 
+Every child works for 0.5 s before it is timed: on a VM, a vCPU that was
+idle runs slowly for its first ~0.1 s of work, and a one-call warm-up timed
+the 2-thread MLP step mostly in that start (0.9-1.2x where the split gives
+1.6-1.8x).
+
 Rounds are interleaved (every configuration once per round) and each figure
 is the median over rounds, with the range, in ms per step; the ratios are
 taken round by round. Run:
@@ -57,6 +62,7 @@ CASES = {  # the issue's two-thread targets
 
 CHILD = r"""
 import json, sys, time
+WARM_S = 0.5
 import numpy as np
 from hookfit._native import core
 dims, batch, steps, *start_at = json.loads(sys.argv[1])
@@ -67,7 +73,12 @@ net.params[:] = rng.uniform(-0.05, 0.05, net.n_params)
 net.configure(core.LOSS_MSE, [], core.OPT_ADAM)
 n = batch * steps
 data = core.Dataset(rng.random((n, dims[0]), dtype=np.float32), rng.random((n, dims[-1]), dtype=np.float32))
-net.train_batches(data, 0, n, batch, 1e-4)  # warm-up
+# Warm up for a fixed time, not one call: on a VM a vCPU that was idle
+# runs slowly for its first ~0.1 s of work (a 2-thread MLP step measured
+# 2.0 ms over its first ten 12 ms calls, then 1.1 ms).
+warm_until = time.perf_counter() + WARM_S
+while time.perf_counter() < warm_until:
+    net.train_batches(data, 0, n, batch, 1e-4)
 if start_at:  # a pair run: both copies start their timing together
     while time.time() < start_at[0]:
         pass
@@ -81,6 +92,7 @@ print(json.dumps(sorted(best)[len(best) // 2]))
 
 KERAS_CHILD = r"""
 import json, os, sys, time
+WARM_S = 0.5
 os.environ["KERAS_BACKEND"] = "jax"
 import numpy as np
 import keras
@@ -94,7 +106,10 @@ model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
 n = batch * steps
 x = rng.random((n, dims[0]), dtype=np.float32)
 y = rng.random((n, dims[-1]), dtype=np.float32)
-model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)  # compile, warm up
+model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)  # compile
+warm_until = time.perf_counter() + WARM_S  # every thread past its start (see CHILD)
+while time.perf_counter() < warm_until:
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
 times = []
 for _ in range(5):
     t = time.perf_counter()
@@ -105,6 +120,7 @@ print(json.dumps(sorted(times)[len(times) // 2]))
 
 TORCH_CHILD = r"""
 import json, os, sys, time
+WARM_S = 0.5
 import numpy as np
 import torch
 torch.set_num_threads(int(os.environ["HOOKFIT_PEER_THREADS"]))
@@ -128,7 +144,9 @@ def epoch():
         loss.backward()
         opt.step()
 
-epoch()  # warm-up
+warm_until = time.perf_counter() + WARM_S  # every thread past its start (see CHILD)
+while time.perf_counter() < warm_until:
+    epoch()
 times = []
 for _ in range(5):
     t = time.perf_counter()
