@@ -60,9 +60,13 @@ CASES = {  # the issue's two-thread targets
     "tabular": ((100, 512, 512, 512, 1), 1024),
 }
 
-CHILD = r"""
-import json, sys, time
+# Seconds every child works before it is timed (see the docstring); handed
+# to the children in their environment.
 WARM_S = 0.5
+
+CHILD = r"""
+import json, os, sys, time
+WARM_S = float(os.environ["HOOKFIT_BENCH_WARM_S"])
 import numpy as np
 from hookfit._native import core
 dims, batch, steps, *start_at = json.loads(sys.argv[1])
@@ -92,7 +96,7 @@ print(json.dumps(sorted(best)[len(best) // 2]))
 
 KERAS_CHILD = r"""
 import json, os, sys, time
-WARM_S = 0.5
+WARM_S = float(os.environ["HOOKFIT_BENCH_WARM_S"])
 os.environ["KERAS_BACKEND"] = "jax"
 import numpy as np
 import keras
@@ -120,7 +124,7 @@ print(json.dumps(sorted(times)[len(times) // 2]))
 
 TORCH_CHILD = r"""
 import json, os, sys, time
-WARM_S = 0.5
+WARM_S = float(os.environ["HOOKFIT_BENCH_WARM_S"])
 import numpy as np
 import torch
 torch.set_num_threads(int(os.environ["HOOKFIT_PEER_THREADS"]))
@@ -191,6 +195,7 @@ def _child_args(dims, batch, env):
                 "HOOKFIT_PEER_THREADS"):
         full.pop(key, None)
     full.update(env)
+    full["HOOKFIT_BENCH_WARM_S"] = str(WARM_S)
     steps = max(4, min(64, int(2e8 // (batch * sum(a * b for a, b in zip(dims, dims[1:]))))))
     return full, [list(dims), batch, steps]
 
