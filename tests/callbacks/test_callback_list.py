@@ -226,6 +226,32 @@ def test_append_refreshes_the_tables():
     assert len(list(cl)) == 2
 
 
+def test_lists_of_the_same_classes_call_their_own_callbacks():
+    """The tables' layout is shared by lists of the same classes (made once);
+    each list still calls its own instances, and a flag that differs by
+    instance (the bar's verbose) gives its own layout."""
+    calls = []
+
+    class Tag(keras.callbacks.Callback):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(self.name)
+
+    model = _model()
+    lists = [CallbackList([Tag(k)], add_history=True, model=model, verbose=0, epochs=1, steps=1)
+             for k in ("a", "b")]
+    for cl in lists:
+        cl.on_epoch_end(0, {})
+    assert calls == ["a", "b"]
+    bar1 = CallbackList([], add_progbar=True, model=model, verbose=1, epochs=1, steps=2)
+    bar2 = CallbackList([], add_progbar=True, model=model, verbose=2, epochs=1, steps=2)
+    assert _kind(bar1.batch_dispatcher("train")) == "Scheduled"
+    assert bar2.batch_dispatcher("train") is None
+
+
 def test_callback_list_is_used_as_is():
     x, y = _data(12)
     model = _model()

@@ -72,6 +72,7 @@ class CallbackCosts:
         self._totals: dict = {}  # (callback index, hook name) -> [calls, ns]
         self._hooks: tuple = ()  # hook names, by index
         self._members: list = []  # callback indices in each hook's table
+        self._samples_by_hook: list = []  # per hook: samples_of(h), once asked
         self._ns: list = []  # per hook: ns per member since the last fold
         self._dispatches: list = []  # per hook: dispatches since the last fold
         self._sources: list = []  # (hook index, drain) of per-batch closures
@@ -96,9 +97,13 @@ class CallbackCosts:
         self._fold()
         self._hooks = tuple(hooks)
         self._sources = []
-        self._members = [tuple(m) if m else () for m in members_per_hook]
-        self._ns = [[0] * len(m) if m else _NO_NS for m in members_per_hook]
-        self._dispatches = [0] * len(members_per_hook)
+        self._members = members = [tuple(m) for m in members_per_hook]
+        self._ns = ns = [_NO_NS] * len(members)
+        for h, m in enumerate(members):
+            if m:
+                ns[h] = [0] * len(m)
+        self._dispatches = [0] * len(members)
+        self._samples_by_hook = [None] * len(members)
 
     def add_source(self, h: int, drain) -> None:
         """A per-batch closure for hook ``h``; ``drain()`` returns and clears
@@ -124,8 +129,12 @@ class CallbackCosts:
         return found
 
     def samples_of(self, h: int) -> list[Samples]:
-        """The ``Samples`` of each member of hook ``h``'s table, in order."""
-        return [self._sample(i, self._hooks[h]) for i in self._members[h]]
+        """The ``Samples`` of each member of hook ``h``'s table, in order
+        (made once per table: the epoch hooks ask at every epoch)."""
+        found = self._samples_by_hook[h]
+        if found is None:
+            found = self._samples_by_hook[h] = [self._sample(i, self._hooks[h]) for i in self._members[h]]
+        return found
 
     def note_path(self, note: PathNote) -> None:
         """How a mode's batches run now (kept, with its step count, while unchanged)."""
@@ -198,12 +207,19 @@ class CallbackCosts:
     def timed(self, mode: str, run):
         """``run`` (a callable starting a native run of batches), timed into
         ``mode``'s native time: two clock reads per native call."""
+        paths = self.paths
+
         def timed_run(*args):
             start = _clock()
             try:
                 return run(*args)
             finally:
-                self.add_native(mode, _clock() - start)
+                ns = _clock() - start  # add_native, inlined: once per native run
+                self._native_ns += ns
+                note = paths.get(mode)
+                if note is not None:
+                    note.native_ns += ns
+                    note.native_calls += 1
 
         return timed_run
 

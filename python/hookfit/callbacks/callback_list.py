@@ -111,6 +111,47 @@ def profile(callback) -> _Profile:
     return found
 
 
+class _Layout(NamedTuple):
+    """Which callbacks (by position) serve each hook, before binding."""
+
+    members: tuple  # per hook: the callback indices in its table
+    entries: tuple  # per hook: (index, None) for the hook itself or (index, after-method name)
+    used: tuple  # the hooks whose table is not empty
+
+
+# Layouts by (profiles, batch flags): a fit, evaluate or predict call builds
+# a list of the same classes as the call before it.
+_layouts: dict = {}
+
+
+def _layout(profiles: tuple, flags: tuple) -> _Layout:
+    found = _layouts.get((profiles, flags))
+    if found is not None:
+        return found
+    wanted = dict(zip(MODES, flags))
+    entries: list = [[] for _ in HOOKS]
+    for i, p in enumerate(profiles):
+        for h in p.hooks:
+            mode = HOOK_MODES[h]
+            if mode is None or wanted[mode]:
+                entries[h].append((i, None))
+    # After-dispatch calls go last in their hook's table.
+    for i, p in enumerate(profiles):
+        for h, name in p.after:
+            mode = HOOK_MODES[h]
+            if mode is None or wanted[mode]:
+                entries[h].append((i, name))
+    found = _Layout(
+        tuple(tuple(i for i, _ in row) for row in entries),
+        tuple(tuple(row) for row in entries),
+        tuple(h for h, row in enumerate(entries) if row),
+    )
+    if len(_layouts) >= 512:  # many distinct lists (tests): start again
+        _layouts.clear()
+    _layouts[(profiles, flags)] = found
+    return found
+
+
 def _after_dispatch(after, hook, callbacks):
     """Adapt ``after(..., callbacks)`` to the hook's signature, to run last."""
     if hook == "on_train_begin":
@@ -292,40 +333,40 @@ class CallbackList:
         for cb in callbacks:  # a bad schedule fails here, before any hook runs
             check_schedule(getattr(cb, "batch_every", None), getattr(cb, "batch_every_seconds", None))
         self.costs.set_names(callbacks)
-        profiles = [profile(c) for c in callbacks]
-        flags = [False, False, False]
+        profiles = tuple(profile(c) for c in callbacks)
+        train = test = predict = False
         for cb, p in zip(callbacks, profiles):
-            for k in range(3):
-                if not flags[k]:
-                    flags[k] = p.flags[k] if p.flags is not None else getattr(cb, _PREDICATES[k])()
+            f = p.flags
+            if f is not None:
+                train, test, predict = train or f[0], test or f[1], predict or f[2]
+            else:  # the instance says (asked only while still needed, as Keras's any())
+                train = train or bool(getattr(cb, _PREDICATES[0])())
+                test = test or bool(getattr(cb, _PREDICATES[1])())
+                predict = predict or bool(getattr(cb, _PREDICATES[2])())
+        flags = (train, test, predict)
         self._flags = dict(zip(MODES, flags))
-        members: list = [None] * len(HOOKS)
-        fns: list = [None] * len(HOOKS)
-
-        def add(h, i, fn):
-            if members[h] is None:
-                members[h], fns[h] = [], []
-            members[h].append(i)
-            fns[h].append(fn)
-
-        for i, (cb, p) in enumerate(zip(callbacks, profiles)):
-            for h in p.hooks:
-                mode = HOOK_MODES[h]
-                if mode is None or self._flags[mode]:
-                    add(h, i, getattr(cb, HOOKS[h]))
-        # After-dispatch calls go last in their hook's table.
-        afters: list = [None] * len(HOOKS)
-        for i, (cb, p) in enumerate(zip(callbacks, profiles)):
-            for h, name in p.after:
-                mode = HOOK_MODES[h]
-                if mode is None or self._flags[mode]:
-                    fn = _after_dispatch(getattr(cb, name), HOOKS[h], callbacks)
-                    add(h, i, fn)
-                    afters[h] = (afters[h] or []) + [(i, fn)]
-        self.costs.install(HOOKS, members)  # folds what the old tables counted
-        self._members = [tuple(m) if m else () for m in members]
-        self._fns = [tuple(f) if f else () for f in fns]
-        self._afters = [tuple(a) if a else () for a in afters]
+        layout = _layout(profiles, flags)
+        n = len(HOOKS)
+        fns: list = [()] * n
+        afters: list = [()] * n
+        for h in layout.used:
+            hook = HOOKS[h]
+            row = []
+            after_row = []
+            for i, after_name in layout.entries[h]:
+                if after_name is None:
+                    row.append(getattr(callbacks[i], hook))
+                else:
+                    fn = _after_dispatch(getattr(callbacks[i], after_name), hook, callbacks)
+                    row.append(fn)
+                    after_row.append((i, fn))
+            fns[h] = tuple(row)
+            if after_row:
+                afters[h] = tuple(after_row)
+        self.costs.install(HOOKS, layout.members)  # folds what the old tables counted
+        self._members = layout.members
+        self._fns = fns
+        self._afters = afters
         self._lean_cache = {}
         self._dispatchers = {}
         self._refresh_fast()

@@ -34,6 +34,7 @@ class NetworkOwner:
     _built_trainable = None  # the layers' trainable flags the network was built with
     _compiled_trainable = None  # ... and the ones the last compile saw
     _warned_trainable = False
+    _plain_x: tuple | None = None  # (network, d): x taken as it is (see _build_network)
 
     if TYPE_CHECKING:
         # Provided by the classes this is mixed into: Model sets ``name``,
@@ -186,6 +187,10 @@ class NetworkOwner:
             layer._model = self
         self._network = network
         self._calls = calls
+        # The usual x (one 2-D array for a single input of shape (None, d)) is
+        # taken as it is by _prepare_x while this network stands.
+        shape = tuple(inputs[0].shape) if len(inputs) == 1 else ()
+        self._plain_x = (network, shape[1]) if len(shape) == 2 and shape[1] else None
         self._built_trainable = self._trainable_state()
         if getattr(self, "_compiled", False):
             if self._compiled_trainable is None:  # compiled before the input shape was known
@@ -260,6 +265,12 @@ class NetworkOwner:
 
     def _prepare_x(self, x, argument: str = "x") -> np.ndarray:
         """The one 2-D x matrix the network reads (built on first data if needed)."""
+        plain = self._plain_x
+        if (
+            plain is not None and plain[0] is self._network and type(x) is np.ndarray
+            and x.ndim == 2 and x.shape[1] == plain[1] and x.shape[0] and x.dtype.kind in "fiub"
+        ):
+            return x  # what every check below would accept unchanged
         from hookfit.trainers import data_adapter as da
 
         if self._graph() is None:  # a Sequential learning its input shape from data

@@ -176,11 +176,11 @@ class Optimizer:
     def _rates_for(self, iterations: int, n_batches: int):
         """The rates of the next n_batches steps: a float when constant, else a
         float32 array with one rate per batch (what Network.train_batches takes)."""
-        schedule = self._schedule
-        if schedule is None:
-            return self._learning_rate
+        lr = self._learning_rate  # read per native run: the constant case first
+        if not isinstance(lr, LearningRateSchedule):
+            return lr
         steps = np.arange(iterations, iterations + n_batches, dtype=np.int64)
-        return self._checked(schedule._rates(steps))
+        return self._checked(lr._rates(steps))
 
     @staticmethod
     def _checked(rates):

@@ -24,13 +24,13 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import multiprocessing
-import numbers
 import queue
 import threading
 
 import numpy as np
 
 from hookfit.utils import rng
+from hookfit.utils.arguments import is_integer
 from hookfit.utils.py_dataset import PyDataset
 
 _BATCH_FORMAT = "`x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`"
@@ -50,6 +50,8 @@ def is_index_dataset(x) -> bool:
 
 def is_batch_source(x) -> bool:
     """Whether ``x`` is read batch by batch (a PyDataset or an iterator)."""
+    if type(x) is np.ndarray:  # the usual answer, before the class walk below
+        return False
     if is_index_dataset(x):
         return True
     if isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)):
@@ -78,11 +80,11 @@ def unpack_batch(data, where: str):
 
 
 def check_pool_settings(workers, use_multiprocessing, max_queue_size):
-    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
+    if not is_integer(workers) or workers < 0:
         raise ValueError(f"workers must be a non-negative integer; got {workers!r}")
     if not isinstance(use_multiprocessing, bool):
         raise ValueError(f"use_multiprocessing must be True or False; got {use_multiprocessing!r}")
-    if isinstance(max_queue_size, bool) or not isinstance(max_queue_size, numbers.Integral) or max_queue_size < 1:
+    if not is_integer(max_queue_size) or max_queue_size < 1:
         raise ValueError(f"max_queue_size must be a positive integer; got {max_queue_size!r}")
     return int(workers), use_multiprocessing, int(max_queue_size)
 
@@ -158,7 +160,7 @@ class IndexedSource:
             max_queue_size if max_queue_size != 10 else getattr(dataset, "max_queue_size", 10),
         )
         n = self.num_batches
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        if not is_integer(n) or n < 0:
             raise ValueError(f"len() of {type(dataset).__name__} must be a non-negative integer; got {n!r}")
         if n == 0:
             raise ValueError(f"The PyDataset {type(dataset).__name__} has length 0; it must give at least one batch")

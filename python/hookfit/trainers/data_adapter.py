@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from hookfit._native import Dataset, core
+from hookfit.utils.arguments import is_integer
 
 
 def as_array(value, argument: str) -> np.ndarray:
@@ -145,7 +146,7 @@ def check_sample_weight(sample_weight, n: int, argument="sample_weight"):
 
 
 def check_batch_size(batch_size, argument="batch_size") -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+    if not is_integer(batch_size):
         raise TypeError(f"{argument} must be a positive integer; got {batch_size!r}")
     if batch_size < 1:
         raise ValueError(f"{argument} must be a positive integer; got {batch_size}")
@@ -155,7 +156,7 @@ def check_batch_size(batch_size, argument="batch_size") -> int:
 def check_positive_int(value, argument: str, allow_none=True):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{argument} must be a positive integer; got {value!r}")
     return int(value)
 

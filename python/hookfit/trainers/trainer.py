@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import numbers
+import sys
 import threading
 from typing import Any
 
@@ -49,6 +50,7 @@ from hookfit.trainers import graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
+from hookfit.utils.arguments import is_integer
 
 
 def parallel_data_signature(*arrays):
@@ -60,6 +62,13 @@ def parallel_data_signature(*arrays):
 def _parallel(model, distribute, what):
     """The call's data-parallel run, or None (one process: today's path;
     hookfit.distribute imports no MPI for it)."""
+    if distribute is None:
+        # Only ``python -m hookfit.distribute`` sets a default strategy, and
+        # it imports the launcher first: no launcher module, no default (one
+        # dictionary lookup on every call of one process).
+        launch = sys.modules.get("hookfit.distribute.launch")
+        if launch is None or launch.default_strategy() is None:
+            return None
     from hookfit.distribute import parallel_run
 
     return parallel_run.start(model, distribute, what)
@@ -107,7 +116,7 @@ def _check_validation_freq(validation_freq):
 def _check_steps_per_execution(value) -> int:
     if value is None:
         return 1
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(
             f"steps_per_execution must be a positive integer (batches per batch-hook call); "
             f"got {value!r}"
@@ -411,9 +420,9 @@ class Trainer:
         self._check_trainable_consistency()
         verbose = _resolve_verbose(verbose)
         on_interrupt = graceful_interrupt.check_mode(on_interrupt)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        if not is_integer(epochs) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, numbers.Integral) or initial_epoch < 0:
+        if not is_integer(initial_epoch) or initial_epoch < 0:
             raise ValueError(f"initial_epoch must be a non-negative integer; got {initial_epoch!r}")
         steps_per_epoch = da.check_positive_int(steps_per_epoch, "steps_per_epoch")
         validation_steps = da.check_positive_int(validation_steps, "validation_steps")

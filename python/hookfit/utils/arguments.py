@@ -9,6 +9,14 @@ import math
 import numbers
 
 
+def is_integer(value) -> bool:
+    """An integer that is not a bool (a plain int answers without the ABC check,
+    which costs ~0.3 µs per call on fit's per-call path)."""
+    return type(value) is int or (
+        not isinstance(value, bool) and isinstance(value, numbers.Integral)
+    )
+
+
 def check_number(owner: str, name: str, value, *, integer: bool = False, optional: bool = False):
     """``value`` as given, once it is a finite real (an integer if asked)."""
     if value is None and optional:
