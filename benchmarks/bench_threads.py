@@ -4,7 +4,10 @@ For each model shape it times one training step (``Network.train_batches``
 over several batches, the compiled core alone) in fresh interpreters:
 
 - ``pool 1`` / ``pool 2``: hookfit's own pool with 1 and 2 threads (the
-  default OpenBLAS runs single-threaded inside its blocks);
+  default OpenBLAS runs single-threaded inside its blocks), set by
+  ``HOOKFIT_NUM_THREADS`` (a count the user sets is used as it is);
+- ``default``: no thread setting, what users get: the pool's threads, each
+  job on the CPUs other processes leave free (``hookfit.config``);
 - ``blas 2``: SciPy's bundled OpenBLAS threading the products itself (what
   hookfit did before it owned its threads: ``HOOKFIT_BLAS=scipy``);
 - each of those again with a CPU-bound neighbour process on the second core
@@ -176,6 +179,7 @@ PAIR = "pool 1 x2 at once"
 CONFIGS = {
     "pool 1": {"HOOKFIT_NUM_THREADS": "1"},
     "pool 2": {"HOOKFIT_NUM_THREADS": "2"},
+    "default": {},  # no thread setting: the pool yields the CPUs other processes use
     "blas 2": {"HOOKFIT_BLAS": "scipy", "OPENBLAS_NUM_THREADS": "2"},
 }
 

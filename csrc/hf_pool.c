@@ -3,6 +3,7 @@
 
 #include "hf_pool.h"
 
+#include "hf_cpu_share.h"
 #include "hf_fpenv.h"
 
 #include <pthread.h>
@@ -17,6 +18,7 @@ typedef struct job {
     hf_task_fn fn;
     void *ctx;
     size_t n_tasks;
+    size_t workers; /* workers that take part (the first ones): fewer when CPUs are shared */
     hf_fpenv fpenv; /* the caller's floating-point mode (flush to zero) */
 } job;
 
@@ -33,6 +35,16 @@ static int caller_sleeping;              /* under lock */
 static size_t n_workers;                 /* under busy */
 static size_t quit_from = SIZE_MAX;      /* workers with index >= this leave; under lock */
 static pthread_t workers[HF_POOL_MAX_THREADS];
+
+/* Sharing the CPUs (hf_pool_share), all under busy: the last reading of the
+ * CPU counters and the threads worth running since then (0: every one). */
+static int share;
+static int have_reading;
+static hf_cpu_reading last_reading;
+static size_t share_use;
+/* Readings at least this far apart: the kernel counts CPU time in ticks of
+ * 10 ms, so a tenth of a second gives the busy share to about 10%. */
+enum { SHARE_EVERY_NS = 100000000 };
 
 /* How long a thread polls before it sleeps: long enough to catch the next
  * product of the same step, short enough to cost a neighbour little. */
@@ -104,9 +116,11 @@ static void *worker_main(void *arg)
     const size_t me = (size_t)(uintptr_t)arg;
     pthread_mutex_lock(&lock);
     uint32_t seen = generation;
+    int took_part = 0;
     for (;;) {
         pthread_mutex_unlock(&lock);
-        spin_until(new_job, &seen); /* the next product of the same step, often */
+        if (took_part) /* a worker left out of a job sleeps: its CPU is wanted elsewhere */
+            spin_until(new_job, &seen); /* the next product of the same step, often */
         pthread_mutex_lock(&lock);
         while (generation == seen && me < quit_from)
             pthread_cond_wait(&wake, &lock);
@@ -115,9 +129,12 @@ static void *worker_main(void *arg)
         seen = generation;
         job j = current;
         pthread_mutex_unlock(&lock);
-        const hf_fpenv own = hf_fpenv_switch(j.fpenv);
-        run_tasks(seen, &j);
-        hf_fpenv_leave(own);
+        took_part = me < j.workers;
+        if (took_part) {
+            const hf_fpenv own = hf_fpenv_switch(j.fpenv);
+            run_tasks(seen, &j);
+            hf_fpenv_leave(own);
+        }
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);
@@ -137,6 +154,8 @@ static void after_fork_in_child(void)
     n_workers = 0;
     caller_sleeping = 0;
     quit_from = SIZE_MAX;
+    have_reading = 0;
+    share_use = 0;
 }
 
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
@@ -179,8 +198,59 @@ hf_status hf_pool_resize(size_t n)
         }
         n_workers++;
     }
+    have_reading = 0; /* a new size: estimate afresh */
+    share_use = 0;
     pthread_mutex_unlock(&busy);
     return st;
+}
+
+void hf_pool_share(int on)
+{
+    pthread_mutex_lock(&busy);
+    share = on != 0;
+    have_reading = 0;
+    share_use = 0;
+    pthread_mutex_unlock(&busy);
+}
+
+/* Threads a job uses now, of `all` (under busy): in sharing mode, the CPUs
+ * other processes left free over the time since the last reading. */
+static size_t threads_now(size_t all)
+{
+    if (!share)
+        return all;
+    const int64_t now = now_ns();
+    if (!have_reading || now - last_reading.wall_ns >= SHARE_EVERY_NS) {
+        hf_cpu_reading r;
+        if (!hf_cpu_read(&r)) {
+            share = 0; /* no counters here: keep every thread, and stop asking */
+            return all;
+        }
+        if (have_reading)
+            share_use = hf_cpu_threads_worth(hf_cpu_others(&last_reading, &r),
+                                             hf_cpu_waiting(&last_reading, &r), r.n_cpus, all,
+                                             share_use == 0 || share_use > all ? all : share_use);
+        last_reading = r;
+        have_reading = 1;
+    }
+    return share_use == 0 || share_use > all ? all : share_use;
+}
+
+int hf_pool_sharing(void)
+{
+    pthread_mutex_lock(&busy);
+    const int on = share;
+    pthread_mutex_unlock(&busy);
+    return on;
+}
+
+size_t hf_pool_active(void)
+{
+    pthread_mutex_lock(&busy);
+    const size_t all = n_workers + 1;
+    const size_t n = share && share_use != 0 && share_use < all ? share_use : all;
+    pthread_mutex_unlock(&busy);
+    return n;
 }
 
 static void run_serially(size_t n_tasks, hf_task_fn fn, void *ctx)
@@ -197,7 +267,8 @@ void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
         run_serially(n_tasks, fn, ctx);
         return;
     }
-    if (n_workers == 0 || n_tasks > 0xFFFFFFFFu) {
+    const size_t use = n_workers == 0 ? 1 : threads_now(n_workers + 1);
+    if (use <= 1 || n_tasks > 0xFFFFFFFFu) {
         pthread_mutex_unlock(&busy);
         run_serially(n_tasks, fn, ctx);
         return;
@@ -207,6 +278,7 @@ void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
     current.fn = fn;
     current.ctx = ctx;
     current.n_tasks = n_tasks;
+    current.workers = use - 1;
     current.fpenv = hf_fpenv_now();
     atomic_store_explicit(&completed, 0, memory_order_relaxed);
     atomic_store_explicit(&ticket, (uint64_t)gen << 32, memory_order_release);

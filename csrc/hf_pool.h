@@ -32,6 +32,20 @@ hf_status hf_pool_resize(size_t n);
 /* Threads in use, the caller included. */
 size_t hf_pool_size(void);
 
+/* Sharing mode (hookfit's default thread count): each job uses only as many
+ * of the pool's threads as there are CPUs other processes leave free, read
+ * from the kernel's CPU counters at most every 0.1 s (hf_cpu_share.h); a
+ * job that gets one thread runs on the caller alone. Results are the same
+ * either way. Off: every thread, always. */
+void hf_pool_share(int on);
+
+/* Whether sharing mode is on (it turns itself off where the CPU counters
+ * cannot be read). */
+int hf_pool_sharing(void);
+
+/* Threads the next job would use (the caller included). */
+size_t hf_pool_active(void);
+
 /* Run fn(ctx, t) for t in [0, n_tasks), each exactly once; returns when all
  * are done. */
 void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx);

@@ -26,7 +26,7 @@ out = np.empty((50, 4), np.float32)
 net.predict_batches(data, 0, 50, 50, out)
 from hookfit import _core
 print(json.dumps({"name": core.blas_name(), "threads": config.get_num_threads(),
-                  "pool": _core.get_threads(),
+                  "pool": _core.get_threads(), "share": _core.get_pool_share(),
                   "lib_threads": threads, "affinity": len(os.sched_getaffinity(0)),
                   "out": out.tolist()}))
 """
@@ -50,6 +50,8 @@ def test_default_is_the_newest_openblas_and_a_pool_thread_per_cpu_of_the_affinit
     assert info["name"].startswith("scipy-openblas32")
     assert info["threads"] == info["pool"] == info["affinity"]
     assert info["lib_threads"] == [1]  # the pool splits the products; OpenBLAS runs inside
+    # The default yields CPUs other processes keep busy (where /proc/stat can be read).
+    assert info["share"] == (core_can_read_cpu_counters())
 
 
 @pytest.mark.parametrize("variable", ["MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"])
@@ -63,9 +65,16 @@ def test_ranks_an_mpi_launcher_left_unbound_share_the_cpus(variable):
     assert json.loads(_probe(**{variable: "2"}, HOOKFIT_NUM_THREADS="2").stdout)["threads"] == 2
 
 
+def core_can_read_cpu_counters() -> bool:
+    from hookfit import _core
+
+    return _core._cpu_reading() is not None
+
+
 def test_the_environment_variable_sets_the_count():
     info = json.loads(_probe(HOOKFIT_NUM_THREADS="3").stdout)
     assert info["threads"] == info["pool"] == 3 and info["lib_threads"] == [1]
+    assert info["share"] is False  # a count the user set is used as it is
 
 
 def test_scipy_blas_can_be_chosen_and_gives_the_same_products():
@@ -97,6 +106,7 @@ def test_set_num_threads_changes_the_library_and_refuses_bad_counts():
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["threads"] == info["pool"] == 3 and info["lib_threads"] == [1]
+    assert info["share"] is False
     from hookfit import config
 
     for bad in (0, -1, 65, 1.5, True, "2"):

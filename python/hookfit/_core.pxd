@@ -310,12 +310,29 @@ cdef extern from "hf_network.h" nogil:
     hf_status hf_update_step(hf_network *net, const float *mdelta, float lr)
 
 
+cdef extern from "hf_cpu_share.h" nogil:
+    ctypedef struct hf_cpu_reading:
+        int64_t wall_ns
+        int64_t own_ns
+        double busy_s
+        int n_cpus
+        int64_t wait_us
+    int hf_cpu_read(hf_cpu_reading *r)
+    double hf_cpu_others(const hf_cpu_reading *a, const hf_cpu_reading *b)
+    double hf_cpu_waiting(const hf_cpu_reading *a, const hf_cpu_reading *b)
+    size_t hf_cpu_threads_worth(double others, double waiting, int n_cpus, size_t threads,
+                                size_t current)
+
+
 cdef extern from "hf_pool.h" nogil:
     enum:
         HF_POOL_MAX_THREADS
     ctypedef void (*hf_task_fn)(void *ctx, size_t task) noexcept nogil
     hf_status hf_pool_resize(size_t n)
     size_t hf_pool_size()
+    void hf_pool_share(int on)
+    int hf_pool_sharing()
+    size_t hf_pool_active()
     void hf_pool_run(size_t n_tasks, hf_task_fn fn, void *ctx)
     size_t hf_gemm_blocks(size_t m, size_t n, size_t k, size_t *block)
 

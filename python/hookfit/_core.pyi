@@ -501,6 +501,22 @@ def set_threads(n: int) -> None:
 def get_threads() -> int:
     """Threads the core's parallel work uses, the caller included."""
 
+def set_pool_share(on: bool) -> None:
+    """Sharing mode (the default thread count): each parallel job uses only
+    the CPUs other processes leave free; off: every thread."""
+
+def get_pool_share() -> bool:
+    """Whether sharing mode is on (off where the CPU counters cannot be read)."""
+
+def pool_active_threads() -> int:
+    """Threads the next parallel job would use, the caller included."""
+
+def _cpu_reading() -> tuple[int, int, float, int, int] | None: ...
+def _cpu_others(a: tuple[int, int, float, int, int], b: tuple[int, int, float, int, int]) -> float: ...
+def _cpu_waiting(a: tuple[int, int, float, int, int], b: tuple[int, int, float, int, int]) -> float: ...
+def _cpu_threads_worth(others: float, waiting: float, n_cpus: int, threads: int,
+                       current: int) -> int: ...
+
 def set_dense1_kernel(name: str) -> None:
     """Walk Dense(1) training rows with 'fused' or 'pipelined', or 'auto': time both, keep the faster."""
 

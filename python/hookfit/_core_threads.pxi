@@ -23,6 +23,55 @@ def get_threads():
     return hf_pool_size()
 
 
+def set_pool_share(on):
+    """Sharing mode (hookfit's default): each parallel job uses only the CPUs
+    other processes leave free (csrc/hf_cpu_share.h); off: every thread."""
+    cdef int flag = 1 if on else 0
+    with nogil:  # waits for a job of another thread to end
+        hf_pool_share(flag)
+
+
+def get_pool_share():
+    """Whether sharing mode is on (off where the CPU counters cannot be read)."""
+    return bool(hf_pool_sharing())
+
+
+def pool_active_threads():
+    """Threads the next parallel job would use, the caller included."""
+    return hf_pool_active()
+
+
+def _cpu_reading():
+    """(wall ns, this process's CPU ns, busy seconds of the mask's CPUs, CPUs,
+    CPU pressure µs or -1), or None where the kernel's counters cannot be read."""
+    cdef hf_cpu_reading r
+    if not hf_cpu_read(&r):
+        return None
+    return (r.wall_ns, r.own_ns, r.busy_s, r.n_cpus, r.wait_us)
+
+
+cdef hf_cpu_reading _reading_of(t):
+    cdef hf_cpu_reading r
+    r.wall_ns, r.own_ns, r.busy_s, r.n_cpus, r.wait_us = t
+    return r
+
+
+def _cpu_others(a, b):
+    """CPUs other processes kept busy between two ``_cpu_reading()`` results."""
+    cdef hf_cpu_reading ra = _reading_of(a), rb = _reading_of(b)
+    return hf_cpu_others(&ra, &rb)
+
+
+def _cpu_waiting(a, b):
+    """The share of the time some task waited for a CPU between two readings (-1: unknown)."""
+    cdef hf_cpu_reading ra = _reading_of(a), rb = _reading_of(b)
+    return hf_cpu_waiting(&ra, &rb)
+
+
+def _cpu_threads_worth(double others, double waiting, int n_cpus, size_t threads, size_t current):
+    return hf_cpu_threads_worth(others, waiting, n_cpus, threads, current)
+
+
 def _gemm_blocks(m, n, k):
     """How a product of this shape is cut: (blocks, block length)."""
     cdef size_t block = 0

@@ -13,8 +13,15 @@ those tasks: its own threads would only compete with the pool.
   among the ranks on this machine (``MPI_LOCALNRANKS`` from MPICH's
   mpiexec, ``OMPI_COMM_WORLD_LOCAL_SIZE`` from Open MPI's): 2 ranks on 2
   cores take one thread each instead of two threads fighting for each core;
+- with the default, each parallel job uses only the CPUs that other
+  processes leave free, read from the kernel's CPU counters (and its CPU
+  pressure counter, where there is one) at most every 0.1 s (Linux;
+  csrc/hf_cpu_share.h): with a busy neighbour on the second of two cores,
+  two threads would wait for whichever one the scheduler preempts, and run
+  slower than one;
 - ``HOOKFIT_NUM_THREADS=n`` in the environment overrides the default;
-- ``set_num_threads(n)`` at run time overrides both.
+- ``set_num_threads(n)`` at run time overrides both. A count set either way
+  is used as it is, busy neighbours or not.
 
 Only hookfit's own OpenBLAS is changed; NumPy's and SciPy's keep their
 settings. (With ``HOOKFIT_BLAS=scipy`` the products use SciPy's copy and its
@@ -79,6 +86,12 @@ def _scipy_copy():
     return mine
 
 
+def _from_user() -> bool:
+    """Whether the environment names the thread count (then it is kept as is)."""
+    raw = os.environ.get(_ENV)
+    return raw is not None and bool(raw.strip())
+
+
 def _apply(n: int, *, explicit: bool) -> None:
     global _threads
     from hookfit import _blas, _core
@@ -86,6 +99,9 @@ def _apply(n: int, *, explicit: bool) -> None:
     if _blas.library is not None:  # hookfit's own OpenBLAS: one thread inside each task
         _blas.library.scipy_openblas_set_num_threads(1)
         _core.set_threads(n)
+        # The default yields the CPUs other processes keep busy; a count the
+        # user chose (set_num_threads, HOOKFIT_NUM_THREADS) is kept as it is.
+        _core.set_pool_share(not explicit and not _from_user())
     elif explicit:  # scipy's copy does the products with its own threads
         for lib in _scipy_copy():
             lib.set_num_threads(n)

@@ -3,7 +3,9 @@ every task runs once, the cut depends on the shape only, and results are
 bitwise the same for any thread count, also across fork()."""
 
 import multiprocessing
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -336,3 +338,99 @@ def test_pool_threads_flush_denormals_as_the_caller_does(threads):
     for params, v in results[1:]:
         np.testing.assert_array_equal(v, results[0][1])
         np.testing.assert_array_equal(params, results[0][0])
+
+
+# ------------------------------------------- sharing the CPUs (the default)
+
+
+@pytest.fixture
+def sharing():
+    """Restore the pool's size and sharing mode after a test."""
+    before = core.get_threads(), core.get_pool_share()
+    yield
+    core.set_threads(before[0])
+    core.set_pool_share(before[1])
+
+
+@pytest.mark.parametrize("others,waiting,n_cpus,threads,current,expected", [
+    (0.0, 0.0, 2, 2, 2, 2), (0.4, 0.0, 2, 2, 2, 2), (0.6, 0.0, 2, 2, 2, 1), (1.0, 0.0, 2, 2, 1, 1),
+    (2.5, 0.9, 2, 2, 2, 1), (3.0, 0.0, 8, 8, 8, 5), (0.0, 0.0, 8, 4, 4, 4), (9.0, 0.0, 8, 8, 8, 1),
+    (0.0, 0.0, 1, 1, 1, 1), (-1.0, -1.0, 2, 2, 2, 2),
+    # A neighbour sharing the second CPU with our worker shows as half a CPU
+    # busy; the tasks' waiting says the CPUs are short: one thread fewer.
+    (0.5, 0.6, 2, 2, 2, 1), (0.5, 0.1, 2, 2, 2, 2), (0.5, -1.0, 2, 2, 2, 2),
+    (1.0, 0.5, 8, 8, 8, 7), (1.0, 0.5, 8, 8, 5, 4),
+    # Running alone again once the others' use drops.
+    (0.1, 0.0, 2, 2, 1, 2),
+])
+def test_a_job_uses_the_cpus_other_processes_leave_free(others, waiting, n_cpus, threads,
+                                                         current, expected):
+    """The free CPUs rounded to the nearest, within [1, the pool's threads],
+    and one fewer than now while tasks queue for the CPUs."""
+    assert core._cpu_threads_worth(others, waiting, n_cpus, threads, current) == expected
+
+
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_cpu_readings_count_this_process_apart():
+    first = core._cpu_reading()
+    if first is None:
+        pytest.skip("no kernel CPU counters here (not Linux)")
+    _spin(0.3)
+    second = core._cpu_reading()
+    wall_ns, own_ns, busy_s, n_cpus, _ = (b - a for a, b in zip(first, second))
+    assert second[3] == len(os.sched_getaffinity(0))
+    assert wall_ns > 0.29e9 and own_ns > 0.2e9 and busy_s >= 0.0
+    assert core._cpu_others(first, second) >= 0.0
+    assert core._cpu_others(second, first) == 0.0  # not later: nothing to say
+    waiting = core._cpu_waiting(first, second)
+    if first[4] < 0:  # no pressure counter in this kernel
+        assert waiting == -1.0
+    else:
+        assert 0.0 <= waiting <= len(os.sched_getaffinity(0)) + 1
+        assert core._cpu_waiting(second, first) == -1.0
+
+
+def _hog(stop, cpu):
+    os.sched_setaffinity(0, {cpu})
+    while not stop.is_set():
+        pass
+
+
+def test_with_every_cpu_busy_elsewhere_the_default_pool_runs_jobs_alone(sharing):
+    """Processes busy on every CPU of the mask: within a few readings (0.1 s
+    apart) the default pool runs its jobs on the calling thread alone, and a
+    step trains bitwise as with one thread."""
+    if core._cpu_reading() is None:
+        pytest.skip("no kernel CPU counters here (not Linux)")
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs 2 CPUs")
+    core.set_threads(2)
+    expected = _train((300, 512, 512, 12), 200, seed=2)
+    core.set_pool_share(True)
+    assert core.get_pool_share() and core.pool_active_threads() == 2
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    hogs = [ctx.Process(target=_hog, args=(stop, cpu)) for cpu in cpus]
+    for h in hogs:
+        h.start()
+    try:
+        deadline = time.monotonic() + 20
+        while core.pool_active_threads() > 1 and time.monotonic() < deadline:
+            core._pool_check(8, 20)
+            _spin(0.02)
+        assert core.pool_active_threads() == 1
+        got = _train((300, 512, 512, 12), 200, seed=2)
+    finally:
+        stop.set()
+        for h in hogs:
+            h.join(timeout=30)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    core.set_pool_share(False)
+    assert core.pool_active_threads() == 2  # a set count is used as it is
