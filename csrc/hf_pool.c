@@ -213,6 +213,12 @@ void hf_pool_share(int on)
     pthread_mutex_unlock(&busy);
 }
 
+/* The threads of `all` that sharing mode leaves a job (under busy). */
+static size_t shared_threads(size_t all)
+{
+    return share && share_use != 0 && share_use < all ? share_use : all;
+}
+
 /* Threads a job uses now, of `all` (under busy): in sharing mode, the CPUs
  * other processes left free over the time since the last reading. */
 static size_t threads_now(size_t all)
@@ -229,11 +235,11 @@ static size_t threads_now(size_t all)
         if (have_reading)
             share_use = hf_cpu_threads_worth(hf_cpu_others(&last_reading, &r),
                                              hf_cpu_waiting(&last_reading, &r), r.n_cpus, all,
-                                             share_use == 0 || share_use > all ? all : share_use);
+                                             shared_threads(all));
         last_reading = r;
         have_reading = 1;
     }
-    return share_use == 0 || share_use > all ? all : share_use;
+    return shared_threads(all);
 }
 
 int hf_pool_sharing(void)
@@ -247,8 +253,7 @@ int hf_pool_sharing(void)
 size_t hf_pool_active(void)
 {
     pthread_mutex_lock(&busy);
-    const size_t all = n_workers + 1;
-    const size_t n = share && share_use != 0 && share_use < all ? share_use : all;
+    const size_t n = shared_threads(n_workers + 1);
     pthread_mutex_unlock(&busy);
     return n;
 }

@@ -36,8 +36,9 @@ whose speed depends on the CPU; hookfit times both once per process at import
 
 from __future__ import annotations
 
-import numbers
 import os
+
+from hookfit.utils.arguments import is_integer
 
 _ENV = "HOOKFIT_NUM_THREADS"
 _threads = None  # the count in force, once applied
@@ -51,20 +52,26 @@ def _affinity_cpus() -> int:
 
 
 def _check(n, what):
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= 64:
+    if not is_integer(n) or not 1 <= n <= 64:
         raise ValueError(f"{what} must be a positive integer (threads, at most 64); got {n!r}")
     return int(n)
 
 
-def _default() -> int:
+def _from_user() -> bool:
+    """Whether the environment names the thread count (then it is kept as is)."""
     raw = os.environ.get(_ENV)
-    if raw is None or not raw.strip():
+    return raw is not None and bool(raw.strip())
+
+
+def _default() -> int:
+    if not _from_user():
         from hookfit.utils.launcher import launched_local_size  # the environment only
 
         cpus, ranks = _affinity_cpus(), launched_local_size()
         if ranks > 1 and cpus >= (os.cpu_count() or cpus):  # unbound ranks share the machine
             cpus = max(1, cpus // ranks)
         return min(cpus, 64)
+    raw = os.environ[_ENV]
     try:
         value = int(raw)
     except ValueError:
@@ -84,12 +91,6 @@ def _scipy_copy():
             f"({[c.filepath for c in controllers]}); set OPENBLAS_NUM_THREADS instead"
         )
     return mine
-
-
-def _from_user() -> bool:
-    """Whether the environment names the thread count (then it is kept as is)."""
-    raw = os.environ.get(_ENV)
-    return raw is not None and bool(raw.strip())
 
 
 def _apply(n: int, *, explicit: bool) -> None:

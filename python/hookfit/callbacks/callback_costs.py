@@ -207,19 +207,12 @@ class CallbackCosts:
     def timed(self, mode: str, run):
         """``run`` (a callable starting a native run of batches), timed into
         ``mode``'s native time: two clock reads per native call."""
-        paths = self.paths
-
         def timed_run(*args):
             start = _clock()
             try:
                 return run(*args)
             finally:
-                ns = _clock() - start  # add_native, inlined: once per native run
-                self._native_ns += ns
-                note = paths.get(mode)
-                if note is not None:
-                    note.native_ns += ns
-                    note.native_calls += 1
+                self.add_native(mode, _clock() - start)
 
         return timed_run
 

@@ -99,12 +99,12 @@ def _should_eval(epoch: int, validation_freq) -> bool:
 def _check_validation_freq(validation_freq):
     if isinstance(validation_freq, bool):
         raise ValueError(f"validation_freq must be an int or a list of ints; got {validation_freq!r}")
-    if isinstance(validation_freq, numbers.Integral):
+    if is_integer(validation_freq):
         if validation_freq < 1:
             raise ValueError(f"validation_freq must be >= 1; got {validation_freq}")
         return int(validation_freq)
     if isinstance(validation_freq, (list, tuple, set)) and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in validation_freq
+        is_integer(v) for v in validation_freq
     ):
         return frozenset(int(v) for v in validation_freq)
     raise ValueError(
