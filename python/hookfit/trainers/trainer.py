@@ -45,6 +45,7 @@ from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.callbacks.callback_list import CallbackList
+from hookfit.callbacks.history import History
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
@@ -122,6 +123,12 @@ def _check_steps_per_execution(value) -> int:
             f"got {value!r}"
         )
     return int(value)
+
+
+def _no_callbacks(callbacks) -> bool:
+    """No callback given (None, or an empty list or tuple; a CallbackList,
+    even empty, takes the usual path)."""
+    return callbacks is None or (type(callbacks) in (list, tuple) and not callbacks)
 
 
 def _at_most_rows(batch_size: int, n: int) -> int:
@@ -751,6 +758,26 @@ class Trainer:
         cl.on_test_end(dict(results_logs))
         return results_logs
 
+    def _fresh_history(self, **params) -> None:
+        """What an evaluate or predict with no callback leaves visible of
+        its callback list (tf-keras's list sets a new, empty History as
+        ``model.history``); it keeps no cost table."""
+        history = History()
+        history.set_params({"verbose": 0, **params})
+        history.set_model(self)
+        self.history = history
+
+    def _test_plain(self, data, batch_size, n_batches):
+        """``_test`` with no callback and no bar: nothing can see a batch
+        boundary, so the batches run in one native call without the callback
+        list's bookkeeping (its cost is paid again on every call, and after
+        the batches have streamed the data through the caches it runs cold).
+        Returns ``(metrics_names, results)``."""
+        network = self._loop_network()
+        network.reset_metrics()
+        network.test_batches(data, 0, min(data.n_rows, n_batches * batch_size), batch_size)
+        return self.metrics_names, network.metric_results()
+
     def evaluate(
         self,
         x=None,
@@ -796,6 +823,13 @@ class Trainer:
         n_batches = -(-x.shape[0] // batch_size)
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
+        if parallel is None and verbose == 0 and _no_callbacks(callbacks):
+            self._fresh_history(epochs=1, steps=min(steps or n_batches, n_batches))
+            names, results = self._test_plain(data, batch_size, min(steps or n_batches, n_batches))
+            if return_dict:
+                return dict(zip(names, results))
+            values = list(results[: len(names)])  # already in metrics_names order
+            return values[0] if len(values) == 1 else values
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
         try:
             if parallel is None:
@@ -855,6 +889,12 @@ class Trainer:
             parallel.check(callbacks, data=parallel_data_signature(x), batch_size=batch_size,
                            steps=steps)
             verbose = verbose if parallel.comm.is_chief else 0
+        if parallel is None and verbose == 0 and _no_callbacks(callbacks):
+            # As in evaluate: nothing sees a batch boundary, one native call.
+            self._fresh_history(epochs=1, steps=n_batches)
+            out = np.empty((n, self._network.output_dim), dtype=np.float32)
+            self._network.predict_batches(data, 0, rows, batch_size, out)
+            return out if rows == n else out[:rows]
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
         try:
             if parallel is None:
