@@ -1,12 +1,11 @@
 """The run API both implementations share: batch counts, per-batch rates,
 the NaN stop, interruption between batches, iteration bounds."""
 
-import signal
-
 import numpy as np
 import pytest
 
 from hookfit import _core, _reference
+from interrupts import ctrl_c_after
 
 IMPLEMENTATIONS = [_core, _reference]
 
@@ -88,20 +87,9 @@ def test_ctrl_c_interrupts_a_long_native_run_after_a_whole_batch():
     rng = np.random.default_rng(0)
     data = core.Dataset(rng.random((4000, 64)), rng.random((4000, 1)))
     rows = 4000 * 2000  # a run far longer than the alarm below
-
-    def interrupt(*_):
-        raise KeyboardInterrupt
-
-
     data.set_order(np.tile(np.arange(4000), 2000))
-    old = signal.signal(signal.SIGALRM, interrupt)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
-        with pytest.raises(KeyboardInterrupt):
-            net.train_batches(data, 0, rows, 8, 0.001)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    with pytest.raises(KeyboardInterrupt), ctrl_c_after(0.2):
+        net.train_batches(data, 0, rows, 8, 0.001)
     ran = net.last_run_batches
     assert 0 < ran < rows // 8
     assert net.iterations == ran  # whole batches only: the position stays exact

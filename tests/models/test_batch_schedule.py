@@ -12,6 +12,7 @@ import pytest
 import hookfit as keras
 from hookfit.callbacks import Callback, ModelCheckpoint, TerminateOnNaN
 from hookfit.callbacks.callback import batch_schedule
+from interrupts import ctrl_c_after
 
 
 class EveryBatch(Callback):
@@ -227,8 +228,6 @@ def test_epoch_frequency_builtins_do_not_force_per_batch_dispatch(make_model, da
 
 @pytest.mark.slow
 def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_path):
-    import signal
-
     rng = np.random.default_rng(3)
     x = rng.normal(size=(2000, 128)).astype(np.float32)
     y = rng.normal(size=(2000, 1)).astype(np.float32)
@@ -243,22 +242,14 @@ def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_pat
     def fit(m, callbacks):
         return m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=callbacks)
 
-    def interrupt(*_):
-        raise KeyboardInterrupt
-
     interrupted = model()
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=37)
-    old = signal.signal(signal.SIGALRM, interrupt)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 0.15)
-        try:
+        with ctrl_c_after(0.15):
             fit(interrupted, [backup, Log(50)])
-            pytest.skip("the fit ended before the alarm (machine too fast for this test)")
-        except KeyboardInterrupt:
-            pass
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        pytest.skip("the fit ended before the alarm (machine too fast for this test)")
+    except KeyboardInterrupt:
+        pass
     assert interrupted._fit_thread is None and interrupted._epoch_iterator is None
     assert interrupted.optimizer.iterations > 0
     resumed = fit(interrupted, [backup, Log(50)])

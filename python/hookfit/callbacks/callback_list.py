@@ -385,6 +385,10 @@ class CallbackList:
         """True if calling ``hook`` would call at least one callback."""
         return bool(self._fns[HOOK_INDEX[hook]])
 
+    def implementers(self, hook: str) -> list:
+        """The callbacks that calling ``hook`` would call, in order."""
+        return [self.callbacks[i] for i in self._members[HOOK_INDEX[hook]]]
+
     # -- what the loop asks for -------------------------------------------------------
 
     def batch_dispatcher(self, mode: str, steps_per_execution: int = 1):
