@@ -80,12 +80,17 @@ SCHEDULE = lambda: keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps
 ], ids=["rmsprop", "adam-schedule"])
 @pytest.mark.parametrize("shuffle", [True, False])
 @pytest.mark.parametrize("dropout", [False, True])
-@pytest.mark.parametrize("extra", [{}, {"initial_epoch": 2}, {"sample_weight": True}, {"class_weight": True}])
+@pytest.mark.parametrize("extra", [
+    {}, {"initial_epoch": 2}, {"sample_weight": True}, {"class_weight": True},
+    {"validation_split": 0.25}, {"validation_data": True, "validation_freq": 2, "validation_batch_size": 7},
+])
 def test_back_to_back_epochs_equal_the_per_epoch_loop(data, plain_runs, optimizer, shuffle, dropout, extra):
     x, y = data
     kwargs = dict(extra)
     if kwargs.pop("sample_weight", False):
         kwargs["sample_weight"] = np.linspace(0.5, 2.0, len(x)).astype(np.float32)
+    if kwargs.pop("validation_data", False):
+        kwargs["validation_data"] = (x[:19] * 2.0, y[:19])
     if kwargs.pop("class_weight", False):
         y = (y > 0).astype(np.float32)
         kwargs["class_weight"] = {0: 1.0, 1: 3.0}
@@ -109,18 +114,23 @@ def test_callbacks_without_epoch_hooks_see_what_they_would_see(data, plain_runs)
     assert seen.seen[1] == {k: v[-1] for k, v in history.history.items()}
     assert history.params == {"verbose": 0, "epochs": 3, "steps": 4}
     assert history.callback_costs.paths["train"].steps == 12
+    with_validation = model.fit(x, y, batch_size=16, epochs=3, verbose=0, validation_split=0.2)
+    assert len(plain_runs) == 2 and list(with_validation.history) == ["loss", "mae", "val_loss", "val_mae"]
+    paths = with_validation.callback_costs.paths
+    assert paths["train"].steps == 9 and paths["test"].steps == 3  # 40 rows, 10 for validation
+    assert paths["test"].wall_ns > 0 and paths["train"].native_calls == 3
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"validation_split": 0.2},
     {"callbacks": [EpochEndPass()]},
+    {"validation_split": 0.2, "callbacks": [keras.callbacks.LambdaCallback(on_test_end=lambda logs: None)]},
     {"callbacks": [keras.callbacks.TerminateOnNaN()]},
     {"callbacks": [keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: None)]},
     {"verbose": 2},
     {"steps_per_epoch": 3},
     {"shuffle": "batch"},
     {"metrics": [lambda y_true, y_pred: np.mean(np.abs(y_true - y_pred), axis=-1)]},
-], ids=["validation", "epoch-hook", "batch-hook", "epoch-begin", "verbose", "steps_per_epoch",
+], ids=["epoch-hook", "test-hook", "batch-hook", "epoch-begin", "verbose", "steps_per_epoch",
         "batch-shuffle", "python-metric"])
 def test_anything_else_that_watches_keeps_the_per_epoch_loop(data, plain_runs, kwargs, capsys):
     x, y = data

@@ -190,7 +190,10 @@ class CallbackCosts:
         """Add the loop's time since ``token``; the batch hooks' share of it
         is taken out when the step time is read. With ``mode``, the time is
         also the wall time of that mode's path (for its slow-down)."""
-        ns = _clock() - token
+        self.add_steps_time(_clock() - token, mode)
+
+    def add_steps_time(self, ns: int, mode: str | None = None) -> None:
+        """``ns`` of the loop's time, measured by the caller (as ``stop_steps``)."""
         self._loop_ns += ns
         note = self.paths.get(mode) if mode is not None else None
         if note is not None:

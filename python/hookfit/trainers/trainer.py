@@ -635,7 +635,8 @@ class Trainer:
             steps.hooked = cl.costs.timed_hooked("train", steps.hooked)
         epoch_logs = {}
         if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network):
-            epoch_logs = self._plain_epochs(cl, it, epochs, network, make_logs)
+            validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
+            epoch_logs = self._plain_epochs(cl, it, epochs, network, make_logs, validation)
             if self.stop_training:  # set by another thread: stopped at an epoch's end
                 return epoch_logs
         while it.epoch < epochs:
@@ -677,11 +678,12 @@ class Trainer:
 
     def _only_history_watches(self, cl, it, epochs, val_data, parallel, guard, network) -> bool:
         """Whether the fit's remaining epochs can run as ``_plain_epochs``:
-        no callback but History has epoch hooks, none has batch hooks, no
-        validation, no Python metrics, no graceful-interrupt guard, one
-        process, and every remaining epoch is one whole pass of the data."""
-        if (parallel is not None or guard is not None or val_data is not None
-                or network is not self._network or self.stop_training):
+        no callback but History has epoch hooks, none has batch or test
+        hooks, validation (if any) is on arrays, no Python metrics, no
+        graceful-interrupt guard, one process, and every remaining epoch is
+        one whole pass of the data."""
+        if (parallel is not None or guard is not None or network is not self._network
+                or self.stop_training):
             return False
         if not it.at_epoch_start or it.stopped or it.shuffle == "batch":
             return False
@@ -690,26 +692,39 @@ class Trainer:
             return False
         if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
             return False
-        if cl.batch_dispatcher("train", self._steps_per_execution) is not None:
+        spe = self._steps_per_execution
+        if cl.batch_dispatcher("train", spe) is not None:
+            return False
+        if val_data is not None and (
+                hasattr(val_data, "batches")  # a batch source: its own loop
+                or cl.batch_dispatcher("test", spe) is not None
+                or cl.implements("on_test_begin") or cl.implements("on_test_end")):
             return False
         return not cl.implements("on_epoch_begin") and all(
             isinstance(c, History) for c in cl.implementers("on_epoch_end"))
 
-    def _plain_epochs(self, cl, it, epochs, network, make_logs) -> dict:
+    def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None) -> dict:
         """The remaining epochs of a fit that only History watches
-        (``_only_history_watches``), each one native call over its pass, in
-        a loop with nothing else in it; History gets each epoch's logs after
-        the run, or before an exception (Ctrl-C) leaves it, exactly as the
-        per-epoch loop gives them. Why: between two passes that stream the
-        data through the caches, the per-epoch callback machinery runs cold;
-        on the tutorial's 8-batch epochs it cost ~15% of the epoch.
-        Returns the last epoch's logs."""
+        (``_only_history_watches``): each epoch one native call over its pass
+        (and one over the validation rows when due), in a loop with nothing
+        else in it; History gets each epoch's logs after the run, or before
+        an exception (Ctrl-C) leaves it, exactly as the per-epoch loop gives
+        them. Why: between two passes that stream the data through the
+        caches, the per-epoch callback machinery runs cold; on the tutorial's
+        8-batch epochs it cost ~15% of the epoch. ``validation``: ``(data,
+        batch_size, steps, freq)`` or None. Returns the last epoch's logs."""
         data, batch_size, n_rows, opt = it.dataset, it.batch_size, it.n_rows, self.optimizer
+        if validation is not None:
+            val_data, val_batch_size, val_steps, val_freq = validation
+            val_batches = -(-val_data.n_rows // val_batch_size)
+            if val_steps is not None and val_steps < val_batches:
+                val_batches = val_steps
+            val_rows = min(val_data.n_rows, val_batches * val_batch_size)
         first_epoch = it.epoch
-        results = []
+        results = []  # (train values, validation values or None) per epoch
         costs = cl.costs
         token = costs.start_steps()
-        ran_total = native_ns = 0
+        ran_total = native_ns = test_ns = tests = 0
         try:
             while it.epoch < epochs:
                 network.reset_metrics()
@@ -726,18 +741,38 @@ class Trainer:
                     native_ns += _clock() - t
                     it.step += ran
                     ran_total += ran
-                results.append(network.metric_results())
+                train_values = network.metric_results()
+                val_values = None
+                if validation is not None and _should_eval(it.epoch, val_freq):
+                    network.reset_metrics()
+                    t = _clock()
+                    network.test_batches(val_data, 0, val_rows, val_batch_size)
+                    test_ns += _clock() - t
+                    tests += 1
+                    val_values = network.metric_results()
+                results.append((train_values, val_values))
                 it.end_epoch()
                 if self.stop_training:  # only another thread can set it here
                     break
         finally:
             costs.add_native("train", native_ns, calls=len(results))
             costs.count_steps("train", ran_total)
-            costs.stop_steps(token, "train")
-            for i, values in enumerate(results):
+            costs.add_steps_time(_clock() - token - test_ns, "train")
+            if tests:
+                costs.add_native("test", test_ns, calls=tests)
+                costs.count_steps("test", tests * val_batches)
+                costs.add_steps_time(test_ns, "test")
+            for i, (train_values, val_values) in enumerate(results):
                 cl.on_epoch_begin(first_epoch + i, {})
-                cl.on_epoch_end(first_epoch + i, make_logs(values))
-        return make_logs(results[-1]) if results else {}
+                cl.on_epoch_end(first_epoch + i, self._epoch_logs(make_logs, train_values, val_values))
+        return self._epoch_logs(make_logs, *results[-1]) if results else {}
+
+    @staticmethod
+    def _epoch_logs(make_logs, train_values, val_values) -> dict:
+        logs = make_logs(train_values)
+        if val_values is not None:
+            logs.update({"val_" + k: v for k, v in make_logs(val_values).items()})
+        return logs
 
     def _train_steps(self, it, make_logs) -> Steps:
         network, data, opt = self._loop_network(), it.dataset, self.optimizer
