@@ -621,11 +621,17 @@ class Trainer:
         cl.on_train_begin({})  # a callback may restore the iterator's position here
         if not it.at_epoch_start and hasattr(network, "resumed_mid_epoch"):
             network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
+        guard = getattr(self, "_interrupt_guard", None)
+        epoch_logs = {}
+        if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network):
+            validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
+            epoch_logs = self._plain_epochs(cl, it, epochs, network, make_logs, validation)
+            if self.stop_training or it.epoch >= epochs:  # (stop: set by another thread)
+                return epoch_logs
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
             steps = parallel.train_steps(it, make_logs)
-        guard = getattr(self, "_interrupt_guard", None)
         if guard is not None:  # the safe points of a graceful interrupt
             steps.many, steps.one = guard.guard(steps.many), guard.guard(steps.one, inside=False)
             steps.hooked = None  # its batches are guarded one by one
@@ -633,12 +639,6 @@ class Trainer:
         steps.many, steps.one = cl.costs.timed("train", steps.many), cl.costs.timed("train", steps.one)
         if steps.hooked is not None:
             steps.hooked = cl.costs.timed_hooked("train", steps.hooked)
-        epoch_logs = {}
-        if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network):
-            validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
-            epoch_logs = self._plain_epochs(cl, it, epochs, network, make_logs, validation)
-            if self.stop_training:  # set by another thread: stopped at an epoch's end
-                return epoch_logs
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
             # end work (which still runs), or in a run that had stopped.
