@@ -194,3 +194,41 @@ def test_a_stop_set_by_another_thread_ends_the_fit_at_an_epoch_end(plain_runs):
     done = len(history.epoch)
     assert 0 < done < 10**6 and history.epoch == list(range(done))
     assert int(model.optimizer.iterations) == done * 8  # whole epochs, as the per-epoch loop stops
+
+
+def test_a_history_subclass_with_its_own_epoch_end_keeps_the_per_epoch_loop(data, plain_runs):
+    # Its hook must run at each epoch's end (here it stops the fit), not after the run.
+    class StopAfterFirst(keras.callbacks.History):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self.model.stop_training = True
+
+    x, y = data
+    model = _model(lambda: keras.optimizers.SGD(0.01), False)
+    history = model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=[StopAfterFirst()])
+    assert plain_runs == [] and history.epoch == [0] and int(model.optimizer.iterations) == 4
+
+
+def test_the_cost_table_reads_as_the_per_epoch_loop_makes_it(data, plain_runs):
+    x, y = data
+    tables = []
+    for callbacks in ([TrainEndOnly()], [EpochEndPass()]):
+        model = _model(lambda: keras.optimizers.SGD(0.01), False)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks,
+                            validation_split=0.2, validation_freq=2)
+        tables.append(history.callback_costs.paths)
+    plain, per_epoch = tables
+    assert len(plain_runs) == 1
+    assert sorted(plain) == sorted(per_epoch) == ["test", "train"]
+    for mode in ("train", "test"):
+        a, b = plain[mode], per_epoch[mode]
+        assert (a.path, a.steps, a.native_calls) == (b.path, b.steps, b.native_calls)
+        assert a.wall_ns >= a.native_ns > 0
+    # No validation due in these epochs: no test line, as in the per-epoch loop.
+    model = _model(lambda: keras.optimizers.SGD(0.01), False)
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, validation_split=0.2,
+                        validation_freq=[5])
+    assert len(plain_runs) == 2 and sorted(history.callback_costs.paths) == ["train"]
+    # No epoch left to run: no train line either.
+    history = model.fit(x, y, batch_size=16, epochs=2, initial_epoch=2, verbose=0)
+    assert len(plain_runs) == 2 and history.callback_costs.paths == {}

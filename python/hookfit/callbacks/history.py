@@ -40,7 +40,9 @@ class History(Callback):
     def callback_costs(self):
         """A ``CallbackCosts`` table of the latest fit/evaluate/predict this
         History took part in: per (callback, hook) the calls and total
-        seconds, most expensive first, and the time spent in the steps.
+        seconds, most expensive first, and the time spent in the steps. (An
+        evaluate or predict with no callback and ``verbose=0`` runs without
+        a callback list, and its History's table is empty.)
 
         >>> print(model.fit(x, y, verbose=0).callback_costs)  # doctest: +SKIP
         """

@@ -11,8 +11,8 @@ a) Python holds no numeric loop: the batches run in native chunks, as long
    ``update_freq`` every N batches, ``steps_per_execution``, callbacks
    declaring ``batch_every``); ``TerminateOnNaN`` is checked inside the
    native call. When nothing but History watches (no epoch or batch hook of
-   another callback, no bar, no validation), the epochs run back to back
-   and History gets their logs after the run; an ``evaluate``/``predict``
+   another callback, no bar; validation on arrays allowed), the epochs run
+   back to back and History gets their logs after the run; an ``evaluate``/``predict``
    with no callback and no bar skips the callback list altogether. Python
    run between two passes over the data runs cold (the pass has streamed
    the data through the caches), so every call it skips counts.
@@ -103,6 +103,14 @@ def _should_eval(epoch: int, validation_freq) -> bool:
     if isinstance(validation_freq, numbers.Integral):
         return (epoch + 1) % validation_freq == 0
     return epoch + 1 in validation_freq
+
+
+def _validates_before(epochs: int, epoch: int, validation_freq) -> bool:
+    """Whether some epoch from ``epoch`` to ``epochs - 1`` validates."""
+    if isinstance(validation_freq, numbers.Integral):
+        every = int(validation_freq)
+        return epochs // every > epoch // every
+    return any(epoch < e <= epochs for e in validation_freq)
 
 
 def _check_validation_freq(validation_freq):
@@ -622,12 +630,12 @@ class Trainer:
         if not it.at_epoch_start and hasattr(network, "resumed_mid_epoch"):
             network.resumed_mid_epoch(it.epoch)  # custom metrics: not in the backup
         guard = getattr(self, "_interrupt_guard", None)
-        epoch_logs = {}
+        if val_data is not None and not _validates_before(epochs, it.epoch, val_freq):
+            val_data = None  # (as the per-epoch loop, which never touches it then)
         if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network):
             validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
-            epoch_logs = self._plain_epochs(cl, it, epochs, network, make_logs, validation)
-            if self.stop_training or it.epoch >= epochs:  # (stop: set by another thread)
-                return epoch_logs
+            # Every epoch ran, or another thread set stop_training: done either way.
+            return self._plain_epochs(cl, it, epochs, network, make_logs, validation)
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
@@ -639,6 +647,7 @@ class Trainer:
         steps.many, steps.one = cl.costs.timed("train", steps.many), cl.costs.timed("train", steps.one)
         if steps.hooked is not None:
             steps.hooked = cl.costs.timed_hooked("train", steps.hooked)
+        epoch_logs = {}
         while it.epoch < epochs:
             # A restored backup may sit after an epoch's last batch, before its
             # end work (which still runs), or in a run that had stopped.
@@ -678,12 +687,14 @@ class Trainer:
 
     def _only_history_watches(self, cl, it, epochs, val_data, parallel, guard, network) -> bool:
         """Whether the fit's remaining epochs can run as ``_plain_epochs``:
-        no callback but History has epoch hooks, none has batch or test
-        hooks, validation (if any) is on arrays, no Python metrics, no
-        graceful-interrupt guard, one process, and every remaining epoch is
-        one whole pass of the data."""
+        some epoch is left; no callback but History itself (not a subclass
+        with hooks of its own) has epoch hooks, none has batch hooks, and
+        none has test hooks when a validation will run; validation (if any)
+        on arrays; no Python metrics, no graceful-interrupt guard, one
+        process; every remaining epoch is one whole pass of the data, not
+        shuffled by batch."""
         if (parallel is not None or guard is not None or network is not self._network
-                or self.stop_training):
+                or self.stop_training or it.epoch >= epochs):
             return False
         if not it.at_epoch_start or it.stopped or it.shuffle == "batch":
             return False
@@ -697,11 +708,11 @@ class Trainer:
             return False
         if val_data is not None and (
                 hasattr(val_data, "batches")  # a batch source: its own loop
-                or cl.batch_dispatcher("test", spe) is not None
-                or cl.implements("on_test_begin") or cl.implements("on_test_end")):
+                or cl.implements("on_test_begin") or cl.implements("on_test_end")
+                or cl.batch_dispatcher("test", spe) is not None):
             return False
         return not cl.implements("on_epoch_begin") and all(
-            isinstance(c, History) for c in cl.implementers("on_epoch_end"))
+            type(c).on_epoch_end is History.on_epoch_end for c in cl.implementers("on_epoch_end"))
 
     def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None) -> dict:
         """The remaining epochs of a fit that only History watches
@@ -709,9 +720,10 @@ class Trainer:
         (and one over the validation rows when due), in a loop with nothing
         else in it; History gets each epoch's logs after the run, or before
         an exception (Ctrl-C) leaves it, exactly as the per-epoch loop gives
-        them. Why: between two passes that stream the data through the
-        caches, the per-epoch callback machinery runs cold; on the tutorial's
-        8-batch epochs it cost ~15% of the epoch. ``validation``: ``(data,
+        them (a thread reading ``model.history`` meanwhile sees them late).
+        Why: between two passes that stream the data through the caches, the
+        per-epoch callback machinery runs cold; on the tutorial's 8-batch
+        epochs it cost ~15% of the epoch. ``validation``: ``(data,
         batch_size, steps, freq)`` or None. Returns the last epoch's logs."""
         data, batch_size, n_rows, opt = it.dataset, it.batch_size, it.n_rows, self.optimizer
         if validation is not None:
@@ -723,8 +735,10 @@ class Trainer:
         first_epoch = it.epoch
         results = []  # (train values, validation values or None) per epoch
         costs = cl.costs
-        token = costs.start_steps()
-        ran_total = native_ns = test_ns = tests = 0
+        start = _clock()
+        # As the per-epoch loop counts them: native time and calls (also of
+        # a call that raised), steps, and the wall time of each mode's part.
+        ran_total = train_ns = train_calls = test_ns = test_calls = test_wall = 0
         try:
             while it.epoch < epochs:
                 network.reset_metrics()
@@ -738,30 +752,38 @@ class Trainer:
                         # Ctrl-C between batches: count the batches that ran.
                         it.step += int(network.iterations) - int(before)
                         raise
-                    native_ns += _clock() - t
+                    finally:
+                        train_ns += _clock() - t
+                        train_calls += 1
                     it.step += ran
                     ran_total += ran
                 train_values = network.metric_results()
                 val_values = None
                 if validation is not None and _should_eval(it.epoch, val_freq):
-                    network.reset_metrics()
-                    t = _clock()
-                    network.test_batches(val_data, 0, val_rows, val_batch_size)
-                    test_ns += _clock() - t
-                    tests += 1
-                    val_values = network.metric_results()
+                    t0 = _clock()
+                    try:
+                        network.reset_metrics()
+                        t = _clock()
+                        try:
+                            network.test_batches(val_data, 0, val_rows, val_batch_size)
+                        finally:
+                            test_ns += _clock() - t
+                            test_calls += 1
+                        val_values = network.metric_results()
+                    finally:
+                        test_wall += _clock() - t0
                 results.append((train_values, val_values))
                 it.end_epoch()
                 if self.stop_training:  # only another thread can set it here
                     break
         finally:
-            costs.add_native("train", native_ns, calls=len(results))
+            costs.add_native("train", train_ns, calls=train_calls)
             costs.count_steps("train", ran_total)
-            costs.add_steps_time(_clock() - token - test_ns, "train")
-            if tests:
-                costs.add_native("test", test_ns, calls=tests)
-                costs.count_steps("test", tests * val_batches)
-                costs.add_steps_time(test_ns, "test")
+            costs.add_steps_time(_clock() - start - test_wall, "train")
+            if test_calls:
+                costs.add_native("test", test_ns, calls=test_calls)
+                costs.count_steps("test", sum(v is not None for _, v in results) * val_batches)
+                costs.add_steps_time(test_wall, "test")
             for i, (train_values, val_values) in enumerate(results):
                 cl.on_epoch_begin(first_epoch + i, {})
                 cl.on_epoch_end(first_epoch + i, self._epoch_logs(make_logs, train_values, val_values))
@@ -883,11 +905,11 @@ class Trainer:
         boundary, so the batches run in one native call without the callback
         list's bookkeeping (its cost is paid again on every call, and after
         the batches have streamed the data through the caches it runs cold).
-        Returns ``(metrics_names, results)``."""
+        Returns the results in ``metrics_names`` order."""
         network = self._loop_network()
         network.reset_metrics()
         network.test_batches(data, 0, min(data.n_rows, n_batches * batch_size), batch_size)
-        return self.metrics_names, network.metric_results()
+        return network.metric_results()
 
     def evaluate(
         self,
@@ -935,11 +957,13 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         if parallel is None and verbose == 0 and _no_callbacks(callbacks):
-            self._fresh_history(epochs=1, steps=min(steps or n_batches, n_batches))
-            names, results = self._test_plain(data, batch_size, min(steps or n_batches, n_batches))
+            ran = min(steps or n_batches, n_batches)
+            self._fresh_history(epochs=1, steps=ran)
+            results, names = self._test_plain(data, batch_size, ran), self.metrics_names
             if return_dict:
                 return dict(zip(names, results))
-            values = list(results[: len(names)])  # already in metrics_names order
+            # _flatten_in_order's answer without its dict: results come in names' order.
+            values = list(results[: len(names)])
             return values[0] if len(values) == 1 else values
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
         try:
