@@ -147,6 +147,12 @@ def _no_callbacks(callbacks) -> bool:
     return callbacks is None or (type(callbacks) in (list, tuple) and not callbacks)
 
 
+def _test_batch_count(n_rows: int, batch_size: int, steps) -> int:
+    """Batches a test run takes: one pass, or ``steps`` if fewer."""
+    n_batches = -(-n_rows // batch_size)
+    return steps if steps is not None and steps < n_batches else n_batches
+
+
 def _at_most_rows(batch_size: int, n: int) -> int:
     return min(batch_size, max(n, 1))
 
@@ -728,9 +734,7 @@ class Trainer:
         data, batch_size, n_rows, opt = it.dataset, it.batch_size, it.n_rows, self.optimizer
         if validation is not None:
             val_data, val_batch_size, val_steps, val_freq = validation
-            val_batches = -(-val_data.n_rows // val_batch_size)
-            if val_steps is not None and val_steps < val_batches:
-                val_batches = val_steps
+            val_batches = _test_batch_count(val_data.n_rows, val_batch_size, val_steps)
             val_rows = min(val_data.n_rows, val_batches * val_batch_size)
         first_epoch = it.epoch
         results = []  # (train values, validation values or None) per epoch
@@ -855,9 +859,7 @@ class Trainer:
         network = self._loop_network()
         names = self.metrics_names
         n = data.n_rows
-        n_batches = -(-n // batch_size)
-        if steps is not None and steps < n_batches:
-            n_batches = steps
+        n_batches = _test_batch_count(n, batch_size, steps)
         cl.on_test_begin({})
         network.reset_metrics()
         if parallel is not None:
@@ -956,8 +958,8 @@ class Trainer:
         n_batches = -(-x.shape[0] // batch_size)
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
+        ran = _test_batch_count(x.shape[0], batch_size, steps)
         if parallel is None and verbose == 0 and _no_callbacks(callbacks):
-            ran = min(steps or n_batches, n_batches)
             self._fresh_history(epochs=1, steps=ran)
             results, names = self._test_plain(data, batch_size, ran), self.metrics_names
             if return_dict:
@@ -965,7 +967,7 @@ class Trainer:
             # _flatten_in_order's answer without its dict: results come in names' order.
             values = list(results[: len(names)])
             return values[0] if len(values) == 1 else values
-        cl = self._callback_list(callbacks, verbose, epochs=1, steps=min(steps or n_batches, n_batches))
+        cl = self._callback_list(callbacks, verbose, epochs=1, steps=ran)
         try:
             if parallel is None:
                 logs = self._test(cl, data, batch_size, steps)
