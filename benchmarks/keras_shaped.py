@@ -7,7 +7,6 @@ hookfit, tf-keras and Keras 3 run the very same calls, built here; only the
 from __future__ import annotations
 
 import atexit
-import io
 import os
 import subprocess
 import sys
@@ -27,23 +26,13 @@ def _off_this_core():
             os.sched_setaffinity(0, others)
 
 
-class _Discard:
-    """A text stream that keeps nothing: the bar's own work, no I/O."""
-
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-
-def output_sink(kind: str):
-    """A text stream writing into a terminal (``"pty"``) or a pipe, whose
-    other end another process keeps draining, as a terminal emulator or
-    ``| cat`` would (a thread of this process would compete for the GIL at
-    every write and measure that instead); ``"null"``: nowhere."""
+def output_fd(kind: str) -> int:
+    """A file descriptor writing into a terminal (``"pty"``) or a pipe,
+    whose other end another process keeps draining, as a terminal emulator
+    or ``| cat`` would (a thread of this process would compete for the GIL
+    at every write and measure that instead); ``"null"``: ``/dev/null``."""
     if kind == "null":
-        return _Discard()
+        return os.open(os.devnull, os.O_WRONLY)
     if kind == "pty":
         reader, writer = os.openpty()
     else:
@@ -54,7 +43,26 @@ def output_sink(kind: str):
                              stderr=subprocess.DEVNULL, preexec_fn=_off_this_core)
     os.close(reader)
     atexit.register(drain.kill)
-    return io.TextIOWrapper(io.FileIO(writer, "w"), write_through=False)
+    return writer
+
+
+def on_stdout(fd: int, fn):
+    """``fn`` run with the process's standard output (file descriptor 1)
+    being ``fd``, as when the script runs in a terminal or ``| cat``:
+    ``sys.stdout`` stays the process's own stream."""
+
+    def run(scale):
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(fd, 1)
+        try:
+            fn(scale)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+    return run
 
 
 def build_model(keras, case, *, input_layer: bool = False):
@@ -157,14 +165,7 @@ def workload(case, model, x, y, callbacks=None, keras_kwargs=True) -> Workload:
                 model.predict(x, **kw)
 
     if getattr(case, "stdout", ""):
-        sink, plain = output_sink(case.stdout), fn
-
-        def fn(scale):
-            saved, sys.stdout = sys.stdout, sink
-            try:
-                plain(scale)
-            finally:
-                sys.stdout = saved
+        fn = on_stdout(output_fd(case.stdout), fn)
 
     per_step = case.per == "step"
     return Workload(

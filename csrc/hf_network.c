@@ -48,6 +48,18 @@ size_t hf_network_workspace(const hf_network *net, size_t batch)
 
 size_t hf_network_output_width(const hf_network *net) { return net->nodes[net->output].width; }
 
+void hf_network_results(const hf_network *net, double *out)
+{
+    const float *st = net->mstate;
+    const size_t k = hf_network_output_width(net);
+    size_t off = 2;
+    out[0] = st[1] != 0.0f ? (double)(st[0] / st[1]) : 0.0;
+    for (size_t i = 0; i < net->n_metrics; i++) {
+        out[1 + i] = hf_metric_result(&net->metrics[i], st + off, k);
+        off += hf_metric_state_floats(&net->metrics[i], k);
+    }
+}
+
 const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap)
 {
     const hf_node *nd = &net->nodes[net->output];

@@ -96,6 +96,10 @@ size_t hf_network_workspace(const hf_network *net, size_t batch);
 /* The output width. */
 size_t hf_network_output_width(const hf_network *net);
 
+/* The running values [loss, metric_0, ...] (1 + n_metrics doubles) from
+ * the accumulators: what fit's logs show (the loss 0.0 before any batch). */
+void hf_network_results(const hf_network *net, double *out);
+
 /* The model output (n x output width, contiguous) of the last batch a train
  * or test step ran in workspace ws sized for batches of cap rows: it stays
  * there after the step (the metrics read it after the backward pass). NULL

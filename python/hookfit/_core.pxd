@@ -61,6 +61,33 @@ cdef extern from "hf_crc32c.h" nogil:
     uint32_t hf_crc32c(uint32_t crc, const void *data, size_t n)
 
 
+cdef extern from "hf_progbar.h" nogil:
+    ctypedef struct hf_progbar:
+        int verbose
+        int dynamic
+        int fd
+        int64_t target
+        int digits
+        int width
+        double interval
+        size_t n_keys
+        const char *const *keys
+        char *line
+        size_t line_cap
+        char *out
+        size_t out_cap
+        size_t out_len
+        int error
+    size_t hf_progbar_line_room(const hf_progbar *b)
+    double hf_progbar_clock()
+    void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n)
+    int hf_progbar_due(const hf_progbar *b, double now)
+    void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
+                           size_t n_values, int finalize)
+    void hf_progbar_write_if_due(hf_progbar *b, double now)
+    int hf_progbar_flush(hf_progbar *b)
+
+
 cdef extern from "hf_activation.h" nogil:
     enum:
         HF_ACT_LINEAR
@@ -294,6 +321,7 @@ cdef extern from "hf_network.h" nogil:
 
     size_t hf_network_workspace(const hf_network *net, size_t batch)
     size_t hf_network_output_width(const hf_network *net)
+    void hf_network_results(const hf_network *net, double *out)
     const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap)
     hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                              size_t batch, float lr, float *ws)

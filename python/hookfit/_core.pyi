@@ -315,6 +315,7 @@ class Network:
         lr: float | np.ndarray,
         *,
         stop_on_nonfinite: bool = False,
+        bar: NativeProgbar | None = None,
     ) -> int:
         """ceil(count / batch_size) consecutive steps over positions
         [start, start + count), the last one partial, with the GIL released;
@@ -327,7 +328,11 @@ class Network:
         or infinite; that batch's update is applied and counted (Keras's
         TerminateOnNaN checks at batch end). Between batches, at most every
         5 ms, pending signals are handled: Ctrl-C raises KeyboardInterrupt
-        after a whole batch, and ``last_run_batches`` tells how many ran."""
+        after a whole batch, and ``last_run_batches`` tells how many ran.
+        ``bar``: a progress bar for the loss and metrics, updated after
+        each batch (current step: start // batch_size + the steps run) and
+        drawn when due; one batch per C call then. A failed write of its
+        text stops the run after that batch with OSError."""
     def train_batches_hooked(
         self,
         data: Dataset,
@@ -522,6 +527,47 @@ def set_dense1_kernel(name: str) -> None:
 
 def dense1_kernel() -> str:
     """The Dense(1) training kernel in use: 'fused' or 'pipelined'."""
+
+class NativeProgbar:
+    """fit's progress bar (tf-keras's Progbar, steps mode) drawn by the
+    core: ``start`` (a new bar after its ``Epoch k/N`` header) and
+    ``finish`` (the final line) once per epoch, the draws in between from
+    inside ``Network.train_batches(..., bar=...)``. The bytes are those of
+    ``hookfit.utils.progbar.Progbar`` with every key shown as given. Text is
+    kept and written to ``fd`` in one write once it has waited
+    ``interval`` seconds, and at ``flush``. A failed write raises OSError
+    (its errno) at the next call; nothing more is written.
+
+    ``keys``: ASCII names, the first ``n_train`` a train run's (loss, then
+    metrics), the rest the validation's. ValueError for a bad argument."""
+
+    def __init__(
+        self,
+        fd: int,
+        verbose: int,
+        target: int,
+        keys: tuple[str, ...],
+        n_train: int,
+        epochs: int,
+        dynamic: bool = True,
+        width: int = 30,
+        interval: float = 0.05,
+        out_bytes: int = 65536,
+    ) -> None: ...
+    def start(self, epoch: int) -> None:
+        """A new bar for epoch ``epoch`` (0-based), after its header."""
+    def finish(self, train_values: list[float], val_values: list[float] | None = None) -> None:
+        """The epoch's final update with its values, shown as given."""
+    def flush(self) -> None:
+        """Write the kept text now."""
+    @property
+    def pending_bytes(self) -> int:
+        """The bytes made and not written yet."""
+    def _start_at(self, now: float, epoch: int) -> None: ...
+    def _finish_at(self, now: float, train_values: list[float],
+                   val_values: list[float] | None = None) -> None: ...
+    def _update_at(self, current: int, now: float, values: list[float],
+                   finalize: bool = False) -> None: ...
 
 def crc32c(data: bytes | bytearray | memoryview) -> int:
     """The CRC-32C (Castagnoli) of ``data`` (bytes or any C-contiguous

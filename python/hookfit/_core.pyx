@@ -210,6 +210,7 @@ cdef inline object _read_only(object arr):
 
 
 include "_core_dataset.pxi"
+include "_core_progbar.pxi"
 include "_core_network.pxi"
 include "_core_kernels.pxi"
 include "_core_numerics.pxi"

@@ -356,23 +356,21 @@ cdef class Network:
         """The running values [loss, metric_0, ...], or with names the dict
         {names[0]: loss, names[1]: metric_0, ...} (fit's batch-end logs,
         built here: no list, no Python call per batch)."""
-        cdef const float *st = _fptr(self._mstate)
-        cdef size_t k = hf_network_output_width(&self.net), off = 2, i
-        cdef double v = <double>(st[0] / st[1]) if st[1] != 0.0 else 0.0
-        cdef list values
-        cdef dict logs
-        if names is None:
-            values = [v]
-        else:
-            logs = {names[0]: v}
-        for i in range(self.net.n_metrics):
-            v = hf_metric_result(&self.net.metrics[i], st + off, k)
-            off += hf_metric_state_floats(&self.net.metrics[i], k)
+        cdef double few[16]
+        cdef double *v = few
+        cdef size_t n = 1 + self.net.n_metrics, i
+        if n > 16:
+            v = <double *>PyMem_Malloc(n * sizeof(double))
+            if v == NULL:
+                raise MemoryError()
+        try:
+            hf_network_results(&self.net, v)
             if names is None:
-                values.append(v)
-            else:
-                logs[names[i + 1]] = v
-        return values if names is None else logs
+                return [v[i] for i in range(n)]
+            return {names[i]: v[i] for i in range(n)}
+        finally:
+            if v != few:
+                PyMem_Free(v)
 
     def metric_state(self):
         self._check_ready()
@@ -454,10 +452,13 @@ cdef class Network:
         return self._run_train(data, start, count, count, lr, False)
 
     def train_batches(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                      Py_ssize_t batch_size, lr, *, bint stop_on_nonfinite=False):
+                      Py_ssize_t batch_size, lr, *, bint stop_on_nonfinite=False,
+                      NativeProgbar bar=None):
         """ceil(count / batch_size) consecutive steps in one native call;
-        returns how many ran (fewer only when stop_on_nonfinite stopped it)."""
-        return self._run_train(data, start, count, batch_size, lr, stop_on_nonfinite)
+        returns how many ran (fewer only when stop_on_nonfinite stopped it).
+        ``bar``: a progress bar updated after each step (its current step
+        is start // batch_size + the steps run), drawn when due."""
+        return self._run_train(data, start, count, batch_size, lr, stop_on_nonfinite, bar)
 
     def train_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                              Py_ssize_t batch_size, optimizer, Py_ssize_t first_hook,
@@ -542,8 +543,12 @@ cdef class Network:
         return untimed, native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                               Py_ssize_t batch_size, object lr, bint stop) except -1:
+                               Py_ssize_t batch_size, object lr, bint stop,
+                               NativeProgbar bar=None) except -1:
         self._check_run(data, start, count, batch_size, True)
+        cdef hf_progbar *pb = NULL
+        if bar is not None:
+            pb = bar._checked(1 + <Py_ssize_t>self.net.n_metrics)
         cdef Py_ssize_t n_batches = (count + batch_size - 1) // batch_size
         if <int64_t>n_batches > INT64_MAX - self.net.iterations:
             raise PositionError(
@@ -566,7 +571,8 @@ cdef class Network:
             lrf = <float>float(lr)
             if not isfinite(lrf):
                 raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
-        return self._run(_TRAIN, data, start, count, batch_size, lrf, table, stop, NULL, False, 0)
+        return self._run(_TRAIN, data, start, count, batch_size, lrf, table, stop, NULL, False, 0,
+                         pb, bar._values if pb != NULL else NULL)
 
     def test_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count):
         """Forward, loss and metric accumulation on positions [start, start + count)."""
@@ -613,7 +619,8 @@ cdef class Network:
 
     cdef Py_ssize_t _run(self, int mode, Dataset data, Py_ssize_t start, Py_ssize_t count,
                          Py_ssize_t batch_size, float lr, const float *lr_table, bint stop,
-                         float *out, bint training, int64_t key) except -1:
+                         float *out, bint training, int64_t key, hf_progbar *bar=NULL,
+                         double *bar_values=NULL) except -1:
         """The checked run of batches, with the GIL released; the busy marks
         make a concurrent call on this network or a change of the data raise.
 
@@ -621,16 +628,20 @@ cdef class Network:
         own rate or a NaN check, else slices that double while they take under
         2 ms. Between slices, at most every 5 ms, the GIL is taken back for
         PyErr_CheckSignals, so Ctrl-C interrupts a long run after a whole
-        batch (never inside one)."""
+        batch (never inside one). With a progress bar, one batch at a time:
+        after each, the bar is updated (drawn when due) and its text written
+        when due; a failed write stops the run after that batch."""
         cdef size_t first_rows = <size_t>min(batch_size, count)
         cdef float *ws = self._workspace(first_rows)
         cdef hf_status st = HF_OK
         cdef size_t b = <size_t>batch_size, total = (<size_t>count + b - 1) // b
         cdef size_t done = 0, take, rows, pos, cap = 1
         cdef size_t layout_rows = first_rows  # the last call's workspace layout (hf_network.c: min(rows, batch))
-        cdef bint per_batch = lr_table != NULL or stop
+        cdef bint per_batch = lr_table != NULL or stop or bar != NULL
         cdef int64_t now, slice_start, last_check
+        cdef int64_t bar_first = <int64_t>(start // batch_size)
         cdef float mean
+        cdef double t
         self._busy = True
         data._users += 1
         self._last_run_batches = 0
@@ -660,6 +671,15 @@ cdef class Network:
                         mean = self.net.mstate[0] / self.net.mstate[1]
                         if not isfinite(mean):
                             break
+                    if bar != NULL:
+                        t = hf_progbar_clock()
+                        if hf_progbar_due(bar, t):
+                            hf_network_results(&self.net, bar_values)
+                            hf_progbar_update(bar, bar_first + <int64_t>done, t, bar_values,
+                                              1 + self.net.n_metrics, 0)
+                        hf_progbar_write_if_due(bar, t)
+                        if bar.error:
+                            break
                     now = _now_ns()
                     if not per_batch and now - slice_start < 2000000 and cap < (1 << 30):
                         cap *= 2
@@ -675,6 +695,8 @@ cdef class Network:
             self._last_rows = min(b, <size_t>count - (done - 1) * b)
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])
+        if bar != NULL and bar.error:
+            raise OSError(bar.error, f"writing the progress bar: {os.strerror(bar.error)}")
         return <Py_ssize_t>done
 
     def last_batch_output(self):

@@ -15,6 +15,7 @@ from hookfit._reference.dataset import *  # noqa: F403
 from hookfit._reference.dense import *  # noqa: F403
 from hookfit._reference.network import *  # noqa: F403
 from hookfit._reference.numerics import *  # noqa: F403
+from hookfit._reference.progbar import *  # noqa: F403
 from hookfit._reference.shuffle import *  # noqa: F403
 
 

@@ -497,9 +497,17 @@ class Network:
         self._acc += buf[self.n_params : -1]
         self._update(lr)
 
-    def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
-        """Returns the batches run; lr is a float or one float32 rate per batch."""
+    def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False, bar=None):
+        """Returns the batches run; lr is a float or one float32 rate per batch;
+        bar: a NativeProgbar updated after each batch."""
         self._check_rows(data, start, count)
+        if bar is not None:
+            bar._raise_if_failed()
+            if bar._n_train != len(self.metric_results()):
+                raise ValueError(
+                    f"this bar shows {bar._n_train} train values (loss and metrics); the run has "
+                    f"{len(self.metric_results())}"
+                )
         starts = range(start, start + count, batch_size)
         if isinstance(lr, np.ndarray):
             if lr.dtype != np.float32 or lr.ndim != 1 or lr.shape[0] < len(starts):
@@ -513,6 +521,10 @@ class Network:
             self.last_run_batches = b + 1
             if stop_on_nonfinite and not math.isfinite(self.metric_results()[0]):
                 break
+            if bar is not None and not bar._after_batch(start // batch_size + b + 1, self.metric_results):
+                break
+        if bar is not None:
+            bar._raise_if_failed()
         return self.last_run_batches
 
     def train_batches_hooked(self, data, start, count, batch_size, optimizer, first_hook, sample_phase,

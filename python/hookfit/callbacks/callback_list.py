@@ -389,6 +389,21 @@ class CallbackList:
         """The callbacks that calling ``hook`` would call, in order."""
         return [self.callbacks[i] for i in self._members[HOOK_INDEX[hook]]]
 
+    def batch_members(self, mode: str) -> list:
+        """The callbacks whose ``mode`` batch hooks the loop must call."""
+        return [self.callbacks[i] for i in self._batch_member_indices(mode)]
+
+    def _batch_member_indices(self, mode: str) -> list:
+        if not self._flags[mode]:
+            return []
+        hb, he = BATCH_HOOKS[mode]
+        return sorted(set(self._members[hb]) | set(self._members[he]))
+
+    @property
+    def progbar_logger(self):
+        """The list's ``ProgbarLogger`` (given or added), or None."""
+        return self._progbar
+
     # -- what the loop asks for -------------------------------------------------------
 
     def batch_dispatcher(self, mode: str, steps_per_execution: int = 1):
@@ -407,7 +422,7 @@ class CallbackList:
 
     def _make_dispatcher(self, mode, steps_per_execution):
         hb, he = BATCH_HOOKS[mode]
-        members = sorted(set(self._members[hb]) | set(self._members[he])) if self._flags[mode] else []
+        members = self._batch_member_indices(mode)
         if not members:
             self.costs.note_path(PathNote(mode, "native"))
             return None
@@ -489,6 +504,20 @@ class CallbackList:
     def _call_plain(self, h, *args):
         if self._fns[h]:
             self._call(h, *args)
+
+    def call_without(self, hook: str, skip, *args):
+        """Call ``hook`` on every callback but ``skip``, whose part was done
+        elsewhere (the progress bar the core drew); timed as usual."""
+        h = HOOK_INDEX[hook]
+        members = self._members[h]
+        if all(self.callbacks[i] is not skip for i in members):
+            self._call_plain(h, *args)
+            return
+        for i, fn in zip(members, self._fns[h]):
+            if self.callbacks[i] is not skip:
+                t = _clock()
+                fn(*args)
+                self.costs.add(i, hook, _clock() - t)
 
     def _batch_begin(self, mode, batch, logs):
         if not self._flags[mode]:

@@ -46,11 +46,14 @@ from typing import Any
 
 import numpy as np
 
+from hookfit import _native
 from hookfit import losses as _losses
 from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY
+from hookfit.callbacks import native_progbar
 from hookfit.callbacks.callback_list import CallbackList
+from hookfit.callbacks.cost_details import PathNote
 from hookfit.callbacks.history import History
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import graceful_interrupt, source_loops
@@ -638,10 +641,15 @@ class Trainer:
         guard = getattr(self, "_interrupt_guard", None)
         if val_data is not None and not _validates_before(epochs, it.epoch, val_freq):
             val_data = None  # (as the per-epoch loop, which never touches it then)
-        if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network):
-            validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
-            # Every epoch ran, or another thread set stop_training: done either way.
-            return self._plain_epochs(cl, it, epochs, network, make_logs, validation)
+        drawn = native_progbar.drawable(cl.progbar_logger, self._steps_per_execution)
+        if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network, drawn):
+            bar = None
+            if drawn is not None:  # the core draws it, if it can on this stream
+                bar = native_progbar.open_bar(_native.core, drawn, self.metrics_names, val_data is not None)
+            if drawn is None or bar is not None:
+                validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
+                # Every epoch ran, or another thread set stop_training: done either way.
+                return self._plain_epochs(cl, it, epochs, network, make_logs, validation, drawn, bar)
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
@@ -691,14 +699,16 @@ class Trainer:
                 break
         return epoch_logs
 
-    def _only_history_watches(self, cl, it, epochs, val_data, parallel, guard, network) -> bool:
+    def _only_history_watches(self, cl, it, epochs, val_data, parallel, guard, network,
+                              drawn=None) -> bool:
         """Whether the fit's remaining epochs can run as ``_plain_epochs``:
         some epoch is left; no callback but History itself (not a subclass
         with hooks of its own) has epoch hooks, none has batch hooks, and
         none has test hooks when a validation will run; validation (if any)
         on arrays; no Python metrics, no graceful-interrupt guard, one
         process; every remaining epoch is one whole pass of the data, not
-        shuffled by batch."""
+        shuffled by batch. ``drawn``: a ``ProgbarLogger`` whose hooks do not
+        count (the core can draw its bar: ``native_progbar.drawable``)."""
         if (parallel is not None or guard is not None or network is not self._network
                 or self.stop_training or it.epoch >= epochs):
             return False
@@ -710,17 +720,25 @@ class Trainer:
         if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
             return False
         spe = self._steps_per_execution
-        if cl.batch_dispatcher("train", spe) is not None:
+
+        def others(hook):
+            return [c for c in cl.implementers(hook) if c is not drawn]
+
+        if drawn is None:
+            if cl.batch_dispatcher("train", spe) is not None:
+                return False
+        elif any(c is not drawn for c in cl.batch_members("train")):
             return False
         if val_data is not None and (
                 hasattr(val_data, "batches")  # a batch source: its own loop
-                or cl.implements("on_test_begin") or cl.implements("on_test_end")
-                or cl.batch_dispatcher("test", spe) is not None):
+                or others("on_test_begin") or others("on_test_end")
+                or any(c is not drawn for c in cl.batch_members("test"))):
             return False
-        return not cl.implements("on_epoch_begin") and all(
-            type(c).on_epoch_end is History.on_epoch_end for c in cl.implementers("on_epoch_end"))
+        return not others("on_epoch_begin") and all(
+            type(c).on_epoch_end is History.on_epoch_end for c in others("on_epoch_end"))
 
-    def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None) -> dict:
+    def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None, drawn=None,
+                      bar=None) -> dict:
         """The remaining epochs of a fit that only History watches
         (``_only_history_watches``): each epoch one native call over its pass
         (and one over the validation rows when due), in a loop with nothing
@@ -730,8 +748,12 @@ class Trainer:
         Why: between two passes that stream the data through the caches, the
         per-epoch callback machinery runs cold; on the tutorial's 8-batch
         epochs it cost ~15% of the epoch. ``validation``: ``(data,
-        batch_size, steps, freq)`` or None. Returns the last epoch's logs."""
+        batch_size, steps, freq)`` or None. ``bar``: the core's bar
+        (``native_progbar``) drawn in place of the ``ProgbarLogger``
+        ``drawn``, whose hooks are not called. Returns the last epoch's
+        logs."""
         data, batch_size, n_rows, opt = it.dataset, it.batch_size, it.n_rows, self.optimizer
+
         if validation is not None:
             val_data, val_batch_size, val_steps, val_freq = validation
             val_batches = _test_batch_count(val_data.n_rows, val_batch_size, val_steps)
@@ -743,15 +765,20 @@ class Trainer:
         # As the per-epoch loop counts them: native time and calls (also of
         # a call that raised), steps, and the wall time of each mode's part.
         ran_total = train_ns = train_calls = test_ns = test_calls = test_wall = 0
+        costs.note_path(PathNote("train", "native"))
+        if validation is not None:
+            costs.note_path(PathNote("test", "native"))
         try:
             while it.epoch < epochs:
                 network.reset_metrics()
+                if bar is not None:
+                    bar.start(it.epoch)
                 for _, count in it.segments():  # one pass (installs its order)
                     before = network.iterations
                     t = _clock()
                     try:
                         ran = network.train_batches(data, 0, n_rows, batch_size,
-                                                    opt._rates_for(before, count))
+                                                    opt._rates_for(before, count), bar=bar)
                     except BaseException:
                         # Ctrl-C between batches: count the batches that ran.
                         it.step += int(network.iterations) - int(before)
@@ -778,8 +805,18 @@ class Trainer:
                         test_wall += _clock() - t0
                 results.append((train_values, val_values))
                 it.end_epoch()
+                if bar is not None:
+                    bar.finish(train_values, val_values)
                 if self.stop_training:  # only another thread can set it here
                     break
+        except BaseException:
+            if bar is not None:
+                with contextlib.suppress(OSError):  # the error in flight says more
+                    bar.flush()
+            raise
+        else:
+            if bar is not None:
+                bar.flush()
         finally:
             costs.add_native("train", train_ns, calls=train_calls)
             costs.count_steps("train", ran_total)
@@ -789,8 +826,9 @@ class Trainer:
                 costs.count_steps("test", sum(v is not None for _, v in results) * val_batches)
                 costs.add_steps_time(test_wall, "test")
             for i, (train_values, val_values) in enumerate(results):
-                cl.on_epoch_begin(first_epoch + i, {})
-                cl.on_epoch_end(first_epoch + i, self._epoch_logs(make_logs, train_values, val_values))
+                cl.call_without("on_epoch_begin", drawn, first_epoch + i, {})
+                cl.call_without("on_epoch_end", drawn, first_epoch + i,
+                                self._epoch_logs(make_logs, train_values, val_values))
         return self._epoch_logs(make_logs, *results[-1]) if results else {}
 
     @staticmethod

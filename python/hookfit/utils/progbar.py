@@ -133,8 +133,9 @@ class Progbar:
         stream.write(text)
         stream.flush()
 
-    def update(self, current, values=None, finalize=None):
-        """Record progress ``current`` with ``values`` (pairs of key, value)."""
+    def update(self, current, values=None, finalize=None, now=None):
+        """Record progress ``current`` with ``values`` (pairs of key, value);
+        ``now``: the time of the update (default ``time.time()``)."""
         target = self.target
         if finalize is None:
             finalize = False if target is None else current >= target
@@ -154,7 +155,8 @@ class Progbar:
                         entry[1] += weight
         self._seen_so_far = current
 
-        now = time.time()
+        if now is None:
+            now = time.time()
         if current == target:
             self._time_at_epoch_end = now
         verbose = self.verbose

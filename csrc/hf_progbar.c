@@ -1,0 +1,309 @@
+/* clock_gettime, write */
+#define _POSIX_C_SOURCE 200809L
+
+#include "hf_progbar.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The longest text of one number: "%.4f" of DBL_MAX is 309 digits and ".0000". */
+#define NUM_ROOM 330
+
+size_t hf_progbar_line_room(const hf_progbar *b)
+{
+    size_t w = 2 * 24 + 8 + (size_t)(b->width > 0 ? b->width : 0) + 48 + 3 * NUM_ROOM;
+    for (size_t i = 0; i < b->n_keys; i++)
+        w += strlen(b->keys[i]) + 4 + NUM_ROOM;
+    /* '\b' over the previous draw, '\r', the text and its padding, '\n'. */
+    return 2 * w + 8;
+}
+
+double hf_progbar_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    /* As time.time(): the nanoseconds as a double, then divided. */
+    return (double)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec) / 1e9;
+}
+
+/* A bounded printf at p; returns the new end (never past end - 1). */
+static char *putf(char *p, char *end, const char *fmt, ...)
+{
+    if (p >= end - 1)
+        return p;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(p, (size_t)(end - p), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return p;
+    return (size_t)n < (size_t)(end - p) ? p + n : end - 1;
+}
+
+static char *put_chars(char *p, char *end, char c, size_t n)
+{
+    for (; n > 0 && p < end - 1; n--)
+        *p++ = c;
+    return p;
+}
+
+/* Python's "%.{prec}f" of a float: "nan" whatever its sign. */
+static char *put_fixed(char *p, char *end, int prec, double v)
+{
+    return isnan(v) ? putf(p, end, "nan") : putf(p, end, "%.*f", prec, v);
+}
+
+/* Python's x // y and x % y for floats (CPython's float_divmod). */
+static void py_divmod(double x, double y, double *div_out, double *mod_out)
+{
+    double mod = fmod(x, y);
+    double div = (x - mod) / y;
+    if (mod != 0.0) {
+        if ((y < 0) != (mod < 0)) {
+            mod += y;
+            div -= 1.0;
+        }
+    } else {
+        mod = copysign(0.0, y);
+    }
+    double floordiv;
+    if (div != 0.0) {
+        floordiv = floor(div);
+        if (div - floordiv > 0.5)
+            floordiv += 1.0;
+    } else {
+        floordiv = copysign(0.0, x / y);
+    }
+    *div_out = floordiv;
+    *mod_out = mod;
+}
+
+/* Python's "%d" of a float: its integer part, printed in full. */
+static char *put_int(char *p, char *end, double v, int zero_pad2)
+{
+    double t = trunc(v);
+    if (t == 0.0)
+        t = 0.0; /* int(-0.5) is 0, not -0 */
+    if (zero_pad2 && t >= 0.0 && t < 10.0)
+        return putf(p, end, "0%.0f", t);
+    return put_fixed(p, end, 0, t);
+}
+
+/* The twin's format_time: " 2ms/step". */
+static char *put_time(char *p, char *end, double s, const char *unit)
+{
+    const char *suffix = "s";
+    if (!(s >= 1 || s == 0)) {
+        if (s >= 1e-3) {
+            s *= 1e3;
+            suffix = "ms";
+        } else {
+            s *= 1e6;
+            suffix = "us";
+        }
+    }
+    p = putf(p, end, " ");
+    p = put_fixed(p, end, 0, s);
+    return putf(p, end, "%s/%s", suffix, unit);
+}
+
+/* The twin's format_eta: "1:02:03", "2:03" or "3s". */
+static char *put_eta(char *p, char *end, double s)
+{
+    double q, r, q2, r2;
+    if (s > 3600) {
+        py_divmod(s, 3600, &q, &r);
+        py_divmod(r, 60, &q2, &r2);
+        p = put_int(p, end, q, 0);
+        p = putf(p, end, ":");
+        p = put_int(p, end, q2, 1);
+        p = putf(p, end, ":");
+        py_divmod(s, 60, &q, &r);
+        return put_int(p, end, r, 1);
+    }
+    if (s > 60) {
+        py_divmod(s, 60, &q, &r);
+        p = put_int(p, end, q, 0);
+        p = putf(p, end, ":");
+        return put_int(p, end, r, 1);
+    }
+    p = put_int(p, end, s, 0);
+    return putf(p, end, "s");
+}
+
+/* " - name: 0.1234" for each value; use_abs: verbose 1's rule for "%.4e". */
+static char *put_values(char *p, char *end, const hf_progbar *b, const double *values, size_t n,
+                        int use_abs)
+{
+    for (size_t i = 0; i < n && i < b->n_keys; i++) {
+        double v = values[i];
+        p = putf(p, end, " - %s:", b->keys[i]);
+        if (isnan(v))
+            p = putf(p, end, " nan");
+        else if (use_abs ? fabs(v) > 1e-3 : v > 1e-3)
+            p = putf(p, end, " %.4f", v);
+        else
+            p = putf(p, end, " %.4e", v);
+    }
+    return p;
+}
+
+static void write_all(hf_progbar *b, const char *text, size_t n)
+{
+    while (n > 0 && !b->error) {
+        ssize_t k = write(b->fd, text, n);
+        if (k < 0) {
+            if (errno != EINTR)
+                b->error = errno ? errno : EIO;
+        } else if (k == 0) {
+            b->error = EIO;
+        } else {
+            text += k;
+            n -= (size_t)k;
+        }
+    }
+}
+
+int hf_progbar_flush(hf_progbar *b)
+{
+    if (b->out_len > 0)
+        write_all(b, b->out, b->out_len);
+    b->out_len = 0;
+    return b->error;
+}
+
+void hf_progbar_write_if_due(hf_progbar *b, double now)
+{
+    if (b->out_len > 0 && now - b->pending_since >= b->interval)
+        hf_progbar_flush(b);
+}
+
+static void emit(hf_progbar *b, const char *text, size_t n, double now)
+{
+    if (b->error || n == 0)
+        return;
+    if (b->out_len + n > b->out_cap) {
+        hf_progbar_flush(b);
+        if (n > b->out_cap) {
+            write_all(b, text, n);
+            return;
+        }
+    }
+    if (b->out_len == 0)
+        b->pending_since = now;
+    memcpy(b->out + b->out_len, text, n);
+    b->out_len += n;
+}
+
+void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n)
+{
+    b->start = now;
+    b->last_update = 0.0;
+    b->has_after_first = 0;
+    b->total_width = 0;
+    emit(b, header, n, now);
+}
+
+int hf_progbar_due(const hf_progbar *b, double now)
+{
+    return b->verbose == 1 && !(now - b->last_update < b->interval);
+}
+
+static char *put_counter(char *p, char *end, const hf_progbar *b, int64_t current)
+{
+    return putf(p, end, "%*" PRId64 "/%" PRId64, b->digits, current, b->target);
+}
+
+/* verbose 1: one redraw of the bar (the twin's _draw_line). */
+static void draw(hf_progbar *b, int64_t current, double now, const double *values, size_t n,
+                 int finalize)
+{
+    char *p = b->line, *end = b->line + b->line_cap;
+    size_t previous = b->total_width;
+    if (b->dynamic) {
+        p = put_chars(p, end, '\b', previous);
+        p = putf(p, end, "\r");
+    } else {
+        p = putf(p, end, "\n");
+    }
+    char *text = p;
+    p = put_counter(p, end, b, current);
+    p = putf(p, end, " [");
+    int64_t filled = (int64_t)((double)((int64_t)b->width * current) / (double)b->target);
+    if (filled > 0) {
+        p = put_chars(p, end, '=', (size_t)(filled - 1));
+        p = putf(p, end, current < b->target ? ">" : "=");
+    }
+    if (filled < b->width)
+        p = put_chars(p, end, '.', (size_t)(b->width - filled));
+    p = putf(p, end, "]");
+    /* Seconds per step; the first (often a warm-up) is left out once there are others. */
+    double per_step;
+    if (current == 0) {
+        per_step = 0.0;
+    } else if (current > 1 && b->has_after_first) {
+        per_step = (now - b->after_first) / (double)(current - 1);
+    } else {
+        per_step = (now - b->start) / (double)current;
+        if (current == 1) {
+            b->after_first = now;
+            b->has_after_first = 1;
+        }
+    }
+    if (finalize) {
+        p = putf(p, end, " - ");
+        p = put_fixed(p, end, 0, now - b->start);
+        p = putf(p, end, "s");
+        p = put_time(p, end, per_step, "step");
+    } else {
+        p = putf(p, end, " - ETA: ");
+        p = put_eta(p, end, per_step * (double)(b->target - current));
+    }
+    p = put_values(p, end, b, values, n, 1);
+    size_t width = (size_t)(p - text);
+    b->total_width = width;
+    if (previous > width)
+        p = put_chars(p, end, ' ', previous - width);
+    if (finalize)
+        p = putf(p, end, "\n");
+    emit(b, b->line, (size_t)(p - b->line), now);
+}
+
+/* verbose 2: the line at the end of a bar (the twin's _print_summary). */
+static void summary(hf_progbar *b, int64_t current, double now, const double *values, size_t n)
+{
+    char *p = b->line, *end = b->line + b->line_cap;
+    p = put_counter(p, end, b, current);
+    p = putf(p, end, " - ");
+    p = put_fixed(p, end, 0, now - b->start);
+    p = putf(p, end, "s");
+    p = put_values(p, end, b, values, n, 0);
+    if (current == b->target) {
+        double epoch_time = now - b->start;
+        p = putf(p, end, " -");
+        p = put_time(p, end, epoch_time, "epoch");
+        p = putf(p, end, " -");
+        p = put_time(p, end, epoch_time / (double)b->target, "step");
+        p = putf(p, end, "\n");
+    }
+    emit(b, b->line, (size_t)(p - b->line), now);
+}
+
+void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
+                       size_t n_values, int finalize)
+{
+    if (b->verbose == 1) {
+        if (!finalize && now - b->last_update < b->interval)
+            return;
+        draw(b, current, now, values, n_values, finalize);
+    } else if (b->verbose == 2 && finalize) {
+        summary(b, current, now, values, n_values);
+    }
+    b->last_update = now;
+}

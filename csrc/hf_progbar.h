@@ -1,0 +1,67 @@
+/* Keras 2's progress bar (tf-keras's Progbar) drawn by the core, inside a
+ * run of batches: fit's default bar then costs no Python call per batch and
+ * one per epoch. The lines are byte for byte those of the Python twin,
+ * python/hookfit/utils/progbar.py (values given as they are shown: the
+ * model's running means). Text is kept and written in one write() once it
+ * has waited `interval` seconds (the bar's own redraw interval), or at
+ * hf_progbar_flush: fewer system calls, the same bytes.
+ *
+ * Numbers are formatted with printf, so the caller checks that the C locale
+ * uses '.' as the decimal point. */
+#ifndef HF_PROGBAR_H
+#define HF_PROGBAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hf_progbar {
+    /* Set once by the caller. */
+    int verbose;              /* 1: a bar redrawn in place; 2: one line at the end */
+    int dynamic;              /* 1: redraw over the line ('\b' * width, '\r'); 0: a new line */
+    int fd;                   /* where the text goes */
+    int64_t target;           /* steps in a bar (>= 1) */
+    int digits;               /* decimal digits of target */
+    int width;                /* bar width in characters (>= 0) */
+    double interval;          /* seconds between two redraws */
+    size_t n_keys;            /* the values' names, in the order shown */
+    const char *const *keys;  /* NUL-terminated ASCII (one byte per character) */
+    char *line;               /* room for one draw: line_cap >= hf_progbar_line_room() bytes */
+    size_t line_cap;
+    char *out;                /* the text not written yet: out_cap bytes */
+    size_t out_cap;
+    /* One bar (hf_progbar_start). */
+    double start, last_update;
+    double after_first;       /* when the draw at current 1 was made, if has_after_first */
+    int has_after_first;
+    size_t total_width;       /* characters of the last draw (keys are ASCII) */
+    /* Output. */
+    size_t out_len;
+    double pending_since;     /* when the oldest unwritten byte was made */
+    int error;                /* errno of the first failed write: nothing more is written */
+} hf_progbar;
+
+/* The bytes `line` must hold for any draw of a bar with these keys. */
+size_t hf_progbar_line_room(const hf_progbar *b);
+
+/* Seconds since the epoch (time.time()'s clock). */
+double hf_progbar_clock(void);
+
+/* A new bar at time now (ProgbarLogger makes one per epoch), after the
+ * header text (n bytes, may be 0). */
+void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n);
+
+/* Whether an update at now would draw (verbose 1, interval elapsed). */
+int hf_progbar_due(const hf_progbar *b, double now);
+
+/* Progbar.update(current, values, finalize) at time now, values being the
+ * first n_values keys' values (n_values <= n_keys), shown as given. */
+void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
+                       size_t n_values, int finalize);
+
+/* Write the kept text if its oldest byte has waited `interval` seconds. */
+void hf_progbar_write_if_due(hf_progbar *b, double now);
+
+/* Write all kept text now; returns b->error (0: every write succeeded). */
+int hf_progbar_flush(hf_progbar *b);
+
+#endif

@@ -1,0 +1,250 @@
+"""fit's progress bar drawn by the core (``callbacks/native_progbar.py``):
+when fit runs its epochs back to back and standard output is the process's
+own, the core draws ``ProgbarLogger``'s bar; the text is the one the
+Python bar writes (the bytes themselves: tests/core/test_progbar.py), the
+training is the same, and everywhere else the ``ProgbarLogger`` runs.
+
+These tests point ``sys.stdout`` back at ``sys.__stdout__`` (pytest replaces
+it) and read file descriptor 1 with ``capfd``.
+"""
+
+from __future__ import annotations
+
+import io
+import locale
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+from hookfit.callbacks import native_progbar
+from interrupts import ctrl_c_after
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    """The bars the core drew (one per fit that took the native bar)."""
+    made = []
+    original = native_progbar.open_bar
+
+    def spy(*args, **kwargs):
+        bar = original(*args, **kwargs)
+        if bar is not None:
+            made.append(bar)
+        return bar
+
+    monkeypatch.setattr(native_progbar, "open_bar", spy)
+    return made
+
+
+def real_stdout(monkeypatch):
+    """sys.stdout the process's own again; called in the test (capfd sets
+    its own when the test starts, after the fixtures)."""
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+
+
+def data():
+    # Zero weights and a zero rate: the running loss and MAE are known by batch.
+    x = np.zeros((40, 3), np.float32)
+    y = np.repeat(np.array([1.0, 3.0, 2.0, 4.0], np.float32), 10)
+    return x, y
+
+
+def model(metrics=("mae",)):
+    m = keras.Sequential([keras.layers.Dense(1, input_dim=3, kernel_initializer="zeros")])
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse", metrics=list(metrics))
+    return m
+
+
+def lines(text):
+    """The draws, times masked, without the redraws that only a 0.05 s gap
+    between two batches makes (1 < current < target)."""
+    out = []
+    for part in re.split(r"[\r\n]", text.replace("\b", "")):
+        part = part.rstrip(" ")
+        m = re.match(r"\s*(\d+)/(\d+) \[", part)
+        if not part or (m and 1 < int(m[1]) < int(m[2])):
+            continue
+        part = re.sub(r"\d+(ms|us|s)/(step|epoch)", r"T/\2", part)
+        part = re.sub(r"ETA: [\d:]+s?", "ETA: E", part)
+        out.append(re.sub(r" - \d+s\b", " - Ts", part))
+    return out
+
+
+def python_bar_output(**kwargs):
+    """What the ProgbarLogger writes for the same fit (sys.stdout replaced)."""
+    saved, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        x, y = data()
+        history = model().fit(x, y, batch_size=10, shuffle=False, **kwargs)
+        return sys.stdout.getvalue(), history
+    finally:
+        sys.stdout = saved
+
+
+CASES = [
+    dict(epochs=3, verbose=1),
+    dict(epochs=3, verbose=1, validation_split=0.25),
+    dict(epochs=4, verbose=1, validation_data=(np.zeros((10, 3), np.float32), np.ones(10, np.float32)),
+         validation_freq=2),
+    dict(epochs=1, verbose=1),
+    dict(epochs=5, verbose=1, initial_epoch=2),
+    dict(epochs=3, verbose=2),
+    dict(epochs=3, verbose=2, validation_split=0.25),
+    dict(epochs=1, verbose=2),
+]
+
+
+@pytest.mark.parametrize("kwargs", CASES, ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()
+                                                             if a != "validation_data"))
+def test_the_core_draws_what_the_progbarlogger_draws(kwargs, bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    expected, expected_history = python_bar_output(**kwargs)
+    assert not bars  # (sys.stdout was not the process's: the ProgbarLogger drew)
+    capfd.readouterr()
+    print("before")
+    x, y = data()
+    history = model().fit(x, y, batch_size=10, shuffle=False, **kwargs)
+    print("after")
+    out = capfd.readouterr().out
+    assert len(bars) == 1 and bars[0].pending_bytes == 0
+    assert out.startswith("before\n") and out.endswith("after\n")
+    drawn = out[len("before\n"):-len("after\n")]
+    assert lines(drawn) == lines(expected) and lines(drawn)
+    assert drawn.count("\n") == expected.count("\n")
+    assert history.history == expected_history.history
+
+
+def test_the_training_is_that_of_verbose_0(bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    rng = np.random.default_rng(3)
+    x, y = rng.random((300, 5), dtype=np.float32), rng.random((300, 1), dtype=np.float32)
+
+    def run(verbose):
+        keras.utils.set_random_seed(5)
+        m = keras.Sequential([keras.layers.Dense(4, activation="relu", input_dim=5),
+                              keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+        m.compile(optimizer="adam", loss="mse", metrics=["mae"])
+        h = m.fit(x, y, batch_size=32, epochs=4, verbose=verbose, validation_split=0.2)
+        return m, h
+
+    quiet, quiet_history = run(0)
+    drawn, drawn_history = run(1)
+    assert len(bars) == 1
+    assert drawn_history.history == quiet_history.history
+    for a, b in zip(quiet.get_weights(), drawn.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(drawn.optimizer.iterations) == int(quiet.optimizer.iterations) == 4 * 8
+    out = capfd.readouterr().out
+    assert out.count("Epoch ") == 4 and out.count("8/8 [") == 4
+
+
+class EpochWatcher(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+class Bar(keras.callbacks.ProgbarLogger):
+    pass
+
+
+@pytest.mark.parametrize("why, kwargs", [
+    ("a callback with epoch hooks", dict(callbacks=[EpochWatcher()])),
+    ("a ProgbarLogger subclass", dict(callbacks=[Bar(count_mode="steps")])),
+    ("a bar counting samples", dict(callbacks=[keras.callbacks.ProgbarLogger(count_mode="samples")])),
+    ("steps_per_execution", dict(steps_per_execution=2)),
+    ("a metric named like a validation value", dict(metrics=("mae", "val_loss"))),
+    ("a name that is not ASCII", dict(metrics=("mae", "entropía"))),
+])
+def test_the_progbarlogger_draws_when_the_core_cannot(why, kwargs, bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    x, y = data()
+    metrics = kwargs.pop("metrics", ("mae",))
+    spe = kwargs.pop("steps_per_execution", 1)
+    m = keras.Sequential([keras.layers.Dense(1, input_dim=3, kernel_initializer="zeros")])
+    if metrics[-1] == "entropía":
+        metrics = ("mae", keras.metrics.MeanSquaredError(name="entropía"))
+    elif metrics[-1] == "val_loss":
+        metrics = ("mae", keras.metrics.MeanSquaredError(name="val_loss"))
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", metrics=list(metrics),
+              steps_per_execution=spe)
+    m.fit(x, y, batch_size=10, epochs=2, verbose=1, validation_split=0.25, **kwargs)
+    out = capfd.readouterr().out
+    assert not bars, why
+    assert out.count("Epoch ") == 2 and out.count("3/3 [") == 2
+
+
+@pytest.mark.parametrize("why, patch", [
+    ("sys.stdout replaced", lambda mp: mp.setattr(sys, "stdout", io.StringIO())),
+    ("a decimal comma", lambda mp: mp.setattr(locale, "localeconv", lambda: {"decimal_point": ","})),
+    ("an encoding that is not ASCII's", lambda mp: mp.setattr(
+        sys, "stdout", io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), encoding="utf-16"))),
+    ("not POSIX", lambda mp: mp.setattr(native_progbar.os, "name", "nt")),
+])
+def test_no_native_bar_on_another_stream(why, patch, monkeypatch):
+    monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+    assert native_progbar._stdout_fd() == 1
+    patch(monkeypatch)
+    if why.startswith("an encoding"):
+        monkeypatch.setattr(sys, "__stdout__", sys.stdout)
+    assert native_progbar._stdout_fd() is None, why
+
+
+def test_a_broken_stdout_raises_as_the_python_bar_does(bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    r, w = os.pipe()
+    os.close(r)
+    saved = os.dup(1)
+    os.dup2(w, 1)
+    os.close(w)
+    try:
+        x, y = data()
+        m = model()
+        with pytest.raises(BrokenPipeError):
+            m.fit(x, y, batch_size=10, epochs=3, verbose=1)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert len(bars) == 1
+    # Found at the bar's first write (kept up to 0.05 s): the epochs that ran are in History.
+    assert m.history.epoch == list(range(len(m.history.epoch)))
+
+
+def test_ctrl_c_leaves_every_line_made_written(bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((512, 8), dtype=np.float32), rng.random((512, 1), dtype=np.float32)
+    m = keras.Sequential([keras.layers.Dense(1, input_dim=8)])
+    m.compile(optimizer="sgd", loss="mse")
+    capfd.readouterr()
+    with pytest.raises(KeyboardInterrupt), ctrl_c_after(0.3):
+        m.fit(x, y, batch_size=8, epochs=100000, verbose=1)
+    out = capfd.readouterr().out
+    assert len(bars) == 1 and bars[0].pending_bytes == 0
+    done = len(m.history.epoch)
+    assert done > 0 and out.count("\n64/64 [") + out.count("\r64/64 [") >= done
+    # Each finished epoch: header, draws, final line; then what the interrupted one made.
+    finals = [line for line in out.split("\n") if "64/64 [" in line]
+    assert len(finals) in (done, done + 1)
+    tail = out[out.rindex("64/64 [") :].split("\n", 1)[1]
+    assert re.fullmatch(rf"(Epoch {len(finals) + 1}/100000\n)?(\r[^\n]*)?", tail, re.S), tail[:200]
+
+
+def test_the_reference_core_draws_the_same():
+    # HOOKFIT_IMPLEMENTATION=reference: the twin's bar, in a process of its own.
+    script = (
+        "import sys; sys.path.insert(0, {tests!r}); import test_native_progbar as t; "
+        "x, y = t.data(); t.model().fit(x, y, batch_size=10, epochs=2, verbose=1, shuffle=False)"
+    ).format(tests=os.path.dirname(__file__))
+    env = dict(os.environ, HOOKFIT_IMPLEMENTATION="reference")
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(__file__)),
+                                         env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected, _ = python_bar_output(epochs=2, verbose=1)
+    assert lines(done.stdout) == lines(expected)
