@@ -32,7 +32,10 @@ double hf_progbar_clock(void)
     return (double)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec) / 1e9;
 }
 
-/* A bounded printf at p; returns the new end (never past end - 1). */
+/* A bounded printf at p; returns the new end (never past end - 1). Only
+ * for the values' "%.4f" / "%.4e" and numbers too large for put_round0:
+ * the rest is written by hand (printf's code and tables would be cold
+ * here, right after a pass over the data). */
 static char *putf(char *p, char *end, const char *fmt, ...)
 {
     if (p >= end - 1)
@@ -46,17 +49,86 @@ static char *putf(char *p, char *end, const char *fmt, ...)
     return (size_t)n < (size_t)(end - p) ? p + n : end - 1;
 }
 
+static char *put_str(char *p, char *end, const char *s, size_t n)
+{
+    if (n > (size_t)(end - 1 - p))
+        n = (size_t)(end - 1 - p);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, end, lit) put_str((p), (end), (lit), sizeof(lit) - 1)
+
 static char *put_chars(char *p, char *end, char c, size_t n)
 {
-    for (; n > 0 && p < end - 1; n--)
-        *p++ = c;
+    if (n > (size_t)(end - 1 - p))
+        n = (size_t)(end - 1 - p);
+    memset(p, c, n);
+    return p + n;
+}
+
+/* v in decimal, right-aligned in `width` characters ("%*llu"). */
+static char *put_u64(char *p, char *end, uint64_t v, int width)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (width > n)
+        p = put_chars(p, end, ' ', (size_t)(width - n));
+    while (n > 0 && p < end - 1)
+        *p++ = digits[--n];
     return p;
 }
 
-/* Python's "%.{prec}f" of a float: "nan" whatever its sign. */
-static char *put_fixed(char *p, char *end, int prec, double v)
+/* Python's "%.0f" of a float (round half to even, "-0" for a negative
+ * that rounds to 0, "nan"/"inf" spelled as Python does). */
+static char *put_round0(char *p, char *end, double x)
 {
-    return isnan(v) ? putf(p, end, "nan") : putf(p, end, "%.*f", prec, v);
+    if (isnan(x))
+        return PUT_LIT(p, end, "nan");
+    if (!(fabs(x) < 1e15))
+        return isinf(x) ? (x > 0 ? PUT_LIT(p, end, "inf") : PUT_LIT(p, end, "-inf"))
+                        : putf(p, end, "%.0f", x);
+    double r = nearbyint(x); /* the default rounding: half to even, as printf */
+    if (signbit(x)) {
+        p = PUT_LIT(p, end, "-");
+        r = -r;
+    }
+    return put_u64(p, end, (uint64_t)r, 0);
+}
+
+/* Python's "%.4f" of a float, by hand when |x| < 1e14 (exact: x is
+ * m * 2^e, so x * 10^4 = (m * 625) * 2^(e + 4) with m * 625 < 2^63, rounded
+ * half to even as printf rounds the exact binary value). */
+static char *put_fixed4(char *p, char *end, double x)
+{
+    if (!(fabs(x) < 1e14))
+        return isnan(x) ? PUT_LIT(p, end, "nan") : putf(p, end, "%.4f", x);
+    int exp2;
+    double f = frexp(fabs(x), &exp2);                /* |x| = f * 2^exp2, f in [0.5, 1) */
+    uint64_t q = (uint64_t)ldexp(f, 53) * 625u;      /* |x| * 10^4 = q * 2^(exp2 - 49) */
+    int shift = 49 - exp2;
+    uint64_t n;
+    if (shift <= 0) {
+        n = q << -shift;                             /* < 10^18: |x| < 1e14 */
+    } else if (shift >= 64) {
+        n = 0;                                       /* below half a unit */
+    } else {
+        n = q >> shift;
+        uint64_t rem = q & ((UINT64_C(1) << shift) - 1), half = UINT64_C(1) << (shift - 1);
+        if (rem > half || (rem == half && (n & 1)))
+            n++;
+    }
+    if (signbit(x))
+        p = PUT_LIT(p, end, "-");
+    p = put_u64(p, end, n / 10000, 0);
+    unsigned frac = (unsigned)(n % 10000);
+    const char digits[5] = {'.', (char)('0' + frac / 1000), (char)('0' + frac / 100 % 10),
+                            (char)('0' + frac / 10 % 10), (char)('0' + frac % 10)};
+    return put_str(p, end, digits, sizeof(digits));
 }
 
 /* Python's x // y and x % y for floats (CPython's float_divmod). */
@@ -91,8 +163,8 @@ static char *put_int(char *p, char *end, double v, int zero_pad2)
     if (t == 0.0)
         t = 0.0; /* int(-0.5) is 0, not -0 */
     if (zero_pad2 && t >= 0.0 && t < 10.0)
-        return putf(p, end, "0%.0f", t);
-    return put_fixed(p, end, 0, t);
+        p = PUT_LIT(p, end, "0");
+    return put_round0(p, end, t);
 }
 
 /* The twin's format_time: " 2ms/step". */
@@ -108,9 +180,11 @@ static char *put_time(char *p, char *end, double s, const char *unit)
             suffix = "us";
         }
     }
-    p = putf(p, end, " ");
-    p = put_fixed(p, end, 0, s);
-    return putf(p, end, "%s/%s", suffix, unit);
+    p = PUT_LIT(p, end, " ");
+    p = put_round0(p, end, s);
+    p = put_str(p, end, suffix, strlen(suffix));
+    p = PUT_LIT(p, end, "/");
+    return put_str(p, end, unit, strlen(unit));
 }
 
 /* The twin's format_eta: "1:02:03", "2:03" or "3s". */
@@ -121,20 +195,20 @@ static char *put_eta(char *p, char *end, double s)
         py_divmod(s, 3600, &q, &r);
         py_divmod(r, 60, &q2, &r2);
         p = put_int(p, end, q, 0);
-        p = putf(p, end, ":");
+        p = PUT_LIT(p, end, ":");
         p = put_int(p, end, q2, 1);
-        p = putf(p, end, ":");
+        p = PUT_LIT(p, end, ":");
         py_divmod(s, 60, &q, &r);
         return put_int(p, end, r, 1);
     }
     if (s > 60) {
         py_divmod(s, 60, &q, &r);
         p = put_int(p, end, q, 0);
-        p = putf(p, end, ":");
+        p = PUT_LIT(p, end, ":");
         return put_int(p, end, r, 1);
     }
     p = put_int(p, end, s, 0);
-    return putf(p, end, "s");
+    return PUT_LIT(p, end, "s");
 }
 
 /* " - name: 0.1234" for each value; use_abs: verbose 1's rule for "%.4e". */
@@ -143,11 +217,13 @@ static char *put_values(char *p, char *end, const hf_progbar *b, const double *v
 {
     for (size_t i = 0; i < n && i < b->n_keys; i++) {
         double v = values[i];
-        p = putf(p, end, " - %s:", b->keys[i]);
+        p = PUT_LIT(p, end, " - ");
+        p = put_str(p, end, b->keys[i], strlen(b->keys[i]));
+        p = PUT_LIT(p, end, ":");
         if (isnan(v))
-            p = putf(p, end, " nan");
+            p = PUT_LIT(p, end, " nan");
         else if (use_abs ? fabs(v) > 1e-3 : v > 1e-3)
-            p = putf(p, end, " %.4f", v);
+            p = put_fixed4(PUT_LIT(p, end, " "), end, v);
         else
             p = putf(p, end, " %.4e", v);
     }
@@ -201,13 +277,21 @@ static void emit(hf_progbar *b, const char *text, size_t n, double now)
     b->out_len += n;
 }
 
-void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n)
+void hf_progbar_start(hf_progbar *b, double now, int64_t epoch, int64_t epochs)
 {
     b->start = now;
     b->last_update = 0.0;
     b->has_after_first = 0;
     b->total_width = 0;
-    emit(b, header, n, now);
+    if (epochs > 1) {
+        char header[64], *p = header, *end = header + sizeof(header);
+        p = PUT_LIT(p, end, "Epoch ");
+        p = epoch < 0 ? putf(p, end, "%" PRId64, epoch) : put_u64(p, end, (uint64_t)epoch, 0);
+        p = PUT_LIT(p, end, "/");
+        p = put_u64(p, end, (uint64_t)epochs, 0);
+        p = PUT_LIT(p, end, "\n");
+        emit(b, header, (size_t)(p - header), now);
+    }
 }
 
 int hf_progbar_due(const hf_progbar *b, double now)
@@ -217,7 +301,10 @@ int hf_progbar_due(const hf_progbar *b, double now)
 
 static char *put_counter(char *p, char *end, const hf_progbar *b, int64_t current)
 {
-    return putf(p, end, "%*" PRId64 "/%" PRId64, b->digits, current, b->target);
+    p = current < 0 ? putf(p, end, "%*" PRId64, b->digits, current)
+                    : put_u64(p, end, (uint64_t)current, b->digits);
+    p = PUT_LIT(p, end, "/");
+    return put_u64(p, end, (uint64_t)b->target, 0);
 }
 
 /* verbose 1: one redraw of the bar (the twin's _draw_line). */
@@ -228,21 +315,21 @@ static void draw(hf_progbar *b, int64_t current, double now, const double *value
     size_t previous = b->total_width;
     if (b->dynamic) {
         p = put_chars(p, end, '\b', previous);
-        p = putf(p, end, "\r");
+        p = PUT_LIT(p, end, "\r");
     } else {
-        p = putf(p, end, "\n");
+        p = PUT_LIT(p, end, "\n");
     }
     char *text = p;
     p = put_counter(p, end, b, current);
-    p = putf(p, end, " [");
+    p = PUT_LIT(p, end, " [");
     int64_t filled = (int64_t)((double)((int64_t)b->width * current) / (double)b->target);
     if (filled > 0) {
         p = put_chars(p, end, '=', (size_t)(filled - 1));
-        p = putf(p, end, current < b->target ? ">" : "=");
+        p = put_chars(p, end, current < b->target ? '>' : '=', 1);
     }
     if (filled < b->width)
         p = put_chars(p, end, '.', (size_t)(b->width - filled));
-    p = putf(p, end, "]");
+    p = PUT_LIT(p, end, "]");
     /* Seconds per step; the first (often a warm-up) is left out once there are others. */
     double per_step;
     if (current == 0) {
@@ -257,12 +344,12 @@ static void draw(hf_progbar *b, int64_t current, double now, const double *value
         }
     }
     if (finalize) {
-        p = putf(p, end, " - ");
-        p = put_fixed(p, end, 0, now - b->start);
-        p = putf(p, end, "s");
+        p = PUT_LIT(p, end, " - ");
+        p = put_round0(p, end, now - b->start);
+        p = PUT_LIT(p, end, "s");
         p = put_time(p, end, per_step, "step");
     } else {
-        p = putf(p, end, " - ETA: ");
+        p = PUT_LIT(p, end, " - ETA: ");
         p = put_eta(p, end, per_step * (double)(b->target - current));
     }
     p = put_values(p, end, b, values, n, 1);
@@ -271,7 +358,7 @@ static void draw(hf_progbar *b, int64_t current, double now, const double *value
     if (previous > width)
         p = put_chars(p, end, ' ', previous - width);
     if (finalize)
-        p = putf(p, end, "\n");
+        p = PUT_LIT(p, end, "\n");
     emit(b, b->line, (size_t)(p - b->line), now);
 }
 
@@ -280,17 +367,17 @@ static void summary(hf_progbar *b, int64_t current, double now, const double *va
 {
     char *p = b->line, *end = b->line + b->line_cap;
     p = put_counter(p, end, b, current);
-    p = putf(p, end, " - ");
-    p = put_fixed(p, end, 0, now - b->start);
-    p = putf(p, end, "s");
+    p = PUT_LIT(p, end, " - ");
+    p = put_round0(p, end, now - b->start);
+    p = PUT_LIT(p, end, "s");
     p = put_values(p, end, b, values, n, 0);
     if (current == b->target) {
         double epoch_time = now - b->start;
-        p = putf(p, end, " -");
+        p = PUT_LIT(p, end, " -");
         p = put_time(p, end, epoch_time, "epoch");
-        p = putf(p, end, " -");
+        p = PUT_LIT(p, end, " -");
         p = put_time(p, end, epoch_time / (double)b->target, "step");
-        p = putf(p, end, "\n");
+        p = PUT_LIT(p, end, "\n");
     }
     emit(b, b->line, (size_t)(p - b->line), now);
 }

@@ -46,9 +46,10 @@ size_t hf_progbar_line_room(const hf_progbar *b);
 /* Seconds since the epoch (time.time()'s clock). */
 double hf_progbar_clock(void);
 
-/* A new bar at time now (ProgbarLogger makes one per epoch), after the
- * header text (n bytes, may be 0). */
-void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n);
+/* A new bar at time now for epoch `epoch` (1-based) of `epochs`
+ * (ProgbarLogger makes one per epoch), after the header "Epoch k/N" when
+ * epochs > 1. */
+void hf_progbar_start(hf_progbar *b, double now, int64_t epoch, int64_t epochs);
 
 /* Whether an update at now would draw (verbose 1, interval elapsed). */
 int hf_progbar_due(const hf_progbar *b, double now);

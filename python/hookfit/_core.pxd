@@ -80,7 +80,7 @@ cdef extern from "hf_progbar.h" nogil:
         int error
     size_t hf_progbar_line_room(const hf_progbar *b)
     double hf_progbar_clock()
-    void hf_progbar_start(hf_progbar *b, double now, const char *header, size_t n)
+    void hf_progbar_start(hf_progbar *b, double now, int64_t epoch, int64_t epochs)
     int hf_progbar_due(const hf_progbar *b, double now)
     void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
                            size_t n_values, int finalize)

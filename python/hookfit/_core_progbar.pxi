@@ -4,8 +4,6 @@
 import math
 import os
 
-from libc.stdio cimport snprintf
-
 
 cdef class NativeProgbar:
     """fit's progress bar (``ProgbarLogger``, steps mode) drawn by the core:
@@ -95,23 +93,25 @@ cdef class NativeProgbar:
 
     def start(self, Py_ssize_t epoch):
         """A new bar for epoch ``epoch`` (0-based), after its header."""
-        self._start_at(hf_progbar_clock(), epoch)
+        self._start(hf_progbar_clock(), epoch)
 
     def _start_at(self, double now, Py_ssize_t epoch):
-        cdef char header[64]
-        cdef int n = 0
-        if self._epochs > 1:
-            n = snprintf(header, sizeof(header), "Epoch %zd/%zd\n", epoch + 1, self._epochs)
-        hf_progbar_start(&self.bar, now, header, <size_t>n)
+        self._start(now, epoch)
+
+    cdef int _start(self, double now, Py_ssize_t epoch) except -1:
+        hf_progbar_start(&self.bar, now, epoch + 1, self._epochs)
         hf_progbar_write_if_due(&self.bar, now)
-        self._raise_if_failed()
+        return self._raise_if_failed()
 
     def finish(self, list train_values, list val_values=None):
         """The epoch's final update: ``train_values`` (loss, metrics) and the
         validation's (or None), shown as given."""
-        self._finish_at(hf_progbar_clock(), train_values, val_values)
+        self._finish(hf_progbar_clock(), train_values, val_values)
 
     def _finish_at(self, double now, list train_values, list val_values=None):
+        self._finish(now, train_values, val_values)
+
+    cdef int _finish(self, double now, list train_values, list val_values) except -1:
         cdef Py_ssize_t n = len(train_values), i
         if n != self._n_train or (val_values is not None and n + len(val_values) != self.bar.n_keys):
             raise ValueError(
@@ -126,7 +126,7 @@ cdef class NativeProgbar:
             n += len(val_values)
         hf_progbar_update(&self.bar, self.bar.target, now, self._values, <size_t>n, 1)
         hf_progbar_write_if_due(&self.bar, now)
-        self._raise_if_failed()
+        return self._raise_if_failed()
 
     def _update_at(self, Py_ssize_t current, double now, list values, bint finalize=False):
         """Progbar.update at a given time (the twin's tests)."""

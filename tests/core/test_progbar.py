@@ -47,7 +47,10 @@ def args(verbose=1, target=8, keys=KEYS, n_train=2, epochs=3, **more):
 # Values at every formatting rule: "%.4f" above 1e-3 (in absolute value for
 # verbose 1), "%.4e" below, NaN and infinities as Python prints them.
 VALUES = [0.5, 1e-3, 1.0000001e-3, -2e-4, -0.5, 0.0, -0.0, 1e-300, 1e300, -1e300,
-          float("nan"), -float("nan"), float("inf"), -float("inf"), 123456.789, 5e-324]
+          float("nan"), -float("nan"), float("inf"), -float("inf"), 123456.789, 5e-324,
+          # exact ties at the 4th decimal (half to even), and the edges of the by-hand path
+          1.03125, 0.03125, 0.09375, -0.09375, 2.00005, 0.99995, 9.99995, 1e14 - 0.5, 1e14,
+          99999999999999.98, 2.0**46 + 0.5, 2.0**-20, 1234.5678125]
 
 
 @pytest.mark.parametrize("verbose", [1, 2])
@@ -74,6 +77,17 @@ def test_times_and_etas_equal_the_twin(first, last, target):
         ops.append(("_finish_at", 1e9 + last, [3.0, 4.0], [5.0, 6.0]))
         kw = args(verbose, target=target)
         assert run_script(core, ops, **kw) == run_script(reference, ops, **kw)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(st.floats(width=64), st.floats(-1e15, 1e15),
+                       st.integers(-10**9, 10**9).map(lambda k: k / 2**13)))
+def test_any_value_prints_as_python_prints_it(value):
+    ops = [("_start_at", 1.0, 0), ("_update_at", 1, 1.001, [value, value])]
+    out = run_script(core, ops, **args(1, target=2, keys=("loss", "mae"), epochs=1))
+    assert out == run_script(reference, ops, **args(1, target=2, keys=("loss", "mae"), epochs=1))
+    shown = f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+    assert out.endswith(f" - mae: {shown}".encode())
 
 
 @settings(max_examples=150, deadline=None)
