@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,20 +34,34 @@ double hf_progbar_clock(void)
 }
 
 /* A bounded printf at p; returns the new end (never past end - 1). Only
- * for the values' "%.4f" / "%.4e" and numbers too large for put_round0:
- * the rest is written by hand (printf's code and tables would be cold
- * here, right after a pass over the data). */
+ * for "%.4e" and numbers too large for the by-hand writers below (printf's
+ * code and tables would be cold here, right after a pass over the data).
+ * Python's numbers ignore the locale, so a decimal point other than "."
+ * (LC_NUMERIC set by the program) is put back to ".". */
 static char *putf(char *p, char *end, const char *fmt, ...)
 {
     if (p >= end - 1)
         return p;
+    char text[NUM_ROOM + 32];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(p, (size_t)(end - p), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
     if (n < 0)
         return p;
-    return (size_t)n < (size_t)(end - p) ? p + n : end - 1;
+    size_t len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+    const char *point = localeconv()->decimal_point;
+    size_t plen = point != NULL ? strlen(point) : 0;
+    const char *at = (plen > 0 && strcmp(point, ".") != 0) ? strstr(text, point) : NULL;
+    for (size_t i = 0; i < len && p < end - 1;) {
+        if (text + i == at) {
+            *p++ = '.';
+            i += plen;
+        } else {
+            *p++ = text[i++];
+        }
+    }
+    return p;
 }
 
 static char *put_str(char *p, char *end, const char *s, size_t n)

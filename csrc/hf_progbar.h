@@ -4,10 +4,8 @@
  * python/hookfit/utils/progbar.py (values given as they are shown: the
  * model's running means). Text is kept and written in one write() once it
  * has waited `interval` seconds (the bar's own redraw interval), or at
- * hf_progbar_flush: fewer system calls, the same bytes.
- *
- * Numbers are formatted with printf, so the caller checks that the C locale
- * uses '.' as the decimal point. */
+ * hf_progbar_flush: fewer system calls, the same bytes. Numbers are
+ * written as Python writes them, whatever the C locale. */
 #ifndef HF_PROGBAR_H
 #define HF_PROGBAR_H
 

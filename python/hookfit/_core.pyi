@@ -363,13 +363,21 @@ class Network:
         ``last_run_batches`` is the steps run, exact when a hook raises."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
-    def test_batches(self, data: Dataset, start: int, count: int, batch_size: int) -> int: ...
+    def test_batches(
+        self, data: Dataset, start: int, count: int, batch_size: int, *,
+        bar: NativeProgbar | None = None,
+    ) -> int:
+        """The test steps of ``train_batches``'s batches; ``bar`` as there
+        (its values: the running loss and metrics)."""
     def predict_batch(self, data: Dataset, start: int, count: int, out: np.ndarray) -> int:
         """Forward into out[start:start + count] (out: float32 C-contiguous
         (data.n_positions, output_dim), writable)."""
     def predict_batches(
-        self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray
-    ) -> int: ...
+        self, data: Dataset, start: int, count: int, batch_size: int, out: np.ndarray, *,
+        bar: NativeProgbar | None = None,
+    ) -> int:
+        """predict_batch over each batch; ``bar`` as in ``train_batches``
+        (one with no values: ``n_train=0``)."""
     def last_batch_output(self) -> np.ndarray:
         """A copy of the output (rows, output_dim) of the last train/test
         batch, read from the workspace (no second forward pass)."""
@@ -538,8 +546,9 @@ class NativeProgbar:
     ``interval`` seconds, and at ``flush``. A failed write raises OSError
     (its errno) at the next call; nothing more is written.
 
-    ``keys``: ASCII names, the first ``n_train`` a train run's (loss, then
-    metrics), the rest the validation's. ValueError for a bad argument."""
+    ``keys``: ASCII names, the first ``n_train`` a run's (loss, then
+    metrics; none for predict), the rest the validation's. ValueError for
+    a bad argument."""
 
     def __init__(
         self,

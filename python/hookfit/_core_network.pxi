@@ -572,32 +572,37 @@ cdef class Network:
             if not isfinite(lrf):
                 raise NonFiniteError(f"lr must be a finite float32 number; got {lr!r}")
         return self._run(_TRAIN, data, start, count, batch_size, lrf, table, stop, NULL, False, 0,
-                         pb, bar._values if pb != NULL else NULL)
+                         pb, bar._values if pb != NULL else NULL, 1 + self.net.n_metrics)
 
     def test_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count):
         """Forward, loss and metric accumulation on positions [start, start + count)."""
         return self._run_test(data, start, count, count)
 
     def test_batches(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                     Py_ssize_t batch_size):
-        return self._run_test(data, start, count, batch_size)
+                     Py_ssize_t batch_size, *, NativeProgbar bar=None):
+        return self._run_test(data, start, count, batch_size, bar)
 
     cdef Py_ssize_t _run_test(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                              Py_ssize_t batch_size) except -1:
+                              Py_ssize_t batch_size, NativeProgbar bar=None) except -1:
         self._check_run(data, start, count, batch_size, True)
-        return self._run(_TEST, data, start, count, batch_size, 0.0, NULL, False, NULL, False, 0)
+        cdef size_t n_values = 1 + self.net.n_metrics
+        cdef hf_progbar *pb = NULL if bar is None else bar._checked(<Py_ssize_t>n_values)
+        return self._run(_TEST, data, start, count, batch_size, 0.0, NULL, False, NULL, False, 0,
+                         pb, bar._values if pb != NULL else NULL, n_values)
 
     def predict_batch(self, Dataset data, Py_ssize_t start, Py_ssize_t count, out):
         """Forward into out[start:start + count]."""
         return self._run_predict(data, start, count, count, out)
 
     def predict_batches(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                        Py_ssize_t batch_size, out):
-        return self._run_predict(data, start, count, batch_size, out)
+                        Py_ssize_t batch_size, out, *, NativeProgbar bar=None):
+        return self._run_predict(data, start, count, batch_size, out, bar)
 
     cdef Py_ssize_t _run_predict(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
-                                 Py_ssize_t batch_size, object out) except -1:
+                                 Py_ssize_t batch_size, object out,
+                                 NativeProgbar bar=None) except -1:
         self._check_run(data, start, count, batch_size, False)
+        cdef hf_progbar *pb = NULL if bar is None else bar._checked(0)  # no values
         cdef cnp.ndarray o
         if (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
                 and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
@@ -608,7 +613,7 @@ cdef class Network:
             _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
             o = <cnp.ndarray>out
         return self._run(_PREDICT, data, start, count, batch_size, 0.0, NULL, False,
-                         <float *>cnp.PyArray_DATA(o), False, 0)
+                         <float *>cnp.PyArray_DATA(o), False, 0, pb)
 
     @property
     def last_run_batches(self):
@@ -620,7 +625,7 @@ cdef class Network:
     cdef Py_ssize_t _run(self, int mode, Dataset data, Py_ssize_t start, Py_ssize_t count,
                          Py_ssize_t batch_size, float lr, const float *lr_table, bint stop,
                          float *out, bint training, int64_t key, hf_progbar *bar=NULL,
-                         double *bar_values=NULL) except -1:
+                         double *bar_values=NULL, size_t bar_n=0) except -1:
         """The checked run of batches, with the GIL released; the busy marks
         make a concurrent call on this network or a change of the data raise.
 
@@ -629,8 +634,9 @@ cdef class Network:
         2 ms. Between slices, at most every 5 ms, the GIL is taken back for
         PyErr_CheckSignals, so Ctrl-C interrupts a long run after a whole
         batch (never inside one). With a progress bar, one batch at a time:
-        after each, the bar is updated (drawn when due) and its text written
-        when due; a failed write stops the run after that batch."""
+        after each, the bar is updated with the bar_n running values (drawn
+        when due) and its text written when due; a failed write stops the
+        run after that batch."""
         cdef size_t first_rows = <size_t>min(batch_size, count)
         cdef float *ws = self._workspace(first_rows)
         cdef hf_status st = HF_OK
@@ -674,9 +680,9 @@ cdef class Network:
                     if bar != NULL:
                         t = hf_progbar_clock()
                         if hf_progbar_due(bar, t):
-                            hf_network_results(&self.net, bar_values)
-                            hf_progbar_update(bar, bar_first + <int64_t>done, t, bar_values,
-                                              1 + self.net.n_metrics, 0)
+                            if bar_n:
+                                hf_network_results(&self.net, bar_values)
+                            hf_progbar_update(bar, bar_first + <int64_t>done, t, bar_values, bar_n, 0)
                         hf_progbar_write_if_due(bar, t)
                         if bar.error:
                             break

@@ -9,13 +9,15 @@ cdef class NativeProgbar:
     """fit's progress bar (``ProgbarLogger``, steps mode) drawn by the core:
     the header and the final line of each epoch come from ``start`` and
     ``finish`` (one call each), the draws in between from inside
-    ``Network.train_batches(..., bar=self)``, with no Python call. The text
+    ``Network.train_batches`` (or ``test_batches``, ``predict_batches``)
+    ``(..., bar=self)``, with no Python call. The text
     is written to the file descriptor ``fd`` in one ``write`` once it has
     waited ``interval`` seconds, and at ``flush``; the bytes are those of
     ``hookfit.utils.progbar.Progbar`` (the twin).
 
-    ``keys``: the names shown (ASCII), the first ``n_train`` being a train
-    run's values (loss, then the metrics) and the rest the validation's;
+    ``keys``: the names shown (ASCII), the first ``n_train`` being a run's
+    values (loss, then the metrics; none for predict) and the rest the
+    validation's;
     ``epochs``: fit's, for the ``Epoch k/N`` header (none when 1).
     A failed write raises ``OSError`` (its errno) at the next call, and
     nothing more is written."""
@@ -36,8 +38,8 @@ cdef class NativeProgbar:
             raise ValueError(f"fd must be an open file descriptor; got {fd}")
         if target < 1:
             raise ValueError(f"target must be at least 1 step; got {target}")
-        if not 1 <= n_train <= len(keys):
-            raise ValueError(f"n_train must be in [1, {len(keys)}] (the keys); got {n_train}")
+        if not 0 <= n_train <= len(keys):
+            raise ValueError(f"n_train must be in [0, {len(keys)}] (the keys); got {n_train}")
         if epochs < 1 or width < 0 or not interval >= 0 or out_bytes < 1:
             raise ValueError("epochs must be >= 1, width >= 0, interval >= 0 and out_bytes >= 1")
         encoded = []
@@ -81,7 +83,7 @@ cdef class NativeProgbar:
         self._raise_if_failed()
         if n_values != self._n_train:
             raise ValueError(
-                f"this bar shows {self._n_train} train values (loss and metrics); the run has {n_values}"
+                f"this bar shows {self._n_train} values (loss and metrics); the run has {n_values}"
             )
         return &self.bar
 

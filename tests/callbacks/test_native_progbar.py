@@ -180,7 +180,6 @@ def test_the_progbarlogger_draws_when_the_core_cannot(why, kwargs, bars, capfd, 
 
 @pytest.mark.parametrize("why, patch", [
     ("sys.stdout replaced", lambda mp: mp.setattr(sys, "stdout", io.StringIO())),
-    ("a decimal comma", lambda mp: mp.setattr(locale, "localeconv", lambda: {"decimal_point": ","})),
     ("an encoding that is not ASCII's", lambda mp: mp.setattr(
         sys, "stdout", io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), encoding="utf-16"))),
     ("not POSIX", lambda mp: mp.setattr(native_progbar.os, "name", "nt")),
@@ -248,3 +247,79 @@ def test_the_reference_core_draws_the_same():
     assert done.returncode == 0, done.stderr
     expected, _ = python_bar_output(epochs=2, verbose=1)
     assert lines(done.stdout) == lines(expected)
+
+
+@pytest.mark.parametrize("call", ["evaluate", "predict"])
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_evaluate_and_predict_bars_are_the_progbarloggers(call, verbose, bars, capfd, monkeypatch):
+    x, y = data()
+    m = model()
+    args = (x, y) if call == "evaluate" else (x,)
+    saved, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        expected_result = getattr(m, call)(*args, batch_size=10, verbose=verbose)
+        expected = sys.stdout.getvalue()
+        expected_params = m.history.params
+    finally:
+        sys.stdout = saved
+    assert not bars and expected
+    real_stdout(monkeypatch)
+    capfd.readouterr()
+    result = getattr(m, call)(*args, batch_size=10, verbose=verbose)
+    out = capfd.readouterr().out
+    assert len(bars) == 1 and bars[0].pending_bytes == 0
+    assert lines(out) == lines(expected) and out.count("\n") == expected.count("\n") == 1
+    np.testing.assert_array_equal(np.asarray(result), np.asarray(expected_result))
+    assert m.history.params == expected_params == {"verbose": verbose, "epochs": 1, "steps": 4}
+
+
+def test_evaluate_with_a_callback_keeps_the_progbarlogger(bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    x, y = data()
+    model().evaluate(x, y, batch_size=10, verbose=1, callbacks=[EpochWatcher()])
+    assert not bars
+    assert "4/4 [" in capfd.readouterr().out
+
+
+def _comma_locale(tmp_path):
+    """(environment, name) of a locale whose decimal point is a comma: an
+    installed one, else one built with localedef into tmp_path; or None."""
+    for name in ("de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8"):
+        try:
+            old = locale.setlocale(locale.LC_NUMERIC)
+            locale.setlocale(locale.LC_NUMERIC, name)
+            locale.setlocale(locale.LC_NUMERIC, old)
+            return dict(os.environ), name
+        except locale.Error:
+            continue
+    try:
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(tmp_path / "de_DE.UTF-8")],
+                       capture_output=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return dict(os.environ, LOCPATH=str(tmp_path)), "de_DE.UTF-8"
+
+
+def test_a_decimal_comma_locale_changes_nothing(tmp_path):
+    # Python's numbers ignore LC_NUMERIC; the core's printf ("%.4e", huge
+    # "%.4f") is put right. In a process of its own (the locale is global).
+    found = _comma_locale(tmp_path)
+    if found is None:
+        pytest.skip("no locale with a decimal comma, and localedef could not make one")
+    env, name = found
+    script = (
+        "import locale, os, sys\n"
+        f"locale.setlocale(locale.LC_NUMERIC, {name!r})\n"
+        "assert locale.localeconv()['decimal_point'] == ','\n"
+        "from hookfit import _core\n"
+        "bar = _core.NativeProgbar(1, 1, 2, ('loss', 'mae'), 2, 1)\n"
+        "bar._start_at(1.0, 0)\n"
+        "bar._update_at(1, 1.5, [1.25e-5, 2.5e15])\n"
+        "bar._finish_at(3.0, [0.5, -3e-7])\n"
+        "bar.flush()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()
+    out = done.stdout.decode()
+    assert " - loss: 1.2500e-05 - mae: 2500000000000000.0000" in out
+    assert re.search(r" - loss: 0\.5000 - mae: -3\.0000e-07 *\n$", out) and "," not in out

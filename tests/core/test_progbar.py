@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -206,7 +207,7 @@ def test_a_failed_write_raises_its_errno_and_writes_nothing_more(impl):
 @pytest.mark.parametrize("bad, match", [
     (dict(verbose=0), "verbose"), (dict(verbose=3), "verbose"), (dict(target=0), "target"),
     (dict(keys=("loss", "ü")), "ASCII"), (dict(keys=("lo\0ss", "mae")), "ASCII"),
-    (dict(n_train=0), "n_train"), (dict(n_train=5), "n_train"), (dict(epochs=0), "epochs"),
+    (dict(n_train=-1), "n_train"), (dict(n_train=5), "n_train"), (dict(epochs=0), "epochs"),
     (dict(width=-1), "width"), (dict(interval=float("nan")), "interval"), (dict(out_bytes=0), "out_bytes"),
 ])
 def test_bad_arguments_are_refused(impl, bad, match):
@@ -277,9 +278,53 @@ def test_a_bar_changes_no_number_and_draws_the_first_batch(impl):
 def test_a_bar_for_other_values_is_refused_before_any_step(impl):
     net, d = network(impl), data(impl)
     bar = impl.NativeProgbar(1, **args(1, keys=("loss",), n_train=1))
-    with pytest.raises(ValueError, match="1 train values"):
+    with pytest.raises(ValueError, match="shows 1 values"):
         net.train_batches(d, 0, 40, 8, 0.01, bar=bar)
-    assert net.iterations == 0
+    with pytest.raises(ValueError, match="shows 1 values"):
+        net.test_batches(d, 0, 40, 8, bar=bar)
+    out = np.zeros((40, 1), np.float32)
+    with pytest.raises(ValueError, match="shows 1 values"):
+        net.predict_batches(d, 0, 40, 8, out, bar=bar)
+    assert net.iterations == 0 and net.metric_results() == [0.0, 0.0] and not out.any()
+
+
+def read_bar(impl, run, keys, target=5):
+    """What ``run(bar)`` makes a one-bar run draw."""
+    r, w = os.pipe()
+    try:
+        bar = impl.NativeProgbar(w, **args(1, target=target, keys=keys, n_train=len(keys), epochs=1))
+        bar.start(0)
+        run(bar)
+        bar.flush()
+    finally:
+        os.close(w)
+    text = os.read(r, 1 << 16).decode()
+    os.close(r)
+    return text
+
+
+@IMPLS
+def test_test_and_predict_runs_draw_their_bars(impl):
+    net, d = network(impl), data(impl)
+    net.train_batches(d, 0, 40, 8, 0.01)
+    net.reset_metrics()
+    tested = read_bar(impl, lambda bar: (net.test_batches(d, 0, 40, 8, bar=bar),
+                                         bar.finish(net.metric_results())), ("loss", "mae"))
+    final = net.metric_results()
+    net.reset_metrics()
+    net.test_batch(d, 0, 8)
+    first = net.metric_results()
+    first_draw = tested.split("\b")[0]
+    assert first_draw.startswith("\r1/5 [=====>........................] - ETA: ")
+    assert first_draw.endswith(f" - loss: {first[0]:.4f} - mae: {first[1]:.4f}")
+    assert tested.endswith(f" - loss: {final[0]:.4f} - mae: {final[1]:.4f}\n")
+    out, plain = np.zeros((40, 1), np.float32), np.zeros((40, 1), np.float32)
+    net.predict_batches(d, 0, 40, 8, plain)
+    predicted = read_bar(impl, lambda bar: (net.predict_batches(d, 0, 40, 8, out, bar=bar),
+                                            bar.finish([])), ())
+    np.testing.assert_array_equal(out, plain)
+    assert predicted.startswith("\r1/5 [=====>........................] - ETA: ")
+    assert re.search(r"\r5/5 \[=+\] - \d+s \d+(us|ms|s)/step *\n$", predicted)
 
 
 @IMPLS

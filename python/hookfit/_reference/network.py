@@ -502,12 +502,7 @@ class Network:
         bar: a NativeProgbar updated after each batch."""
         self._check_rows(data, start, count)
         if bar is not None:
-            bar._raise_if_failed()
-            if bar._n_train != len(self.metric_results()):
-                raise ValueError(
-                    f"this bar shows {bar._n_train} train values (loss and metrics); the run has "
-                    f"{len(self.metric_results())}"
-                )
+            bar._check_run(len(self.metric_results()))
         starts = range(start, start + count, batch_size)
         if isinstance(lr, np.ndarray):
             if lr.dtype != np.float32 or lr.ndim != 1 or lr.shape[0] < len(starts):
@@ -575,12 +570,12 @@ class Network:
         self._accumulate(y, pred, float(f32(batch_loss + penalty + activity)), sw, logits=logits)
         return 1
 
-    def test_batches(self, data, start, count, batch_size):
-        self.last_run_batches = 0
-        for s in range(start, start + count, batch_size):
-            self.test_batch(data, s, min(batch_size, start + count - s))
-            self.last_run_batches += 1
-        return self.last_run_batches
+    def test_batches(self, data, start, count, batch_size, *, bar=None):
+        if bar is not None:
+            self._check_rows(data, start, count)
+            bar._check_run(len(self.metric_results()))
+        return self._batches(self.test_batch, data, start, count, batch_size, bar,
+                             self.metric_results)
 
     def predict_batch(self, data, start, count, out):
         self._last_output = None  # as the core: its workspace holds another batch
@@ -600,11 +595,25 @@ class Network:
         out[start : start + count] = vals[self._g.output]
         return 1
 
-    def predict_batches(self, data, start, count, batch_size, out):
+    def predict_batches(self, data, start, count, batch_size, out, *, bar=None):
+        if bar is not None:
+            self._check_rows(data, start, count)
+            bar._check_run(0)
+        return self._batches(lambda d, s, c: self.predict_batch(d, s, c, out), data, start, count,
+                             batch_size, bar, list)
+
+    def _batches(self, one, data, start, count, batch_size, bar, values):
+        """``one(data, start, rows)`` per batch; ``bar`` updated after each
+        with ``values()`` (the core's run with a bar)."""
         self.last_run_batches = 0
         for s in range(start, start + count, batch_size):
-            self.predict_batch(data, s, min(batch_size, start + count - s), out)
+            one(data, s, min(batch_size, start + count - s))
             self.last_run_batches += 1
+            if bar is not None and not bar._after_batch(start // batch_size + self.last_run_batches,
+                                                        values):
+                break
+        if bar is not None:
+            bar._raise_if_failed()
         return self.last_run_batches
 
     def forward(self, x, training=False):

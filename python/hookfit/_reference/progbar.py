@@ -38,8 +38,8 @@ class NativeProgbar:
         if target < 1:
             raise ValueError(f"target must be at least 1 step; got {target}")
         keys = tuple(keys)
-        if not 1 <= n_train <= len(keys):
-            raise ValueError(f"n_train must be in [1, {len(keys)}] (the keys); got {n_train}")
+        if not 0 <= n_train <= len(keys):
+            raise ValueError(f"n_train must be in [0, {len(keys)}] (the keys); got {n_train}")
         if epochs < 1 or width < 0 or not interval >= 0 or out_bytes < 1:
             raise ValueError("epochs must be >= 1, width >= 0, interval >= 0 and out_bytes >= 1")
         for key in keys:
@@ -149,6 +149,14 @@ class NativeProgbar:
         self._now = now
         self._write_if_due(now)
         return not self._error
+
+    def _check_run(self, n_values):
+        """What the core checks before a run with this bar."""
+        self._raise_if_failed()
+        if self._n_train != n_values:
+            raise ValueError(
+                f"this bar shows {self._n_train} values (loss and metrics); the run has {n_values}"
+            )
 
     def flush(self):
         self._flush()

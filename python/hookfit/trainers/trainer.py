@@ -645,7 +645,10 @@ class Trainer:
         if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network, drawn):
             bar = None
             if drawn is not None:  # the core draws it, if it can on this stream
-                bar = native_progbar.open_bar(_native.core, drawn, self.metrics_names, val_data is not None)
+                names = self.metrics_names
+                bar = native_progbar.open_bar(
+                    _native.core, verbose=drawn.verbose, target=drawn.target, epochs=drawn.epochs,
+                    keys=native_progbar.fit_keys(names, val_data is not None), n_train=len(names))
             if drawn is None or bar is not None:
                 validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
                 # Every epoch ran, or another thread set stop_training: done either way.
@@ -769,54 +772,47 @@ class Trainer:
         if validation is not None:
             costs.note_path(PathNote("test", "native"))
         try:
-            while it.epoch < epochs:
-                network.reset_metrics()
-                if bar is not None:
-                    bar.start(it.epoch)
-                for _, count in it.segments():  # one pass (installs its order)
-                    before = network.iterations
-                    t = _clock()
-                    try:
-                        ran = network.train_batches(data, 0, n_rows, batch_size,
-                                                    opt._rates_for(before, count), bar=bar)
-                    except BaseException:
-                        # Ctrl-C between batches: count the batches that ran.
-                        it.step += int(network.iterations) - int(before)
-                        raise
-                    finally:
-                        train_ns += _clock() - t
-                        train_calls += 1
-                    it.step += ran
-                    ran_total += ran
-                train_values = network.metric_results()
-                val_values = None
-                if validation is not None and _should_eval(it.epoch, val_freq):
-                    t0 = _clock()
-                    try:
-                        network.reset_metrics()
+            with native_progbar.flushed(bar):
+                while it.epoch < epochs:
+                    network.reset_metrics()
+                    if bar is not None:
+                        bar.start(it.epoch)
+                    for _, count in it.segments():  # one pass (installs its order)
+                        before = network.iterations
                         t = _clock()
                         try:
-                            network.test_batches(val_data, 0, val_rows, val_batch_size)
+                            ran = network.train_batches(data, 0, n_rows, batch_size,
+                                                        opt._rates_for(before, count), bar=bar)
+                        except BaseException:
+                            # Ctrl-C between batches: count the batches that ran.
+                            it.step += int(network.iterations) - int(before)
+                            raise
                         finally:
-                            test_ns += _clock() - t
-                            test_calls += 1
-                        val_values = network.metric_results()
-                    finally:
-                        test_wall += _clock() - t0
-                results.append((train_values, val_values))
-                it.end_epoch()
-                if bar is not None:
-                    bar.finish(train_values, val_values)
-                if self.stop_training:  # only another thread can set it here
-                    break
-        except BaseException:
-            if bar is not None:
-                with contextlib.suppress(OSError):  # the error in flight says more
-                    bar.flush()
-            raise
-        else:
-            if bar is not None:
-                bar.flush()
+                            train_ns += _clock() - t
+                            train_calls += 1
+                        it.step += ran
+                        ran_total += ran
+                    train_values = network.metric_results()
+                    val_values = None
+                    if validation is not None and _should_eval(it.epoch, val_freq):
+                        t0 = _clock()
+                        try:
+                            network.reset_metrics()
+                            t = _clock()
+                            try:
+                                network.test_batches(val_data, 0, val_rows, val_batch_size)
+                            finally:
+                                test_ns += _clock() - t
+                                test_calls += 1
+                            val_values = network.metric_results()
+                        finally:
+                            test_wall += _clock() - t0
+                    results.append((train_values, val_values))
+                    it.end_epoch()
+                    if bar is not None:
+                        bar.finish(train_values, val_values)
+                    if self.stop_training:  # only another thread can set it here
+                        break
         finally:
             costs.add_native("train", train_ns, calls=train_calls)
             costs.count_steps("train", ran_total)
@@ -934,22 +930,40 @@ class Trainer:
     def _fresh_history(self, **params) -> None:
         """What an evaluate or predict with no callback leaves visible of
         its callback list (tf-keras's list sets a new, empty History as
-        ``model.history``); it keeps no cost table."""
+        ``model.history``; params: verbose, epochs, steps); it keeps no
+        cost table."""
         history = History()
         history.set_params({"verbose": 0, **params})
         history.set_model(self)
         self.history = history
 
-    def _test_plain(self, data, batch_size, n_batches):
-        """``_test`` with no callback and no bar: nothing can see a batch
-        boundary, so the batches run in one native call without the callback
-        list's bookkeeping (its cost is paid again on every call, and after
-        the batches have streamed the data through the caches it runs cold).
+    def _test_plain(self, data, batch_size, n_batches, bar=None):
+        """``_test`` with no callback: nothing can see a batch boundary, so
+        the batches run in one native call without the callback list's
+        bookkeeping (its cost is paid again on every call, and after the
+        batches have streamed the data through the caches it runs cold);
+        ``bar``: the core's progress bar in place of the ``ProgbarLogger``.
         Returns the results in ``metrics_names`` order."""
         network = self._loop_network()
         network.reset_metrics()
-        network.test_batches(data, 0, min(data.n_rows, n_batches * batch_size), batch_size)
-        return network.metric_results()
+        with native_progbar.flushed(bar):
+            if bar is not None:
+                bar.start(0)
+            network.test_batches(data, 0, min(data.n_rows, n_batches * batch_size), batch_size,
+                                 bar=bar)
+            results = network.metric_results()
+            if bar is not None:
+                bar.finish(results)
+        return results
+
+    def _plain_bar(self, verbose, steps, keys):
+        """For an evaluate/predict with no callback: whether it can skip the
+        callback list (False, None: no), and the core's bar if one is drawn."""
+        if verbose == 0:
+            return True, None
+        bar = native_progbar.open_bar(_native.core, verbose=verbose, target=steps, epochs=1,
+                                      keys=keys, n_train=len(keys))
+        return bar is not None, bar
 
     def evaluate(
         self,
@@ -997,9 +1011,12 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         ran = _test_batch_count(x.shape[0], batch_size, steps)
-        if parallel is None and verbose == 0 and _no_callbacks(callbacks):
-            self._fresh_history(epochs=1, steps=ran)
-            results, names = self._test_plain(data, batch_size, ran), self.metrics_names
+        plain, bar = (False, None)
+        if parallel is None and _no_callbacks(callbacks):
+            plain, bar = self._plain_bar(verbose, ran, self.metrics_names)
+        if plain:
+            self._fresh_history(verbose=verbose, epochs=1, steps=ran)
+            results, names = self._test_plain(data, batch_size, ran, bar), self.metrics_names
             if return_dict:
                 return dict(zip(names, results))
             # _flatten_in_order's answer without its dict: results come in names' order.
@@ -1064,11 +1081,19 @@ class Trainer:
             parallel.check(callbacks, data=parallel_data_signature(x), batch_size=batch_size,
                            steps=steps)
             verbose = verbose if parallel.comm.is_chief else 0
-        if parallel is None and verbose == 0 and _no_callbacks(callbacks):
+        plain, bar = (False, None)
+        if parallel is None and _no_callbacks(callbacks):
+            plain, bar = self._plain_bar(verbose, n_batches, ())
+        if plain:
             # As in evaluate: nothing sees a batch boundary, one native call.
-            self._fresh_history(epochs=1, steps=n_batches)
+            self._fresh_history(verbose=verbose, epochs=1, steps=n_batches)
             out = np.empty((n, self._network.output_dim), dtype=np.float32)
-            self._network.predict_batches(data, 0, rows, batch_size, out)
+            with native_progbar.flushed(bar):
+                if bar is not None:
+                    bar.start(0)
+                self._network.predict_batches(data, 0, rows, batch_size, out, bar=bar)
+                if bar is not None:
+                    bar.finish([])
             return out if rows == n else out[:rows]
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
         try:
