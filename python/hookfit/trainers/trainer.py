@@ -641,7 +641,8 @@ class Trainer:
         guard = getattr(self, "_interrupt_guard", None)
         if val_data is not None and not _validates_before(epochs, it.epoch, val_freq):
             val_data = None  # (as the per-epoch loop, which never touches it then)
-        drawn = native_progbar.drawable(cl.progbar_logger, self._steps_per_execution)
+        logger = cl.progbar_logger
+        drawn = None if logger is None else native_progbar.drawable(logger, self._steps_per_execution)
         if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network, drawn):
             bar = None
             if drawn is not None:  # the core draws it, if it can on this stream
@@ -723,17 +724,24 @@ class Trainer:
         if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
             return False
         spe = self._steps_per_execution
-
-        def others(hook):
-            return [c for c in cl.implementers(hook) if c is not drawn]
-
         if drawn is None:
             if cl.batch_dispatcher("train", spe) is not None:
                 return False
-        elif any(c is not drawn for c in cl.batch_members("train")):
+            if val_data is not None and (
+                    hasattr(val_data, "batches")  # a batch source: its own loop
+                    or cl.implements("on_test_begin") or cl.implements("on_test_end")
+                    or cl.batch_dispatcher("test", spe) is not None):
+                return False
+            return not cl.implements("on_epoch_begin") and all(
+                type(c).on_epoch_end is History.on_epoch_end for c in cl.implementers("on_epoch_end"))
+
+        def others(hook):  # the callbacks but the bar the core draws
+            return [c for c in cl.implementers(hook) if c is not drawn]
+
+        if any(c is not drawn for c in cl.batch_members("train")):
             return False
         if val_data is not None and (
-                hasattr(val_data, "batches")  # a batch source: its own loop
+                hasattr(val_data, "batches")
                 or others("on_test_begin") or others("on_test_end")
                 or any(c is not drawn for c in cl.batch_members("test"))):
             return False
@@ -821,10 +829,13 @@ class Trainer:
                 costs.add_native("test", test_ns, calls=test_calls)
                 costs.count_steps("test", sum(v is not None for _, v in results) * val_batches)
                 costs.add_steps_time(test_wall, "test")
+            begin, end = cl.on_epoch_begin, cl.on_epoch_end
+            if drawn is not None:  # its bar was drawn by the core
+                begin = functools.partial(cl.call_without, "on_epoch_begin", drawn)
+                end = functools.partial(cl.call_without, "on_epoch_end", drawn)
             for i, (train_values, val_values) in enumerate(results):
-                cl.call_without("on_epoch_begin", drawn, first_epoch + i, {})
-                cl.call_without("on_epoch_end", drawn, first_epoch + i,
-                                self._epoch_logs(make_logs, train_values, val_values))
+                begin(first_epoch + i, {})
+                end(first_epoch + i, self._epoch_logs(make_logs, train_values, val_values))
         return self._epoch_logs(make_logs, *results[-1]) if results else {}
 
     @staticmethod
@@ -946,21 +957,20 @@ class Trainer:
         Returns the results in ``metrics_names`` order."""
         network = self._loop_network()
         network.reset_metrics()
+        rows = min(data.n_rows, n_batches * batch_size)
+        if bar is None:
+            network.test_batches(data, 0, rows, batch_size)
+            return network.metric_results()
         with native_progbar.flushed(bar):
-            if bar is not None:
-                bar.start(0)
-            network.test_batches(data, 0, min(data.n_rows, n_batches * batch_size), batch_size,
-                                 bar=bar)
+            bar.start(0)
+            network.test_batches(data, 0, rows, batch_size, bar=bar)
             results = network.metric_results()
-            if bar is not None:
-                bar.finish(results)
+            bar.finish(results)
         return results
 
     def _plain_bar(self, verbose, steps, keys):
-        """For an evaluate/predict with no callback: whether it can skip the
-        callback list (False, None: no), and the core's bar if one is drawn."""
-        if verbose == 0:
-            return True, None
+        """For an evaluate/predict with no callback and a bar: whether it can
+        skip the callback list (False, None: no), and the core's bar."""
         bar = native_progbar.open_bar(_native.core, verbose=verbose, target=steps, epochs=1,
                                       keys=keys, n_train=len(keys))
         return bar is not None, bar
@@ -1011,9 +1021,9 @@ class Trainer:
         if steps is not None and steps > n_batches:
             _warn_short(steps, n_batches)
         ran = _test_batch_count(x.shape[0], batch_size, steps)
-        plain, bar = (False, None)
+        plain, bar = False, None
         if parallel is None and _no_callbacks(callbacks):
-            plain, bar = self._plain_bar(verbose, ran, self.metrics_names)
+            plain, bar = (True, None) if verbose == 0 else self._plain_bar(verbose, ran, self.metrics_names)
         if plain:
             self._fresh_history(verbose=verbose, epochs=1, steps=ran)
             results, names = self._test_plain(data, batch_size, ran, bar), self.metrics_names
@@ -1081,18 +1091,19 @@ class Trainer:
             parallel.check(callbacks, data=parallel_data_signature(x), batch_size=batch_size,
                            steps=steps)
             verbose = verbose if parallel.comm.is_chief else 0
-        plain, bar = (False, None)
+        plain, bar = False, None
         if parallel is None and _no_callbacks(callbacks):
-            plain, bar = self._plain_bar(verbose, n_batches, ())
+            plain, bar = (True, None) if verbose == 0 else self._plain_bar(verbose, n_batches, ())
         if plain:
             # As in evaluate: nothing sees a batch boundary, one native call.
             self._fresh_history(verbose=verbose, epochs=1, steps=n_batches)
             out = np.empty((n, self._network.output_dim), dtype=np.float32)
-            with native_progbar.flushed(bar):
-                if bar is not None:
+            if bar is None:
+                self._network.predict_batches(data, 0, rows, batch_size, out)
+            else:
+                with native_progbar.flushed(bar):
                     bar.start(0)
-                self._network.predict_batches(data, 0, rows, batch_size, out, bar=bar)
-                if bar is not None:
+                    self._network.predict_batches(data, 0, rows, batch_size, out, bar=bar)
                     bar.finish([])
             return out if rows == n else out[:rows]
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=n_batches)
