@@ -337,7 +337,9 @@ static void draw(hf_progbar *b, int64_t current, double now, const double *value
     char *text = p;
     p = put_counter(p, end, b, current);
     p = PUT_LIT(p, end, " [");
-    int64_t filled = (int64_t)((double)((int64_t)b->width * current) / (double)b->target);
+    /* int(width * current / target): exact products below 2^53, as Python's. */
+    double share = (double)b->width * (double)current / (double)b->target;
+    int64_t filled = (int64_t)fmax(fmin(share, 1e18), -1e9); /* (the line is bounded anyway) */
     if (filled > 0) {
         p = put_chars(p, end, '=', (size_t)(filled - 1));
         p = put_chars(p, end, current < b->target ? '>' : '=', 1);
