@@ -323,3 +323,20 @@ def test_a_decimal_comma_locale_changes_nothing(tmp_path):
     out = done.stdout.decode()
     assert " - loss: 1.2500e-05 - mae: 2500000000000000.0000" in out
     assert re.search(r" - loss: 0\.5000 - mae: -3\.0000e-07 *\n$", out) and "," not in out
+
+
+def test_python_metrics_keep_the_progbarlogger(bars, capfd, monkeypatch):
+    real_stdout(monkeypatch)
+    x, y = data()
+    m = keras.Sequential([keras.layers.Dense(1, input_dim=3, kernel_initializer="zeros")])
+
+    def abs_error(y_true, y_pred):
+        return abs(y_true - y_pred)
+
+    m.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse", metrics=[abs_error])
+    m.fit(x, y, batch_size=10, epochs=2, verbose=1)
+    result = m.evaluate(x, y, batch_size=10, verbose=1)
+    m.predict(x, batch_size=10, verbose=1)  # no metrics: the core draws this one
+    out = capfd.readouterr().out
+    assert len(bars) == 1 and " - abs_error: " in out and out.count("4/4 [") == 4
+    assert result == pytest.approx([7.5, 2.5])

@@ -970,7 +970,10 @@ class Trainer:
 
     def _plain_bar(self, verbose, steps, keys):
         """For an evaluate/predict with no callback and a bar: whether it can
-        skip the callback list (False, None: no), and the core's bar."""
+        skip the callback list (False, None: no), and the core's bar (not
+        with Python metrics: their loop is Python's)."""
+        if keys and self._loop_network() is not self._network:
+            return False, None
         bar = native_progbar.open_bar(_native.core, verbose=verbose, target=steps, epochs=1,
                                       keys=keys, n_train=len(keys))
         return bar is not None, bar
