@@ -271,7 +271,25 @@ int hf_progbar_flush(hf_progbar *b)
 
 void hf_progbar_write_if_due(hf_progbar *b, double now)
 {
-    if (b->out_len > 0 && now - b->pending_since >= b->interval)
+    if (b->out_len > 0 && (now - b->pending_since >= b->interval || b->gap >= b->interval))
+        hf_progbar_flush(b);
+}
+
+void hf_progbar_run_begin(hf_progbar *b, double now)
+{
+    b->run_started = b->last_check = now;
+}
+
+void hf_progbar_batch_done(hf_progbar *b, double now)
+{
+    b->gap = now - b->last_check;
+    b->last_check = now;
+    hf_progbar_write_if_due(b, now);
+}
+
+void hf_progbar_run_end(hf_progbar *b, double now)
+{
+    if (now - b->run_started >= b->interval)
         hf_progbar_flush(b);
 }
 

@@ -3,9 +3,10 @@
  * one per epoch. The lines are byte for byte those of the Python twin,
  * python/hookfit/utils/progbar.py (values given as they are shown: the
  * model's running means). Text is kept and written in one write() once it
- * has waited `interval` seconds (the bar's own redraw interval), or at
- * hf_progbar_flush: fewer system calls, the same bytes. Numbers are
- * written as Python writes them, whatever the C locale. */
+ * has waited `interval` seconds (the bar's own redraw interval), at once
+ * when batches take that long, after a run that took that long, and at
+ * hf_progbar_flush: fewer system calls on short epochs, the same bytes.
+ * Numbers are written as Python writes them, whatever the C locale. */
 #ifndef HF_PROGBAR_H
 #define HF_PROGBAR_H
 
@@ -35,6 +36,8 @@ typedef struct hf_progbar {
     /* Output. */
     size_t out_len;
     double pending_since;     /* when the oldest unwritten byte was made */
+    double run_started, last_check;
+    double gap;               /* seconds between the last two batch ends (or run start) */
     int error;                /* errno of the first failed write: nothing more is written */
 } hf_progbar;
 
@@ -57,8 +60,20 @@ int hf_progbar_due(const hf_progbar *b, double now);
 void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
                        size_t n_values, int finalize);
 
-/* Write the kept text if its oldest byte has waited `interval` seconds. */
+/* Write the kept text if its oldest byte has waited `interval` seconds, or
+ * if the last batch took that long (the next check is as far away). */
 void hf_progbar_write_if_due(hf_progbar *b, double now);
+
+/* A run of batches starts at now. */
+void hf_progbar_run_begin(hf_progbar *b, double now);
+
+/* A batch of the run ended at now (after its update): its time becomes the
+ * gap, and the kept text is written if due. */
+void hf_progbar_batch_done(hf_progbar *b, double now);
+
+/* The run ended at now: all kept text is written if it took `interval`
+ * or longer (what follows, a validation, may take as long). */
+void hf_progbar_run_end(hf_progbar *b, double now);
 
 /* Write all kept text now; returns b->error (0: every write succeeded). */
 int hf_progbar_flush(hf_progbar *b);

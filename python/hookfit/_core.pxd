@@ -85,6 +85,9 @@ cdef extern from "hf_progbar.h" nogil:
     void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
                            size_t n_values, int finalize)
     void hf_progbar_write_if_due(hf_progbar *b, double now)
+    void hf_progbar_run_begin(hf_progbar *b, double now)
+    void hf_progbar_batch_done(hf_progbar *b, double now)
+    void hf_progbar_run_end(hf_progbar *b, double now)
     int hf_progbar_flush(hf_progbar *b)
 
 

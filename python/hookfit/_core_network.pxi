@@ -655,6 +655,8 @@ cdef class Network:
         try:
             with nogil:
                 last_check = _now_ns()
+                if bar != NULL:
+                    hf_progbar_run_begin(bar, hf_progbar_clock())
                 while done < total:
                     take = 1 if per_batch else min(cap, total - done)
                     pos = <size_t>start + done * b
@@ -683,7 +685,7 @@ cdef class Network:
                             if bar_n:
                                 hf_network_results(&self.net, bar_values)
                             hf_progbar_update(bar, bar_first + <int64_t>done, t, bar_values, bar_n, 0)
-                        hf_progbar_write_if_due(bar, t)
+                        hf_progbar_batch_done(bar, t)
                         if bar.error:
                             break
                     now = _now_ns()
@@ -693,6 +695,8 @@ cdef class Network:
                         last_check = now
                         with gil:
                             PyErr_CheckSignals()
+                if bar != NULL and not bar.error:
+                    hf_progbar_run_end(bar, hf_progbar_clock())
         finally:
             self._busy = False
             data._users -= 1

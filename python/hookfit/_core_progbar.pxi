@@ -12,8 +12,9 @@ cdef class NativeProgbar:
     ``Network.train_batches`` (or ``test_batches``, ``predict_batches``)
     ``(..., bar=self)``, with no Python call. The text
     is written to the file descriptor ``fd`` in one ``write`` once it has
-    waited ``interval`` seconds, and at ``flush``; the bytes are those of
-    ``hookfit.utils.progbar.Progbar`` (the twin).
+    waited ``interval`` seconds (at once when batches take that long, and
+    after a run that took that long), and at ``flush``; the bytes are those
+    of ``hookfit.utils.progbar.Progbar`` (the twin).
 
     ``keys``: the names shown (ASCII), the first ``n_train`` being a run's
     values (loss, then the metrics; none for predict) and the rest the
@@ -138,6 +139,15 @@ cdef class NativeProgbar:
         for i in range(len(values)):
             self._values[i] = values[i]
         hf_progbar_update(&self.bar, current, now, self._values, <size_t>len(values), finalize)
+        self._raise_if_failed()
+
+    def _run_at(self, double begin, list batch_ends, double end):
+        """What a run does to the output: it begins, batches end, it ends
+        (the twin's tests; no update)."""
+        hf_progbar_run_begin(&self.bar, begin)
+        for t in batch_ends:
+            hf_progbar_batch_done(&self.bar, t)
+        hf_progbar_run_end(&self.bar, end)
         self._raise_if_failed()
 
     def flush(self):

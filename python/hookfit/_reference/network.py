@@ -510,6 +510,8 @@ class Network:
         if self.iterations + len(starts) > 2**63 - 1:
             raise PositionError("iterations + steps would overflow int64")
         self.last_run_batches = 0
+        if bar is not None:
+            bar._run_begin(time.time())
         for b, s in enumerate(starts):
             rate = float(lr[b]) if isinstance(lr, np.ndarray) else lr
             self.train_batch(data, s, min(batch_size, start + count - s), rate)
@@ -519,6 +521,8 @@ class Network:
             if bar is not None and not bar._after_batch(start // batch_size + b + 1, self.metric_results):
                 break
         if bar is not None:
+            if not bar._error:
+                bar._run_end(time.time())
             bar._raise_if_failed()
         return self.last_run_batches
 
@@ -606,6 +610,8 @@ class Network:
         """``one(data, start, rows)`` per batch; ``bar`` updated after each
         with ``values()`` (the core's run with a bar)."""
         self.last_run_batches = 0
+        if bar is not None:
+            bar._run_begin(time.time())
         for s in range(start, start + count, batch_size):
             one(data, s, min(batch_size, start + count - s))
             self.last_run_batches += 1
@@ -613,6 +619,8 @@ class Network:
                                                         values):
                 break
         if bar is not None:
+            if not bar._error:
+                bar._run_end(time.time())
             bar._raise_if_failed()
         return self.last_run_batches
 

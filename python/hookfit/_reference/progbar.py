@@ -52,6 +52,7 @@ class NativeProgbar:
         self._out = bytearray()
         self._since = 0.0
         self._now = 0.0
+        self._run_started = self._last_check = self._gap = 0.0
         self._error = 0
         self._bar = self._new_bar(0.0)
 
@@ -92,8 +93,27 @@ class NativeProgbar:
         self._out.clear()
 
     def _write_if_due(self, now):
-        if self._out and now - self._since >= self._interval:
+        if self._out and (now - self._since >= self._interval or self._gap >= self._interval):
             self._flush()
+
+    def _run_begin(self, now):
+        self._run_started = self._last_check = now
+
+    def _batch_done(self, now):
+        self._gap = now - self._last_check
+        self._last_check = now
+        self._write_if_due(now)
+
+    def _run_end(self, now):
+        if now - self._run_started >= self._interval:
+            self._flush()
+
+    def _run_at(self, begin, batch_ends, end):
+        self._run_begin(begin)
+        for t in batch_ends:
+            self._batch_done(t)
+        self._run_end(end)
+        self._raise_if_failed()
 
     def _raise_if_failed(self):
         if self._error:
@@ -147,7 +167,7 @@ class NativeProgbar:
         if self._due(now):
             self._update(current, now, results(), False)
         self._now = now
-        self._write_if_due(now)
+        self._batch_done(now)
         return not self._error
 
     def _check_run(self, n_values):
