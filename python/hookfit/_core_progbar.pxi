@@ -41,8 +41,10 @@ cdef class NativeProgbar:
             raise ValueError(f"target must be at least 1 step; got {target}")
         if not 0 <= n_train <= len(keys):
             raise ValueError(f"n_train must be in [0, {len(keys)}] (the keys); got {n_train}")
-        if epochs < 1 or width < 0 or not interval >= 0 or out_bytes < 1:
-            raise ValueError("epochs must be >= 1, width >= 0, interval >= 0 and out_bytes >= 1")
+        if epochs < 1 or not 0 <= width <= 1000000 or not interval >= 0 or out_bytes < 1:
+            raise ValueError(
+                "epochs must be >= 1, width in [0, 1000000], interval >= 0 and out_bytes >= 1"
+            )
         encoded = []
         for key in keys:
             if not isinstance(key, str) or not key.isascii() or "\0" in key:

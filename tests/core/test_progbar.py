@@ -239,7 +239,7 @@ def test_a_failed_write_raises_its_errno_and_writes_nothing_more(impl):
     (dict(verbose=0), "verbose"), (dict(verbose=3), "verbose"), (dict(target=0), "target"),
     (dict(keys=("loss", "ü")), "ASCII"), (dict(keys=("lo\0ss", "mae")), "ASCII"),
     (dict(n_train=-1), "n_train"), (dict(n_train=5), "n_train"), (dict(epochs=0), "epochs"),
-    (dict(width=-1), "width"), (dict(interval=float("nan")), "interval"), (dict(out_bytes=0), "out_bytes"),
+    (dict(width=-1), "width"), (dict(width=10**6 + 1), "width"), (dict(interval=float("nan")), "interval"), (dict(out_bytes=0), "out_bytes"),
 ])
 def test_bad_arguments_are_refused(impl, bad, match):
     kw = {**args(1), **bad}
