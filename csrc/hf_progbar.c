@@ -245,33 +245,54 @@ static char *put_values(char *p, char *end, const hf_progbar *b, const double *v
     return p;
 }
 
-static void write_all(hf_progbar *b, const char *text, size_t n)
+/* Writes n bytes at text; returns how many went out: all of them, or
+ * fewer when a write failed (b->error) or, with give_way, when a signal
+ * interrupted a blocked write (b->interrupted: the caller lets Python run
+ * the handler, Ctrl-C's included, then writes the rest). */
+static size_t write_some(hf_progbar *b, const char *text, size_t n, int give_way)
 {
-    while (n > 0 && !b->error) {
-        ssize_t k = write(b->fd, text, n);
+    size_t done = 0;
+    while (done < n && !b->error) {
+        ssize_t k = write(b->fd, text + done, n - done);
         if (k < 0) {
-            if (errno != EINTR)
+            if (errno != EINTR) {
                 b->error = errno ? errno : EIO;
+            } else if (give_way) {
+                b->interrupted = b->gave_way = 1;
+                break;
+            }
         } else if (k == 0) {
             b->error = EIO;
         } else {
-            text += k;
-            n -= (size_t)k;
+            done += (size_t)k;
         }
     }
+    return done;
+}
+
+static void write_kept(hf_progbar *b, int give_way)
+{
+    size_t done = b->out_len > 0 ? write_some(b, b->out, b->out_len, give_way) : 0;
+    if (b->error) {
+        b->out_len = 0;
+        return;
+    }
+    memmove(b->out, b->out + done, b->out_len - done);
+    b->out_len -= done;
 }
 
 int hf_progbar_flush(hf_progbar *b)
 {
-    if (b->out_len > 0)
-        write_all(b, b->out, b->out_len);
-    b->out_len = 0;
+    write_kept(b, 1);
     return b->error;
 }
 
 void hf_progbar_write_if_due(hf_progbar *b, double now)
 {
-    if (b->out_len > 0 && (now - b->pending_since >= b->interval || b->gap >= b->interval))
+    /* Half full is due too: the write that may block (a reader that stopped
+     * reading) happens here, where a signal can end it, and not in emit. */
+    if (b->out_len > 0 && (now - b->pending_since >= b->interval || b->gap >= b->interval
+                           || b->out_len > b->out_cap / 2))
         hf_progbar_flush(b);
 }
 
@@ -298,9 +319,11 @@ static void emit(hf_progbar *b, const char *text, size_t n, double now)
     if (b->error || n == 0)
         return;
     if (b->out_len + n > b->out_cap) {
-        hf_progbar_flush(b);
+        write_kept(b, 0); /* room is needed now (rare: half full is written when due) */
+        if (b->error)
+            return;
         if (n > b->out_cap) {
-            write_all(b, text, n);
+            write_some(b, text, n, 0);
             return;
         }
     }

@@ -39,6 +39,8 @@ typedef struct hf_progbar {
     double run_started, last_check;
     double gap;               /* seconds between the last two batch ends (or run start) */
     int error;                /* errno of the first failed write: nothing more is written */
+    int interrupted;          /* a signal ended a blocked write early (the rest is kept) */
+    int gave_way;             /* that happened at least once */
 } hf_progbar;
 
 /* The bytes `line` must hold for any draw of a bar with these keys. */
@@ -60,8 +62,9 @@ int hf_progbar_due(const hf_progbar *b, double now);
 void hf_progbar_update(hf_progbar *b, int64_t current, double now, const double *values,
                        size_t n_values, int finalize);
 
-/* Write the kept text if its oldest byte has waited `interval` seconds, or
- * if the last batch took that long (the next check is as far away). */
+/* Write the kept text if its oldest byte has waited `interval` seconds,
+ * if the last batch took that long (the next check is as far away), or if
+ * the buffer is over half full. */
 void hf_progbar_write_if_due(hf_progbar *b, double now);
 
 /* A run of batches starts at now. */
@@ -75,7 +78,11 @@ void hf_progbar_batch_done(hf_progbar *b, double now);
  * or longer (what follows, a validation, may take as long). */
 void hf_progbar_run_end(hf_progbar *b, double now);
 
-/* Write all kept text now; returns b->error (0: every write succeeded). */
+/* Write all kept text now; returns b->error (0: every write succeeded).
+ * Here and in the calls that write when due, a signal arriving while a
+ * write is blocked (a reader that stopped reading) ends it early with the
+ * rest kept and b->interrupted set: the caller lets Python handle the
+ * signal (Ctrl-C raises), clears the flag and may write again. */
 int hf_progbar_flush(hf_progbar *b);
 
 #endif

@@ -78,6 +78,8 @@ cdef extern from "hf_progbar.h" nogil:
         size_t out_cap
         size_t out_len
         int error
+        int interrupted
+        int gave_way
     size_t hf_progbar_line_room(const hf_progbar *b)
     double hf_progbar_clock()
     void hf_progbar_start(hf_progbar *b, double now, int64_t epoch, int64_t epochs)

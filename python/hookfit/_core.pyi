@@ -567,8 +567,10 @@ class NativeProgbar:
         """A new bar for epoch ``epoch`` (0-based), after its header."""
     def finish(self, train_values: list[float], val_values: list[float] | None = None) -> None:
         """The epoch's final update with its values, shown as given."""
-    def flush(self) -> None:
-        """Write the kept text now."""
+    def flush(self, after_error: bool = False) -> None:
+        """Write the kept text now (a signal during a blocked write runs
+        its handler, then the write goes on); ``after_error``: drop it
+        instead if a write already gave way to a signal."""
     @property
     def pending_bytes(self) -> int:
         """The bytes made and not written yet."""

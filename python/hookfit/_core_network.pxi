@@ -688,6 +688,10 @@ cdef class Network:
                         hf_progbar_batch_done(bar, t)
                         if bar.error:
                             break
+                        if bar.interrupted:  # Ctrl-C during a blocked write: Python's turn
+                            bar.interrupted = 0
+                            with gil:
+                                PyErr_CheckSignals()
                     now = _now_ns()
                     if not per_batch and now - slice_start < 2000000 and cap < (1 << 30):
                         cap *= 2
@@ -697,6 +701,10 @@ cdef class Network:
                             PyErr_CheckSignals()
                 if bar != NULL and not bar.error:
                     hf_progbar_run_end(bar, hf_progbar_clock())
+                    if bar.interrupted:
+                        bar.interrupted = 0
+                        with gil:
+                            PyErr_CheckSignals()
         finally:
             self._busy = False
             data._users -= 1

@@ -70,7 +70,8 @@ cdef class NativeProgbar:
         self.bar.keys = self._key_ptrs
         self.bar.line_cap = hf_progbar_line_room(&self.bar)
         self.bar.line = <char *>PyMem_Malloc(self.bar.line_cap)
-        self.bar.out_cap = <size_t>out_bytes
+        # Room for two draws at least: a draw never needs its own write.
+        self.bar.out_cap = max(<size_t>out_bytes, 2 * self.bar.line_cap)
         self.bar.out = <char *>PyMem_Malloc(self.bar.out_cap)
         if self.bar.line == NULL or self.bar.out == NULL:
             raise MemoryError()
@@ -92,6 +93,9 @@ cdef class NativeProgbar:
 
     cdef int _raise_if_failed(self) except -1:
         cdef int err = self.bar.error
+        if self.bar.interrupted:  # a signal ended a blocked write: its handler runs now
+            self.bar.interrupted = 0
+            PyErr_CheckSignals()
         if err:
             raise OSError(err, f"writing the progress bar: {os.strerror(err)}")
         return 0
@@ -152,10 +156,22 @@ cdef class NativeProgbar:
         hf_progbar_run_end(&self.bar, end)
         self._raise_if_failed()
 
-    def flush(self):
-        """Write whatever text is kept; raise OSError if any write failed."""
-        with nogil:
-            hf_progbar_flush(&self.bar)
+    def flush(self, bint after_error=False):
+        """Write whatever text is kept; raise OSError if any write failed.
+        A signal during a blocked write runs its handler (Ctrl-C raises),
+        then the write goes on. ``after_error``: the call is ending with
+        an error; if a write has already given way to a signal, the kept
+        text is dropped rather than waited on (as Python's own output is
+        lost when Ctrl-C interrupts it)."""
+        if after_error and self.bar.gave_way:
+            self.bar.out_len = 0
+            return
+        while True:
+            with nogil:
+                hf_progbar_flush(&self.bar)
+            if not self.bar.interrupted:
+                break
+            self._raise_if_failed()  # runs the handler, which may raise
         self._raise_if_failed()
 
     @property

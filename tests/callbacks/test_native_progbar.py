@@ -340,3 +340,40 @@ def test_python_metrics_keep_the_progbarlogger(bars, capfd, monkeypatch):
     out = capfd.readouterr().out
     assert len(bars) == 1 and " - abs_error: " in out and out.count("4/4 [") == 4
     assert result == pytest.approx([7.5, 2.5])
+
+
+BLOCKED_FIT = r"""
+import fcntl, os, sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+import hookfit as keras
+from interrupts import ctrl_c_after
+
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)
+os.set_blocking(w, False)
+try:
+    while True:
+        os.write(w, b"x" * 4096)
+except BlockingIOError:
+    pass
+os.set_blocking(w, True)
+os.dup2(w, 1)  # standard output: a pipe whose reader stopped reading
+x = np.zeros((64, 3), np.float32)
+y = np.ones((64, 1), np.float32)
+m = keras.Sequential([keras.layers.Dense(1, input_dim=3)])
+m.compile(optimizer="sgd", loss="mse")
+try:
+    with ctrl_c_after(0.5):
+        m.fit(x, y, batch_size=8, epochs=10**6, verbose=1)
+except KeyboardInterrupt:
+    print("interrupted", len(m.history.epoch) >= 0, file=sys.stderr, flush=True)
+"""
+
+
+def test_ctrl_c_ends_a_fit_whose_output_is_blocked():
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", BLOCKED_FIT.format(tests=tests)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "interrupted True" in done.stderr

@@ -380,3 +380,58 @@ def test_digits_rule_is_the_twins():
         out = run_script(core, ops, **kw)
         assert out.startswith(b"\r" + b" " * (int(math.log10(target)) + 1 - 1) + b"1/")
         assert out == run_script(reference, ops, **kw)
+
+
+BLOCKED_WRITE = r"""
+import fcntl, os, sys
+sys.path.insert(0, {tests!r})
+from interrupts import ctrl_c_after
+from hookfit import {impl} as impl
+
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a small pipe, quick to fill
+os.set_blocking(w, False)
+try:
+    while True:
+        os.write(w, b"x" * 4096)
+except BlockingIOError:
+    pass
+os.set_blocking(w, True)  # a reader that stopped reading
+bar = impl.NativeProgbar(w, 1, 8, ("loss", "mae"), 2, 3)
+bar._start_at(1.0, 0)
+bar._update_at(1, 1.01, [1.0, 2.0])
+kept = bar.pending_bytes
+try:
+    with ctrl_c_after(0.3):
+        bar.flush()
+except KeyboardInterrupt:
+    print("interrupted", bar.pending_bytes == kept, flush=True)
+os.set_blocking(r, False)
+out = b""
+def drain():
+    global out
+    try:
+        while True:
+            out += os.read(r, 1 << 16)
+    except BlockingIOError:
+        pass
+drain()
+bar.flush()  # the reader reads again: the rest goes out
+drain()
+print("written", out.lstrip(b"x").startswith(b"Epoch 1/3\n\r1/8 ["), flush=True)
+"""
+
+
+@pytest.mark.parametrize("impl", ["_core", "_reference"])
+def test_ctrl_c_ends_a_write_that_a_stopped_reader_blocks(impl):
+    # A paused `less`: the write blocks; Ctrl-C must still interrupt it, and
+    # the text is kept for when the reader reads again. In a process of its
+    # own, with a timeout, so that a regression cannot hang the suite.
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", BLOCKED_WRITE.format(tests=tests, impl=impl)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["interrupted True", "written True"]

@@ -55,6 +55,7 @@ class NativeProgbar:
         self._since = 0.0
         self._now = 0.0
         self._run_started = self._last_check = self._gap = 0.0
+        self._gave_way = False
         self._error = 0
         self._bar = self._new_bar(0.0)
 
@@ -76,6 +77,9 @@ class NativeProgbar:
                 data = data[k:]
         except OSError as e:
             self._error = e.errno or 5
+        except BaseException:  # a signal handler raised during a blocked write
+            self._gave_way = True
+            raise
 
     def _emit(self, data):
         if self._error or not data:
@@ -95,7 +99,8 @@ class NativeProgbar:
         self._out.clear()
 
     def _write_if_due(self, now):
-        if self._out and (now - self._since >= self._interval or self._gap >= self._interval):
+        if self._out and (now - self._since >= self._interval or self._gap >= self._interval
+                          or len(self._out) > self._out_cap // 2):
             self._flush()
 
     def _run_begin(self, now):
@@ -180,7 +185,11 @@ class NativeProgbar:
                 f"this bar shows {self._n_train} values (loss and metrics); the run has {n_values}"
             )
 
-    def flush(self):
+    def flush(self, after_error=False):
+        # os.write retries after a signal whose handler does not raise (PEP 475).
+        if after_error and self._gave_way:
+            self._out.clear()
+            return
         self._flush()
         self._raise_if_failed()
 

@@ -104,5 +104,5 @@ class flushed:
                 self.bar.flush()
             else:
                 with contextlib.suppress(OSError):
-                    self.bar.flush()
+                    self.bar.flush(after_error=True)
         return False
