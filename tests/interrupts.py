@@ -4,6 +4,8 @@ leaves (the core's run calls, fit's loops)."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import signal
 
 
@@ -23,3 +25,18 @@ def ctrl_c_after(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def stopped_reader_pipe():
+    """A pipe ``(r, w)`` whose buffer is full (its reader stopped reading, as
+    a paused ``less``): a blocking write to ``w`` waits until ``r`` is read."""
+    r, w = os.pipe()
+    fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a small pipe, quick to fill
+    os.set_blocking(w, False)
+    try:
+        while True:
+            os.write(w, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(w, True)
+    return r, w

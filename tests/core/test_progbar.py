@@ -383,20 +383,12 @@ def test_digits_rule_is_the_twins():
 
 
 BLOCKED_WRITE = r"""
-import fcntl, os, sys
+import os, sys
 sys.path.insert(0, {tests!r})
-from interrupts import ctrl_c_after
+from interrupts import ctrl_c_after, stopped_reader_pipe
 from hookfit import {impl} as impl
 
-r, w = os.pipe()
-fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ: a small pipe, quick to fill
-os.set_blocking(w, False)
-try:
-    while True:
-        os.write(w, b"x" * 4096)
-except BlockingIOError:
-    pass
-os.set_blocking(w, True)  # a reader that stopped reading
+r, w = stopped_reader_pipe()
 bar = impl.NativeProgbar(w, 1, 8, ("loss", "mae"), 2, 3)
 bar._start_at(1.0, 0)
 bar._update_at(1, 1.01, [1.0, 2.0])
