@@ -688,10 +688,7 @@ cdef class Network:
                         hf_progbar_batch_done(bar, t)
                         if bar.error:
                             break
-                        if bar.interrupted:  # Ctrl-C during a blocked write: Python's turn
-                            bar.interrupted = 0
-                            with gil:
-                                PyErr_CheckSignals()
+                        _bar_give_way(bar)  # Ctrl-C during a blocked write: Python's turn
                     now = _now_ns()
                     if not per_batch and now - slice_start < 2000000 and cap < (1 << 30):
                         cap *= 2
@@ -701,10 +698,7 @@ cdef class Network:
                             PyErr_CheckSignals()
                 if bar != NULL and not bar.error:
                     hf_progbar_run_end(bar, hf_progbar_clock())
-                    if bar.interrupted:
-                        bar.interrupted = 0
-                        with gil:
-                            PyErr_CheckSignals()
+                    _bar_give_way(bar)
         finally:
             self._busy = False
             data._users -= 1
@@ -713,8 +707,8 @@ cdef class Network:
             self._last_rows = min(b, <size_t>count - (done - 1) * b)
         if st != HF_OK:
             _raise(st, _MODE_NAMES[mode])
-        if bar != NULL and bar.error:
-            raise OSError(bar.error, f"writing the progress bar: {os.strerror(bar.error)}")
+        if bar != NULL:
+            _bar_raise_if_failed(bar)
         return <Py_ssize_t>done
 
     def last_batch_output(self):

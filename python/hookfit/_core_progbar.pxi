@@ -5,6 +5,25 @@ import math
 import os
 
 
+cdef int _bar_give_way(hf_progbar *bar) except -1 nogil:
+    """A signal ended a blocked write of the bar: let Python run its
+    handler now (Ctrl-C raises); the kept text is written later."""
+    if bar.interrupted:
+        bar.interrupted = 0
+        with gil:
+            PyErr_CheckSignals()
+    return 0
+
+
+cdef int _bar_raise_if_failed(hf_progbar *bar) except -1:
+    """OSError (the errno of the bar's failed write), if any."""
+    _bar_give_way(bar)
+    cdef int err = bar.error
+    if err:
+        raise OSError(err, f"writing the progress bar: {os.strerror(err)}")
+    return 0
+
+
 cdef class NativeProgbar:
     """fit's progress bar (``ProgbarLogger``, steps mode) drawn by the core:
     the header and the final line of each epoch come from ``start`` and
@@ -92,13 +111,7 @@ cdef class NativeProgbar:
         return &self.bar
 
     cdef int _raise_if_failed(self) except -1:
-        cdef int err = self.bar.error
-        if self.bar.interrupted:  # a signal ended a blocked write: its handler runs now
-            self.bar.interrupted = 0
-            PyErr_CheckSignals()
-        if err:
-            raise OSError(err, f"writing the progress bar: {os.strerror(err)}")
-        return 0
+        return _bar_raise_if_failed(&self.bar)
 
     def start(self, Py_ssize_t epoch):
         """A new bar for epoch ``epoch`` (0-based), after its header."""

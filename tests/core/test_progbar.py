@@ -154,60 +154,60 @@ def test_no_header_for_one_epoch(impl):
 # -- the output rule: kept until it has waited `interval`, then one write ------------------------
 
 
-@IMPLS
-def test_text_waits_one_interval_then_goes_in_one_write(impl):
+@pytest.fixture
+def pipe():
+    """(r, w): a pipe whose reads never wait (nothing written: BlockingIOError)."""
     r, w = os.pipe()
     os.set_blocking(r, False)
-    try:
-        bar = impl.NativeProgbar(w, **args(1, interval=0.05))
-        bar._start_at(100.0, 0)
-        bar._update_at(1, 100.01, [1.0, 2.0])
-        kept = bar.pending_bytes
-        assert kept > 0
-        with pytest.raises(BlockingIOError):
-            os.read(r, 1 << 16)  # nothing written yet
-        bar._finish_at(100.06, [1.0, 2.0])  # the header has waited 0.06 s: all goes out
-        assert bar.pending_bytes == 0
-        out = os.read(r, 1 << 16)
-        assert out.startswith(b"Epoch 1/3\n\r1/8 [") and out.endswith(b"mae: 2.0000\n")
-        bar._start_at(100.07, 1)
-        assert bar.pending_bytes == len(b"Epoch 2/3\n")
-        bar.flush()
-        assert os.read(r, 1 << 16) == b"Epoch 2/3\n" and bar.pending_bytes == 0
-    finally:
-        os.close(r)
-        os.close(w)
+    yield r, w
+    os.close(r)
+    os.close(w)
 
 
 @IMPLS
-def test_slow_batches_and_long_runs_write_at_once(impl):
-    r, w = os.pipe()
-    os.set_blocking(r, False)
-    try:
-        bar = impl.NativeProgbar(w, **args(1, interval=0.05))
-        # Fast batches (10 ms): the text waits.
-        bar._start_at(100.0, 0)
-        bar._update_at(1, 100.01, [1.0, 2.0])
-        bar._run_at(100.0, [100.01, 100.02, 100.03], 100.03)
-        assert bar.pending_bytes > 0
-        # A run that took 0.05 s writes it all at its end (a validation may follow).
-        bar._run_at(100.03, [100.04, 100.05, 100.06, 100.07], 100.08)
-        assert bar.pending_bytes == 0
-        # A batch of 60 ms: whatever is made is written at that batch's end...
-        bar._finish_at(100.09, [1.0, 2.0])
-        assert bar.pending_bytes > 0  # (no batch yet: the last gap was 10 ms)
-        bar._start_at(100.1, 1)
-        bar._run_at(100.1, [100.16], 100.16)
-        assert bar.pending_bytes == 0
-        # ...and, the gap being that long, at the epoch's end too.
-        bar._finish_at(100.17, [1.0, 2.0])
-        assert bar.pending_bytes == 0
-        out = os.read(r, 1 << 16)
-        assert out.startswith(b"Epoch 1/3\n\r1/8 [") and b"\nEpoch 2/3\n" in out
-        assert out.count(b"\n") == 4 and out.endswith(b"mae: 2.0000\n")
-    finally:
-        os.close(r)
-        os.close(w)
+def test_text_waits_one_interval_then_goes_in_one_write(impl, pipe):
+    r, w = pipe
+    bar = impl.NativeProgbar(w, **args(1, interval=0.05))
+    bar._start_at(100.0, 0)
+    bar._update_at(1, 100.01, [1.0, 2.0])
+    kept = bar.pending_bytes
+    assert kept > 0
+    with pytest.raises(BlockingIOError):
+        os.read(r, 1 << 16)  # nothing written yet
+    bar._finish_at(100.06, [1.0, 2.0])  # the header has waited 0.06 s: all goes out
+    assert bar.pending_bytes == 0
+    out = os.read(r, 1 << 16)
+    assert out.startswith(b"Epoch 1/3\n\r1/8 [") and out.endswith(b"mae: 2.0000\n")
+    bar._start_at(100.07, 1)
+    assert bar.pending_bytes == len(b"Epoch 2/3\n")
+    bar.flush()
+    assert os.read(r, 1 << 16) == b"Epoch 2/3\n" and bar.pending_bytes == 0
+
+
+@IMPLS
+def test_slow_batches_and_long_runs_write_at_once(impl, pipe):
+    r, w = pipe
+    bar = impl.NativeProgbar(w, **args(1, interval=0.05))
+    # Fast batches (10 ms): the text waits.
+    bar._start_at(100.0, 0)
+    bar._update_at(1, 100.01, [1.0, 2.0])
+    bar._run_at(100.0, [100.01, 100.02, 100.03], 100.03)
+    assert bar.pending_bytes > 0
+    # A run that took 0.05 s writes it all at its end (a validation may follow).
+    bar._run_at(100.03, [100.04, 100.05, 100.06, 100.07], 100.08)
+    assert bar.pending_bytes == 0
+    # A batch of 60 ms: whatever is made is written at that batch's end...
+    bar._finish_at(100.09, [1.0, 2.0])
+    assert bar.pending_bytes > 0  # (no batch yet: the last gap was 10 ms)
+    bar._start_at(100.1, 1)
+    bar._run_at(100.1, [100.16], 100.16)
+    assert bar.pending_bytes == 0
+    # ...and, the gap being that long, at the epoch's end too.
+    bar._finish_at(100.17, [1.0, 2.0])
+    assert bar.pending_bytes == 0
+    out = os.read(r, 1 << 16)
+    assert out.startswith(b"Epoch 1/3\n\r1/8 [") and b"\nEpoch 2/3\n" in out
+    assert out.count(b"\n") == 4 and out.endswith(b"mae: 2.0000\n")
 
 
 @IMPLS

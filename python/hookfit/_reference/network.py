@@ -511,7 +511,7 @@ class Network:
             raise PositionError("iterations + steps would overflow int64")
         self.last_run_batches = 0
         if bar is not None:
-            bar._run_begin(time.time())
+            bar._run_begin()
         for b, s in enumerate(starts):
             rate = float(lr[b]) if isinstance(lr, np.ndarray) else lr
             self.train_batch(data, s, min(batch_size, start + count - s), rate)
@@ -521,9 +521,7 @@ class Network:
             if bar is not None and not bar._after_batch(start // batch_size + b + 1, self.metric_results):
                 break
         if bar is not None:
-            if not bar._error:
-                bar._run_end(time.time())
-            bar._raise_if_failed()
+            bar._run_done()
         return self.last_run_batches
 
     def train_batches_hooked(self, data, start, count, batch_size, optimizer, first_hook, sample_phase,
@@ -611,7 +609,7 @@ class Network:
         with ``values()`` (the core's run with a bar)."""
         self.last_run_batches = 0
         if bar is not None:
-            bar._run_begin(time.time())
+            bar._run_begin()
         for s in range(start, start + count, batch_size):
             one(data, s, min(batch_size, start + count - s))
             self.last_run_batches += 1
@@ -619,9 +617,7 @@ class Network:
                                                         values):
                 break
         if bar is not None:
-            if not bar._error:
-                bar._run_end(time.time())
-            bar._raise_if_failed()
+            bar._run_done()
         return self.last_run_batches
 
     def forward(self, x, training=False):

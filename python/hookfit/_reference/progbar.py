@@ -103,8 +103,8 @@ class NativeProgbar:
                           or len(self._out) > self._out_cap // 2):
             self._flush()
 
-    def _run_begin(self, now):
-        self._run_started = self._last_check = now
+    def _run_begin(self, now=None):
+        self._run_started = self._last_check = time.time() if now is None else now
 
     def _batch_done(self, now):
         self._gap = now - self._last_check
@@ -114,6 +114,13 @@ class NativeProgbar:
     def _run_end(self, now):
         if now - self._run_started >= self._interval:
             self._flush()
+
+    def _run_done(self):
+        """What the core does as a run with this bar ends (then raises a
+        failed write's error)."""
+        if not self._error:
+            self._run_end(time.time())
+        self._raise_if_failed()
 
     def _run_at(self, begin, batch_ends, end):
         self._run_begin(begin)

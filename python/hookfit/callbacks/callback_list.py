@@ -385,13 +385,17 @@ class CallbackList:
         """True if calling ``hook`` would call at least one callback."""
         return bool(self._fns[HOOK_INDEX[hook]])
 
-    def implementers(self, hook: str) -> list:
-        """The callbacks that calling ``hook`` would call, in order."""
-        return [self.callbacks[i] for i in self._members[HOOK_INDEX[hook]]]
+    def implementers(self, hook: str, besides=None) -> list:
+        """The callbacks that calling ``hook`` would call, in order (but
+        ``besides``, whose part is done elsewhere: the bar the core draws)."""
+        callbacks = self.callbacks
+        return [callbacks[i] for i in self._members[HOOK_INDEX[hook]] if callbacks[i] is not besides]
 
-    def batch_members(self, mode: str) -> list:
-        """The callbacks whose ``mode`` batch hooks the loop must call."""
-        return [self.callbacks[i] for i in self._batch_member_indices(mode)]
+    def batch_members(self, mode: str, besides=None) -> list:
+        """The callbacks whose ``mode`` batch hooks the loop must call (but
+        ``besides``)."""
+        callbacks = self.callbacks
+        return [callbacks[i] for i in self._batch_member_indices(mode) if callbacks[i] is not besides]
 
     def _batch_member_indices(self, mode: str) -> list:
         if not self._flags[mode]:

@@ -723,30 +723,17 @@ class Trainer:
             return False
         if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
             return False
-        spe = self._steps_per_execution
-        if drawn is None:
-            if cl.batch_dispatcher("train", spe) is not None:
-                return False
-            if val_data is not None and (
-                    hasattr(val_data, "batches")  # a batch source: its own loop
-                    or cl.implements("on_test_begin") or cl.implements("on_test_end")
-                    or cl.batch_dispatcher("test", spe) is not None):
-                return False
-            return not cl.implements("on_epoch_begin") and all(
-                type(c).on_epoch_end is History.on_epoch_end for c in cl.implementers("on_epoch_end"))
-
-        def others(hook):  # the callbacks but the bar the core draws
-            return [c for c in cl.implementers(hook) if c is not drawn]
-
-        if any(c is not drawn for c in cl.batch_members("train")):
+        if cl.batch_members("train", besides=drawn):
             return False
         if val_data is not None and (
-                hasattr(val_data, "batches")
-                or others("on_test_begin") or others("on_test_end")
-                or any(c is not drawn for c in cl.batch_members("test"))):
+                hasattr(val_data, "batches")  # a batch source: its own loop
+                or cl.implementers("on_test_begin", besides=drawn)
+                or cl.implementers("on_test_end", besides=drawn)
+                or cl.batch_members("test", besides=drawn)):
             return False
-        return not others("on_epoch_begin") and all(
-            type(c).on_epoch_end is History.on_epoch_end for c in others("on_epoch_end"))
+        return not cl.implementers("on_epoch_begin", besides=drawn) and all(
+            type(c).on_epoch_end is History.on_epoch_end
+            for c in cl.implementers("on_epoch_end", besides=drawn))
 
     def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None, drawn=None,
                       bar=None) -> dict:
