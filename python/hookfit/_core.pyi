@@ -547,8 +547,10 @@ class NativeProgbar:
     (its errno) at the next call; nothing more is written.
 
     ``keys``: ASCII names, the first ``n_train`` a run's (loss, then
-    metrics; none for predict), the rest the validation's. ValueError for
-    a bad argument."""
+    metrics; none for predict), the rest the validation's. ``out_bytes``:
+    the size of the kept-text buffer; the compiled core makes it at least
+    room for two draws (the twin takes it as given; the bytes written are
+    the same). ValueError for a bad argument."""
 
     def __init__(
         self,

@@ -38,7 +38,9 @@ cdef class NativeProgbar:
     ``keys``: the names shown (ASCII), the first ``n_train`` being a run's
     values (loss, then the metrics; none for predict) and the rest the
     validation's;
-    ``epochs``: fit's, for the ``Epoch k/N`` header (none when 1).
+    ``epochs``: fit's, for the ``Epoch k/N`` header (none when 1);
+    ``out_bytes``: the kept-text buffer's size, at least room for two
+    draws (a draw never needs a write of its own).
     A failed write raises ``OSError`` (its errno) at the next call, and
     nothing more is written."""
 
