@@ -28,3 +28,20 @@ def pytest_collection_modifyitems(session, config, items):
     *_vs_keras.py) go last, so the memory jax keeps allocating in the
     background never lands inside another test's RSS measurement."""
     items.sort(key=lambda item: "_vs_keras" in item.nodeid)
+
+
+@pytest.fixture
+def plain_runs(monkeypatch):
+    """The fits that ran their epochs back to back
+    (``Trainer._plain_epochs``: trainers/back_to_back.py)."""
+    from hookfit.trainers.trainer import Trainer
+
+    runs = []
+    original = Trainer._plain_epochs
+
+    def spy(self, *args, **kwargs):
+        runs.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_plain_epochs", spy)
+    return runs

@@ -569,6 +569,9 @@ class NativeProgbar:
         """A new bar for epoch ``epoch`` (0-based), after its header."""
     def finish(self, train_values: list[float], val_values: list[float] | None = None) -> None:
         """The epoch's final update with its values, shown as given."""
+    def batch_end(self, current: int, values: list[float]) -> None:
+        """After batch ``current`` (1-based) where a run stopped for Python
+        hooks to go first: the draw if one is due, with the running values."""
     def flush(self, after_error: bool = False) -> None:
         """Write the kept text now (a signal during a blocked write runs
         its handler, then the write goes on); ``after_error``: drop it

@@ -152,6 +152,23 @@ cdef class NativeProgbar:
         hf_progbar_write_if_due(&self.bar, now)
         return self._raise_if_failed()
 
+    def batch_end(self, Py_ssize_t current, list values):
+        """What a run does after batch ``current`` (1-based count in the
+        epoch), for a batch where the run stopped so that Python hooks
+        could go first (the ``ProgbarLogger`` comes after the other
+        callbacks): the draw if one is due, with ``values`` (the running
+        loss and metrics)."""
+        cdef double now = hf_progbar_clock()
+        cdef Py_ssize_t i
+        if len(values) != self._n_train:
+            raise ValueError(f"batch_end needs {self._n_train} values; got {len(values)}")
+        if hf_progbar_due(&self.bar, now):
+            for i in range(len(values)):
+                self._values[i] = values[i]
+            hf_progbar_update(&self.bar, current, now, self._values, <size_t>len(values), 0)
+        hf_progbar_batch_done(&self.bar, now)
+        return self._raise_if_failed()
+
     def _update_at(self, Py_ssize_t current, double now, list values, bint finalize=False):
         """Progbar.update at a given time (the twin's tests)."""
         cdef Py_ssize_t i

@@ -213,6 +213,53 @@ def test_a_broken_stdout_raises_as_the_python_bar_does(bars, capfd, monkeypatch)
     assert m.history.epoch == list(range(len(m.history.epoch)))
 
 
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_checkpoint_lines_follow_the_bar_text_made_before_them(verbose, bars, capfd, monkeypatch, tmp_path):
+    # With verbose=2 a ModelCheckpoint saving every 3 batches lets the core
+    # draw the bar (trainers/back_to_back.py); its "saving model" lines are
+    # printed by Python, after the bar's kept text, as with the
+    # ProgbarLogger. verbose=1 draws between batches, after the other
+    # callbacks' batch hooks: the ProgbarLogger keeps that order.
+    real_stdout(monkeypatch)
+    x, y = data()
+    outputs = []
+    for extra in ([], [EpochWatcher()]):
+        checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True,
+                                                     save_freq=3, verbose=1)
+        capfd.readouterr()
+        model().fit(x, y, batch_size=10, epochs=3, verbose=verbose, shuffle=False,
+                    callbacks=[checkpoint, *extra])
+        outputs.append(capfd.readouterr().out)
+    assert len(bars) == (1 if verbose == 2 else 0)
+    drawn, python = (lines(o) for o in outputs)
+    assert drawn == python and sum("saving model to" in line for line in drawn) == 4
+
+
+def test_a_nan_stop_reads_as_with_the_progbarlogger(bars, capfd, monkeypatch, tmp_path):
+    # TerminateOnNaN and a TensorBoard writing every 5 batches let the core
+    # draw the bar (trainers/back_to_back.py). At the batch where the loss
+    # went NaN the run stops, TerminateOnNaN prints, then the bar draws if
+    # due (NativeProgbar.batch_end): the ProgbarLogger's order.
+    real_stdout(monkeypatch)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 6)).astype(np.float32)
+    y = (x @ rng.normal(size=(6,)) * 10).astype(np.float32)
+    outputs = []
+    for extra in ([], [EpochWatcher()]):
+        keras.utils.set_random_seed(5)
+        m = keras.Sequential([keras.layers.Dense(8, activation="relu", input_dim=6), keras.layers.Dense(1)])
+        m.compile(optimizer=keras.optimizers.SGD(0.03), loss="mse", metrics=["mae"])
+        capfd.readouterr()
+        m.fit(x, y, batch_size=4, epochs=3, verbose=1, shuffle=False,
+              callbacks=[keras.callbacks.TerminateOnNaN(),
+                         keras.callbacks.TensorBoard(log_dir=str(tmp_path / str(len(outputs))), update_freq=5),
+                         *extra])
+        outputs.append(capfd.readouterr().out)
+    assert len(bars) == 1
+    drawn, python = (lines(o) for o in outputs)
+    assert drawn == python and sum("Invalid loss, terminating training" in line for line in drawn) == 1
+
+
 def test_ctrl_c_leaves_every_line_made_written(bars, capfd, monkeypatch):
     real_stdout(monkeypatch)
     rng = np.random.default_rng(0)

@@ -161,6 +161,12 @@ class NativeProgbar:
         self._write_if_due(now)
         self._raise_if_failed()
 
+    def batch_end(self, current, values):
+        if len(values) != self._n_train:
+            raise ValueError(f"batch_end needs {self._n_train} values; got {len(values)}")
+        self._after_batch(current, lambda: list(values))
+        self._raise_if_failed()
+
     def _update_at(self, current, now, values, finalize=False):
         if len(values) > len(self._keys):
             raise ValueError(f"at most {len(self._keys)} values")

@@ -17,6 +17,7 @@ the same state as on the per-batch path.
 
 from __future__ import annotations
 
+import math
 import time
 
 _clock = time.perf_counter_ns
@@ -77,6 +78,26 @@ class Scheduled:
         self._last = 0
         self._batch_seconds = None  # estimated from the chunks run so far
         self._t0 = 0.0
+
+    @property
+    def entries(self) -> list:
+        """The scheduled callbacks' ``Entry`` objects, in callback order."""
+        return self._entries
+
+    def steps_to_due(self):
+        """For epochs that are whole passes run back to back: the fewest
+        train steps until some callback's end hook is due (``math.inf``:
+        never), or None when that cannot be told ahead (a time schedule, a
+        begin hook, a hook that must follow the others)."""
+        fewest = math.inf
+        for e in self._entries:
+            if e.begin is not None or e.after is not None:
+                return None
+            steps = e.schedule.steps_to_due()
+            if steps is None:
+                return None
+            fewest = min(fewest, steps)
+        return fewest
 
     def reset(self) -> None:
         """Reused for a new run of batches (the batch time estimate stays)."""

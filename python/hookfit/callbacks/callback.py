@@ -15,6 +15,7 @@ batch they are called at. Built-ins declare their needs through
 
 from __future__ import annotations
 
+import math
 import time
 from typing import NamedTuple
 
@@ -81,6 +82,10 @@ class Due(NamedTuple):
 NOT_DUE = Due()
 
 
+def _never():
+    return math.inf
+
+
 class Schedule:
     """How a callback's batch hooks are spaced out (one per callback and mode).
 
@@ -95,14 +100,26 @@ class Schedule:
 
     watches_nonfinite = False
 
-    def __init__(self, due=None, skip=None, *, watches_nonfinite=False):
+    def __init__(self, due=None, skip=None, *, watches_nonfinite=False, steps=None, period=None):
         if due is not None:
             self.due = due
+        elif steps is None and type(self).due is Schedule.due:
+            steps = _never  # never due
         self.skip = skip
         self.watches_nonfinite = watches_nonfinite
+        self._steps = steps
+        self.period = period  # train steps from one due batch to the next (None: not fixed)
 
     def due(self, batch, last):
         return NOT_DUE
+
+    def steps_to_due(self):
+        """When every epoch from here on is one whole pass of the data: how
+        many train steps until the end hook is due (1: at the next batch;
+        ``math.inf``: never), or None when the schedule cannot tell before
+        the epoch (then ``fit`` goes epoch by epoch). Asked only while the
+        callback's counters are up to date (``skip`` included)."""
+        return None if self._steps is None else self._steps()
 
     def fired(self, batch):
         pass
@@ -171,6 +188,21 @@ def batch_schedule(every: int | None = None, seconds: float | None = None):
     return decorate
 
 
+class EpochTimes(NamedTuple):
+    """When an epoch ran, for epoch hooks called after it (``Callback._late_epoch``)."""
+
+    began: float  # time.perf_counter() at its start
+    ended: float  # time.perf_counter() at its end
+    wall: float  # time.time() at its end
+
+
+def has_epoch_hooks_of(callback, cls) -> bool:
+    """True if ``callback``'s epoch hooks are ``cls``'s own (a subclass
+    overriding them may do anything in them)."""
+    kind = type(callback)
+    return kind.on_epoch_begin is cls.on_epoch_begin and kind.on_epoch_end is cls.on_epoch_end
+
+
 class Callback:
     """Base class for callbacks: override the hooks you need.
 
@@ -199,6 +231,15 @@ class Callback:
 
     batch_every: int | None = None
     batch_every_seconds: float | None = None
+    # Set while fit calls this callback's epoch hooks after the epoch ran
+    # (``_epoch_hooks_can_wait``): the times to use instead of the clock's;
+    # and while it calls a batch-end hook later (``_batch_end_can_wait``),
+    # when ``_batch_end_wants_weights``: the model's weights after that
+    # batch (a list as ``model.get_weights()`` gives).
+    _late_epoch: EpochTimes | None = None
+    _late_epoch_reads_times = False  # (else fit need not take them)
+    _late_weights: list | None = None
+    _batch_end_wants_weights = False
 
     def __init__(self):
         self.validation_data = None
@@ -319,6 +360,24 @@ class Callback:
             return EveryNBatches(every)
         assert seconds is not None
         return EverySeconds(seconds)
+
+    def _epoch_hooks_can_wait(self) -> bool:
+        """Whether ``fit`` may call this callback's epoch hooks after the
+        epochs ran (beyond Keras): in order, with the logs Keras gives,
+        before any other hook of this callback and at most a second late.
+        True only of callbacks whose epoch hooks just record, reading the
+        time from ``_late_epoch`` when set. Then a fit of short epochs runs
+        them back to back, with no Python between the native passes."""
+        return False
+
+    def _batch_end_can_wait(self) -> bool:
+        """Whether ``fit`` may call this callback's ``on_train_batch_end``
+        after the batch (beyond Keras), within its epoch's waiting hooks,
+        with the logs of that batch and, if ``_batch_end_wants_weights``,
+        the weights after it in ``_late_weights``. True only of hooks that
+        record (TensorBoard's batch scalars, ModelCheckpoint's weights
+        files) on a fixed period (``Schedule.period``)."""
+        return False
 
     # Stateful-callback protocol (beyond Keras): a callback whose decisions
     # depend on past epochs returns its state here so that a backup can

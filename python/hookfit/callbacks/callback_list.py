@@ -410,23 +410,24 @@ class CallbackList:
 
     # -- what the loop asks for -------------------------------------------------------
 
-    def batch_dispatcher(self, mode: str, steps_per_execution: int = 1):
+    def batch_dispatcher(self, mode: str, steps_per_execution: int = 1, besides=None):
         """What the loop must do around ``mode`` batches: None (nothing: the
         whole run can be one native call), a ``PerBatch`` (hooks at every
         batch) or a ``Scheduled`` (hooks only at the batches the callbacks'
-        schedules name; native runs in between)."""
-        key = (mode, steps_per_execution)
+        schedules name; native runs in between). ``besides``: a callback
+        left out, whose part is done elsewhere (the bar the core draws)."""
+        key = (mode, steps_per_execution, id(besides))
         if key in self._dispatchers:
             found = self._dispatchers[key]
             if found is not None and not found.per_batch:
                 found.reset()
             return found
-        self._dispatchers[key] = found = self._make_dispatcher(mode, steps_per_execution)
+        self._dispatchers[key] = found = self._make_dispatcher(mode, steps_per_execution, besides)
         return found
 
-    def _make_dispatcher(self, mode, steps_per_execution):
+    def _make_dispatcher(self, mode, steps_per_execution, besides=None):
         hb, he = BATCH_HOOKS[mode]
-        members = self._batch_member_indices(mode)
+        members = [i for i in self._batch_member_indices(mode) if self.callbacks[i] is not besides]
         if not members:
             self.costs.note_path(PathNote(mode, "native"))
             return None

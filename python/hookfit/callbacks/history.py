@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, has_epoch_hooks_of
 
 
 class History(Callback):
@@ -26,6 +26,9 @@ class History(Callback):
 
     def on_train_begin(self, logs=None):
         self.epoch = []
+
+    def _epoch_hooks_can_wait(self):
+        return has_epoch_hooks_of(self, History)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

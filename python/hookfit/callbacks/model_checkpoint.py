@@ -14,7 +14,7 @@ import string
 import numpy as np
 
 from hookfit.utils.arguments import check_number
-from hookfit.callbacks.callback import Due, Schedule
+from hookfit.callbacks.callback import Due, Schedule, has_epoch_hooks_of
 from hookfit.callbacks.checkpoint_retention import CheckpointRetention, check_keep
 from hookfit.callbacks.monitor_callback import MonitorCallback
 from hookfit.utils.atomic import check_can_write
@@ -57,6 +57,13 @@ def _template_fields(template: str) -> list[str]:
         if field:
             names.append(field.split(".")[0].split("[")[0])
     return names
+
+
+def _saves_weights_as_hookfit(model) -> bool:
+    """True if ``model.save_weights`` is hookfit's own (not a subclass's)."""
+    from hookfit.models.model import Model
+
+    return isinstance(model, Model) and type(model).save_weights is Model.save_weights
 
 
 class ModelCheckpoint(MonitorCallback):
@@ -131,6 +138,7 @@ class ModelCheckpoint(MonitorCallback):
         self._current_epoch = 0
         self.best = initial_value_threshold
         self._options = options
+        self._saver = None  # a WeightsSaver during a fit
 
         self.load_weights_on_restart = bool(kwargs.pop("load_weights_on_restart", False))
         if self.load_weights_on_restart:
@@ -192,6 +200,20 @@ class ModelCheckpoint(MonitorCallback):
             check_can_write(self.filepath, what="checkpoint file")
         if self.load_weights_on_restart:
             self._load_newest()
+        # Weights files of this fit (its layers cannot change meanwhile) are
+        # written without describing the model anew each time, unless the
+        # model has a save_weights of its own.
+        self._saver = None
+        if self.save_weights_only and _saves_weights_as_hookfit(self.model):
+            from hookfit.saving.weights_saver import WeightsSaver
+
+            self._saver = WeightsSaver(self.model)
+
+    def on_train_end(self, logs=None):
+        self._saver = None
+
+    def on_exception(self, exception, logs=None):
+        self._saver = None
 
     def _load_newest(self):
         """tf-keras 2's restart: the newest file matching the template, if any."""
@@ -212,6 +234,11 @@ class ModelCheckpoint(MonitorCallback):
         if self._should_save_on_batch(batch):
             self._save_model(epoch=self._current_epoch, batch=batch, logs=logs)
 
+    def _epoch_hooks_can_wait(self):
+        # Saving every N batches, its epoch hooks only count (and name the
+        # epoch for the file name, which a batch save reads only after them).
+        return self.save_freq != "epoch" and has_epoch_hooks_of(self, ModelCheckpoint)
+
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
 
@@ -230,7 +257,23 @@ class ModelCheckpoint(MonitorCallback):
         # Only the batches where a save is due need this callback's hook.
         if self.save_freq == "epoch":
             return Schedule()  # never due: its batch hook would do nothing
-        return Schedule(due=self._next_save_batch, skip=self._skip_batches)
+        return Schedule(due=self._next_save_batch, skip=self._skip_batches, steps=self._steps_to_save,
+                        period=self.save_freq)
+
+    _batch_end_wants_weights = True
+
+    def _batch_end_can_wait(self):
+        # A weights file can be written from the weights taken at its batch
+        # (within a second: trainers/back_to_back.py); a whole-model file
+        # would need the optimizer's state too, and a printed line must
+        # come at its batch.
+        return (self.save_weights_only and not self.verbose
+                and type(self).on_train_batch_end is ModelCheckpoint.on_train_batch_end
+                and self._epoch_hooks_can_wait())
+
+    def _steps_to_save(self):
+        # On whole epochs Keras 2's index-difference count is a step count.
+        return self.save_freq - self._batches_seen_since_last_saving
 
     def _next_save_batch(self, batch, last):
         """The first batch >= ``batch`` where ``_should_save_on_batch`` says yes."""
@@ -322,6 +365,13 @@ class ModelCheckpoint(MonitorCallback):
             self._retention.saved(filepath, epoch=epoch, batch=batch, value=value)
 
     def _write(self, filepath):
+        saver = self._saver
+        if saver is not None:
+            return saver.save(filepath, self._late_weights)
+        if self._late_weights is not None:
+            from hookfit.saving import save_weights
+
+            return save_weights(self.model, filepath, overwrite=True, weights=self._late_weights)
         if self.save_weights_only:
             save = getattr(self.model, "save_weights", None)
             if save is None:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from hookfit.callbacks.callback import Callback, Due, Schedule
+from hookfit.callbacks.callback import Callback, Due, Schedule, has_epoch_hooks_of
 from hookfit.callbacks.tensorboard_events import ScalarEventWriter
 from hookfit.utils.atomic import check_can_write
 
@@ -169,8 +169,16 @@ class TensorBoard(Callback):
         self._global_train_batch = 0
         self._in_fit = True
 
+    _late_epoch_reads_times = True
+
+    def _epoch_hooks_can_wait(self):
+        # The epoch records are buffered anyway (flushed every 120 s); the
+        # weight histograms need the weights of that very epoch.
+        return not self.histogram_freq and has_epoch_hooks_of(self, TensorBoard)
+
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        late = self._late_epoch
+        self._epoch_start = time.perf_counter() if late is None else late.began
         self._epoch_steps = 0
 
     def _batch_schedule(self, mode):
@@ -178,11 +186,19 @@ class TensorBoard(Callback):
         # others are counted by ``_skip_batches``.
         if self.update_freq == "epoch":
             return Schedule(skip=self._skip_batches)
-        return Schedule(due=self._next_write_batch, skip=self._skip_batches)
+        return Schedule(due=self._next_write_batch, skip=self._skip_batches, steps=self._steps_to_write,
+                        period=self.update_freq)
+
+    def _batch_end_can_wait(self):
+        # Its batch scalars are buffered like the epoch records.
+        return type(self).on_train_batch_end is TensorBoard.on_train_batch_end and self._epoch_hooks_can_wait()
 
     def _next_write_batch(self, batch, last):
+        return Due(batch=batch + self._steps_to_write() - 1)
+
+    def _steps_to_write(self):
         f = self.update_freq
-        return Due(batch=batch + (f - 1 - self._global_train_batch % f))
+        return f - self._global_train_batch % f
 
     def _skip_batches(self, batch, count):
         self._global_train_batch += count
@@ -208,17 +224,19 @@ class TensorBoard(Callback):
                     validation["epoch_" + key[4:]] = float(value)
                 else:
                     train["epoch_" + key] = float(value)
+        late = self._late_epoch
         if self.write_steps_per_second and self._epoch_start is not None:
             steps = self._epoch_steps or (self.params or {}).get("steps") or 0
-            elapsed = time.perf_counter() - self._epoch_start
+            elapsed = (time.perf_counter() if late is None else late.ended) - self._epoch_start
             train["epoch_steps_per_second"] = steps / elapsed if elapsed > 0 else 0.0
         # No flush per epoch: like TensorFlow's summary writers, the writer
         # flushes on an interval (120 s); the files are complete at
         # on_train_end / on_exception, which close the writers.
+        wall = None if late is None else late.wall
         if train:
-            self._writer("train").add_scalars(train, epoch)
+            self._writer("train").add_scalars(train, epoch, wall_time=wall)
         if validation:
-            self._writer("validation").add_scalars(validation, epoch)
+            self._writer("validation").add_scalars(validation, epoch, wall_time=wall)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
 

@@ -149,15 +149,17 @@ class ScalarEventWriter:
         if len(self._buffer) >= self._max_buffer or time.monotonic() >= self._next_flush:
             self.flush()
 
-    def add_scalars(self, values: dict, step: int) -> None:
-        """One event holding every ``tag -> float`` of ``values`` at ``step``."""
+    def add_scalars(self, values: dict, step: int, wall_time: float | None = None) -> None:
+        """One event holding every ``tag -> float`` of ``values`` at
+        ``step``, stamped ``wall_time`` (``time.time()`` seconds; now if None)."""
         if not values:
             return
         tags = tuple(values)
         layout = self._layouts.get(tags)
         if layout is None:
             layout = self._layouts[tags] = _ScalarsLayout(tags)
-        self._append(_event_start(int(step), time.time()) + layout.pack(values.values()))
+        when = time.time() if wall_time is None else wall_time
+        self._append(_event_start(int(step), when) + layout.pack(values.values()))
         self._flush_if_due()
 
     def add_summary(self, encoded_summary: bytes, step: int) -> None:

@@ -52,6 +52,11 @@ def h5_bytes(write) -> bytes:
     return _LAYOUTS.file_bytes(plan, h5py)
 
 
+def layout_of(plan) -> h5_plan.Layout | None:
+    """The stored layout of ``plan``'s files, once two have been written."""
+    return _LAYOUTS.layout(plan)
+
+
 def write_h5(path, write) -> None:
     """Build the HDF5 file in memory, then write it atomically."""
     atomic_write_bytes(path, h5_bytes(write))

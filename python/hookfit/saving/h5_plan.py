@@ -212,6 +212,13 @@ class LayoutCache:
             self._remember(key, find_layout(plan, h5py, real, regions) or _NO_LAYOUT)
         return real
 
+    def layout(self, plan: Plan) -> Layout | None:
+        """The layout known for ``plan``'s key (after two files), or None."""
+        key = plan.key()
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry if isinstance(entry, Layout) else None
+
     def _remember(self, key, entry) -> None:
         with self._lock:
             entries = self._entries

@@ -19,7 +19,7 @@ import numpy as np
 
 from hookfit.saving import h5_io, keras_layers, optimizer_variables
 from hookfit.saving.file_errors import FileFormatError
-from hookfit.saving.layer_weights import WeightsMismatchError
+from hookfit.saving.layer_weights import WeightsMismatchError, current_weights
 
 KERAS_VERSION = "2.21.0"  # the tf-keras these files follow
 BACKEND = "tensorflow"
@@ -30,7 +30,10 @@ def _weight_names(layer) -> list[str]:
     return [f"{layer.name}/{n}:0" for n in names[: len(layer.get_weights())]]
 
 
-def write_weights(group, model) -> None:
+def write_weights(group, model, weights_of=None) -> None:
+    """``weights_of(layer)``: the arrays to write for ``layer`` (default:
+    its current weights)."""
+    weights_of = weights_of or current_weights
     layers = list(model.layers)
     group.attrs["layer_names"] = np.array([layer.name.encode("utf8") for layer in layers])
     group.attrs["backend"] = BACKEND.encode("utf8")
@@ -39,7 +42,7 @@ def write_weights(group, model) -> None:
         g = group.create_group(layer.name)
         names = _weight_names(layer)
         g.attrs["weight_names"] = np.array([n.encode("utf8") for n in names], dtype="S")
-        for name, value in zip(names, layer.get_weights()):
+        for name, value in zip(names, weights_of(layer)):
             g.put_dataset(name, np.asarray(value, dtype=np.float32))
     g = group.create_group("top_level_model_weights")
     g.attrs["weight_names"] = np.array([], dtype="S1")

@@ -12,15 +12,18 @@ import numpy as np
 
 from hookfit.saving import h5_io, optimizer_variables
 from hookfit.saving.file_errors import FileFormatError
-from hookfit.saving.layer_weights import layer_entries
+from hookfit.saving.layer_weights import current_weights as _current, layer_entries
 
 
-def write(f, model, *, optimizer=None) -> None:
+def write(f, model, *, optimizer=None, weights_of=None) -> None:
+    """``weights_of(layer)``: the arrays to write for ``layer`` (default:
+    its current weights)."""
+    weights_of = weights_of or _current
     layers = f.create_group("layers")
     for entry, layer in layer_entries(model):
         group = layers.create_group(entry).create_group("vars")
         group.attrs["name"] = getattr(layer, "name", entry)
-        for i, w in enumerate(layer.get_weights()):
+        for i, w in enumerate(weights_of(layer)):
             group.put_dataset(str(i), np.asarray(w, dtype=np.float32))
     if optimizer is not None:
         group = f.create_group("optimizer").create_group("vars")

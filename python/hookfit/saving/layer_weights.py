@@ -48,6 +48,24 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
+def current_weights(layer) -> list:
+    """``layer``'s weights now (what a save writes by default)."""
+    return layer.get_weights()
+
+
+def weights_by_layer(model, weights) -> Callable:
+    """``weights`` (a list as ``model.get_weights()`` gives, e.g. taken
+    earlier) as a ``weights_of(layer)`` for the writers."""
+    by_layer, at = {}, 0
+    for layer in model.layers:
+        n = len(layer.weights)
+        by_layer[id(layer)] = weights[at:at + n]
+        at += n
+    if at != len(weights):
+        raise ValueError(f"{len(weights)} arrays given for a model with {at} weights.")
+    return lambda layer: by_layer[id(layer)]
+
+
 def layer_entries(model) -> list[tuple[str, Any]]:
     """[(entry name, layer)] in model order, named as Keras 3 names them."""
     layers = list(getattr(model, "layers", []))

@@ -20,7 +20,9 @@ import numpy as np
 
 from hookfit.saving import checksum, h5_io, keras2_h5, keras3_weights
 from hookfit.saving.file_errors import FileFormatError
-from hookfit.saving.layer_weights import StoredArray, check_and_set, layer_entries
+from hookfit.saving.layer_weights import (
+    StoredArray, check_and_set, current_weights, layer_entries, weights_by_layer,
+)
 from hookfit.saving.npz_reader import open_npz
 from hookfit.saving.npz_writer import npz_bytes
 from hookfit.saving.paths import check_overwrite, weights_format
@@ -33,23 +35,26 @@ def _entry_key(entry: str, index: int) -> str:
     return f"layers/{entry}/vars/{index}"
 
 
-def save_weights(model, path, overwrite: bool = True) -> None:
+def save_weights(model, path, overwrite: bool = True, weights=None) -> None:
     """Save the weights of every layer of ``model`` to ``path`` atomically.
+    ``weights``: a list as ``model.get_weights()`` gives (taken earlier) to
+    write instead of the current weights.
 
     >>> model.save_weights("model.weights.h5")  # doctest: +SKIP
     """
     kind = weights_format(path)
     check_overwrite(path, overwrite)
+    weights_of = current_weights if weights is None else weights_by_layer(model, weights)
     if kind == "keras3_h5":
-        h5_io.write_h5(path, lambda f: keras3_weights.write(f, model))
+        h5_io.write_h5(path, lambda f: keras3_weights.write(f, model, weights_of=weights_of))
     elif kind == "keras2_h5":
         layer_entries(model)  # the same "not built" checks as the other layouts
-        h5_io.write_h5(path, lambda f: keras2_h5.write_weights(f, model))
+        h5_io.write_h5(path, lambda f: keras2_h5.write_weights(f, model, weights_of))
     else:
         arrays = {
             _entry_key(entry, i): np.asarray(w, dtype=np.float32)
             for entry, layer in layer_entries(model)
-            for i, w in enumerate(layer.get_weights())
+            for i, w in enumerate(weights_of(layer))
         }
         arrays[_CHECKSUMS_KEY] = np.array(json.dumps({k: checksum.crc32(a) for k, a in arrays.items()}))
         atomic_write_bytes(path, npz_bytes(arrays))

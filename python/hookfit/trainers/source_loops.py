@@ -29,6 +29,7 @@ from hookfit.callbacks.cost_details import PathNote
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import graceful_interrupt
 from hookfit.trainers.batch_sources import is_batch_source, is_index_dataset, make_source, unpack_batch
+from hookfit.trainers.validation import should_eval
 from hookfit.utils import rng
 
 logger = logging.getLogger("hookfit")
@@ -259,7 +260,7 @@ def _close(source, validation) -> None:
 
 def _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation, validation_freq,
                 class_weight) -> dict:
-    from hookfit.trainers.trainer import _should_eval, logs_builder
+    from hookfit.trainers.trainer import logs_builder
 
     network, source = model._loop_network(), it.source
     make_logs = logs_builder(model.metrics_names)
@@ -291,7 +292,7 @@ def _fit_epochs(model, cl, it, runner, epochs, initial_epoch, validation, valida
                 ran_out = True
                 _ran_out_warning((epochs - initial_epoch) * it.inferred_steps)
         epoch_logs = make_logs(network.metric_results())
-        if validation is not None and _should_eval(epoch, validation_freq):
+        if validation is not None and should_eval(epoch, validation_freq):
             val_logs = _validate(model, cl, validation, runner)
             epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
         it.epoch += 1

@@ -10,9 +10,10 @@ a) Python holds no numeric loop: the batches run in native chunks, as long
    Keras), or a schedule (the progress bar's redraws, ``save_freq``/
    ``update_freq`` every N batches, ``steps_per_execution``, callbacks
    declaring ``batch_every``); ``TerminateOnNaN`` is checked inside the
-   native call. When nothing but History watches (no epoch or batch hook of
-   another callback, no bar; validation on arrays allowed), the epochs run
-   back to back and History gets their logs after the run; an ``evaluate``/``predict``
+   native call. When every epoch hook can wait and every batch hook is due
+   a known number of steps ahead (History, fit's bar, TensorBoard,
+   ModelCheckpoint every N batches, TerminateOnNaN; validation on arrays
+   allowed), the epochs run back to back (``back_to_back.py``); an ``evaluate``/``predict``
    with no callback and no bar skips the callback list altogether. Python
    run between two passes over the data runs cold (the pass has streamed
    the data through the caches), so every call it skips counts.
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import numbers
 import sys
 import threading
 import time
@@ -56,10 +56,16 @@ from hookfit.callbacks.callback_list import CallbackList
 from hookfit.callbacks.cost_details import PathNote
 from hookfit.callbacks.history import History
 from hookfit.trainers import data_adapter as da
-from hookfit.trainers import graceful_interrupt, source_loops
+from hookfit.trainers import back_to_back, graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
 from hookfit.trainers.batch_runner import Steps, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
+from hookfit.trainers.validation import (
+    check_validation_freq as _check_validation_freq,
+    should_eval as _should_eval,
+    test_batch_count as _test_batch_count,
+    validates_before as _validates_before,
+)
 from hookfit.utils.arguments import is_integer
 
 _clock = time.perf_counter_ns
@@ -102,37 +108,6 @@ def _resolve_verbose(verbose, argument="verbose") -> int:
     return int(verbose)
 
 
-def _should_eval(epoch: int, validation_freq) -> bool:
-    if isinstance(validation_freq, numbers.Integral):
-        return (epoch + 1) % validation_freq == 0
-    return epoch + 1 in validation_freq
-
-
-def _validates_before(epochs: int, epoch: int, validation_freq) -> bool:
-    """Whether some epoch from ``epoch`` to ``epochs - 1`` validates."""
-    if isinstance(validation_freq, numbers.Integral):
-        every = int(validation_freq)
-        return epochs // every > epoch // every
-    return any(epoch < e <= epochs for e in validation_freq)
-
-
-def _check_validation_freq(validation_freq):
-    if isinstance(validation_freq, bool):
-        raise ValueError(f"validation_freq must be an int or a list of ints; got {validation_freq!r}")
-    if is_integer(validation_freq):
-        if validation_freq < 1:
-            raise ValueError(f"validation_freq must be >= 1; got {validation_freq}")
-        return int(validation_freq)
-    if isinstance(validation_freq, (list, tuple, set)) and all(
-        is_integer(v) for v in validation_freq
-    ):
-        return frozenset(int(v) for v in validation_freq)
-    raise ValueError(
-        f"validation_freq should be an integer or a list of epoch numbers (1-based); "
-        f"got {validation_freq!r}"
-    )
-
-
 def _check_steps_per_execution(value) -> int:
     if value is None:
         return 1
@@ -148,12 +123,6 @@ def _no_callbacks(callbacks) -> bool:
     """No callback given (None, or an empty list or tuple; a CallbackList,
     even empty, takes the usual path)."""
     return callbacks is None or (type(callbacks) in (list, tuple) and not callbacks)
-
-
-def _test_batch_count(n_rows: int, batch_size: int, steps) -> int:
-    """Batches a test run takes: one pass, or ``steps`` if fewer."""
-    n_batches = -(-n_rows // batch_size)
-    return steps if steps is not None and steps < n_batches else n_batches
 
 
 def _at_most_rows(batch_size: int, n: int) -> int:
@@ -643,7 +612,8 @@ class Trainer:
             val_data = None  # (as the per-epoch loop, which never touches it then)
         logger = cl.progbar_logger
         drawn = None if logger is None else native_progbar.drawable(logger, self._steps_per_execution)
-        if self._only_history_watches(cl, it, epochs, val_data, parallel, guard, network, drawn):
+        plan = back_to_back.eligible(self, cl, it, epochs, val_data, parallel, guard, network, drawn)
+        if plan is not None:
             bar = None
             if drawn is not None:  # the core draws it, if it can on this stream
                 names = self.metrics_names
@@ -653,7 +623,7 @@ class Trainer:
             if drawn is None or bar is not None:
                 validation = None if val_data is None else (val_data, val_batch_size, val_steps, val_freq)
                 # Every epoch ran, or another thread set stop_training: done either way.
-                return self._plain_epochs(cl, it, epochs, network, make_logs, validation, drawn, bar)
+                return self._plain_epochs(cl, it, epochs, network, make_logs, plan, validation, drawn, bar)
         if parallel is None:
             steps = self._train_steps(it, make_logs)
         else:
@@ -703,127 +673,10 @@ class Trainer:
                 break
         return epoch_logs
 
-    def _only_history_watches(self, cl, it, epochs, val_data, parallel, guard, network,
-                              drawn=None) -> bool:
-        """Whether the fit's remaining epochs can run as ``_plain_epochs``:
-        some epoch is left; no callback but History itself (not a subclass
-        with hooks of its own) has epoch hooks, none has batch hooks, and
-        none has test hooks when a validation will run; validation (if any)
-        on arrays; no Python metrics, no graceful-interrupt guard, one
-        process; every remaining epoch is one whole pass of the data, not
-        shuffled by batch. ``drawn``: a ``ProgbarLogger`` whose hooks do not
-        count (the core can draw its bar: ``native_progbar.drawable``)."""
-        if (parallel is not None or guard is not None or network is not self._network
-                or self.stop_training or it.epoch >= epochs):
-            return False
-        if not it.at_epoch_start or it.stopped or it.shuffle == "batch":
-            return False
-        per_pass = it.batches_per_pass
-        if it.steps_per_epoch != per_pass or it.step % per_pass:
-            return False
-        if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
-            return False
-        if cl.batch_members("train", besides=drawn):
-            return False
-        if val_data is not None and (
-                hasattr(val_data, "batches")  # a batch source: its own loop
-                or cl.implementers("on_test_begin", besides=drawn)
-                or cl.implementers("on_test_end", besides=drawn)
-                or cl.batch_members("test", besides=drawn)):
-            return False
-        return not cl.implementers("on_epoch_begin", besides=drawn) and all(
-            type(c).on_epoch_end is History.on_epoch_end
-            for c in cl.implementers("on_epoch_end", besides=drawn))
-
-    def _plain_epochs(self, cl, it, epochs, network, make_logs, validation=None, drawn=None,
+    def _plain_epochs(self, cl, it, epochs, network, make_logs, plan, validation=None, drawn=None,
                       bar=None) -> dict:
-        """The remaining epochs of a fit that only History watches
-        (``_only_history_watches``): each epoch one native call over its pass
-        (and one over the validation rows when due), in a loop with nothing
-        else in it; History gets each epoch's logs after the run, or before
-        an exception (Ctrl-C) leaves it, exactly as the per-epoch loop gives
-        them (a thread reading ``model.history`` meanwhile sees them late).
-        Why: between two passes that stream the data through the caches, the
-        per-epoch callback machinery runs cold; on the tutorial's 8-batch
-        epochs it cost ~15% of the epoch. ``validation``: ``(data,
-        batch_size, steps, freq)`` or None. ``bar``: the core's bar
-        (``native_progbar``) drawn in place of the ``ProgbarLogger``
-        ``drawn``, whose hooks are not called. Returns the last epoch's
-        logs."""
-        data, batch_size, n_rows, opt = it.dataset, it.batch_size, it.n_rows, self.optimizer
-
-        if validation is not None:
-            val_data, val_batch_size, val_steps, val_freq = validation
-            val_batches = _test_batch_count(val_data.n_rows, val_batch_size, val_steps)
-            val_rows = min(val_data.n_rows, val_batches * val_batch_size)
-        first_epoch = it.epoch
-        results = []  # (train values, validation values or None) per epoch
-        costs = cl.costs
-        start = _clock()
-        # As the per-epoch loop counts them: native time and calls (also of
-        # a call that raised), steps, and the wall time of each mode's part.
-        ran_total = train_ns = train_calls = test_ns = test_calls = test_wall = 0
-        costs.note_path(PathNote("train", "native"))
-        if validation is not None:
-            costs.note_path(PathNote("test", "native"))
-        try:
-            with native_progbar.flushed(bar):
-                while it.epoch < epochs:
-                    network.reset_metrics()
-                    if bar is not None:
-                        bar.start(it.epoch)
-                    for _, count in it.segments():  # one pass (installs its order)
-                        before = network.iterations
-                        t = _clock()
-                        try:
-                            ran = network.train_batches(data, 0, n_rows, batch_size,
-                                                        opt._rates_for(before, count), bar=bar)
-                        except BaseException:
-                            # Ctrl-C between batches: count the batches that ran.
-                            it.step += int(network.iterations) - int(before)
-                            raise
-                        finally:
-                            train_ns += _clock() - t
-                            train_calls += 1
-                        it.step += ran
-                        ran_total += ran
-                    train_values = network.metric_results()
-                    val_values = None
-                    if validation is not None and _should_eval(it.epoch, val_freq):
-                        t0 = _clock()
-                        try:
-                            network.reset_metrics()
-                            t = _clock()
-                            try:
-                                network.test_batches(val_data, 0, val_rows, val_batch_size)
-                            finally:
-                                test_ns += _clock() - t
-                                test_calls += 1
-                            val_values = network.metric_results()
-                        finally:
-                            test_wall += _clock() - t0
-                    results.append((train_values, val_values))
-                    it.end_epoch()
-                    if bar is not None:
-                        bar.finish(train_values, val_values)
-                    if self.stop_training:  # only another thread can set it here
-                        break
-        finally:
-            costs.add_native("train", train_ns, calls=train_calls)
-            costs.count_steps("train", ran_total)
-            costs.add_steps_time(_clock() - start - test_wall, "train")
-            if test_calls:
-                costs.add_native("test", test_ns, calls=test_calls)
-                costs.count_steps("test", sum(v is not None for _, v in results) * val_batches)
-                costs.add_steps_time(test_wall, "test")
-            begin, end = cl.on_epoch_begin, cl.on_epoch_end
-            if drawn is not None:  # its bar was drawn by the core
-                begin = functools.partial(cl.call_without, "on_epoch_begin", drawn)
-                end = functools.partial(cl.call_without, "on_epoch_end", drawn)
-            for i, (train_values, val_values) in enumerate(results):
-                begin(first_epoch + i, {})
-                end(first_epoch + i, self._epoch_logs(make_logs, train_values, val_values))
-        return self._epoch_logs(make_logs, *results[-1]) if results else {}
+        """The remaining epochs back to back (``back_to_back.run``)."""
+        return back_to_back.run(self, cl, it, epochs, network, make_logs, plan, validation, drawn, bar)
 
     @staticmethod
     def _epoch_logs(make_logs, train_values, val_values) -> dict:
@@ -832,10 +685,13 @@ class Trainer:
             logs.update({"val_" + k: v for k, v in make_logs(val_values).items()})
         return logs
 
-    def _train_steps(self, it, make_logs) -> Steps:
+    def _train_steps(self, it, make_logs, bar=None) -> Steps:
+        """``bar``: the core's progress bar, drawn by ``many``'s runs."""
         network, data, opt = self._loop_network(), it.dataset, self.optimizer
         batch_size, n_rows = it.batch_size, it.n_rows
         results = network.metric_results
+
+        drawn = {} if bar is None else {"bar": bar}  # (only the compiled network draws one)
 
         def many(j, k, stop_on_nonfinite):
             start = j * batch_size
@@ -844,7 +700,7 @@ class Trainer:
             try:
                 return network.train_batches(
                     data, start, rows, batch_size, opt._rates_for(network.iterations, k),
-                    stop_on_nonfinite=stop_on_nonfinite,
+                    stop_on_nonfinite=stop_on_nonfinite, **drawn,
                 )
             except BaseException as e:
                 # Ctrl-C between batches keeps the position exact: count the

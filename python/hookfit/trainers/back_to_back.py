@@ -1,0 +1,430 @@
+"""A fit's epochs back to back: one native call per pass, epoch hooks later.
+
+Between two passes that stream the data through the caches, Python runs
+cold: on the tutorial's 8-batch epochs the per-epoch callback machinery
+cost ~15% of the epoch, and a ModelCheckpoint + TensorBoard pair ~50%. So
+when every callback with epoch hooks can wait for them
+(``Callback._epoch_hooks_can_wait``: History, TensorBoard without
+histograms, ModelCheckpoint saving every N batches) and every batch hook
+is due after a number of steps known ahead (``Schedule.steps_to_due``:
+``save_freq``/``update_freq`` every N batches, TerminateOnNaN), the
+remaining epochs run in a loop with nothing else in it:
+
+- an epoch where no batch hook is due is one native call (which also
+  watches the loss for TerminateOnNaN and draws fit's own bar);
+- an epoch where one is due (or the loss went NaN/inf) runs as the
+  per-epoch loop runs it: native chunks up to that batch, the hooks with
+  that batch's logs, its epoch hooks at its start and end;
+- the waiting epochs' hooks are given, in order, with the logs and the
+  times of their epochs (``Callback._late_epoch``), before any other hook
+  runs, at least once a second, at the end, and before an exception leaves.
+
+So every callback gets the calls, logs and counters the per-epoch loop
+gives it; only when its epoch hooks run differs (a thread reading
+``model.history`` meanwhile sees the epochs up to a second late).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from typing import Any
+
+from hookfit.callbacks import native_progbar
+from hookfit.callbacks.callback import EpochTimes
+from hookfit.callbacks.cost_details import PathNote
+from hookfit.trainers.batch_runner import run_batches
+from hookfit.trainers.validation import should_eval, test_batch_count
+
+_clock = time.perf_counter_ns
+GIVE_EVERY_NS = 1_000_000_000  # the waiting hooks run at least this often,
+MAX_WAITING_BYTES = 64 << 20  # and once the weights taken for them hold this much
+
+
+def eligible(trainer, cl, it, epochs, val_data, parallel, guard, network, drawn=None):
+    """Whether the fit's remaining epochs can run back to back: None if
+    not, else ``(watchers, dispatch)``: the callbacks with epoch hooks
+    (all can wait) and the train batches' ``Scheduled`` dispatcher (None:
+    no batch hook).
+
+    Needed: some epoch is left, each a whole pass of the data not shuffled
+    by batch; one process, no graceful-interrupt guard, no Python metrics;
+    every callback with epoch hooks can wait for them; every batch hook is
+    due a known number of steps ahead (and none is a begin hook); no test
+    hooks when a validation (on arrays) will run. ``drawn``: a
+    ``ProgbarLogger`` whose hooks do not count (the core draws its bar)."""
+    no = None
+    if (parallel is not None or guard is not None or network is not trainer._network
+            or trainer.stop_training or it.epoch >= epochs):
+        return no
+    if not it.at_epoch_start or it.stopped or it.shuffle == "batch":
+        return no
+    per_pass = it.batches_per_pass
+    if it.steps_per_epoch != per_pass or it.step % per_pass:
+        return no
+    if it.total_steps - it.step < (epochs - it.epoch) * per_pass:
+        return no
+    watchers = _epoch_watchers(cl, drawn)
+    for c in watchers:
+        if not c._epoch_hooks_can_wait():
+            return no
+    if val_data is not None and (
+            hasattr(val_data, "batches")  # a batch source: its own loop
+            or cl.implementers("on_test_begin", besides=drawn)
+            or cl.implementers("on_test_end", besides=drawn)
+            or cl.batch_members("test", besides=drawn)):
+        return no
+    if not cl.batch_members("train", besides=drawn):
+        return watchers, None
+    if trainer._steps_per_execution != 1:
+        return no
+    dispatch = cl.batch_dispatcher("train", besides=drawn)
+    if dispatch is None or dispatch.per_batch or dispatch.steps_to_due() is None:
+        return no
+    if drawn is not None and drawn.verbose == 1 and not all(
+            _waits(cl, e) or e.schedule.steps_to_due() == math.inf for e in dispatch.entries):
+        # The bar's draws come after the other callbacks' batch hooks
+        # (which may print), and the core draws inside its runs: only hooks
+        # that wait, or run where a NaN/inf loss stopped the run (the draw
+        # then comes after them: ``NativeProgbar.batch_end``), go with it.
+        return no
+    return watchers, dispatch
+
+
+def _waits(cl, entry) -> bool:
+    """Whether a scheduled callback's batch-end hook waits (is given later)."""
+    return entry.schedule.period is not None and cl.callbacks[entry.index]._batch_end_can_wait()
+
+
+def _epoch_watchers(cl, drawn) -> list:
+    """The callbacks with epoch hooks (but ``drawn``), each once."""
+    end = cl.implementers("on_epoch_end", besides=drawn)
+    begin = cl.implementers("on_epoch_begin", besides=drawn)
+    return end + [c for c in begin if c not in end] if begin else end
+
+
+def run(trainer, cl, it, epochs, network, make_logs, plan, validation=None, drawn=None, bar=None) -> dict:
+    """Run the remaining epochs; ``plan``: what ``eligible`` returned.
+    ``validation``: ``(data, batch_size, steps, freq)`` or None. ``bar``:
+    the core's bar (``native_progbar``) drawn in place of the
+    ``ProgbarLogger`` ``drawn``, whose hooks are not called. Returns the
+    last epoch's logs."""
+    return _Epochs(trainer, cl, it, network, make_logs, plan, validation, drawn, bar).run(epochs)
+
+
+class _Epochs:
+    """The loop of ``run`` and its state. Step numbers are ``it.step``
+    values: a hook due at step ``s`` is due after the batch that makes the
+    step count ``s``. Waiting epochs are (epoch, train values, validation
+    values, EpochTimes or None, [(batch, logs, weights or None)] taken for
+    the waiting batch hooks) in ``waiting``."""
+
+    # Defaults (a fit with no batch hook changes none of these but counters).
+    steps: Any = None  # the per-epoch loop's Steps, for the epochs run as it runs them
+    watch = False  # the native runs stop after a NaN/inf loss
+    live_due = math.inf  # the step where a hook that cannot wait is due
+    next_take = math.inf  # the first step where a waiting batch hook is due
+    wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
+    wants_weights: tuple | list = ()  # callbacks whose waiting batch hook takes the weights
+    timed = False  # some waiting epoch hook reads the epoch's times
+    given = 0  # the waiting epochs before this one were given
+    waiting_bytes = 0  # weights taken and not written yet
+    failed = False  # a waiting hook raised: the fit ends with its error
+    # As the per-epoch loop counts them: native time and calls (also of a
+    # call that raised), steps, and the wall time of each mode's part
+    # (without the epoch hooks, which that loop runs outside it).
+    ran = train_ns = train_calls = ran_until = 0
+    test_ns = test_calls = validated = test_wall = hooks_wall = 0
+
+    def __init__(self, trainer, cl, it, network, make_logs, plan, validation, drawn, bar):
+        self.trainer, self.cl, self.it, self.network = trainer, cl, it, network
+        self.late, dispatch = plan  # (the callbacks whose epoch hooks wait)
+        self.make_logs, self.bar, self.dispatch = make_logs, bar, dispatch
+        self.per_pass = it.batches_per_pass
+        self.validation = validation
+        if validation is not None:
+            val_data, val_batch_size, val_steps, _ = validation
+            self.val_batches = test_batch_count(val_data.n_rows, val_batch_size, val_steps)
+            self.val_rows = min(val_data.n_rows, self.val_batches * val_batch_size)
+        self.begin, self.end = cl.on_epoch_begin, cl.on_epoch_end
+        if drawn is not None:  # its bar is drawn by the core
+            self.begin = functools.partial(cl.call_without, "on_epoch_begin", drawn)
+            self.end = functools.partial(cl.call_without, "on_epoch_end", drawn)
+        for c in self.late:
+            if c._late_epoch_reads_times:
+                self.timed = True
+        self.waiting: list = []
+        if dispatch is None:
+            cl.costs.note_path(PathNote("train", "native"))
+        else:
+            self.watch = dispatch.stop_on_nonfinite
+            self.steps = trainer._train_steps(it, make_logs, bar=bar)
+            self.steps.many = cl.costs.timed("train", self.steps.many)
+            if bar is not None:
+                logs_at = self.steps.logs
+
+                def bar_then_logs(j):
+                    # Called just before due hooks, which may print: the
+                    # bar's kept text goes out first.
+                    bar.flush()
+                    return logs_at(j)
+
+                self.steps.logs = bar_then_logs
+            self.waits = [e for e in dispatch.entries if _waits(cl, e)]
+            self.wants_weights = [cl.callbacks[e.index] for e in self.waits
+                                  if cl.callbacks[e.index]._batch_end_wants_weights]
+            self._due_from_counters()
+        if validation is not None:
+            cl.costs.note_path(PathNote("test", "native"))
+
+    def _due_from_counters(self) -> None:
+        """Where the batch hooks are due next, from the callbacks' counters
+        (up to date: every waiting hook given)."""
+        step = self.it.step
+        waits = self.waits
+        self.wait_due = {e: step + e.schedule.steps_to_due() for e in waits}
+        self.next_take = min(self.wait_due.values(), default=math.inf)
+        self.live_due = step + min((e.schedule.steps_to_due() for e in self.dispatch.entries if e not in waits),
+                                   default=math.inf)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self, epochs) -> dict:
+        it, network, trainer, bar = self.it, self.network, self.trainer, self.bar
+        costs = self.cl.costs
+        start = _clock()
+        give_at = start + GIVE_EVERY_NS
+        last = None  # (train values, validation values) of the last epoch
+        try:
+            with native_progbar.flushed(bar):
+                while it.epoch < epochs:
+                    epoch = it.epoch
+                    began = _clock() if self.timed else 0
+                    network.reset_metrics()
+                    if bar is not None:
+                        bar.start(epoch)
+                    live, taken = False, None
+                    if self.live_due <= it.step + self.per_pass:
+                        live = True
+                        self._live_pass(epoch)
+                    elif self.next_take <= it.step + self.per_pass:
+                        live, taken = self._quiet_pass(epoch)
+                    else:  # (most epochs: one native call, nothing else)
+                        for first, count in it.segments():  # one pass (installs its order)
+                            ran = self._native(first, count)
+                            if ran < count:
+                                live = True
+                                self._nonfinite(epoch, None, first, count, ran - 1)
+                                break
+                    train_values = network.metric_results()
+                    val_values = None
+                    if self.validation is not None and should_eval(epoch, self.validation[3]):
+                        val_values = self._validate()
+                    last = (train_values, val_values)
+                    it.end_epoch()
+                    if bar is not None:
+                        bar.finish(train_values, val_values)
+                    if live:
+                        self._hook(self.end, epoch, self.trainer._epoch_logs(self.make_logs, *last))
+                        if self.dispatch is not None:
+                            self._due_from_counters()
+                    else:
+                        times = EpochTimes(began / 1e9, _clock() / 1e9, time.time()) if self.timed else None
+                        self.waiting.append((epoch, train_values, val_values, times, taken))
+                        if self.ran_until >= give_at or self.waiting_bytes > MAX_WAITING_BYTES:
+                            self._give()
+                            give_at = _clock() + GIVE_EVERY_NS
+                    if trainer.stop_training:  # a hook's, or another thread's
+                        break
+        finally:
+            costs.add_native("train", self.train_ns, calls=self.train_calls)
+            costs.count_steps("train", self.ran)
+            costs.add_steps_time(_clock() - start - self.test_wall - self.hooks_wall, "train")
+            if self.test_calls:
+                costs.add_native("test", self.test_ns, calls=self.test_calls)
+                costs.count_steps("test", self.validated * self.val_batches)
+                costs.add_steps_time(self.test_wall, "test")
+            if not self.failed:
+                self._give()
+        return self.trainer._epoch_logs(self.make_logs, *last) if last is not None else {}
+
+    def _live_pass(self, epoch) -> None:
+        """An epoch where a hook that cannot wait is due: as the per-epoch
+        loop runs it, after every waiting hook."""
+        self._give()
+        self._hook(self.begin, epoch, {})
+        ran = run_batches(self.steps, self.dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
+        self.cl.costs.count_steps("train", ran)
+
+    def _quiet_pass(self, epoch):
+        """An epoch where only waiting hooks are due: native runs up to each
+        batch where one is due, whose logs (and weights) are taken. Returns
+        (live, taken): live when the loss went NaN/inf (the epoch then ended
+        as the per-epoch loop ends it)."""
+        it, per_pass = self.it, self.per_pass
+        first_step = it.step
+        takes = self._takes_in(first_step + per_pass)
+        taken: list = []
+        first, count = next(iter(it.segments()))  # the pass (installs its order)
+        b = 0  # the next batch to run
+        for last in [at - first_step - 1 for at in takes] + [per_pass - 1]:
+            if last < b:
+                continue  # (a take at the epoch's last batch)
+            ran = self._native(first + b, last + 1 - b)
+            if b + ran <= last:  # stopped early: a NaN/inf loss
+                self._nonfinite(epoch, taken, first, count, b + ran - 1)
+                return True, None
+            b = last + 1
+            wants = self._due_at.get(first_step + last + 1)
+            if wants is not None:
+                weights = self.trainer.get_weights() if wants else None
+                if weights is not None:
+                    self.waiting_bytes += sum(w.nbytes for w in weights)
+                taken.append((last, self.make_logs(self.network.metric_results()), weights))
+        return False, taken
+
+    def _takes_in(self, end_step) -> list:
+        """The steps up to ``end_step`` where waiting batch hooks are due
+        (sorted); ``_due_at`` maps each to whether some due hook takes the
+        weights. Advances ``wait_due`` past ``end_step``."""
+        due_at: dict = {}
+        for e, step in self.wait_due.items():
+            if step > end_step:
+                continue
+            wants = self.cl.callbacks[e.index]._batch_end_wants_weights
+            period = e.schedule.period
+            while step <= end_step:
+                due_at[step] = due_at.get(step, False) or wants
+                step += period
+            self.wait_due[e] = step
+        self.next_take = min(self.wait_due.values())
+        self._due_at = due_at
+        return sorted(due_at)
+
+    def _native(self, j, k) -> int:
+        """``k`` batches from native batch ``j`` in one call (stopping after
+        a NaN/inf loss when TerminateOnNaN watches)."""
+        it, network = self.it, self.network
+        before = network.iterations
+        row = j * it.batch_size
+        # (it.batch_rows's rows, with no call at all for a whole pass)
+        rows = it.n_rows if j == 0 and k == self.per_pass else min(it.n_rows, row + k * it.batch_size) - row
+        t = _clock()
+        try:
+            ran = network.train_batches(it.dataset, row, rows, it.batch_size, self.trainer.optimizer._rates_for(before, k),
+                                        stop_on_nonfinite=self.watch, bar=self.bar)
+        except BaseException:
+            # Ctrl-C between batches: count the batches that ran.
+            it.step += int(network.iterations) - int(before)
+            raise
+        finally:
+            self.ran_until = _clock()  # (also the loop's clock)
+            self.train_ns += self.ran_until - t
+            self.train_calls += 1
+        it.step += ran
+        self.ran += ran
+        return ran
+
+    def _nonfinite(self, epoch, taken, first, count, batch) -> None:
+        """The loss went NaN/inf at ``batch`` of a quiet epoch: from here the
+        epoch runs as the per-epoch loop runs it. The hooks watching for it
+        get that batch (after the waiting ones, and this epoch's taken batch
+        ends); the rest of the pass runs unless they stopped the fit."""
+        dispatch, per_pass, trainer = self.dispatch, self.per_pass, self.trainer
+        self._give()
+        self._hook(self.begin, epoch, {})
+        dispatch.start_epoch(0, per_pass - 1)
+        synced = self._given_batch_ends(taken)
+        dispatch.chunk(synced)  # what is due where
+        dispatch.after(batch, batch + 1 - synced, lambda b: self.steps.logs(first + b), True)
+        if self.bar is not None:  # its draw after the other callbacks' hooks
+            self.bar.batch_end(batch + 1, self.network.metric_results())
+        if trainer.stop_training:
+            dispatch.end_epoch(batch)
+            return
+        rest = run_batches(self.steps, dispatch, [(first + batch + 1, count - batch - 1)], batch + 1,
+                           per_pass - 1, model=trainer)
+        self.cl.costs.count_steps("train", rest)
+
+    def _validate(self):
+        network = self.network
+        val_data, val_batch_size, _, _ = self.validation
+        t0 = _clock()
+        try:
+            network.reset_metrics()
+            t = _clock()
+            try:
+                network.test_batches(val_data, 0, self.val_rows, val_batch_size)
+            finally:
+                self.test_ns += _clock() - t
+                self.test_calls += 1
+            values = network.metric_results()
+            self.validated += 1
+            return values
+        finally:
+            self.test_wall += _clock() - t0
+
+    # -- the hooks ----------------------------------------------------------------
+
+    def _hook(self, hook, *args) -> None:
+        t0 = _clock()
+        try:
+            hook(*args)
+        finally:
+            self.hooks_wall += _clock() - t0
+
+    def _give(self) -> None:
+        """The waiting epochs' hooks, in order, with their epochs' times:
+        each epoch's begin hooks, its taken batch ends, its end hooks."""
+        waiting = self.waiting
+        if not waiting:
+            return
+        t0 = _clock()
+        dispatch, per_pass = self.dispatch, self.per_pass
+        late = self.late if self.timed else ()  # (History reads no time)
+        try:
+            for i in range(self.given, len(waiting)):
+                epoch, train_values, val_values, times, taken = waiting[i]
+                self.given = i + 1  # (first: a hook that raises is not called again)
+                for c in late:
+                    c._late_epoch = times
+                try:
+                    self.begin(epoch, {})
+                    if dispatch is not None:  # its batches, for the counting callbacks
+                        dispatch.start_epoch(0, per_pass - 1)
+                        if taken:
+                            self._given_batch_ends(taken)
+                        dispatch.end_epoch(per_pass - 1)
+                    self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
+                finally:
+                    for c in late:
+                        c._late_epoch = None
+        except KeyboardInterrupt:
+            raise  # (the rest is given on the way out)
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            if self.given == len(waiting):
+                waiting.clear()
+                self.given = self.waiting_bytes = 0
+            self.hooks_wall += _clock() - t0
+
+    def _given_batch_ends(self, taken) -> int:
+        """The waiting batch hooks of one epoch, at the batches taken, with
+        their logs (and weights). Returns the first batch not yet synced."""
+        dispatch, wants = self.dispatch, self.wants_weights
+        synced = 0
+        for batch, logs, weights in taken or ():
+            dispatch.chunk(synced)  # due from the counters, now up to date
+            for c in wants:
+                c._late_weights = weights
+            try:
+                dispatch.after(batch, batch + 1 - synced, lambda b, logs=logs: logs)
+            finally:
+                for c in wants:
+                    c._late_weights = None
+            synced = batch + 1
+        return synced
+

@@ -1,0 +1,267 @@
+"""Callbacks that can wait for their epoch hooks (trainers/back_to_back.py):
+ModelCheckpoint saving every N batches, TensorBoard without histograms,
+TerminateOnNaN and History let fit run its epochs back to back, with the
+epochs where a batch hook is due run as the per-epoch loop runs them.
+Everything they leave behind must equal what the per-epoch loop (which any
+other epoch hook keeps) leaves: weights, History, every checkpoint file
+byte for byte, every TensorBoard scalar at its step."""
+
+from __future__ import annotations
+
+import glob
+import os
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import hookfit as keras
+from hookfit.trainers import back_to_back
+
+cb = keras.callbacks
+
+
+class EpochEndPass(cb.Callback):
+    """An epoch hook that cannot wait: it keeps the per-epoch loop."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+
+def _data(rows=50):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 6)).astype(np.float32)
+    y = (x @ rng.normal(size=(6,)) + 0.1 * rng.normal(size=rows)).astype(np.float32)
+    return x, y
+
+
+def _model(optimizer=None):
+    # Named: the files hold the names, which must not differ between the two fits.
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.layers.Dense(8, activation="relu", input_dim=6, name="hidden"),
+                              keras.layers.Dense(1, name="out")], name="net")
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    return model
+
+
+def _varint(data, at):
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, at
+
+
+def _fields(data):
+    """(field number, wire type, value) of an encoded protobuf message."""
+    at = 0
+    while at < len(data):
+        key, at = _varint(data, at)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(data, at)
+        elif wire == 1:
+            value, at = data[at:at + 8], at + 8
+        elif wire == 5:
+            value, at = data[at:at + 4], at + 4
+        else:
+            size, at = _varint(data, at)
+            value, at = data[at:at + size], at + size
+        yield number, wire, value
+
+
+def _events(run_dir):
+    """[(wall_time, step, {tag: value})] of the scalar events in a run directory."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))):
+        data = open(path, "rb").read()
+        at = 0
+        while at < len(data):
+            (length,) = struct.unpack_from("<Q", data, at)
+            record = data[at + 12:at + 12 + length]
+            at += 12 + length + 4
+            wall = step = None
+            values = {}
+            for number, _, value in _fields(record):
+                if number == 1:
+                    (wall,) = struct.unpack("<d", value)
+                elif number == 2:
+                    step = value
+                elif number == 5:
+                    for _, _, entry in _fields(value):
+                        parts = {n: v for n, _, v in _fields(entry)}
+                        values[parts[1].decode()] = struct.unpack("<f", parts[2])[0]
+            if values:
+                found.append((wall, step, values))
+    return found
+
+
+def _files(directory):
+    return {name: open(os.path.join(directory, name), "rb").read() for name in sorted(os.listdir(directory))}
+
+
+def _fit_both_ways(tmp_path, make_callbacks, plain_runs, data=None, optimizer=None, **fit_kwargs):
+    """The same fit back to back and in the per-epoch loop: what each left."""
+    x, y = data or _data()
+    results = []
+    for way, extra in (("back_to_back", []), ("per_epoch", [EpochEndPass()])):
+        where = tmp_path / way
+        (where / "ckpt").mkdir(parents=True)
+        model = _model(optimizer and optimizer())
+        start = time.time()
+        history = model.fit(x, y, batch_size=4, verbose=0, callbacks=make_callbacks(where) + extra, **fit_kwargs)
+        end = time.time()
+        results.append(dict(
+            weights=model.get_weights(), history=history.history, epochs=history.epoch,
+            iterations=int(model.optimizer.iterations), files=_files(where / "ckpt"),
+            train=_events(where / "tb" / "train"), span=(start, end),
+        ))
+        if way == "back_to_back":
+            assert plain_runs == [model]
+    return results
+
+
+def _assert_same(a, b):
+    for u, v in zip(a["weights"], b["weights"]):
+        np.testing.assert_array_equal(u, v)
+    assert a["history"] == b["history"] and a["epochs"] == b["epochs"]
+    assert a["iterations"] == b["iterations"]
+    assert a["files"].keys() == b["files"].keys()
+    for name in a["files"]:
+        assert a["files"][name] == b["files"][name], name
+    rate = "epoch_steps_per_second"
+    assert [(s, {k: v for k, v in d.items() if k != rate}) for _, s, d in a["train"]] == \
+        [(s, {k: v for k, v in d.items() if k != rate}) for _, s, d in b["train"]]
+
+
+@pytest.mark.parametrize("every", [1, 3, 13, 30])
+@pytest.mark.parametrize("suffix", [".npz", ".weights.h5"])
+def test_checkpoints_and_tensorboard_equal_the_per_epoch_loop(tmp_path, plain_runs, every, suffix):
+    if suffix.endswith(".h5"):
+        pytest.importorskip("h5py")
+
+    def callbacks(where):
+        template = str(where / "ckpt" / ("w-{epoch:02d}-{batch:03d}" + suffix))
+        return [cb.ModelCheckpoint(template, save_weights_only=True, save_freq=every),
+                cb.TensorBoard(log_dir=str(where / "tb"), update_freq=every, write_steps_per_second=True),
+                cb.TerminateOnNaN()]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=5)
+    _assert_same(a, b)
+    assert len(a["files"]) == 5 * 13 // every  # 13 batches an epoch
+    batch_steps = [s for _, s, d in a["train"] if "batch_loss" in d]
+    assert batch_steps == list(range(every, 5 * 13 + 1, every))
+    # The epoch records carry the times their epochs ran, not when the
+    # waiting hooks were given.
+    epoch_events = [(wall, d) for wall, _, d in a["train"] if "epoch_loss" in d]
+    assert len(epoch_events) == 5
+    walls = [wall for wall, _ in epoch_events]
+    start, end = a["span"]
+    assert walls == sorted(walls) and start <= walls[0] and walls[-1] <= end
+    assert all(d["epoch_steps_per_second"] > 0 for _, d in epoch_events)
+
+
+def test_epoch_only_callbacks_with_validation(tmp_path, plain_runs):
+    # TensorBoard has a test hook (its evaluation scalars): with validation
+    # it keeps the per-epoch loop; ModelCheckpoint alone does not.
+    def callbacks(where):
+        return [cb.ModelCheckpoint(str(where / "ckpt" / "last.npz"), save_weights_only=True, save_freq=7),
+                cb.TerminateOnNaN()]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=4, validation_split=0.2)
+    _assert_same(a, b)
+    assert "val_loss" in a["history"] and list(a["files"]) == ["last.npz"]
+
+
+@pytest.mark.parametrize("every, rate, stop_step", [(30, 0.01, 25), (5, 0.03, 7)], ids=["quiet-epoch", "due-epoch"])
+def test_a_nan_loss_stops_both_ways_at_the_same_batch(tmp_path, plain_runs, capsys, every, rate, stop_step):
+    # SGD at these rates overflows the loss at step ``stop_step``: in an
+    # epoch with no save or write due (one native call), or in one with.
+    x, y = _data()
+
+    def callbacks(where):
+        return [cb.ModelCheckpoint(str(where / "ckpt" / "w-{epoch}-{batch}.npz"), save_weights_only=True,
+                                   save_freq=every),
+                cb.TensorBoard(log_dir=str(where / "tb"), update_freq=every),
+                cb.TerminateOnNaN()]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=4, data=(x, y * 10),
+                          optimizer=lambda: keras.optimizers.SGD(rate))
+    batch = (stop_step - 1) % 13
+    assert capsys.readouterr().out.count(f"Batch {batch}: Invalid loss, terminating training") == 2
+    _assert_same(a, b)
+    assert a["iterations"] == stop_step and len(a["epochs"]) == (stop_step - 1) // 13 + 1
+
+
+def test_the_waiting_hooks_are_given_within_the_interval(tmp_path, plain_runs, monkeypatch):
+    # History's epoch hook records the optimizer's step count when it runs.
+    seen = []
+    original = cb.History.on_epoch_end
+
+    def recording(self, epoch, logs=None):
+        seen.append(int(self.model.optimizer.iterations))
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(cb.History, "on_epoch_end", recording)
+    x, y = _data()
+    _model().fit(x, y, batch_size=4, epochs=4, verbose=0)
+    assert seen == [52] * 4  # all after the run: it took less than a second
+    seen.clear()
+    monkeypatch.setattr(back_to_back, "GIVE_EVERY_NS", 0)
+    _model().fit(x, y, batch_size=4, epochs=4, verbose=0)
+    assert seen == [13, 26, 39, 52]  # each right after its epoch
+    assert len(plain_runs) == 2
+
+
+def test_best_only_checkpoints_every_n_batches(tmp_path, plain_runs):
+    def callbacks(where):
+        return [cb.ModelCheckpoint(str(where / "ckpt" / "best-{epoch}-{batch}.npz"), save_weights_only=True,
+                                   save_freq=3, monitor="loss", save_best_only=True)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=3)
+    _assert_same(a, b)
+    assert a["files"]
+
+
+@pytest.mark.parametrize("make, steps_per_execution", [
+    (lambda where: cb.ModelCheckpoint(str(where / "w.npz"), save_weights_only=True), 1),  # every epoch
+    (lambda where: cb.TensorBoard(log_dir=str(where), histogram_freq=1), 1),
+    (lambda where: cb.ModelCheckpoint(str(where / "w.npz"), save_weights_only=True, save_freq=3), 2),
+], ids=["checkpoint-every-epoch", "histograms", "steps_per_execution"])
+def test_what_cannot_wait_keeps_the_per_epoch_loop(tmp_path, plain_runs, make, steps_per_execution):
+    x, y = _data()
+    model = _model()
+    model.compile(optimizer="adam", loss="mse", steps_per_execution=steps_per_execution)
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[make(tmp_path)])
+    assert plain_runs == []
+
+
+def test_subclasses_with_their_own_epoch_hooks_keep_the_per_epoch_loop(tmp_path, plain_runs):
+    class Loud(cb.TensorBoard):
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+
+    x, y = _data()
+    _model().fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Loud(log_dir=str(tmp_path))])
+    assert plain_runs == []
+
+
+def test_a_save_that_fails_raises_with_history_as_the_per_epoch_loop_leaves_it(tmp_path, plain_runs):
+    # A file name the batch logs cannot fill: the save at step 20 raises.
+    # Back to back it raises when the waiting hooks are given (the training
+    # went on meanwhile, at most a second); History holds the same epochs.
+    x, y = _data()
+    seen = []
+    for extra in ([], [EpochEndPass()]):
+        model = _model()
+        checkpoint = cb.ModelCheckpoint(str(tmp_path / "w-{val_loss}.npz"), save_weights_only=True, save_freq=20)
+        with pytest.raises(KeyError, match="val_loss"):
+            model.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[checkpoint, *extra])
+        seen.append(model.history.epoch)
+    assert len(plain_runs) == 1
+    assert seen[0] == seen[1] == [0]
+    assert not list(tmp_path.iterdir())
