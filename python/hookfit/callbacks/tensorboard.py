@@ -219,11 +219,12 @@ class TensorBoard(Callback):
     def on_epoch_end(self, epoch, logs=None):
         train, validation = {}, {}
         for key, value in (logs or {}).items():
-            if _is_scalar(value):
-                if key.startswith("val_"):
-                    validation["epoch_" + key[4:]] = float(value)
+            # (fit's logs hold floats: no call for them, at every epoch)
+            if type(value) is float or _is_scalar(value):
+                if key[:4] == "val_":
+                    validation["epoch_" + key[4:]] = value if type(value) is float else float(value)
                 else:
-                    train["epoch_" + key] = float(value)
+                    train["epoch_" + key] = value if type(value) is float else float(value)
         late = self._late_epoch
         if self.write_steps_per_second and self._epoch_start is not None:
             steps = self._epoch_steps or (self.params or {}).get("steps") or 0

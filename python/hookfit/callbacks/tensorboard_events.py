@@ -159,8 +159,22 @@ class ScalarEventWriter:
         if layout is None:
             layout = self._layouts[tags] = _ScalarsLayout(tags)
         when = time.time() if wall_time is None else wall_time
-        self._append(_event_start(int(step), when) + layout.pack(values.values()))
-        self._flush_if_due()
+        step = int(step)
+        # _event_start, _append and _flush_if_due written out: an epoch's
+        # record is a few Python calls (TensorBoard writes one per epoch).
+        start = _EVENT_START.pack(0x09, when, 0x10)
+        data = start + (_ONE_BYTE_VARINTS[step] if 0 <= step < 0x80 else _varint(step)) + layout.pack(values.values())
+        header = self._headers.get(len(data))
+        if header is None:
+            length = _UINT64.pack(len(data))
+            header = self._headers[len(data)] = length + _UINT32.pack(_masked_crc32c(length))
+        crc = core.crc32c(data)
+        buffer = self._buffer
+        buffer += header
+        buffer += data
+        buffer += _UINT32.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+        if len(buffer) >= self._max_buffer or time.monotonic() >= self._next_flush:
+            self.flush()
 
     def add_summary(self, encoded_summary: bytes, step: int) -> None:
         """One event holding an encoded ``Summary`` (histograms come this way)."""

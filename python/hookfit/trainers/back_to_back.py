@@ -33,6 +33,7 @@ from typing import Any
 
 from hookfit.callbacks import native_progbar
 from hookfit.callbacks.callback import EpochTimes
+from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.callbacks.cost_details import PathNote
 from hookfit.trainers.batch_runner import run_batches
 from hookfit.trainers.validation import should_eval, test_batch_count
@@ -110,7 +111,7 @@ def run(trainer, cl, it, epochs, network, make_logs, plan, validation=None, draw
     the core's bar (``native_progbar``) drawn in place of the
     ``ProgbarLogger`` ``drawn``, whose hooks are not called. Returns the
     last epoch's logs."""
-    return _Epochs(trainer, cl, it, network, make_logs, plan, validation, drawn, bar).run(epochs)
+    return _Epochs(trainer, cl, it, epochs, network, make_logs, plan, validation, drawn, bar).run(epochs)
 
 
 class _Epochs:
@@ -137,7 +138,7 @@ class _Epochs:
     ran = train_ns = train_calls = ran_until = 0
     test_ns = test_calls = validated = test_wall = hooks_wall = 0
 
-    def __init__(self, trainer, cl, it, network, make_logs, plan, validation, drawn, bar):
+    def __init__(self, trainer, cl, it, epochs, network, make_logs, plan, validation, drawn, bar):
         self.trainer, self.cl, self.it, self.network = trainer, cl, it, network
         self.late, dispatch = plan  # (the callbacks whose epoch hooks wait)
         self.make_logs, self.bar, self.dispatch = make_logs, bar, dispatch
@@ -147,7 +148,12 @@ class _Epochs:
             val_data, val_batch_size, val_steps, _ = validation
             self.val_batches = test_batch_count(val_data.n_rows, val_batch_size, val_steps)
             self.val_rows = min(val_data.n_rows, self.val_batches * val_batch_size)
-        self.begin, self.end = cl.on_epoch_begin, cl.on_epoch_end
+        if epochs - it.epoch > SAMPLE_EVERY:
+            # Epoch hooks called many times in a row: each callback timed at
+            # one call in eight (CallbackList.sampled; set up once per fit).
+            self.begin, self.end = cl.sampled("on_epoch_begin"), cl.sampled("on_epoch_end")
+        else:
+            self.begin, self.end = cl.on_epoch_begin, cl.on_epoch_end
         if drawn is not None:  # its bar is drawn by the core
             self.begin = functools.partial(cl.call_without, "on_epoch_begin", drawn)
             self.end = functools.partial(cl.call_without, "on_epoch_end", drawn)
