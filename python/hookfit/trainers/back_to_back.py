@@ -135,6 +135,7 @@ class _Epochs:
     # As the per-epoch loop counts them: native time and calls (also of a
     # call that raised), steps, and the wall time of each mode's part
     # (without the epoch hooks, which that loop runs outside it).
+    weight_bytes = 0  # one copy of the model's weights
     ran = train_ns = train_calls = ran_until = 0
     test_ns = test_calls = validated = test_wall = hooks_wall = 0
 
@@ -180,6 +181,8 @@ class _Epochs:
             self.waits = [e for e in dispatch.entries if _waits(cl, e)]
             self.wants_weights = [cl.callbacks[e.index] for e in self.waits
                                   if cl.callbacks[e.index]._batch_end_wants_weights]
+            if self.wants_weights:
+                self.weight_bytes = sum(w.nbytes for w in trainer.get_weights())
             self._due_from_counters()
         if validation is not None:
             cl.costs.note_path(PathNote("test", "native"))
@@ -266,11 +269,16 @@ class _Epochs:
     def _quiet_pass(self, epoch):
         """An epoch where only waiting hooks are due: native runs up to each
         batch where one is due, whose logs (and weights) are taken. Returns
-        (live, taken): live when the loss went NaN/inf (the epoch then ended
-        as the per-epoch loop ends it)."""
+        (live, taken): live when the epoch ran as the per-epoch loop runs
+        it (the loss went NaN/inf, or its weights to take would pass
+        ``MAX_WAITING_BYTES``)."""
         it, per_pass = self.it, self.per_pass
         first_step = it.step
         takes = self._takes_in(first_step + per_pass)
+        copies = sum(self._due_at.values())  # the takes that copy the weights
+        if copies and self.waiting_bytes + copies * self.weight_bytes > MAX_WAITING_BYTES:
+            self._live_pass(epoch)  # (its end brings every counter up to date)
+            return True, None
         taken: list = []
         first, count = next(iter(it.segments()))  # the pass (installs its order)
         b = 0  # the next batch to run
