@@ -164,12 +164,19 @@ def pipe():
     os.close(w)
 
 
-@IMPLS
-def test_text_waits_one_interval_then_goes_in_one_write(impl, pipe):
-    r, w = pipe
+def _bar_after_its_first_draw(impl, w):
+    """A bar (0.05 s interval) on ``w`` whose first epoch began at t=100 s
+    and drew its first batch 10 ms later."""
     bar = impl.NativeProgbar(w, **args(1, interval=0.05))
     bar._start_at(100.0, 0)
     bar._update_at(1, 100.01, [1.0, 2.0])
+    return bar
+
+
+@IMPLS
+def test_text_waits_one_interval_then_goes_in_one_write(impl, pipe):
+    r, w = pipe
+    bar = _bar_after_its_first_draw(impl, w)
     kept = bar.pending_bytes
     assert kept > 0
     with pytest.raises(BlockingIOError):
@@ -187,10 +194,8 @@ def test_text_waits_one_interval_then_goes_in_one_write(impl, pipe):
 @IMPLS
 def test_slow_batches_and_long_runs_write_at_once(impl, pipe):
     r, w = pipe
-    bar = impl.NativeProgbar(w, **args(1, interval=0.05))
+    bar = _bar_after_its_first_draw(impl, w)
     # Fast batches (10 ms): the text waits.
-    bar._start_at(100.0, 0)
-    bar._update_at(1, 100.01, [1.0, 2.0])
     bar._run_at(100.0, [100.01, 100.02, 100.03], 100.03)
     assert bar.pending_bytes > 0
     # A run that took 0.05 s writes it all at its end (a validation may follow).

@@ -67,3 +67,12 @@ def test_a_wrong_number_of_arrays_is_refused(tmp_path):
     with pytest.raises(ValueError, match="3 arrays given for a model with 4 weights"):
         save_weights(model, tmp_path / "w.npz", weights=model.get_weights()[:3])
     assert not list(tmp_path.iterdir())
+
+
+def test_arrays_of_the_wrong_shape_are_refused(tmp_path):
+    model = _model()
+    weights = model.get_weights()
+    weights[1] = weights[1][:2]
+    with pytest.raises(ValueError, match=r"array 1 given has shape \(2,\); the model's weight 1 has \(5,\)"):
+        save_weights(model, tmp_path / "w.weights.h5", weights=weights)
+    assert not list(tmp_path.iterdir())

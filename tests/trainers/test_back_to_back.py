@@ -268,10 +268,13 @@ def test_a_save_that_fails_raises_with_history_as_the_per_epoch_loop_leaves_it(t
     assert not list(tmp_path.iterdir())
 
 
-def test_weights_past_the_waiting_cap_are_saved_at_their_batch(tmp_path, plain_runs, monkeypatch):
-    # With too many weights to keep waiting, an epoch whose checkpoint is
-    # due runs as the per-epoch loop runs it (the save at its batch).
-    monkeypatch.setattr(back_to_back, "MAX_WAITING_BYTES", 1)
+@pytest.mark.parametrize("cap, live_epochs", [(1, [0, 1, 2]), (1000, [])], ids=["one-epoch-over", "given-first"])
+def test_the_cap_on_waiting_weights(tmp_path, plain_runs, monkeypatch, cap, live_epochs):
+    # The model's weights take 260 bytes; an epoch takes 2 or 3 copies.
+    # Copies that would pass the cap are given first; an epoch whose own
+    # copies pass it runs as the per-epoch loop runs it (saves at their
+    # batches).
+    monkeypatch.setattr(back_to_back, "MAX_WAITING_BYTES", cap)
     live = []
     original = back_to_back._Epochs._live_pass
 
@@ -288,4 +291,4 @@ def test_weights_past_the_waiting_cap_are_saved_at_their_batch(tmp_path, plain_r
 
     a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=3)
     _assert_same(a, b)
-    assert len(a["files"]) == 3 * 13 // 5 and live == [0, 1, 2]
+    assert len(a["files"]) == 3 * 13 // 5 and live == live_epochs

@@ -264,10 +264,11 @@ class ModelCheckpoint(MonitorCallback):
 
     def _batch_end_can_wait(self):
         # A weights file can be written from the weights taken at its batch
-        # (within a second: trainers/back_to_back.py); a whole-model file
-        # would need the optimizer's state too, and a printed line must
-        # come at its batch.
-        return (self.save_weights_only and not self.verbose
+        # (within a second: trainers/back_to_back.py) by hookfit's writer; a
+        # model's own save_weights reads the weights of the moment, a
+        # whole-model file would need the optimizer's state too, and a
+        # printed line must come at its batch.
+        return (self.save_weights_only and not self.verbose and _saves_weights_as_hookfit(self.model)
                 and type(self).on_train_batch_end is ModelCheckpoint.on_train_batch_end
                 and self._epoch_hooks_can_wait())
 
@@ -366,12 +367,8 @@ class ModelCheckpoint(MonitorCallback):
 
     def _write(self, filepath):
         saver = self._saver
-        if saver is not None:
+        if saver is not None:  # (also the writer of weights taken earlier: _late_weights)
             return saver.save(filepath, self._late_weights)
-        if self._late_weights is not None:
-            from hookfit.saving import save_weights
-
-            return save_weights(self.model, filepath, overwrite=True, weights=self._late_weights)
         if self.save_weights_only:
             save = getattr(self.model, "save_weights", None)
             if save is None:

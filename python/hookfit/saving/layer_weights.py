@@ -63,6 +63,10 @@ def weights_by_layer(model, weights) -> Callable:
         at += n
     if at != len(weights):
         raise ValueError(f"{len(weights)} arrays given for a model with {at} weights.")
+    for i, (given, own) in enumerate(zip(weights, model.weights)):
+        if np.shape(given) != np.shape(own):
+            raise ValueError(f"array {i} given has shape {np.shape(given)}; the model's weight {i} has "
+                             f"{np.shape(own)}. Give a list shaped as model.get_weights().")
     return lambda layer: by_layer[id(layer)]
 
 

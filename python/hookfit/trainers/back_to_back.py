@@ -17,7 +17,8 @@ remaining epochs run in a loop with nothing else in it:
   that batch's logs, its epoch hooks at its start and end;
 - the waiting epochs' hooks are given, in order, with the logs and the
   times of their epochs (``Callback._late_epoch``), before any other hook
-  runs, at least once a second, at the end, and before an exception leaves.
+  runs, at least once a second, before the weights taken for them would
+  pass 64 MB, at the end, and before an exception leaves.
 
 So every callback gets the calls, logs and counters the per-epoch loop
 gives it; only when its epoch hooks run differs (a thread reading
@@ -40,7 +41,7 @@ from hookfit.trainers.validation import should_eval, test_batch_count
 
 _clock = time.perf_counter_ns
 GIVE_EVERY_NS = 1_000_000_000  # the waiting hooks run at least this often,
-MAX_WAITING_BYTES = 64 << 20  # and once the weights taken for them hold this much
+MAX_WAITING_BYTES = 64 << 20  # and before the weights taken for them pass this
 
 
 def eligible(trainer, cl, it, epochs, val_data, parallel, guard, network, drawn=None):
@@ -182,7 +183,7 @@ class _Epochs:
             self.wants_weights = [cl.callbacks[e.index] for e in self.waits
                                   if cl.callbacks[e.index]._batch_end_wants_weights]
             if self.wants_weights:
-                self.weight_bytes = sum(w.nbytes for w in trainer.get_weights())
+                self.weight_bytes = sum(w.nbytes for w in trainer.weights)  # (views: no copy)
             self._due_from_counters()
         if validation is not None:
             cl.costs.note_path(PathNote("test", "native"))
@@ -241,7 +242,7 @@ class _Epochs:
                     else:
                         times = EpochTimes(began / 1e9, _clock() / 1e9, time.time()) if self.timed else None
                         self.waiting.append((epoch, train_values, val_values, times, taken))
-                        if self.ran_until >= give_at or self.waiting_bytes > MAX_WAITING_BYTES:
+                        if self.ran_until >= give_at:
                             self._give()
                             give_at = _clock() + GIVE_EVERY_NS
                     if trainer.stop_training:  # a hook's, or another thread's
@@ -270,15 +271,18 @@ class _Epochs:
         """An epoch where only waiting hooks are due: native runs up to each
         batch where one is due, whose logs (and weights) are taken. Returns
         (live, taken): live when the epoch ran as the per-epoch loop runs
-        it (the loss went NaN/inf, or its weights to take would pass
-        ``MAX_WAITING_BYTES``)."""
+        it (the loss went NaN/inf, or its own weights to take would pass
+        ``MAX_WAITING_BYTES``; short of that, the waiting hooks are given
+        first when the copies would pass it)."""
         it, per_pass = self.it, self.per_pass
         first_step = it.step
         takes = self._takes_in(first_step + per_pass)
-        copies = sum(self._due_at.values())  # the takes that copy the weights
-        if copies and self.waiting_bytes + copies * self.weight_bytes > MAX_WAITING_BYTES:
-            self._live_pass(epoch)  # (its end brings every counter up to date)
-            return True, None
+        copies = sum(self._due_at.values()) * self.weight_bytes  # the weights this epoch takes
+        if copies and self.waiting_bytes + copies > MAX_WAITING_BYTES:
+            self._give()  # (frees the copies taken so far)
+            if copies > MAX_WAITING_BYTES:
+                self._live_pass(epoch)  # (its end brings every counter up to date)
+                return True, None
         taken: list = []
         first, count = next(iter(it.segments()))  # the pass (installs its order)
         b = 0  # the next batch to run
