@@ -37,14 +37,15 @@ size_t hf_dense1_blocks(size_t n, size_t *rows);
  * products, then its gradient terms) before the next; PIPELINED adds a
  * pair's gradient terms in the loop that computes the next pair's dot
  * products. Which is faster depends on the CPU (fused on Zen 3, pipelined
- * on an AVX-512 Xeon, measured), so hookfit times both at import
+ * on an AVX-512 Xeon and on Zen 4, measured), so hookfit times both at import
  * (hf_dense1_calibrate) unless HOOKFIT_DENSE1_KERNEL names one. */
 enum { HF_DENSE1_PIPELINED = 0, HF_DENSE1_FUSED = 1 };
 void hf_dense1_set_variant(int variant);
 int hf_dense1_variant(void);
 
-/* Times both variants on a tutorial-sized batch (128 x 784, a few ms at
- * most), keeps the faster and returns it. */
+/* Times both variants over a shuffled pass of tutorial-sized batches
+ * (128 x 784, from rows that do not fit in L2; 2-3 ms), keeps the faster
+ * and returns it. */
 int hf_dense1_calibrate(void);
 
 /* Gradients of the loss over n rows of x (width d): gw (d) and gb (when not

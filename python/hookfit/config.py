@@ -30,7 +30,7 @@ called, which sets that copy's threads too.)
 
 The Dense(1) kernel (the tutorial's model) walks its rows in one of two ways
 whose speed depends on the CPU; hookfit times both once per process at import
-(about a millisecond) and keeps the faster. ``HOOKFIT_DENSE1_KERNEL=fused`` or
+(2-3 ms, over rows read as an epoch reads them) and keeps the faster. ``HOOKFIT_DENSE1_KERNEL=fused`` or
 ``pipelined`` forces one (``auto``, the default, times them).
 """
 

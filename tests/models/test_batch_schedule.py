@@ -240,12 +240,13 @@ def test_ctrl_c_in_the_middle_of_a_native_chunk_then_resume_is_bit_exact(tmp_pat
         return m
 
     def fit(m, callbacks):
-        return m.fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=callbacks)
+        # 12 epochs: ~0.3 s on a fast core, so the alarm lands mid-fit.
+        return m.fit(x, y, batch_size=4, epochs=12, verbose=0, callbacks=callbacks)
 
     interrupted = model()
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup", save_freq=37)
     try:
-        with ctrl_c_after(0.15):
+        with ctrl_c_after(0.1):
             fit(interrupted, [backup, Log(50)])
         pytest.skip("the fit ended before the alarm (machine too fast for this test)")
     except KeyboardInterrupt:
