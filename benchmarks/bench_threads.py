@@ -17,8 +17,9 @@ over several batches, the compiled core alone) in fresh interpreters:
   thread alone over this (the machine's own ceiling: two busy cores of a
   shared VM do not each run at one core's speed);
 - with ``--keras``: Keras 3 (jax backend, ``fit`` on the same shapes, Adam
-  and MSE) at 1 thread (XLA's one-thread flags) and 2 threads (its default),
-  as a peer;
+  and MSE) at 1 thread (XLA's one-thread flags, and the child pinned to one
+  CPU: the flags alone left it running as fast as 2 threads, measured on a
+  Zen 4 VM) and 2 threads (its default), as a peer;
 - with ``--torch-python PYTHON`` (an interpreter with torch): a plain
   PyTorch loop (``nn.Linear``/ReLU, Adam, MSE, the same shapes) at 1 and 2
   intra-op threads, as a peer.
@@ -169,8 +170,12 @@ TORCH_CONFIGS = {
 
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
+# A config holding this key runs its child pinned to one CPU (the first;
+# the busy neighbour takes the last).
+PIN_ONE = "_pin_one_cpu"
+
 KERAS_CONFIGS = {
-    "keras 1": {"XLA_FLAGS": ONE_THREAD_XLA},
+    "keras 1": {"XLA_FLAGS": ONE_THREAD_XLA, PIN_ONE: "1"},
     "keras 2": {},
 }
 
@@ -205,9 +210,13 @@ def _child_args(dims, batch, env):
 
 
 def _step_ms(dims, batch, env, child=CHILD, python=None):
+    env = dict(env)
+    pin = env.pop(PIN_ONE, None)
     full, arg = _child_args(dims, batch, env)
+    cpu = min(os.sched_getaffinity(0))
     out = subprocess.run([python or sys.executable, "-c", child, json.dumps(arg)],
-                         env=full, capture_output=True, text=True, check=True)
+                         env=full, capture_output=True, text=True, check=True,
+                         preexec_fn=(lambda: os.sched_setaffinity(0, {cpu})) if pin else None)
     return json.loads(out.stdout) * 1e3
 
 

@@ -112,3 +112,48 @@ def test_set_num_threads_changes_the_library_and_refuses_bad_counts():
     for bad in (0, -1, 65, 1.5, True, "2"):
         with pytest.raises(ValueError, match="positive integer"):
             config.set_num_threads(bad)
+
+
+_CPUINFO = """processor\t: 0
+vendor_id\t: {vendor}
+cpu family\t: {family}
+model\t\t: 17
+flags\t\t: fpu sse2 avx avx2 fma {extra}
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+"""
+
+
+@pytest.mark.parametrize("vendor, family, extra, zen4", [
+    ("AuthenticAMD", 25, "avx512f avx512bw", True),   # Zen 4
+    ("AuthenticAMD", 25, "", False),                  # Zen 3: OpenBLAS already picks its Zen kernels
+    ("AuthenticAMD", 26, "avx512f", False),           # Zen 5: full-width AVX-512, left to OpenBLAS
+    ("GenuineIntel", 6, "avx512f", False),
+])
+def test_zen4_is_told_from_the_first_processor_of_cpuinfo(tmp_path, vendor, family, extra, zen4):
+    from hookfit import _blas
+
+    path = tmp_path / "cpuinfo"
+    path.write_text(_CPUINFO.format(vendor=vendor, family=family, extra=extra))
+    assert _blas._zen4(str(path)) is zen4
+    assert _blas._zen4(str(tmp_path / "missing")) is False
+
+
+def test_the_openblas_kernels_are_named_and_a_users_coretype_is_kept():
+    probe = ("import os, json; from hookfit._native import core; "
+             "print(json.dumps([core.blas_name(), os.environ.get('OPENBLAS_CORETYPE')]))")
+    env = {k: v for k, v in os.environ.items() if k not in _SETTINGS + ("OPENBLAS_CORETYPE",)}
+    run = lambda **extra: json.loads(subprocess.run(  # noqa: E731
+        [sys.executable, "-c", probe], env={**env, **extra}, capture_output=True, text=True,
+        timeout=120, check=True).stdout)
+    name, left = run()
+    assert name.startswith("scipy-openblas32") and name.endswith(" kernels)")
+    assert left is None  # set only while hookfit's OpenBLAS loads, never left for children
+    from hookfit import _core
+
+    if "avx2" not in _core.cpu_features():
+        return  # forcing the Haswell kernels needs AVX2
+    name, left = run(OPENBLAS_CORETYPE="Haswell")
+    assert left == "Haswell" and name.endswith("(Haswell kernels)")

@@ -8,6 +8,14 @@ core takes its address through the same function-pointer table.
 
 ``HOOKFIT_BLAS=scipy`` keeps scipy's copy (for A/B measurements or if the
 wheel is missing); the default ``auto`` takes the newest one available.
+
+On AMD's Zen 4 (family 25 with AVX-512), OpenBLAS picks its SkylakeX
+(AVX-512) kernels, but Zen 4 runs 512-bit operations as two 256-bit halves;
+its Zen (AVX2) kernels were faster there: the 784-1024-1024-10 step at
+batch 256 1.08x on one thread and 1.11x on two, 100-512-512-512-1 at 1024
+1.05x and 1.01x, the MLP 784-256-128-10 unchanged (interleaved rounds on a
+2-vCPU Zen 4 VM). So hookfit's copy is loaded with those kernels there,
+unless ``OPENBLAS_CORETYPE`` is set.
 """
 
 from __future__ import annotations
@@ -23,13 +31,45 @@ library = None
 library_path = None
 
 
-def _load_scipy_openblas32():
-    import scipy_openblas32
+def _zen4(cpuinfo="/proc/cpuinfo") -> bool:
+    """Whether this is an AMD family-25 CPU with AVX-512 (Zen 4)."""
+    fields = {}
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                key = key.strip()
+                if not sep or key in fields:
+                    continue
+                if key in ("vendor_id", "cpu family", "flags"):
+                    fields[key] = value.strip()
+                if not key:  # the first processor's block ends
+                    break
+    except OSError:
+        return False
+    return (fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
+            and "avx512f" in fields.get("flags", "").split())
 
-    path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True))
-    lib = ctypes.CDLL(path)
+
+def _load_scipy_openblas32():
+    # OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded (importing
+    # scipy_openblas32 loads it); set only for that moment, so that child
+    # processes and libraries loaded later do not inherit it.
+    coretype = "Zen" if "OPENBLAS_CORETYPE" not in os.environ and _zen4() else None
+    if coretype is not None:
+        os.environ["OPENBLAS_CORETYPE"] = coretype
+    try:
+        import scipy_openblas32
+
+        path = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(True))
+        lib = ctypes.CDLL(path)
+    finally:
+        if coretype is not None:
+            del os.environ["OPENBLAS_CORETYPE"]
     address = ctypes.cast(lib.scipy_sgemm_, ctypes.c_void_p).value
-    return lib, path, address, f"scipy-openblas32 {scipy_openblas32.__version__}"
+    lib.scipy_openblas_get_corename.restype = ctypes.c_char_p
+    kernels = lib.scipy_openblas_get_corename().decode("ascii", "replace")
+    return lib, path, address, f"scipy-openblas32 {scipy_openblas32.__version__} ({kernels} kernels)"
 
 
 def select(core) -> str:
