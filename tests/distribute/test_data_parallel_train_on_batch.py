@@ -70,8 +70,14 @@ def test_a_train_on_batch_loop_equals_one_process(replicas, dropout):
         assert isinstance(logs[-1], dict) and logs[-1].keys() == one[-1].keys()
         for got, want in zip(logs, one):
             np.testing.assert_allclose(_values(got), _values(want), rtol=RTOL, atol=1e-6)
+        # Adam divides each gradient by its own running RMS, so a weight whose
+        # gradients are near zero (a unit Dropout zeroes in most rows) turns a
+        # rounding-level difference of the summed gradient (another order of
+        # additions than one process's) into a difference of its update up
+        # to ~lr x that relative difference: with OpenBLAS's AVX2 kernels one
+        # of 128 weights ended 2e-6 from one process's after these 5 steps.
         for w, w1 in zip(weights, one_weights):
-            np.testing.assert_allclose(w, w1, rtol=RTOL, atol=1e-6)
+            np.testing.assert_allclose(w, w1, rtol=RTOL, atol=1e-5)
     for _, weights in results[1:]:
         for w, w0 in zip(weights, results[0][1]):
             assert w.tobytes() == w0.tobytes()  # bit-identical across replicas
