@@ -349,3 +349,44 @@ def test_history_state_roundtrip():
     other = keras.callbacks.History()
     other.set_state(h.get_state())
     assert (other.epoch, other.history) == ([0, 1], {"loss": [1.0, 0.5]})
+
+
+def _lean_hook(*fns):
+    from hookfit.callbacks.callback_list import LeanHook
+    from hookfit.callbacks.cost_details import Samples
+
+    return LeanHook(list(fns), [Samples() for _ in fns])
+
+
+def test_a_hook_slow_only_at_its_first_call_stays_sampled():
+    # TensorBoard's first epoch end opens its event file (~1 ms here), the
+    # later ones take microseconds: timing every call for that would cost
+    # more than the hook; its first call is timed (exact) all the same.
+    calls = []
+
+    def lazy(batch, logs):
+        if not calls:
+            time.sleep(0.005)
+        calls.append(batch)
+
+    lean = _lean_hook(lazy)
+    for b in range(40):
+        lean.call(b, {})
+    assert len(calls) == 40 and not lean.slow[0]
+    (ns,), dispatches = lean.drain()
+    assert dispatches == 40 and ns >= 5_000_000  # the slow first call is in the total
+
+
+def test_a_hook_slow_at_every_call_gets_every_call_timed():
+    def slow(batch, logs):
+        time.sleep(0.001)
+
+    lean = _lean_hook(slow)
+    for b in range(3):
+        lean.call(b, {})
+    assert not lean.slow[0]  # one timed dispatch besides the first: not judged yet
+    for b in range(3, 12):
+        lean.call(b, {})
+    assert lean.slow[0]
+    (ns,), dispatches = lean.drain()
+    assert dispatches == 12 and ns >= 12 * 1_000_000
