@@ -488,8 +488,7 @@ class CallbackList:
         at one call in ``SAMPLE_EVERY`` (at every call once it is slow), for
         a loop that calls it many times in a row (the epoch hooks given
         after back-to-back epochs)."""
-        lean = self._lean_hook(HOOK_INDEX[hook])
-        return _call_nobody if lean is None else lean.call
+        return self._lean(HOOK_INDEX[hook]) or _call_nobody
 
     def _lean(self, h):
         lean = self._lean_hook(h)

@@ -12,13 +12,13 @@ import numpy as np
 
 from hookfit.saving import h5_io, optimizer_variables
 from hookfit.saving.file_errors import FileFormatError
-from hookfit.saving.layer_weights import current_weights as _current, layer_entries
+from hookfit.saving.layer_weights import current_weights, layer_entries
 
 
 def write(f, model, *, optimizer=None, weights_of=None) -> None:
     """``weights_of(layer)``: the arrays to write for ``layer`` (default:
     its current weights)."""
-    weights_of = weights_of or _current
+    weights_of = weights_of or current_weights
     layers = f.create_group("layers")
     for entry, layer in layer_entries(model):
         group = layers.create_group(entry).create_group("vars")
