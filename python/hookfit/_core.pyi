@@ -343,24 +343,24 @@ class Network:
         first_hook: int,
         sample_phase: int,
         sample_mask: int,
-        begin_raw: Callable[[int, dict], object] | None,
-        begin_timed: Callable[[int, dict], object] | None,
-        begin_slow: list[bool],
-        end_raw: Callable[[int, dict], object] | None,
-        end_timed: Callable[[int, dict], object] | None,
-        end_slow: list[bool],
+        begin: Any,
+        end: Any,
         names: tuple[str, ...],
-        advance: Callable[[int], object],
+        position: Any,
         model: Any,
-    ) -> tuple[int, int]:
+    ) -> int:
         """fit's per-batch loop without its Python overhead: one native step
-        per batch between ``begin(batch, {})`` and ``end(batch,
-        {names[0]: loss, names[1]: metric_0, ...})``; timed or untimed
-        dispatch as batch_runner samples it; the rate read before each step
+        per batch between the ``begin`` table's callables ``(batch, {})``
+        and the ``end`` table's ``(batch, {names[0]: loss, names[1]:
+        metric_0, ...})`` (tables: ``LeanHook``, or None); each table's
+        callables timed here when ``(batch - sample_phase) & sample_mask ==
+        0`` or its ``slow[0]`` is set, and ``table.record(times, untimed)``
+        once at the end (also on an error); the rate read before each step
         (``optimizer._learning_rate`` when a float, else
-        ``optimizer._rate_at(iterations)``), ``advance(1)`` after it; stops
-        after the batch that set ``model.stop_training``. Returns (untimed batches, ns in the steps);
-        ``last_run_batches`` is the steps run, exact when a hook raises."""
+        ``optimizer._rate_at(iterations)``), ``position.step += 1`` after it;
+        stops after the batch that set ``model.stop_training``. Returns the
+        ns spent in the steps; ``last_run_batches`` is the steps run, exact
+        when a hook raises."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
     def test_batches(

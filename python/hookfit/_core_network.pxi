@@ -12,6 +12,32 @@ cdef void *_zalloc(size_t n, size_t size):
     return p
 
 
+cdef list _NEVER_SLOW = [False]
+
+
+cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, list times) except -1:
+    """One batch's hook table: each callable with (batch, logs); unless
+    ``lean``, each timed (``times`` gets one duration per callable, once
+    all have returned)."""
+    cdef object index = batch
+    cdef object fn
+    cdef int64_t t, now
+    cdef list taken
+    if lean:
+        for fn in fns:
+            fn(index, logs)
+        return 0
+    taken = []
+    t = _now_ns()
+    for fn in fns:
+        fn(index, logs)
+        now = _now_ns()
+        taken.append(now - t)
+        t = now
+    times.extend(taken)
+    return 0
+
+
 cdef class Network:
     """A network of nodes in topological order (a Sequential stack of Dense
     layers is the chain Input -> Dense -> ...), with its parameters,
@@ -463,24 +489,27 @@ cdef class Network:
     def train_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                              Py_ssize_t batch_size, optimizer, Py_ssize_t first_hook,
                              Py_ssize_t sample_phase, Py_ssize_t sample_mask,
-                             begin_raw, begin_timed, list begin_slow,
-                             end_raw, end_timed, list end_slow, tuple names, advance, model):
+                             begin, end, tuple names, position, model):
         """fit's per-batch loop (batch_runner._per_batch, once Keras's
         slow-callback check is over) without its Python overhead:
         ceil(count / batch_size) steps, each one native call (GIL released)
         between the batch hooks ``begin(batch, {})`` and ``end(batch,
-        {names[0]: loss, names[1]: metric_0, ...})`` (either may be None).
+        {names[0]: loss, names[1]: metric_0, ...})``.
 
-        A batch's hooks are timed (``*_timed``) when ``(batch - sample_phase)
-        & sample_mask == 0`` or a ``*_slow[0]`` is set as the batch starts, else
-        untimed (``*_raw``). The rate is read before each step, after its
-        begin hooks (a hook may change it): ``optimizer._learning_rate`` when
-        it is a float, else ``optimizer._rate_at(iterations)`` (a schedule);
-        ``advance(1)`` after each step, before its end hooks. Stops after the
-        batch whose hooks set ``model.stop_training``. Returns ``(untimed, native_ns)``:
-        the batches dispatched untimed and the time spent in the steps;
-        ``last_run_batches`` is the steps run, exact when a hook raises.
-        ``first_hook``: the hook index of the first batch."""
+        ``begin``, ``end``: a hook table (callbacks.callback_list.LeanHook:
+        its ``fns``, its ``slow`` flag) or None. A batch's hooks are timed,
+        callback by callback, here (two clock reads per callback, no Python
+        frame) when ``(batch - sample_phase) & sample_mask == 0`` or a
+        table's ``slow[0]`` is set as the batch starts; the run ends (also
+        when it raises) with one ``table.record(times, untimed)`` each.
+
+        The rate is read before each step, after its begin hooks (a hook may
+        change it): ``optimizer._learning_rate`` when it is a float, else
+        ``optimizer._rate_at(iterations)`` (a schedule). ``position.step +=
+        1`` after each step, before its end hooks. Stops after the batch
+        whose hooks set ``model.stop_training``. Returns the time spent in
+        the steps (ns); ``last_run_batches`` is the steps run, exact when a
+        hook raises. ``first_hook``: the hook index of the first batch."""
         self._check_run(data, start, count, batch_size, True)
         cdef Py_ssize_t n_batches = (count + batch_size - 1) // batch_size
         if <int64_t>n_batches > INT64_MAX - self.net.iterations:
@@ -493,6 +522,11 @@ cdef class Network:
                 f"train_batches_hooked: names must hold the loss's and the {self.net.n_metrics} "
                 f"metrics' names; got {len(names)}"
             )
+        cdef tuple begin_fns = () if begin is None else tuple(begin.fns)
+        cdef tuple end_fns = () if end is None else tuple(end.fns)
+        cdef list begin_slow = _NEVER_SLOW if begin is None else begin.slow
+        cdef list end_slow = _NEVER_SLOW if end is None else end.slow
+        cdef list begin_times = [], end_times = []
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
         cdef Py_ssize_t i, batch, untimed = 0
@@ -502,45 +536,51 @@ cdef class Network:
         cdef bint lean
         cdef int64_t t0, native_ns = 0
         self._last_run_batches = 0
-        for i in range(n_batches):
-            batch = first_hook + i
-            lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
-            if begin_raw is not None:
-                (begin_raw if lean else begin_timed)(batch, {})
-            lr = optimizer._learning_rate
-            if type(lr) is not float:
-                lr = optimizer._rate_at(self.net.iterations)
-            lrf = <float>float(lr)
-            if not isfinite(lrf):
-                raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
-            pos = <size_t>start + <size_t>i * b
-            rows = min(b, <size_t>start + <size_t>count - pos)
-            # Busy only inside the step: the hooks may use this network.
-            self._check_idle("train_batches_hooked")
-            self._busy = True
-            data._users += 1
-            try:
-                with nogil:
-                    t0 = _now_ns()
-                    st = hf_train_steps(&self.net, &data.data, pos, rows, b, lrf, ws)
-                    native_ns += _now_ns() - t0
-            finally:
-                self._busy = False
-                data._users -= 1
-            if st != HF_OK:
-                _raise(st, "train")
-            self._last_run_batches = i + 1
-            self._last_cap = rows  # one batch per call: its layout holds `rows` rows
-            self._last_rows = rows
-            advance(1)
-            PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
-            if end_raw is not None:
-                (end_raw if lean else end_timed)(batch, self._results(names))
-            if lean:
-                untimed += 1
-            if model.stop_training:
-                break
-        return untimed, native_ns
+        try:
+            for i in range(n_batches):
+                batch = first_hook + i
+                lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
+                if begin_fns:
+                    _call_hooks(begin_fns, batch, {}, lean, begin_times)
+                lr = optimizer._learning_rate
+                if type(lr) is not float:
+                    lr = optimizer._rate_at(self.net.iterations)
+                lrf = <float>float(lr)
+                if not isfinite(lrf):
+                    raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
+                pos = <size_t>start + <size_t>i * b
+                rows = min(b, <size_t>start + <size_t>count - pos)
+                # Busy only inside the step: the hooks may use this network.
+                self._check_idle("train_batches_hooked")
+                self._busy = True
+                data._users += 1
+                try:
+                    with nogil:
+                        t0 = _now_ns()
+                        st = hf_train_steps(&self.net, &data.data, pos, rows, b, lrf, ws)
+                        native_ns += _now_ns() - t0
+                finally:
+                    self._busy = False
+                    data._users -= 1
+                if st != HF_OK:
+                    _raise(st, "train")
+                self._last_run_batches = i + 1
+                self._last_cap = rows  # one batch per call: its layout holds `rows` rows
+                self._last_rows = rows
+                position.step += 1
+                PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
+                if end_fns:
+                    _call_hooks(end_fns, batch, self._results(names), lean, end_times)
+                if lean:
+                    untimed += 1
+                if model.stop_training:
+                    break
+        finally:
+            if begin is not None:
+                begin.record(begin_times, untimed)
+            if end is not None:
+                end.record(end_times, untimed)
+        return native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
                                Py_ssize_t batch_size, object lr, bint stop,

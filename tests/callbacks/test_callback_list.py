@@ -390,3 +390,24 @@ def test_a_hook_slow_at_every_call_gets_every_call_timed():
     assert lean.slow[0]
     (ns,), dispatches = lean.drain()
     assert dispatches == 12 and ns >= 12 * 1_000_000
+
+
+def test_timings_recorded_by_the_core_count_as_the_tables_own():
+    # The core's hooked loop times each callback itself and hands the
+    # durations over once per run: totals, samples and the slow judgement
+    # are what the same timed dispatches through ``timed`` would give.
+    from hookfit.callbacks.cost_details import Samples
+
+    samples = [Samples(), Samples()]
+    from hookfit.callbacks.callback_list import LeanHook
+
+    lean = LeanHook([lambda b, logs: None, lambda b, logs: None], samples)
+    assert len(lean.fns) == 2
+    lean.record([100, 300, 200, 500], 6)  # two timed dispatches, six untimed
+    (a, b), dispatches = lean.drain()
+    assert dispatches == 8
+    assert a == 100 + 200 + 6 * 100 and b == 300 + 500 + 6 * 300  # untimed at the fastest timed
+    assert list(samples[0].data) == [100, 200] and list(samples[1].data) == [300, 500]
+    assert not lean.slow[0]
+    lean.record([10**9, 10**9, 10**9, 10**9, 10**9, 10**9], 0)  # slow: judged without the first
+    assert lean.slow[0]

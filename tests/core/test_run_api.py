@@ -1,6 +1,8 @@
 """The run API both implementations share: batch counts, per-batch rates,
 the NaN stop, interruption between batches, iteration bounds."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -111,40 +113,73 @@ class _Optimizer:
         return self._schedule(iteration)
 
 
+class _Table:
+    """What train_batches_hooked reads of a hook table (callback_list's
+    LeanHook): its callables, its slow flag; and what it records."""
+
+    def __init__(self, *fns, slow=False):
+        self.fns, self.slow, self.records = fns, [slow], []
+
+    def record(self, times, untimed):
+        self.records.append((list(times), untimed))
+
+
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
 def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     """train_batches_hooked: bitwise train_batches, each hook called at its
-    batch with the running results, the timed/untimed choice by the
-    sampling mask, the rate read per batch, the position advanced before the
-    end hook, the network usable from a hook."""
+    batch with the running results, the sampled batches timed callback by
+    callback and recorded once at the end, the rate read per batch, the
+    position advanced before the end hook, the network usable from a
+    hook."""
     plain, hooked, data = _net(core), _net(core), _data(core)
     plain.train_batches(data, 0, 100, 16, np.array([0.01 * (1 + i) for i in range(7)], np.float32))
-    calls, steps = [], []
+    calls = []
+    position = types.SimpleNamespace(step=0)
 
-    def begin(kind):
-        return lambda batch, logs: calls.append((kind, "begin", batch, logs))
+    def begin(who):
+        return lambda batch, logs: calls.append((who, "begin", batch, logs))
 
-    def end(kind):
+    def end(who):
         def hook(batch, logs):
-            calls.append((kind, "end", batch, logs, len(steps), hooked.metric_results()))
+            calls.append((who, "end", batch, logs, position.step, hooked.metric_results()))
             hooked.params.copy()  # the network is not busy between batches
         return hook
 
-    untimed, ns = hooked.train_batches_hooked(
+    begins, ends = _Table(begin("a"), begin("b")), _Table(end("a"))
+    ns = hooked.train_batches_hooked(
         data, 0, 100, 16, _Optimizer(schedule=lambda it: 0.01 * (1 + it)), 20, 17, 3,
-        begin("raw"), begin("timed"), [False], end("raw"), end("timed"), [False],
-        ("loss", "mae"), lambda n: steps.append(n), _Stop(),
+        begins, ends, ("loss", "mae"), position, _Stop(),
     )
     assert hooked.params.tobytes() == plain.params.tobytes()
     assert hooked.last_run_batches == 7 and hooked.iterations == 7 and ns >= 0
-    # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there.
-    kinds = {c[2]: c[0] for c in calls}
-    assert kinds == {b: ("timed" if b in (21, 25) else "raw") for b in range(20, 27)}
-    assert untimed == 5
-    ends = [c for c in calls if c[1] == "end"]
-    assert [c[4] for c in ends] == list(range(1, 8))  # advanced before the end hook
-    for c in ends:
+    assert [c[:3] for c in calls if c[1] == "begin"] == [(w, "begin", b) for b in range(20, 27) for w in "ab"]
+    # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there,
+    # one duration per callable; 5 batches untimed.
+    [(begin_times, begin_untimed)], [(end_times, end_untimed)] = begins.records, ends.records
+    assert len(begin_times) == 2 * 2 and len(end_times) == 2 and begin_untimed == end_untimed == 5
+    assert all(type(t) is int and t >= 0 for t in begin_times + end_times)
+    ends_seen = [c for c in calls if c[1] == "end"]
+    assert [c[4] for c in ends_seen] == list(range(1, 8))  # advanced before the end hook
+    for c in ends_seen:
         assert c[3] == {"loss": c[5][0], "mae": c[5][1]}
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_slow_table_has_every_batch_timed_and_an_error_still_records(core):
+    net, data = _net(core), _data(core)
+
+    def end(batch, logs):
+        if batch == 4:
+            raise KeyError("from a hook")
+
+    begins, ends = _Table(lambda batch, logs: None, slow=True), _Table(end)
+    with pytest.raises(KeyError, match="from a hook"):
+        net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, begins, ends, ("loss", "mae"),
+                                 types.SimpleNamespace(step=0), _Stop())
+    # Batches 0..4 began, all timed (a slow table times both); 0..3 ended.
+    assert begins.records == [(begins.records[0][0], 0)] and len(begins.records[0][0]) == 5
+    assert len(ends.records[0][0]) == 4 and ends.records[0][1] == 0
+    assert net.last_run_batches == 5
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
@@ -155,8 +190,8 @@ def test_a_hooked_run_stops_after_the_batch_that_asked(core):
         if batch == 2:
             stop.stop_training = True
 
-    net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, None, [False],
-                             end, end, [False], ("loss", "mae"), lambda n: None, stop)
+    net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, _Table(end), ("loss", "mae"),
+                             types.SimpleNamespace(step=0), stop)
     assert net.last_run_batches == 3 and net.iterations == 3
 
 
@@ -168,8 +203,7 @@ def test_a_hooked_run_refuses_a_non_finite_rate_before_that_step(core):
     rates = iter([0.01, float("nan")])
     with pytest.raises(NonFiniteError, match="learning rate"):
         net.train_batches_hooked(data, 0, 100, 16, _Optimizer(schedule=lambda it: next(rates)), 0, 0, 7,
-                                 None, None, [False], None, None, [False], ("loss", "mae"),
-                                 lambda n: None, _Stop())
+                                 None, None, ("loss", "mae"), types.SimpleNamespace(step=0), _Stop())
     assert net.last_run_batches == 1 and net.iterations == 1
 
 
@@ -185,8 +219,8 @@ def test_a_hooked_run_reads_a_constant_rate_after_the_begin_hooks(core):
     def begin(batch, logs):
         opt._learning_rate = float(rates[batch])
 
-    hooked.train_batches_hooked(data, 0, 100, 16, opt, 0, 0, 7, begin, begin, [False], None, None,
-                                [False], ("loss", "mae"), lambda n: None, _Stop())
+    hooked.train_batches_hooked(data, 0, 100, 16, opt, 0, 0, 7, _Table(begin), None, ("loss", "mae"),
+                                types.SimpleNamespace(step=0), _Stop())
     assert hooked.params.tobytes() == plain.params.tobytes()
 
 
@@ -194,8 +228,8 @@ def test_a_hooked_run_reads_a_constant_rate_after_the_begin_hooks(core):
 def test_a_hooked_run_refuses_names_that_do_not_match_the_results(core):
     net, data = _net(core), _data(core)
     with pytest.raises(ValueError, match="names"):
-        net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, None, [False],
-                                 None, None, [False], ("loss",), lambda n: None, _Stop())
+        net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, None, None, ("loss",),
+                                 types.SimpleNamespace(step=0), _Stop())
     assert net.iterations == 0
 
 

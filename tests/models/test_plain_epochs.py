@@ -109,14 +109,12 @@ def test_callbacks_without_epoch_hooks_see_what_they_would_see(data, plain_runs)
 @pytest.mark.parametrize("kwargs", [
     {"callbacks": [EpochEndPass()]},
     {"validation_split": 0.2, "callbacks": [keras.callbacks.LambdaCallback(on_test_end=lambda logs: None)]},
-    {"callbacks": [keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: None)]},
-    {"callbacks": [keras.callbacks.LambdaCallback(on_batch_end=lambda batch, logs: None)]},
     {"callbacks": [keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: None)]},
     {"verbose": 2},
     {"steps_per_epoch": 3},
     {"shuffle": "batch"},
     {"metrics": [lambda y_true, y_pred: np.mean(np.abs(y_true - y_pred), axis=-1)]},
-], ids=["epoch-hook", "test-hook", "batch-hook", "batch-alias", "epoch-begin", "verbose", "steps_per_epoch",
+], ids=["epoch-hook", "test-hook", "epoch-begin", "verbose", "steps_per_epoch",
         "batch-shuffle", "python-metric"])
 def test_anything_else_that_watches_keeps_the_per_epoch_loop(data, plain_runs, kwargs, capsys):
     x, y = data

@@ -292,3 +292,91 @@ def test_the_cap_on_waiting_weights(tmp_path, plain_runs, monkeypatch, cap, live
     a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=3)
     _assert_same(a, b)
     assert len(a["files"]) == 3 * 13 // 5 and live == live_epochs
+
+
+class BatchRecorder(cb.Callback):
+    """Batch hooks only (every batch, Keras's way): what each call sees."""
+
+    def __init__(self, stop_at=None):
+        super().__init__()
+        self.seen, self.stop_at = [], stop_at
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.seen.append(("begin", batch, int(self.model.optimizer.iterations), len(self.model.history.epoch)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen.append(("end", batch, int(self.model.optimizer.iterations), dict(logs)))
+        if int(self.model.optimizer.iterations) == self.stop_at:
+            self.model.stop_training = True
+
+
+@pytest.mark.parametrize("stop_at", [None, 20], ids=["all-epochs", "stopped-mid-epoch"])
+def test_batch_hooks_at_every_batch_run_back_to_back_as_the_per_epoch_loop(tmp_path, plain_runs, stop_at):
+    # A callback needing every batch keeps its hooks around each batch;
+    # each epoch is live (nothing waits), so each batch hook sees the
+    # history of the epochs before it, as in the per-epoch loop.
+    recorders = []
+
+    def callbacks(where):
+        recorders.append(BatchRecorder(stop_at))
+        return [recorders[-1], cb.ModelCheckpoint(str(where / "ckpt" / "w-{epoch}-{batch}.npz"),
+                                                  save_weights_only=True, save_freq=5)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=3)
+    _assert_same(a, b)
+    assert recorders[0].seen == recorders[1].seen
+    assert len(recorders[0].seen) == 2 * (stop_at or 3 * 13)
+    assert a["epochs"] == ([0, 1, 2] if stop_at is None else [0, 1])
+    assert [s[3] for s in recorders[0].seen if s[0] == "begin" and s[1] == 0] == a["epochs"]
+
+
+def test_a_file_saved_again_and_again_is_written_once_per_run_of_waiting_saves(tmp_path, plain_runs, monkeypatch):
+    # 17 saves to one file: the per-epoch loop writes each; back to back
+    # they are given in one run (the interval made long), where each save
+    # replaces the one before it before anything can read it: one write,
+    # the same bytes.
+    from hookfit.saving.weights_saver import WeightsSaver
+
+    writes = []
+    original = WeightsSaver.save
+
+    def counting(self, path, weights=None):
+        writes.append(path)
+        return original(self, path, weights)
+
+    monkeypatch.setattr(WeightsSaver, "save", counting)
+    monkeypatch.setattr(back_to_back, "GIVE_EVERY_NS", 1 << 62)
+
+    def callbacks(where):
+        return [cb.ModelCheckpoint(str(where / "ckpt" / "w.npz"), save_weights_only=True, save_freq=3)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=4)
+    _assert_same(a, b)
+    assert len(writes) == 1 + 4 * 13 // 3
+
+
+def test_a_hook_raising_among_the_waiting_saves_leaves_the_per_epoch_loops_file(tmp_path, plain_runs, monkeypatch):
+    # History's end of epoch 2 raises when the waiting hooks are given: the
+    # saves given before it (the last of them waiting to be written) are
+    # written, as the per-epoch loop wrote them at their batches.
+    class Fails(Exception):
+        pass
+
+    original = cb.History.on_epoch_end
+
+    def failing(self, epoch, logs=None):
+        if epoch == 2:
+            raise Fails()
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(cb.History, "on_epoch_end", failing)
+    x, y = _data()
+    files = []
+    for extra in ([], [EpochEndPass()]):
+        where = tmp_path / str(len(extra))
+        where.mkdir()
+        checkpoint = cb.ModelCheckpoint(str(where / "w.npz"), save_weights_only=True, save_freq=3)
+        with pytest.raises(Fails):
+            _model().fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[checkpoint, *extra])
+        files.append((where / "w.npz").read_bytes())
+    assert len(plain_runs) == 1 and files[0] == files[1]

@@ -525,8 +525,7 @@ class Network:
         return self.last_run_batches
 
     def train_batches_hooked(self, data, start, count, batch_size, optimizer, first_hook, sample_phase,
-                             sample_mask, begin_raw, begin_timed, begin_slow, end_raw, end_timed,
-                             end_slow, names, advance, model):
+                             sample_mask, begin, end, names, position, model):
         """The compiled core's per-batch loop, as plain Python (see _core.pyi)."""
         self._check_rows(data, start, count)
         starts = range(start, start + count, batch_size)
@@ -534,31 +533,40 @@ class Network:
             raise PositionError("iterations + steps would overflow int64")
         if len(names) != len(self.metric_results()):
             raise ValueError("train_batches_hooked: names must hold the loss's and the metrics' names")
+        begin_fns, end_fns = (() if t is None else tuple(t.fns) for t in (begin, end))
+        begin_slow, end_slow = ([False] if t is None else t.slow for t in (begin, end))
+        begin_times, end_times = [], []
         self.last_run_batches = 0
         untimed = native_ns = 0
-        for i, s in enumerate(starts):
-            batch = first_hook + i
-            lean = (batch - sample_phase) & sample_mask != 0 and not (begin_slow[0] or end_slow[0])
-            if begin_raw is not None:
-                (begin_raw if lean else begin_timed)(batch, {})
-            lr = optimizer._learning_rate
-            if type(lr) is not float:
-                lr = optimizer._rate_at(self.iterations)
-            rate = float(np.float32(lr))
-            if not math.isfinite(rate):
-                raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
-            t0 = time.perf_counter_ns()
-            self.train_batch(data, s, min(batch_size, start + count - s), rate)
-            native_ns += time.perf_counter_ns() - t0
-            self.last_run_batches = i + 1
-            advance(1)
-            if end_raw is not None:
-                (end_raw if lean else end_timed)(batch, dict(zip(names, self.metric_results())))
-            if lean:
-                untimed += 1
-            if model.stop_training:
-                break
-        return untimed, native_ns
+        try:
+            for i, s in enumerate(starts):
+                batch = first_hook + i
+                lean = (batch - sample_phase) & sample_mask != 0 and not (begin_slow[0] or end_slow[0])
+                if begin_fns:
+                    _call_hooks(begin_fns, batch, {}, lean, begin_times)
+                lr = optimizer._learning_rate
+                if type(lr) is not float:
+                    lr = optimizer._rate_at(self.iterations)
+                rate = float(np.float32(lr))
+                if not math.isfinite(rate):
+                    raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
+                t0 = time.perf_counter_ns()
+                self.train_batch(data, s, min(batch_size, start + count - s), rate)
+                native_ns += time.perf_counter_ns() - t0
+                self.last_run_batches = i + 1
+                position.step += 1
+                if end_fns:
+                    _call_hooks(end_fns, batch, dict(zip(names, self.metric_results())), lean, end_times)
+                if lean:
+                    untimed += 1
+                if model.stop_training:
+                    break
+        finally:
+            if begin is not None:
+                begin.record(begin_times, untimed)
+            if end is not None:
+                end.record(end_times, untimed)
+        return native_ns
 
     def test_batch(self, data, start, count):
         self._check(data, start, count, need_y=True)
@@ -642,3 +650,19 @@ def _dataset_class():
     from hookfit._reference.dataset import Dataset
 
     return Dataset
+
+
+def _call_hooks(fns, batch, logs, lean, times):
+    """As the compiled core's: each hook with (batch, logs), timed unless ``lean``."""
+    if lean:
+        for fn in fns:
+            fn(batch, logs)
+        return
+    taken = []
+    t = time.perf_counter_ns()
+    for fn in fns:
+        fn(batch, logs)
+        now = time.perf_counter_ns()
+        taken.append(now - t)
+        t = now
+    times.extend(taken)

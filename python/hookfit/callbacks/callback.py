@@ -379,6 +379,12 @@ class Callback:
         files) on a fixed period (``Schedule.period``)."""
         return False
 
+    def _waiting_given(self) -> None:
+        """Called after ``fit`` gave a run of this callback's waiting batch
+        hooks (and before an error leaves it): the work they could put off
+        until then is done (ModelCheckpoint writes the last save to each
+        file)."""
+
     # Stateful-callback protocol (beyond Keras): a callback whose decisions
     # depend on past epochs returns its state here so that a backup can
     # restore it bit-exactly. ``None`` means "nothing to save".

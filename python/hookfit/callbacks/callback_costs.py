@@ -221,12 +221,12 @@ class CallbackCosts:
 
     def timed_hooked(self, mode: str, run):
         """``run`` (a native run with the batch hooks inside, returning
-        ``(ran, untimed, ns in its steps)``), its step time added to ``mode``'s
-        native time; returns ``(ran, untimed)``."""
+        ``(ran, ns in its steps)``), its step time added to ``mode``'s
+        native time; returns ``ran``."""
         def timed_run(*args):
-            ran, untimed, ns = run(*args)
+            ran, ns = run(*args)
             self.add_native(mode, ns, calls=ran)
-            return ran, untimed
+            return ran
 
         return timed_run
 

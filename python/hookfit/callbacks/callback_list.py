@@ -206,29 +206,44 @@ class LeanHook:
     dispatch, which often pays a one-off set-up, such as TensorBoard opening
     its event file, and is timed anyway), then reports the untimed ones
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
-    public hook methods). ``drain()`` returns and clears (ns per callback,
-    the untimed calls counted at its fastest timed call; dispatches).
-    Each timed call also goes into ``samples`` (one ``Samples`` per
-    callback), for the p50/p99 of the cost table.
+    public hook methods). The core's hooked loop calls ``fns`` itself, times
+    them there, and hands over what it measured once per run:
+    ``record(times, untimed)``. ``drain()`` returns and clears (ns per
+    callback, the untimed calls counted at its fastest timed call;
+    dispatches). Each timed call also goes into ``samples`` (one
+    ``Samples`` per callback), for the p50/p99 of the cost table.
     """
 
-    __slots__ = ("raw", "timed", "call", "add_untimed", "slow", "drain")
+    __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain")
 
     def __init__(self, fns, samples):
         clock = _clock
         mask = SAMPLE_EVERY - 1
-        acc = [0] * len(fns)
-        least = [1 << 62] * len(fns)  # each callback's fastest timed call
+        fns = self.fns = tuple(fns)
+        n = len(fns)
+        acc = [0] * n
+        least = [1 << 62] * n  # each callback's fastest timed call
         counts = [0, 0]  # timed dispatches, untimed dispatches
         judged = [0, -1]  # ns and timed dispatches after the first (never drained)
         slow = self.slow = [False]
-        if len(fns) == 1:
+        adds = [s.add for s in samples]
+        if n == 1:
             raw = fns[0]
         else:
 
             def raw(batch, logs):
                 for fn in fns:
                     fn(batch, logs)
+
+        def judge(ns):
+            # One more timed dispatch of ``ns`` in all.
+            counts[0] += 1
+            if not slow[0]:
+                if judged[1] >= 0:
+                    judged[0] += ns
+                    if judged[0] > _TIME_ALL_NS * (judged[1] + 1):
+                        slow[0] = True
+                judged[1] += 1
 
         def timed(batch, logs):
             t = start = clock()
@@ -238,21 +253,29 @@ class LeanHook:
                 now = clock()
                 dt = now - t
                 acc[k] += dt
-                samples[k].add(dt)
+                adds[k](dt)
                 if dt < least[k]:
                     least[k] = dt
                 t = now
                 k += 1
-            counts[0] += 1
-            if not slow[0]:
-                if judged[1] >= 0:
-                    judged[0] += t - start
-                    if judged[0] > _TIME_ALL_NS * (judged[1] + 1):
-                        slow[0] = True
-                judged[1] += 1
+            judge(t - start)
 
-        def add_untimed(n):
-            counts[1] += n
+        def add_untimed(k):
+            counts[1] += k
+
+        def record(times, untimed):
+            # ``times``: n durations per timed dispatch, in order.
+            for i in range(0, len(times) - n + 1, n):
+                total = 0
+                for k in range(n):
+                    dt = times[i + k]
+                    acc[k] += dt
+                    adds[k](dt)
+                    if dt < least[k]:
+                        least[k] = dt
+                    total += dt
+                judge(total)
+            counts[1] += untimed
 
         def call(batch, logs):
             if slow[0] or (counts[0] + counts[1]) & mask == 0:
@@ -271,7 +294,7 @@ class LeanHook:
             counts[:] = [0, 0]
             return out
 
-        self.raw, self.timed, self.call = raw, timed, call
+        self.raw, self.timed, self.call, self.record = raw, timed, call, record
         self.add_untimed, self.drain = add_untimed, drain
 
 

@@ -10,6 +10,7 @@ records which, and the table reports what it cost per step.
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,26 +19,19 @@ SAMPLE_CAP = 4096  # samples kept per (callback, hook): the latest ones
 
 
 class Samples:
-    """A bounded ring of call durations (ns)."""
+    """A bounded ring of call durations (ns): the latest ``SAMPLE_CAP``."""
 
-    __slots__ = ("data", "n")
+    __slots__ = ("data", "add")
 
     def __init__(self):
-        self.data: list[int] = []
-        self.n = 0
-
-    def add(self, ns: int) -> None:
-        if self.n < SAMPLE_CAP:
-            self.data.append(ns)
-        else:
-            self.data[self.n % SAMPLE_CAP] = ns
-        self.n += 1
+        self.data: collections.deque[int] = collections.deque(maxlen=SAMPLE_CAP)
+        self.add = self.data.append  # (a C method: no Python frame per sample)
 
     def percentiles(self) -> tuple[float | None, float | None]:
         """(p50, p99) in seconds, or (None, None) without samples."""
         if not self.data:
             return None, None
-        p50, p99 = np.percentile(np.asarray(self.data, dtype=np.float64), [50, 99])
+        p50, p99 = np.percentile(np.fromiter(self.data, dtype=np.float64, count=len(self.data)), [50, 99])
         return float(p50) * 1e-9, float(p99) * 1e-9
 
 

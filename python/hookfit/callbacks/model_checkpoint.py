@@ -139,6 +139,7 @@ class ModelCheckpoint(MonitorCallback):
         self.best = initial_value_threshold
         self._options = options
         self._saver = None  # a WeightsSaver during a fit
+        self._pending = None  # (path, weights): a waiting save not written yet
 
         self.load_weights_on_restart = bool(kwargs.pop("load_weights_on_restart", False))
         if self.load_weights_on_restart:
@@ -210,9 +211,14 @@ class ModelCheckpoint(MonitorCallback):
             self._saver = WeightsSaver(self.model)
 
     def on_train_end(self, logs=None):
+        self._waiting_given()  # (fit has written it already)
         self._saver = None
 
     def on_exception(self, exception, logs=None):
+        try:
+            self._waiting_given()  # (fit has written it already)
+        except Exception as e:  # the fit's own error goes on
+            logger.warning("ModelCheckpoint: a checkpoint could not be written: %s", e)
         self._saver = None
 
     def _load_newest(self):
@@ -367,6 +373,17 @@ class ModelCheckpoint(MonitorCallback):
 
     def _write(self, filepath):
         saver = self._saver
+        if saver is not None and self._late_weights is not None and self._retention is None:
+            # A waiting save, given with others in a run: the next one to
+            # the same file in this run replaces it before anything can
+            # read it, so of consecutive saves to a file only the last is
+            # written (at the next file, or when the run ends).
+            pending = self._pending
+            if pending is not None and pending[0] != filepath:
+                self._pending = None
+                saver.save(*pending)
+            self._pending = (filepath, self._late_weights)
+            return None
         if saver is not None:  # (also the writer of weights taken earlier: _late_weights)
             return saver.save(filepath, self._late_weights)
         if self.save_weights_only:
@@ -382,6 +399,11 @@ class ModelCheckpoint(MonitorCallback):
 
                 return save_model(self.model, filepath, overwrite=True)
         save(filepath, overwrite=True)
+
+    def _waiting_given(self):
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._saver.save(*pending)
 
     def _get_file_path(self, epoch, batch, logs):
         try:

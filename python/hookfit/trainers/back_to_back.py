@@ -15,6 +15,9 @@ remaining epochs run in a loop with nothing else in it:
 - an epoch where one is due (or the loss went NaN/inf) runs as the
   per-epoch loop runs it: native chunks up to that batch, the hooks with
   that batch's logs, its epoch hooks at its start and end;
+- with a callback that needs every batch's hooks (``PerBatch``), every
+  epoch runs live: its epoch hooks at its start and end, its pass one
+  native call that calls the batch hooks around each batch;
 - the waiting epochs' hooks are given, in order, with the logs and the
   times of their epochs (``Callback._late_epoch``), before any other hook
   runs, at least once a second, before the weights taken for them would
@@ -82,7 +85,12 @@ def eligible(trainer, cl, it, epochs, val_data, parallel, guard, network, drawn=
     if trainer._steps_per_execution != 1:
         return no
     dispatch = cl.batch_dispatcher("train", besides=drawn)
-    if dispatch is None or dispatch.per_batch or dispatch.steps_to_due() is None:
+    if dispatch is not None and dispatch.per_batch:
+        # Every batch's hooks: each epoch runs live (nothing waits), with
+        # less Python around it than the per-epoch loop's (the bar's draws
+        # would need that loop's ProgbarLogger).
+        return (watchers, dispatch) if drawn is None else no
+    if dispatch is None or dispatch.steps_to_due() is None:
         return no
     if drawn is not None and drawn.verbose == 1 and not all(
             _waits(cl, e) or e.schedule.steps_to_due() == math.inf for e in dispatch.entries):
@@ -129,6 +137,7 @@ class _Epochs:
     next_take = math.inf  # the first step where a waiting batch hook is due
     wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
     wants_weights: tuple | list = ()  # callbacks whose waiting batch hook takes the weights
+    waiting_callbacks: tuple | list = ()  # callbacks with a waiting batch hook
     timed = False  # some waiting epoch hook reads the epoch's times
     given = 0  # the waiting epochs before this one were given
     waiting_bytes = 0  # weights taken and not written yet
@@ -169,24 +178,35 @@ class _Epochs:
             self.watch = dispatch.stop_on_nonfinite
             self.steps = trainer._train_steps(it, make_logs, bar=bar)
             self.steps.many = cl.costs.timed("train", self.steps.many)
-            if bar is not None:
-                logs_at = self.steps.logs
-
-                def bar_then_logs(j):
-                    # Called just before due hooks, which may print: the
-                    # bar's kept text goes out first.
-                    bar.flush()
-                    return logs_at(j)
-
-                self.steps.logs = bar_then_logs
-            self.waits = [e for e in dispatch.entries if _waits(cl, e)]
-            self.wants_weights = [cl.callbacks[e.index] for e in self.waits
-                                  if cl.callbacks[e.index]._batch_end_wants_weights]
-            if self.wants_weights:
-                self.weight_bytes = sum(w.nbytes for w in trainer.weights)  # (views: no copy)
-            self._due_from_counters()
+            if dispatch.per_batch:  # every epoch live, each pass one hooked native call
+                self.steps.one = cl.costs.timed("train", self.steps.one)  # (while Keras's check is armed)
+                self.steps.hooked = cl.costs.timed_hooked("train", self.steps.hooked)
+                self.live_due = -math.inf
+            else:
+                self._scheduled_set_up(cl, dispatch, trainer, bar)
         if validation is not None:
             cl.costs.note_path(PathNote("test", "native"))
+
+    def _scheduled_set_up(self, cl, dispatch, trainer, bar) -> None:
+        """For scheduled batch hooks: which wait (and take the weights),
+        and where each is due."""
+        if bar is not None:
+            logs_at = self.steps.logs
+
+            def bar_then_logs(j):
+                # Called just before due hooks, which may print: the
+                # bar's kept text goes out first.
+                bar.flush()
+                return logs_at(j)
+
+            self.steps.logs = bar_then_logs
+        self.waits = [e for e in dispatch.entries if _waits(cl, e)]
+        self.waiting_callbacks = [cl.callbacks[e.index] for e in self.waits]
+        self.wants_weights = [cl.callbacks[e.index] for e in self.waits
+                              if cl.callbacks[e.index]._batch_end_wants_weights]
+        if self.wants_weights:
+            self.weight_bytes = sum(w.nbytes for w in trainer.weights)  # (views: no copy)
+        self._due_from_counters()
 
     def _due_from_counters(self) -> None:
         """Where the batch hooks are due next, from the callbacks' counters
@@ -237,7 +257,7 @@ class _Epochs:
                         bar.finish(train_values, val_values)
                     if live:
                         self._hook(self.end, epoch, self.trainer._epoch_logs(self.make_logs, *last))
-                        if self.dispatch is not None:
+                        if self.dispatch is not None and not self.dispatch.per_batch:
                             self._due_from_counters()
                     else:
                         times = EpochTimes(began / 1e9, _clock() / 1e9, time.time()) if self.timed else None
@@ -353,7 +373,10 @@ class _Epochs:
         self._give()
         self._hook(self.begin, epoch, {})
         dispatch.start_epoch(0, per_pass - 1)
-        synced = self._given_batch_ends(taken)
+        try:
+            synced = self._given_batch_ends(taken)
+        finally:
+            self._waiting_done()
         dispatch.chunk(synced)  # what is due where
         dispatch.after(batch, batch + 1 - synced, lambda b: self.steps.logs(first + b), True)
         if self.bar is not None:  # its draw after the other callbacks' hooks
@@ -402,22 +425,25 @@ class _Epochs:
         dispatch, per_pass = self.dispatch, self.per_pass
         late = self.late if self.timed else ()  # (History reads no time)
         try:
-            for i in range(self.given, len(waiting)):
-                epoch, train_values, val_values, times, taken = waiting[i]
-                self.given = i + 1  # (first: a hook that raises is not called again)
-                for c in late:
-                    c._late_epoch = times
-                try:
-                    self.begin(epoch, {})
-                    if dispatch is not None:  # its batches, for the counting callbacks
-                        dispatch.start_epoch(0, per_pass - 1)
-                        if taken:
-                            self._given_batch_ends(taken)
-                        dispatch.end_epoch(per_pass - 1)
-                    self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
-                finally:
+            try:
+                for i in range(self.given, len(waiting)):
+                    epoch, train_values, val_values, times, taken = waiting[i]
+                    self.given = i + 1  # (first: a hook that raises is not called again)
                     for c in late:
-                        c._late_epoch = None
+                        c._late_epoch = times
+                    try:
+                        self.begin(epoch, {})
+                        if dispatch is not None:  # its batches, for the counting callbacks
+                            dispatch.start_epoch(0, per_pass - 1)
+                            if taken:
+                                self._given_batch_ends(taken)
+                            dispatch.end_epoch(per_pass - 1)
+                        self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
+                    finally:
+                        for c in late:
+                            c._late_epoch = None
+            finally:
+                self._waiting_done()
         except KeyboardInterrupt:
             raise  # (the rest is given on the way out)
         except BaseException:
@@ -428,6 +454,12 @@ class _Epochs:
                 waiting.clear()
                 self.given = self.waiting_bytes = 0
             self.hooks_wall += _clock() - t0
+
+    def _waiting_done(self) -> None:
+        """After waiting batch hooks were given: what they put off is done
+        (as if each had run at its batch)."""
+        for c in self.waiting_callbacks:
+            c._waiting_given()
 
     def _given_batch_ends(self, taken) -> int:
         """The waiting batch hooks of one epoch, at the batches taken, with

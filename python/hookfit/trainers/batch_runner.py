@@ -33,12 +33,12 @@ class Steps:
         metric_logs: ``(make_logs, results)`` when the logs are
             ``make_logs(results())`` whatever the batch (train, test): the
             per-batch loop calls them directly, one call less per batch.
-        hooked(j, k, batch, phase, begin_parts, end_parts, model)
-            -> (ran, untimed) (the trainer wraps the core's (ran, untimed,
-            ns) with its cost accounting): ``k`` batches from native batch ``j``, hook
-            indices from ``batch``, with the lean hooks around each batch,
-            in one native call (train on the compiled network; None where
-            the loop must stay in Python).
+        hooked(j, k, batch, phase, begin, end, model) -> ran (the trainer
+            wraps the core's (ran, ns) with its cost accounting): ``k``
+            batches from native batch ``j``, hook indices from ``batch``,
+            with the ``LeanHook`` tables ``begin``/``end`` (or None) called
+            and sampled around each batch, in one native call (train on the
+            compiled network; None where the loop must stay in Python).
     """
 
     __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked")
@@ -93,11 +93,9 @@ def _per_batch(steps, dispatch, pieces, batch, model):
             j, end_j = first, first + count
             while j < end_j:
                 if not timed and hooked is not None:
-                    # The rest of the piece in one native call, hooks included.
-                    ran, lean = hooked(j, end_j - j, batch, start,
-                                       (begin_raw, begin_timed, begin_slow),
-                                       (end_raw, end_timed, end_slow), model)
-                    untimed += lean
+                    # The rest of the piece in one native call, hooks included
+                    # (their timings recorded into the tables by the core).
+                    ran = hooked(j, end_j - j, batch, start, begin, end, model)
                     batch += ran
                     j += ran
                     if model is not None and model.stop_training:

@@ -731,9 +731,9 @@ class Trainer:
             def hooked(j, k, batch, phase, begin, end, model):
                 start = j * batch_size
                 rows = min(n_rows, start + k * batch_size) - start
-                untimed, ns = native(data, start, rows, batch_size, opt, batch, phase,
-                                     SAMPLE_EVERY - 1, *begin, *end, names, advance, model)
-                return network.last_run_batches, untimed, ns
+                ns = native(data, start, rows, batch_size, opt, batch, phase,
+                            SAMPLE_EVERY - 1, begin, end, names, it, model)  # (it.step += 1 per batch)
+                return network.last_run_batches, ns
 
         return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked)
 
