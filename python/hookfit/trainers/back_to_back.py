@@ -138,6 +138,7 @@ class _Epochs:
     wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
     wants_weights: tuple | list = ()  # callbacks whose waiting batch hook takes the weights
     waiting_callbacks: tuple | list = ()  # callbacks with a waiting batch hook
+    tables: tuple | None = None  # a PerBatch dispatch's (begin, end) hook tables, once its check is over
     timed = False  # some waiting epoch hook reads the epoch's times
     given = 0  # the waiting epochs before this one were given
     waiting_bytes = 0  # weights taken and not written yet
@@ -284,7 +285,16 @@ class _Epochs:
         loop runs it, after every waiting hook."""
         self._give()
         self._hook(self.begin, epoch, {})
-        ran = run_batches(self.steps, self.dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
+        dispatch, hooked = self.dispatch, self.steps.hooked
+        if dispatch.per_batch and hooked is not None and not dispatch.armed:
+            # Every batch's hooks, Keras's slow-callback check over: the pass
+            # is one hooked native call (what run_batches would make of it).
+            if self.tables is None:
+                self.tables = dispatch.hooks()[:2]
+            first, count = next(iter(self.it.segments()))  # the pass (installs its order)
+            ran = hooked(first, count, 0, 0, *self.tables, self.trainer)
+        else:
+            ran = run_batches(self.steps, dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
         self.cl.costs.count_steps("train", ran)
 
     def _quiet_pass(self, epoch):
