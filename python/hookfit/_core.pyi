@@ -382,6 +382,10 @@ class Network:
         """A copy of the output (rows, output_dim) of the last train/test
         batch, read from the workspace (no second forward pass)."""
     @property
+    def last_run_nonfinite(self) -> bool:
+        """Right after ``train_batches(..., stop_on_nonfinite=True)``: whether
+        it stopped on a NaN/inf running loss (also at its last batch)."""
+    @property
     def last_run_batches(self) -> int:
         """Batches completed by the last run of any kind, also when it raised."""
     # The data-parallel step (hookfit.distribute): train_batch split in two

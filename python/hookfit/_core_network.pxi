@@ -55,6 +55,7 @@ cdef class Network:
     cdef bint _busy, _configured, _sparse, _ready
     cdef int _loss
     cdef Py_ssize_t _last_run_batches
+    cdef bint _last_run_nonfinite
     cdef size_t _last_cap, _last_rows  # the last train/test batch's output, in the workspace
     cdef int64_t _eager_calls
 
@@ -656,6 +657,14 @@ cdef class Network:
                          <float *>cnp.PyArray_DATA(o), False, 0, pb)
 
     @property
+    def last_run_nonfinite(self):
+        """Right after ``train_batches(..., stop_on_nonfinite=True)``: whether
+        it stopped on a NaN/inf running loss (also when that was its last
+        batch, where the count of batches alone cannot tell)."""
+        self._check_ready()
+        return self._last_run_nonfinite
+
+    @property
     def last_run_batches(self):
         """Batches completed by the last run, also when it raised (a Ctrl-C
         between batches, an error): the loop keeps its position exact."""
@@ -691,6 +700,7 @@ cdef class Network:
         self._busy = True
         data._users += 1
         self._last_run_batches = 0
+        self._last_run_nonfinite = False
         self._last_rows = 0
         try:
             with nogil:
@@ -718,6 +728,7 @@ cdef class Network:
                     if stop:
                         mean = self.net.mstate[0] / self.net.mstate[1]
                         if not isfinite(mean):
+                            self._last_run_nonfinite = True
                             break
                     if bar != NULL:
                         t = hf_progbar_clock()

@@ -82,11 +82,16 @@ class MetricsNetwork:
             self._update(data, start, count)
         return ran
 
+    last_run_nonfinite = False  # as the core's: the last train_batches stopped on a NaN/inf loss
+
     def train_batches(self, data, start, count, batch_size, lr, *, stop_on_nonfinite=False):
         network = self._network
+        self.last_run_nonfinite = False
         if self._python is None:
-            return network.train_batches(data, start, count, batch_size, lr,
-                                         stop_on_nonfinite=stop_on_nonfinite)
+            ran = network.train_batches(data, start, count, batch_size, lr,
+                                        stop_on_nonfinite=stop_on_nonfinite)
+            self.last_run_nonfinite = network.last_run_nonfinite
+            return ran
         ran = 0
         for pos in range(start, start + count, batch_size):
             rows = min(batch_size, start + count - pos)
@@ -96,6 +101,7 @@ class MetricsNetwork:
             ran += 1
             # The core's own check (the running mean loss), after the batch.
             if stop_on_nonfinite and not np.isfinite(network.metric_results()[0]):
+                self.last_run_nonfinite = True
                 break
         return ran
 

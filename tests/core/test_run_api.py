@@ -66,9 +66,16 @@ def test_stop_on_nonfinite_stops_after_the_batch_whose_mean_loss_overflowed(core
     net, data = _net(core), _data(core, scale=1e19)  # squared errors overflow float32
     ran = net.train_batches(data, 0, 100, 16, 0.01, stop_on_nonfinite=True)
     assert ran == 1 and net.iterations == 1  # the batch's update was applied, as in Keras
-    assert not np.isfinite(net.metric_results()[0])
+    assert not np.isfinite(net.metric_results()[0]) and net.last_run_nonfinite
     net2 = _net(core)
     assert net2.train_batches(data, 0, 100, 16, 0.01) == 7  # without the flag, all run
+    assert not net2.last_run_nonfinite
+    # A run whose only batch overflows ran all it was asked: the flag tells.
+    net3 = _net(core)
+    assert net3.train_batches(data, 0, 16, 16, 0.01, stop_on_nonfinite=True) == 1 and net3.last_run_nonfinite
+    net4 = _net(core)
+    assert net4.train_batches(_data(core), 0, 16, 16, 0.01, stop_on_nonfinite=True) == 1
+    assert not net4.last_run_nonfinite
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])

@@ -380,3 +380,22 @@ def test_a_hook_raising_among_the_waiting_saves_leaves_the_per_epoch_loops_file(
             _model().fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[checkpoint, *extra])
         files.append((where / "w.npz").read_bytes())
     assert len(plain_runs) == 1 and files[0] == files[1]
+
+
+@pytest.mark.parametrize("row, stop_step", [(48, 13), (20, 6)], ids=["a-runs-last-batch", "mid-epoch"])
+def test_an_invalid_loss_stops_every_path_at_its_batch(plain_runs, capsys, row, stop_step):
+    # A row that overflows the hidden layer makes its batch's loss invalid.
+    # At the last batch of a native run the count of batches it ran cannot
+    # tell (the run was not cut short): the core says so itself, and every
+    # path stops there, as Keras's TerminateOnNaN at every batch does.
+    x, y = _data()
+    x[row] = 3e38
+    results = []
+    for extra in ([], [EpochEndPass()], [cb.LambdaCallback(on_train_batch_end=lambda batch, logs: None)]):
+        model = _model()
+        history = model.fit(x, y, batch_size=4, epochs=3, verbose=0, shuffle=False,
+                            callbacks=[cb.TerminateOnNaN(), *extra])
+        results.append((int(model.optimizer.iterations), history.epoch))
+    assert results == [(stop_step, [0])] * 3
+    assert capsys.readouterr().out.count(f"Batch {stop_step - 1}: Invalid loss, terminating training") == 3
+    assert len(plain_runs) == 2  # (the per-epoch loop for the epoch hook)

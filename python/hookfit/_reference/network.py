@@ -52,6 +52,7 @@ class Network:
         self._eager_calls = 0
         self._iterations = 0
         self.last_run_batches = 0
+        self.last_run_nonfinite = False
 
     def _graph(self):
         graph = self.__dict__.get("_g")
@@ -510,6 +511,7 @@ class Network:
         if self.iterations + len(starts) > 2**63 - 1:
             raise PositionError("iterations + steps would overflow int64")
         self.last_run_batches = 0
+        self.last_run_nonfinite = False
         if bar is not None:
             bar._run_begin()
         for b, s in enumerate(starts):
@@ -517,6 +519,7 @@ class Network:
             self.train_batch(data, s, min(batch_size, start + count - s), rate)
             self.last_run_batches = b + 1
             if stop_on_nonfinite and not math.isfinite(self.metric_results()[0]):
+                self.last_run_nonfinite = True
                 break
             if bar is not None and not bar._after_batch(start // batch_size + b + 1, self.metric_results):
                 break

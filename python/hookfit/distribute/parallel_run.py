@@ -354,11 +354,15 @@ class ParallelRun:
             start = j * batch_size
             self.train_share(data, start, min(batch_size, n_rows - start))
 
+        hit = [False]  # the last many() stopped on a NaN/inf loss
+
         def many(j, k, stop_on_nonfinite):
+            hit[0] = False
             for i in range(k):
                 step(j + i)
                 it.step += 1
                 if stop_on_nonfinite and not np.isfinite(results()[0]):
+                    hit[0] = True
                     return i + 1
                 if self.agreed_stop:  # a stop set before this batch rode its Allreduce
                     return i + 1
@@ -372,7 +376,7 @@ class ParallelRun:
             return make_logs(results())
 
         # many() advances the position itself (per batch, so an error keeps it exact).
-        return Steps(many, one, logs, None, metric_logs=(make_logs, results))
+        return Steps(many, one, logs, None, metric_logs=(make_logs, results), stopped=lambda: hit[0])
 
     def test_steps(self, data, batch_size, make_logs):
         from hookfit.trainers.batch_runner import Steps

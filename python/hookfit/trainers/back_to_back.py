@@ -133,6 +133,7 @@ class _Epochs:
     # Defaults (a fit with no batch hook changes none of these but counters).
     steps: Any = None  # the per-epoch loop's Steps, for the epochs run as it runs them
     watch = False  # the native runs stop after a NaN/inf loss
+    stopped = False  # the last native run stopped on one
     live_due = math.inf  # the step where a hook that cannot wait is due
     next_take = math.inf  # the first step where a waiting batch hook is due
     wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
@@ -244,7 +245,7 @@ class _Epochs:
                     else:  # (most epochs: one native call, nothing else)
                         for first, count in it.segments():  # one pass (installs its order)
                             ran = self._native(first, count)
-                            if ran < count:
+                            if ran < count or self.stopped:
                                 live = True
                                 self._nonfinite(epoch, None, first, count, ran - 1)
                                 break
@@ -320,7 +321,7 @@ class _Epochs:
             if last < b:
                 continue  # (a take at the epoch's last batch)
             ran = self._native(first + b, last + 1 - b)
-            if b + ran <= last:  # stopped early: a NaN/inf loss
+            if b + ran <= last or self.stopped:  # a NaN/inf loss (at the run's last batch too)
                 self._nonfinite(epoch, taken, first, count, b + ran - 1)
                 return True, None
             b = last + 1
@@ -372,6 +373,8 @@ class _Epochs:
             self.train_calls += 1
         it.step += ran
         self.ran += ran
+        # (a NaN/inf loss at the run's last batch leaves ``ran`` whole)
+        self.stopped = self.watch and network.last_run_nonfinite
         return ran
 
     def _nonfinite(self, epoch, taken, first, count, batch) -> None:

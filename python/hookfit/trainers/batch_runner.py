@@ -39,17 +39,21 @@ class Steps:
             with the ``LeanHook`` tables ``begin``/``end`` (or None) called
             and sampled around each batch, in one native call (train on the
             compiled network; None where the loop must stay in Python).
+        stopped() -> bool: right after ``many(..., True)``, whether it
+            stopped on a NaN/inf loss, its last batch included (None: only
+            a run shorter than asked tells).
     """
 
-    __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked")
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked", "stopped")
 
-    def __init__(self, many, one, logs, advance=None, metric_logs=None, hooked=None):
+    def __init__(self, many, one, logs, advance=None, metric_logs=None, hooked=None, stopped=None):
         self.many = many
         self.one = one
         self.logs = logs
         self.advance = advance
         self.metric_logs = metric_logs
         self.hooked = hooked
+        self.stopped = stopped
 
 
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
@@ -168,7 +172,8 @@ def _scheduled(steps, dispatch, pieces, batch, last, model):
                 if advance is not None:
                     advance(ran)
                 batch += ran
-                dispatch.after(batch - 1, ran, lambda b: logs(b + offset), nonfinite and ran < k)
+                hit = nonfinite and (ran < k or (steps.stopped is not None and steps.stopped()))
+                dispatch.after(batch - 1, ran, lambda b: logs(b + offset), hit)
                 if model is not None and model.stop_training:
                     return batch - start
     finally:

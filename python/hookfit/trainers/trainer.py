@@ -735,7 +735,10 @@ class Trainer:
                             SAMPLE_EVERY - 1, begin, end, names, it, model)  # (it.step += 1 per batch)
                 return network.last_run_batches, ns
 
-        return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked)
+        def stopped():
+            return network.last_run_nonfinite
+
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked, stopped=stopped)
 
     # -- evaluate -----------------------------------------------------------------
 
