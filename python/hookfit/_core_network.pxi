@@ -15,10 +15,11 @@ cdef void *_zalloc(size_t n, size_t size):
 cdef list _NEVER_SLOW = [False]
 
 
-cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, list times) except -1:
+cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, object table) except -1:
     """One batch's hook table: each callable with (batch, logs); unless
-    ``lean``, each timed (``times`` gets one duration per callable, once
-    all have returned)."""
+    ``lean``, each timed, the durations handed to ``table.record`` once all
+    have returned (at once, so that a hook found slow is timed from the
+    next batch on)."""
     cdef object index = batch
     cdef object fn
     cdef int64_t t, now
@@ -34,7 +35,7 @@ cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, list tim
         now = _now_ns()
         taken.append(now - t)
         t = now
-    times.extend(taken)
+    table.record(taken, 0)
     return 0
 
 
@@ -500,9 +501,10 @@ cdef class Network:
         ``begin``, ``end``: a hook table (callbacks.callback_list.LeanHook:
         its ``fns``, its ``slow`` flag) or None. A batch's hooks are timed,
         callback by callback, here (two clock reads per callback, no Python
-        frame) when ``(batch - sample_phase) & sample_mask == 0`` or a
-        table's ``slow[0]`` is set as the batch starts; the run ends (also
-        when it raises) with one ``table.record(times, untimed)`` each.
+        frame between them) when ``(batch - sample_phase) & sample_mask ==
+        0`` or a table's ``slow[0]`` is set as the batch starts, each timed
+        dispatch handed over at once (``table.record(durations, 0)``); the
+        run ends (also when it raises) with ``table.record((), untimed)``.
 
         The rate is read before each step, after its begin hooks (a hook may
         change it): ``optimizer._learning_rate`` when it is a float, else
@@ -527,7 +529,6 @@ cdef class Network:
         cdef tuple end_fns = () if end is None else tuple(end.fns)
         cdef list begin_slow = _NEVER_SLOW if begin is None else begin.slow
         cdef list end_slow = _NEVER_SLOW if end is None else end.slow
-        cdef list begin_times = [], end_times = []
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
         cdef Py_ssize_t i, batch, untimed = 0
@@ -537,12 +538,13 @@ cdef class Network:
         cdef bint lean
         cdef int64_t t0, native_ns = 0
         self._last_run_batches = 0
+        self._last_run_nonfinite = False
         try:
             for i in range(n_batches):
                 batch = first_hook + i
                 lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
                 if begin_fns:
-                    _call_hooks(begin_fns, batch, {}, lean, begin_times)
+                    _call_hooks(begin_fns, batch, {}, lean, begin)
                 lr = optimizer._learning_rate
                 if type(lr) is not float:
                     lr = optimizer._rate_at(self.net.iterations)
@@ -571,16 +573,17 @@ cdef class Network:
                 position.step += 1
                 PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
                 if end_fns:
-                    _call_hooks(end_fns, batch, self._results(names), lean, end_times)
+                    _call_hooks(end_fns, batch, self._results(names), lean, end)
                 if lean:
                     untimed += 1
                 if model.stop_training:
                     break
         finally:
-            if begin is not None:
-                begin.record(begin_times, untimed)
-            if end is not None:
-                end.record(end_times, untimed)
+            if untimed:
+                if begin is not None:
+                    begin.record((), untimed)
+                if end is not None:
+                    end.record((), untimed)
         return native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,

@@ -411,3 +411,16 @@ def test_timings_recorded_by_the_core_count_as_the_tables_own():
     assert not lean.slow[0]
     lean.record([10**9, 10**9, 10**9, 10**9, 10**9, 10**9], 0)  # slow: judged without the first
     assert lean.slow[0]
+
+
+def test_a_copied_sample_ring_is_its_own():
+    import copy
+
+    from hookfit.callbacks.cost_details import Samples
+
+    ring = Samples()
+    ring.add(1)
+    for twin in (copy.copy(ring), copy.deepcopy(ring)):
+        twin.add(2)
+        assert list(twin.data) == [1, 2]
+    assert list(ring.data) == [1]

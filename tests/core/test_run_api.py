@@ -135,7 +135,8 @@ class _Table:
 def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     """train_batches_hooked: bitwise train_batches, each hook called at its
     batch with the running results, the sampled batches timed callback by
-    callback and recorded once at the end, the rate read per batch, the
+    callback and each recorded at once, the untimed ones counted at the
+    end, the rate read per batch, the
     position advanced before the end hook, the network usable from a
     hook."""
     plain, hooked, data = _net(core), _net(core), _data(core)
@@ -162,9 +163,11 @@ def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     assert [c[:3] for c in calls if c[1] == "begin"] == [(w, "begin", b) for b in range(20, 27) for w in "ab"]
     # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there,
     # one duration per callable; 5 batches untimed.
-    [(begin_times, begin_untimed)], [(end_times, end_untimed)] = begins.records, ends.records
-    assert len(begin_times) == 2 * 2 and len(end_times) == 2 and begin_untimed == end_untimed == 5
-    assert all(type(t) is int and t >= 0 for t in begin_times + end_times)
+    for table, n in ((begins, 2), (ends, 1)):
+        timed, untimed = table.records[:2], table.records[2:]
+        assert [len(t) for t, u in timed] == [n, n] and [u for t, u in timed] == [0, 0]
+        assert all(type(d) is int and d >= 0 for t, _ in timed for d in t)
+        assert untimed == [([], 5)]
     ends_seen = [c for c in calls if c[1] == "end"]
     assert [c[4] for c in ends_seen] == list(range(1, 8))  # advanced before the end hook
     for c in ends_seen:
@@ -183,9 +186,10 @@ def test_a_slow_table_has_every_batch_timed_and_an_error_still_records(core):
     with pytest.raises(KeyError, match="from a hook"):
         net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, begins, ends, ("loss", "mae"),
                                  types.SimpleNamespace(step=0), _Stop())
-    # Batches 0..4 began, all timed (a slow table times both); 0..3 ended.
-    assert begins.records == [(begins.records[0][0], 0)] and len(begins.records[0][0]) == 5
-    assert len(ends.records[0][0]) == 4 and ends.records[0][1] == 0
+    # Batches 0..4 began, all timed (a slow table times both), each
+    # recorded at once; 0..3 ended; nothing untimed to count.
+    assert [(len(t), u) for t, u in begins.records] == [(1, 0)] * 5
+    assert [(len(t), u) for t, u in ends.records] == [(1, 0)] * 4
     assert net.last_run_batches == 5
 
 
@@ -260,3 +264,30 @@ def test_last_batch_output_after_a_run_is_its_last_batch(rows, batch):
     for a, b in zip(*outs):
         assert a.shape == (last, 2)
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_hook_found_slow_is_timed_from_the_next_batch_of_the_same_run(core):
+    # With LeanHook: the sampled dispatches at batches 0 and 4 (mask 3);
+    # the second judges the hook slow (the first is left out), so 5 and 6
+    # are timed too, within the same run.
+    import time
+
+    from hookfit.callbacks.callback_list import LeanHook
+    from hookfit.callbacks.cost_details import Samples
+
+    net, data = _net(core), _data(core)
+    seen = []
+
+    def slow(batch, logs):
+        seen.append(batch)
+        time.sleep(0.001)
+
+    samples = Samples()
+    table = LeanHook([slow], [samples])
+    net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 3, None, table, ("loss", "mae"),
+                             types.SimpleNamespace(step=0), _Stop())
+    assert seen == list(range(7)) and table.slow[0]
+    assert len(samples.data) == 4  # batches 0, 4, 5, 6
+    (ns,), dispatches = table.drain()
+    assert dispatches == 7 and ns >= 7 * 1_000_000

@@ -399,3 +399,36 @@ def test_an_invalid_loss_stops_every_path_at_its_batch(plain_runs, capsys, row, 
     assert results == [(stop_step, [0])] * 3
     assert capsys.readouterr().out.count(f"Batch {stop_step - 1}: Invalid loss, terminating training") == 3
     assert len(plain_runs) == 2  # (the per-epoch loop for the epoch hook)
+
+
+def test_two_checkpoints_writing_one_file_leave_the_per_epoch_loops_bytes(tmp_path, plain_runs):
+    # Saves every 2 and every 3 batches to the same file: the last write of
+    # the fit decides its bytes, so neither may put its writes off.
+    def callbacks(where):
+        path = str(where / "ckpt" / "w.npz")
+        return [cb.ModelCheckpoint(path, save_weights_only=True, save_freq=3),  # the fit's last write
+                cb.ModelCheckpoint(path, save_weights_only=True, save_freq=2)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=3)
+    _assert_same(a, b)
+
+
+def test_a_write_failing_after_a_hook_raised_leaves_the_hooks_error(tmp_path, plain_runs, monkeypatch, caplog):
+    from hookfit.saving.weights_saver import WeightsSaver
+
+    class Fails(Exception):
+        pass
+
+    def failing(self, epoch, logs=None):
+        raise Fails()
+
+    def full_disk(self, path, weights=None):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(cb.History, "on_epoch_end", failing)
+    monkeypatch.setattr(WeightsSaver, "save", full_disk)
+    x, y = _data()
+    checkpoint = cb.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True, save_freq=3)
+    with pytest.raises(Fails):
+        _model().fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[checkpoint])
+    assert plain_runs and "No space left on device" in caplog.text

@@ -240,6 +240,10 @@ class Callback:
     _late_epoch_reads_times = False  # (else fit need not take them)
     _late_weights: list | None = None
     _batch_end_wants_weights = False
+    # Set by fit for the callbacks whose waiting batch hook takes the
+    # weights: whether this is the only one (then what its hooks write may
+    # wait for ``_waiting_given``; two could write one file out of order).
+    _late_alone = False
 
     def __init__(self):
         self.validation_data = None

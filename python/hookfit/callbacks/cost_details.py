@@ -27,6 +27,15 @@ class Samples:
         self.data: collections.deque[int] = collections.deque(maxlen=SAMPLE_CAP)
         self.add = self.data.append  # (a C method: no Python frame per sample)
 
+    def __copy__(self) -> "Samples":
+        # (``add`` is bound to this ring: a copy gets its own)
+        new = Samples()
+        new.data.extend(self.data)
+        return new
+
+    def __deepcopy__(self, memo) -> "Samples":
+        return self.__copy__()
+
     def percentiles(self) -> tuple[float | None, float | None]:
         """(p50, p99) in seconds, or (None, None) without samples."""
         if not self.data:

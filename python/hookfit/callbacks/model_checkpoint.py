@@ -373,7 +373,7 @@ class ModelCheckpoint(MonitorCallback):
 
     def _write(self, filepath):
         saver = self._saver
-        if saver is not None and self._late_weights is not None and self._retention is None:
+        if saver is not None and self._late_weights is not None and self._late_alone and self._retention is None:
             # A waiting save, given with others in a run: the next one to
             # the same file in this run replaces it before anything can
             # read it, so of consecutive saves to a file only the last is

@@ -31,6 +31,7 @@ gives it; only when its epoch hooks run differs (a thread reading
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from typing import Any
@@ -42,6 +43,7 @@ from hookfit.callbacks.cost_details import PathNote
 from hookfit.trainers.batch_runner import run_batches
 from hookfit.trainers.validation import should_eval, test_batch_count
 
+logger = logging.getLogger("hookfit")
 _clock = time.perf_counter_ns
 GIVE_EVERY_NS = 1_000_000_000  # the waiting hooks run at least this often,
 MAX_WAITING_BYTES = 64 << 20  # and before the weights taken for them pass this
@@ -50,13 +52,14 @@ MAX_WAITING_BYTES = 64 << 20  # and before the weights taken for them pass this
 def eligible(trainer, cl, it, epochs, val_data, parallel, guard, network, drawn=None):
     """Whether the fit's remaining epochs can run back to back: None if
     not, else ``(watchers, dispatch)``: the callbacks with epoch hooks
-    (all can wait) and the train batches' ``Scheduled`` dispatcher (None:
-    no batch hook).
+    (all can wait) and the train batches' dispatcher (None: no batch hook;
+    a ``Scheduled`` one; or a ``PerBatch`` one, whose epochs all run live).
 
     Needed: some epoch is left, each a whole pass of the data not shuffled
     by batch; one process, no graceful-interrupt guard, no Python metrics;
     every callback with epoch hooks can wait for them; every batch hook is
-    due a known number of steps ahead (and none is a begin hook); no test
+    due a known number of steps ahead (and none is a begin hook), or some
+    callback needs every batch (then no bar drawn by the core); no test
     hooks when a validation (on arrays) will run. ``drawn``: a
     ``ProgbarLogger`` whose hooks do not count (the core draws its bar)."""
     no = None
@@ -139,7 +142,6 @@ class _Epochs:
     wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
     wants_weights: tuple | list = ()  # callbacks whose waiting batch hook takes the weights
     waiting_callbacks: tuple | list = ()  # callbacks with a waiting batch hook
-    tables: tuple | None = None  # a PerBatch dispatch's (begin, end) hook tables, once its check is over
     timed = False  # some waiting epoch hook reads the epoch's times
     given = 0  # the waiting epochs before this one were given
     waiting_bytes = 0  # weights taken and not written yet
@@ -206,6 +208,8 @@ class _Epochs:
         self.waiting_callbacks = [cl.callbacks[e.index] for e in self.waits]
         self.wants_weights = [cl.callbacks[e.index] for e in self.waits
                               if cl.callbacks[e.index]._batch_end_wants_weights]
+        for c in self.wants_weights:  # (two writing one file must write in batch order)
+            c._late_alone = len(self.wants_weights) == 1
         if self.wants_weights:
             self.weight_bytes = sum(w.nbytes for w in trainer.weights)  # (views: no copy)
         self._due_from_counters()
@@ -282,18 +286,18 @@ class _Epochs:
         return self.trainer._epoch_logs(self.make_logs, *last) if last is not None else {}
 
     def _live_pass(self, epoch) -> None:
-        """An epoch where a hook that cannot wait is due: as the per-epoch
-        loop runs it, after every waiting hook."""
+        """An epoch where a hook that cannot wait is due (every epoch, for a
+        callback needing every batch): as the per-epoch loop runs it, after
+        every waiting hook."""
         self._give()
         self._hook(self.begin, epoch, {})
         dispatch, hooked = self.dispatch, self.steps.hooked
         if dispatch.per_batch and hooked is not None and not dispatch.armed:
             # Every batch's hooks, Keras's slow-callback check over: the pass
             # is one hooked native call (what run_batches would make of it).
-            if self.tables is None:
-                self.tables = dispatch.hooks()[:2]
+            begin, end, _ = dispatch.hooks()  # (the list's current tables)
             first, count = next(iter(self.it.segments()))  # the pass (installs its order)
-            ran = hooked(first, count, 0, 0, *self.tables, self.trainer)
+            ran = hooked(first, count, 0, 0, begin, end, self.trainer)
         else:
             ran = run_batches(self.steps, dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
         self.cl.costs.count_steps("train", ran)
@@ -388,8 +392,10 @@ class _Epochs:
         dispatch.start_epoch(0, per_pass - 1)
         try:
             synced = self._given_batch_ends(taken)
-        finally:
-            self._waiting_done()
+        except BaseException:
+            self._waiting_done(failing=True)
+            raise
+        self._waiting_done()
         dispatch.chunk(synced)  # what is due where
         dispatch.after(batch, batch + 1 - synced, lambda b: self.steps.logs(first + b), True)
         if self.bar is not None:  # its draw after the other callbacks' hooks
@@ -455,8 +461,10 @@ class _Epochs:
                     finally:
                         for c in late:
                             c._late_epoch = None
-            finally:
-                self._waiting_done()
+            except BaseException:
+                self._waiting_done(failing=True)
+                raise
+            self._waiting_done()
         except KeyboardInterrupt:
             raise  # (the rest is given on the way out)
         except BaseException:
@@ -468,11 +476,18 @@ class _Epochs:
                 self.given = self.waiting_bytes = 0
             self.hooks_wall += _clock() - t0
 
-    def _waiting_done(self) -> None:
+    def _waiting_done(self, failing: bool = False) -> None:
         """After waiting batch hooks were given: what they put off is done
-        (as if each had run at its batch)."""
+        (as if each had run at its batch). ``failing``: an error is on its
+        way out; one from here is logged rather than put in its place."""
         for c in self.waiting_callbacks:
-            c._waiting_given()
+            if not failing:
+                c._waiting_given()
+                continue
+            try:
+                c._waiting_given()
+            except Exception as e:
+                logger.warning("%s: what its waiting batch hooks put off failed too: %s", type(c).__name__, e)
 
     def _given_batch_ends(self, taken) -> int:
         """The waiting batch hooks of one epoch, at the batches taken, with
