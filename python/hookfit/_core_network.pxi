@@ -15,11 +15,16 @@ cdef void *_zalloc(size_t n, size_t size):
 cdef list _NEVER_SLOW = [False]
 
 
-cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, object table) except -1:
+cdef Py_ssize_t _HAND_OVER_EVERY = 8  # timed dispatches kept before a table's record()
+
+
+cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, object table,
+                     list times) except -1:
     """One batch's hook table: each callable with (batch, logs); unless
-    ``lean``, each timed, the durations handed to ``table.record`` once all
-    have returned (at once, so that a hook found slow is timed from the
-    next batch on)."""
+    ``lean``, each timed, the durations added to ``times`` once all have
+    returned, and handed to ``table.record`` every ``_HAND_OVER_EVERY``
+    timed dispatches (so that a hook found slow is timed every batch from
+    then on, within a long run too)."""
     cdef object index = batch
     cdef object fn
     cdef int64_t t, now
@@ -35,7 +40,10 @@ cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, object t
         now = _now_ns()
         taken.append(now - t)
         t = now
-    table.record(taken, 0)
+    times.extend(taken)
+    if len(times) >= _HAND_OVER_EVERY * len(fns):
+        table.record(times, 0)
+        del times[:]
     return 0
 
 
@@ -502,9 +510,10 @@ cdef class Network:
         its ``fns``, its ``slow`` flag) or None. A batch's hooks are timed,
         callback by callback, here (two clock reads per callback, no Python
         frame between them) when ``(batch - sample_phase) & sample_mask ==
-        0`` or a table's ``slow[0]`` is set as the batch starts, each timed
-        dispatch handed over at once (``table.record(durations, 0)``); the
-        run ends (also when it raises) with ``table.record((), untimed)``.
+        0`` or a table's ``slow[0]`` is set as the batch starts; the
+        durations go to ``table.record(durations, untimed)`` every 8 timed
+        dispatches (untimed 0) and when the run ends (also when it raises;
+        with the untimed count).
 
         The rate is read before each step, after its begin hooks (a hook may
         change it): ``optimizer._learning_rate`` when it is a float, else
@@ -529,6 +538,7 @@ cdef class Network:
         cdef tuple end_fns = () if end is None else tuple(end.fns)
         cdef list begin_slow = _NEVER_SLOW if begin is None else begin.slow
         cdef list end_slow = _NEVER_SLOW if end is None else end.slow
+        cdef list begin_times = [], end_times = []
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
         cdef Py_ssize_t i, batch, untimed = 0
@@ -544,7 +554,7 @@ cdef class Network:
                 batch = first_hook + i
                 lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
                 if begin_fns:
-                    _call_hooks(begin_fns, batch, {}, lean, begin)
+                    _call_hooks(begin_fns, batch, {}, lean, begin, begin_times)
                 lr = optimizer._learning_rate
                 if type(lr) is not float:
                     lr = optimizer._rate_at(self.net.iterations)
@@ -573,17 +583,16 @@ cdef class Network:
                 position.step += 1
                 PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
                 if end_fns:
-                    _call_hooks(end_fns, batch, self._results(names), lean, end)
+                    _call_hooks(end_fns, batch, self._results(names), lean, end, end_times)
                 if lean:
                     untimed += 1
                 if model.stop_training:
                     break
         finally:
-            if untimed:
-                if begin is not None:
-                    begin.record((), untimed)
-                if end is not None:
-                    end.record((), untimed)
+            if begin is not None and (begin_times or untimed):
+                begin.record(begin_times, untimed)
+            if end is not None and (end_times or untimed):
+                end.record(end_times, untimed)
         return native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,

@@ -207,9 +207,9 @@ class LeanHook:
     its event file, and is timed anyway), then reports the untimed ones
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
     public hook methods). The core's hooked loop calls ``fns`` itself, times
-    the sampled dispatches there and hands each over (``record(durations,
-    0)``, which judges it as ``timed`` does), and the untimed count once per
-    run (``record((), untimed)``). ``drain()`` returns and clears (ns per
+    the sampled dispatches there and hands them over every 8 timed
+    dispatches and at the run's end (``record(durations, untimed)``, which
+    judges each dispatch as ``timed`` does). ``drain()`` returns and clears (ns per
     callback, the untimed calls counted at its fastest timed call;
     dispatches). Each timed call also goes into ``samples`` (one
     ``Samples`` per callback), for the p50/p99 of the cost table.
@@ -265,8 +265,7 @@ class LeanHook:
             counts[1] += k
 
         def record(times, untimed):
-            # ``times``: n durations per timed dispatch, in order (one
-            # dispatch from the core's loop).
+            # ``times``: n durations per timed dispatch, in order.
             for i in range(0, len(times) - n + 1, n):
                 total = 0
                 for k in range(n):
