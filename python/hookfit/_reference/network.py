@@ -655,10 +655,13 @@ def _dataset_class():
     return Dataset
 
 
+_HAND_OVER_EVERY = 8  # as the compiled core's: timed dispatches kept before a record()
+
+
 def _call_hooks(fns, batch, logs, lean, table, times):
     """As the compiled core's: each hook with (batch, logs); unless ``lean``,
-    timed, the durations kept in ``times`` and recorded every 8 timed
-    dispatches."""
+    timed, the durations kept in ``times`` and recorded every
+    ``_HAND_OVER_EVERY`` timed dispatches."""
     if lean:
         for fn in fns:
             fn(batch, logs)
@@ -671,6 +674,6 @@ def _call_hooks(fns, batch, logs, lean, table, times):
         taken.append(now - t)
         t = now
     times.extend(taken)
-    if len(times) >= 8 * len(fns):
+    if len(times) >= _HAND_OVER_EVERY * len(fns):
         table.record(times, 0)
         del times[:]

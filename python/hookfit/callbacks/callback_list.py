@@ -208,8 +208,8 @@ class LeanHook:
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
     public hook methods). The core's hooked loop calls ``fns`` itself, times
     the sampled dispatches there and hands them over every 8 timed
-    dispatches and at the run's end (``record(durations, untimed)``, which
-    judges each dispatch as ``timed`` does). ``drain()`` returns and clears (ns per
+    dispatches and at the run's end (``record(durations, untimed)``, the
+    bookkeeping ``timed`` uses too). ``drain()`` returns and clears (ns per
     callback, the untimed calls counted at its fastest timed call;
     dispatches). Each timed call also goes into ``samples`` (one
     ``Samples`` per callback), for the p50/p99 of the cost table.
@@ -236,34 +236,6 @@ class LeanHook:
                 for fn in fns:
                     fn(batch, logs)
 
-        def judge(ns):
-            # One more timed dispatch of ``ns`` in all.
-            counts[0] += 1
-            if not slow[0]:
-                if judged[1] >= 0:
-                    judged[0] += ns
-                    if judged[0] > _TIME_ALL_NS * (judged[1] + 1):
-                        slow[0] = True
-                judged[1] += 1
-
-        def timed(batch, logs):
-            t = start = clock()
-            k = 0
-            for fn in fns:
-                fn(batch, logs)
-                now = clock()
-                dt = now - t
-                acc[k] += dt
-                adds[k](dt)
-                if dt < least[k]:
-                    least[k] = dt
-                t = now
-                k += 1
-            judge(t - start)
-
-        def add_untimed(k):
-            counts[1] += k
-
         def record(times, untimed):
             # ``times``: n durations per timed dispatch, in order.
             for i in range(0, len(times) - n + 1, n):
@@ -275,8 +247,27 @@ class LeanHook:
                     if dt < least[k]:
                         least[k] = dt
                     total += dt
-                judge(total)
+                counts[0] += 1
+                if not slow[0]:
+                    if judged[1] >= 0:
+                        judged[0] += total
+                        if judged[0] > _TIME_ALL_NS * (judged[1] + 1):
+                            slow[0] = True
+                    judged[1] += 1
             counts[1] += untimed
+
+        def timed(batch, logs):
+            taken = []
+            t = clock()
+            for fn in fns:
+                fn(batch, logs)
+                now = clock()
+                taken.append(now - t)
+                t = now
+            record(taken, 0)
+
+        def add_untimed(k):
+            counts[1] += k
 
         def call(batch, logs):
             if slow[0] or (counts[0] + counts[1]) & mask == 0:

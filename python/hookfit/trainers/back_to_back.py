@@ -291,15 +291,7 @@ class _Epochs:
         every waiting hook."""
         self._give()
         self._hook(self.begin, epoch, {})
-        dispatch, hooked = self.dispatch, self.steps.hooked
-        if dispatch.per_batch and hooked is not None and not dispatch.armed:
-            # Every batch's hooks, Keras's slow-callback check over: the pass
-            # is one hooked native call (what run_batches would make of it).
-            begin, end, _ = dispatch.hooks()  # (the list's current tables)
-            first, count = next(iter(self.it.segments()))  # the pass (installs its order)
-            ran = hooked(first, count, 0, 0, begin, end, self.trainer)
-        else:
-            ran = run_batches(self.steps, dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
+        ran = run_batches(self.steps, self.dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
         self.cl.costs.count_steps("train", ran)
 
     def _quiet_pass(self, epoch):
