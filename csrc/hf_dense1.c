@@ -106,6 +106,61 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
     *z1 = lanes_total(a1, t1);
 }
 
+/* z[r] = u[r] . v for four rows, vector loops from j0: one 8-lane
+ * accumulator per row. Inference has no gradient to add, so nothing but the
+ * dot products limits it; four rows give eight independent FMA chains and
+ * one load of v serves four rows. dot2's two chains per row wait on the FMA
+ * latency: 6.0 against 5.0 us per 128 rows of 784 on a Zen 4 core, where
+ * reading the rows alone takes 4.7 (in order, from L3; a C probe). When pf
+ * is not NULL, the four rows it points to are prefetched, a line per
+ * 16 columns. */
+#define HF_QUAD_LANES 8
+HF_HOT static void dot4(const float *const u[4], const float *restrict v, size_t d, size_t j0,
+                        float z[4], const float *const *pf)
+{
+    const float *restrict u0 = u[0], *restrict u1 = u[1], *restrict u2 = u[2],
+                          *restrict u3 = u[3];
+    float a0[HF_QUAD_LANES] = {0.0f}, a1[HF_QUAD_LANES] = {0.0f};
+    float a2[HF_QUAD_LANES] = {0.0f}, a3[HF_QUAD_LANES] = {0.0f};
+    float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+    for (size_t t = 0; t < j0; t++) {
+        t0 += u0[t] * v[t];
+        t1 += u1[t] * v[t];
+        t2 += u2[t] * v[t];
+        t3 += u3[t] * v[t];
+    }
+    size_t j = j0;
+    for (; j + HF_QUAD_LANES <= d; j += HF_QUAD_LANES) {
+        if (pf != NULL && (j - j0) % (2 * HF_QUAD_LANES) == 0)
+            for (size_t r = 0; r < 4; r++)
+                HF_PREFETCH(pf[r] + j);
+        HF_SIMD
+        for (size_t l = 0; l < HF_QUAD_LANES; l++) {
+            const float vl = v[j + l];
+            a0[l] += u0[j + l] * vl;
+            a1[l] += u1[j + l] * vl;
+            a2[l] += u2[j + l] * vl;
+            a3[l] += u3[j + l] * vl;
+        }
+    }
+    for (size_t t = j; t < d; t++) {
+        t0 += u0[t] * v[t];
+        t1 += u1[t] * v[t];
+        t2 += u2[t] * v[t];
+        t3 += u3[t] * v[t];
+    }
+    for (size_t l = 0; l < HF_QUAD_LANES; l++) {
+        t0 += a0[l];
+        t1 += a1[l];
+        t2 += a2[l];
+        t3 += a3[l];
+    }
+    z[0] = t0;
+    z[1] = t1;
+    z[2] = t2;
+    z[3] = t3;
+}
+
 /* Everything a row needs after its dot product z: the output a_i, the loss,
  * and r_i = dL/dz_i (the factor of x_i in the weight gradient). */
 typedef struct row_ctx {
@@ -372,22 +427,25 @@ HF_HOT hf_status hf_dense1_train(const hf_rows *x, const hf_rows *y, const hf_ro
     return HF_OK;
 }
 
+/* Rows go by fours; the last one to three rows of a batch go through dot4
+ * as well, the last row standing in for the missing ones, so each row's
+ * output has the same bits wherever it falls in a batch or a block. */
 HF_HOT static void forward_rows(const hf_rows *x, size_t n, size_t d, const plan *pl, float bias, int act,
                          float *a)
 {
-    size_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        float z0, z1;
-        const int pf = x->order != NULL && i + 3 < n;
-        dot2(hf_row(x, i), hf_row(x, i + 1), pl->w, d, pl->j0, &z0, &z1,
-             pf ? hf_row(x, i + 2) : NULL, pf ? hf_row(x, i + 3) : NULL);
-        a[i] = hf_act1(act, z0 + bias);
-        a[i + 1] = hf_act1(act, z1 + bias);
-    }
-    if (i < n) {
-        float z0, z1;
-        dot2(hf_row(x, i), NULL, pl->w, d, pl->j0, &z0, &z1, NULL, NULL);
-        a[i] = hf_act1(act, z0 + bias);
+    for (size_t i = 0; i < n; i += 4) {
+        const size_t k = n - i < 4 ? n - i : 4;
+        const float *u[4], *next[4];
+        for (size_t r = 0; r < 4; r++)
+            u[r] = hf_row(x, i + (r < k ? r : k - 1));
+        const int pf = x->order != NULL && i + 7 < n;
+        if (pf)
+            for (size_t r = 0; r < 4; r++)
+                next[r] = hf_row(x, i + 4 + r);
+        float z[4];
+        dot4(u, pl->w, d, pl->j0, z, pf ? next : NULL);
+        for (size_t r = 0; r < k; r++)
+            a[i + r] = hf_act1(act, z[r] + bias);
     }
 }
 

