@@ -16,9 +16,10 @@
 
 /* Dot products keep several partial sums per row: one vector accumulator
  * would make every FMA wait for the previous one (a latency-bound chain,
- * slower than memory). Rows go in pairs so each load of w serves two rows
- * and each read-modify-write of the gradient adds two rows' terms: on an
- * AVX2 core this took the step from ~16 to ~10 us (measured, 784 inputs). */
+ * slower than memory). Training takes rows in pairs so each load of w serves
+ * two rows and each read-modify-write of the gradient adds two rows' terms:
+ * on an AVX2 core this took the step from ~16 to ~10 us (measured, 784
+ * inputs). Inference, with no gradient, takes rows by fours (dot4). */
 #define HF_LANES 16
 
 /* Alignment. When a row is a whole number of 64-byte lines, every row has

@@ -220,6 +220,27 @@ def test_shapes_hypothesis(ref, n, din, hidden, k, batch, seed):
     assert np.all(np.isfinite(out))
 
 
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_dense1_prediction_has_the_same_bits_wherever_its_row_falls(ref, rng, shuffled):
+    """Inference reads rows by fours; a batch's last one to three rows go
+    through the same arithmetic (hf_dense1.c, forward_rows), so a row's
+    output does not depend on the batch size, on where the row falls in its
+    batch, nor on the cut of a large batch into blocks."""
+    n, d = 1030, 48
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    net = ref.make_net(rng, [d, 1], [core.ACT_SIGMOID], scale=0.1)
+    net.configure(core.LOSS_MSE, [], core.OPT_SGD)
+    data = core.Dataset(x, np.zeros((n, 1), np.float32))
+    data.set_order(rng.permutation(n) if shuffled else None)
+    outs = []
+    for batch in (1, 3, 4, 6, 7, 517, n):  # 517 and n: blocks run on the pool
+        out = np.empty((n, 1), np.float32)
+        net.predict_batches(data, 0, n, batch, out)
+        outs.append(out)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+
+
 @pytest.mark.parametrize("d", [16, 48, 784])
 @pytest.mark.parametrize("offset", [0, 1, 4, 13])
 @pytest.mark.parametrize("shuffled", [False, True])
