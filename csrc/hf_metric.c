@@ -156,6 +156,23 @@ static void r2_update(const hf_rows *y, const hf_rows *w, const float *pred, siz
     state[4 * k] += (float)(n * k);
 }
 
+/* Sum over rows of the mean squared (sq) or absolute error; k is a constant
+ * where it is inlined with one (the loop over k folds away). */
+HF_ALWAYS_INLINE double error_rows(const hf_rows *y, const float *pred, size_t n, size_t k, int sq)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const float *t = hf_row(y, i), *p = pred + i * k;
+        float v = 0.0f;
+        for (size_t j = 0; j < k; j++) {
+            float d = p[j] - t[j];
+            v += sq ? d * d : fabsf(d);
+        }
+        sum += v / (float)k;
+    }
+    return sum;
+}
+
 hf_status hf_metric_accumulate(const hf_metric_spec *m, const hf_rows *y, const hf_rows *sw,
                                const float *pred, size_t n, size_t k, float *state)
 {
@@ -178,15 +195,7 @@ hf_status hf_metric_accumulate(const hf_metric_spec *m, const hf_rows *y, const 
     if (w == NULL && (m->kind == HF_METRIC_MSE || m->kind == HF_METRIC_MAE)) {
         /* The common regression metrics, without a per-row dispatch. */
         const int sq = m->kind == HF_METRIC_MSE;
-        for (size_t i = 0; i < n; i++) {
-            const float *t = hf_row(y, i), *p = pred + i * k;
-            float v = 0.0f;
-            for (size_t j = 0; j < k; j++) {
-                float d = p[j] - t[j];
-                v += sq ? d * d : fabsf(d);
-            }
-            sum += v / (float)k;
-        }
+        sum = k == 1 ? error_rows(y, pred, n, 1, sq) : error_rows(y, pred, n, k, sq);
         state[0] += (float)sum;
         state[1] += (float)n;
         return HF_OK;
