@@ -87,11 +87,12 @@ def _per_batch(steps, dispatch, pieces, batch, model):
     make_logs, results = steps.metric_logs or (None, None)
     start = batch
     begin, end, timed = dispatch.hooks()
-    begin_raw, begin_timed, begin_slow = _parts(None if timed else begin)
-    end_raw, end_timed, end_slow = _parts(None if timed else end)
+    hooked = steps.hooked
+    if timed or hooked is None:  # (else every batch runs in the core's hooked loop)
+        begin_raw, begin_timed, begin_slow = _parts(None if timed else begin)
+        end_raw, end_timed, end_slow = _parts(None if timed else end)
     mask = SAMPLE_EVERY - 1
     untimed = 0  # dispatches of the lean tables made without timing
-    hooked = steps.hooked
     try:
         for first, count in pieces:  # lazily: the train pieces follow the position
             j, end_j = first, first + count
