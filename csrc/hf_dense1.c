@@ -111,7 +111,7 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
  * accumulator per row. Inference has no gradient to add, so nothing but the
  * dot products limits it; four rows give eight independent FMA chains and
  * one load of v serves four rows. dot2's two chains per row wait on the FMA
- * latency: 6.0 against 5.0 us per 128 rows of 784 on a Zen 4 core, where
+ * latency: 6.0 against 5.2 us per 128 rows of 784 on a Zen 4 core, where
  * reading the rows alone takes 4.7 (in order, from L3; a C probe). When pf
  * is not NULL, the four rows it points to are prefetched, a line per
  * 16 columns. */

@@ -14,8 +14,7 @@ hf_status hf_loss_spec_check(const hf_loss_spec *s)
 }
 
 /* The rows' weighted losses summed; k is a constant where it is inlined
- * with one (a single output: the loops over k fold away, a third of a
- * Dense(1) evaluate's loss time, measured). */
+ * with one (a single output: the loops over k fold away). */
 HF_ALWAYS_INLINE hf_status loss_rows(const hf_loss_spec *s, const hf_rows *y, const hf_rows *sw,
                                      const float *pred, size_t n, size_t k, float *grad,
                                      float scale, double *sum)
