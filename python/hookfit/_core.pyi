@@ -354,9 +354,10 @@ class Network:
         and the ``end`` table's ``(batch, {names[0]: loss, names[1]:
         metric_0, ...})`` (tables: ``LeanHook``, or None); each table's
         callables timed here when ``(batch - sample_phase) & sample_mask ==
-        0`` or its ``slow[0]`` is set (``table.record(durations, untimed)``
-        every 8 timed dispatches with untimed 0, and at the end, also on an
-        error); the rate read before each step
+        0`` or its ``slow[0]`` is set, into the table's ``pending`` list
+        (handed to ``table.record(pending, 0)`` and cleared every 8 timed
+        dispatches) and, at the end (also on an error), the untimed count
+        into its ``held[0]``; the rate read before each step
         (``optimizer._learning_rate`` when a float, else
         ``optimizer._rate_at(iterations)``), ``position.step += 1`` after it;
         stops after the batch that set ``model.stop_training``. Returns the

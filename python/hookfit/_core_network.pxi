@@ -21,10 +21,10 @@ cdef Py_ssize_t _HAND_OVER_EVERY = 8  # timed dispatches kept before a table's r
 cdef int _call_hooks(tuple fns, Py_ssize_t batch, dict logs, bint lean, object table,
                      list times) except -1:
     """One batch's hook table: each callable with (batch, logs); unless
-    ``lean``, each timed, the durations added to ``times`` once all have
-    returned, and handed to ``table.record`` every ``_HAND_OVER_EVERY``
-    timed dispatches (so that a hook found slow is timed every batch from
-    then on, within a long run too)."""
+    ``lean``, each timed, the durations added to ``times`` (the table's
+    ``pending``) once all have returned, and handed to ``table.record``
+    every ``_HAND_OVER_EVERY`` timed dispatches (so that a hook found slow
+    is timed every batch from then on, within a long run too)."""
     cdef object index = batch
     cdef object fn
     cdef int64_t t, now
@@ -511,9 +511,11 @@ cdef class Network:
         callback by callback, here (two clock reads per callback, no Python
         frame between them) when ``(batch - sample_phase) & sample_mask ==
         0`` or a table's ``slow[0]`` is set as the batch starts; the
-        durations go to ``table.record(durations, untimed)`` every 8 timed
-        dispatches (untimed 0) and when the run ends (also when it raises;
-        with the untimed count).
+        durations go to the table's ``pending`` list, handed to
+        ``table.record(pending, 0)`` (and cleared) every 8 timed
+        dispatches, and the untimed dispatches to its ``held[0]`` when the
+        run ends (also when it raises): no Python call for them at the end
+        of each run (``LeanHook.drain`` records what is left).
 
         The rate is read before each step, after its begin hooks (a hook may
         change it): ``optimizer._learning_rate`` when it is a float, else
@@ -538,7 +540,8 @@ cdef class Network:
         cdef tuple end_fns = () if end is None else tuple(end.fns)
         cdef list begin_slow = _NEVER_SLOW if begin is None else begin.slow
         cdef list end_slow = _NEVER_SLOW if end is None else end.slow
-        cdef list begin_times = [], end_times = []
+        cdef list begin_times = None if begin is None else begin.pending
+        cdef list end_times = None if end is None else end.pending
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
         cdef Py_ssize_t i, batch, untimed = 0
@@ -589,10 +592,11 @@ cdef class Network:
                 if model.stop_training:
                     break
         finally:
-            if begin is not None and (begin_times or untimed):
-                begin.record(begin_times, untimed)
-            if end is not None and (end_times or untimed):
-                end.record(end_times, untimed)
+            if untimed:
+                for table in (begin, end):
+                    if table is not None:
+                        held = table.held
+                        held[0] += untimed
         return native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,

@@ -122,10 +122,12 @@ class _Optimizer:
 
 class _Table:
     """What train_batches_hooked reads of a hook table (callback_list's
-    LeanHook): its callables, its slow flag; and what it records."""
+    LeanHook): its callables, its slow flag, the durations and untimed
+    dispatches it holds (pending, held); and what it records."""
 
     def __init__(self, *fns, slow=False):
         self.fns, self.slow, self.records = fns, [slow], []
+        self.pending, self.held = [], [0]
 
     def record(self, times, untimed):
         self.records.append((list(times), untimed))
@@ -135,8 +137,8 @@ class _Table:
 def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     """train_batches_hooked: bitwise train_batches, each hook called at its
     batch with the running results, the sampled batches timed callback by
-    callback and recorded with the untimed count at the end, the rate read
-    per batch, the
+    callback and left in the table with the untimed count (fewer than 8
+    timed dispatches: nothing recorded yet), the rate read per batch, the
     position advanced before the end hook, the network usable from a
     hook."""
     plain, hooked, data = _net(core), _net(core), _data(core)
@@ -164,9 +166,8 @@ def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there,
     # one duration per callable; 5 batches untimed.
     for table, n in ((begins, 2), (ends, 1)):
-        [(times, untimed)] = table.records
-        assert len(times) == 2 * n and untimed == 5
-        assert all(type(d) is int and d >= 0 for d in times)
+        assert table.records == [] and len(table.pending) == 2 * n and table.held == [5]
+        assert all(type(d) is int and d >= 0 for d in table.pending)
     ends_seen = [c for c in calls if c[1] == "end"]
     assert [c[4] for c in ends_seen] == list(range(1, 8))  # advanced before the end hook
     for c in ends_seen:
@@ -174,7 +175,7 @@ def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
-def test_a_slow_table_has_every_batch_timed_and_an_error_still_records(core):
+def test_a_slow_table_has_every_batch_timed_and_keeps_them_through_an_error(core):
     net, data = _net(core), _data(core)
 
     def end(batch, logs):
@@ -186,10 +187,28 @@ def test_a_slow_table_has_every_batch_timed_and_an_error_still_records(core):
         net.train_batches_hooked(data, 0, 100, 16, _Optimizer(0.01), 0, 0, 7, begins, ends, ("loss", "mae"),
                                  types.SimpleNamespace(step=0), _Stop())
     # Batches 0..4 began, all timed (a slow table times both); 0..3 ended;
-    # nothing untimed; what was timed is recorded when the error leaves.
-    assert [(len(t), u) for t, u in begins.records] == [(5, 0)]
-    assert [(len(t), u) for t, u in ends.records] == [(4, 0)]
+    # nothing untimed; what was timed stays in the tables after the error.
+    assert (len(begins.pending), begins.held, begins.records) == (5, [0], [])
+    assert (len(ends.pending), ends.held, ends.records) == (4, [0], [])
     assert net.last_run_batches == 5
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_a_table_is_handed_its_timings_every_8_timed_dispatches_across_runs(core):
+    """The durations and untimed counts outlive a run: 4 runs of 8 batches,
+    one timed in 4 (2 a run): the 8th timed dispatch, in the 4th run,
+    hands over all 8 at once; the untimed stay held."""
+    net, data = _net(core), _data(core, n=100)
+    table = _Table(lambda batch, logs: None)
+    position = types.SimpleNamespace(step=0)
+    for run in range(4):
+        net.train_batches_hooked(data, 0, 64, 8, _Optimizer(0.01), 8 * run, 0, 3, None, table,
+                                 ("loss", "mae"), position, _Stop())
+        if run < 3:
+            assert table.records == [] and len(table.pending) == 2 * (run + 1)
+    [(times, untimed)] = table.records
+    assert len(times) == 8 and untimed == 0 and table.pending == []
+    assert table.held == [24] and position.step == 32
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
@@ -287,6 +306,8 @@ def test_a_hook_found_slow_is_timed_at_every_batch_later_in_the_same_run(core):
     net.train_batches_hooked(data, 0, 100, 2, _Optimizer(0.01), 0, 0, 3, None, table, ("loss", "mae"),
                              types.SimpleNamespace(step=0), _Stop())
     assert seen == list(range(50)) and table.slow[0]
-    assert len(samples.data) == 8 + 21  # 0, 4, ..., 28, then 29..49
-    (ns,), dispatches = table.drain()
+    # 0, 4, ..., 28, then 29..44 handed over by eights; 45..49 pending.
+    assert len(samples.data) == 8 + 16 and len(table.pending) == 5
+    (ns,), dispatches = table.drain()  # (records what is pending first)
+    assert len(samples.data) == 8 + 21 and table.pending == [] and table.held == [0]
     assert dispatches == 50 and ns >= 50 * 500_000

@@ -538,7 +538,7 @@ class Network:
             raise ValueError("train_batches_hooked: names must hold the loss's and the metrics' names")
         begin_fns, end_fns = (() if t is None else tuple(t.fns) for t in (begin, end))
         begin_slow, end_slow = ([False] if t is None else t.slow for t in (begin, end))
-        begin_times, end_times = [], []
+        begin_times, end_times = (None if t is None else t.pending for t in (begin, end))
         self.last_run_batches = 0
         untimed = native_ns = 0
         try:
@@ -565,10 +565,10 @@ class Network:
                 if model.stop_training:
                     break
         finally:
-            if begin is not None and (begin_times or untimed):
-                begin.record(begin_times, untimed)
-            if end is not None and (end_times or untimed):
-                end.record(end_times, untimed)
+            if untimed:
+                for table in (begin, end):
+                    if table is not None:
+                        table.held[0] += untimed
         return native_ns
 
     def test_batch(self, data, start, count):
@@ -660,8 +660,8 @@ _HAND_OVER_EVERY = 8  # as the compiled core's: timed dispatches kept before a r
 
 def _call_hooks(fns, batch, logs, lean, table, times):
     """As the compiled core's: each hook with (batch, logs); unless ``lean``,
-    timed, the durations kept in ``times`` and recorded every
-    ``_HAND_OVER_EVERY`` timed dispatches."""
+    timed, the durations kept in ``times`` (the table's ``pending``) and
+    recorded every ``_HAND_OVER_EVERY`` timed dispatches."""
     if lean:
         for fn in fns:
             fn(batch, logs)

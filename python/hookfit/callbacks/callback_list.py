@@ -206,16 +206,20 @@ class LeanHook:
     dispatch, which often pays a one-off set-up, such as TensorBoard opening
     its event file, and is timed anyway), then reports the untimed ones
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
-    public hook methods). The core's hooked loop calls ``fns`` itself, times
-    the sampled dispatches there and hands them over every 8 timed
-    dispatches and at the run's end (``record(durations, untimed)``, the
-    bookkeeping ``timed`` uses too). ``drain()`` returns and clears (ns per
-    callback, the untimed calls counted at its fastest timed call;
-    dispatches). Each timed call also goes into ``samples`` (one
-    ``Samples`` per callback), for the p50/p99 of the cost table.
+    public hook methods). The core's hooked loop calls ``fns`` itself and
+    times the sampled dispatches there, into ``pending`` (durations, in
+    dispatch order) and ``held[0]`` (untimed dispatches), which outlive its
+    runs: it hands ``pending`` to ``record(durations, 0)`` every 8 timed
+    dispatches (the bookkeeping ``timed`` uses too), and ``drain`` records
+    what is still pending (with ``held``) first. So a run of a few batches
+    (an epoch) makes no Python call for the bookkeeping. ``drain()``
+    returns and clears (ns per callback, the untimed calls counted at its
+    fastest timed call; dispatches). Each timed call also goes into
+    ``samples`` (one ``Samples`` per callback), for the p50/p99 of the
+    cost table.
     """
 
-    __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain")
+    __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain", "pending", "held")
 
     def __init__(self, fns, samples):
         clock = _clock
@@ -227,6 +231,7 @@ class LeanHook:
         counts = [0, 0]  # timed dispatches, untimed dispatches
         judged = [0, -1]  # ns and timed dispatches after the first (never drained)
         slow = self.slow = [False]
+        pending, held = self.pending, self.held = [], [0]  # the core's, not yet recorded
         adds = [s.add for s in samples]
         if n == 1:
             raw = fns[0]
@@ -277,6 +282,10 @@ class LeanHook:
                 raw(batch, logs)
 
         def drain():
+            if pending or held[0]:
+                record(pending, held[0])
+                del pending[:]
+                held[0] = 0
             # An untimed call is counted at the fastest timed one: a sample
             # that a busy machine stretched is not multiplied, so the hooks'
             # total never exceeds what they took (nor eats the step time).
@@ -394,6 +403,7 @@ class CallbackList:
         self._fns = fns
         self._afters = afters
         self._lean_cache = {}
+        self._lean_pairs = {}  # mode -> _per_batch_hooks' answer once the check is over
         self._dispatchers = {}
         self._refresh_fast()
 
@@ -513,12 +523,15 @@ class CallbackList:
         """``(begin, end, timed)`` for a per-batch loop: the timed public
         methods while the slow-callback check is armed (``timed`` True),
         else the two ``LeanHook`` (or None)."""
-        hb, he = BATCH_HOOKS[mode]
         if self._timing:
             # Both, even with an empty table: the begin call marks when the
             # batch starts (Keras 2 times batches between the two hooks).
             return getattr(self, f"on_{mode}_batch_begin"), getattr(self, f"on_{mode}_batch_end"), True
-        return self._lean_hook(hb), self._lean_hook(he), False
+        pair = self._lean_pairs.get(mode)
+        if pair is None:  # (asked again at every pass of the data)
+            hb, he = BATCH_HOOKS[mode]
+            pair = self._lean_pairs[mode] = (self._lean_hook(hb), self._lean_hook(he), False)
+        return pair
 
     def _call(self, h, *args):
         """Call hook ``h``'s table; returns (start, end) clock readings."""
