@@ -357,7 +357,7 @@ class Network:
         0`` or its ``slow[0]`` is set, into the table's ``pending`` list
         (handed to ``table.record(pending, 0)`` and cleared every 8 timed
         dispatches) and, at the end (also on an error), the untimed count
-        into its ``held[0]``; the rate read before each step
+        added to its ``counts[1]``; the rate read before each step
         (``optimizer._learning_rate`` when a float, else
         ``optimizer._rate_at(iterations)``), ``position.step += 1`` after it;
         stops after the batch that set ``model.stop_training``. Returns the

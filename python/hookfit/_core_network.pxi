@@ -513,9 +513,10 @@ cdef class Network:
         0`` or a table's ``slow[0]`` is set as the batch starts; the
         durations go to the table's ``pending`` list, handed to
         ``table.record(pending, 0)`` (and cleared) every 8 timed
-        dispatches, and the untimed dispatches to its ``held[0]`` when the
-        run ends (also when it raises): no Python call for them at the end
-        of each run (``LeanHook.drain`` records what is left).
+        dispatches, and the untimed dispatches are added to its
+        ``counts[1]`` when the run ends (also when it raises): no Python
+        call for them at the end of each run (``LeanHook.drain`` records
+        what is left).
 
         The rate is read before each step, after its begin hooks (a hook may
         change it): ``optimizer._learning_rate`` when it is a float, else
@@ -595,8 +596,8 @@ cdef class Network:
             if untimed:
                 for table in (begin, end):
                     if table is not None:
-                        held = table.held
-                        held[0] += untimed
+                        counts = table.counts
+                        counts[1] += untimed
         return native_ns
 
     cdef Py_ssize_t _run_train(self, Dataset data, Py_ssize_t start, Py_ssize_t count,

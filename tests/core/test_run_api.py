@@ -123,11 +123,12 @@ class _Optimizer:
 class _Table:
     """What train_batches_hooked reads of a hook table (callback_list's
     LeanHook): its callables, its slow flag, the durations and untimed
-    dispatches it holds (pending, held); and what it records."""
+    dispatches it holds (pending; counts: timed, untimed); and what it
+    records."""
 
     def __init__(self, *fns, slow=False):
         self.fns, self.slow, self.records = fns, [slow], []
-        self.pending, self.held = [], [0]
+        self.pending, self.counts = [], [0, 0]
 
     def record(self, times, untimed):
         self.records.append((list(times), untimed))
@@ -166,7 +167,7 @@ def test_a_hooked_run_is_the_plain_run_with_the_hooks_between_batches(core):
     # Hook indices 20..26; (batch - 17) & 3 == 0 at 21 and 25: timed there,
     # one duration per callable; 5 batches untimed.
     for table, n in ((begins, 2), (ends, 1)):
-        assert table.records == [] and len(table.pending) == 2 * n and table.held == [5]
+        assert table.records == [] and len(table.pending) == 2 * n and table.counts == [0, 5]
         assert all(type(d) is int and d >= 0 for d in table.pending)
     ends_seen = [c for c in calls if c[1] == "end"]
     assert [c[4] for c in ends_seen] == list(range(1, 8))  # advanced before the end hook
@@ -188,8 +189,8 @@ def test_a_slow_table_has_every_batch_timed_and_keeps_them_through_an_error(core
                                  types.SimpleNamespace(step=0), _Stop())
     # Batches 0..4 began, all timed (a slow table times both); 0..3 ended;
     # nothing untimed; what was timed stays in the tables after the error.
-    assert (len(begins.pending), begins.held, begins.records) == (5, [0], [])
-    assert (len(ends.pending), ends.held, ends.records) == (4, [0], [])
+    assert (len(begins.pending), begins.counts, begins.records) == (5, [0, 0], [])
+    assert (len(ends.pending), ends.counts, ends.records) == (4, [0, 0], [])
     assert net.last_run_batches == 5
 
 
@@ -197,7 +198,7 @@ def test_a_slow_table_has_every_batch_timed_and_keeps_them_through_an_error(core
 def test_a_table_is_handed_its_timings_every_8_timed_dispatches_across_runs(core):
     """The durations and untimed counts outlive a run: 4 runs of 8 batches,
     one timed in 4 (2 a run): the 8th timed dispatch, in the 4th run,
-    hands over all 8 at once; the untimed stay held."""
+    hands over all 8 at once; the untimed are counted as each run ends."""
     net, data = _net(core), _data(core, n=100)
     table = _Table(lambda batch, logs: None)
     position = types.SimpleNamespace(step=0)
@@ -208,7 +209,7 @@ def test_a_table_is_handed_its_timings_every_8_timed_dispatches_across_runs(core
             assert table.records == [] and len(table.pending) == 2 * (run + 1)
     [(times, untimed)] = table.records
     assert len(times) == 8 and untimed == 0 and table.pending == []
-    assert table.held == [24] and position.step == 32
+    assert table.counts == [0, 24] and position.step == 32
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
@@ -309,5 +310,5 @@ def test_a_hook_found_slow_is_timed_at_every_batch_later_in_the_same_run(core):
     # 0, 4, ..., 28, then 29..44 handed over by eights; 45..49 pending.
     assert len(samples.data) == 8 + 16 and len(table.pending) == 5
     (ns,), dispatches = table.drain()  # (records what is pending first)
-    assert len(samples.data) == 8 + 21 and table.pending == [] and table.held == [0]
+    assert len(samples.data) == 8 + 21 and table.pending == [] and table.counts == [0, 0]
     assert dispatches == 50 and ns >= 50 * 500_000

@@ -568,7 +568,7 @@ class Network:
             if untimed:
                 for table in (begin, end):
                     if table is not None:
-                        table.held[0] += untimed
+                        table.counts[1] += untimed
         return native_ns
 
     def test_batch(self, data, start, count):

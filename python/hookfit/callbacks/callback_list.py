@@ -208,18 +208,19 @@ class LeanHook:
     with ``add_untimed(n)``. ``call`` does that sampling itself (for the
     public hook methods). The core's hooked loop calls ``fns`` itself and
     times the sampled dispatches there, into ``pending`` (durations, in
-    dispatch order) and ``held[0]`` (untimed dispatches), which outlive its
-    runs: it hands ``pending`` to ``record(durations, 0)`` every 8 timed
-    dispatches (the bookkeeping ``timed`` uses too), and ``drain`` records
-    what is still pending (with ``held``) first. So a run of a few batches
-    (an epoch) makes no Python call for the bookkeeping. ``drain()``
+    dispatch order, outliving its runs), and counts the untimed ones in
+    ``counts[1]`` (``counts``: timed, untimed dispatches): it hands
+    ``pending`` to ``record(durations, 0)`` every 8 timed dispatches (the
+    bookkeeping ``timed`` uses too), and ``drain`` records what is still
+    pending first. So a run of a few batches (an epoch) makes no Python
+    call for the bookkeeping. ``drain()``
     returns and clears (ns per callback, the untimed calls counted at its
     fastest timed call; dispatches). Each timed call also goes into
     ``samples`` (one ``Samples`` per callback), for the p50/p99 of the
     cost table.
     """
 
-    __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain", "pending", "held")
+    __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain", "pending", "counts")
 
     def __init__(self, fns, samples):
         clock = _clock
@@ -228,10 +229,10 @@ class LeanHook:
         n = len(fns)
         acc = [0] * n
         least = [1 << 62] * n  # each callback's fastest timed call
-        counts = [0, 0]  # timed dispatches, untimed dispatches
+        counts = self.counts = [0, 0]  # timed dispatches, untimed dispatches
         judged = [0, -1]  # ns and timed dispatches after the first (never drained)
         slow = self.slow = [False]
-        pending, held = self.pending, self.held = [], [0]  # the core's, not yet recorded
+        pending = self.pending = []  # the core's timed durations, not yet recorded
         adds = [s.add for s in samples]
         if n == 1:
             raw = fns[0]
@@ -282,10 +283,9 @@ class LeanHook:
                 raw(batch, logs)
 
         def drain():
-            if pending or held[0]:
-                record(pending, held[0])
+            if pending:
+                record(pending, 0)
                 del pending[:]
-                held[0] = 0
             # An untimed call is counted at the fastest timed one: a sample
             # that a busy machine stretched is not multiplied, so the hooks'
             # total never exceeds what they took (nor eats the step time).
