@@ -13,21 +13,26 @@ hf_status hf_loss_spec_check(const hf_loss_spec *s)
     return HF_OK;
 }
 
-/* The rows' weighted losses summed; k is a constant where it is inlined
- * with one (a single output: the loops over k fold away). */
+/* The rows' weighted losses summed; k and mse are constants where it is
+ * inlined (a single output: the loops over k fold away; mse: no call to the
+ * other kinds in the loop, which would keep the sum in memory, not in a
+ * register). */
 HF_ALWAYS_INLINE hf_status loss_rows(const hf_loss_spec *s, const hf_rows *y, const hf_rows *sw,
-                                     const float *pred, size_t n, size_t k, float *grad,
+                                     const float *pred, size_t n, size_t k, int mse, float *grad,
                                      float scale, double *sum)
 {
     hf_status st = HF_OK;
+    double acc = 0.0;
     for (size_t i = 0; i < n; i++) {
         float w = sw ? hf_row(sw, i)[0] : 1.0f;
-        float l = hf_loss_row(s, hf_row(y, i), pred + i * k, k, grad ? grad + i * k : NULL,
-                              w * scale, &st);
+        const float *t = hf_row(y, i), *p = pred + i * k;
+        float *g = grad ? grad + i * k : NULL;
+        float l = mse ? hf_mse_row(t, p, k, g, w * scale) : hf_loss_row(s, t, p, k, g, w * scale, &st);
         if (st != HF_OK)
             return st;
-        *sum += (double)(w * l);
+        acc += (double)(w * l);
     }
+    *sum = acc;
     return HF_OK;
 }
 
@@ -41,8 +46,11 @@ hf_status hf_loss_eval(const hf_loss_spec *s, const hf_rows *y, const hf_rows *s
         return HF_ERR_SHAPE;
     double sum = 0.0;
     const float scale = hf_loss_batch_scale(s, n);
-    st = k == 1 ? loss_rows(s, y, sw, pred, n, 1, grad, scale, &sum)
-                : loss_rows(s, y, sw, pred, n, k, grad, scale, &sum);
+    if (k == 1)
+        st = s->kind == HF_LOSS_MSE ? loss_rows(s, y, sw, pred, n, 1, 1, grad, scale, &sum)
+                                    : loss_rows(s, y, sw, pred, n, 1, 0, grad, scale, &sum);
+    else
+        st = loss_rows(s, y, sw, pred, n, k, 0, grad, scale, &sum);
     if (st != HF_OK)
         return st;
     *value = s->reduction == HF_REDUCE_SUM ? sum : sum / (double)n;
