@@ -36,11 +36,13 @@ def _data(rows=50):
     return x, y
 
 
-def _model(optimizer=None):
+def _model(optimizer=None, normalized=False):
     # Named: the files hold the names, which must not differ between the two fits.
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([keras.layers.Dense(8, activation="relu", input_dim=6, name="hidden"),
-                              keras.layers.Dense(1, name="out")], name="net")
+    layers = [keras.layers.Dense(8, activation="relu", input_dim=6, name="hidden")]
+    if normalized:  # trainable and non-trainable weights in one layer
+        layers.append(keras.layers.BatchNormalization(name="norm"))
+    model = keras.Sequential(layers + [keras.layers.Dense(1, name="out")], name="net")
     model.compile(optimizer=optimizer or keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
     return model
 
@@ -104,14 +106,15 @@ def _files(directory):
     return {name: open(os.path.join(directory, name), "rb").read() for name in sorted(os.listdir(directory))}
 
 
-def _fit_both_ways(tmp_path, make_callbacks, plain_runs, data=None, optimizer=None, **fit_kwargs):
+def _fit_both_ways(tmp_path, make_callbacks, plain_runs, data=None, optimizer=None, normalized=False,
+                   **fit_kwargs):
     """The same fit back to back and in the per-epoch loop: what each left."""
     x, y = data or _data()
     results = []
     for way, extra in (("back_to_back", []), ("per_epoch", [EpochEndPass()])):
         where = tmp_path / way
         (where / "ckpt").mkdir(parents=True)
-        model = _model(optimizer and optimizer())
+        model = _model(optimizer and optimizer(), normalized)
         start = time.time()
         history = model.fit(x, y, batch_size=4, verbose=0, callbacks=make_callbacks(where) + extra, **fit_kwargs)
         end = time.time()
@@ -163,6 +166,25 @@ def test_checkpoints_and_tensorboard_equal_the_per_epoch_loop(tmp_path, plain_ru
     start, end = a["span"]
     assert walls == sorted(walls) and start <= walls[0] and walls[-1] <= end
     assert all(d["epoch_steps_per_second"] > 0 for _, d in epoch_events)
+
+
+def test_checkpoints_of_a_model_with_non_trainable_weights_equal_the_per_epoch_loop(tmp_path, plain_runs):
+    # The weights taken at a save come in get_weights() order (here a
+    # BatchNormalization's moving statistics after its gamma and beta).
+    pytest.importorskip("h5py")
+
+    def callbacks(where):
+        template = str(where / "ckpt" / "w-{epoch:02d}-{batch:03d}.weights.h5")
+        return [cb.ModelCheckpoint(template, save_weights_only=True, save_freq=5)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, normalized=True, epochs=3)
+    _assert_same(a, b)
+    assert len(a["files"]) == 3 * 13 // 5
+    saved = keras.Sequential([keras.layers.Dense(8, activation="relu", input_dim=6, name="hidden"),
+                              keras.layers.BatchNormalization(name="norm"), keras.layers.Dense(1, name="out")])
+    saved.load_weights(str(tmp_path / "back_to_back" / "ckpt" / max(a["files"])))
+    moving_variance = saved.get_layer("norm").get_weights()[3]
+    assert not np.array_equal(moving_variance, np.ones_like(moving_variance))  # (trained, not the initial ones)
 
 
 def test_epoch_only_callbacks_with_validation(tmp_path, plain_runs):

@@ -150,6 +150,7 @@ class _Epochs:
     # call that raised), steps, and the wall time of each mode's part
     # (without the epoch hooks, which that loop runs outside it).
     weight_bytes = 0  # one copy of the model's weights
+    weight_views: list = []  # the model's weights (views), when a waiting hook takes them
     ran = train_ns = train_calls = ran_until = 0
     test_ns = test_calls = validated = test_wall = hooks_wall = 0
 
@@ -211,7 +212,12 @@ class _Epochs:
         for c in self.wants_weights:  # (two writing one file must write in batch order)
             c._late_alone = len(self.wants_weights) == 1
         if self.wants_weights:
-            self.weight_bytes = sum(w.nbytes for w in trainer.weights)  # (views: no copy)
+            # Views of the network's parameters in ``get_weights()`` order,
+            # fixed for the fit (no layer changes while it runs; a layer's
+            # trainable weights come first whatever its flag): a take copies
+            # them without walking the layers' properties again.
+            self.weight_views = trainer.weights
+            self.weight_bytes = sum(w.nbytes for w in self.weight_views)
         self._due_from_counters()
 
     def _due_from_counters(self) -> None:
@@ -323,7 +329,7 @@ class _Epochs:
             b = last + 1
             wants = self._due_at.get(first_step + last + 1)
             if wants is not None:
-                weights = self.trainer.get_weights() if wants else None
+                weights = [w.copy() for w in self.weight_views] if wants else None
                 if weights is not None:
                     self.waiting_bytes += sum(w.nbytes for w in weights)
                 taken.append((last, self.make_logs(self.network.metric_results()), weights))
