@@ -352,6 +352,32 @@ def test_batch_hooks_at_every_batch_run_back_to_back_as_the_per_epoch_loop(tmp_p
     assert [s[3] for s in recorders[0].seen if s[0] == "begin" and s[1] == 0] == a["epochs"]
 
 
+@pytest.mark.parametrize("which", ["batch-hooks-only", "batch-hooks-and-checkpoint", "waiting-hooks"])
+def test_long_fits_equal_the_per_epoch_loop(tmp_path, plain_runs, which):
+    # Past SAMPLE_EVERY epochs the epoch hooks go through the sampled
+    # tables, with no call at all for a hook no callback has (here
+    # on_epoch_begin, unless ModelCheckpoint or TensorBoard is there).
+    epochs = back_to_back.SAMPLE_EVERY + 3
+    recorders = []
+
+    def callbacks(where):
+        checkpoint = cb.ModelCheckpoint(str(where / "ckpt" / "w-{epoch}-{batch}.npz"), save_weights_only=True,
+                                        save_freq=7)
+        if which == "waiting-hooks":
+            return [checkpoint, cb.TensorBoard(log_dir=str(where / "tb"), update_freq=6), cb.TerminateOnNaN()]
+        recorders.append(BatchRecorder())
+        return [recorders[-1]] + ([checkpoint] if which == "batch-hooks-and-checkpoint" else [])
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=epochs)
+    _assert_same(a, b)
+    assert a["epochs"] == list(range(epochs))
+    if recorders:
+        assert recorders[0].seen == recorders[1].seen
+        assert [s[3] for s in recorders[0].seen if s[0] == "begin" and s[1] == 0] == a["epochs"]
+    if which != "batch-hooks-only":
+        assert len(a["files"]) == epochs * 13 // 7
+
+
 def test_a_file_saved_again_and_again_is_written_once_per_run_of_waiting_saves(tmp_path, plain_runs, monkeypatch):
     # 17 saves to one file: the per-epoch loop writes each; back to back
     # they are given in one run (the interval made long), where each save

@@ -191,10 +191,6 @@ def _flatten(callbacks):
     return out
 
 
-def _call_nobody(arg, logs):
-    pass
-
-
 class LeanHook:
     """One batch hook's table, for per-batch loops once no slow-callback
     check is pending.
@@ -512,8 +508,9 @@ class CallbackList:
         """``f(arg, logs)``: ``hook`` on every callback, each callback timed
         at one call in ``SAMPLE_EVERY`` (at every call once it is slow), for
         a loop that calls it many times in a row (the epoch hooks given
-        after back-to-back epochs)."""
-        return self._lean(HOOK_INDEX[hook]) or _call_nobody
+        after back-to-back epochs); None when no callback has ``hook`` (the
+        loop then makes no call at all)."""
+        return self._lean(HOOK_INDEX[hook])
 
     def _lean(self, h):
         lean = self._lean_hook(h)

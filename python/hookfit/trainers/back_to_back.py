@@ -166,7 +166,8 @@ class _Epochs:
             self.val_rows = min(val_data.n_rows, self.val_batches * val_batch_size)
         if epochs - it.epoch > SAMPLE_EVERY:
             # Epoch hooks called many times in a row: each callback timed at
-            # one call in eight (CallbackList.sampled; set up once per fit).
+            # one call in eight (CallbackList.sampled; set up once per fit);
+            # None where no callback has the hook (usually on_epoch_begin).
             self.begin, self.end = cl.sampled("on_epoch_begin"), cl.sampled("on_epoch_end")
         else:
             self.begin, self.end = cl.on_epoch_begin, cl.on_epoch_end
@@ -268,7 +269,8 @@ class _Epochs:
                     if bar is not None:
                         bar.finish(train_values, val_values)
                     if live:
-                        self._hook(self.end, epoch, self.trainer._epoch_logs(self.make_logs, *last))
+                        if self.end is not None:
+                            self._hook(self.end, epoch, self.trainer._epoch_logs(self.make_logs, *last))
                         if self.dispatch is not None and not self.dispatch.per_batch:
                             self._due_from_counters()
                     else:
@@ -295,8 +297,10 @@ class _Epochs:
         """An epoch where a hook that cannot wait is due (every epoch, for a
         callback needing every batch): as the per-epoch loop runs it, after
         every waiting hook."""
-        self._give()
-        self._hook(self.begin, epoch, {})
+        if self.waiting:
+            self._give()
+        if self.begin is not None:
+            self._hook(self.begin, epoch, {})
         ran = run_batches(self.steps, self.dispatch, self.it.segments(), 0, self.per_pass - 1, model=self.trainer)
         self.cl.costs.count_steps("train", ran)
 
@@ -386,7 +390,8 @@ class _Epochs:
         ends); the rest of the pass runs unless they stopped the fit."""
         dispatch, per_pass, trainer = self.dispatch, self.per_pass, self.trainer
         self._give()
-        self._hook(self.begin, epoch, {})
+        if self.begin is not None:
+            self._hook(self.begin, epoch, {})
         dispatch.start_epoch(0, per_pass - 1)
         try:
             synced = self._given_batch_ends(taken)
@@ -449,13 +454,15 @@ class _Epochs:
                     for c in late:
                         c._late_epoch = times
                     try:
-                        self.begin(epoch, {})
+                        if self.begin is not None:
+                            self.begin(epoch, {})
                         if dispatch is not None:  # its batches, for the counting callbacks
                             dispatch.start_epoch(0, per_pass - 1)
                             if taken:
                                 self._given_batch_ends(taken)
                             dispatch.end_epoch(per_pass - 1)
-                        self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
+                        if self.end is not None:
+                            self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
                     finally:
                         for c in late:
                             c._late_epoch = None
