@@ -209,11 +209,10 @@ class LeanHook:
     ``pending`` to ``record(durations, 0)`` every 8 timed dispatches (the
     bookkeeping ``timed`` uses too), and ``drain`` records what is still
     pending first. So a run of a few batches (an epoch) makes no Python
-    call for the bookkeeping. ``drain()``
-    returns and clears (ns per callback, the untimed calls counted at its
-    fastest timed call; dispatches). Each timed call also goes into
-    ``samples`` (one ``Samples`` per callback), for the p50/p99 of the
-    cost table.
+    call for the bookkeeping. ``drain()`` returns and clears (ns per
+    callback, the untimed calls counted at its fastest timed call;
+    dispatches). Each timed call also goes into ``samples`` (one
+    ``Samples`` per callback), for the p50/p99 of the cost table.
     """
 
     __slots__ = ("fns", "raw", "timed", "call", "add_untimed", "record", "slow", "drain", "pending", "counts")
