@@ -61,6 +61,13 @@ cdef extern from "hf_crc32c.h" nogil:
     uint32_t hf_crc32c(uint32_t crc, const void *data, size_t n)
 
 
+cdef extern from "hf_events.h" nogil:
+    size_t hf_scalar_event_size(int64_t step, size_t summary_size)
+    void hf_scalar_event(unsigned char *out, double wall_time, int64_t step,
+                         const unsigned char *summary, size_t summary_size,
+                         const size_t *value_at, const float *values, size_t n)
+
+
 cdef extern from "hf_progbar.h" nogil:
     ctypedef struct hf_progbar:
         int verbose

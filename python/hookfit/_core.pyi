@@ -31,7 +31,7 @@ RuntimeError (BusyError: a Network used by two threads at once, or
 ``__new__`` without ``__init__``). Messages name the argument.
 """
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -591,6 +591,15 @@ class NativeProgbar:
     def _update_at(self, current: int, now: float, values: list[float],
                    finalize: bool = False) -> None: ...
     def _run_at(self, begin: float, batch_ends: list[float], end: float) -> None: ...
+
+def scalar_events(summary: bytes, value_at: tuple[int, ...], rows: Sequence[Iterable[float]],
+                  steps: Sequence[int], walls: Sequence[float]) -> bytes:
+    """TFRecord-framed ``tensorflow.Event`` records as one bytes, one per
+    row: ``wall_time`` ``walls[k]``, ``step`` ``steps[k]`` (int64), and
+    ``summary`` (an encoded ``Event.summary`` field) with the row's values
+    stored as float32 at the byte offsets ``value_at``. ValueError for
+    lengths that do not match, OverflowError for a finite value beyond
+    float32 (as struct's "f"); then nothing is made."""
 
 def crc32c(data: bytes | bytearray | memoryview) -> int:
     """The CRC-32C (Castagnoli) of ``data`` (bytes or any C-contiguous

@@ -13,6 +13,7 @@ from hookfit._reference.codes import _N_SLOTS, EPSILON, f32  # noqa: F401
 from hookfit._reference.crc32c import *  # noqa: F403
 from hookfit._reference.dataset import *  # noqa: F403
 from hookfit._reference.dense import *  # noqa: F403
+from hookfit._reference.events import *  # noqa: F403
 from hookfit._reference.network import *  # noqa: F403
 from hookfit._reference.numerics import *  # noqa: F403
 from hookfit._reference.progbar import *  # noqa: F403

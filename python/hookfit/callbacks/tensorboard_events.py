@@ -16,11 +16,11 @@ protobufs: ``wall_time`` (1, double), ``step`` (2, int64), ``file_version``
 (3, string) for the first record, ``summary`` (5) holding ``Summary.Value``
 entries of ``tag`` (1, string) and ``simple_value`` (2, float).
 
-A fit writes the same tags at every epoch, so what does not change is
-encoded once per writer (the tags' bytes, the record header of each length)
-and the checksums are computed in C: a few microseconds per event. The same
-records encoded from scratch, field by field, are the test oracle
-(``hookfit/_reference/event_records.py``).
+A fit writes the same tags at every epoch, so each sequence of tags has its
+``Event.summary`` field encoded once per writer, and the events are made in
+C (``core.scalar_events``, csrc/hf_events.c), many per call: a fit's epoch
+records come in runs. The same records encoded from scratch, field by
+field, are the test oracle (``hookfit/_reference/event_records.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import socket
 import struct
 import time
 
-from hookfit._native import core  # crc32c: csrc/hf_crc32c.c (or its twin)
+from hookfit._native import core  # scalar_events, crc32c: csrc/ (or their twins)
 
 _SEQUENCE = itertools.count()
 _EVENT_START = struct.Struct("<BdB")  # wall_time's key, the double, step's key
@@ -49,15 +49,7 @@ def _masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-_ONE_BYTE_VARINTS = tuple(bytes((n,)) for n in range(0x80))
-
-
 def _varint(n: int) -> bytes:
-    # Steps up to 16383 (a fit's epochs) take one of the two short paths.
-    if 0 <= n < 0x80:
-        return _ONE_BYTE_VARINTS[n]
-    if 0 <= n < 0x4000:
-        return bytes(((n & 0x7F) | 0x80, n >> 7))
     n &= 0xFFFFFFFFFFFFFFFF  # int64 fields are encoded as their two's complement
     out = bytearray()
     while n > 0x7F:
@@ -77,9 +69,9 @@ def _event_start(step: int, wall_time: float) -> bytes:
 
 
 class _ScalarsLayout:
-    """The ``Event.summary`` field of one sequence of tags, as a struct with
-    the encoded tags as constants: only the floats change from one event to
-    the next, so the tags are encoded once per writer, not at every epoch."""
+    """The ``Event.summary`` field of one sequence of tags, encoded once per
+    writer with room for the floats (``value_at``: their byte offsets):
+    only the floats change from one event to the next."""
 
     def __init__(self, tags):
         values = [_length_delimited(_TAG_KEY, tag.encode("utf-8")) + _SIMPLE_VALUE_KEY for tag in tags]
@@ -87,15 +79,13 @@ class _ScalarsLayout:
         prefixes = [_VALUE_KEY + _varint(len(v) + 4) + v for v in values]
         summary_size = sum(len(p) + 4 for p in prefixes)
         prefixes[0] = _SUMMARY_KEY + _varint(summary_size) + prefixes[0]
-        self._struct = struct.Struct("<" + "".join(f"{len(p)}sf" for p in prefixes))
-        self._arguments = [None] * (2 * len(prefixes))  # prefix, float, prefix, float...
-        self._arguments[::2] = prefixes
-
-    def pack(self, floats) -> bytes:
-        """The field for ``floats``, one per tag, in order."""
-        arguments = self._arguments
-        arguments[1::2] = floats
-        return self._struct.pack(*arguments)
+        field = bytearray()
+        value_at = []
+        for prefix in prefixes:
+            field += prefix
+            value_at.append(len(field))
+            field += bytes(4)
+        self.summary, self.value_at = bytes(field), tuple(value_at)
 
 
 class ScalarEventWriter:
@@ -128,22 +118,13 @@ class ScalarEventWriter:
         self._max_buffer = max_buffer
         self._buffer = bytearray()
         self._layouts: dict[tuple, _ScalarsLayout] = {}
-        # Record headers by data length: a run's scalar events have one or
-        # two lengths, so the length's checksum is computed once.
-        self._headers: dict[int, bytes] = {}
         self._next_flush = time.monotonic() + flush_secs
         self._append(_event_start(0, now) + _length_delimited(_VERSION_KEY, b"brain.Event:2"))
 
     def _append(self, data: bytes) -> None:
         """``data`` in TFRecord framing onto the buffer."""
-        header = self._headers.get(len(data))
-        if header is None:
-            length = _UINT64.pack(len(data))
-            header = self._headers[len(data)] = length + _UINT32.pack(_masked_crc32c(length))
-        buffer = self._buffer
-        buffer += header
-        buffer += data
-        buffer += _UINT32.pack(_masked_crc32c(data))
+        length = _UINT64.pack(len(data))
+        self._buffer += length + _UINT32.pack(_masked_crc32c(length)) + data + _UINT32.pack(_masked_crc32c(data))
 
     def _flush_if_due(self) -> None:
         if len(self._buffer) >= self._max_buffer or time.monotonic() >= self._next_flush:
@@ -152,27 +133,18 @@ class ScalarEventWriter:
     def add_scalars(self, values: dict, step: int, wall_time: float | None = None) -> None:
         """One event holding every ``tag -> float`` of ``values`` at
         ``step``, stamped ``wall_time`` (``time.time()`` seconds; now if None)."""
-        if not values:
-            return
-        tags = tuple(values)
+        if values:
+            self.add_scalar_rows(tuple(values), (values.values(),), (int(step),),
+                                 (time.time() if wall_time is None else wall_time,))
+
+    def add_scalar_rows(self, tags: tuple, rows, steps, walls) -> None:
+        """One event per row: ``tags[i] -> row[i]`` at ``steps[k]`` (ints),
+        stamped ``walls[k]`` (a fit's epoch records, given in a run)."""
         layout = self._layouts.get(tags)
         if layout is None:
             layout = self._layouts[tags] = _ScalarsLayout(tags)
-        when = time.time() if wall_time is None else wall_time
-        step = int(step)
-        # _event_start, _append and _flush_if_due written out: an epoch's
-        # record is a few Python calls (TensorBoard writes one per epoch).
-        start = _EVENT_START.pack(0x09, when, 0x10)
-        data = start + (_ONE_BYTE_VARINTS[step] if 0 <= step < 0x80 else _varint(step)) + layout.pack(values.values())
-        header = self._headers.get(len(data))
-        if header is None:
-            length = _UINT64.pack(len(data))
-            header = self._headers[len(data)] = length + _UINT32.pack(_masked_crc32c(length))
-        crc = core.crc32c(data)
         buffer = self._buffer
-        buffer += header
-        buffer += data
-        buffer += _UINT32.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+        buffer += core.scalar_events(layout.summary, layout.value_at, rows, steps, walls)
         if len(buffer) >= self._max_buffer or time.monotonic() >= self._next_flush:
             self.flush()
 
