@@ -76,3 +76,44 @@ def test_arrays_of_the_wrong_shape_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"array 1 given has shape \(2,\); the model's weight 1 has \(5,\)"):
         save_weights(model, tmp_path / "w.weights.h5", weights=weights)
     assert not list(tmp_path.iterdir())
+
+
+def test_arrays_of_another_shape_never_fill_the_stored_layout(tmp_path):
+    # The saver outlives a fit (a ModelCheckpoint keeps it for the model's
+    # next fit): arrays whose shapes differ from the layout's go to the
+    # general writer, which refuses them, and nothing is written.
+    model = _model()
+    saver = WeightsSaver(model)
+    for _ in range(3):
+        saver.save(tmp_path / "w.weights.h5")
+    assert saver._layout is not None
+    before = (tmp_path / "w.weights.h5").read_bytes()
+    weights = model.get_weights()
+    weights[1] = np.zeros(6, np.float32)  # (the same bytes as a 5-float bias would not be)
+    with pytest.raises(ValueError, match="the model's weight 1 has"):
+        saver.save(tmp_path / "w.weights.h5", weights)
+    assert (tmp_path / "w.weights.h5").read_bytes() == before
+
+
+def test_a_checkpoint_keeps_what_its_saver_learned_for_the_models_next_fit(tmp_path, monkeypatch):
+    model = _model()
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w.weights.h5"), save_weights_only=True,
+                                                 save_freq=2)
+    general = []  # the saves that describe the model (the rest fill the learned layout)
+    original = WeightsSaver._learn
+    monkeypatch.setattr(WeightsSaver, "_learn", lambda self, *a: (general.append(1), original(self, *a)))
+    counts = []
+    for _ in range(4):
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[checkpoint])
+        counts.append(len(general))
+        save_weights(model, tmp_path / "slow.weights.h5")
+        assert (tmp_path / "w.weights.h5").read_bytes() == (tmp_path / "slow.weights.h5").read_bytes()
+    # One file per fit (its saves given together): once a fit's saver has
+    # learned the layout (by the second file of that layout in the process),
+    # the next fits describe the model no more.
+    assert counts[1] <= 2 and counts[1] == counts[2] == counts[3]
+    other = _model()
+    other.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[checkpoint])
+    assert len(general) == counts[3] + 1  # another model: described anew

@@ -122,6 +122,7 @@ def _fit_both_ways(tmp_path, make_callbacks, plain_runs, data=None, optimizer=No
             weights=model.get_weights(), history=history.history, epochs=history.epoch,
             iterations=int(model.optimizer.iterations), files=_files(where / "ckpt"),
             train=_events(where / "tb" / "train"), span=(start, end),
+            calls={k: calls for k, (calls, _) in history.callback_costs.as_dict().items() if k[0] != "EpochEndPass"},
         ))
         if way == "back_to_back":
             assert plain_runs == [model]
@@ -133,6 +134,8 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(u, v)
     assert a["history"] == b["history"] and a["epochs"] == b["epochs"]
     assert a["iterations"] == b["iterations"]
+    # Each hook counted as often (epoch hooks given in runs count once per epoch).
+    assert {k: n for k, n in a["calls"].items() if n} == {k: n for k, n in b["calls"].items() if n}
     assert a["files"].keys() == b["files"].keys()
     for name in a["files"]:
         assert a["files"][name] == b["files"][name], name
@@ -220,15 +223,16 @@ def test_a_nan_loss_stops_both_ways_at_the_same_batch(tmp_path, plain_runs, caps
 
 
 def test_the_waiting_hooks_are_given_within_the_interval(tmp_path, plain_runs, monkeypatch):
-    # History's epoch hook records the optimizer's step count when it runs.
+    # History records the optimizer's step count when it is given epochs
+    # (one run at a time: no batch is taken here).
     seen = []
-    original = cb.History.on_epoch_end
+    original = cb.History._late_epochs
 
-    def recording(self, epoch, logs=None):
-        seen.append(int(self.model.optimizer.iterations))
-        return original(self, epoch, logs)
+    def recording(self, run):
+        seen.extend([int(self.model.optimizer.iterations)] * len(run.epochs))
+        return original(self, run)
 
-    monkeypatch.setattr(cb.History, "on_epoch_end", recording)
+    monkeypatch.setattr(cb.History, "_late_epochs", recording)
     x, y = _data()
     _model().fit(x, y, batch_size=4, epochs=4, verbose=0)
     assert seen == [52] * 4  # all after the run: it took less than a second
@@ -410,14 +414,20 @@ def test_a_hook_raising_among_the_waiting_saves_leaves_the_per_epoch_loops_file(
     class Fails(Exception):
         pass
 
-    original = cb.History.on_epoch_end
+    original, original_run = cb.History.on_epoch_end, cb.History._late_epochs
 
     def failing(self, epoch, logs=None):
         if epoch == 2:
             raise Fails()
         return original(self, epoch, logs)
 
+    def failing_run(self, run):  # (how the waiting epochs are given to it)
+        if 2 in run.epochs:
+            raise Fails()
+        return original_run(self, run)
+
     monkeypatch.setattr(cb.History, "on_epoch_end", failing)
+    monkeypatch.setattr(cb.History, "_late_epochs", failing_run)
     x, y = _data()
     files = []
     for extra in ([], [EpochEndPass()]):
@@ -474,9 +484,30 @@ def test_a_write_failing_after_a_hook_raised_leaves_the_hooks_error(tmp_path, pl
         raise OSError("No space left on device")
 
     monkeypatch.setattr(cb.History, "on_epoch_end", failing)
+    monkeypatch.setattr(cb.History, "_late_epochs", lambda self, run: failing(self, run.epochs[0]))
     monkeypatch.setattr(WeightsSaver, "save", full_disk)
     x, y = _data()
     checkpoint = cb.ModelCheckpoint(str(tmp_path / "w.npz"), save_weights_only=True, save_freq=3)
     with pytest.raises(Fails):
         _model().fit(x, y, batch_size=4, epochs=4, verbose=0, callbacks=[checkpoint])
     assert plain_runs and "No space left on device" in caplog.text
+
+
+def test_a_callback_with_epoch_hooks_of_its_own_is_not_given_runs(plain_runs):
+    # Its class says its epoch hooks can wait but has on_epoch_end of its
+    # own: the _late_epochs it inherits cannot stand for them, so every
+    # epoch's end goes to its hook (given late, in order).
+    class Counting(cb.History):
+        def _epoch_hooks_can_wait(self):
+            return True
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(epoch)
+            super().on_epoch_end(epoch, logs)
+
+    counting = Counting()
+    counting.seen = []
+    x, y = _data()
+    history = _model().fit(x, y, batch_size=4, epochs=5, verbose=0, callbacks=[counting])
+    assert plain_runs and history is counting
+    assert counting.seen == list(range(5)) and len(history.history["loss"]) == 5

@@ -48,7 +48,7 @@ class PerBatch:
 class Entry:
     """One callback's part in a ``Scheduled`` dispatch."""
 
-    __slots__ = ("index", "begin", "end", "after", "schedule", "skip", "due", "synced", "window")
+    __slots__ = ("index", "begin", "end", "after", "schedule", "skip", "passes", "due", "synced", "window")
 
     def __init__(self, index, begin, end, after, schedule):
         self.index = index
@@ -57,6 +57,7 @@ class Entry:
         self.after = after
         self.schedule = schedule
         self.skip = getattr(schedule, "skip", None)
+        self.passes = getattr(schedule, "passes", None) if self.skip is not None else None
         self.due = None  # the schedule's answer for the current window
         self.synced = 0  # first batch not yet seen or skipped
         self.window = 0  # first batch of the current window
@@ -72,6 +73,7 @@ class Scheduled:
         self._begins = [e for e in entries if e.begin is not None]
         self.stop_on_nonfinite = any(e.schedule.watches_nonfinite for e in entries)
         self._costs = costs
+        self._end_records: dict = {}  # entry index -> costs.recorder of its end hook
         self._mode = mode
         self._begin_hook = f"on_{mode}_batch_begin"
         self._end_hook = f"on_{mode}_batch_end"
@@ -165,12 +167,19 @@ class Scheduled:
                     now = _now()
                 hit = now >= due.time
             if hit:
-                if e.skip is not None and last > e.synced:
-                    e.skip(e.synced, last - e.synced)
                 due_now.append(e)
-            else:
-                if e.skip is not None and last >= e.synced:
-                    e.skip(e.synced, last + 1 - e.synced)
+        self.fire(last, due_now, logs)
+
+    def fire(self, last: int, due_now: list, logs) -> None:
+        """Batches ran up to ``last``, where the callbacks of ``due_now``
+        (entries, in order) are due: every other counter catches up to
+        ``last`` (these to ``last - 1``), then their end hooks get
+        ``logs(last)``."""
+        for e in self._entries:
+            if e.skip is not None:
+                upto = last if e in due_now else last + 1
+                if upto > e.synced:
+                    e.skip(e.synced, upto - e.synced)
             e.synced = last + 1
         if not due_now:
             return
@@ -180,7 +189,11 @@ class Scheduled:
             if e.end is not None:
                 t = _clock()
                 e.end(last, batch_logs)
-                costs.add(e.index, self._end_hook, _clock() - t)
+                ns = _clock() - t
+                record = self._end_records.get(e.index)
+                if record is None:
+                    record = self._end_records[e.index] = costs.recorder(e.index, self._end_hook)
+                record(ns)
         for e in due_now:
             if e.after is not None:
                 t = _clock()
@@ -189,6 +202,18 @@ class Scheduled:
             e.schedule.fired(last)
             e.window = last + 1
             e.due = None
+
+    def skip_passes(self, count: int, per_pass: int) -> None:
+        """``count`` epochs of ``per_pass`` batches ran with no hook due:
+        what ``start_epoch`` and ``end_epoch`` do for each."""
+        self._last = per_pass - 1
+        for e in self._entries:
+            if e.passes is not None:
+                e.passes(count, per_pass)
+            elif e.skip is not None:
+                for _ in range(count):
+                    e.skip(0, per_pass)
+            e.synced, e.window, e.due = per_pass, 0, None
 
     def end_epoch(self, last: int) -> None:
         """The epoch's batches ended at ``last``: catch every counter up."""

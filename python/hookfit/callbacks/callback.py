@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 # The hook table: every hook a CallbackList dispatches, in a fixed order.
 HOOKS = (
@@ -93,6 +93,9 @@ class Schedule:
     ``batch - 1``; ``last`` is the epoch's last batch. Returns a ``Due``.
     ``skip(batch, count)`` (optional): ``count`` batches from ``batch`` ran
     without its end hook (a counter-keeping callback catches up).
+    ``passes(count, per_pass)`` (optional, with ``skip``): ``count`` whole
+    epochs of ``per_pass`` batches ran without it; what ``skip(0,
+    per_pass)`` would do for each, in one call.
     ``fired(batch)``: its end hook was just called at ``batch``.
     ``watches_nonfinite``: the native run stops after the first batch whose
     running loss is NaN/inf, and this callback's end hook is called there.
@@ -100,12 +103,13 @@ class Schedule:
 
     watches_nonfinite = False
 
-    def __init__(self, due=None, skip=None, *, watches_nonfinite=False, steps=None, period=None):
+    def __init__(self, due=None, skip=None, *, watches_nonfinite=False, steps=None, period=None, passes=None):
         if due is not None:
             self.due = due
         elif steps is None and type(self).due is Schedule.due:
             steps = _never  # never due
         self.skip = skip
+        self.passes = passes
         self.watches_nonfinite = watches_nonfinite
         self._steps = steps
         self.period = period  # train steps from one due batch to the next (None: not fixed)
@@ -194,6 +198,32 @@ class EpochTimes(NamedTuple):
     began: float  # time.perf_counter() at its start
     ended: float  # time.perf_counter() at its end
     wall: float  # time.time() at its end
+
+
+class LateEpochs(NamedTuple):
+    """A run of epochs whose hooks waited, given to a callback in one call
+    (``Callback._late_epochs``): what its epoch hooks would have seen, epoch
+    by epoch, had they run then."""
+
+    epochs: Sequence  # the epoch indices, in order
+    keys: tuple  # the epoch logs' keys (the same for every epoch of the run)
+    rows: Sequence  # per epoch, the logs' values in ``keys`` order
+    # When some callback reads the times (else None): per epoch, the clock
+    # (time.perf_counter_ns) at its start and end; and (time.time(), the
+    # clock) read together since.
+    clock: Sequence | None = None
+    wall_at: tuple | None = None
+
+    def walls(self) -> list:
+        """Per epoch, the time.time() at its end (now, without the clock)."""
+        if self.clock is None or self.wall_at is None:
+            return [time.time()] * len(self.rows)
+        wall, now = self.wall_at
+        return [wall - (now - ended) / 1e9 for _, ended in self.clock]
+
+    def seconds(self) -> list | None:
+        """Per epoch, how long it ran (None without the clock)."""
+        return None if self.clock is None else [(ended - began) / 1e9 for began, ended in self.clock]
 
 
 def has_epoch_hooks_of(callback, cls) -> bool:
@@ -373,6 +403,13 @@ class Callback:
         time from ``_late_epoch`` when set. Then a fit of short epochs runs
         them back to back, with no Python between the native passes."""
         return False
+
+    # Of a callback whose epoch hooks can wait, optionally: a method
+    # ``_late_epochs(run)`` doing what those hooks do for each epoch of a
+    # ``LateEpochs`` run, in one call (no other callback's hook runs between
+    # them: only callbacks that record, and read nothing another one
+    # writes). ``fit`` gives a run so when every waiting callback has it.
+    _late_epochs = None
 
     def _batch_end_can_wait(self) -> bool:
         """Whether ``fit`` may call this callback's ``on_train_batch_end``

@@ -110,16 +110,31 @@ class CallbackCosts:
         its ``(ns per member, calls)``."""
         self._sources.append((h, drain))
 
-    def add(self, callback_index: int, hook: str, ns: int, calls: int = 1) -> None:
-        """Time spent outside the per-hook tables (scheduled dispatch)."""
-        self._record(callback_index, hook, ns, calls)
+    def add(self, callback_index: int, hook: str, ns: int, calls: int = 1, sample: bool = True) -> None:
+        """Time spent outside the per-hook tables (scheduled dispatch).
+        ``sample``: ``ns`` is one call's time (when ``calls`` is 1)."""
+        self._record(callback_index, hook, ns, calls, sample)
         self._hook_ns += ns
 
-    def _record(self, callback_index, hook, ns, calls):
+    def recorder(self, callback_index: int, hook: str):
+        """``record(ns)``: what ``add(callback_index, hook, ns)`` does, with
+        the lookups done once (for a loop recording one pair many times)."""
+        entry = self._totals.setdefault((callback_index, hook), [0, 0])
+        sample = self._sample(callback_index, hook).add
+
+        def record(ns):
+            entry[0] += 1
+            entry[1] += ns
+            sample(ns)
+            self._hook_ns += ns
+
+        return record
+
+    def _record(self, callback_index, hook, ns, calls, sample=True):
         entry = self._totals.setdefault((callback_index, hook), [0, 0])
         entry[0] += calls
         entry[1] += ns
-        if calls == 1:
+        if calls == 1 and sample:
             self._sample(callback_index, hook).add(ns)
 
     def _sample(self, callback_index: int, hook: str) -> Samples:

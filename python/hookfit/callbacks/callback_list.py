@@ -48,6 +48,7 @@ from hookfit.callbacks.callback import (
     Callback,
     EveryNBatches,
     check_schedule,
+    has_epoch_hooks_of,
     is_default,
     overrides,
 )
@@ -157,6 +158,12 @@ def _after_dispatch(after, hook, callbacks):
     if hook == "on_train_begin":
         return lambda logs: after(callbacks)
     return lambda index, logs: after(index, callbacks)
+
+
+def _late_epochs_class(callback) -> type:
+    """The class whose ``_late_epochs`` the callback has (its epoch hooks
+    must be that class's own for it to stand for them)."""
+    return next(k for k in type(callback).__mro__ if "_late_epochs" in vars(k))
 
 
 def _is_builtin(callback) -> bool:
@@ -510,6 +517,24 @@ class CallbackList:
         after back-to-back epochs); None when no callback has ``hook`` (the
         loop then makes no call at all)."""
         return self._lean(HOOK_INDEX[hook])
+
+    def epoch_runs(self, besides=None) -> list | None:
+        """For the epoch hooks given after back-to-back epochs: ``[(index,
+        callback, the epoch hooks it has)]`` of every callback with epoch
+        hooks (but ``besides``, whose part is done elsewhere), in order, when
+        each takes a run of epochs in one call (``Callback._late_epochs``);
+        else None."""
+        hooks = ("on_epoch_begin", "on_epoch_end")
+        tables = [self._members[HOOK_INDEX[h]] for h in hooks]
+        found = []
+        for i in sorted(set(tables[0]) | set(tables[1])):
+            callback = self.callbacks[i]
+            if callback is besides:
+                continue
+            if callback._late_epochs is None or not has_epoch_hooks_of(callback, _late_epochs_class(callback)):
+                return None
+            found.append((i, callback, tuple(h for h, table in zip(hooks, tables) if i in table)))
+        return found
 
     def _lean(self, h):
         lean = self._lean_hook(h)

@@ -39,6 +39,15 @@ class History(Callback):
             # Keras 2: the model's history is whichever History last recorded.
             self.model.history = self
 
+    def _late_epochs(self, run):
+        # on_epoch_end for each epoch of the run, a column at a time.
+        self.epoch.extend(run.epochs)
+        history = self.history
+        for key, column in zip(run.keys, zip(*run.rows)):
+            history.setdefault(key, []).extend(column)
+        if self.model is not None:
+            self.model.history = self
+
     @property
     def callback_costs(self):
         """A ``CallbackCosts`` table of the latest fit/evaluate/predict this

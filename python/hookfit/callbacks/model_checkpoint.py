@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import string
+import weakref
 
 import numpy as np
 
@@ -139,6 +140,7 @@ class ModelCheckpoint(MonitorCallback):
         self.best = initial_value_threshold
         self._options = options
         self._saver = None  # a WeightsSaver during a fit
+        self._learned = (None, None)  # (a weak reference to the model, what its saver learned)
         self._pending = None  # (path, weights): a waiting save not written yet
 
         self.load_weights_on_restart = bool(kwargs.pop("load_weights_on_restart", False))
@@ -201,25 +203,32 @@ class ModelCheckpoint(MonitorCallback):
             check_can_write(self.filepath, what="checkpoint file")
         if self.load_weights_on_restart:
             self._load_newest()
-        # Weights files of this fit (its layers cannot change meanwhile) are
-        # written without describing the model anew each time, unless the
-        # model has a save_weights of its own.
+        # Weights files are written without describing the model anew each
+        # time (the saver checks the layers' names and shapes; it serves the
+        # same model's next fits too), unless the model has a save_weights
+        # of its own.
         self._saver = None
         if self.save_weights_only and _saves_weights_as_hookfit(self.model):
             from hookfit.saving.weights_saver import WeightsSaver
 
-            self._saver = WeightsSaver(self.model)
+            model, learned = self._learned
+            self._saver = WeightsSaver(self.model, learned if model is not None and model() is self.model else None)
+
+    def _drop_saver(self):
+        saver, self._saver = self._saver, None
+        if saver is not None and saver.learned is not None:  # (for the model's next fit)
+            self._learned = (weakref.ref(saver.model), saver.learned)
 
     def on_train_end(self, logs=None):
         self._waiting_given()  # (fit has written it already)
-        self._saver = None
+        self._drop_saver()
 
     def on_exception(self, exception, logs=None):
         try:
             self._waiting_given()  # (fit has written it already)
         except Exception as e:  # the fit's own error goes on
             logger.warning("ModelCheckpoint: a checkpoint could not be written: %s", e)
-        self._saver = None
+        self._drop_saver()
 
     def _load_newest(self):
         """tf-keras 2's restart: the newest file matching the template, if any."""
@@ -253,6 +262,12 @@ class ModelCheckpoint(MonitorCallback):
         if self.save_freq == "epoch":
             self._save_model(epoch=epoch, batch=None, logs=logs)
 
+    def _late_epochs(self, run):
+        # Its epoch hooks for each epoch of the run (saving every N batches,
+        # an epoch's end saves nothing).
+        self._current_epoch = run.epochs[-1]
+        self.epochs_since_last_save += len(run.epochs)
+
     _missing_message = "Can save best model only with {monitor} available, skipping."
     _unknown_mode_message = "ModelCheckpoint mode {mode} is unknown, fallback to auto mode."
 
@@ -264,7 +279,7 @@ class ModelCheckpoint(MonitorCallback):
         if self.save_freq == "epoch":
             return Schedule()  # never due: its batch hook would do nothing
         return Schedule(due=self._next_save_batch, skip=self._skip_batches, steps=self._steps_to_save,
-                        period=self.save_freq)
+                        period=self.save_freq, passes=self._skip_passes)
 
     _batch_end_wants_weights = True
 
@@ -298,6 +313,11 @@ class ModelCheckpoint(MonitorCallback):
         else:
             self._batches_seen_since_last_saving += last - self._last_batch_seen
         self._last_batch_seen = last
+
+    def _skip_passes(self, count, per_pass):
+        # After the first, each pass counts as a new epoch's batches 0..per_pass-1.
+        self._skip_batches(0, per_pass)
+        self._batches_seen_since_last_saving += (count - 1) * per_pass
 
     def _should_save_on_batch(self, batch):
         """Count batches across epochs by index differences, as Keras 2 does."""
@@ -333,7 +353,8 @@ class ModelCheckpoint(MonitorCallback):
 
     def _save_file(self, epoch, batch, logs):
         filepath = self._get_file_path(epoch, batch, logs)
-        if os.path.isdir(filepath):
+        pending = self._pending  # (a waiting save to this path was checked already)
+        if (pending is None or pending[0] != filepath) and os.path.isdir(filepath):
             raise IsADirectoryError(
                 "Please specify a non-directory filepath for ModelCheckpoint. "
                 f"Filepath used is an existing directory: {filepath}"

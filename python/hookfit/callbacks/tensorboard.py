@@ -40,6 +40,16 @@ def _is_scalar(value) -> bool:
     return type(value) is float or np.ndim(value) == 0
 
 
+def _epoch_tags(keys):
+    """The epoch records' tags for epoch logs with ``keys`` (as
+    ``on_epoch_end`` names them): ``((train tags, their positions in keys,
+    None for all), (validation tags, their positions))``."""
+    train = [i for i, k in enumerate(keys) if k[:4] != "val_"]
+    val = [i for i, k in enumerate(keys) if k[:4] == "val_"]
+    return ((tuple("epoch_" + keys[i] for i in train), None if len(train) == len(keys) else train),
+            (tuple("epoch_" + keys[i][4:] for i in val), val))
+
+
 def _histogram_summary():
     try:
         from tensorboardX.summary import histogram
@@ -143,6 +153,8 @@ class TensorBoard(Callback):
         self._global_train_batch = 0
         self._epoch_start = None
         self._epoch_steps = 0
+        self._epoch_tags: dict = {}  # epoch logs' keys -> _epoch_tags(keys)
+        self._batch_tags: dict = {}  # batch logs' keys -> their tags
 
     # -- writers -----------------------------------------------------------------
 
@@ -185,9 +197,9 @@ class TensorBoard(Callback):
         # Only the batches whose scalars are written need this callback; the
         # others are counted by ``_skip_batches``.
         if self.update_freq == "epoch":
-            return Schedule(skip=self._skip_batches)
+            return Schedule(skip=self._skip_batches, passes=self._skip_passes)
         return Schedule(due=self._next_write_batch, skip=self._skip_batches, steps=self._steps_to_write,
-                        period=self.update_freq)
+                        period=self.update_freq, passes=self._skip_passes)
 
     def _batch_end_can_wait(self):
         # Its batch scalars are buffered like the epoch records.
@@ -204,6 +216,10 @@ class TensorBoard(Callback):
         self._global_train_batch += count
         self._epoch_steps = batch + count
 
+    def _skip_passes(self, count, per_pass):
+        self._global_train_batch += count * per_pass
+        self._epoch_steps = per_pass
+
     def on_train_batch_end(self, batch, logs=None):
         # Counted here rather than in on_train_batch_begin (as tf-keras does):
         # the same count wherever it is read, and no begin hook to call.
@@ -211,10 +227,17 @@ class TensorBoard(Callback):
         self._epoch_steps = batch + 1
         if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
             return
-        self._writer("train").add_scalars(
-            {"batch_" + k: float(v) for k, v in (logs or {}).items() if _is_scalar(v)},
-            self._global_train_batch,
-        )
+        logs = logs or {}
+        keys = tuple(logs)
+        tags = self._batch_tags.get(keys)
+        if tags is None:  # (the same keys at every batch of a fit)
+            tags = self._batch_tags[keys] = tuple("batch_" + k for k in keys)
+        values = [float(v) for v in logs.values() if _is_scalar(v)]
+        if len(values) == len(tags):
+            self._writer("train").add_scalar_rows(tags, (values,), (self._global_train_batch,), (time.time(),))
+        else:  # (some value is not a number)
+            self._writer("train").add_scalars(
+                {"batch_" + k: float(v) for k, v in logs.items() if _is_scalar(v)}, self._global_train_batch)
 
     def on_epoch_end(self, epoch, logs=None):
         train, validation = {}, {}
@@ -240,6 +263,26 @@ class TensorBoard(Callback):
             self._writer("validation").add_scalars(validation, epoch, wall_time=wall)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._log_weights(epoch)
+
+    def _late_epochs(self, run):
+        # on_epoch_begin and on_epoch_end for each epoch of the run: its
+        # records, in one call per run directory.
+        tags = self._epoch_tags.get(run.keys)
+        if tags is None:
+            tags = self._epoch_tags[run.keys] = _epoch_tags(run.keys)
+        (train_tags, train_at), (val_tags, val_at) = tags
+        rows, walls = run.rows, run.walls()
+        train = rows if train_at is None else [[r[i] for i in train_at] for r in rows]
+        seconds = run.seconds() if self.write_steps_per_second else None
+        if seconds is not None:
+            steps = self._epoch_steps or (self.params or {}).get("steps") or 0
+            train = [[*r, steps / s if s > 0 else 0.0] for r, s in zip(train, seconds)]
+            train_tags += ("epoch_steps_per_second",)
+        if train_tags:
+            self._writer("train").add_scalar_rows(train_tags, train, run.epochs, walls)
+        if val_tags:
+            val = [[r[i] for i in val_at] for r in rows]
+            self._writer("validation").add_scalar_rows(val_tags, val, run.epochs, walls)
 
     def on_test_end(self, logs=None):
         optimizer = getattr(self.model, "optimizer", None)

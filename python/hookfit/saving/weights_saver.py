@@ -7,7 +7,9 @@ a pass over the data run cold). During a fit the model's layers cannot
 change, so the layout is worked out once: after the general path has
 written two files (and the HDF5 layout cache knows their layout,
 ``h5_plan``), a save is the weights put into the stored bytes and the
-atomic write. The layer names are compared at every save; anything else
+atomic write. The layer names and the weights' shapes are compared at every
+save (so what a saver learned can serve the same model's next fits too,
+``learned``); anything else
 (``.npz``, Keras 2 ``.h5``, a layout that cannot be reused) takes the
 general path.
 """
@@ -25,13 +27,20 @@ from hookfit.utils.atomic import atomic_write_bytes
 
 class WeightsSaver:
     """``save(path, weights=None)``: as ``save_weights(model, path)``
-    (``weights``: a list as ``model.get_weights()`` gives, taken earlier).
-    For the length of one fit (the layers must not change meanwhile)."""
+    (``weights``: a list as ``model.get_weights()`` gives, taken earlier)."""
 
-    def __init__(self, model):
+    def __init__(self, model, learned=None):
         self.model = model
         self._names: list | None = None  # the layer names the layout was found for
+        self._shapes: list | None = None  # and the weights' shapes (float32 all)
         self._layout: h5_plan.Layout | None = None
+        if learned is not None:  # (another saver's, of the same model)
+            self._names, self._shapes, self._layout = learned
+
+    @property
+    def learned(self):
+        """What a saver of the same model may start from (None: nothing yet)."""
+        return None if self._layout is None else (self._names, self._shapes, self._layout)
 
     def save(self, path, weights=None) -> None:
         model = self.model
@@ -40,9 +49,10 @@ class WeightsSaver:
             return
         names = [layer.name for layer in model.layers]
         if self._layout is not None and names == self._names:
-            arrays = model.get_weights() if weights is None else weights
-            atomic_write_bytes(path, self._layout.fill([np.asarray(w, dtype=np.float32) for w in arrays]))
-            return
+            arrays = [np.asarray(w, dtype=np.float32) for w in (model.get_weights() if weights is None else weights)]
+            if [a.shape for a in arrays] == self._shapes:
+                atomic_write_bytes(path, self._layout.fill(arrays))
+                return
         save_weights(model, path, overwrite=True, weights=weights)
         self._learn(names, weights)
 
@@ -54,6 +64,8 @@ class WeightsSaver:
         keras3_weights.write(plan.root, self.model, weights_of=weights_by_layer(self.model, arrays))
         layout = h5_io.layout_of(plan)
         stored = plan.arrays
+        self._layout = None
         if layout is not None and len(stored) == len(arrays) and all(
                 np.array_equal(a, b) for a, b in zip(stored, arrays)):
             self._layout, self._names = layout, names
+            self._shapes = [np.shape(a) for a in arrays]

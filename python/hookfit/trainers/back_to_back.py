@@ -30,14 +30,17 @@ gives it; only when its epoch hooks run differs (a thread reading
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import math
 import time
 from typing import Any
 
+import numpy as np
+
 from hookfit.callbacks import native_progbar
-from hookfit.callbacks.callback import EpochTimes
+from hookfit.callbacks.callback import EpochTimes, LateEpochs
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.callbacks.cost_details import PathNote
 from hookfit.trainers.batch_runner import run_batches
@@ -105,6 +108,24 @@ def eligible(trainer, cl, it, epochs, val_data, parallel, guard, network, drawn=
     return watchers, dispatch
 
 
+def _one_block(views):
+    """When the weights are views of one float32 array (the network's
+    parameters are): ``(a view of the span holding them all, [(offset in
+    it, size, shape)])``, so that a take is one copy; else None."""
+    base = views[0].base if views else None
+    if base is None or not isinstance(base, np.ndarray) or base.dtype != np.float32 or base.ndim != 1 \
+            or not base.flags.c_contiguous:
+        return None
+    start = base.__array_interface__["data"][0]
+    at = []
+    for v in views:
+        if v.base is not base or v.dtype != np.float32 or not v.flags.c_contiguous:
+            return None
+        at.append((v.__array_interface__["data"][0] - start) // 4)
+    lo, hi = min(at), max(a + v.size for a, v in zip(at, views))
+    return base[lo:hi], [(a - lo, v.size, v.shape) for a, v in zip(at, views)]
+
+
 def _waits(cl, entry) -> bool:
     """Whether a scheduled callback's batch-end hook waits (is given later)."""
     return entry.schedule.period is not None and cl.callbacks[entry.index]._batch_end_can_wait()
@@ -130,8 +151,9 @@ class _Epochs:
     """The loop of ``run`` and its state. Step numbers are ``it.step``
     values: a hook due at step ``s`` is due after the batch that makes the
     step count ``s``. Waiting epochs are (epoch, train values, validation
-    values, EpochTimes or None, [(batch, logs, weights or None)] taken for
-    the waiting batch hooks) in ``waiting``."""
+    values, (start, end) clock readings or None, [(batch, metric results,
+    weights or None, the due entries)] taken for the waiting batch hooks)
+    in ``waiting``."""
 
     # Defaults (a fit with no batch hook changes none of these but counters).
     steps: Any = None  # the per-epoch loop's Steps, for the epochs run as it runs them
@@ -140,6 +162,9 @@ class _Epochs:
     live_due = math.inf  # the step where a hook that cannot wait is due
     next_take = math.inf  # the first step where a waiting batch hook is due
     wait_due: dict = {}  # waiting Entry -> the step where it is next due (replaced, never changed)
+    wait_ways: dict = {}  # waiting Entry -> (its period, whether it takes the weights)
+    _copies = 0  # the weight copies the takes found by _takes_in need
+    _wall_at = (0.0, 0)  # (time.time(), the clock) as the waiting hooks are given
     wants_weights: tuple | list = ()  # callbacks whose waiting batch hook takes the weights
     waiting_callbacks: tuple | list = ()  # callbacks with a waiting batch hook
     timed = False  # some waiting epoch hook reads the epoch's times
@@ -151,6 +176,7 @@ class _Epochs:
     # (without the epoch hooks, which that loop runs outside it).
     weight_bytes = 0  # one copy of the model's weights
     weight_views: list = []  # the model's weights (views), when a waiting hook takes them
+    weight_block = None  # _one_block(weight_views)
     ran = train_ns = train_calls = ran_until = 0
     test_ns = test_calls = validated = test_wall = hooks_wall = 0
 
@@ -177,7 +203,14 @@ class _Epochs:
         for c in self.late:
             if c._late_epoch_reads_times:
                 self.timed = True
+        # Epochs with no batch taken are given a run at a time to each
+        # callback, when every one with epoch hooks can take them so.
+        self.runs = cl.epoch_runs(besides=drawn)
+        self.run_ns = [0] * len(self.runs or ())  # per callback of ``runs``, not yet counted
+        self.run_epochs = self.begun_apart = 0  # (their begin hooks called apart: batches taken)
+        self.run_keys: dict = {}  # not validated?  -> the epoch logs' keys
         self.waiting: list = []
+        self.cuts: list = []  # the waiting epochs that start a run: taken, or validated unlike the one before
         if dispatch is None:
             cl.costs.note_path(PathNote("train", "native"))
         else:
@@ -207,6 +240,8 @@ class _Epochs:
 
             self.steps.logs = bar_then_logs
         self.waits = [e for e in dispatch.entries if _waits(cl, e)]
+        # (read at every take, right after a native pass: kept at hand)
+        self.wait_ways = {e: (e.schedule.period, cl.callbacks[e.index]._batch_end_wants_weights) for e in self.waits}
         self.waiting_callbacks = [cl.callbacks[e.index] for e in self.waits]
         self.wants_weights = [cl.callbacks[e.index] for e in self.waits
                               if cl.callbacks[e.index]._batch_end_wants_weights]
@@ -219,6 +254,7 @@ class _Epochs:
             # them without walking the layers' properties again.
             self.weight_views = trainer.weights
             self.weight_bytes = sum(w.nbytes for w in self.weight_views)
+            self.weight_block = _one_block(self.weight_views)
         self._due_from_counters()
 
     def _due_from_counters(self) -> None:
@@ -274,7 +310,10 @@ class _Epochs:
                         if self.dispatch is not None and not self.dispatch.per_batch:
                             self._due_from_counters()
                     else:
-                        times = EpochTimes(began / 1e9, _clock() / 1e9, time.time()) if self.timed else None
+                        # (clock readings: EpochTimes when given, see _give)
+                        times = (began, _clock()) if self.timed else None
+                        if taken is not None or self.waiting and (self.waiting[-1][2] is None) != (val_values is None):
+                            self.cuts.append(len(self.waiting))
                         self.waiting.append((epoch, train_values, val_values, times, taken))
                         if self.ran_until >= give_at:
                             self._give()
@@ -314,7 +353,7 @@ class _Epochs:
         it, per_pass = self.it, self.per_pass
         first_step = it.step
         takes = self._takes_in(first_step + per_pass)
-        copies = sum(self._due_at.values()) * self.weight_bytes  # the weights this epoch takes
+        copies = self._copies * self.weight_bytes  # the weights this epoch takes
         if copies and self.waiting_bytes + copies > MAX_WAITING_BYTES:
             self._give()  # (frees the copies taken so far)
             if copies > MAX_WAITING_BYTES:
@@ -331,31 +370,40 @@ class _Epochs:
                 self._nonfinite(epoch, taken, first, count, b + ran - 1)
                 return True, None
             b = last + 1
-            wants = self._due_at.get(first_step + last + 1)
-            if wants is not None:
-                weights = [w.copy() for w in self.weight_views] if wants else None
-                if weights is not None:
-                    self.waiting_bytes += sum(w.nbytes for w in weights)
-                taken.append((last, self.make_logs(self.network.metric_results()), weights))
+            due = self._due_at.get(first_step + last + 1)
+            if due is not None:
+                wants, entries = due
+                weights = None
+                if wants:  # (one copy of the block, split into the weights when given)
+                    block = self.weight_block
+                    weights = [w.copy() for w in self.weight_views] if block is None else block[0].copy()
+                    self.waiting_bytes += self.weight_bytes
+                taken.append((last, self.network.metric_results(), weights, entries))  # (logs built when given)
         return False, taken
 
     def _takes_in(self, end_step) -> list:
         """The steps up to ``end_step`` where waiting batch hooks are due
-        (sorted); ``_due_at`` maps each to whether some due hook takes the
-        weights. Advances ``wait_due`` past ``end_step``."""
+        (sorted); ``_due_at`` maps each to (whether some due hook takes the
+        weights, the due entries in dispatch order). Advances ``wait_due``
+        past ``end_step``."""
         due_at: dict = {}
-        for e, step in self.wait_due.items():
+        ways = self.wait_ways
+        for e, step in self.wait_due.items():  # (in dispatch order)
             if step > end_step:
                 continue
-            wants = self.cl.callbacks[e.index]._batch_end_wants_weights
-            period = e.schedule.period
+            period, wants = ways[e]
             while step <= end_step:
-                due_at[step] = due_at.get(step, False) or wants
+                due = due_at.get(step)
+                if due is None:
+                    due_at[step] = (wants, [e])
+                else:
+                    due_at[step] = (due[0] or wants, due[1] + [e])
                 step += period
             self.wait_due[e] = step
         self.next_take = min(self.wait_due.values())
         self._due_at = due_at
-        return sorted(due_at)
+        self._copies = sum(wants for wants, _ in due_at.values())
+        return sorted(due_at) if len(due_at) > 1 else list(due_at)
 
     def _native(self, j, k) -> int:
         """``k`` batches from native batch ``j`` in one call (stopping after
@@ -445,27 +493,46 @@ class _Epochs:
             return
         t0 = _clock()
         dispatch, per_pass = self.dispatch, self.per_pass
-        late = self.late if self.timed else ()  # (History reads no time)
+        # The epoch hooks reading the times are called here only without
+        # runs (with runs, a taken epoch's end comes in its run, and the
+        # begin hooks' times are not read). History reads no time.
+        late = self.late if self.timed and self.runs is None else ()
+        # The epochs' wall times from their clock readings: the clock's
+        # distance to now, back from time.time() now.
+        self._wall_at = (time.time(), _clock())
         try:
             try:
-                for i in range(self.given, len(waiting)):
+                i = self.given
+                while i < len(waiting):
                     epoch, train_values, val_values, times, taken = waiting[i]
-                    self.given = i + 1  # (first: a hook that raises is not called again)
-                    for c in late:
-                        c._late_epoch = times
-                    try:
-                        if self.begin is not None:
-                            self.begin(epoch, {})
-                        if dispatch is not None:  # its batches, for the counting callbacks
-                            dispatch.start_epoch(0, per_pass - 1)
-                            if taken:
-                                self._given_batch_ends(taken)
-                            dispatch.end_epoch(per_pass - 1)
-                        if self.end is not None:
-                            self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
-                    finally:
-                        for c in late:
-                            c._late_epoch = None
+                    if taken or self.runs is None:  # its batches given one by one
+                        self.given = i + 1  # (first: a hook that raises is not called again)
+                        if late:
+                            times = self._epoch_times(times)
+                            for c in late:
+                                c._late_epoch = times
+                        try:
+                            if self.begin is not None:
+                                self.begin(epoch, {})
+                            if dispatch is not None:  # its batches, for the counting callbacks
+                                dispatch.start_epoch(0, per_pass - 1)
+                                if taken:
+                                    self._given_batch_ends(taken)
+                                dispatch.end_epoch(per_pass - 1)
+                            if self.runs is None and self.end is not None:
+                                self.end(epoch, self.trainer._epoch_logs(self.make_logs, train_values, val_values))
+                        finally:
+                            for c in late:
+                                c._late_epoch = None
+                        if self.runs is None:
+                            i += 1
+                            continue
+                    # A run: this epoch's end (and begin, unless its batches
+                    # were given above) and the next epochs' with none taken.
+                    j = self._run_end(i)
+                    self.given = j
+                    self._give_run(waiting[i:j], counted=bool(taken))
+                    i = j
             except BaseException:
                 self._waiting_done(failing=True)
                 raise
@@ -476,10 +543,66 @@ class _Epochs:
             self.failed = True
             raise
         finally:
+            self._count_runs()
             if self.given == len(waiting):
                 waiting.clear()
+                self.cuts.clear()
                 self.given = self.waiting_bytes = 0
             self.hooks_wall += _clock() - t0
+
+    def _epoch_times(self, readings) -> EpochTimes:
+        """EpochTimes of an epoch's (start, end) clock readings (ns)."""
+        began, ended = readings
+        wall, now = self._wall_at
+        return EpochTimes(began / 1e9, ended / 1e9, wall - (now - ended) / 1e9)
+
+    def _run_end(self, i) -> int:
+        """The end of the run of waiting epochs from ``i`` that can be given
+        together: none taken after the first, all validated or none."""
+        cuts = self.cuts
+        k = bisect.bisect_right(cuts, i)
+        return cuts[k] if k < len(cuts) else len(self.waiting)
+
+    def _give_run(self, epochs, counted=False) -> None:
+        """Waiting epochs given in one call to each callback
+        (``Callback._late_epochs``; ``runs``), in callback order: what the
+        per-epoch calls would leave, as none of these callbacks reads what
+        another one writes. ``counted``: the first epoch's begin hooks and
+        batches were given (its taken batch ends; doing a begin hook's work
+        again is harmless for these callbacks)."""
+        k = len(epochs)
+        if self.dispatch is not None and k > counted:  # their batches, for the counting callbacks
+            self.dispatch.skip_passes(k - counted, self.per_pass)
+        numbers, trains, vals, clock, _ = zip(*epochs)
+        keys = self.run_keys.get(vals[0] is None)
+        if keys is None:  # (the same for every run of the fit)
+            keys = self.run_keys[vals[0] is None] = tuple(self.trainer._epoch_logs(self.make_logs, trains[0], vals[0]))
+        rows = trains if vals[0] is None else [t + v for t, v in zip(trains, vals)]
+        if len(keys) != len(rows[0]):  # (a name twice: the logs dict keeps one value)
+            rows = [list(self.trainer._epoch_logs(self.make_logs, t, v).values()) for t, v in zip(trains, vals)]
+        run = LateEpochs(numbers, keys, rows, clock if self.timed else None, self._wall_at)
+        spent = self.run_ns
+        for r, (_, callback, _) in enumerate(self.runs):
+            t = _clock()
+            callback._late_epochs(run)
+            spent[r] += _clock() - t
+        self.run_epochs += k
+        self.begun_apart += counted
+
+    def _count_runs(self) -> None:
+        """The runs' calls and times, into the costs: each hook a callback
+        has is counted once per epoch (but the begin hooks called apart),
+        the time under the last one (its ``on_epoch_end``, if it has one)."""
+        k, add = self.run_epochs, self.cl.costs.add
+        if not k:
+            return
+        for r, (index, _, hooks) in enumerate(self.runs):
+            for hook in hooks:
+                last = hook is hooks[-1]
+                calls = k - self.begun_apart if hook == "on_epoch_begin" else k
+                add(index, hook, self.run_ns[r] if last else 0, calls=calls, sample=last)
+        self.run_ns = [0] * len(self.runs)
+        self.run_epochs = self.begun_apart = 0
 
     def _waiting_done(self, failing: bool = False) -> None:
         """After waiting batch hooks were given: what they put off is done
@@ -499,12 +622,14 @@ class _Epochs:
         their logs (and weights). Returns the first batch not yet synced."""
         dispatch, wants = self.dispatch, self.wants_weights
         synced = 0
-        for batch, logs, weights in taken or ():
-            dispatch.chunk(synced)  # due from the counters, now up to date
+        make_logs, block = self.make_logs, self.weight_block
+        for batch, results, weights, due in taken or ():
+            if block is not None and weights is not None:
+                weights = [weights[at:at + size].reshape(shape) for at, size, shape in block[1]]
             for c in wants:
                 c._late_weights = weights
             try:
-                dispatch.after(batch, batch + 1 - synced, lambda b, logs=logs: logs)
+                dispatch.fire(batch, due, lambda b, results=results: make_logs(results))  # (due where _takes_in said)
             finally:
                 for c in wants:
                     c._late_weights = None
