@@ -153,7 +153,7 @@ class TensorBoard(Callback):
         self._global_train_batch = 0
         self._epoch_start = None
         self._epoch_steps = 0
-        self._epoch_tags: dict = {}  # epoch logs' keys -> _epoch_tags(keys)
+        self._tags_by_keys: dict = {}  # epoch logs' keys -> _epoch_tags(keys)
         self._batch_tags: dict = {}  # batch logs' keys -> their tags
 
     # -- writers -----------------------------------------------------------------
@@ -267,9 +267,9 @@ class TensorBoard(Callback):
     def _late_epochs(self, run):
         # on_epoch_begin and on_epoch_end for each epoch of the run: its
         # records, in one call per run directory.
-        tags = self._epoch_tags.get(run.keys)
+        tags = self._tags_by_keys.get(run.keys)
         if tags is None:
-            tags = self._epoch_tags[run.keys] = _epoch_tags(run.keys)
+            tags = self._tags_by_keys[run.keys] = _epoch_tags(run.keys)
         (train_tags, train_at), (val_tags, val_at) = tags
         rows, walls = run.rows, run.walls()
         train = rows if train_at is None else [[r[i] for i in train_at] for r in rows]

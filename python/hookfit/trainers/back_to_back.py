@@ -203,8 +203,9 @@ class _Epochs:
         for c in self.late:
             if c._late_epoch_reads_times:
                 self.timed = True
-        # Epochs with no batch taken are given a run at a time to each
-        # callback, when every one with epoch hooks can take them so.
+        # The waiting epochs are given a run at a time to each callback (a
+        # run breaks where a batch was taken), when every one with epoch
+        # hooks can take them so.
         self.runs = cl.epoch_runs(besides=drawn)
         self.run_ns = [0] * len(self.runs or ())  # per callback of ``runs``, not yet counted
         self.run_epochs = self.begun_apart = 0  # (their begin hooks called apart: batches taken)
@@ -487,7 +488,9 @@ class _Epochs:
 
     def _give(self) -> None:
         """The waiting epochs' hooks, in order, with their epochs' times:
-        each epoch's begin hooks, its taken batch ends, its end hooks."""
+        each epoch's begin hooks, its taken batch ends, its end hooks (with
+        ``runs``: a taken epoch's begin hooks and batch ends, then its end
+        and the next epochs' hooks as a run, one call per callback)."""
         waiting = self.waiting
         if not waiting:
             return
