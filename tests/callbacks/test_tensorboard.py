@@ -193,3 +193,44 @@ def test_epoch_files_equal_the_oracles_bytes(tmp_path):
             want += oracle.record(oracle.event(step, wall_time=wall_time, summary=encoded))
         (name,) = os.listdir(tmp_path / run)
         assert (tmp_path / run / name).read_bytes() == want
+
+
+@pytest.mark.parametrize("rate", [False, True], ids=["records", "with-steps-per-second"])
+def test_a_run_of_late_epochs_writes_what_the_epoch_hooks_write(tmp_path, rate):
+    # fit gives a run of waiting epochs in one call (_late_epochs); its
+    # records must be those the hooks write for each epoch given late with
+    # the same times, train and validation runs alike (a fit with
+    # validation keeps TensorBoard's hooks today: its test hooks cannot
+    # wait, so this is checked here, directly).
+    from hookfit.callbacks.callback import EpochTimes, LateEpochs
+
+    keys = ("loss", "mae", "val_loss", "val_mae")
+    rows = [[1.0 / (e + 1), 0.5 + e, 2.0 / (e + 1), 0.25 * e] for e in range(4)]
+    clock = [(1_000_000_000 * e, 1_000_000_000 * e + 250_000_000 * (e + 1)) for e in range(4)]
+    wall_at = (1_700_000_100.0, 5_000_000_000)
+    run = LateEpochs(tuple(range(4)), keys, rows, clock, wall_at)
+    events = {}
+    for way in ("hooks", "run"):
+        callback = TensorBoard(log_dir=str(tmp_path / way), write_steps_per_second=rate)
+        callback.set_model(FakeModel())
+        callback.set_params({"verbose": 0, "epochs": 4, "steps": 3})
+        callback.on_train_begin({})
+        if way == "run":
+            callback._late_epochs(run)
+        else:
+            for epoch, (began, ended), wall in zip(run.epochs, clock, run.walls()):
+                callback._late_epoch = EpochTimes(began / 1e9, ended / 1e9, wall)
+                callback.on_epoch_begin(epoch, {})
+                callback.on_epoch_end(epoch, dict(zip(keys, rows[epoch])))
+                callback._late_epoch = None
+        callback.on_train_end({})
+        events[way] = {}
+        for kind in ("train", "validation"):
+            acc = read(tmp_path / way / kind)
+            events[way][kind] = {tag: [(e.wall_time, e.step, e.value) for e in acc.Scalars(tag)]
+                                 for tag in acc.Tags()["scalars"]}
+    assert events["run"] == events["hooks"]
+    assert sorted(events["run"]["validation"]) == ["epoch_loss", "epoch_mae"]
+    assert ("epoch_steps_per_second" in events["run"]["train"]) == rate
+    assert [w for w, _, _ in events["run"]["train"]["epoch_loss"]] == pytest.approx(
+        [1_700_000_100.0 - (5_000_000_000 - ended) / 1e9 for _, ended in clock])
