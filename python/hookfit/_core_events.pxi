@@ -40,17 +40,14 @@ def scalar_events(bytes summary, tuple value_at, rows, steps, walls):
                 raise ValueError(f"scalar_events: a value at byte {at} of a {size}-byte summary.")
             offsets[i] = <size_t>at
         for k in range(events):
-            i = 0
-            for value in rows[k]:
-                if i == n:
-                    break
-                v = value
+            row = list(rows[k])  # (any iterable, as the twin takes it)
+            if len(row) != n:
+                raise ValueError(f"scalar_events: event {k} has {len(row)} values for {n} tags.")
+            for i in range(n):
+                v = row[i]
                 if isfinite(v) and fabs(v) >= _FLOAT32_OVERFLOW:
                     raise OverflowError(f"float {v!r} too large for a float32 scalar")
                 values[k * n + i] = <float>v
-                i += 1
-            if i != n or len(rows[k]) != n:
-                raise ValueError(f"scalar_events: event {k} has {len(rows[k])} values for {n} tags.")
             steps_c[k] = steps[k]
             walls_c[k] = walls[k]
             total += hf_scalar_event_size(steps_c[k], size)

@@ -39,6 +39,8 @@ def test_records_equal_the_oracles(scalar_events):
     made = scalar_events(layout.summary, layout.value_at, rows, steps, walls)
     assert made == _expected(tags, rows, steps, walls)
     assert scalar_events(layout.summary, layout.value_at, [], [], []) == b""
+    # A row is any iterable of the values (a dict's values, a generator).
+    assert scalar_events(layout.summary, layout.value_at, [iter(r) for r in rows], steps, walls) == made
 
 
 @settings(max_examples=200, deadline=None)
