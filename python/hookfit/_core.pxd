@@ -61,6 +61,14 @@ cdef extern from "hf_crc32c.h" nogil:
     uint32_t hf_crc32c(uint32_t crc, const void *data, size_t n)
 
 
+cdef extern from "hf_hook_times.h" nogil:
+    ctypedef struct hf_hook_judged:
+        int64_t ns
+        int64_t count
+    int hf_hook_times_record(const int64_t *times, size_t m, size_t n, int64_t *acc, int64_t *least,
+                             hf_hook_judged *judged, int judging, int64_t limit_ns)
+
+
 cdef extern from "hf_events.h" nogil:
     size_t hf_scalar_event_size(int64_t step, size_t summary_size)
     void hf_scalar_event(unsigned char *out, double wall_time, int64_t step,

@@ -601,6 +601,20 @@ def scalar_events(summary: bytes, value_at: tuple[int, ...], rows: Sequence[Iter
     lengths that do not match, OverflowError for a finite value beyond
     float32 (as struct's "f"); then nothing is made."""
 
+def record_hook_times(times: list[int], n: int, untimed: int, acc: list[int], least: list[int],
+                      counts: list[int], judged: list[int], slow: list[bool],
+                      extends: tuple[Callable[[Iterable[int]], None], ...], limit_ns: int) -> None:
+    """A hook table's timed dispatches (``LeanHook.record``): ``times``
+    holds ``n`` durations (ns) per dispatch, callback by callback (a last
+    incomplete dispatch is ignored). Adds each callback's to ``acc[k]``,
+    lowers ``least[k]`` to its fastest, passes them to ``extends[k]`` (its
+    samples), adds the dispatches to ``counts[0]`` and ``untimed`` to
+    ``counts[1]``; unless ``slow[0]``, judges each dispatch's total into
+    ``judged`` (ns, count; count -1: the first is not judged) and sets
+    ``slow[0]`` once their mean exceeds ``limit_ns``. ValueError when the
+    lists do not hold ``n`` callbacks, OverflowError for a value beyond
+    int64; then nothing changes."""
+
 def crc32c(data: bytes | bytearray | memoryview) -> int:
     """The CRC-32C (Castagnoli) of ``data`` (bytes or any C-contiguous
     buffer), an int in [0, 2**32): the checksum of TensorBoard's event

@@ -14,6 +14,7 @@ from hookfit._reference.crc32c import *  # noqa: F403
 from hookfit._reference.dataset import *  # noqa: F403
 from hookfit._reference.dense import *  # noqa: F403
 from hookfit._reference.events import *  # noqa: F403
+from hookfit._reference.hook_times import *  # noqa: F403
 from hookfit._reference.network import *  # noqa: F403
 from hookfit._reference.numerics import *  # noqa: F403
 from hookfit._reference.progbar import *  # noqa: F403

@@ -37,6 +37,7 @@ import time
 import weakref
 from typing import NamedTuple
 
+from hookfit._native import core  # record_hook_times: csrc/ (or its twin)
 from hookfit.callbacks import batch_dispatch
 from hookfit.callbacks.callback import (
     ALIASES,
@@ -235,7 +236,7 @@ class LeanHook:
         judged = [0, -1]  # ns and timed dispatches after the first (never drained)
         slow = self.slow = [False]
         pending = self.pending = []  # the core's timed durations, not yet recorded
-        adds = [s.add for s in samples]
+        extends = tuple(s.data.extend for s in samples)
         if n == 1:
             raw = fns[0]
         else:
@@ -245,24 +246,9 @@ class LeanHook:
                     fn(batch, logs)
 
         def record(times, untimed):
-            # ``times``: n durations per timed dispatch, in order.
-            for i in range(0, len(times) - n + 1, n):
-                total = 0
-                for k in range(n):
-                    dt = times[i + k]
-                    acc[k] += dt
-                    adds[k](dt)
-                    if dt < least[k]:
-                        least[k] = dt
-                    total += dt
-                counts[0] += 1
-                if not slow[0]:
-                    if judged[1] >= 0:
-                        judged[0] += total
-                        if judged[0] > _TIME_ALL_NS * (judged[1] + 1):
-                            slow[0] = True
-                    judged[1] += 1
-            counts[1] += untimed
+            # ``times``: n durations per timed dispatch, in order; added up
+            # in the core (a Python statement per duration cost ~0.4 µs).
+            core.record_hook_times(times, n, untimed, acc, least, counts, judged, slow, extends, _TIME_ALL_NS)
 
         def timed(batch, logs):
             taken = []
