@@ -347,12 +347,14 @@ class _Epochs:
         if self.begin is not None:
             self._hook(self.begin, epoch, {})
         if self.lean is None and self.hooked is not None and not self.dispatch.armed:
-            self.lean = self.dispatch.hooks()[:2]  # (the same tables for the rest of the fit)
+            # Kept for the fit, as the sampled epoch tables are: this loop
+            # runs on the callback list it started with.
+            self.lean = self.dispatch.hooks()[:2]
         if self.lean is not None:
             # What run_batches does for a pass of every batch's hooks (each
-            # epoch here is one whole pass), with no Python frame between
-            # this one and the core's loop: on the tutorial's 8-batch epochs
-            # each frame is ~1% of the epoch.
+            # epoch here is one whole pass), without its frames and the
+            # cost wrappers' (callgrind: 5.5 k fewer instructions per
+            # 8-batch epoch of the tutorial model, 0.6% of it).
             first, count = next(iter(self.it.segments()))  # (installs the pass's order)
             ran, ns = self.hooked(first, count, 0, 0, *self.lean, self.trainer)
             self.train_ns += ns
