@@ -363,6 +363,40 @@ class Network:
         stops after the batch that set ``model.stop_training``. Returns the
         ns spent in the steps; ``last_run_batches`` is the steps run, exact
         when a hook raises."""
+    def test_batches_hooked(
+        self,
+        data: Dataset,
+        start: int,
+        count: int,
+        batch_size: int,
+        first_hook: int,
+        sample_phase: int,
+        sample_mask: int,
+        begin: Any,
+        end: Any,
+        names: tuple[str, ...],
+    ) -> int:
+        """evaluate's per-batch loop, as ``train_batches_hooked``: each test
+        step between ``begin(batch, {})`` and ``end(batch, {names[0]: loss,
+        names[1]: metric_0, ...})`` (the running values); no rate, no
+        position, no stop flag. Returns the steps' time (ns)."""
+    def predict_batches_hooked(
+        self,
+        data: Dataset,
+        start: int,
+        count: int,
+        batch_size: int,
+        out: np.ndarray,
+        first_hook: int,
+        sample_phase: int,
+        sample_mask: int,
+        begin: Any,
+        end: Any,
+    ) -> int:
+        """predict's per-batch loop, as ``train_batches_hooked``: each
+        forward step into ``out`` (as ``predict_batches``) between
+        ``begin(batch, {})`` and ``end(batch, {"outputs": the batch's rows of
+        out})``. Returns the steps' time (ns)."""
     def test_batch(self, data: Dataset, start: int, count: int) -> int:
         """Forward, loss and metric accumulation on positions [start, start+count)."""
     def test_batches(

@@ -525,16 +525,51 @@ cdef class Network:
         whose hooks set ``model.stop_training``. Returns the time spent in
         the steps (ns); ``last_run_batches`` is the steps run, exact when a
         hook raises. ``first_hook``: the hook index of the first batch."""
-        self._check_run(data, start, count, batch_size, True)
+        if optimizer is None or position is None or model is None:
+            raise TypeError("train_batches_hooked: optimizer, position and model are needed")
+        return self._hooked(_TRAIN, data, start, count, batch_size, first_hook, sample_phase, sample_mask,
+                            begin, end, names, None, optimizer, position, model)
+
+    def test_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
+                            Py_ssize_t batch_size, Py_ssize_t first_hook, Py_ssize_t sample_phase,
+                            Py_ssize_t sample_mask, begin, end, tuple names):
+        """evaluate's per-batch loop, as train_batches_hooked: each step
+        between ``begin(batch, {})`` and ``end(batch, {names[0]: loss,
+        ...})`` (no rate, no position, no stop flag)."""
+        return self._hooked(_TEST, data, start, count, batch_size, first_hook, sample_phase, sample_mask,
+                            begin, end, names, None, None, None, None)
+
+    def predict_batches_hooked(self, Dataset data, Py_ssize_t start, Py_ssize_t count,
+                               Py_ssize_t batch_size, out, Py_ssize_t first_hook, Py_ssize_t sample_phase,
+                               Py_ssize_t sample_mask, begin, end):
+        """predict's per-batch loop, as train_batches_hooked: each step
+        into ``out`` (as predict_batches) between ``begin(batch, {})`` and
+        ``end(batch, {"outputs": out[rows of the batch]})``."""
+        if not (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
+                and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
+                and cnp.PyArray_DIM(<cnp.ndarray>out, 0) == <cnp.npy_intp>data.data.n_positions
+                and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>hf_network_output_width(&self.net)):
+            _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
+        return self._hooked(_PREDICT, data, start, count, batch_size, first_hook, sample_phase, sample_mask,
+                            begin, end, (), out, None, None, None)
+
+    cdef object _hooked(self, int mode, Dataset data, Py_ssize_t start, Py_ssize_t count,
+                        Py_ssize_t batch_size, Py_ssize_t first_hook, Py_ssize_t sample_phase,
+                        Py_ssize_t sample_mask, begin, end, tuple names, object out, optimizer, position,
+                        model):
+        """The per-batch loop of the three *_batches_hooked (train only:
+        the rate, the position, the stop flag). Returns the steps' time (ns)."""
+        cdef str where = _MODE_NAMES[mode] + "_batches_hooked"
+        self._check_run(data, start, count, batch_size, mode != _PREDICT)
         cdef Py_ssize_t n_batches = (count + batch_size - 1) // batch_size
-        if <int64_t>n_batches > INT64_MAX - self.net.iterations:
+        if mode == _TRAIN and <int64_t>n_batches > INT64_MAX - self.net.iterations:
             raise PositionError(
                 f"iterations ({self.net.iterations}) + {n_batches} steps would overflow int64; "
                 "reset optimizer.iterations to a smaller value"
             )
-        if len(names) != 1 + <Py_ssize_t>self.net.n_metrics:
+        if mode != _PREDICT and len(names) != 1 + <Py_ssize_t>self.net.n_metrics:
             raise ValueError(
-                f"train_batches_hooked: names must hold the loss's and the {self.net.n_metrics} "
+                f"{where}: names must hold the loss's and the {self.net.n_metrics} "
                 f"metrics' names; got {len(names)}"
             )
         cdef tuple begin_fns = () if begin is None else tuple(begin.fns)
@@ -545,12 +580,14 @@ cdef class Network:
         cdef list end_times = None if end is None else end.pending
         cdef size_t b = <size_t>batch_size
         cdef float *ws = self._workspace(<size_t>min(batch_size, count))
+        cdef float *o = NULL if out is None else <float *>cnp.PyArray_DATA(<cnp.ndarray>out)
         cdef Py_ssize_t i, batch, untimed = 0
         cdef size_t pos, rows
-        cdef float lrf
+        cdef float lrf = 0.0
         cdef hf_status st
         cdef bint lean
         cdef int64_t t0, native_ns = 0
+        cdef object logs
         self._last_run_batches = 0
         self._last_run_nonfinite = False
         try:
@@ -559,38 +596,50 @@ cdef class Network:
                 lean = ((batch - sample_phase) & sample_mask) != 0 and not (begin_slow[0] or end_slow[0])
                 if begin_fns:
                     _call_hooks(begin_fns, batch, {}, lean, begin, begin_times)
-                lr = optimizer._learning_rate
-                if type(lr) is not float:
-                    lr = optimizer._rate_at(self.net.iterations)
-                lrf = <float>float(lr)
-                if not isfinite(lrf):
-                    raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
+                if mode == _TRAIN:
+                    lr = optimizer._learning_rate
+                    if type(lr) is not float:
+                        lr = optimizer._rate_at(self.net.iterations)
+                    lrf = <float>float(lr)
+                    if not isfinite(lrf):
+                        raise NonFiniteError(f"the learning rate must be a finite float32 number; got {lrf!r}")
                 pos = <size_t>start + <size_t>i * b
                 rows = min(b, <size_t>start + <size_t>count - pos)
                 # Busy only inside the step: the hooks may use this network.
-                self._check_idle("train_batches_hooked")
+                self._check_idle(where)
                 self._busy = True
                 data._users += 1
                 try:
                     with nogil:
                         t0 = _now_ns()
-                        st = hf_train_steps(&self.net, &data.data, pos, rows, b, lrf, ws)
+                        if mode == _TRAIN:
+                            st = hf_train_steps(&self.net, &data.data, pos, rows, b, lrf, ws)
+                        elif mode == _TEST:
+                            st = hf_test_steps(&self.net, &data.data, pos, rows, b, ws)
+                        else:
+                            st = hf_forward_steps(&self.net, &data.data, pos, rows, b, False, 0, o, ws)
                         native_ns += _now_ns() - t0
                 finally:
                     self._busy = False
                     data._users -= 1
                 if st != HF_OK:
-                    _raise(st, "train")
+                    _raise(st, _MODE_NAMES[mode])
                 self._last_run_batches = i + 1
-                self._last_cap = rows  # one batch per call: its layout holds `rows` rows
-                self._last_rows = rows
-                position.step += 1
+                if mode != _PREDICT:
+                    self._last_cap = rows  # one batch per call: its layout holds `rows` rows
+                    self._last_rows = rows
+                if mode == _TRAIN:
+                    position.step += 1
                 PyErr_CheckSignals()  # Ctrl-C after a whole batch, before its end hooks
                 if end_fns:
-                    _call_hooks(end_fns, batch, self._results(names), lean, end, end_times)
+                    if mode == _PREDICT:
+                        logs = {"outputs": out[pos:pos + rows]}
+                    else:
+                        logs = self._results(names)
+                    _call_hooks(end_fns, batch, logs, lean, end, end_times)
                 if lean:
                     untimed += 1
-                if model.stop_training:
+                if mode == _TRAIN and model.stop_training:
                     break
         finally:
             if untimed:

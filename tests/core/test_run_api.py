@@ -312,3 +312,36 @@ def test_a_hook_found_slow_is_timed_at_every_batch_later_in_the_same_run(core):
     (ns,), dispatches = table.drain()  # (records what is pending first)
     assert len(samples.data) == 8 + 21 and table.pending == [] and table.counts == [0, 0]
     assert dispatches == 50 and ns >= 50 * 500_000
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_hooked_test_and_predict_runs_are_the_plain_runs_with_the_hooks_between_batches(core):
+    """test_batches_hooked and predict_batches_hooked: the results and
+    outputs of test_batches and predict_batches, each end hook given the
+    running values (test) or its batch's rows of the output (predict)."""
+    net, data = _net(core), _data(core)
+    net.test_batches(data, 0, 100, 16)
+    want_results = net.metric_results()
+    want_out = np.zeros((100, 1), np.float32)
+    net.predict_batches(data, 0, 100, 16, want_out)
+    net.reset_metrics()
+    seen = []
+
+    def end(batch, logs):
+        seen.append((batch, {k: np.array(v, copy=True) for k, v in logs.items()}, net.metric_results()))
+
+    begins, ends = _Table(lambda batch, logs: seen.append((batch, logs))), _Table(end)
+    assert net.test_batches_hooked(data, 0, 100, 16, 3, 0, 7, begins, ends, ("loss", "mae")) >= 0
+    assert net.metric_results() == want_results and net.last_run_batches == 7
+    assert [s[0] for s in seen] == [b for b in range(3, 10) for _ in (0, 1)]
+    for batch, logs, results in seen[1::2]:
+        assert {k: float(v) for k, v in logs.items()} == {"loss": results[0], "mae": results[1]}
+    seen.clear()
+    out = np.zeros((100, 1), np.float32)
+    net.predict_batches_hooked(data, 0, 100, 16, out, 0, 0, 7, None, ends)
+    assert out.tobytes() == want_out.tobytes() and net.last_run_batches == 7
+    assert [s[1]["outputs"].tobytes() for s in seen] == [want_out[s:s + 16].tobytes() for s in range(0, 100, 16)]
+    with pytest.raises(ValueError, match="names"):
+        net.test_batches_hooked(data, 0, 100, 16, 0, 0, 7, None, None, ("loss",))
+    with pytest.raises((TypeError, ValueError)):
+        net.predict_batches_hooked(data, 0, 100, 16, np.zeros((100, 2), np.float32), 0, 0, 7, None, None)

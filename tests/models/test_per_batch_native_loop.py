@@ -185,3 +185,95 @@ def test_custom_metrics_keep_the_python_loop(hooked_runs):
     model.compile(optimizer="adam", loss="mse", metrics=[lambda y, p: np.abs(y - p).max(axis=-1)])
     _fit(model, Recorder())
     assert hooked_runs[0] == 0
+
+
+class EvalRecorder(keras.callbacks.Callback):
+    """evaluate's and predict's batch hooks with their logs (copied)."""
+
+    def __init__(self, raise_at=None):
+        super().__init__()
+        self.calls, self.raise_at = [], raise_at
+
+    def _record(self, what, batch, logs):
+        self.calls.append((what, batch, {k: np.array(v, copy=True) for k, v in logs.items()}))
+        if (what, batch) == self.raise_at:
+            raise RuntimeError("raised by the hook")
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._record("test begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._record("test end", batch, logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._record("predict begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._record("predict end", batch, logs)
+
+
+def _spy_steps(monkeypatch, core_loop, ones):
+    """Counts the batches run one by one in Python (``Steps.one``); without
+    ``core_loop``, no loop gets the core's hooked run."""
+    from hookfit.trainers import trainer as trainer_module
+
+    real = trainer_module.Steps
+
+    def make(*args, **kwargs):
+        if not core_loop:
+            kwargs["hooked"] = None
+        steps = real(*args, **kwargs)
+        one = steps.one
+
+        def counted(j):
+            ones.append(j)
+            return one(j)
+
+        steps.one = counted
+        return steps
+
+    monkeypatch.setattr(trainer_module, "Steps", make)
+
+
+def test_evaluate_and_predict_hooks_get_the_python_loops_logs_from_the_core_loop(monkeypatch):
+    # Keras's slow-callback check times each call's first batches (6 here,
+    # run one by one in Python); the other 5 run in the core's loop.
+    x, y = _data()
+    results = []
+    for core_loop in (True, False):
+        ones: list = []
+        with monkeypatch.context() as patch:
+            _spy_steps(patch, core_loop, ones)
+            model, rec = _model(), EvalRecorder()
+            model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+            ones.clear()
+            scores = model.evaluate(x, y, batch_size=BATCH, verbose=0, callbacks=[rec])
+            out = model.predict(x, batch_size=BATCH, verbose=0, callbacks=[rec])
+        results.append((scores, out, rec.calls, len(ones)))
+    (s1, o1, c1, ones_core), (s2, o2, c2, ones_python) = results
+    assert (ones_core, ones_python) == (12, 22)
+    assert s1 == s2 and o1.tobytes() == o2.tobytes()
+    assert [c[:2] for c in c1] == [c[:2] for c in c2]
+    assert len(c1) == 4 * 11
+    for a, b in zip(c1, c2):
+        assert a[2].keys() == b[2].keys()
+        for k in a[2]:
+            assert a[2][k].tobytes() == b[2][k].tobytes(), (a[:2], k)
+    # predict's end logs hold the batch's outputs; evaluate's the running values
+    ends = [c for c in c1 if c[0] == "predict end"]
+    assert np.concatenate([c[2]["outputs"] for c in ends]).tobytes() == o1.tobytes()
+    assert [float(v) for v in [c for c in c1 if c[0] == "test end"][-1][2].values()] == list(s1)
+
+
+@pytest.mark.parametrize("where", ["test end", "predict end"])
+def test_a_hook_raising_in_the_core_loop_of_evaluate_or_predict_leaves_the_model_usable(where):
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+    want = model.evaluate(x, y, batch_size=BATCH, verbose=0), model.predict(x, batch_size=BATCH, verbose=0)
+    with pytest.raises(RuntimeError, match="raised by the hook"):
+        call = model.evaluate if where == "test end" else model.predict
+        call(*((x, y) if where == "test end" else (x,)), batch_size=BATCH, verbose=0,
+             callbacks=[EvalRecorder(raise_at=(where, 8))])
+    got = model.evaluate(x, y, batch_size=BATCH, verbose=0), model.predict(x, batch_size=BATCH, verbose=0)
+    assert got[0] == want[0] and got[1].tobytes() == want[1].tobytes()

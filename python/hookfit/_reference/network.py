@@ -530,12 +530,62 @@ class Network:
     def train_batches_hooked(self, data, start, count, batch_size, optimizer, first_hook, sample_phase,
                              sample_mask, begin, end, names, position, model):
         """The compiled core's per-batch loop, as plain Python (see _core.pyi)."""
+        if optimizer is None or position is None or model is None:
+            raise TypeError("train_batches_hooked: optimizer, position and model are needed")
         self._check_rows(data, start, count)
         starts = range(start, start + count, batch_size)
         if self.iterations + len(starts) > 2**63 - 1:
             raise PositionError("iterations + steps would overflow int64")
         if len(names) != len(self.metric_results()):
             raise ValueError("train_batches_hooked: names must hold the loss's and the metrics' names")
+
+        def step(s, rows):
+            lr = optimizer._learning_rate
+            if type(lr) is not float:
+                lr = optimizer._rate_at(self.iterations)
+            rate = float(np.float32(lr))
+            if not math.isfinite(rate):
+                raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
+            t0 = time.perf_counter_ns()
+            self.train_batch(data, s, rows, rate)
+            ns = time.perf_counter_ns() - t0
+            position.step += 1
+            return ns
+
+        return self._hooked(starts, start + count, first_hook, sample_phase, sample_mask, begin, end, step,
+                            lambda s, rows: dict(zip(names, self.metric_results())),
+                            lambda: model.stop_training)
+
+    def test_batches_hooked(self, data, start, count, batch_size, first_hook, sample_phase, sample_mask,
+                            begin, end, names):
+        self._check(data, start, count, need_y=True)
+        if len(names) != len(self.metric_results()):
+            raise ValueError("test_batches_hooked: names must hold the loss's and the metrics' names")
+
+        def step(s, rows):
+            t0 = time.perf_counter_ns()
+            self.test_batch(data, s, rows)
+            return time.perf_counter_ns() - t0
+
+        return self._hooked(range(start, start + count, batch_size), start + count, first_hook, sample_phase,
+                            sample_mask, begin, end, step, lambda s, rows: dict(zip(names, self.metric_results())))
+
+    def predict_batches_hooked(self, data, start, count, batch_size, out, first_hook, sample_phase, sample_mask,
+                               begin, end):
+        self._check_rows(data, start, count)
+
+        def step(s, rows):
+            t0 = time.perf_counter_ns()
+            self.predict_batch(data, s, rows, out)
+            return time.perf_counter_ns() - t0
+
+        return self._hooked(range(start, start + count, batch_size), start + count, first_hook, sample_phase,
+                            sample_mask, begin, end, step, lambda s, rows: {"outputs": out[s : s + rows]})
+
+    def _hooked(self, starts, end_at, first_hook, sample_phase, sample_mask, begin, end, step, logs, stop=None):
+        """The loop of the *_batches_hooked: ``step(s, rows)`` runs a batch
+        (after its begin hooks) and returns its time in ns; ``logs(s, rows)``:
+        its end hooks' logs; ``stop()``: whether to stop after them."""
         begin_fns, end_fns = (() if t is None else tuple(t.fns) for t in (begin, end))
         begin_slow, end_slow = ([False] if t is None else t.slow for t in (begin, end))
         begin_times, end_times = (None if t is None else t.pending for t in (begin, end))
@@ -547,22 +597,14 @@ class Network:
                 lean = (batch - sample_phase) & sample_mask != 0 and not (begin_slow[0] or end_slow[0])
                 if begin_fns:
                     _call_hooks(begin_fns, batch, {}, lean, begin, begin_times)
-                lr = optimizer._learning_rate
-                if type(lr) is not float:
-                    lr = optimizer._rate_at(self.iterations)
-                rate = float(np.float32(lr))
-                if not math.isfinite(rate):
-                    raise NonFiniteError(f"the learning rate must be a finite float32 number; got {rate!r}")
-                t0 = time.perf_counter_ns()
-                self.train_batch(data, s, min(batch_size, start + count - s), rate)
-                native_ns += time.perf_counter_ns() - t0
+                rows = min(starts.step, end_at - s)
+                native_ns += step(s, rows)
                 self.last_run_batches = i + 1
-                position.step += 1
                 if end_fns:
-                    _call_hooks(end_fns, batch, dict(zip(names, self.metric_results())), lean, end, end_times)
+                    _call_hooks(end_fns, batch, logs(s, rows), lean, end, end_times)
                 if lean:
                     untimed += 1
-                if model.stop_training:
+                if stop is not None and stop():
                     break
         finally:
             if untimed:

@@ -775,8 +775,20 @@ class Trainer:
         if parallel is not None:
             steps = parallel.test_steps(data, batch_size, make_logs)
         else:
-            steps = Steps(many, one, logs, metric_logs=(make_logs, results))
+            hooked = None
+            if network is self._network:  # (not with Python metrics: their update runs in Python)
+                native, names_t = network.test_batches_hooked, tuple(names)
+
+                def hooked(j, k, batch, phase, begin, end, _model):
+                    start = j * batch_size
+                    ns = native(data, start, min(n, start + k * batch_size) - start, batch_size, batch, phase,
+                                SAMPLE_EVERY - 1, begin, end, names_t)
+                    return network.last_run_batches, ns
+
+            steps = Steps(many, one, logs, metric_logs=(make_logs, results), hooked=hooked)
         steps.many, steps.one = cl.costs.timed("test", steps.many), cl.costs.timed("test", steps.one)
+        if steps.hooked is not None:
+            steps.hooked = cl.costs.timed_hooked("test", steps.hooked)
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token, "test")
@@ -993,7 +1005,15 @@ class Trainer:
         if parallel is not None:
             steps = parallel.predict_steps(data, batch_size, out)
         else:
-            steps = Steps(many, one, logs)
+            native = network.predict_batches_hooked
+
+            def hooked(j, k, batch, phase, begin, end, _model):
+                start = j * batch_size
+                ns = native(data, start, min(n, start + k * batch_size) - start, batch_size, out, batch, phase,
+                            SAMPLE_EVERY - 1, begin, end)
+                return network.last_run_batches, ns
+
+            steps = Steps(many, one, logs, hooked=cl.costs.timed_hooked("predict", hooked))
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("predict", ran)
         cl.costs.stop_steps(token)
