@@ -345,3 +345,13 @@ def test_hooked_test_and_predict_runs_are_the_plain_runs_with_the_hooks_between_
         net.test_batches_hooked(data, 0, 100, 16, 0, 0, 7, None, None, ("loss",))
     with pytest.raises((TypeError, ValueError)):
         net.predict_batches_hooked(data, 0, 100, 16, np.zeros((100, 2), np.float32), 0, 0, 7, None, None)
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+def test_configure_refuses_a_loss_and_metrics_that_disagree_on_the_width_of_y(core):
+    net = _net(core, dims=(4, 3))
+    with pytest.raises(core.ShapeError, match="width of y"):
+        net.configure(core.LOSS_MSE, [core.METRIC_SPARSE_CATEGORICAL_ACCURACY], core.OPT_SGD)
+    with pytest.raises(core.ShapeError, match="width of y"):
+        net.configure(core.LOSS_SCCE, [core.METRIC_MAE], core.OPT_SGD)
+    net.configure(core.LOSS_SCCE, [core.METRIC_SPARSE_CATEGORICAL_ACCURACY], core.OPT_SGD)  # both one column

@@ -124,6 +124,14 @@ class Network:
         for m in metric_specs:
             _metric_spec(m)
         k = self.output_dim
+        # As the core: sparse losses and metrics take one label column, the others k.
+        sparse = (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY, METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY)
+        widths = {1 if loss_spec["kind"] == LOSS_SCCE else k} | {1 if m["kind"] in sparse else k for m in metric_specs}
+        if len(widths) > 1:
+            raise ShapeError(
+                "loss and metrics must agree on the width of y: sparse losses/metrics take one "
+                f"label column, the others {k} columns"
+            )
         blocks = [metric_state_floats(m, k) for m in metric_specs]
         slots = [np.zeros_like(self._params) for _ in range(opt_n_slots(opt_spec))]
         self._loss_spec, self._metric_specs, self._opt_spec = loss_spec, metric_specs, opt_spec
