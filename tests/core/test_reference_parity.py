@@ -118,3 +118,35 @@ def test_network_steps(rng, ref, dims, acts, loss, metrics, opt, shuffled):
     np.testing.assert_allclose(c[3], r[3], rtol=1e-4, atol=1e-5)
     assert c[4] == r[4] == 6
     np.testing.assert_allclose(c[5], r[5], rtol=1e-4, atol=1e-6)
+
+
+def _refusals(impl):
+    """Each bad (y_true, y_pred, weights) call: the error class it raised."""
+    p = np.full((6, 3), 0.3, np.float32)
+    onehot = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2]]
+    labels = np.array([[0], [1], [2], [0], [1], [3]], np.float32)
+    scce, mse = {"kind": impl.LOSS_SCCE}, {"kind": impl.LOSS_MSE}
+    sparse_acc = {"kind": impl.METRIC_SPARSE_CATEGORICAL_ACCURACY}
+    calls = [
+        lambda: impl.loss_eval(scce, onehot, p, None, None),  # one-hot labels for a sparse loss
+        lambda: impl.loss_eval(scce, labels, p, None, None),  # label 3 of 3 classes
+        lambda: impl.loss_eval(mse, p[:, :2], p, None, None),  # y narrower than the output
+        lambda: impl.loss_eval(mse, p, p, np.ones(4), None),  # a weight per row
+        lambda: impl.loss_eval(mse, p.astype(np.complex64), p, None, None),  # not real numbers
+        lambda: impl.loss_per_sample(scce, onehot, p),
+        lambda: impl.metric_accumulate(sparse_acc, onehot, p, None, np.zeros(2, np.float32)),
+        lambda: impl.metric_accumulate({"kind": impl.METRIC_MSE}, p[:4], p, None, np.zeros(2, np.float32)),
+    ]
+    raised = []
+    for call in calls:
+        with pytest.raises(core.CoreError) as e:
+            call()
+        raised.append(type(e.value).__name__)
+    return raised
+
+
+def test_the_twin_refuses_bad_labels_and_shapes_as_the_core_does():
+    # Standalone losses and metrics reach these functions with user arrays.
+    assert _refusals(ref_core) == _refusals(core) == [
+        "ShapeError", "LabelError", "ShapeError", "ShapeError", "DtypeError", "ShapeError", "ShapeError",
+        "ShapeError"]

@@ -155,9 +155,47 @@ def _elementwise(kind, delta, t, p):
     raise KindError(f"unknown loss code {kind}")
 
 
+def _check_pair(y_true, y_pred, sparse, what):
+    """The core's checks of a (y_true, y_pred) pair (``_pair`` in
+    _core_numerics.pxi), without its float32 copy: real numbers, 2-D,
+    y_true (n, 1) when ``sparse`` else (n, k)."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    for name, a in (("y_pred", p), ("y_true", t)):
+        if a.dtype.kind not in "biuf":
+            raise DtypeError(f"{name} must hold real numbers; got an array of dtype {a.dtype}")
+        if a.ndim != 2:
+            raise ShapeError(f"{name} must be a 2-D array; got shape {a.shape}")
+    n, k = p.shape
+    if n == 0 or k == 0:
+        raise ShapeError(f"y_pred must have at least one row and column; got {p.shape}")
+    if t.shape != (n, 1 if sparse else k):
+        raise ShapeError(f"y_true must have shape {(n, 1 if sparse else k)} for this {what}; got {t.shape}")
+
+
+def _check_labels(y_true, k):
+    t = np.asarray(y_true)
+    if t.size and not (float(t.min()) >= 0.0 and float(t.max()) < k):
+        bad = float(t.min()) if float(t.min()) < 0.0 else float(t.max())
+        raise LabelError(f"y_true holds sparse class labels, which must lie in [0, {k}); got {bad:g}")
+
+
+def _check_weights(sample_weight, n):
+    if sample_weight is None:
+        return
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise DtypeError(f"sample_weight must hold real numbers; got an array of dtype {w.dtype}")
+    if w.shape != (n,):
+        raise ShapeError(f"sample_weight must have shape ({n},); got {w.shape}")
+
+
 def loss_eval(spec, y_true, y_pred, sample_weight, grad_out):
     """Batch loss with the spec's reduction: sum_i w_i l_i / N, or the plain sum."""
     s = _loss_spec(spec)
+    _check_pair(y_true, y_pred, s["kind"] == LOSS_SCCE, "loss")
+    if s["kind"] == LOSS_SCCE:
+        _check_labels(y_true, np.shape(y_pred)[1])
+    _check_weights(sample_weight, np.shape(y_pred)[0])
     values, grad = per_sample_loss(s, y_true, y_pred)
     n = values.shape[0]
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
@@ -168,7 +206,11 @@ def loss_eval(spec, y_true, y_pred, sample_weight, grad_out):
 
 
 def loss_per_sample(spec, y_true, y_pred):
-    return per_sample_loss(spec, y_true, y_pred)[0].astype(np.float32)
+    s = _loss_spec(spec)
+    _check_pair(y_true, y_pred, s["kind"] == LOSS_SCCE, "loss")
+    if s["kind"] == LOSS_SCCE:
+        _check_labels(y_true, np.shape(y_pred)[1])
+    return per_sample_loss(s, y_true, y_pred)[0].astype(np.float32)
 
 
 def loss_value_and_grad(loss, y_true, y_pred, sample_weight, grad_out):
@@ -256,6 +298,13 @@ def _confusion(m, t, p, w, state):
 
 def metric_accumulate(spec, y_true, y_pred, sample_weight, state):
     m = _metric_spec(spec)
+    sparse = m["kind"] in (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY, METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY)
+    _check_pair(y_true, y_pred, sparse, "metric")
+    k = np.shape(y_pred)[1]
+    _spec_reader().metric_state_floats(spec if isinstance(spec, dict) else {"kind": spec}, k)  # (KindError if unfit)
+    if m["kind"] == METRIC_SCCE:
+        _check_labels(y_true, k)
+    _check_weights(sample_weight, np.shape(y_pred)[0])
     t = np.asarray(y_true, np.float64)
     n = t.shape[0]
     w = np.ones(n) if not (m["weighted"] and sample_weight is not None) else np.asarray(sample_weight, np.float64).reshape(-1)
