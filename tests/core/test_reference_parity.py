@@ -136,6 +136,8 @@ def _refusals(impl):
         lambda: impl.loss_per_sample(scce, onehot, p),
         lambda: impl.metric_accumulate(sparse_acc, onehot, p, None, np.zeros(2, np.float32)),
         lambda: impl.metric_accumulate({"kind": impl.METRIC_MSE}, p[:4], p, None, np.zeros(2, np.float32)),
+        lambda: impl.metric_accumulate({"kind": impl.METRIC_PRECISION, "thresholds": [0.5], "class_id": 3}, onehot,
+                                       p, None, np.zeros(4, np.float32)),  # class 3 of 3
     ]
     raised = []
     for call in calls:
@@ -149,4 +151,4 @@ def test_the_twin_refuses_bad_labels_and_shapes_as_the_core_does():
     # Standalone losses and metrics reach these functions with user arrays.
     assert _refusals(ref_core) == _refusals(core) == [
         "ShapeError", "LabelError", "ShapeError", "ShapeError", "DtypeError", "ShapeError", "ShapeError",
-        "ShapeError"]
+        "ShapeError", "KindError"]

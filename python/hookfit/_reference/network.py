@@ -14,8 +14,8 @@ from hookfit._reference.codes import _N_SLOTS, f32  # noqa: F401
 from hookfit._reference import logits as _logits
 from hookfit._reference.dense import activation_backward, activation_forward, dropout_mask
 from hookfit._reference.numerics import (
-    _accumulate_loss, _loss_spec, _metric_spec, loss_eval, metric_accumulate, metric_result,
-    metric_state_floats, opt_apply, opt_n_slots,
+    _accumulate_loss, _loss_spec, _loss_y_width, _metric_spec, _metric_y_width, loss_eval, metric_accumulate,
+    metric_result, metric_state_floats, opt_apply, opt_n_slots,
 )
 
 
@@ -125,8 +125,7 @@ class Network:
             _metric_spec(m)
         k = self.output_dim
         # As the core: sparse losses and metrics take one label column, the others k.
-        sparse = (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY, METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY)
-        widths = {1 if loss_spec["kind"] == LOSS_SCCE else k} | {1 if m["kind"] in sparse else k for m in metric_specs}
+        widths = {_loss_y_width(loss_spec["kind"], k)} | {_metric_y_width(m["kind"], k) for m in metric_specs}
         if len(widths) > 1:
             raise ShapeError(
                 "loss and metrics must agree on the width of y: sparse losses/metrics take one "

@@ -155,10 +155,20 @@ def _elementwise(kind, delta, t, p):
     raise KindError(f"unknown loss code {kind}")
 
 
-def _check_pair(y_true, y_pred, sparse, what):
+def _loss_y_width(kind, k):
+    """Columns of y_true for a loss on outputs of width k (hf_loss_y_width)."""
+    return 1 if kind == LOSS_SCCE else k
+
+
+def _metric_y_width(kind, k):
+    """Columns of y_true for a metric on outputs of width k (hf_metric_y_width)."""
+    return 1 if kind in (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY, METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY) else k
+
+
+def _check_pair(y_true, y_pred, y_width, what):
     """The core's checks of a (y_true, y_pred) pair (``_pair`` in
     _core_numerics.pxi), without its float32 copy: real numbers, 2-D,
-    y_true (n, 1) when ``sparse`` else (n, k)."""
+    y_true (n, y_width)."""
     t, p = np.asarray(y_true), np.asarray(y_pred)
     for name, a in (("y_pred", p), ("y_true", t)):
         if a.dtype.kind not in "biuf":
@@ -168,8 +178,16 @@ def _check_pair(y_true, y_pred, sparse, what):
     n, k = p.shape
     if n == 0 or k == 0:
         raise ShapeError(f"y_pred must have at least one row and column; got {p.shape}")
-    if t.shape != (n, 1 if sparse else k):
-        raise ShapeError(f"y_true must have shape {(n, 1 if sparse else k)} for this {what}; got {t.shape}")
+    if t.shape != (n, y_width):
+        raise ShapeError(f"y_true must have shape {(n, y_width)} for this {what}; got {t.shape}")
+
+
+def _check_loss_arrays(s, y_true, y_pred):
+    """loss_eval's and loss_per_sample's checks of y (as the core's)."""
+    k0 = np.shape(y_pred)[1] if np.ndim(y_pred) == 2 else 0
+    _check_pair(y_true, y_pred, _loss_y_width(s["kind"], k0), "loss")
+    if s["kind"] == LOSS_SCCE:
+        _check_labels(y_true, k0)
 
 
 def _check_labels(y_true, k):
@@ -192,9 +210,7 @@ def _check_weights(sample_weight, n):
 def loss_eval(spec, y_true, y_pred, sample_weight, grad_out):
     """Batch loss with the spec's reduction: sum_i w_i l_i / N, or the plain sum."""
     s = _loss_spec(spec)
-    _check_pair(y_true, y_pred, s["kind"] == LOSS_SCCE, "loss")
-    if s["kind"] == LOSS_SCCE:
-        _check_labels(y_true, np.shape(y_pred)[1])
+    _check_loss_arrays(s, y_true, y_pred)
     _check_weights(sample_weight, np.shape(y_pred)[0])
     values, grad = per_sample_loss(s, y_true, y_pred)
     n = values.shape[0]
@@ -207,9 +223,7 @@ def loss_eval(spec, y_true, y_pred, sample_weight, grad_out):
 
 def loss_per_sample(spec, y_true, y_pred):
     s = _loss_spec(spec)
-    _check_pair(y_true, y_pred, s["kind"] == LOSS_SCCE, "loss")
-    if s["kind"] == LOSS_SCCE:
-        _check_labels(y_true, np.shape(y_pred)[1])
+    _check_loss_arrays(s, y_true, y_pred)
     return per_sample_loss(s, y_true, y_pred)[0].astype(np.float32)
 
 
@@ -298,10 +312,9 @@ def _confusion(m, t, p, w, state):
 
 def metric_accumulate(spec, y_true, y_pred, sample_weight, state):
     m = _metric_spec(spec)
-    sparse = m["kind"] in (METRIC_SCCE, METRIC_SPARSE_CATEGORICAL_ACCURACY, METRIC_SPARSE_TOP_K_CATEGORICAL_ACCURACY)
-    _check_pair(y_true, y_pred, sparse, "metric")
-    k = np.shape(y_pred)[1]
-    _spec_reader().metric_state_floats(spec if isinstance(spec, dict) else {"kind": spec}, k)  # (KindError if unfit)
+    k = np.shape(y_pred)[1] if np.ndim(y_pred) == 2 else 0
+    _check_pair(y_true, y_pred, _metric_y_width(m["kind"], k), "metric")
+    _spec_reader().metric_state_floats(m, k)  # (the core's check of the spec for this width: KindError)
     if m["kind"] == METRIC_SCCE:
         _check_labels(y_true, k)
     _check_weights(sample_weight, np.shape(y_pred)[0])
