@@ -545,11 +545,7 @@ cdef class Network:
         """predict's per-batch loop, as train_batches_hooked: each step
         into ``out`` (as predict_batches) between ``begin(batch, {})`` and
         ``end(batch, {"outputs": out[rows of the batch]})``."""
-        if not (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
-                and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
-                and cnp.PyArray_DIM(<cnp.ndarray>out, 0) == <cnp.npy_intp>data.data.n_positions
-                and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>hf_network_output_width(&self.net)):
-            _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
+        self._check_predict_out(data, out)
         return self._hooked(_PREDICT, data, start, count, batch_size, first_hook, sample_phase, sample_mask,
                             begin, end, (), out, None, None, None)
 
@@ -710,17 +706,19 @@ cdef class Network:
                                  NativeProgbar bar=None) except -1:
         self._check_run(data, start, count, batch_size, False)
         cdef hf_progbar *pb = NULL if bar is None else bar._checked(0)  # no values
-        cdef cnp.ndarray o
-        if (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
+        self._check_predict_out(data, out)
+        return self._run(_PREDICT, data, start, count, batch_size, 0.0, NULL, False,
+                         <float *>cnp.PyArray_DATA(<cnp.ndarray>out), False, 0, pb)
+
+    cdef int _check_predict_out(self, Dataset data, object out) except -1:
+        """``out`` must be a writable C-contiguous float32 (data.n_positions,
+        output_dim) array (the common case decided without a Python call)."""
+        if not (cnp.PyArray_CheckExact(out) and cnp.PyArray_TYPE(<cnp.ndarray>out) == cnp.NPY_FLOAT32
                 and cnp.PyArray_ISCARRAY(<cnp.ndarray>out) and cnp.PyArray_NDIM(<cnp.ndarray>out) == 2
                 and cnp.PyArray_DIM(<cnp.ndarray>out, 0) == <cnp.npy_intp>data.data.n_positions
                 and cnp.PyArray_DIM(<cnp.ndarray>out, 1) == <cnp.npy_intp>hf_network_output_width(&self.net)):
-            o = <cnp.ndarray>out
-        else:
             _check_out(out, "out", (<Py_ssize_t>data.data.n_positions, self.output_dim))
-            o = <cnp.ndarray>out
-        return self._run(_PREDICT, data, start, count, batch_size, 0.0, NULL, False,
-                         <float *>cnp.PyArray_DATA(o), False, 0, pb)
+        return 0
 
     @property
     def last_run_nonfinite(self):
