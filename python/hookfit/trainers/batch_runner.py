@@ -56,6 +56,23 @@ class Steps:
         self.stopped = stopped
 
 
+def core_hooked(network, native, data, n_rows, batch_size, before=(), after=(), reads_model=False):
+    """A ``Steps.hooked`` over ``native``, one of the network's
+    ``*_batches_hooked``: its batches from native batch ``j`` (rows of
+    ``data``, ``n_rows`` in all), with ``before`` and ``after`` its own
+    arguments around the hook ones, then the model whose stop flag it reads
+    when ``reads_model`` (train). Returns (batches ran, ns in the steps)."""
+
+    def hooked(j, k, batch, phase, begin, end, model):
+        start = j * batch_size
+        rows = min(n_rows, start + k * batch_size) - start
+        ns = native(data, start, rows, batch_size, *before, batch, phase, SAMPLE_EVERY - 1, begin, end, *after,
+                    *((model,) if reads_model else ()))
+        return network.last_run_batches, ns
+
+    return hooked
+
+
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:
     """Run the batches of ``pieces``; their hook indices count from ``batch``
     up to ``last``. ``model`` (train only) is where ``stop_training`` is read.

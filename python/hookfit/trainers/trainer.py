@@ -50,7 +50,6 @@ from hookfit import _native
 from hookfit import losses as _losses
 from hookfit import metrics as _metrics
 from hookfit import optimizers as _optimizers
-from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.callbacks import native_progbar
 from hookfit.callbacks.callback_list import CallbackList
 from hookfit.callbacks.cost_details import PathNote
@@ -58,7 +57,7 @@ from hookfit.callbacks.history import History
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import back_to_back, graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
-from hookfit.trainers.batch_runner import Steps, run_batches
+from hookfit.trainers.batch_runner import Steps, core_hooked, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 from hookfit.trainers.validation import (
     check_validation_freq as _check_validation_freq,
@@ -725,15 +724,9 @@ class Trainer:
 
         hooked = None
         if network is self._network:  # not with custom metrics (their update is Python's)
-            native = network.train_batches_hooked
-            names = tuple(self.metrics_names)  # the logs make_logs would build
-
-            def hooked(j, k, batch, phase, begin, end, model):
-                start = j * batch_size
-                rows = min(n_rows, start + k * batch_size) - start
-                ns = native(data, start, rows, batch_size, opt, batch, phase,
-                            SAMPLE_EVERY - 1, begin, end, names, it, model)  # (it.step += 1 per batch)
-                return network.last_run_batches, ns
+            # (names: the logs make_logs would build; it.step += 1 per batch)
+            hooked = core_hooked(network, network.train_batches_hooked, data, n_rows, batch_size, (opt,),
+                                 (tuple(self.metrics_names), it), reads_model=True)
 
         def stopped():
             return network.last_run_nonfinite
@@ -777,18 +770,10 @@ class Trainer:
         else:
             hooked = None
             if network is self._network:  # (not with Python metrics: their update runs in Python)
-                native, names_t = network.test_batches_hooked, tuple(names)
-
-                def hooked(j, k, batch, phase, begin, end, _model):
-                    start = j * batch_size
-                    ns = native(data, start, min(n, start + k * batch_size) - start, batch_size, batch, phase,
-                                SAMPLE_EVERY - 1, begin, end, names_t)
-                    return network.last_run_batches, ns
-
+                hooked = cl.costs.timed_hooked("test", core_hooked(
+                    network, network.test_batches_hooked, data, n, batch_size, after=(tuple(names),)))
             steps = Steps(many, one, logs, metric_logs=(make_logs, results), hooked=hooked)
         steps.many, steps.one = cl.costs.timed("test", steps.many), cl.costs.timed("test", steps.one)
-        if steps.hooked is not None:
-            steps.hooked = cl.costs.timed_hooked("test", steps.hooked)
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("test", ran)
         cl.costs.stop_steps(token, "test")
@@ -1005,14 +990,7 @@ class Trainer:
         if parallel is not None:
             steps = parallel.predict_steps(data, batch_size, out)
         else:
-            native = network.predict_batches_hooked
-
-            def hooked(j, k, batch, phase, begin, end, _model):
-                start = j * batch_size
-                ns = native(data, start, min(n, start + k * batch_size) - start, batch_size, out, batch, phase,
-                            SAMPLE_EVERY - 1, begin, end)
-                return network.last_run_batches, ns
-
+            hooked = core_hooked(network, network.predict_batches_hooked, data, n, batch_size, before=(out,))
             steps = Steps(many, one, logs, hooked=cl.costs.timed_hooked("predict", hooked))
         ran = run_batches(steps, dispatch, [(0, n_batches)], 0, n_batches - 1)
         cl.costs.count_steps("predict", ran)
