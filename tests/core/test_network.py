@@ -241,12 +241,13 @@ def test_a_dense1_prediction_has_the_same_bits_wherever_its_row_falls(ref, rng, 
         np.testing.assert_array_equal(out, outs[0])
 
 
-@pytest.mark.parametrize("d", [16, 48, 784])
-@pytest.mark.parametrize("offset", [0, 1, 4, 13])
+@pytest.mark.parametrize("d", [16, 40, 48, 784])
+@pytest.mark.parametrize("offset", [0, 1, 4, 8, 13])
 @pytest.mark.parametrize("shuffled", [False, True])
 def test_dense1_rows_at_any_alignment(ref, rng, d, offset, shuffled):
-    """The fused path realigns its loads when rows start mid cache line
-    (NumPy's large arrays start 16 bytes into one): same results."""
+    """The fused path realigns its loads when rows start inside a 32-byte
+    block (NumPy's arrays start 0, 16, 32 or 48 bytes into a cache line; 40
+    inputs: rows of whole 32-byte blocks, not lines): same results."""
     n = 23
     buf = np.zeros(n * d + 64, np.float32)
     start_at = (-(buf.ctypes.data // 4) % 16) + offset  # `offset` floats past a 64-byte line
