@@ -94,6 +94,16 @@ def run(cases, seconds, repeats):
         print(c.line(), flush=True)
 
 
+def _at_line_offset(x, offset):
+    """A copy of ``x`` whose data starts ``offset`` bytes into a 64-byte line."""
+    buf = np.empty(x.size + 32, np.float32)
+    start = ((offset - buf.ctypes.data) % 64) // 4
+    out = buf[start:start + x.size].reshape(x.shape)
+    out[...] = x
+    assert out.ctypes.data % 64 == offset
+    return out
+
+
 def tutorial_model(rng):
     net = core.Network(784, [1], [core.ACT_LINEAR], [True])
     limit = np.sqrt(6.0 / (784 + 1))
@@ -185,6 +195,17 @@ def main(argv=None):
     cases.append(Case(tut, "predict, one predict_batch call per step", predict_single_calls, EPOCH_STEPS, 13))
     cases.append(Case(tut, "evaluate, test_batches over the epoch (epoch / 8)",
                       lambda: net.test_batches(data, 0, EPOCH_ROWS, BATCH), EPOCH_STEPS))
+
+    # The Dense(1) kernels' speed depends on where the rows start inside a
+    # cache line (NumPy puts an array's data 0, 16, 32 or 48 bytes into one;
+    # a large array 16): the same epoch, shuffled, from each offset.
+    where = "Tutorial model, shuffled epoch, rows starting N bytes into a 64-byte line"
+    for offset in (0, 16, 32, 48):
+        x_at = _at_line_offset(x, offset)
+        data_at = core.Dataset(x_at, y)
+        data_at.set_order(rng.permutation(EPOCH_ROWS))
+        cases.append(Case(where, f"train, rows {offset} bytes into a line",
+                          lambda d=data_at: net.train_batches(d, 0, EPOCH_ROWS, BATCH, lr), EPOCH_STEPS))
 
     mlp_group = "MLP 784-256(relu)-128(relu)-10, batch 128, MSE, RMSprop (7 full batches of the epoch)"
     y10 = rng.standard_normal((EPOCH_ROWS, 10)).astype(np.float32)
