@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 import time
 
+from hookfit.callbacks.callback import Schedule
+
 _clock = time.perf_counter_ns
 _now = time.time
 
@@ -48,7 +50,8 @@ class PerBatch:
 class Entry:
     """One callback's part in a ``Scheduled`` dispatch."""
 
-    __slots__ = ("index", "begin", "end", "after", "schedule", "skip", "passes", "due", "synced", "window")
+    __slots__ = ("index", "begin", "end", "after", "schedule", "skip", "passes", "fired", "due", "synced",
+                 "window")
 
     def __init__(self, index, begin, end, after, schedule):
         self.index = index
@@ -58,6 +61,8 @@ class Entry:
         self.schedule = schedule
         self.skip = getattr(schedule, "skip", None)
         self.passes = getattr(schedule, "passes", None) if self.skip is not None else None
+        # (None when it does nothing: most schedules count in ``skip``)
+        self.fired = None if type(schedule).fired is Schedule.fired else schedule.fired
         self.due = None  # the schedule's answer for the current window
         self.synced = 0  # first batch not yet seen or skipped
         self.window = 0  # first batch of the current window
@@ -170,11 +175,11 @@ class Scheduled:
                 due_now.append(e)
         self.fire(last, due_now, logs)
 
-    def fire(self, last: int, due_now: list, logs) -> None:
+    def fire(self, last: int, due_now: list, logs, batch_logs=None) -> None:
         """Batches ran up to ``last``, where the callbacks of ``due_now``
         (entries, in order) are due: every other counter catches up to
         ``last`` (these to ``last - 1``), then their end hooks get
-        ``logs(last)``."""
+        ``logs(last)`` (or ``batch_logs``, when given)."""
         for e in self._entries:
             if e.skip is not None:
                 upto = last if e in due_now else last + 1
@@ -183,7 +188,8 @@ class Scheduled:
             e.synced = last + 1
         if not due_now:
             return
-        batch_logs = logs(last)
+        if batch_logs is None:
+            batch_logs = logs(last)
         costs = self._costs
         for e in due_now:
             if e.end is not None:
@@ -199,7 +205,8 @@ class Scheduled:
                 t = _clock()
                 e.after(last, batch_logs)
                 costs.add(e.index, self._end_hook, _clock() - t, calls=0)
-            e.schedule.fired(last)
+            if e.fired is not None:
+                e.fired(last)
             e.window = last + 1
             e.due = None
 

@@ -232,9 +232,13 @@ class TensorBoard(Callback):
         tags = self._batch_tags.get(keys)
         if tags is None:  # (the same keys at every batch of a fit)
             tags = self._batch_tags[keys] = tuple("batch_" + k for k in keys)
-        values = [float(v) for v in logs.values() if _is_scalar(v)]
+        # (fit's logs hold floats: no call for them)
+        values = [v if type(v) is float else float(v) for v in logs.values() if type(v) is float or _is_scalar(v)]
         if len(values) == len(tags):
-            self._writer("train").add_scalar_rows(tags, (values,), (self._global_train_batch,), (time.time(),))
+            writer = self._writers.get("train")  # (no call at every record once it is open)
+            if writer is None:
+                writer = self._writer("train")
+            writer.add_scalar_rows(tags, (values,), (self._global_train_batch,), (time.time(),))
         else:  # (some value is not a number)
             self._writer("train").add_scalars(
                 {"batch_" + k: float(v) for k, v in logs.items() if _is_scalar(v)}, self._global_train_batch)
@@ -279,7 +283,10 @@ class TensorBoard(Callback):
             train = [[*r, steps / s if s > 0 else 0.0] for r, s in zip(train, seconds)]
             train_tags += ("epoch_steps_per_second",)
         if train_tags:
-            self._writer("train").add_scalar_rows(train_tags, train, run.epochs, walls)
+            writer = self._writers.get("train")
+            if writer is None:
+                writer = self._writer("train")
+            writer.add_scalar_rows(train_tags, train, run.epochs, walls)
         if val_tags:
             val = [[r[i] for i in val_at] for r in rows]
             self._writer("validation").add_scalar_rows(val_tags, val, run.epochs, walls)

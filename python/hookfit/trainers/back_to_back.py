@@ -384,7 +384,9 @@ class _Epochs:
         taken: list = []
         first, count = next(iter(it.segments()))  # the pass (installs its order)
         b = 0  # the next batch to run
-        for last in [at - first_step - 1 for at in takes] + [per_pass - 1]:
+        takes.append(first_step + per_pass)  # (then the epoch's last batch)
+        for at in takes:
+            last = at - first_step - 1
             if last < b:
                 continue  # (a take at the epoch's last batch)
             ran = self._native(first + b, last + 1 - b)
@@ -424,7 +426,10 @@ class _Epochs:
             self.wait_due[e] = step
         self.next_take = min(self.wait_due.values())
         self._due_at = due_at
-        self._copies = sum(wants for wants, _ in due_at.values())
+        copies = 0
+        for wants, _ in due_at.values():  # (a loop: no generator's frame, at every take)
+            copies += wants
+        self._copies = copies
         return sorted(due_at) if len(due_at) > 1 else list(due_at)
 
     def _native(self, j, k) -> int:
@@ -512,7 +517,7 @@ class _Epochs:
         each epoch's begin hooks, its taken batch ends, its end hooks (with
         ``runs``: a taken epoch's begin hooks and batch ends, then its end
         and the next epochs' hooks as a run, one call per callback)."""
-        waiting = self.waiting
+        waiting, cuts = self.waiting, self.cuts
         if not waiting:
             return
         t0 = _clock()
@@ -552,8 +557,10 @@ class _Epochs:
                             i += 1
                             continue
                     # A run: this epoch's end (and begin, unless its batches
-                    # were given above) and the next epochs' with none taken.
-                    j = self._run_end(i)
+                    # were given above) and the next epochs' with none taken,
+                    # all validated or none (up to the next cut).
+                    k = bisect.bisect_right(cuts, i)
+                    j = cuts[k] if k < len(cuts) else len(waiting)
                     self.given = j
                     self._give_run(waiting[i:j], counted=bool(taken))
                     i = j
@@ -580,13 +587,6 @@ class _Epochs:
         wall, now = self._wall_at
         return EpochTimes(began / 1e9, ended / 1e9, wall - (now - ended) / 1e9)
 
-    def _run_end(self, i) -> int:
-        """The end of the run of waiting epochs from ``i`` that can be given
-        together: none taken after the first, all validated or none."""
-        cuts = self.cuts
-        k = bisect.bisect_right(cuts, i)
-        return cuts[k] if k < len(cuts) else len(self.waiting)
-
     def _give_run(self, epochs, counted=False) -> None:
         """Waiting epochs given in one call to each callback
         (``Callback._late_epochs``; ``runs``), in callback order: what the
@@ -604,12 +604,15 @@ class _Epochs:
         rows = trains if vals[0] is None else [t + v for t, v in zip(trains, vals)]
         if len(keys) != len(rows[0]):  # (a name twice: the logs dict keeps one value)
             rows = [list(self.trainer._epoch_logs(self.make_logs, t, v).values()) for t, v in zip(trains, vals)]
-        run = LateEpochs(numbers, keys, rows, clock if self.timed else None, self._wall_at)
+        # (tuple.__new__: no call of the named tuple's own __new__, at every run)
+        run = tuple.__new__(LateEpochs, (numbers, keys, rows, clock if self.timed else None, self._wall_at))
         spent = self.run_ns
+        t = _clock()
         for r, (_, callback, _) in enumerate(self.runs):
-            t = _clock()
             callback._late_epochs(run)
-            spent[r] += _clock() - t
+            now = _clock()  # (one reading between two callbacks)
+            spent[r] += now - t
+            t = now
         self.run_epochs += k
         self.begun_apart += counted
 
@@ -649,11 +652,14 @@ class _Epochs:
         make_logs, block = self.make_logs, self.weight_block
         for batch, results, weights, due in taken or ():
             if block is not None and weights is not None:
-                weights = [weights[at:at + size].reshape(shape) for at, size, shape in block[1]]
+                views = []  # (a loop: no comprehension's frame, at every take)
+                for at, size, shape in block[1]:
+                    views.append(weights[at:at + size].reshape(shape))
+                weights = views
             for c in wants:
                 c._late_weights = weights
             try:
-                dispatch.fire(batch, due, lambda b, results=results: make_logs(results))  # (due where _takes_in said)
+                dispatch.fire(batch, due, None, make_logs(results))  # (due where _takes_in said)
             finally:
                 for c in wants:
                     c._late_weights = None
