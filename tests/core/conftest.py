@@ -209,6 +209,17 @@ def make_net(rng, dims, acts, bias=True, scale=0.3):
     return net
 
 
+def rows_at_offset(rng, n, d, offset):
+    """An (n, d) float32 array of random rows whose data starts ``offset``
+    floats past a 64-byte line (the Dense(1) kernels align their loads to
+    where the rows start)."""
+    buf = np.zeros(n * d + 64, np.float32)
+    start_at = (-(buf.ctypes.data // 4) % 16) + offset
+    x = buf[start_at:start_at + n * d].reshape(n, d)
+    x[...] = rng.standard_normal((n, d))
+    return x
+
+
 def output_act(loss, k):
     """An output activation whose range suits the loss."""
     if loss in (core.LOSS_CCE, core.LOSS_SCCE):
@@ -230,5 +241,5 @@ def ref():
         act=act, act_backward=act_backward, per_sample_loss=per_sample_loss,
         batch_loss=batch_loss, loss_grad=loss_grad, per_sample_metric=per_sample_metric,
         Opt=Opt, layers_of=layers_of, forward=forward, grads=grads, make_net=make_net,
-        targets=targets, output_act=output_act,
+        targets=targets, output_act=output_act, rows_at_offset=rows_at_offset,
     )

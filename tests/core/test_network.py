@@ -249,10 +249,7 @@ def test_dense1_rows_at_any_alignment(ref, rng, d, offset, shuffled):
     block (NumPy's arrays start 0, 16, 32 or 48 bytes into a cache line; 40
     inputs: rows of whole 32-byte blocks, not lines): same results."""
     n = 23
-    buf = np.zeros(n * d + 64, np.float32)
-    start_at = (-(buf.ctypes.data // 4) % 16) + offset  # `offset` floats past a 64-byte line
-    x = buf[start_at:start_at + n * d].reshape(n, d)
-    x[...] = rng.standard_normal((n, d))
+    x = ref.rows_at_offset(rng, n, d, offset)
     y = rng.standard_normal((n, 1)).astype(np.float32)
     net = ref.make_net(rng, [d, 1], [core.ACT_TANH], scale=0.1)
     net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_SGD)

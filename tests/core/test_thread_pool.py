@@ -212,6 +212,34 @@ def test_dense1_is_bitwise_the_same_for_any_thread_count(threads, dense1_kernel,
         assert train_m == results[0][2] and test_m == results[0][3]
 
 
+@pytest.mark.parametrize("kernel", ["fused", "pipelined"])
+@pytest.mark.parametrize("d", [40, 784])
+@pytest.mark.parametrize("offset", [0, 4, 8, 12])
+def test_the_plain_dense1_rows_have_the_general_paths_bits(ref, dense1_kernel, kernel, d, offset):
+    """The pipelined kernel decides a linear, unweighted MSE layer's per-row
+    choices at compile time (hf_dense1.c, finish_row's plain case): weights
+    of 1.0 take the general path through the same operations, so the two
+    trainings agree bit for bit, at every offset of the rows in a line."""
+    core.set_dense1_kernel(kernel)
+    rng = np.random.default_rng(5)
+    n = 37
+    x = ref.rows_at_offset(rng, n, d, offset)
+    y = rng.standard_normal((n, 1)).astype(np.float32)
+    order = rng.permutation(n)
+    net = ref.make_net(rng, [d, 1], [core.ACT_LINEAR], scale=0.1)
+    start = net.params.copy()
+    got = []
+    for sw in (None, np.ones(n, np.float32)):
+        net.params[:] = start
+        net.configure(core.LOSS_MSE, [core.METRIC_MAE], core.OPT_RMSPROP)
+        data = core.Dataset(x, y, sw)
+        data.set_order(order)
+        net.train_batches(data, 0, n, 16, 0.01)
+        got.append((net.params.copy(), net.metric_results()))
+    np.testing.assert_array_equal(got[0][0], got[1][0])
+    assert got[0][1] == got[1][1]
+
+
 @pytest.mark.parametrize("n", [45, 1024])
 def test_both_dense1_kernels_match_the_reference_step(ref, dense1_kernel, n):
     """fused and pipelined walk the rows differently (and a 1024-row batch
