@@ -121,8 +121,8 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
  * is not NULL, the four rows it points to are prefetched, a line per
  * 16 columns. whole (a constant where it is inlined): the vector loop
  * covers every column (j0 == 0, d a multiple of 8), so no scalar loop is
- * compiled around it (as in pipelined_rows; 4.90-4.94 -> 4.62-4.72 us per 128
- * rows of 784 read in order, rows at other offsets unchanged). */
+ * compiled around it (as in rows_pipelined_as; 4.90-4.94 -> 4.62-4.72 us
+ * per 128 rows of 784 read in order, rows at other offsets unchanged). */
 #define HF_QUAD_LANES 8
 HF_ALWAYS_INLINE void dot4(const float *const u[4], const float *restrict v, size_t d, size_t j0,
                            float z[4], const float *const *pf, const int whole)
@@ -264,9 +264,9 @@ HF_HOT static hf_status rows_fused(const hf_rows *x, size_t n, size_t d, const f
  * it is inlined (rows_pipelined): whole, the vector loops cover every column
  * (j0 == 0, d a multiple of HF_LANES), so no scalar loop is compiled around
  * them; plain, see finish_row. Same arithmetic, same bits. */
-HF_ALWAYS_INLINE hf_status pipelined_rows(const hf_rows *x, size_t n, size_t d, const float *w,
-                                          float *g, size_t j0, row_ctx *c, const int whole,
-                                          const int plain)
+HF_ALWAYS_INLINE hf_status rows_pipelined_as(const hf_rows *x, size_t n, size_t d, const float *w,
+                                             float *g, size_t j0, row_ctx *c, const int whole,
+                                             const int plain)
 {
     float z0 = 0.0f, z1 = 0.0f;
     dot2(hf_row(x, 0), n > 1 ? hf_row(x, 1) : NULL, w, d, j0, &z0, &z1, NULL, NULL);
@@ -338,9 +338,9 @@ HF_HOT static hf_status rows_pipelined(const hf_rows *x, size_t n, size_t d, con
                                        float *g, size_t j0, row_ctx *c)
 {
     if (j0 == 0 && d % HF_LANES == 0)
-        return pipelined_rows(x, n, d, w, g, j0, c, 1, 0);
-    return plain_rows(c) ? pipelined_rows(x, n, d, w, g, j0, c, 0, 1)
-                         : pipelined_rows(x, n, d, w, g, j0, c, 0, 0);
+        return rows_pipelined_as(x, n, d, w, g, j0, c, 1, 0);
+    return plain_rows(c) ? rows_pipelined_as(x, n, d, w, g, j0, c, 0, 1)
+                         : rows_pipelined_as(x, n, d, w, g, j0, c, 0, 0);
 }
 
 static _Atomic int chosen_variant = HF_DENSE1_PIPELINED;

@@ -382,8 +382,7 @@ class ModelCheckpoint(MonitorCallback):
             if self.verbose > 0:
                 print(f"\nEpoch {epoch + 1}: saving model to {filepath}", flush=True)
             self._write(filepath)
-            if self._retention is not None:  # (no call for the common case, at every waiting save)
-                self._kept(filepath, epoch, batch, logs.get(self.monitor))
+            self._kept(filepath, epoch, batch, logs.get(self.monitor))
 
     def _kept(self, filepath, epoch, batch, value):
         if self._retention is not None:

@@ -235,10 +235,7 @@ class TensorBoard(Callback):
         # (fit's logs hold floats: no call for them)
         values = [v if type(v) is float else float(v) for v in logs.values() if type(v) is float or _is_scalar(v)]
         if len(values) == len(tags):
-            writer = self._writers.get("train")  # (no call at every record once it is open)
-            if writer is None:
-                writer = self._writer("train")
-            writer.add_scalar_rows(tags, (values,), (self._global_train_batch,), (time.time(),))
+            self._writer("train").add_scalar_rows(tags, (values,), (self._global_train_batch,), (time.time(),))
         else:  # (some value is not a number)
             self._writer("train").add_scalars(
                 {"batch_" + k: float(v) for k, v in logs.items() if _is_scalar(v)}, self._global_train_batch)
@@ -283,10 +280,7 @@ class TensorBoard(Callback):
             train = [[*r, steps / s if s > 0 else 0.0] for r, s in zip(train, seconds)]
             train_tags += ("epoch_steps_per_second",)
         if train_tags:
-            writer = self._writers.get("train")
-            if writer is None:
-                writer = self._writer("train")
-            writer.add_scalar_rows(train_tags, train, run.epochs, walls)
+            self._writer("train").add_scalar_rows(train_tags, train, run.epochs, walls)
         if val_tags:
             val = [[r[i] for i in val_at] for r in rows]
             self._writer("validation").add_scalar_rows(val_tags, val, run.epochs, walls)

@@ -604,8 +604,7 @@ class _Epochs:
         rows = trains if vals[0] is None else [t + v for t, v in zip(trains, vals)]
         if len(keys) != len(rows[0]):  # (a name twice: the logs dict keeps one value)
             rows = [list(self.trainer._epoch_logs(self.make_logs, t, v).values()) for t, v in zip(trains, vals)]
-        # (tuple.__new__: no call of the named tuple's own __new__, at every run)
-        run = tuple.__new__(LateEpochs, (numbers, keys, rows, clock if self.timed else None, self._wall_at))
+        run = LateEpochs(numbers, keys, rows, clock if self.timed else None, self._wall_at)
         spent = self.run_ns
         t = _clock()
         for r, (_, callback, _) in enumerate(self.runs):
