@@ -16,6 +16,8 @@ Keras runs one batch before it looks.
 
 from __future__ import annotations
 
+import functools
+
 from hookfit.callbacks.callback_costs import SAMPLE_EVERY
 from hookfit.trainers.graceful_interrupt import Interrupted
 
@@ -42,11 +44,17 @@ class Steps:
         stopped() -> bool: right after ``many(..., True)``, whether it
             stopped on a NaN/inf loss, its last batch included (None: only
             a run shorter than asked tells).
+        whole_pass(begin, end, model) -> run: ``run()`` is ``hooked(0,
+            every batch of a pass, 0, 0, begin, end, model)`` with its
+            arguments bound once, returning the ns in the steps (the
+            batches run: the network's ``last_run_batches``); None where
+            ``hooked`` is.
     """
 
-    __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked", "stopped")
+    __slots__ = ("many", "one", "logs", "advance", "metric_logs", "hooked", "stopped", "whole_pass")
 
-    def __init__(self, many, one, logs, advance=None, metric_logs=None, hooked=None, stopped=None):
+    def __init__(self, many, one, logs, advance=None, metric_logs=None, hooked=None, stopped=None,
+                 whole_pass=None):
         self.many = many
         self.one = one
         self.logs = logs
@@ -54,6 +62,7 @@ class Steps:
         self.metric_logs = metric_logs
         self.hooked = hooked
         self.stopped = stopped
+        self.whole_pass = whole_pass
 
 
 def core_hooked(network, native, data, n_rows, batch_size, before=(), after=(), reads_model=False):
@@ -71,6 +80,19 @@ def core_hooked(network, native, data, n_rows, batch_size, before=(), after=(), 
         return network.last_run_batches, ns
 
     return hooked
+
+
+def core_whole_pass(native, data, n_rows, batch_size, before=(), after=(), reads_model=False):
+    """A ``Steps.whole_pass`` over ``native``, as ``core_hooked``: a whole
+    pass of ``data`` is its rows from 0, in one native call whose arguments
+    are bound when the hook tables are known (back_to_back's live epochs:
+    no Python frame per pass)."""
+
+    def whole_pass(begin, end, model):
+        return functools.partial(native, data, 0, n_rows, batch_size, *before, 0, 0, SAMPLE_EVERY - 1,
+                                 begin, end, *after, *((model,) if reads_model else ()))
+
+    return whole_pass
 
 
 def run_batches(steps: Steps, dispatch, pieces, batch: int, last: int, model=None) -> int:

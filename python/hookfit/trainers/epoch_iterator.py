@@ -132,9 +132,16 @@ class EpochIterator:
             self.ran_out = True
         while self.step < end:
             p, first = divmod(self.step, self.batches_per_pass)
-            if p != self.pass_index:
-                self._start_pass(p)
+            self.install_pass(p)
             yield first, min(self.batches_per_pass - first, end - self.step)
+
+    def install_pass(self, p: int) -> None:
+        """Install pass ``p``'s order in the dataset, unless it is installed.
+        (A loop that runs whole passes calls it directly: a generator from
+        ``segments`` left after its first piece is closed when it is
+        dropped, ~6.7 k instructions per epoch, callgrind.)"""
+        if p != self.pass_index:
+            self._start_pass(p)
 
     def batch_rows(self, first: int, n_batches: int) -> tuple[int, int]:
         """(start position, row count) of ``n_batches`` batches from ``first``."""

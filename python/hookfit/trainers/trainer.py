@@ -57,7 +57,7 @@ from hookfit.callbacks.history import History
 from hookfit.trainers import data_adapter as da
 from hookfit.trainers import back_to_back, graceful_interrupt, source_loops
 from hookfit.trainers.batch_sources import is_batch_source
-from hookfit.trainers.batch_runner import Steps, core_hooked, run_batches
+from hookfit.trainers.batch_runner import Steps, core_hooked, core_whole_pass, run_batches
 from hookfit.trainers.epoch_iterator import EpochIterator
 from hookfit.trainers.validation import (
     check_validation_freq as _check_validation_freq,
@@ -722,16 +722,18 @@ class Trainer:
         def advance(n):
             it.step += n
 
-        hooked = None
+        hooked = whole_pass = None
         if network is self._network:  # not with custom metrics (their update is Python's)
             # (names: the logs make_logs would build; it.step += 1 per batch)
-            hooked = core_hooked(network, network.train_batches_hooked, data, n_rows, batch_size, (opt,),
-                                 (tuple(self.metrics_names), it), reads_model=True)
+            run = (network.train_batches_hooked, data, n_rows, batch_size, (opt,), (tuple(self.metrics_names), it))
+            hooked = core_hooked(network, *run, reads_model=True)
+            whole_pass = core_whole_pass(*run, reads_model=True)
 
         def stopped():
             return network.last_run_nonfinite
 
-        return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked, stopped=stopped)
+        return Steps(many, one, logs, advance, metric_logs=(make_logs, results), hooked=hooked, stopped=stopped,
+                     whole_pass=whole_pass)
 
     # -- evaluate -----------------------------------------------------------------
 
