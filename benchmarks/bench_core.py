@@ -31,6 +31,9 @@ import numpy as np  # noqa: E402
 
 from hookfit import _core as core  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import ROW_OFFSETS, at_line_offset  # noqa: E402
+
 EPOCH_ROWS, BATCH = 1000, 128
 EPOCH_STEPS = -(-EPOCH_ROWS // BATCH)  # 7 x 128 + 1 x 104 = 8 steps
 
@@ -92,16 +95,6 @@ def run(cases, seconds, repeats):
             group = c.group
             print("\n" + group)
         print(c.line(), flush=True)
-
-
-def _at_line_offset(x, offset):
-    """A copy of ``x`` whose data starts ``offset`` bytes into a 64-byte line."""
-    buf = np.empty(x.size + 32, np.float32)
-    start = ((offset - buf.ctypes.data) % 64) // 4
-    out = buf[start:start + x.size].reshape(x.shape)
-    out[...] = x
-    assert out.ctypes.data % 64 == offset
-    return out
 
 
 def tutorial_model(rng):
@@ -200,8 +193,8 @@ def main(argv=None):
     # cache line (NumPy puts an array's data 0, 16, 32 or 48 bytes into one;
     # a large array 16): the same epoch, shuffled, from each offset.
     where = "Tutorial model, shuffled epoch, rows starting N bytes into a 64-byte line"
-    for offset in (0, 16, 32, 48):
-        x_at = _at_line_offset(x, offset)
+    for offset in ROW_OFFSETS:
+        x_at = at_line_offset(x, offset)
         data_at = core.Dataset(x_at, y)
         data_at.set_order(rng.permutation(EPOCH_ROWS))
         cases.append(Case(where, f"train, rows {offset} bytes into a line",

@@ -9,8 +9,28 @@ denormal range.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
+
+# Where the rows of x start inside a 64-byte cache line (0, 16, 32 or 48
+# bytes), set by ``run.py --row-offset`` for it and its peers; unset: where
+# NumPy's allocation puts them. The Dense(1) kernels run at different speeds
+# from different offsets (``bench_core.py`` times each), so runs compared
+# with each other should have their rows at the same one.
+ROW_OFFSET_ENV = "HOOKFIT_BENCH_ROW_OFFSET"
+ROW_OFFSETS = (0, 16, 32, 48)
+
+
+def at_line_offset(a: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of the float32 array ``a`` whose data starts ``offset`` bytes
+    into a 64-byte line."""
+    buf = np.empty(a.size + 32, np.float32)
+    start = ((offset - buf.ctypes.data) % 64) // 4
+    out = buf[start:start + a.size].reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 64 == offset
+    return out
 
 
 def make(rows: int, input_dim: int = 784, seed: int = 0) -> dict[str, np.ndarray]:
@@ -25,6 +45,9 @@ def make(rows: int, input_dim: int = 784, seed: int = 0) -> dict[str, np.ndarray
     y = labels.astype(np.float32).reshape(rows, 1)
     y10 = np.zeros((rows, 10), np.float32)
     y10[np.arange(rows), labels.astype(np.int64)] = 1.0
+    offset = os.environ.get(ROW_OFFSET_ENV)
+    if offset:
+        x = at_line_offset(x, int(offset))
     return {"x": x, "y": y, "y10": y10}
 
 
@@ -42,3 +65,12 @@ def for_case(case) -> tuple[np.ndarray, np.ndarray]:
     """
     d = _shared(case.rows, case.input_dim)
     return d["x"], d["y10"] if case.model == "mlp" else d["y"]
+
+
+def row_offsets(cases) -> dict[str, int]:
+    """Where the rows of each shape of x the cases read start inside a
+    64-byte line (bytes), keyed "rows x width"."""
+    out = {}
+    for c in cases:
+        out.setdefault(f"{c.rows}x{c.input_dim}", int(_shared(c.rows, c.input_dim)["x"].ctypes.data % 64))
+    return out

@@ -64,6 +64,7 @@ import time
 
 import agreement as agreement_mod
 import cases as case_table
+import data
 import machine
 import peer_protocol
 import report
@@ -108,7 +109,12 @@ def _args(argv=None):
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     ap.add_argument("--core", help="the core to pin to (default: the second one)")
     ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    ap.add_argument("--row-offset", type=int, choices=data.ROW_OFFSETS, metavar="BYTES",
+                    help="put the rows of x this many bytes into a 64-byte cache line (0, 16, 32 "
+                         "or 48; default: where NumPy puts them), for this process and its peers")
     args = ap.parse_args(argv)
+    if args.row_offset is not None:
+        os.environ[data.ROW_OFFSET_ENV] = str(args.row_offset)
     if args.repeats is None:
         args.repeats = 2 if args.smoke else 7
     if args.target_ms is None:
@@ -273,6 +279,9 @@ def main(argv=None) -> int:
     print(f"Settings: {args.repeats} rounds, samples of ≥ {args.target_ms:g} ms "
           f"({'CPU time of the thread' if args.clock == 'cpu' else 'wall time'}), 1 thread "
           f"({info['threadpoolctl']}), {info['python']}  ")
+    offsets = data.row_offsets(args.cases)
+    print("Rows of x: " + ", ".join(f"{k} at {v} bytes into a cache line" for k, v in offsets.items())
+          + (" (--row-offset)" if args.row_offset is not None else " (where NumPy put them)") + "  ")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "  ")
     for name, rep in results.items():
         if name not in report.IN_PROCESS and rep.get("versions"):
@@ -294,7 +303,8 @@ def main(argv=None) -> int:
         payload = {
             "started": started.isoformat(), "seconds": elapsed, "command": command.strip(),
             "source": machine.source_revision(os.path.dirname(__file__)),
-            "settings": {"repeats": args.repeats, "target_ms": args.target_ms, "smoke": args.smoke},
+            "settings": {"repeats": args.repeats, "target_ms": args.target_ms, "smoke": args.smoke,
+                         "row_offset": args.row_offset, "row_offsets": offsets},
             "machine": info, "versions": versions, "results": results, "derived": derived,
             "targets": target_rows, "agreement": agreement,
             "cases": {c.name: {"about": c.about, "group": c.group, "kind": c.kind, "batch": c.batch,

@@ -8,11 +8,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cases
+import data
 import report
 import timing
 
@@ -124,3 +126,13 @@ def test_a_fixed_cost_that_cannot_be_separated_falls_back_to_whole_calls():
     }}}
     s, mark = report.shown_stat(results, "x", "evaluate_b128")
     assert mark == "‡" and s.median == 105.0
+
+
+@pytest.mark.parametrize("offset", data.ROW_OFFSETS)
+def test_row_offset_places_the_same_rows(monkeypatch, offset):
+    # run.py --row-offset: the same values, starting `offset` bytes into a line.
+    plain = data.make(50, 40)["x"]
+    monkeypatch.setenv(data.ROW_OFFSET_ENV, str(offset))
+    placed = data.make(50, 40)["x"]
+    assert placed.ctypes.data % 64 == offset
+    assert placed.dtype == np.float32 and np.array_equal(placed, plain)
