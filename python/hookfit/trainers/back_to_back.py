@@ -177,9 +177,9 @@ class _Epochs:
     weight_bytes = 0  # one copy of the model's weights
     weight_views: list = []  # the model's weights (views), when a waiting hook takes them
     weight_block = None  # _one_block(weight_views)
-    hooked = None  # the trainer's Steps.hooked, for every batch's hooks (a PerBatch dispatch)
+    bind_pass = None  # the trainer's Steps.whole_pass, for every batch's hooks (a PerBatch dispatch)
     lean = None  # its (begin, end) hook tables, once Keras's slow-callback check is over
-    whole_pass = None  # then a pass of every batch's hooks, one bound native call (Steps.whole_pass)
+    whole_pass = None  # then a pass of every batch's hooks, one bound native call (bind_pass's)
     ran = train_ns = train_calls = ran_until = 0
     test_ns = test_calls = validated = test_wall = hooks_wall = 0
 
@@ -223,7 +223,7 @@ class _Epochs:
             self.steps.many = cl.costs.timed("train", self.steps.many)
             if dispatch.per_batch:  # every epoch live, each pass one hooked native call
                 self.steps.one = cl.costs.timed("train", self.steps.one)  # (while Keras's check is armed)
-                self.hooked = self.steps.hooked  # (its time and steps counted in this loop's counters)
+                self.bind_pass = self.steps.whole_pass  # (its time and steps counted in this loop's counters)
                 self.steps.hooked = cl.costs.timed_hooked("train", self.steps.hooked)
                 self.live_due = -math.inf
             else:
@@ -295,11 +295,11 @@ class _Epochs:
                     elif self.next_take <= it.step + self.per_pass:
                         live, taken = self._quiet_pass(epoch)
                     else:  # (most epochs: one native call, nothing else)
-                        it.install_pass(it.step // self.per_pass)  # (each epoch a whole pass: eligible)
+                        it.install_pass()  # (each epoch a whole pass: eligible)
                         ran = self._native(0, self.per_pass)
                         if ran < self.per_pass or self.stopped:
                             live = True
-                            self._nonfinite(epoch, None, 0, self.per_pass, ran - 1)
+                            self._nonfinite(epoch, None, ran - 1)
                     train_values = network.metric_results()
                     val_values = None
                     if self.validation is not None and should_eval(epoch, self.validation[3]):
@@ -346,11 +346,11 @@ class _Epochs:
             self._give()
         if self.begin is not None:
             self._hook(self.begin, epoch, {})
-        if self.lean is None and self.hooked is not None and not self.dispatch.armed:
+        if self.lean is None and self.bind_pass is not None and not self.dispatch.armed:
             # Kept for the fit, as the sampled epoch tables are: this loop
             # runs on the callback list it started with.
             self.lean = self.dispatch.hooks()[:2]
-            self.whole_pass = self.steps.whole_pass(*self.lean, self.trainer)
+            self.whole_pass = self.bind_pass(*self.lean, self.trainer)
         if self.lean is not None:
             # What run_batches does for a pass of every batch's hooks (each
             # epoch here is one whole pass), without its frames and the
@@ -359,7 +359,7 @@ class _Epochs:
             # bound native call, its order installed without a generator
             # (11 k fewer again: a pass-through callback's excess over the
             # plain fit, ~42 k -> ~31 k).
-            self.it.install_pass(self.it.step // self.per_pass)
+            self.it.install_pass()
             ns = self.whole_pass()
             ran = self.network.last_run_batches
             self.train_ns += ns
@@ -387,17 +387,16 @@ class _Epochs:
                 self._live_pass(epoch)  # (its end brings every counter up to date)
                 return True, None
         taken: list = []
-        it.install_pass(first_step // per_pass)
-        first, count = 0, per_pass
+        it.install_pass()
         b = 0  # the next batch to run
         takes.append(first_step + per_pass)  # (then the epoch's last batch)
         for at in takes:
             last = at - first_step - 1
             if last < b:
                 continue  # (a take at the epoch's last batch)
-            ran = self._native(first + b, last + 1 - b)
+            ran = self._native(b, last + 1 - b)
             if b + ran <= last or self.stopped:  # a NaN/inf loss (at the run's last batch too)
-                self._nonfinite(epoch, taken, first, count, b + ran - 1)
+                self._nonfinite(epoch, taken, b + ran - 1)
                 return True, None
             b = last + 1
             due = self._due_at.get(first_step + last + 1)
@@ -464,7 +463,7 @@ class _Epochs:
         self.stopped = self.watch and network.last_run_nonfinite
         return ran
 
-    def _nonfinite(self, epoch, taken, first, count, batch) -> None:
+    def _nonfinite(self, epoch, taken, batch) -> None:
         """The loss went NaN/inf at ``batch`` of a quiet epoch: from here the
         epoch runs as the per-epoch loop runs it. The hooks watching for it
         get that batch (after the waiting ones, and this epoch's taken batch
@@ -481,13 +480,13 @@ class _Epochs:
             raise
         self._waiting_done()
         dispatch.chunk(synced)  # what is due where
-        dispatch.after(batch, batch + 1 - synced, lambda b: self.steps.logs(first + b), True)
+        dispatch.after(batch, batch + 1 - synced, self.steps.logs, True)
         if self.bar is not None:  # its draw after the other callbacks' hooks
             self.bar.batch_end(batch + 1, self.network.metric_results())
         if trainer.stop_training:
             dispatch.end_epoch(batch)
             return
-        rest = run_batches(self.steps, dispatch, [(first + batch + 1, count - batch - 1)], batch + 1,
+        rest = run_batches(self.steps, dispatch, [(batch + 1, per_pass - batch - 1)], batch + 1,
                            per_pass - 1, model=trainer)
         self.cl.costs.count_steps("train", rest)
 

@@ -131,15 +131,16 @@ class EpochIterator:
         if end < self.epoch_start_step + self.steps_per_epoch:
             self.ran_out = True
         while self.step < end:
-            p, first = divmod(self.step, self.batches_per_pass)
-            self.install_pass(p)
+            self.install_pass()
+            first = self.step % self.batches_per_pass
             yield first, min(self.batches_per_pass - first, end - self.step)
 
-    def install_pass(self, p: int) -> None:
-        """Install pass ``p``'s order in the dataset, unless it is installed.
-        (A loop that runs whole passes calls it directly: a generator from
-        ``segments`` left after its first piece is closed when it is
-        dropped, ~6.7 k instructions per epoch, callgrind.)"""
+    def install_pass(self) -> None:
+        """Install the order of the pass ``self.step`` is in, unless it is
+        installed. (A loop that runs whole passes calls it directly: a
+        generator from ``segments`` left after its first piece is closed
+        when it is dropped, ~6.7 k instructions per epoch, callgrind.)"""
+        p = self.step // self.batches_per_pass
         if p != self.pass_index:
             self._start_pass(p)
 
