@@ -47,6 +47,8 @@ def make(rows: int, input_dim: int = 784, seed: int = 0) -> dict[str, np.ndarray
     y10[np.arange(rows), labels.astype(np.int64)] = 1.0
     offset = os.environ.get(ROW_OFFSET_ENV)
     if offset:
+        if offset not in {str(o) for o in ROW_OFFSETS}:
+            raise ValueError(f"{ROW_OFFSET_ENV} must be one of {ROW_OFFSETS} (bytes); got {offset!r}")
         x = at_line_offset(x, int(offset))
     return {"x": x, "y": y, "y10": y10}
 

@@ -136,3 +136,10 @@ def test_row_offset_places_the_same_rows(monkeypatch, offset):
     placed = data.make(50, 40)["x"]
     assert placed.ctypes.data % 64 == offset
     assert placed.dtype == np.float32 and np.array_equal(placed, plain)
+
+
+@pytest.mark.parametrize("offset", ["5", "64", "x"])
+def test_a_row_offset_not_on_a_16_byte_step_is_refused(monkeypatch, offset):
+    monkeypatch.setenv(data.ROW_OFFSET_ENV, offset)
+    with pytest.raises(ValueError, match="must be one of"):
+        data.make(10, 40)
