@@ -16,10 +16,12 @@
 
 /* Dot products keep several partial sums per row: one vector accumulator
  * would make every FMA wait for the previous one (a latency-bound chain,
- * slower than memory). Training takes rows in pairs so each load of w serves
- * two rows and each read-modify-write of the gradient adds two rows' terms:
- * on an AVX2 core this took the step from ~16 to ~10 us (measured, 784
- * inputs). Inference, with no gradient, takes rows by fours (dot4). */
+ * slower than memory). Training adds the rows' gradient terms a pair at a
+ * time, so each read-modify-write of the gradient adds at least two rows'
+ * terms: on an AVX2 core this took the step from ~16 to ~10 us (measured,
+ * 784 inputs); the fused walk adds two pairs per read-modify-write. Each
+ * row's dot product has 16 partial sums in training (HF_LANES) and 8 in
+ * inference (HF_QUAD_LANES), whichever walk computes it. */
 #define HF_LANES 16
 
 /* Alignment. When a row is a whole number of 32-byte blocks, every row has
@@ -112,25 +114,27 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
     *z1 = lanes_total(a1, t1);
 }
 
-/* z[r] = u[r] . v for four rows, vector loops from j0: one 8-lane
- * accumulator per row. Inference has no gradient to add, so nothing but the
- * dot products limits it; four rows give eight independent FMA chains and
- * one load of v serves four rows. dot2's two chains per row wait on the FMA
- * latency: 6.0 against 5.2 us per 128 rows of 784 on a Zen 4 core, where
- * reading the rows alone takes 4.7 (in order, from L3; a C probe). When pf
- * is not NULL, the four rows it points to are prefetched, a line per
- * 16 columns. whole (a constant where it is inlined): the vector loop
- * covers every column (j0 == 0, d a multiple of 8), so no scalar loop is
- * compiled around it (as in rows_pipelined_as; 4.90-4.94 -> 4.62-4.72 us
- * per 128 rows of 784 read in order, rows at other offsets unchanged). */
+/* z[r] = u[r] . v for four rows, vector loops from j0: ``lanes`` partial
+ * sums per row (a constant where it is inlined: HF_QUAD_LANES in inference,
+ * HF_LANES in training, where each row's sums are then dot2's). Inference
+ * has no gradient to add, so nothing but the dot products limits it; four
+ * rows give eight independent FMA chains and one load of v serves four rows.
+ * dot2's two chains per row wait on the FMA latency: 6.0 against 5.2 us per
+ * 128 rows of 784 on a Zen 4 core, where reading the rows alone takes 4.7
+ * (in order, from L3; a C probe). When pf is not NULL, the four rows it
+ * points to are prefetched, a line per 16 columns. whole (a constant where
+ * it is inlined): the vector loop covers every column (j0 == 0, d a
+ * multiple of lanes), so no scalar loop is compiled around it (as in
+ * rows_pipelined_as; 4.90-4.94 -> 4.62-4.72 us per 128 rows of 784 read in
+ * order, rows at other offsets unchanged). */
 #define HF_QUAD_LANES 8
 HF_ALWAYS_INLINE void dot4(const float *const u[4], const float *restrict v, size_t d, size_t j0,
-                           float z[4], const float *const *pf, const int whole)
+                           float z[4], const float *const *pf, const int whole, const size_t lanes)
 {
     const float *restrict u0 = u[0], *restrict u1 = u[1], *restrict u2 = u[2],
                           *restrict u3 = u[3];
-    float a0[HF_QUAD_LANES] = {0.0f}, a1[HF_QUAD_LANES] = {0.0f};
-    float a2[HF_QUAD_LANES] = {0.0f}, a3[HF_QUAD_LANES] = {0.0f};
+    float a0[HF_LANES] = {0.0f}, a1[HF_LANES] = {0.0f};
+    float a2[HF_LANES] = {0.0f}, a3[HF_LANES] = {0.0f};
     float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
     if (!whole)
         for (size_t t = 0; t < j0; t++) {
@@ -140,12 +144,12 @@ HF_ALWAYS_INLINE void dot4(const float *const u[4], const float *restrict v, siz
             t3 += u3[t] * v[t];
         }
     size_t j = j0;
-    for (; j + HF_QUAD_LANES <= d; j += HF_QUAD_LANES) {
-        if (pf != NULL && (j - j0) % (2 * HF_QUAD_LANES) == 0)
+    for (; j + lanes <= d; j += lanes) {
+        if (pf != NULL && (j - j0) % HF_LANES == 0)
             for (size_t r = 0; r < 4; r++)
                 HF_PREFETCH(pf[r] + j);
         HF_SIMD
-        for (size_t l = 0; l < HF_QUAD_LANES; l++) {
+        for (size_t l = 0; l < lanes; l++) {
             const float vl = v[j + l];
             a0[l] += u0[j + l] * vl;
             a1[l] += u1[j + l] * vl;
@@ -160,7 +164,7 @@ HF_ALWAYS_INLINE void dot4(const float *const u[4], const float *restrict v, siz
             t2 += u2[t] * v[t];
             t3 += u3[t] * v[t];
         }
-    for (size_t l = 0; l < HF_QUAD_LANES; l++) {
+    for (size_t l = 0; l < lanes; l++) {
         t0 += a0[l];
         t1 += a1[l];
         t2 += a2[l];
@@ -226,36 +230,85 @@ HF_HOT static void add_rows(float *restrict g, float r0, const float *restrict x
         g[j] += r0 * xa[j] + r1 * xb[j];
 }
 
+/* g += (r[0] u[0] + r[1] u[1]) + (r[2] u[2] + r[3] u[3]) over all d: two
+ * row pairs' terms, each pair's as add_rows adds it, in one read-modify-write
+ * of g. The vector loop starts at j0, so that its loads do not split cache
+ * lines (left to the compiler, half of them did with rows 16 bytes into a
+ * line: 9.3 against 8.1 us per 128 rows of 784, a C probe). */
+HF_ALWAYS_INLINE void add_quad(float *restrict g, const float r[4], const float *const u[4], size_t d,
+                               size_t j0)
+{
+    const float *restrict xa = u[0], *restrict xb = u[1], *restrict xc = u[2], *restrict xd = u[3];
+    const float r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+    for (size_t j = 0; j < j0; j++)
+        g[j] = (g[j] + (r0 * xa[j] + r1 * xb[j])) + (r2 * xc[j] + r3 * xd[j]);
+    HF_SIMD
+    for (size_t j = j0; j < d; j++)
+        g[j] = (g[j] + (r0 * xa[j] + r1 * xb[j])) + (r2 * xc[j] + r3 * xd[j]);
+}
+
 /* The two ways to walk the rows (see hf_dense1.h): both return with the
  * gradient summed in g (zeroed by the caller) and the rows' outputs, loss
  * and bias gradient in c. */
 
-/* Fused one pass: each row pair's dot products, then at once its terms of
- * the gradient, while the pair is still in L1. */
-HF_HOT static hf_status rows_fused(const hf_rows *x, size_t n, size_t d, const float *restrict w,
-                                   float *restrict g, size_t j0, row_ctx *c)
+/* Lines fetched from the start of each of the next four rows while a block
+ * adds its gradient terms (rows read through an order defeat the hardware
+ * prefetcher until it has seen a few lines of a row). Four and eight lines
+ * measured the same, sixteen slower. */
+#define HF_FUSED_PREFETCH_LINES 4
+
+/* Fused one pass, four rows at a time: a block's dot products, then at once
+ * its terms of the gradient, while the block (12.5 KB at 784 inputs) is in
+ * L1; the rows left over go by pairs and alone. Per row, the arithmetic of
+ * rows_pipelined_as (the same bits). whole and plain as there. Four rows
+ * rather than two read and write g half as often. A C probe on a Zen 4
+ * core, 128 rows of 784 through a shuffled order, w and g on 64-byte
+ * boundaries (as the network keeps them), rows 16 / 32 bytes into a line:
+ * by pairs 10.9 / 9.0 us, by fours 8.1 / 7.3, the pipelined walk 8.7 / 7.5. */
+HF_ALWAYS_INLINE hf_status rows_fused_as(const hf_rows *x, size_t n, size_t d, const float *w,
+                                         float *g, size_t j0, row_ctx *c, const int whole,
+                                         const int plain)
 {
     size_t i = 0;
-    for (; i + 1 < n; i += 2) {
-        float z0, z1;
-        const int pf = x->order != NULL && i + 3 < n;
-        const float *xa = hf_row(x, i), *xb = hf_row(x, i + 1);
-        dot2(xa, xb, w, d, j0, &z0, &z1, pf ? hf_row(x, i + 2) : NULL,
-             pf ? hf_row(x, i + 3) : NULL);
-        const float r0 = finish_row(c, i, z0, 0), r1 = finish_row(c, i + 1, z1, 0);
+    for (; i + 3 < n; i += 4) {
+        const float *u[4] = {hf_row(x, i), hf_row(x, i + 1), hf_row(x, i + 2), hf_row(x, i + 3)};
+        float z[4], r[4];
+        dot4(u, w, d, j0, z, NULL, whole, HF_LANES);
+        for (size_t k = 0; k < 4; k++)
+            r[k] = finish_row(c, i + k, z[k], plain);
+        if (HF_UNLIKELY(c->st != HF_OK))
+            return c->st;
+        if (x->order != NULL && i + 7 < n)
+            for (size_t k = 4; k < 8; k++) {
+                const float *next = hf_row(x, i + k);
+                for (size_t q = 0; q < HF_FUSED_PREFETCH_LINES; q++)
+                    HF_PREFETCH(next + q * HF_LANES);
+            }
+        add_quad(g, r, u, d, j0);
+    }
+    for (; i < n; i += 2) { /* a last pair, or row */
+        const float *xa = hf_row(x, i), *xb = i + 1 < n ? hf_row(x, i + 1) : NULL;
+        float z0, z1 = 0.0f;
+        dot2(xa, xb, w, d, j0, &z0, &z1, NULL, NULL);
+        const float r0 = finish_row(c, i, z0, plain);
+        const float r1 = xb != NULL ? finish_row(c, i + 1, z1, plain) : 0.0f;
         if (HF_UNLIKELY(c->st != HF_OK))
             return c->st;
         add_rows(g, r0, xa, r1, xb, d);
     }
-    if (i < n) { /* an odd last row */
-        float z0, z1;
-        dot2(hf_row(x, i), NULL, w, d, j0, &z0, &z1, NULL, NULL);
-        const float r0 = finish_row(c, i, z0, 0);
-        if (HF_UNLIKELY(c->st != HF_OK))
-            return c->st;
-        add_rows(g, r0, hf_row(x, i), 0.0f, NULL, d);
-    }
     return HF_OK;
+}
+
+/* Both flags are worth their instantiations here (a C probe, as above):
+ * plain 7.7 -> 7.3 us at 32 bytes. */
+HF_HOT static hf_status rows_fused(const hf_rows *x, size_t n, size_t d, const float *w, float *g,
+                                   size_t j0, row_ctx *c)
+{
+    if (j0 == 0 && d % HF_LANES == 0)
+        return plain_rows(c) ? rows_fused_as(x, n, d, w, g, j0, c, 1, 1)
+                             : rows_fused_as(x, n, d, w, g, j0, c, 1, 0);
+    return plain_rows(c) ? rows_fused_as(x, n, d, w, g, j0, c, 0, 1)
+                         : rows_fused_as(x, n, d, w, g, j0, c, 0, 0);
 }
 
 /* Software-pipelined over row pairs: while rows i, i+1 add r x to the
@@ -484,7 +537,7 @@ HF_ALWAYS_INLINE void forward_rows_as(const hf_rows *x, size_t n, size_t d, cons
             for (size_t r = 0; r < 4; r++)
                 next[r] = hf_row(x, i + 4 + r);
         float z[4];
-        dot4(u, pl->w, d, pl->j0, z, pf ? next : NULL, whole);
+        dot4(u, pl->w, d, pl->j0, z, pf ? next : NULL, whole, HF_QUAD_LANES);
         for (size_t r = 0; r < k; r++)
             a[i + r] = hf_act1(act, z[r] + bias);
     }
@@ -551,8 +604,8 @@ static double now_s(void)
  * order from 1024 rows (3.2 MB: more than a core's L2, so the rows stream
  * from L3 or memory, as in a real epoch). Timed on 128 rows that stay in L1
  * and L2, the variants ranked the other way on a Zen 4 core than on its
- * epochs (fused 9.9 against 10.0-11.9 us; 11.8 against 9.5 us per 128 rows
- * over the 1000-row epoch). Each round passes over the batches once, the
+ * epochs (the fused walk, by pairs then, 9.9 against 10.0-11.9 us; 11.8
+ * against 9.5 us per 128 rows over the 1000-row epoch). Each round passes over the batches once, the
  * variants taking turns batch by batch; a variant's time is the sum over
  * batches of its best time on each, which resists a neighbour's burst (or
  * a thread busy at import). About 2 ms in all. */

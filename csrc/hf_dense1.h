@@ -32,12 +32,14 @@ size_t hf_dense1_blocks(size_t n, size_t *rows);
 #define HF_DENSE1_BLOCK_SCRATCH(d) (2 * ((d) + 16) + 16)
 #define HF_DENSE1_SCRATCH(d) (HF_DENSE1_MAX_BLOCKS * ((d) + HF_DENSE1_BLOCK_SCRATCH(d)))
 
-/* The two walks over the rows of training, same arithmetic per row pair
- * (results agree to float rounding): FUSED finishes each row pair (dot
- * products, then its gradient terms) before the next; PIPELINED adds a
- * pair's gradient terms in the loop that computes the next pair's dot
- * products. Which is faster depends on the CPU (fused on Zen 3, pipelined
- * on an AVX-512 Xeon and on Zen 4, measured), so hookfit times both at import
+/* The two walks over the rows of training, same arithmetic per row and per
+ * row pair (the same bits, checked by a C probe on a Zen 4 core; the tests
+ * ask agreement to float rounding): FUSED finishes each block of four rows
+ * (dot products, then its gradient terms) before the next; PIPELINED adds a
+ * row pair's gradient terms in the loop that computes the next pair's dot
+ * products. Which is faster depends on the CPU (measured: the fused walk by
+ * pairs on Zen 3, pipelined on an AVX-512 Xeon; on Zen 4 pipelined, then
+ * fused once it went by fours), so hookfit times both at import
  * (hf_dense1_calibrate) unless HOOKFIT_DENSE1_KERNEL names one. */
 enum { HF_DENSE1_PIPELINED = 0, HF_DENSE1_FUSED = 1 };
 void hf_dense1_set_variant(int variant);
