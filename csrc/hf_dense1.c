@@ -230,41 +230,64 @@ HF_HOT static void add_rows(float *restrict g, float r0, const float *restrict x
         g[j] += r0 * xa[j] + r1 * xb[j];
 }
 
-/* g += (r[0] u[0] + r[1] u[1]) + (r[2] u[2] + r[3] u[3]) over all d: two
- * row pairs' terms, each pair's as add_rows adds it, in one read-modify-write
- * of g. The vector loop starts at j0, so that its loads do not split cache
- * lines (left to the compiler, half of them did with rows 16 bytes into a
- * line: 9.3 against 8.1 us per 128 rows of 784, a C probe). */
-HF_ALWAYS_INLINE void add_quad(float *restrict g, const float r[4], const float *const u[4], size_t d,
-                               size_t j0)
+/* g[j] += (r[0] u[0][j] + r[1] u[1][j]) + (r[2] u[2][j] + r[3] u[3][j]) for
+ * j in [from, to): two row pairs' terms, each pair's as add_rows adds it, in
+ * one read-modify-write of g. */
+#define HF_QUAD_TERM(j) ((g[j] + (r0 * xa[j] + r1 * xb[j])) + (r2 * xc[j] + r3 * xd[j]))
+HF_ALWAYS_INLINE void quad_range(float *restrict g, const float r[4], const float *const u[4],
+                                 size_t from, size_t to)
 {
     const float *restrict xa = u[0], *restrict xb = u[1], *restrict xc = u[2], *restrict xd = u[3];
     const float r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
-    for (size_t j = 0; j < j0; j++)
-        g[j] = (g[j] + (r0 * xa[j] + r1 * xb[j])) + (r2 * xc[j] + r3 * xd[j]);
     HF_SIMD
-    for (size_t j = j0; j < d; j++)
-        g[j] = (g[j] + (r0 * xa[j] + r1 * xb[j])) + (r2 * xc[j] + r3 * xd[j]);
+    for (size_t j = from; j < to; j++)
+        g[j] = HF_QUAD_TERM(j);
 }
+
+/* quad_range over all d. The vector loop starts at j0, so that its loads
+ * do not split cache lines (left to the compiler, half of them did with
+ * rows 16 bytes into a line: 9.3 against 8.1 us per 128 rows of 784, a C
+ * probe). When pf is not NULL, the four rows it points to (the next block,
+ * in an order that defeats the hardware prefetcher) are fetched, a line per
+ * 16 columns, by a loop of its own: this one reads L1 only, and memory
+ * would idle. A C probe on a Zen 4 core, each walk passing over 1024
+ * shuffled rows of 784 in turn (streamed from L3, as in an epoch), per 128
+ * rows 16 / 32 bytes into a line: no fetches 9.0 / 8.1 us, the first four
+ * lines of each row 8.6 / 7.8, these 8.1 / 7.2-7.4 (the pipelined walk
+ * 8.8 / 7.7); this loop written as quad_range calls 8.5 / 7.8. Fetching the
+ * rows in the next block's dot products instead measured slower. */
+HF_ALWAYS_INLINE void add_quad(float *restrict g, const float r[4], const float *const u[4], size_t d,
+                               size_t j0, const float *const *pf)
+{
+    quad_range(g, r, u, 0, j0);
+    size_t j = j0;
+    if (pf != NULL) {
+        const float *restrict xa = u[0], *restrict xb = u[1], *restrict xc = u[2], *restrict xd = u[3];
+        const float r0 = r[0], r1 = r[1], r2 = r[2], r3 = r[3];
+        for (; j + HF_LANES <= d; j += HF_LANES) {
+            for (size_t k = 0; k < 4; k++)
+                HF_PREFETCH(pf[k] + j);
+            HF_SIMD
+            for (size_t l = j; l < j + HF_LANES; l++)
+                g[l] = HF_QUAD_TERM(l);
+        }
+    }
+    quad_range(g, r, u, j, d);
+}
+#undef HF_QUAD_TERM
 
 /* The two ways to walk the rows (see hf_dense1.h): both return with the
  * gradient summed in g (zeroed by the caller) and the rows' outputs, loss
  * and bias gradient in c. */
-
-/* Lines fetched from the start of each of the next four rows while a block
- * adds its gradient terms (rows read through an order defeat the hardware
- * prefetcher until it has seen a few lines of a row). Four and eight lines
- * measured the same, sixteen slower. */
-#define HF_FUSED_PREFETCH_LINES 4
 
 /* Fused one pass, four rows at a time: a block's dot products, then at once
  * its terms of the gradient, while the block (12.5 KB at 784 inputs) is in
  * L1; the rows left over go by pairs and alone. Per row, the arithmetic of
  * rows_pipelined_as (the same bits). whole and plain as there. Four rows
  * rather than two read and write g half as often. A C probe on a Zen 4
- * core, 128 rows of 784 through a shuffled order, w and g on 64-byte
- * boundaries (as the network keeps them), rows 16 / 32 bytes into a line:
- * by pairs 10.9 / 9.0 us, by fours 8.1 / 7.3, the pipelined walk 8.7 / 7.5. */
+ * core (add_quad's), w and g on 64-byte boundaries as the network keeps
+ * them: by pairs 11.3 / 9.6 us, by fours 8.1 / 7.2, the pipelined walk
+ * 8.8 / 7.7. */
 HF_ALWAYS_INLINE hf_status rows_fused_as(const hf_rows *x, size_t n, size_t d, const float *w,
                                          float *g, size_t j0, row_ctx *c, const int whole,
                                          const int plain)
@@ -278,13 +301,12 @@ HF_ALWAYS_INLINE hf_status rows_fused_as(const hf_rows *x, size_t n, size_t d, c
             r[k] = finish_row(c, i + k, z[k], plain);
         if (HF_UNLIKELY(c->st != HF_OK))
             return c->st;
-        if (x->order != NULL && i + 7 < n)
-            for (size_t k = 4; k < 8; k++) {
-                const float *next = hf_row(x, i + k);
-                for (size_t q = 0; q < HF_FUSED_PREFETCH_LINES; q++)
-                    HF_PREFETCH(next + q * HF_LANES);
-            }
-        add_quad(g, r, u, d, j0);
+        const float *next[4];
+        const int pf = x->order != NULL && i + 7 < n;
+        if (pf)
+            for (size_t k = 0; k < 4; k++)
+                next[k] = hf_row(x, i + 4 + k);
+        add_quad(g, r, u, d, j0, pf ? next : NULL);
     }
     for (; i < n; i += 2) { /* a last pair, or row */
         const float *xa = hf_row(x, i), *xb = i + 1 < n ? hf_row(x, i + 1) : NULL;
@@ -605,10 +627,11 @@ static double now_s(void)
  * from L3 or memory, as in a real epoch). Timed on 128 rows that stay in L1
  * and L2, the variants ranked the other way on a Zen 4 core than on its
  * epochs (the fused walk, by pairs then, 9.9 against 10.0-11.9 us; 11.8
- * against 9.5 us per 128 rows over the 1000-row epoch). Each round passes over the batches once, the
- * variants taking turns batch by batch; a variant's time is the sum over
- * batches of its best time on each, which resists a neighbour's burst (or
- * a thread busy at import). About 2 ms in all. */
+ * against 9.5 us per 128 rows over the 1000-row epoch). Each round passes
+ * over the batches once, the variants taking turns batch by batch (so each
+ * batch's rows come from L3, as in an epoch); a variant's time is the sum
+ * over batches of its best time on each, which resists a neighbour's burst
+ * (or a thread busy at import). About 2 ms in all. */
 int hf_dense1_calibrate(void)
 {
     enum { ROWS = 1024, N = 128, D = 784, ROUNDS = 16 };
