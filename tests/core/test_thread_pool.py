@@ -240,9 +240,10 @@ def test_the_plain_dense1_rows_have_the_general_paths_bits(ref, dense1_kernel, k
     assert got[0][1] == got[1][1]
 
 
-@pytest.mark.parametrize("n", [45, 1024])
+@pytest.mark.parametrize("n", [44, 45, 46, 47, 1024])
 def test_both_dense1_kernels_match_the_reference_step(ref, dense1_kernel, n):
-    """fused and pipelined walk the rows differently (and a 1024-row batch
+    """fused (by blocks of four rows, then a pair and a row left over) and
+    pipelined (by pairs) walk the rows differently (and a 1024-row batch
     adds its blocks' partial sums): both stay within the twin's tolerance of
     a float64 step, and so agree with each other."""
     rng = np.random.default_rng(3)
