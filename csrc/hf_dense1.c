@@ -68,11 +68,9 @@ static inline float lanes_total(const float *acc, float tail)
     return s;
 }
 
-/* z0 = u0 . v (and z1 = u1 . v when u1 is not NULL), vector loops from j0.
- * When pf0/pf1 are not NULL, their rows are prefetched, a line per chunk. */
+/* z0 = u0 . v (and z1 = u1 . v when u1 is not NULL), vector loops from j0. */
 HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
-                        const float *restrict v, size_t d, size_t j0, float *z0, float *z1,
-                        const float *pf0, const float *pf1)
+                        const float *restrict v, size_t d, size_t j0, float *z0, float *z1)
 {
     float a0[HF_LANES] = {0.0f}, a1[HF_LANES] = {0.0f};
     float t0 = 0.0f, t1 = 0.0f;
@@ -95,10 +93,6 @@ HF_HOT static void dot2(const float *restrict u0, const float *restrict u1,
         t1 += u1[t] * v[t];
     }
     for (; j + HF_LANES <= d; j += HF_LANES) {
-        if (pf0 != NULL) {
-            HF_PREFETCH(pf0 + j);
-            HF_PREFETCH(pf1 + j);
-        }
         HF_SIMD
         for (size_t l = 0; l < HF_LANES; l++) {
             const float vl = v[j + l];
@@ -311,7 +305,7 @@ HF_ALWAYS_INLINE hf_status rows_fused_as(const hf_rows *x, size_t n, size_t d, c
     for (; i < n; i += 2) { /* a last pair, or row */
         const float *xa = hf_row(x, i), *xb = i + 1 < n ? hf_row(x, i + 1) : NULL;
         float z0, z1 = 0.0f;
-        dot2(xa, xb, w, d, j0, &z0, &z1, NULL, NULL);
+        dot2(xa, xb, w, d, j0, &z0, &z1);
         const float r0 = finish_row(c, i, z0, plain);
         const float r1 = xb != NULL ? finish_row(c, i + 1, z1, plain) : 0.0f;
         if (HF_UNLIKELY(c->st != HF_OK))
@@ -344,7 +338,7 @@ HF_ALWAYS_INLINE hf_status rows_pipelined_as(const hf_rows *x, size_t n, size_t 
                                              const int plain)
 {
     float z0 = 0.0f, z1 = 0.0f;
-    dot2(hf_row(x, 0), n > 1 ? hf_row(x, 1) : NULL, w, d, j0, &z0, &z1, NULL, NULL);
+    dot2(hf_row(x, 0), n > 1 ? hf_row(x, 1) : NULL, w, d, j0, &z0, &z1);
     size_t i = 0;
     for (; i + 1 < n; i += 2) {
         const float r0 = finish_row(c, i, z0, plain), r1 = finish_row(c, i + 1, z1, plain);
@@ -355,7 +349,7 @@ HF_ALWAYS_INLINE hf_status rows_pipelined_as(const hf_rows *x, size_t n, size_t 
         if (i + 3 >= n) { /* no next pair: finish this one (and an odd row's dot) */
             add_rows(g, r0, xa, r1, xb, d);
             if (i + 2 < n)
-                dot2(hf_row(x, i + 2), NULL, w, d, j0, &z0, &z1, NULL, NULL);
+                dot2(hf_row(x, i + 2), NULL, w, d, j0, &z0, &z1);
             continue;
         }
         const float *restrict xc = hf_row(x, i + 2);
