@@ -40,9 +40,8 @@ typedef struct gemm_job {
     float *c;
 } gemm_job;
 
-static void gemm_block(void *ctx, size_t t)
+static void gemm_piece(const gemm_job *j, size_t t)
 {
-    const gemm_job *j = ctx;
     if (j->by_rows) {
         size_t i0 = t * j->block, rows = j->m - i0 < j->block ? j->m - i0 : j->block;
         /* Rows i0.. of op(A): columns of A when it is transposed. */
@@ -56,6 +55,11 @@ static void gemm_block(void *ctx, size_t t)
         gemm_once(j->blas, j->ta, j->tb, j->m, cols, j->k, j->alpha, j->a, j->lda, b, j->ldb,
                   j->beta, j->c + c0, j->ldc);
     }
+}
+
+static void gemm_block(void *ctx, size_t t)
+{
+    gemm_piece(ctx, t);
 }
 
 static size_t cut(size_t m, size_t n, size_t k, size_t unit, size_t *block)
@@ -110,9 +114,9 @@ static void pair_block(void *ctx, size_t t)
 {
     const pair_job *j = ctx;
     if (t < j->first_blocks)
-        gemm_block(&j->first, t);
+        gemm_piece(&j->first, t);
     else
-        gemm_block(&j->second, t - j->first_blocks);
+        gemm_piece(&j->second, t - j->first_blocks);
 }
 
 void hf_gemm_pair(const hf_blas *blas, const hf_product *p, const hf_product *q)

@@ -473,7 +473,7 @@ static hf_status check(const hf_network *net, const hf_data *d, size_t start, si
 static batch begin(hf_network *net, const hf_data *d, size_t start, size_t n, size_t cap,
                    float *ws, int training)
 {
-    batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, training, 0, NULL};
+    batch b = {.net = net, .rows = ws + cap * net->x_width, .cap = cap, .n = n, .training = training};
     b.fixed = b.rows + cap * net->row_floats;
     if (d->order == NULL) {
         b.x = d->x + start * d->x_width;
@@ -572,7 +572,7 @@ static hf_status gradients(hf_network *net, const hf_data *d, size_t start, size
     *logits_out = NULL;
     hf_status st;
     if (net->dense1 && !metrics_take_logits(net)) {
-        batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 1, 0, NULL};
+        batch b = {.net = net, .rows = ws + cap * net->x_width, .cap = cap, .n = n, .training = 1};
         float *a = value_of(&b, 1);
         st = train_dense1(net, d, start, n, a, dense1_scratch(net, ws, cap), &loss_value);
         pred = a;
@@ -645,7 +645,7 @@ static hf_status forward_batch(hf_network *net, const hf_data *d, size_t start, 
 {
     if (net->dense1 && !training && !need_logits) {
         const hf_node *nd = &net->nodes[1];
-        batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 0, 0, out};
+        batch b = {.net = net, .rows = ws + cap * net->x_width, .cap = cap, .n = n, .out = out};
         float *a = out != NULL ? out : value_of(&b, 1);
         hf_rows x = rows_of(d->x, d->x_width, d, start);
         *pred = a;
@@ -669,7 +669,7 @@ static hf_status test_one(hf_network *net, const hf_data *d, size_t start, size_
     if (st != HF_OK)
         return st;
     /* The same workspace view forward_batch used, to read the logits. */
-    batch b = {net, ws + cap * net->x_width, NULL, cap, n, NULL, 0, 0, NULL, 0};
+    batch b = {.net = net, .rows = ws + cap * net->x_width, .cap = cap, .n = n};
     double loss_value = 0.0;
     st = batch_loss(&b, d, start, pred, NULL, &loss_value);
     if (st != HF_OK)
