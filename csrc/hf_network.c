@@ -620,18 +620,43 @@ static hf_status train_one(hf_network *net, const hf_data *d, size_t start, size
 hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                          size_t batch, float lr, float *ws)
 {
+    size_t ran;
+    int stopped;
+    return hf_train_run(net, data, start, count, batch, lr, NULL, 0, ws, &ran, &stopped);
+}
+
+hf_status hf_train_run(hf_network *net, const hf_data *data, size_t start, size_t count,
+                       size_t batch, float lr, const float *rates, int stop_on_nonfinite, float *ws,
+                       size_t *ran, int *stopped)
+{
+    *ran = 0;
+    *stopped = 0;
     hf_status st = check(net, data, start, count, batch, 1);
     if (st != HF_OK)
         return st;
-    if (!isfinite(lr))
+    if (rates == NULL && !isfinite(lr))
         return HF_ERR_NONFINITE;
     if (hf_opt_spec_check(&net->opt) != HF_OK)
         return HF_ERR_KIND;
     const size_t cap = count < batch ? count : batch;
     hf_fpenv env = hf_fpenv_enter();
-    for (size_t done = 0; done < count && st == HF_OK; done += batch) {
+    for (size_t done = 0, k = 0; done < count; done += batch, k++) {
+        const float rate = rates != NULL ? rates[k] : lr;
+        if (!isfinite(rate)) {
+            st = HF_ERR_NONFINITE;
+            break;
+        }
         size_t n = count - done < batch ? count - done : batch;
-        st = train_one(net, data, start + done, n, cap, lr, ws);
+        st = train_one(net, data, start + done, n, cap, rate, ws);
+        if (st != HF_OK)
+            break;
+        *ran = k + 1;
+        /* The running loss as fit's logs show it (a float): TerminateOnNaN's
+         * test, after the batch, inside the run. */
+        if (stop_on_nonfinite && !isfinite(net->mstate[0] / net->mstate[1])) {
+            *stopped = 1;
+            break;
+        }
     }
     hf_fpenv_leave(env);
     return st;

@@ -112,6 +112,17 @@ const float *hf_network_batch_output(const hf_network *net, const float *ws, siz
 hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                          size_t batch, float lr, float *ws);
 
+/* The same steps, each at its own rate when ``rates`` is not NULL (one per
+ * step), stopping after the first step whose running loss (accumulator
+ * total / count, as a float) is NaN or infinite when ``stop_on_nonfinite``:
+ * a whole run of batches in one call where the caller would otherwise call
+ * once per batch. *ran: the steps completed (also on an error); *stopped:
+ * 1 when the loss stopped the run. A rate that is not finite stops the run
+ * before its step with HF_ERR_NONFINITE. */
+hf_status hf_train_run(hf_network *net, const hf_data *data, size_t start, size_t count,
+                       size_t batch, float lr, const float *rates, int stop_on_nonfinite, float *ws,
+                       size_t *ran, int *stopped);
+
 /* Forward (inference mode), loss and metric accumulation, no update. */
 hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                         size_t batch, float *ws);

@@ -345,6 +345,9 @@ cdef extern from "hf_network.h" nogil:
     const float *hf_network_batch_output(const hf_network *net, const float *ws, size_t cap)
     hf_status hf_train_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                              size_t batch, float lr, float *ws)
+    hf_status hf_train_run(hf_network *net, const hf_data *data, size_t start, size_t count,
+                           size_t batch, float lr, const float *rates, int stop_on_nonfinite,
+                           float *ws, size_t *ran, int *stopped)
     hf_status hf_test_steps(hf_network *net, const hf_data *data, size_t start, size_t count,
                             size_t batch, float *ws)
     hf_status hf_forward_steps(hf_network *net, const hf_data *data, size_t start, size_t count,

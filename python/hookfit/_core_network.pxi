@@ -660,16 +660,21 @@ cdef class Network:
             )
         cdef float lrf = 0.0
         cdef const float *table = NULL
-        if isinstance(lr, np.ndarray):
-            if (lr.dtype != np.float32 or lr.ndim != 1 or not lr.flags.c_contiguous
-                    or lr.shape[0] < n_batches):
+        cdef Py_ssize_t k
+        if cnp.PyArray_Check(lr):
+            # (C-API checks and a C loop: a learning-rate schedule hands a
+            # table to every native run)
+            if not (cnp.PyArray_TYPE(<cnp.ndarray>lr) == cnp.NPY_FLOAT32 and cnp.PyArray_NDIM(<cnp.ndarray>lr) == 1
+                    and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>lr)
+                    and cnp.PyArray_DIM(<cnp.ndarray>lr, 0) >= n_batches):
                 raise DtypeError(
                     f"lr must be a float or a C-contiguous float32 array with one rate per batch "
                     f"({n_batches}); got {lr.dtype} array of shape {lr.shape}"
                 )
-            if not np.isfinite(lr[:n_batches]).all():
-                raise NonFiniteError("lr must hold finite float32 rates; got NaN or infinity")
             table = <const float *>cnp.PyArray_DATA(<cnp.ndarray>lr)
+            for k in range(n_batches):
+                if not isfinite(table[k]):
+                    raise NonFiniteError("lr must hold finite float32 rates; got NaN or infinity")
         else:
             lrf = <float>float(lr)
             if not isfinite(lrf):
@@ -742,9 +747,9 @@ cdef class Network:
         """The checked run of batches, with the GIL released; the busy marks
         make a concurrent call on this network or a change of the data raise.
 
-        The batches go to C in slices: one batch at a time when each needs its
-        own rate or a NaN check, else slices that double while they take under
-        2 ms. Between slices, at most every 5 ms, the GIL is taken back for
+        The batches go to C in slices that double while they take under 2
+        ms (training: each batch at its rate of ``lr_table``, the NaN check
+        after each, inside the slice: hf_train_run). Between slices, at most every 5 ms, the GIL is taken back for
         PyErr_CheckSignals, so Ctrl-C interrupts a long run after a whole
         batch (never inside one). With a progress bar, one batch at a time:
         after each, the bar is updated with the bar_n running values (drawn
@@ -756,10 +761,11 @@ cdef class Network:
         cdef size_t b = <size_t>batch_size, total = (<size_t>count + b - 1) // b
         cdef size_t done = 0, take, rows, pos, cap = 1
         cdef size_t layout_rows = first_rows  # the last call's workspace layout (hf_network.c: min(rows, batch))
-        cdef bint per_batch = lr_table != NULL or stop or bar != NULL
+        cdef bint per_batch = bar != NULL
+        cdef size_t ran = 0
+        cdef int stopped = 0
         cdef int64_t now, slice_start, last_check
         cdef int64_t bar_first = <int64_t>(start // batch_size)
-        cdef float mean
         cdef double t
         self._busy = True
         data._users += 1
@@ -777,23 +783,29 @@ cdef class Network:
                     rows = min(take * b, <size_t>start + <size_t>count - pos)
                     slice_start = _now_ns()
                     if mode == _TRAIN:
-                        st = hf_train_steps(&self.net, &data.data, pos, rows, b,
-                                            lr_table[done] if lr_table != NULL else lr, ws)
-                    elif mode == _TEST:
-                        st = hf_test_steps(&self.net, &data.data, pos, rows, b, ws)
-                    else:
-                        st = hf_forward_steps(&self.net, &data.data, pos, rows, b, training, key,
-                                              out, ws)
-                    if st != HF_OK:
-                        break
-                    layout_rows = min(rows, b)
-                    done += take
-                    self._last_run_batches = <Py_ssize_t>done
-                    if stop:
-                        mean = self.net.mstate[0] / self.net.mstate[1]
-                        if not isfinite(mean):
+                        st = hf_train_run(&self.net, &data.data, pos, rows, b, lr,
+                                          lr_table + done if lr_table != NULL else NULL, stop, ws,
+                                          &ran, &stopped)
+                        if ran:
+                            layout_rows = min(rows, b)
+                        done += ran
+                        self._last_run_batches = <Py_ssize_t>done
+                        if st != HF_OK:
+                            break
+                        if stopped:
                             self._last_run_nonfinite = True
                             break
+                    else:
+                        if mode == _TEST:
+                            st = hf_test_steps(&self.net, &data.data, pos, rows, b, ws)
+                        else:
+                            st = hf_forward_steps(&self.net, &data.data, pos, rows, b, training, key,
+                                                  out, ws)
+                        if st != HF_OK:
+                            break
+                        layout_rows = min(rows, b)
+                        done += take
+                        self._last_run_batches = <Py_ssize_t>done
                     if bar != NULL:
                         t = hf_progbar_clock()
                         if hf_progbar_due(bar, t):

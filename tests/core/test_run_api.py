@@ -56,8 +56,31 @@ def test_bad_rate_tables_are_refused_before_any_step(core):
         net.train_batches(data, 0, 100, 16, np.full(6, 0.1, np.float32))  # 7 batches
     with pytest.raises(TypeError):
         net.train_batches(data, 0, 100, 16, np.full(7, 0.1, np.float64))
+    late_nan = np.full(7, 0.1, np.float32)
+    late_nan[5] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        net.train_batches(data, 0, 100, 16, late_nan)
     np.testing.assert_array_equal(net.params, before)
     assert net.iterations == 0
+
+
+@pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the twin overflows on purpose
+def test_a_rate_table_run_stops_at_the_batch_whose_mean_loss_overflowed(core):
+    # The rates and the NaN check run inside one native call: the stop comes
+    # after batch 3 (rows 48-63 overflow), each batch at its own rate, bitwise
+    # as one call per batch.
+    rng = np.random.default_rng(1)
+    x, y = rng.random((100, 4)), rng.random((100, 1))
+    x[50] = 3e38
+    rates = np.array([0.1, 0.01, 0.05, 0.2, 0.001, 0.03, 0.07], np.float32)
+    a, b = _net(core), _net(core)
+    data = core.Dataset(x, y, check_finite=False)
+    assert a.train_batches(data, 0, 100, 16, rates, stop_on_nonfinite=True) == 4
+    assert a.last_run_batches == 4 and a.last_run_nonfinite and a.iterations == 4
+    for i in range(4):
+        b.train_batch(data, 16 * i, 16, float(rates[i]))
+    np.testing.assert_array_equal(a.params, b.params)
 
 
 @pytest.mark.parametrize("core", IMPLEMENTATIONS, ids=["compiled", "reference"])

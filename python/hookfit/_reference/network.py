@@ -515,6 +515,8 @@ class Network:
         if isinstance(lr, np.ndarray):
             if lr.dtype != np.float32 or lr.ndim != 1 or lr.shape[0] < len(starts):
                 raise DtypeError(f"lr must be a float or a float32 array of {len(starts)} rates")
+            if not np.isfinite(lr[:len(starts)]).all():
+                raise NonFiniteError("lr must hold finite float32 rates; got NaN or infinity")
         if self.iterations + len(starts) > 2**63 - 1:
             raise PositionError("iterations + steps would overflow int64")
         self.last_run_batches = 0
