@@ -15,6 +15,7 @@ import numbers
 
 import numpy as np
 
+from hookfit.optimizers.rate_table import RateTable, check_rates, computes_ahead
 from hookfit.optimizers.schedules import LearningRateSchedule
 
 
@@ -125,6 +126,7 @@ class Optimizer:
             )
         self.name = name
         self._learning_rate = _as_learning_rate(learning_rate)
+        self._rate_table = None  # a built-in schedule's rates, filled ahead
         self._network = None
         self._iterations = 0
 
@@ -171,7 +173,7 @@ class Optimizer:
         lr = self._learning_rate
         if not isinstance(lr, LearningRateSchedule):
             return lr
-        return self._checked(lr._rates(np.array([iteration], np.int64)))[0].item()
+        return self._schedule_rates(lr, iteration, 1)[0].item()
 
     def _rates_for(self, iterations: int, n_batches: int):
         """The rates of the next n_batches steps: a float when constant, else a
@@ -179,16 +181,22 @@ class Optimizer:
         lr = self._learning_rate  # read per native run: the constant case first
         if not isinstance(lr, LearningRateSchedule):
             return lr
-        steps = np.arange(iterations, iterations + n_batches, dtype=np.int64)
-        return self._checked(lr._rates(steps))
+        return self._schedule_rates(lr, iterations, n_batches)
 
-    @staticmethod
-    def _checked(rates):
-        rates = np.ascontiguousarray(rates, dtype=np.float32)
-        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
-            bad = rates[~(np.isfinite(rates) & (rates >= 0))][0]
-            raise ValueError(f"the learning-rate schedule gave {bad!r}; rates must be finite and >= 0")
-        return rates
+    def _schedule_rates(self, schedule, first: int, count: int) -> np.ndarray:
+        """float32 rates of steps first .. first + count - 1 (a built-in
+        schedule's from a table filled ahead: optimizers/rate_table.py)."""
+        table = getattr(self, "_rate_table", None)  # (None too in a subclass skipping __init__)
+        if table is not None:
+            rates = table.rates_for(schedule, first, count)
+            if rates is not None:
+                return rates
+        if not computes_ahead(schedule):
+            return check_rates(schedule._rates(np.arange(first, first + count, dtype=np.int64)))
+        table = self._rate_table = RateTable(schedule, first, count)
+        rates = table.rates_for(schedule, first, count)
+        # (None: an invalid rate among these steps, which check_rates names)
+        return check_rates(table.rates[:count]) if rates is None else rates
 
     # -- state living in the compiled network ----------------------------------
 
