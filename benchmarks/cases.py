@@ -42,8 +42,18 @@ class Case:
     # "first_batch_hook": one callback whose end hook runs at each epoch's
     # first batch only (the boundary Keras's progress bar needs, nothing drawn)
     builtins: str = ""
+    # "exponential_decay": the optimizer's learning rate is an ExponentialDecay
+    # schedule (a rate per step) instead of a constant
+    lr_schedule: str = ""
     per: str = "step"  # "step" (per train/test/predict step) or "call"
     about: str = ""
+
+    @property
+    def keras_only(self) -> bool:
+        """Needs what only a Keras-style fit has (callbacks, the bar, a
+        schedule object): hand-written loops and the bare core decline it."""
+        return bool(self.callbacks_all or self.callbacks_none or self.verbose or self.builtins
+                    or self.lr_schedule)
 
     @property
     def fixed(self) -> str | None:
@@ -140,6 +150,12 @@ def _build() -> list[Case]:
             about="fit b128 + ModelCheckpoint(save_freq=50) + TensorBoard(update_freq=50) + TerminateOnNaN()",
         )
     )
+    add(
+        Case(
+            "fit_lr_schedule", "schedule", "fit", lr_schedule="exponential_decay",
+            about="fit b128, the learning rate an ExponentialDecay schedule (a rate per step)",
+        )
+    )
     for kind in ("fit", "evaluate", "predict"):
         add(
             Case(
@@ -193,7 +209,7 @@ def select(spec: str | None) -> list[Case]:
             )
     for name in list(wanted):
         case = BY_NAME[name]
-        if case.callbacks_all or case.callbacks_none or case.verbose or case.builtins:
+        if case.keras_only:  # (measured against the plain step)
             wanted.add(f"{case.kind}_b128")
         if case.callbacks_all == 2:  # measured against one callback
             wanted.add(f"{case.kind}_cb1_all")

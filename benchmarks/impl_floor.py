@@ -35,7 +35,7 @@ def setup():
     from hookfit import _core
 
     def make(case):
-        if case.callbacks_all or case.callbacks_none or case.verbose or case.builtins or case.per != "step":
+        if case.keras_only or case.per != "step":
             raise Declined("a floor exists for steps only")
         x, _ = data.for_case(case)
         n_val = int(len(x) * case.validation_split)

@@ -79,17 +79,26 @@ def build_model(keras, case, *, input_layer: bool = False):
         model.add(keras.layers.Dense(128, activation="relu"))
         model.add(keras.layers.Dense(10))
         model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=0.001),
+            optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate(keras, case, 0.001)),
             loss="mean_squared_error",
         )
     else:
         model.add(keras.layers.Dense(1, **first))
         model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=0.1),
+            optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate(keras, case, 0.1)),
             loss="mean_squared_error",
             metrics=["mean_absolute_error"],
         )
     return model
+
+
+def learning_rate(keras, case, rate):
+    """``rate``, or the case's schedule starting from it."""
+    if case.lr_schedule == "exponential_decay":
+        return keras.optimizers.schedules.ExponentialDecay(rate, decay_steps=1000, decay_rate=0.96)
+    if case.lr_schedule:
+        raise ValueError(f"unknown lr_schedule {case.lr_schedule!r}")
+    return rate
 
 
 def callback_classes(base):

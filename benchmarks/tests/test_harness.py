@@ -105,7 +105,7 @@ def test_case_selection_pulls_in_what_a_case_is_measured_against():
     assert {c.name for c in cases.select("fit_cb2_all")} == {"fit_cb2_all", "fit_cb1_all", "fit_b128", "fixed_fit"}
     assert {c.name for c in cases.select("schedule")} == {
         "fit_verbose1_pty", "fit_verbose1_pipe", "fit_verbose1_null", "fit_first_batch_hook",
-        "fit_sched_builtins", "fit_b128", "fixed_fit"}
+        "fit_sched_builtins", "fit_lr_schedule", "fit_b128", "fixed_fit"}
     assert cases.select(None) == cases.CASES
     with pytest.raises(ValueError, match="unknown case or group"):
         cases.select("fit_b999")
