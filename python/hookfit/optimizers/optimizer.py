@@ -173,6 +173,11 @@ class Optimizer:
         lr = self._learning_rate
         if not isinstance(lr, LearningRateSchedule):
             return lr
+        table = getattr(self, "_rate_table", None)
+        if table is not None:  # (per batch with a per-batch callback: no slice)
+            rate = table.rate_at(lr, iteration)
+            if rate is not None:
+                return rate
         return self._schedule_rates(lr, iteration, 1)[0].item()
 
     def _rates_for(self, iterations: int, n_batches: int):

@@ -55,6 +55,13 @@ class RateTable:
         ok = np.isfinite(self.rates) & (self.rates >= 0)
         self.valid = len(ok) if ok.all() else int(np.argmin(ok))  # the rates before the first invalid one
 
+    def rate_at(self, schedule: LearningRateSchedule, step: int) -> float | None:
+        """``rates_for(schedule, step, 1)[0]`` as a float, or None."""
+        at = step - self.first
+        if schedule is not self.schedule or not 0 <= at < self.valid or vars(schedule) != self.attributes:
+            return None
+        return float(self.rates[at])
+
     def rates_for(self, schedule: LearningRateSchedule, first: int, count: int):
         """The rates of steps ``first .. first + count - 1``, or None when
         this table does not hold them all (valid) for ``schedule`` as it is now."""
