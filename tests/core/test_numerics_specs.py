@@ -165,6 +165,28 @@ def test_metric_accumulate_matches_twin(rng, spec):
     assert core.metric_result(spec, a, k) == pytest.approx(twin.metric_result(spec, b, k), rel=1e-6)
 
 
+@pytest.mark.parametrize("kind", [core.METRIC_PRECISION, core.METRIC_RECALL])
+def test_confusion_counters_are_the_same_bits_for_thresholds_in_any_order(rng, kind):
+    # Ascending thresholds add each example's weight to two ranges of
+    # counters, others test each threshold: the same additions to each
+    # counter in the same order. Weights that round in float32, NaN and
+    # predictions equal to a threshold included.
+    n, k = 257, 2
+    up = [0.0 - 1e-7, 0.1, 0.25, 0.25, 0.5, 0.75, 0.9, 1.0 + 1e-7]
+    order = rng.permutation(len(up))
+    t = f32(rng.integers(0, 2, (n, k)))
+    p = f32(rng.choice([*rng.uniform(0, 1, 50), 0.25, 0.5, np.nan], (n, k)))
+    sw = f32(rng.uniform(0, 3, n))
+    states = []
+    for thresholds in (up, [up[q] for q in order]):
+        spec = {"kind": kind, "thresholds": thresholds, "weighted": True}
+        state = np.zeros(core.metric_state_floats(spec, k), np.float32)
+        for part in (slice(0, 100), slice(100, n)):
+            core.metric_accumulate(spec, t[part], p[part], sw[part], state)
+        states.append(state.reshape(4, len(up)))
+    np.testing.assert_array_equal(states[0][:, order], states[1])
+
+
 OPT_SPECS = [
     {"kind": core.OPT_SGD, "momentum": 0.9, "nesterov": True},
     {"kind": core.OPT_RMSPROP, "centered": True, "momentum": 0.5, "clipnorm": 0.5},
