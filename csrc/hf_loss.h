@@ -127,11 +127,13 @@ static inline float hf_bce_row(const hf_loss_spec *s, const float *t, const floa
     for (size_t j = 0; j < k; j++) {
         float tj = hf_smooth(t[j], s->label_smoothing, 0.5f);
         if (s->from_logits) {
-            /* sigmoid_cross_entropy_with_logits: max(x, 0) - x t + log(1 + exp(-|x|)) */
-            float x = p[j];
-            v += (x > 0.0f ? x : 0.0f) - x * tj + log1pf(expf(-fabsf(x)));
+            /* sigmoid_cross_entropy_with_logits: max(x, 0) - x t + log(1 + exp(-|x|));
+             * exp(-|x|) is also the exponential hf_sigmoid(x) takes, so the
+             * gradient reuses it (the same bits, one expf fewer per output). */
+            float x = p[j], e = expf(-fabsf(x));
+            v += (x > 0.0f ? x : 0.0f) - x * tj + log1pf(e);
             if (g)
-                g[j] = scale * ((hf_sigmoid(x) - tj) / (float)k);
+                g[j] = scale * (((x >= 0.0f ? 1.0f : e) / (1.0f + e) - tj) / (float)k);
         } else {
             float c = hf_clip_prob(p[j]);
             float a = c + HF_EPS, b = 1.0f - c + HF_EPS;
