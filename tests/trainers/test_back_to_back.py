@@ -204,6 +204,25 @@ def test_epoch_only_callbacks_with_validation(tmp_path, plain_runs):
     assert "val_loss" in a["history"] and list(a["files"]) == ["last.npz"]
 
 
+@pytest.mark.parametrize("append", [False, True], ids=["new", "append"])
+@pytest.mark.parametrize("validation_split", [0.0, 0.2], ids=["train", "validated"])
+def test_csv_logger_writes_the_per_epoch_loops_bytes(tmp_path, plain_runs, append, validation_split):
+    # Its rows are written a run of epochs at a time (with a checkpoint
+    # every 5 batches: runs broken at the taken batches), the file the same.
+    def callbacks(where):
+        log = where / "ckpt" / "log.csv"
+        if append:
+            log.write_text("epoch,loss\r\n0,1.5\r\n")
+        return [cb.CSVLogger(str(log), separator=";", append=append),
+                cb.ModelCheckpoint(str(where / "ckpt" / "w.npz"), save_weights_only=True, save_freq=5)]
+
+    a, b = _fit_both_ways(tmp_path, callbacks, plain_runs, epochs=4, validation_split=validation_split)
+    _assert_same(a, b)
+    rows = a["files"]["log.csv"].decode().split("\r\n")
+    assert len(rows) == 4 + 1 + (2 if append else 1) and rows[-1] == ""
+    assert ("val_loss" in rows[0]) == (not append)
+
+
 @pytest.mark.parametrize("every, rate, stop_step", [(30, 0.01, 25), (5, 0.03, 7)], ids=["quiet-epoch", "due-epoch"])
 def test_a_nan_loss_stops_both_ways_at_the_same_batch(tmp_path, plain_runs, capsys, every, rate, stop_step):
     # SGD at these rates overflows the loss at step ``stop_step``: in an

@@ -6,7 +6,11 @@ first epoch's logs, plus ``val_<key>`` for every key when that first epoch
 had no validation keys; ``NA`` for missing values; floats as ``str()``.
 
 Unlike Keras, the file is never left half-written: the rows so far are kept
-in memory and every row rewrites the file atomically (temp file + rename).
+in memory and every write replaces the file atomically (temp file, fsync,
+rename). In a fit whose epochs run back to back (trainers/back_to_back.py)
+the rows of the epochs given together are written at once, at least once a
+second: on a disk that fsyncs in ~1 ms, a row per write cost the tutorial's
+~85 µs epochs ~0.9 ms each.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 
 import numpy as np
 
-from hookfit.callbacks.callback import Callback
+from hookfit.callbacks.callback import Callback, has_epoch_hooks_of
 from hookfit.utils.atomic import atomic_write_text, check_can_write
 
 
@@ -63,8 +67,22 @@ class CSVLogger(Callback):
             self._text = ""
             atomic_write_text(self.filename, self._text)
 
+    def _epoch_hooks_can_wait(self):
+        # Its rows are only written: they can come up to a second late.
+        return has_epoch_hooks_of(self, CSVLogger)
+
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        self._text += self._rows([(epoch, logs or {})])
+        atomic_write_text(self.filename, self._text)
+
+    def _late_epochs(self, run):
+        # on_epoch_end for each epoch of the run, the file written once.
+        self._text += self._rows([(epoch, dict(zip(run.keys, values))) for epoch, values in zip(run.epochs, run.rows)])
+        atomic_write_text(self.filename, self._text)
+
+    def _rows(self, epochs) -> str:
+        """The CSV text of ``[(epoch, logs)]`` (after the header, before the
+        first row)."""
 
         def handle_value(k):
             is_zero_dim_ndarray = isinstance(k, np.ndarray) and k.ndim == 0
@@ -75,7 +93,7 @@ class CSVLogger(Callback):
             return k
 
         if self.keys is None:
-            self.keys = sorted(logs.keys())
+            self.keys = sorted(epochs[0][1].keys())
             # Without validation in the first epoch (validation_freq > 1, or
             # none at all), Keras still adds val_ columns.
             if not any(key.startswith("val_") for key in self.keys):
@@ -87,11 +105,11 @@ class CSVLogger(Callback):
             self.writer = writer
             if self.append_header:
                 writer.writeheader()
-        row = {"epoch": epoch}
-        row.update((key, handle_value(logs.get(key, "NA"))) for key in self.keys)
-        writer.writerow(row)
-        self._text += buffer.getvalue()
-        atomic_write_text(self.filename, self._text)
+        for epoch, logs in epochs:
+            row = {"epoch": epoch}
+            row.update((key, handle_value(logs.get(key, "NA"))) for key in self.keys)
+            writer.writerow(row)
+        return buffer.getvalue()
 
     def _make_writer(self, stream):
         dialect = type("CustomDialect", (csv.excel,), {"delimiter": self.sep})

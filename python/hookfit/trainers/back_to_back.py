@@ -5,7 +5,7 @@ cold: on the tutorial's 8-batch epochs the per-epoch callback machinery
 cost ~15% of the epoch, and a ModelCheckpoint + TensorBoard pair ~50%. So
 when every callback with epoch hooks can wait for them
 (``Callback._epoch_hooks_can_wait``: History, TensorBoard without
-histograms, ModelCheckpoint saving every N batches) and every batch hook
+histograms, ModelCheckpoint saving every N batches, CSVLogger) and every batch hook
 is due after a number of steps known ahead (``Schedule.steps_to_due``:
 ``save_freq``/``update_freq`` every N batches, TerminateOnNaN), the
 remaining epochs run in a loop with nothing else in it:
