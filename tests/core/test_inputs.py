@@ -80,6 +80,26 @@ def test_non_finite_values_name_argument_and_row(rng, bad, where):
     assert data.n_rows == 10
 
 
+@pytest.mark.parametrize("width", [1, 3, 31, 784, 4096, 5000])
+def test_the_first_non_finite_row_is_found_across_the_checks_blocks(rng, width):
+    # The check reads runs of ~4096 values and looks for the row only in a
+    # run holding a bad value: every row (first, last, a run's edges), every
+    # column, several bad rows, and the values that are finite after all.
+    rows = max(3, 20000 // width)
+    x = rng.standard_normal((rows, width)).astype(np.float32)
+    x[rows // 2, width // 2] = np.finfo(np.float32).max
+    x[rows // 3] = -0.0
+    core.Dataset(x)  # finite
+    block = max(1, 4096 // width)
+    for row in sorted({0, 1, block - 1, block, block + 1, rows // 2, rows - 1} - {r for r in range(rows, 2 * rows)}):
+        for col in {0, width - 1, width // 2}:
+            bad = x.copy()
+            bad[row, col] = [np.nan, np.inf, -np.inf][(row + col) % 3]
+            bad[min(rows - 1, row + block + 2), 0] = np.nan  # a later bad row does not hide it
+            with pytest.raises(errors.NonFiniteError, match=rf"x must be finite; row {row} "):
+                core.Dataset(bad)
+
+
 def test_dataset_shape_errors(rng):
     x = rng.standard_normal((5, 3))
     with pytest.raises(errors.ShapeError, match="x must be a 2-D"):
