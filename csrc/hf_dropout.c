@@ -29,13 +29,19 @@ uint64_t hf_dropout_skip_rows(uint64_t key, size_t rows)
     return key + (uint64_t)rows * GOLDEN64;
 }
 
-/* One row of the mask (MurmurHash3's fmix32 per column). */
+/* One row of the mask (MurmurHash3's fmix32 per column). The column index
+ * is a 32-bit counter (the hash takes it mod 2^32 anyway): with a size_t
+ * one the vector loop kept 64-bit lanes and repacked them for every 8
+ * columns (~22 instructions per 8 columns, ~14 now). */
 HF_HOT static void mask_row(uint32_t rowkey, uint32_t threshold, float scale, float *restrict m,
                             size_t k)
 {
+    const uint32_t k32 = (uint32_t)k; /* (a row's width: < 2^32) */
+    uint32_t start = rowkey;
     HF_SIMD
-    for (size_t j = 0; j < k; j++) {
-        uint32_t h = rowkey + (uint32_t)j * GOLDEN32;
+    for (uint32_t j = 0; j < k32; j++) {
+        uint32_t h = start;
+        start += GOLDEN32;
         h ^= h >> 16;
         h *= 0x85EBCA6Bu;
         h ^= h >> 13;
