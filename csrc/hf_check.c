@@ -32,7 +32,7 @@ int64_t hf_first_nonfinite_row(const float *a, size_t rows, size_t w)
 {
     /* The rows are contiguous: blocks of ~4096 values are checked as one
      * run, and only a block holding a bad value row by row. */
-    const size_t block = w >= 4096 ? 1 : 4096 / w;
+    const size_t block = w == 0 || w >= 4096 ? 1 : 4096 / w;
     for (size_t i = 0; i < rows; i += block) {
         const size_t n = rows - i < block ? rows - i : block;
         if (HF_LIKELY(all_finite(a + i * w, n * w)))
