@@ -152,6 +152,16 @@ def _flatten_in_order(logs: dict, names: list):
     return values[0] if len(values) == 1 else values
 
 
+def _results_in_order(results: list, names: list, return_dict: bool):
+    """What ``_flatten_in_order`` (or ``return_dict``) gives for logs built
+    as ``dict(zip(names, results))``, without the dict: the results come in
+    ``names``' order already."""
+    if return_dict:
+        return dict(zip(names, results))
+    values = list(results[: len(names)])
+    return values[0] if len(values) == 1 else values
+
+
 def _warn_short(steps, available):
     import logging
 
@@ -874,12 +884,7 @@ class Trainer:
             plain, bar = (True, None) if verbose == 0 else self._plain_bar(verbose, ran, self.metrics_names)
         if plain:
             self._fresh_history(verbose=verbose, epochs=1, steps=ran)
-            results, names = self._test_plain(data, batch_size, ran, bar), self.metrics_names
-            if return_dict:
-                return dict(zip(names, results))
-            # _flatten_in_order's answer without its dict: results come in names' order.
-            values = list(results[: len(names)])
-            return values[0] if len(values) == 1 else values
+            return _results_in_order(self._test_plain(data, batch_size, ran, bar), self.metrics_names, return_dict)
         cl = self._callback_list(callbacks, verbose, epochs=1, steps=ran)
         try:
             if parallel is None:
@@ -1037,8 +1042,7 @@ class Trainer:
                 parallel.train_share(data, 0, x.shape[0])
             finally:
                 parallel.exit()
-        logs = dict(zip(self.metrics_names, network.metric_results()))
-        return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
+        return _results_in_order(network.metric_results(), self.metrics_names, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, reset_metrics=True, return_dict=False):
         """Loss/metrics on exactly this batch (no weight change)."""
@@ -1050,8 +1054,7 @@ class Trainer:
         if reset_metrics:
             network.reset_metrics()
         network.test_batch(data, 0, x.shape[0])
-        logs = dict(zip(self.metrics_names, network.metric_results()))
-        return logs if return_dict else _flatten_in_order(logs, self.metrics_names)
+        return _results_in_order(network.metric_results(), self.metrics_names, return_dict)
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch."""
