@@ -28,10 +28,8 @@ typedef enum hf_status {
 #define HF_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP) || defined(HF_OMP_SIMD)
 #define HF_SIMD HF_PRAGMA(omp simd)
-#define HF_SIMD_SUM(v) HF_PRAGMA(omp simd reduction(+ : v))
 #else
 #define HF_SIMD
-#define HF_SIMD_SUM(v)
 #endif
 
 #endif

@@ -749,9 +749,10 @@ cdef class Network:
 
         The batches go to C in slices that double while they take under 2
         ms (training: each batch at its rate of ``lr_table``, the NaN check
-        after each, inside the slice: hf_train_run). Between slices, at most every 5 ms, the GIL is taken back for
-        PyErr_CheckSignals, so Ctrl-C interrupts a long run after a whole
-        batch (never inside one). With a progress bar, one batch at a time:
+        after each, inside the slice: hf_train_run). Between slices, at most
+        every 5 ms, the GIL is taken back for PyErr_CheckSignals, so Ctrl-C
+        interrupts a long run after a whole batch (never inside one). With a
+        progress bar, one batch at a time:
         after each, the bar is updated with the bar_n running values (drawn
         when due) and its text written when due; a failed write stops the
         run after that batch."""

@@ -32,12 +32,17 @@ def computes_ahead(schedule: LearningRateSchedule) -> bool:
     return isinstance(schedule, _BuiltIn) and type(schedule).__call__ is _BuiltIn.__call__
 
 
+def _usable(rates: np.ndarray) -> np.ndarray:
+    """Per rate: finite and >= 0."""
+    return np.isfinite(rates) & (rates >= 0)
+
+
 def check_rates(rates) -> np.ndarray:
     """``rates`` as a C-contiguous float32 array, each finite and >= 0."""
     rates = np.ascontiguousarray(rates, dtype=np.float32)
-    if not np.all(np.isfinite(rates)) or np.any(rates < 0):
-        bad = rates[~(np.isfinite(rates) & (rates >= 0))][0]
-        raise ValueError(f"the learning-rate schedule gave {bad!r}; rates must be finite and >= 0")
+    ok = _usable(rates)
+    if not ok.all():
+        raise ValueError(f"the learning-rate schedule gave {rates[~ok][0]!r}; rates must be finite and >= 0")
     return rates
 
 
@@ -52,7 +57,7 @@ class RateTable:
         self.first = first
         steps = np.arange(first, first + max(count, AHEAD), dtype=np.int64)
         self.rates = np.ascontiguousarray(schedule._rates(steps), dtype=np.float32)
-        ok = np.isfinite(self.rates) & (self.rates >= 0)
+        ok = _usable(self.rates)
         self.valid = len(ok) if ok.all() else int(np.argmin(ok))  # the rates before the first invalid one
 
     def rate_at(self, schedule: LearningRateSchedule, step: int) -> float | None:
